@@ -1,0 +1,24 @@
+"""Errors about the user's input, reported as one clear line and exit code 2 by the CLI."""
+
+from __future__ import annotations
+
+__all__ = ["InputError"]
+
+
+class InputError(Exception):
+    """Bad user input: a file that is missing, malformed, or holds a wrong key or value.
+
+    Parameters
+    ----------
+    source : str
+        The file (or ``--set``, or another origin) the input came from.
+    key : str
+        The key path inside it (``interventions[1].grant_share``); empty when the whole input is bad.
+    message : str
+        What is wrong and what is allowed.
+    """
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source, self.key, self.message = str(source), key, message
+        where = f"{self.source}: {key}" if key else self.source
+        super().__init__(f"{where}: {message}")

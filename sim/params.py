@@ -1,0 +1,382 @@
+"""Model parameters: one typed, frozen, documented object, validated at the edge.
+
+Every scalar parameter of the model lives in one of the groups below. Each field carries its
+default, allowed range, unit and a one-line description in its metadata; `docs/ODD.md`, the
+scenario schema and the error messages are all built from that metadata, so a parameter is
+documented exactly once.
+
+Field names are unique across groups, so a parameter can be named by its bare name
+(``coop_benefit``) or by its group path (``cooperation.coop_benefit``). That is what the keyword
+overrides of :class:`sim.model.ClusterModel`, ``clustersim run --set`` and the sweep factors use.
+
+Units: one step is one month; money is in thousands of a generic currency unit (the scenario
+says which, e.g. USD or INR); distances in kilometres; firm size in workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = [
+    "ParameterError",
+    "Params",
+    "param_table",
+]
+
+
+class ParameterError(ValueError):
+    """A parameter value that is unknown, of the wrong type or out of range.
+
+    The message names the parameter, the bad value and what is allowed; ``key`` holds the
+    parameter's path so that file loaders can prefix it with their own location.
+    """
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.detail = message
+
+
+def _p(default, lo=None, hi=None, unit="", doc="", source="assumption", choices=None):
+    """A parameter field with its range, unit, description and source in the metadata."""
+    return field(
+        default=default,
+        metadata={"lo": lo, "hi": hi, "unit": unit, "doc": doc, "source": source,
+                  "choices": choices},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Switches:
+    """Each mechanism behind its own switch; off means the mechanism's step does nothing."""
+
+    cooperation: bool = _p(True, doc="play the cooperation game on ties; trust and ties evolve")
+    suppliers: bool = _p(True, doc="firms choose suppliers by delivered cost; scale economies")
+    joint_purchasing: bool = _p(True, doc="trusted partners pool purchases for a discount")
+    facilities: bool = _p(True, doc="pledge drives, building, use and upkeep of joint facilities")
+    market: bool = _p(True, doc="sector price falls with sector output (else fixed price)")
+    growth: bool = _p(True, doc="employment changes each step")
+    exit: bool = _p(True, doc="firms with sustained losses or excess debt leave")
+    entry: bool = _p(True, doc="spin-offs and outside entrants arrive and choose a location")
+
+
+@dataclass(frozen=True, slots=True)
+class WorldParams:
+    """Size of the landscape and of the initial population."""
+
+    n_firms: int = _p(500, 0, 10_000_000, "firms",
+                      "initial number of firms when the world does not list counts")
+    world_size: float = _p(60.0, 1.0, 10_000.0, "km", "side of the square landscape")
+    max_ties: int = _p(6, 1, 32, "ties", "most partners a firm keeps at once")
+    initial_tie_share: float = _p(0.3, 0.0, 1.0, "share",
+                                  "share of firms that start with one tie to a neighbour")
+
+
+@dataclass(frozen=True, slots=True)
+class CooperationParams:
+    """Choice 1: cooperate with tied partners, under trust and reputation."""
+
+    tie_radius: float = _p(3.0, 0.0, 1_000.0, "km", "firms meet partners within this distance")
+    meet_prob: float = _p(0.05, 0.0, 1.0, "1/month",
+                          "chance a firm with a free tie slot meets a neighbour this month")
+    initial_trust: float = _p(0.5, 0.0, 1.0, "trust", "trust in a new partner before reputation")
+    reputation_weight: float = _p(0.5, 0.0, 1.0, "share",
+                                  "weight of the partner's reputation in initial trust")
+    reputation_memory: float = _p(0.1, 0.0, 1.0, "1/month",
+                                  "rate at which reputation follows recent behaviour")
+    trust_gain: float = _p(0.15, 0.0, 1.0, "share",
+                           "trust moves this share of the way to 1 when a partner keeps its word",
+                           "Gorobets & Nooteboom 2006 (form); value assumed")
+    trust_loss: float = _p(0.25, 0.0, 1.0, "share",
+                           "trust falls by this share when a partner cheats (lost faster than won)",
+                           "Gorobets & Nooteboom 2006 (form); value assumed")
+    trust_floor: float = _p(0.15, 0.0, 1.0, "trust", "a tie dissolves when trust falls below this")
+    coop_base: float = _p(0.5, 0.0, 1.0, "share",
+                          "cooperation probability at zero trust, relative to willingness")
+    coop_benefit: float = _p(0.02, 0.0, 1.0, "share of revenue",
+                             "value a partner's cooperation brings, as a share of the smaller "
+                             "partner's monthly revenue (joint orders, subcontracting)")
+    coop_cost: float = _p(0.008, 0.0, 1.0, "share of revenue",
+                          "cost of cooperating, as a share of the smaller partner's revenue")
+    spillover: float = _p(0.02, 0.0, 1.0, "share",
+                          "a firm closes this share of its productivity gap to a more productive "
+                          "partner after mutual cooperation (know-how spillover)")
+    willingness_mean: float = _p(0.85, 0.0, 1.0, "probability",
+                                 "mean willingness to keep one's word")
+    willingness_sd: float = _p(0.1, 0.0, 1.0, "probability", "spread of willingness")
+    imitation_rate: float = _p(0.02, 0.0, 1.0, "1/month",
+                               "chance a firm compares itself with a random partner this month")
+    imitation_intensity: float = _p(10.0, 0.0, 1_000.0, "1/margin",
+                                    "selection intensity of the Fermi imitation rule")
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierParams:
+    """Choice 2: choose and share suppliers; scale economies and joint purchasing."""
+
+    suppliers_per_input: int = _p(4, 1, 1_000, "suppliers", "suppliers of each input")
+    scale_elasticity: float = _p(0.15, 0.0, 0.9, "elasticity",
+                                 "supplier price falls as volume^-elasticity (scale economies)")
+    reference_volume: float = _p(200.0, 1e-6, 1e12, "input units/month",
+                                 "volume at which a supplier charges its base price")
+    price_floor: float = _p(0.5, 0.0, 1.0, "share of base price", "lowest price a supplier charges")
+    freight_per_km: float = _p(0.004, 0.0, 1.0, "share of base price per km",
+                               "delivered price rises with distance to the supplier")
+    loyalty: float = _p(0.8, 0.0, 1.0, "probability",
+                        "chance a firm does not reconsider its supplier this month",
+                        "Kirman & Vriend 2001 (loyalty); value assumed")
+    switch_gain: float = _p(0.02, 0.0, 1.0, "share",
+                            "a firm switches only if the cheaper supplier saves at least this share")
+    volume_memory: float = _p(0.5, 0.0, 1.0, "share",
+                              "weight of this month's volume in the supplier's smoothed volume")
+    jp_trust_min: float = _p(0.6, 0.0, 1.0, "trust",
+                             "ties at least this trusted can join a purchasing group")
+    jp_min_size: int = _p(3, 2, 10_000, "firms", "smallest purchasing group that gets a discount")
+    jp_discount: float = _p(0.05, 0.0, 1.0, "share", "price discount for purchasing-group members")
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityParams:
+    """Choice 3: build joint infrastructure, a threshold public good."""
+
+    drive_interval: int = _p(24, 1, 10_000, "months",
+                             "months between private pledge drives in a region and sector")
+    pledge_threshold_mean: float = _p(0.25, -1.0, 2.0, "share of eligible firms",
+                                      "mean pledge threshold: a firm pledges once this share of "
+                                      "eligible firms has pledged", "Granovetter 1978 (form)")
+    pledge_threshold_sd: float = _p(0.12, 0.0, 2.0, "share of eligible firms",
+                                    "spread of pledge thresholds across firms")
+    trust_weight: float = _p(0.5, 0.0, 1.0, "share",
+                             "how much a firm's mean trust lowers its pledge threshold")
+    spv_min_members: int = _p(20, 1, 100_000, "firms",
+                              "fewest pledging firms that can form the SPV",
+                              "MSE-CDP guidelines (FACTS.md)")
+    member_share_min: float = _p(0.1, 0.0, 1.0, "share of project cost",
+                                 "least share of the project cost paid by members",
+                                 "MSE-CDP guidelines (FACTS.md)")
+    max_contribution_months: float = _p(6.0, 0.0, 1_000.0, "months of revenue",
+                                        "a firm will not pay more than this into a facility")
+    build_months: int = _p(12, 0, 240, "months", "months from a successful drive to opening")
+    member_fee: float = _p(0.3, 0.0, 1.0, "share of benefit",
+                           "monthly fee for members, as a share of the benefit at full service")
+    nonmember_fee: float = _p(0.6, 0.0, 10.0, "share of benefit",
+                              "monthly fee for non-members (free-riders pay more)")
+    decline_rate: float = _p(0.05, 0.0, 1.0, "1/month",
+                             "service quality lost each month the facility runs at a loss")
+    close_quality: float = _p(0.3, 0.0, 1.0, "share",
+                              "a facility closes when service quality falls below this")
+
+
+@dataclass(frozen=True, slots=True)
+class MarketParams:
+    """Production, sector demand and costs."""
+
+    demand_elasticity: float = _p(2.0, 0.1, 100.0, "elasticity",
+                                  "price elasticity of sector demand: P = P0 (D/Q)^(1/elasticity)")
+    demand_level: float = _p(1.0, 0.0, 100.0, "share of initial output",
+                             "sector demand at the base price, relative to initial output")
+    demand_growth: float = _p(0.001, -0.1, 0.1, "1/month", "monthly growth of sector demand")
+    wage: float = _p(0.45, 0.0, 1_000.0, "money/worker-month",
+                     "monthly wage per worker (times the region's wage index)")
+    fixed_cost: float = _p(0.08, 0.0, 1_000.0, "money/month", "overhead of running a firm")
+    transport_share: float = _p(0.05, 0.0, 1.0, "share of revenue",
+                                "cost of reaching the market, at market access 1 and no restriction")
+    interest_rate: float = _p(0.01, 0.0, 1.0, "1/month", "interest on negative capital (debt)")
+    waste_cost: float = _p(0.05, 0.0, 10.0, "money/output unit",
+                           "cost of disposing of a unit of waste without a treatment facility")
+
+
+@dataclass(frozen=True, slots=True)
+class DemographyParams:
+    """Growth, exit, entry and location choice."""
+
+    growth_sensitivity: float = _p(0.05, 0.0, 10.0, "1/margin",
+                                   "monthly log-growth of employment per unit of profit margin")
+    growth_sd: float = _p(0.04, 0.0, 1.0, "log units/month",
+                          "proportional noise in employment (Gibrat)", "Gibrat; Gabaix 1999")
+    min_size: float = _p(1.0, 0.0, 1e6, "workers", "reflecting lower bound on employment")
+    max_size: float = _p(2_000.0, 1.0, 1e9, "workers", "upper bound on employment")
+    size_tail: float = _p(1.5, 0.1, 10.0, "exponent",
+                          "Pareto exponent of initial sizes (P(L>=5) = 5^-tail; 1.5 gives ~9% "
+                          "with five or more workers)", "PSEC/PCBS: ~91% micro (FACTS.md)")
+    initial_capital_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
+                                       "capital a firm starts with")
+    exit_patience: int = _p(12, 1, 10_000, "months", "consecutive loss-making months before exit")
+    debt_limit_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
+                                  "a firm whose debt exceeds this leaves at once")
+    spinoff_prob: float = _p(0.002, 0.0, 1.0, "1/month",
+                             "chance a profitable firm spins off a new firm", "Arthur 1990 (form)")
+    entry_rate: float = _p(0.002, 0.0, 1.0, "1/month per firm",
+                           "outside entrants per month, per existing firm")
+    entry_floor: float = _p(1.0, 0.0, 1e6, "firms/month",
+                            "outside entrants per month even in an empty landscape")
+    entry_mode: str = _p("attraction", doc="how entrants choose a region: 'attraction' (logit on "
+                         "attractiveness), 'copy' (copy a random firm's region: Polya urn), "
+                         "'dartboard' (fixed regional probabilities)",
+                         choices=("attraction", "copy", "dartboard"))
+    entrants_per_step: int = _p(-1, -1, 1_000_000, "firms",
+                                "if >= 0, exactly this many outside entrants per month "
+                                "(reduction experiments)")
+    beta_sector: float = _p(1.0, -100.0, 100.0, "utility/log firms",
+                            "attraction of firms of the same sector (increasing returns)",
+                            "Bottazzi et al. 2007 (form)")
+    beta_supplier: float = _p(0.3, -100.0, 100.0, "utility/log suppliers",
+                              "attraction of suppliers of the sector's input")
+    beta_facility: float = _p(0.5, -100.0, 100.0, "utility/facility",
+                              "attraction of an operating facility serving the sector")
+    beta_land: float = _p(2.0, -100.0, 100.0, "utility/(money/worker-month)",
+                          "repulsion of land cost")
+    beta_access: float = _p(1.0, -100.0, 100.0, "utility/access", "attraction of market access")
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """All scalar parameters of the model, in groups. Frozen; use :meth:`replace`."""
+
+    switches: Switches = field(default_factory=Switches)
+    world: WorldParams = field(default_factory=WorldParams)
+    cooperation: CooperationParams = field(default_factory=CooperationParams)
+    suppliers: SupplierParams = field(default_factory=SupplierParams)
+    facilities: FacilityParams = field(default_factory=FacilityParams)
+    market: MarketParams = field(default_factory=MarketParams)
+    demography: DemographyParams = field(default_factory=DemographyParams)
+
+    def __post_init__(self):
+        for group in fields(self):
+            _validate_group(group.name, getattr(self, group.name))
+
+    # -- lookup -------------------------------------------------------------------------------
+    @classmethod
+    def groups(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def names(cls) -> dict[str, str]:
+        """Map every parameter's bare name to its group."""
+        return dict(_NAME_TO_GROUP)
+
+    @classmethod
+    def resolve(cls, key: str) -> tuple[str, str]:
+        """Return (group, name) for a bare or dotted parameter key, or raise ParameterError."""
+        if "." in key:
+            group, _, name = key.partition(".")
+            if group not in _GROUP_FIELDS:
+                raise ParameterError(key, f"unknown parameter group {group!r}; "
+                                     f"allowed: {', '.join(_GROUP_FIELDS)}{_suggest(group, _GROUP_FIELDS)}")
+            if name not in _GROUP_FIELDS[group]:
+                raise ParameterError(key, f"unknown parameter {name!r} in group {group!r}"
+                                     f"{_suggest(name, _GROUP_FIELDS[group])}")
+            return group, name
+        if key not in _NAME_TO_GROUP:
+            raise ParameterError(key, f"unknown parameter{_suggest(key, _NAME_TO_GROUP)}")
+        return _NAME_TO_GROUP[key], key
+
+    def get(self, key: str) -> Any:
+        group, name = self.resolve(key)
+        return getattr(getattr(self, group), name)
+
+    def replace(self, overrides: dict[str, Any] | None = None, /, **kw: Any) -> Params:
+        """A copy with some parameters changed, by bare or dotted name; values are checked."""
+        changes: dict[str, dict[str, Any]] = {}
+        for key, value in {**(overrides or {}), **kw}.items():
+            group, name = self.resolve(key)
+            changes.setdefault(group, {})[name] = coerce(f"{group}.{name}", value,
+                                                         _FIELD_INFO[group][name])
+        new_groups = {g: dataclasses.replace(getattr(self, g), **c) for g, c in changes.items()}
+        return dataclasses.replace(self, **new_groups)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {g: dataclasses.asdict(getattr(self, g)) for g in self.groups()}
+
+    def flat(self) -> dict[str, Any]:
+        """Every parameter as ``{"group.name": value}``."""
+        return {f"{g}.{k}": v for g, d in self.to_dict().items() for k, v in d.items()}
+
+
+# -- validation ----------------------------------------------------------------------------------
+_GROUP_TYPES = {f.name: f.default_factory for f in fields(Params)}
+_GROUP_FIELDS: dict[str, tuple[str, ...]] = {
+    g: tuple(f.name for f in fields(t)) for g, t in _GROUP_TYPES.items()
+}
+_FIELD_INFO: dict[str, dict[str, dataclasses.Field]] = {
+    g: {f.name: f for f in fields(t)} for g, t in _GROUP_TYPES.items()
+}
+_NAME_TO_GROUP: dict[str, str] = {}
+for _g, _names in _GROUP_FIELDS.items():
+    for _n in _names:
+        if _n in _NAME_TO_GROUP:  # pragma: no cover - guards the design rule at import
+            raise RuntimeError(f"parameter name {_n!r} is used in two groups")
+        _NAME_TO_GROUP[_n] = _g
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def describe_allowed(f: dataclasses.Field) -> str:
+    """Human text for what a field accepts, used in error messages and docs."""
+    md = f.metadata
+    kind = type(f.default).__name__
+    if md.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in md["choices"])
+    if kind == "bool":
+        return "true or false"
+    lo, hi = md.get("lo"), md.get("hi")
+    what = "an integer" if kind == "int" else "a number"
+    if lo is not None and hi is not None:
+        return f"{what} from {lo} to {hi}"
+    if lo is not None:
+        return f"{what} >= {lo}"
+    return what
+
+
+def coerce(key: str, value: Any, f: dataclasses.Field) -> Any:
+    """Check one value against its field: type (ints accepted for floats), range, choices."""
+    kind = type(f.default)
+    allowed = describe_allowed(f)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+    md = f.metadata
+    if md.get("choices") and value not in md["choices"]:
+        raise ParameterError(key, f"got {value!r}; allowed: {allowed}"
+                             f"{_suggest(str(value), md['choices'])}")
+    lo, hi = md.get("lo"), md.get("hi")
+    if kind in (int, float) and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+        raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+    return value
+
+
+def _validate_group(group: str, obj: Any) -> None:
+    for name, f in _FIELD_INFO[group].items():
+        coerce(f"{group}.{name}", getattr(obj, name), f)
+
+
+def param_table() -> list[dict[str, Any]]:
+    """One row per parameter: group, name, default, allowed, unit, description, source."""
+    rows = []
+    for group, infos in _FIELD_INFO.items():
+        for name, f in infos.items():
+            rows.append({"group": group, "name": name, "default": f.default,
+                         "allowed": describe_allowed(f), "unit": f.metadata["unit"],
+                         "doc": f.metadata["doc"], "source": f.metadata["source"]})
+    return rows
