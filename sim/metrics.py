@@ -1,0 +1,753 @@
+"""Outcome metrics of a firm population: inequality, concentration, agglomeration, networks.
+
+Every function here is pure: it reads arrays over firm slots and returns numbers, with no I/O,
+no Mesa objects and no random state. Only firms whose ``alive`` flag is set count. The functions
+run every step on up to a million firms, so each is O(N) (O(N log N) where it sorts); any loop
+over firms or ties lives in a private ``numba`` kernel that is a pure function of arrays, behind
+a public wrapper that validates the inputs and allocates the outputs.
+
+Metrics and their sources
+-------------------------
+- Gini coefficient (Gini 1912, *Variabilita e mutabilita*), in the mean-difference form
+  ``G = sum_ij w_i w_j |x_i - x_j| / (2 W^2 mean)``: :func:`gini`.
+- Herfindahl(-Hirschman) index, the sum of squared shares (Herfindahl 1950; Hirschman 1945):
+  :func:`herfindahl`; per input market in :func:`supplier_concentration`.
+- Size classes micro / small / medium / large by employees: :func:`size_class_shares`.
+- Location quotient ``LQ_ir = (e_ir / e_r) / (E_i / E)``: :func:`location_quotients`.
+- Ellison-Glaeser index of geographic concentration ``gamma_i`` (Ellison & Glaeser 1997,
+  J. Polit. Econ. 105(5):889-927), which nets out the concentration a "dartboard" of independent
+  plant locations would give by chance: :func:`ellison_glaeser`, :func:`ellison_glaeser_parts`.
+- Moran's I of spatial autocorrelation (Moran 1950, Biometrika 37:17-23):
+  :func:`morans_i` for any weight matrix, :func:`grid_morans_i` for firms binned on a grid.
+- Tie-network statistics: mean degree, density, giant-component share, and the average local
+  clustering coefficient of Watts & Strogatz (1998, Nature 393:440-442): :func:`tie_stats`.
+- Mean and standard deviation of productivity: :func:`productivity_stats`.
+
+Conventions
+-----------
+Scalars come back as Python ``float``; arrays as ``float64``. A metric that is undefined for the
+input (no alive firms, zero total, a constant variable...) is ``nan``, never an exception and
+never a numpy ``RuntimeWarning``. Invalid input (negative sizes, codes out of range, asymmetric
+ties, ...) raises ``ValueError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numba
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse
+
+__all__ = [
+    "gini",
+    "herfindahl",
+    "size_class_shares",
+    "location_quotients",
+    "ellison_glaeser",
+    "ellison_glaeser_parts",
+    "morans_i",
+    "grid_morans_i",
+    "tie_stats",
+    "supplier_concentration",
+    "productivity_stats",
+]
+
+NAN = float("nan")
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _vector(name: str, a: npt.ArrayLike, n: int | None = None) -> np.ndarray:
+    """``a`` as a 1-D float64 array (no copy if it already is one), optionally of length ``n``."""
+    v = np.asarray(a, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {v.shape}")
+    if n is not None and v.shape[0] != n:
+        raise ValueError(f"{name}: expected length {n}, got {v.shape[0]}")
+    return v
+
+
+def _check_finite(name: str, v: np.ndarray, nonnegative: bool = False) -> None:
+    """Raise unless every entry of ``v`` is finite (and >= 0 if ``nonnegative``)."""
+    if v.size == 0:
+        return
+    if not np.isfinite(v).all():
+        raise ValueError(f"{name}: values must be finite (found nan or inf)")
+    if nonnegative and v.min() < 0:
+        raise ValueError(f"{name}: values must be >= 0 (found {v.min()!r})")
+
+
+def _mask(alive: npt.ArrayLike, n: int | None = None) -> np.ndarray:
+    """``alive`` as a 1-D bool array. Integer arrays are refused: they would index, not mask."""
+    m = np.asarray(alive)
+    if m.dtype != np.bool_:
+        raise ValueError(f"alive: expected a bool array, got dtype {m.dtype}")
+    if m.ndim != 1:
+        raise ValueError(f"alive: expected a 1-D array, got shape {m.shape}")
+    if n is not None and m.shape[0] != n:
+        raise ValueError(f"alive: expected length {n}, got {m.shape[0]}")
+    return m
+
+
+def _count(name: str, value: int, minimum: int = 1) -> int:
+    try:
+        k = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name}: expected an integer, got {value!r}") from None
+    if k < minimum:
+        raise ValueError(f"{name}: got {k}; allowed: an integer >= {minimum}")
+    return k
+
+
+def _codes(name: str, codes: npt.ArrayLike, n_codes: int) -> np.ndarray:
+    """Integer codes as int64, checked to lie in ``0..n_codes-1``."""
+    c = np.asarray(codes)
+    if c.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {c.shape}")
+    if c.size and not np.issubdtype(c.dtype, np.integer):
+        raise ValueError(f"{name}: expected integer codes, got dtype {c.dtype}")
+    c = c.astype(np.int64, copy=False)
+    if c.size and (c.min() < 0 or c.max() >= n_codes):
+        raise ValueError(f"{name}: codes must lie in 0..{n_codes - 1}, "
+                         f"found {c.min()}..{c.max()}")
+    return c
+
+
+def _firm_table(emp, region, sector, alive, n_regions, n_sectors):
+    """Employment of alive firms and the sector x region employment table.
+
+    Returns
+    -------
+    emp_a : float64[n]
+        Employment of the n alive firms.
+    sec_a : int64[n]
+        Their sector codes.
+    e : float64[n_sectors, n_regions]
+        ``e[i, r]``: employment of sector i in region r.
+    """
+    emp = _vector("emp", emp)
+    alive = _mask(alive, emp.shape[0])
+    n_regions = _count("n_regions", n_regions)
+    n_sectors = _count("n_sectors", n_sectors)
+    region = np.asarray(region)
+    sector = np.asarray(sector)
+    for name, c in (("region", region), ("sector", sector)):
+        if c.shape != emp.shape:
+            raise ValueError(f"{name}: expected shape {emp.shape}, got {c.shape}")
+    emp_a = emp[alive]
+    _check_finite("emp", emp_a, nonnegative=True)
+    # dead slots may hold stale codes, so only alive firms' codes are checked
+    reg_a = _codes("region", region[alive], n_regions)
+    sec_a = _codes("sector", sector[alive], n_sectors)
+    # one bincount over the flattened (sector, region) cell keeps this O(N)
+    e = np.bincount(sec_a * n_regions + reg_a, weights=emp_a, minlength=n_sectors * n_regions)
+    return emp_a, sec_a, e.reshape(n_sectors, n_regions)
+
+
+# --------------------------------------------------------------------------- inequality
+
+
+def gini(x: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> float:
+    """Gini coefficient of nonnegative values.
+
+    Uses the mean-difference definition ``G = sum_ij w_i w_j |x_i - x_j| / (2 W^2 mu)`` with
+    ``W = sum w`` and ``mu = sum w x / W``, so n equal values give 0 and one holder of everything
+    among n gives ``(n - 1) / n`` (no small-sample correction). Integer weights give the same
+    value as repeating each observation that many times. O(n log n) (one sort).
+
+    Parameters
+    ----------
+    x : array_like of float, shape (n,)
+        Values, finite and >= 0 (for firms: pass ``emp[alive]``).
+    weights : array_like of float, shape (n,), optional
+        Frequency weights, finite and >= 0. Default: all 1.
+
+    Returns
+    -------
+    float
+        In [0, 1). ``nan`` if ``x`` is empty or its (weighted) total is 0.
+    """
+    x = _vector("x", x)
+    _check_finite("x", x, nonnegative=True)
+    n = x.shape[0]
+    if weights is None:
+        total = x.sum()
+        if n == 0 or total <= 0:
+            return NAN
+        xs = np.sort(x)
+        # sum_ij |x_i - x_j| = 2 sum_i (2i - n - 1) x_(i) for ascending x_(i), i = 1..n
+        rank = np.arange(1, n + 1, dtype=np.float64)
+        g = float(np.dot(2.0 * rank - n - 1.0, xs) / (n * total))
+        return max(g, 0.0)  # rounding can leave -1e-17 for equal values
+    w = _vector("weights", weights, n)
+    _check_finite("weights", w, nonnegative=True)
+    total = float(np.dot(w, x))
+    if n == 0 or total <= 0:
+        return NAN
+    order = np.argsort(x, kind="stable")
+    xs, ws = x[order], w[order]
+    cum = np.cumsum(ws)
+    big_w = cum[-1]
+    # weighted version of the rank identity: the weight below x_(i) minus the weight above it
+    g = float(np.dot(ws * xs, (cum - ws) - (big_w - cum)) / (big_w * total))
+    return max(g, 0.0)
+
+
+def herfindahl(x: npt.ArrayLike) -> float:
+    """Herfindahl index: the sum of squared shares ``sum_k (x_k / sum x)^2``.
+
+    Parameters
+    ----------
+    x : array_like of float, shape (n,)
+        Finite values >= 0 (sizes, sales, volumes).
+
+    Returns
+    -------
+    float
+        In [1/n, 1]. ``nan`` if ``x`` is empty or sums to 0.
+    """
+    x = _vector("x", x)
+    _check_finite("x", x, nonnegative=True)
+    total = x.sum()
+    if x.size == 0 or total <= 0:
+        return NAN
+    s = x / total  # shares first: squaring raw sizes could overflow for huge totals
+    return float(np.dot(s, s))
+
+
+def size_class_shares(emp: npt.ArrayLike, alive: npt.ArrayLike,
+                      bounds: tuple[float, ...] = (5.0, 50.0, 250.0)) -> np.ndarray:
+    """Shares of alive firms in employee size classes.
+
+    With the default ``bounds`` the classes are micro (emp < 5), small (5 <= emp < 50), medium
+    (50 <= emp < 250) and large (emp >= 250): class k holds ``bounds[k-1] <= emp < bounds[k]``.
+
+    Parameters
+    ----------
+    emp : array_like of float, shape (N,)
+        Employees per firm slot; finite and >= 0 for alive firms.
+    alive : array_like of bool, shape (N,)
+    bounds : sequence of float, length B
+        Strictly increasing class boundaries.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (B + 1,)
+        Shares summing to 1; all ``nan`` if no firm is alive.
+    """
+    emp = _vector("emp", emp)
+    alive = _mask(alive, emp.shape[0])
+    b = _vector("bounds", bounds)
+    _check_finite("bounds", b)
+    if b.size > 1 and not (np.diff(b) > 0).all():
+        raise ValueError(f"bounds: must be strictly increasing, got {tuple(b)}")
+    emp_a = emp[alive]
+    _check_finite("emp", emp_a, nonnegative=True)
+    n = emp_a.shape[0]
+    if n == 0:
+        return np.full(b.size + 1, np.nan)
+    # side="right" puts emp == bound into the upper class (5 employees is "small")
+    cls = np.searchsorted(b, emp_a, side="right")
+    return np.bincount(cls, minlength=b.size + 1).astype(np.float64) / n
+
+
+def productivity_stats(prod: npt.ArrayLike, alive: npt.ArrayLike,
+                       weights: npt.ArrayLike | None = None) -> tuple[float, float]:
+    """Mean and standard deviation of productivity over alive firms.
+
+    The standard deviation is the population one (divisor ``sum w``, i.e. ddof = 0): the firms
+    are the whole population of the model, not a sample from it.
+
+    Parameters
+    ----------
+    prod : array_like of float, shape (N,)
+        Productivity per firm slot; finite for alive firms.
+    alive : array_like of bool, shape (N,)
+    weights : array_like of float, shape (N,), optional
+        Weights (e.g. employees), finite and >= 0 for alive firms. Default: all 1.
+
+    Returns
+    -------
+    (float, float)
+        ``(mean, sd)``; ``(nan, nan)`` if no firm is alive or the weights sum to 0.
+    """
+    prod = _vector("prod", prod)
+    alive = _mask(alive, prod.shape[0])
+    p = prod[alive]
+    _check_finite("prod", p)
+    if weights is None:
+        if p.size == 0:
+            return NAN, NAN
+        mean = p.mean()
+        # two passes rather than E[p^2] - E[p]^2, which cancels badly when sd << mean
+        return float(mean), float(np.sqrt(np.mean((p - mean) ** 2)))
+    w = _vector("weights", weights, prod.shape[0])[alive]
+    _check_finite("weights", w, nonnegative=True)
+    big_w = w.sum()
+    if p.size == 0 or big_w <= 0:
+        return NAN, NAN
+    mean = np.dot(w, p) / big_w
+    return float(mean), float(np.sqrt(np.dot(w, (p - mean) ** 2) / big_w))
+
+
+# --------------------------------------------------------------------------- agglomeration
+
+
+def location_quotients(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.ArrayLike,
+                       alive: npt.ArrayLike, n_regions: int, n_sectors: int) -> np.ndarray:
+    """Location quotients ``LQ_ir = (e_ir / e_r) / (E_i / E)`` by employment.
+
+    ``e_ir`` is sector i's employment in region r, ``e_r`` region r's, ``E_i`` sector i's and
+    ``E`` the total, all over alive firms. LQ > 1: the sector is over-represented in the region.
+
+    Parameters
+    ----------
+    emp : array_like of float, shape (N,)
+        Employees per firm slot; finite and >= 0 for alive firms.
+    region : array_like of int, shape (N,)
+        Region codes, ``0..n_regions-1`` for alive firms.
+    sector : array_like of int, shape (N,)
+        Sector codes, ``0..n_sectors-1`` for alive firms.
+    alive : array_like of bool, shape (N,)
+    n_regions, n_sectors : int
+        Number of regions and sectors (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_sectors, n_regions)
+        ``nan`` where the region or the sector has no employment.
+    """
+    _, _, e = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
+    e_sector = e.sum(axis=1)
+    e_region = e.sum(axis=0)
+    total = e_sector.sum()
+    # LQ_ir = e_ir * E / (E_i * e_r): one division, defined exactly where E_i > 0 and e_r > 0
+    denom = np.outer(e_sector, e_region)
+    out = np.full(e.shape, np.nan)
+    np.divide(e * total, denom, out=out, where=denom > 0)
+    return out
+
+
+def ellison_glaeser_parts(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.ArrayLike,
+                          alive: npt.ArrayLike, n_regions: int, n_sectors: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ingredients of the Ellison-Glaeser index: raw concentration G, plant Herfindahl H, x.
+
+    Parameters
+    ----------
+    emp, region, sector, alive, n_regions, n_sectors
+        As in :func:`location_quotients`.
+
+    Returns
+    -------
+    G : numpy.ndarray of float64, shape (n_sectors,)
+        ``G_i = sum_r (s_ir - x_r)^2``, ``s_ir`` region r's share of sector i's employment;
+        ``nan`` for a sector without employment (or if total employment is 0).
+    H : numpy.ndarray of float64, shape (n_sectors,)
+        Plant Herfindahl ``H_i = sum_k z_ik^2`` of employment shares within the sector;
+        ``nan`` for a sector without employment.
+    x : numpy.ndarray of float64, shape (n_regions,)
+        Each region's share of all employment; all ``nan`` if total employment is 0.
+    """
+    emp_a, sec_a, e = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
+    return _eg_parts(emp_a, sec_a, e)
+
+
+def _eg_parts(emp_a, sec_a, e):
+    n_sectors, n_regions = e.shape
+    e_sector = e.sum(axis=1)
+    total = e_sector.sum()
+    if total <= 0:
+        return np.full(n_sectors, np.nan), np.full(n_sectors, np.nan), np.full(n_regions, np.nan)
+    x = e.sum(axis=0) / total
+    has = e_sector > 0
+    s = np.zeros_like(e)
+    np.divide(e, e_sector[:, None], out=s, where=has[:, None])
+    g = np.where(has, ((s - x) ** 2).sum(axis=1), np.nan)
+    # H_i = sum_k emp_k^2 / E_i^2, summed per sector in one bincount
+    sq = np.bincount(sec_a, weights=emp_a * emp_a, minlength=n_sectors)
+    h = np.full(n_sectors, np.nan)
+    np.divide(sq, e_sector * e_sector, out=h, where=has)
+    return g, h, x
+
+
+def ellison_glaeser(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.ArrayLike,
+                    alive: npt.ArrayLike, n_regions: int, n_sectors: int) -> np.ndarray:
+    """Ellison-Glaeser index of geographic concentration of each sector.
+
+    ``gamma_i = [G_i - (1 - sum_r x_r^2) H_i] / [(1 - sum_r x_r^2)(1 - H_i)]`` with G, H and x
+    from :func:`ellison_glaeser_parts` (Ellison & Glaeser 1997, eq. 5). If plants locate
+    independently with probabilities x_r (the "dartboard"), E[G_i] = (1 - sum x^2) H_i, so
+    E[gamma_i] = 0; gamma > 0 signals agglomeration beyond chance, gamma < 0 dispersion. A sector
+    of many equal plants all in one region has gamma close to ``(1 - 2 x_r + sum x^2) /
+    (1 - sum x^2)`` (1 when that region is small).
+
+    Parameters
+    ----------
+    emp, region, sector, alive, n_regions, n_sectors
+        As in :func:`location_quotients`.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_sectors,)
+        ``nan`` for a sector without employment, with fewer than two plants of positive
+        employment (H = 1), or when all employment lies in one region (sum x^2 = 1).
+    """
+    emp_a, sec_a, e = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
+    g, h, x = _eg_parts(emp_a, sec_a, e)
+    out = np.full(e.shape[0], np.nan)
+    if np.count_nonzero(e.sum(axis=0) > 0) < 2:  # one region holds everything: sum x^2 = 1
+        return out
+    one_minus_x2 = 1.0 - float(np.dot(x, x))
+    # H = 1 exactly when a single plant has all of the sector's employment; counting plants
+    # avoids trusting 1 - H to rounding
+    plants = np.bincount(sec_a[emp_a > 0], minlength=e.shape[0])
+    den = one_minus_x2 * (1.0 - np.where(plants >= 2, h, 1.0))
+    ok = den > 0
+    np.divide(g - one_minus_x2 * h, den, out=out, where=ok)
+    return out
+
+
+# ------------------------------------------------------------------- spatial autocorrelation
+
+
+def morans_i(values: npt.ArrayLike, weights) -> float:
+    """Moran's I of ``values`` under a spatial weight matrix.
+
+    ``I = (n / S0) sum_ij w_ij z_i z_j / sum_i z_i^2`` with ``z = values - mean(values)`` and
+    ``S0 = sum_ij w_ij`` (Moran 1950). I near +1: neighbours alike; near -1: neighbours opposite;
+    under random permutation of the values ``E[I] = -1 / (n - 1)``. Costs one product with the
+    matrix, so use a ``scipy.sparse`` matrix for anything but small n.
+
+    Parameters
+    ----------
+    values : array_like of float, shape (n,)
+        Finite values per unit.
+    weights : array_like of float or scipy.sparse matrix/array, shape (n, n)
+        Spatial weights; the diagonal is normally 0.
+
+    Returns
+    -------
+    float
+        ``nan`` if n < 2, all values are equal, or the weights sum to 0.
+    """
+    v = _vector("values", values)
+    _check_finite("values", v)
+    n = v.shape[0]
+    if scipy.sparse.issparse(weights):
+        w = weights
+        if w.shape != (n, n):
+            raise ValueError(f"weights: expected shape {(n, n)}, got {w.shape}")
+        _check_finite("weights", np.asarray(w.data, dtype=np.float64))
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (n, n):
+            raise ValueError(f"weights: expected shape {(n, n)}, got {w.shape}")
+        _check_finite("weights", w)
+    if n < 2 or v.min() == v.max():  # equal values: z would be pure rounding noise
+        return NAN
+    s0 = float(w.sum())
+    if s0 == 0:
+        return NAN
+    z = v - v.mean()
+    wz = np.asarray(w @ z, dtype=np.float64).ravel()
+    return float(n / s0 * np.dot(z, wz) / np.dot(z, z))
+
+
+def _grid_morans_i(grid: np.ndarray) -> float:
+    """Moran's I of a 2-D grid with binary rook weights (shared edges, no wrap-around).
+
+    Parameters
+    ----------
+    grid : float64[m, m]
+
+    Returns
+    -------
+    float
+        ``nan`` if the grid is constant.
+    """
+    m = grid.shape[0]
+    if grid.min() == grid.max():
+        return NAN
+    z = grid - grid.mean()
+    # each unordered rook pair appears twice in sum_ij w_ij z_i z_j (w symmetric)
+    cross = 2.0 * (np.sum(z[:, :-1] * z[:, 1:]) + np.sum(z[:-1, :] * z[1:, :]))
+    s0 = 4.0 * m * (m - 1)  # 2 m (m - 1) rook pairs, each counted twice
+    return float(m * m / s0 * cross / np.sum(z * z))
+
+
+def grid_morans_i(x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike,
+                  alive: npt.ArrayLike, world_size: float, n_cells: int = 16) -> float:
+    """Moran's I of a firm variable summed on a square grid, with rook contiguity.
+
+    The square ``[0, world_size]^2`` is cut into ``n_cells x n_cells`` cells; each cell's value
+    is the sum of ``values`` over the alive firms in it (0 for an empty cell, which still counts
+    as a unit). Cells sharing an edge are neighbours with weight 1; the grid does not wrap. With
+    ``values = emp`` this measures whether employment clumps in space. O(N + n_cells^2).
+
+    Parameters
+    ----------
+    x, y : array_like of float, shape (N,)
+        Firm locations, km; for alive firms within ``[0, world_size]``.
+    values : array_like of float, shape (N,)
+        Variable to aggregate; finite for alive firms.
+    alive : array_like of bool, shape (N,)
+    world_size : float
+        Side of the square world, km (> 0).
+    n_cells : int
+        Cells per side (>= 2).
+
+    Returns
+    -------
+    float
+        ``nan`` if all cells hold the same total (e.g. no alive firms).
+    """
+    x = _vector("x", x)
+    n = x.shape[0]
+    y = _vector("y", y, n)
+    values = _vector("values", values, n)
+    alive = _mask(alive, n)
+    n_cells = _count("n_cells", n_cells, minimum=2)
+    size = float(world_size)
+    if not (np.isfinite(size) and size > 0):
+        raise ValueError(f"world_size: got {world_size!r}; allowed: a finite number > 0")
+    xa, ya, va = x[alive], y[alive], values[alive]
+    _check_finite("values", va)
+    for name, c in (("x", xa), ("y", ya)):
+        _check_finite(name, c)
+        if c.size and (c.min() < 0 or c.max() > size):
+            raise ValueError(f"{name}: alive firms must lie in [0, {size}], "
+                             f"found {c.min()}..{c.max()}")
+    scale = n_cells / size
+    # a firm exactly on the far edge goes into the last cell, not a cell beyond the grid
+    ix = np.minimum((xa * scale).astype(np.int64), n_cells - 1)
+    iy = np.minimum((ya * scale).astype(np.int64), n_cells - 1)
+    grid = np.bincount(iy * n_cells + ix, weights=va, minlength=n_cells * n_cells)
+    return _grid_morans_i(grid.reshape(n_cells, n_cells))
+
+
+# --------------------------------------------------------------------------- tie network
+
+# error codes of _degree_triangles, turned into messages by tie_stats
+_TIE_ERRORS = {
+    1: "dead firm {i} has a tie (dead firms must have all -1 rows)",
+    2: "firm {i} has a partner index outside -1..N-1",
+    3: "firm {i} is tied to itself",
+    4: "firm {i} lists the same partner twice",
+    5: "alive firm {i} is tied to a dead firm",
+    6: "ties are not symmetric: firm {i} lists a partner that does not list it back",
+}
+
+
+@numba.njit(cache=True)
+def _degree_triangles(partner, alive, degree, triangles):
+    """Validate the tie table and count each firm's ties and triangles.
+
+    Marks firm i's partners with the stamp ``i`` in a scratch array, then for every partner j
+    scans j's row for marked firms: each triangle (i, j, k) is seen once from j and once from k,
+    so O(N K^2) in total. Symmetry is checked in the same scan (i must appear in j's row).
+
+    Parameters
+    ----------
+    partner : int[N, K]
+        Partner slots, -1 for an empty slot.
+    alive : bool[N]
+    degree : int64[N]
+        Output: number of ties of each alive firm (left untouched for dead firms).
+    triangles : int64[N]
+        Output: number of triangles through each alive firm (untouched for dead firms).
+
+    Returns
+    -------
+    (int, int)
+        ``(0, -1)`` if the table is valid, else an error code (see ``_TIE_ERRORS``) and the firm.
+    """
+    n, k = partner.shape
+    mark = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        if not alive[i]:
+            for a in range(k):
+                if partner[i, a] != -1:
+                    return 1, i
+            continue
+        d = 0
+        for a in range(k):
+            j = partner[i, a]
+            if j == -1:
+                continue
+            if j < 0 or j >= n:
+                return 2, i
+            if j == i:
+                return 3, i
+            if mark[j] == i:
+                return 4, i
+            if not alive[j]:
+                return 5, i
+            mark[j] = i
+            d += 1
+        degree[i] = d
+        t = 0
+        for a in range(k):
+            j = partner[i, a]
+            if j < 0:
+                continue
+            back = False
+            for b in range(k):
+                m = partner[j, b]
+                if m == i:
+                    back = True
+                elif 0 <= m < n and mark[m] == i:
+                    t += 1
+            if not back:
+                return 6, i
+        triangles[i] = t // 2
+    return 0, -1
+
+
+@numba.njit(cache=True)
+def _find(parent, i):
+    """Root of i in a union-find forest, halving the path on the way (int64[N] ``parent``)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@numba.njit(cache=True)
+def _largest_component(partner, alive):
+    """Size of the largest connected component among alive firms.
+
+    Union-find with union by size and path halving over the ties, O(N K alpha(N)); the result
+    does not depend on the order ties are visited. Isolated alive firms are components of size 1.
+
+    Parameters
+    ----------
+    partner : int[N, K]
+        Symmetric partner slots, -1 for an empty slot; only alive firms have ties.
+    alive : bool[N]
+
+    Returns
+    -------
+    int
+        0 if no firm is alive.
+    """
+    n, k = partner.shape
+    parent = np.arange(n)
+    size = np.ones(n, dtype=np.int64)
+    for i in range(n):
+        for a in range(k):
+            j = partner[i, a]
+            if j > i:  # each symmetric tie once
+                ri = _find(parent, i)
+                rj = _find(parent, j)
+                if ri != rj:
+                    if size[ri] < size[rj]:
+                        ri, rj = rj, ri
+                    parent[rj] = ri
+                    size[ri] += size[rj]
+    best = 0
+    for i in range(n):
+        if alive[i] and parent[i] == i and size[i] > best:
+            best = size[i]
+    return best
+
+
+def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike) -> dict[str, float]:
+    """Statistics of the inter-firm tie network.
+
+    Parameters
+    ----------
+    partner : array_like of int, shape (N, K)
+        ``partner[i, k]``: slot of firm i's k-th partner or -1. Must be symmetric, without
+        self-ties or repeated partners, and dead firms must have all -1 rows (else ValueError).
+    alive : array_like of bool, shape (N,)
+
+    Returns
+    -------
+    dict of str to float
+        ``mean_degree``
+            Mean number of ties per alive firm (``nan`` if none is alive).
+        ``tie_density``
+            Ties / (n (n - 1) / 2) for n alive firms (``nan`` if n < 2).
+        ``giant_component_share``
+            Share of alive firms in the largest connected component, isolated firms being
+            components of size 1 (``nan`` if none is alive).
+        ``clustering``
+            Mean local clustering coefficient (Watts & Strogatz 1998), triangles through i over
+            ``d_i (d_i - 1) / 2``, averaged over alive firms with degree >= 2 (``nan`` if none).
+            Firms of degree 0 or 1 are left out, not counted as 0 as ``networkx`` does by default.
+    """
+    p = np.asarray(partner)
+    if p.ndim != 2:
+        raise ValueError(f"partner: expected a 2-D array (N, K), got shape {p.shape}")
+    if p.size and not np.issubdtype(p.dtype, np.integer):
+        raise ValueError(f"partner: expected integer slots, got dtype {p.dtype}")
+    if p.dtype not in (np.int32, np.int64):
+        p = p.astype(np.int64)  # keep the kernels to two compiled signatures
+    alive = _mask(alive, p.shape[0])
+    n_firms = p.shape[0]
+    degree = np.zeros(n_firms, dtype=np.int64)
+    triangles = np.zeros(n_firms, dtype=np.int64)
+    code, firm = _degree_triangles(p, alive, degree, triangles)
+    if code:
+        raise ValueError("partner: " + _TIE_ERRORS[code].format(i=firm))
+    n = int(np.count_nonzero(alive))
+    if n == 0:
+        return {"mean_degree": NAN, "tie_density": NAN, "giant_component_share": NAN,
+                "clustering": NAN}
+    deg = degree[alive]
+    ties = deg.sum() / 2.0
+    wedge = deg >= 2
+    if wedge.any():
+        d = deg[wedge].astype(np.float64)
+        clustering = float(np.mean(triangles[alive][wedge] / (d * (d - 1.0) / 2.0)))
+    else:
+        clustering = NAN
+    return {
+        "mean_degree": float(deg.mean()),
+        "tie_density": float(ties / (n * (n - 1) / 2.0)) if n >= 2 else NAN,
+        "giant_component_share": float(_largest_component(p, alive) / n),
+        "clustering": clustering,
+    }
+
+
+# --------------------------------------------------------------------------- suppliers
+
+
+def supplier_concentration(volume: npt.ArrayLike, supplier_input: npt.ArrayLike,
+                           n_inputs: int) -> float:
+    """Mean Herfindahl index of supplier volume shares within each input market.
+
+    For each input m with positive total volume, ``H_m = sum_s (v_s / V_m)^2`` over the
+    suppliers s of that input; the result is the unweighted mean of H_m over those inputs.
+
+    Parameters
+    ----------
+    volume : array_like of float, shape (M,)
+        Volume sold by each supplier, finite and >= 0.
+    supplier_input : array_like of int, shape (M,)
+        Input code of each supplier, ``0..n_inputs-1``.
+    n_inputs : int
+        Number of inputs (>= 1).
+
+    Returns
+    -------
+    float
+        In (0, 1]; ``nan`` if no input has positive volume.
+    """
+    v = _vector("volume", volume)
+    _check_finite("volume", v, nonnegative=True)
+    n_inputs = _count("n_inputs", n_inputs)
+    code = _codes("supplier_input", supplier_input, n_inputs)
+    if code.shape != v.shape:
+        raise ValueError(f"supplier_input: expected shape {v.shape}, got {code.shape}")
+    total = np.bincount(code, weights=v, minlength=n_inputs)
+    active = total > 0
+    if not active.any():
+        return NAN
+    share = v / np.where(total > 0, total, 1.0)[code]  # shares, so squares cannot overflow
+    hhi = np.bincount(code, weights=share * share, minlength=n_inputs)
+    return float(hhi[active].mean())
