@@ -357,6 +357,8 @@ def ellison_glaeser_parts(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt
 
 
 def _eg_parts(emp_a, sec_a, e):
+    """G, H and x of :func:`ellison_glaeser_parts` from alive firms' employment (float64[n]),
+    sector codes (int64[n]) and the sector x region table ``e`` (float64[S, R])."""
     n_sectors, n_regions = e.shape
     e_sector = e.sum(axis=1)
     total = e_sector.sum()
@@ -438,7 +440,8 @@ def morans_i(values: npt.ArrayLike, weights) -> float:
     _check_finite("values", v)
     n = v.shape[0]
     if scipy.sparse.issparse(weights):
-        w = weights
+        # CSR gives one flat .data array for every input format (a no-op if already CSR)
+        w = weights.tocsr()
         if w.shape != (n, n):
             raise ValueError(f"weights: expected shape {(n, n)}, got {w.shape}")
         _check_finite("weights", np.asarray(w.data, dtype=np.float64))

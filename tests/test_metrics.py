@@ -371,6 +371,8 @@ def test_morans_i_hand_computed_path():
     assert morans_i([1.0, 2.0, 3.0, 4.0], w) == pytest.approx(1 / 3, rel=1e-14)
     assert morans_i([1.0, 2.0, 3.0, 4.0], scipy.sparse.csr_array(w)) == pytest.approx(1 / 3)
     assert morans_i([1.0, 2.0, 3.0, 4.0], scipy.sparse.csr_matrix(w)) == pytest.approx(1 / 3)
+    assert morans_i([1.0, 2.0, 3.0, 4.0], scipy.sparse.lil_array(w)) == pytest.approx(1 / 3)
+    assert morans_i([1.0, 2.0, 3.0, 4.0], scipy.sparse.coo_array(w)) == pytest.approx(1 / 3)
 
 
 def test_morans_i_undefined_and_invalid():
