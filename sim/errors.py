@@ -13,7 +13,8 @@ class InputError(Exception):
     source : str
         The file (or ``--set``, or another origin) the input came from.
     key : str
-        The key path inside it (``interventions[1].grant_share``); empty when the whole input is bad.
+        The key path inside it (``interventions[1].grant_share``); empty if the whole
+        input is bad.
     message : str
         What is wrong and what is allowed.
     """

@@ -129,7 +129,8 @@ class SupplierParams:
                         "chance a firm does not reconsider its supplier this month",
                         "Kirman & Vriend 2001 (loyalty); value assumed")
     switch_gain: float = _p(0.02, 0.0, 1.0, "share",
-                            "a firm switches only if the cheaper supplier saves at least this share")
+                            "a firm switches only if the cheaper supplier saves at least "
+                            "this share")
     volume_memory: float = _p(0.5, 0.0, 1.0, "share",
                               "weight of this month's volume in the supplier's smoothed volume")
     jp_trust_min: float = _p(0.6, 0.0, 1.0, "trust",
@@ -160,10 +161,17 @@ class FacilityParams:
     max_contribution_months: float = _p(6.0, 0.0, 1_000.0, "months of revenue",
                                         "a firm will not pay more than this into a facility")
     build_months: int = _p(12, 0, 240, "months", "months from a successful drive to opening")
-    member_fee: float = _p(0.3, 0.0, 1.0, "share of benefit",
-                           "monthly fee for members, as a share of the benefit at full service")
-    nonmember_fee: float = _p(0.6, 0.0, 10.0, "share of benefit",
-                              "monthly fee for non-members (free-riders pay more)")
+    fee_cover: float = _p(1.0, 0.0, 100.0, "share of operating cost",
+                          "members' monthly fee, as a share of operating cost per unit of capacity")
+    nonmember_markup: float = _p(2.0, 1.0, 100.0, "multiple of member fee",
+                                 "non-members (free-riders) pay this multiple of the member fee")
+    private_cost: float = _p(300.0, 0.0, 1e9, "money",
+                             "cost of a privately built shared facility (tool room, testing)")
+    private_effect: float = _p(0.06, 0.0, 1.0, "share",
+                               "productivity gain a private facility gives its users")
+    private_capacity: float = _p(40.0, 1.0, 1e9, "firms", "users a private facility serves fully")
+    private_operating_cost: float = _p(2.0, 0.0, 1e9, "money/month",
+                                       "monthly running cost of a private facility")
     decline_rate: float = _p(0.05, 0.0, 1.0, "1/month",
                              "service quality lost each month the facility runs at a loss")
     close_quality: float = _p(0.3, 0.0, 1.0, "share",
@@ -179,11 +187,12 @@ class MarketParams:
     demand_level: float = _p(1.0, 0.0, 100.0, "share of initial output",
                              "sector demand at the base price, relative to initial output")
     demand_growth: float = _p(0.001, -0.1, 0.1, "1/month", "monthly growth of sector demand")
-    wage: float = _p(0.45, 0.0, 1_000.0, "money/worker-month",
+    wage: float = _p(0.40, 0.0, 1_000.0, "money/worker-month",
                      "monthly wage per worker (times the region's wage index)")
-    fixed_cost: float = _p(0.08, 0.0, 1_000.0, "money/month", "overhead of running a firm")
+    fixed_cost: float = _p(0.05, 0.0, 1_000.0, "money/month", "overhead of running a firm")
     transport_share: float = _p(0.05, 0.0, 1.0, "share of revenue",
-                                "cost of reaching the market, at market access 1 and no restriction")
+                                "cost of reaching the market, at market access 1 and no "
+                                "restriction")
     interest_rate: float = _p(0.01, 0.0, 1.0, "1/month", "interest on negative capital (debt)")
     waste_cost: float = _p(0.05, 0.0, 10.0, "money/output unit",
                            "cost of disposing of a unit of waste without a treatment facility")
@@ -264,8 +273,9 @@ class Params:
         if "." in key:
             group, _, name = key.partition(".")
             if group not in _GROUP_FIELDS:
-                raise ParameterError(key, f"unknown parameter group {group!r}; "
-                                     f"allowed: {', '.join(_GROUP_FIELDS)}{_suggest(group, _GROUP_FIELDS)}")
+                raise ParameterError(key, f"unknown parameter group {group!r}; allowed: "
+                                     f"{', '.join(_GROUP_FIELDS)}"
+                                     f"{_suggest(group, _GROUP_FIELDS)}")
             if name not in _GROUP_FIELDS[group]:
                 raise ParameterError(key, f"unknown parameter {name!r} in group {group!r}"
                                      f"{_suggest(name, _GROUP_FIELDS[group])}")
@@ -361,7 +371,9 @@ def coerce(key: str, value: Any, f: dataclasses.Field) -> Any:
         raise ParameterError(key, f"got {value!r}; allowed: {allowed}"
                              f"{_suggest(str(value), md['choices'])}")
     lo, hi = md.get("lo"), md.get("hi")
-    if kind in (int, float) and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+    too_low = lo is not None and value < lo
+    too_high = hi is not None and value > hi
+    if kind in (int, float) and (too_low or too_high):
         raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
     return value
 

@@ -1,0 +1,154 @@
+"""Data collection: one row of outputs per step, each output one line calling a metric.
+
+The :class:`Recorder` keeps the rows in memory as a dict of lists (cheap to append) and turns
+them into a pandas DataFrame on demand. It is the model's data collector; the metric functions
+themselves are pure and live in :mod:`sim.metrics`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import metrics
+from sim.state import FacilityState
+
+__all__ = ["Recorder", "snapshot", "firm_table", "final_outcomes", "HEADLINE"]
+
+#: The outputs a summary figure and a comparison report show first.
+HEADLINE = ("firms", "employment", "output", "mean_productivity", "cooperation_rate",
+            "mean_trust", "jp_share", "facilities_operating", "eg_gamma_mean",
+            "public_spending_total")
+
+
+class Recorder:
+    """Rows of per-step outputs."""
+
+    def __init__(self):
+        self.columns: dict[str, list[Any]] = {}
+        self.latest: dict[str, float] = {}
+        self.n = 0
+
+    def record(self, model, **extra: Any) -> None:
+        row = snapshot(model)
+        row.update(extra)
+        for key, value in row.items():
+            col = self.columns.get(key)
+            if col is None:  # a column that appears late is padded with NaN for earlier steps
+                col = self.columns[key] = [np.nan] * self.n
+            col.append(value)
+        for col in self.columns.values():
+            if len(col) < self.n + 1:
+                col.append(np.nan)
+        self.latest = row
+        self.n += 1
+
+    def dataframe(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns)
+
+
+def snapshot(model) -> dict[str, float]:
+    """Every per-step output of the model in its current state."""
+    f, w = model.firms, model.world
+    alive = f.alive
+    emp = f.employees
+    n_r, n_s = len(w.regions), len(w.sectors)
+    ties = model.ties
+    row: dict[str, float] = {"step": model.steps}
+    row["firms"] = int(alive.sum())
+    row["employment"] = float(emp[alive].sum())
+    row["output"] = float(f.output[alive].sum())
+    row["revenue"] = float(f.revenue[alive].sum())
+    row["profit"] = float(f.profit[alive].sum())
+    row["capital"] = float(f.capital[alive].sum())
+    row["mean_productivity"], row["sd_productivity"] = metrics.productivity_stats(
+        f.productivity, alive)
+    shares = metrics.size_class_shares(emp, alive)
+    for name, share in zip(("micro", "small", "medium", "large"), shares, strict=True):
+        row[f"share_{name}"] = float(share)
+    row["gini_size"] = metrics.gini(emp[alive])
+    n_slots = int((ties.partner[alive] >= 0).sum())
+    row["cooperation_rate"] = (float(ties.acted[alive].sum()) / n_slots if n_slots else 0.0)
+    row["mean_trust"] = (float(ties.trust[alive][ties.partner[alive] >= 0].mean())
+                         if n_slots else 0.0)
+    row.update(metrics.tie_stats(ties.partner, alive))
+    row["supplier_concentration"] = metrics.supplier_concentration(
+        model.suppliers.volume, model.suppliers.input, len(w.inputs))
+    row["jp_share"] = float((f.jp_group[alive] >= 0).mean()) if row["firms"] else 0.0
+    fac = model.facilities
+    operating = fac.operating() if fac.n else np.zeros(0, dtype=bool)
+    row["facilities_operating"] = int(operating.sum())
+    row["facilities_built"] = int(sum(s in (FacilityState.BUILDING, FacilityState.OPERATING,
+                                            FacilityState.CLOSED) for s in fac.status))
+    row["facility_users"] = int(sum(u for u, o in zip(fac.users, operating, strict=True) if o))
+    cap = sum(c for c, o in zip(fac.capacity, operating, strict=True) if o)
+    row["facility_use_rate"] = row["facility_users"] / cap if cap else 0.0
+    row["spv_members"] = int((f.member_of[alive] >= 0).sum())
+    row["public_spending"] = float(model.public_step)
+    row["public_spending_total"] = float(model.public_total + (
+        model.public_step if model.steps == 0 else 0.0))
+    gamma = metrics.ellison_glaeser(emp, f.region, f.sector, alive, n_r, n_s)
+    lq = metrics.location_quotients(emp, f.region, f.sector, alive, n_r, n_s)
+    for s, sector in enumerate(w.sectors):
+        row[f"eg_gamma_{sector.name}"] = float(gamma[s])
+        for r, region in enumerate(w.regions):
+            row[f"lq_{sector.name}_{region.name}"] = float(lq[s, r])
+    finite = gamma[np.isfinite(gamma)]
+    row["eg_gamma_mean"] = float(finite.mean()) if finite.size else float("nan")
+    row["herfindahl_regions"] = metrics.herfindahl(
+        np.bincount(f.region[alive], weights=emp[alive], minlength=n_r))
+    row["morans_i"] = metrics.grid_morans_i(f.x, f.y, emp, alive, model.params.world.world_size)
+    for key in ("contributions", "entry_capital", "exit_capital", "capital_change", "fees",
+                "interest_subsidy"):
+        row[key] = float(model.books.get(key, 0.0))
+    return row
+
+
+def firm_table(model) -> pd.DataFrame:
+    """The live firms, one row each, with readable region and sector names."""
+    f, w = model.firms, model.world
+    idx = np.flatnonzero(f.alive)
+    deg = (model.ties.partner[idx] >= 0).sum(axis=1)
+    return pd.DataFrame({
+        "firm_id": f.firm_id[idx],
+        "slot": idx,
+        "region": np.array([r.name for r in w.regions], dtype=object)[f.region[idx]],
+        "sector": np.array([s.name for s in w.sectors], dtype=object)[f.sector[idx]],
+        "x": f.x[idx], "y": f.y[idx],
+        "employees": f.employees[idx],
+        "capital": f.capital[idx],
+        "productivity": f.productivity[idx],
+        "willingness": f.willingness[idx],
+        "reputation": f.reputation[idx],
+        "ties": deg,
+        "supplier": f.supplier[idx],
+        "jp_group": f.jp_group[idx],
+        "member_of": f.member_of[idx],
+        "uses_facility": f.uses[idx],
+        "output": f.output[idx],
+        "revenue": f.revenue[idx],
+        "profit": f.profit[idx],
+        "age": f.age[idx],
+        "born": f.born[idx],
+    })
+
+
+def final_outcomes(model) -> dict[str, float]:
+    """Last row of the series plus per-run outcomes."""
+    out = {k: float(v) for k, v in model.recorder.latest.items() if np.isscalar(v)}
+    alive_ids = model.firms.firm_id[model.firms.alive]
+    initial = model.initial_firm_ids
+    out["survival"] = (float(np.isin(initial, alive_ids).mean()) if initial.size
+                       else float("nan"))
+    out["jobs_created"] = out["employment"] - model.initial_employment
+    out["time_to_first_facility"] = (float(model.first_facility_step)
+                                     if model.first_facility_step >= 0 else float("nan"))
+    out["public_cost_per_job"] = (out["public_spending_total"] / out["jobs_created"]
+                                  if out["jobs_created"] > 0 and out["public_spending_total"] > 0
+                                  else float("nan"))
+    df = model.recorder.columns
+    out["entries_total"] = float(np.nansum(df.get("entries", [0])))
+    out["exits_total"] = float(np.nansum(df.get("exits", [0])))
+    return out

@@ -1,0 +1,304 @@
+"""Choice 1: cooperate with tied partners, under trust and reputation.
+
+Each month every tie is a round of a donation game played both ways. Firm i keeps its word
+with partner j with probability ``w_i (kappa + (1 - kappa) t_ij)``, where ``w_i`` is i's
+willingness and ``t_ij`` the trust i places in j. Cooperation gives the partner ``b`` and costs
+the cooperator ``c`` (shares of the smaller partner's monthly revenue: joint orders,
+subcontracting, shared know-how). Trust moves a share ``alpha`` of the way to 1 when the partner
+cooperates and falls by a share ``beta`` when it cheats (won slowly, lost fast: Gorobets &
+Nooteboom 2006). After mutual cooperation the less productive partner closes a share of its
+productivity gap (know-how spillover). Reputation is a moving average of a firm's behaviour and
+seeds the trust a new partner places in it. Ties dissolve when trust falls below a floor; firms
+with free slots meet neighbours within a radius (via the cell list) and tie up. Willingness
+evolves by imitation of more profitable partners (a Fermi rule: the network reciprocity of
+Ohtsuki et al. 2006 in its pairwise-comparison form).
+
+Public entry point: :func:`step`. Kernels are private pure functions of arrays; every
+per-firm kernel writes only its own firm's rows, so each is safe to run in parallel.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from sim.spatial import CellList, _random_neighbour
+
+__all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
+
+N_MEET_TRIES = 4
+
+
+@numba.njit(cache=True)
+def _decide(partner, trust, alive, willingness, coop_base, u, acted):
+    """Who keeps their word this month.
+
+    partner : int64[N, K]; trust : float64[N, K]; alive : bool[N]; willingness : float64[N]
+    coop_base : float, cooperation probability at zero trust relative to willingness
+    u : float64[N, K] uniforms
+    acted : int8[N, K] output, 1 if i cooperates with partner k
+    """
+    n, k = partner.shape
+    for i in range(n):
+        for s in range(k):
+            acted[i, s] = 0
+            if alive[i] and partner[i, s] >= 0:
+                p = willingness[i] * (coop_base + (1.0 - coop_base) * trust[i, s])
+                if u[i, s] < p:
+                    acted[i, s] = 1
+
+
+@numba.njit(cache=True)
+def _outcomes(partner, trust, acted, alive, revenue, productivity, reputation,
+              benefit, cost, trust_gain, trust_loss, spillover, memory,
+              new_trust, new_productivity, new_reputation, income, acts):
+    """Payoffs, trust, spillovers and reputation from this month's decisions.
+
+    Reads the old arrays and writes only row/element i of the outputs, so firms are
+    independent. For each tie (i, j) the slot of i in j's row is found by a scan of length K.
+
+    Outputs: new_trust float64[N, K], new_productivity float64[N], new_reputation float64[N],
+    income float64[N] (net money from cooperation), acts float64[N] (partners i cooperated with).
+    """
+    n, k = partner.shape
+    for i in range(n):
+        new_productivity[i] = productivity[i]
+        new_reputation[i] = reputation[i]
+        income[i] = 0.0
+        acts[i] = 0.0
+        if not alive[i]:
+            continue
+        gap = 0.0
+        ties = 0
+        for s in range(k):
+            new_trust[i, s] = trust[i, s]
+            j = partner[i, s]
+            if j < 0:
+                continue
+            back = 0
+            for r in range(k):
+                if partner[j, r] == i:
+                    back = acted[j, r]
+                    break
+            scale = min(revenue[i], revenue[j])
+            if scale < 0.0:
+                scale = 0.0
+            mine = acted[i, s]
+            income[i] += benefit * scale * back - cost * scale * mine
+            acts[i] += mine
+            ties += 1
+            t = trust[i, s]
+            if back == 1:
+                new_trust[i, s] = t + trust_gain * (1.0 - t)
+            else:
+                new_trust[i, s] = t - trust_loss * t
+            if mine == 1 and back == 1:
+                d = productivity[j] - productivity[i]
+                if d > gap:
+                    gap = d
+        new_productivity[i] = productivity[i] + spillover * gap
+        if ties > 0:
+            new_reputation[i] = (1.0 - memory) * reputation[i] + memory * (acts[i] / ties)
+
+
+@numba.njit(cache=True)
+def _imitate(partner, alive, willingness, margin, who, slot_u, accept_u, intensity, out):
+    """Pairwise-comparison imitation of willingness (Fermi rule).
+
+    who : bool[N], firms that compare this month; slot_u, accept_u : float64[N] uniforms.
+    out : float64[N] output willingness (reads only the old array).
+    """
+    n, k = partner.shape
+    for i in range(n):
+        out[i] = willingness[i]
+        if not (alive[i] and who[i]):
+            continue
+        deg = 0
+        for s in range(k):
+            if partner[i, s] >= 0:
+                deg += 1
+        if deg == 0:
+            continue
+        pick = min(int(slot_u[i] * deg), deg - 1)
+        for s in range(k):
+            if partner[i, s] >= 0:
+                if pick == 0:
+                    j = partner[i, s]
+                    x = intensity * (margin[j] - margin[i])
+                    if x > 50.0:
+                        x = 50.0
+                    elif x < -50.0:
+                        x = -50.0
+                    if accept_u[i] < 1.0 / (1.0 + np.exp(-x)):
+                        out[i] = willingness[j]
+                    break
+                pick -= 1
+
+
+@numba.njit(cache=True)
+def _dissolve(partner, trust, floor):
+    """Remove every tie whose trust, on either side, is below ``floor``. Serial. Returns count."""
+    n, k = partner.shape
+    removed = 0
+    for i in range(n):
+        for s in range(k):
+            j = partner[i, s]
+            if j < 0 or trust[i, s] >= floor:
+                continue
+            for r in range(k):
+                if partner[j, r] == i:
+                    partner[j, r] = -1
+                    trust[j, r] = 0.0
+                    break
+            partner[i, s] = -1
+            trust[i, s] = 0.0
+            removed += 1
+    return removed
+
+
+@numba.njit(cache=True)
+def _drop(partner, trust, idx):
+    """Remove all ties of the firms in ``idx`` (they leave). Serial."""
+    k = partner.shape[1]
+    for a in range(idx.shape[0]):
+        i = idx[a]
+        for s in range(k):
+            j = partner[i, s]
+            if j < 0:
+                continue
+            for r in range(k):
+                if partner[j, r] == i:
+                    partner[j, r] = -1
+                    trust[j, r] = 0.0
+                    break
+            partner[i, s] = -1
+            trust[i, s] = 0.0
+
+
+@numba.njit(cache=True)
+def _free_slot(partner, i):
+    for s in range(partner.shape[1]):
+        if partner[i, s] < 0:
+            return s
+    return -1
+
+
+@numba.njit(cache=True)
+def _linked(partner, i, j):
+    for s in range(partner.shape[1]):
+        if partner[i, s] == j:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _add(partner, trust, i, j, t_ij, t_ji):
+    """Tie i and j if both have a free slot and are not yet tied. Returns True if added."""
+    if i == j or _linked(partner, i, j):
+        return False
+    si = _free_slot(partner, i)
+    sj = _free_slot(partner, j)
+    if si < 0 or sj < 0:
+        return False
+    partner[i, si] = j
+    trust[i, si] = t_ij
+    partner[j, sj] = i
+    trust[j, sj] = t_ji
+    return True
+
+
+@numba.njit(cache=True)
+def _form(partner, trust, seekers, x, y, alive, reputation, start, members, cell_size, side,
+          radius, u, t0, rep_weight):
+    """Each seeker, in order, meets a random neighbour within ``radius`` and ties up. Serial.
+
+    seekers : int64[M]; u : float64[M, T] uniforms for the neighbour draws.
+    Initial trust in a partner blends ``t0`` with the partner's reputation. Returns ties added.
+    """
+    added = 0
+    for a in range(seekers.shape[0]):
+        i = seekers[a]
+        if _free_slot(partner, i) < 0:
+            continue
+        j = _random_neighbour(i, x, y, start, members, cell_size, side, radius, u[a])
+        if j < 0 or not alive[j]:
+            continue
+        t_ij = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
+        t_ji = (1.0 - rep_weight) * t0 + rep_weight * reputation[i]
+        if _add(partner, trust, i, j, t_ij, t_ji):
+            added += 1
+    return added
+
+
+@numba.njit(cache=True)
+def _add_pairs(partner, trust, a, b, t_ab, t_ba):
+    """Tie each pair (a[m], b[m]) in order where possible. Serial. Returns ties added."""
+    added = 0
+    for m in range(a.shape[0]):
+        if _add(partner, trust, a[m], b[m], t_ab, t_ba):
+            added += 1
+    return added
+
+
+# -- public wrappers ---------------------------------------------------------------------------
+def drop_ties(ties, idx: np.ndarray) -> None:
+    """Remove every tie of the firms ``idx`` (int64 array of slots)."""
+    if idx.size:
+        _drop(ties.partner, ties.trust, np.ascontiguousarray(idx, dtype=np.int64))
+
+
+def add_tie(ties, a: np.ndarray, b: np.ndarray, trust_ab: float, trust_ba: float) -> int:
+    """Tie pairs (a[m], b[m]) where both have a free slot; returns how many were added."""
+    return int(_add_pairs(ties.partner, ties.trust, np.ascontiguousarray(a, dtype=np.int64),
+                          np.ascontiguousarray(b, dtype=np.int64), trust_ab, trust_ba))
+
+
+def form_ties(firms, ties, cells: CellList, cp, rng: np.random.Generator,
+              candidates: np.ndarray | None = None, meet_prob: float | None = None) -> int:
+    """Firms with a free slot meet a random neighbour with probability ``meet_prob``."""
+    p = cp.meet_prob if meet_prob is None else meet_prob
+    has_free = (ties.partner < 0).any(axis=1) & firms.alive
+    if candidates is not None:
+        has_free &= candidates
+    pool = np.flatnonzero(has_free)
+    if pool.size == 0 or p <= 0.0 or cp.tie_radius <= 0.0:
+        return 0
+    seekers = pool[rng.random(pool.size) < p]
+    u = rng.random((seekers.size, N_MEET_TRIES))
+    return int(_form(ties.partner, ties.trust, seekers, firms.x, firms.y, firms.alive,
+                     firms.reputation, cells.start, cells.members, cells.cell_size, cells.side,
+                     cp.tie_radius, u, cp.initial_trust, cp.reputation_weight))
+
+
+def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str, float]:
+    """One month of cooperation: decide, pay off, update trust, dissolve, meet, imitate.
+
+    Writes ``firms.coop_income``, ``firms.coop_acts``, ``firms.productivity``,
+    ``firms.reputation``, ``firms.willingness`` and the tie arrays. Returns counts for the books.
+    """
+    n, k = ties.partner.shape
+    u = rng.random((n, k))
+    _decide(ties.partner, ties.trust, firms.alive, firms.willingness, cp.coop_base, u, ties.acted)
+    new_trust = np.empty_like(ties.trust)
+    new_prod = np.empty_like(firms.productivity)
+    new_rep = np.empty_like(firms.reputation)
+    _outcomes(ties.partner, ties.trust, ties.acted, firms.alive, firms.revenue,
+              firms.productivity, firms.reputation, cp.coop_benefit, cp.coop_cost,
+              cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory,
+              new_trust, new_prod, new_rep, firms.coop_income, firms.coop_acts)
+    ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
+
+    dissolved = int(_dissolve(ties.partner, ties.trust, cp.trust_floor))
+    formed = form_ties(firms, ties, cells, cp, rng)
+
+    if cp.imitation_rate > 0.0:
+        who = rng.random(n) < cp.imitation_rate
+        slot_u = rng.random(n)
+        accept_u = rng.random(n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            margin = np.where(firms.revenue > 0, firms.profit / firms.revenue, 0.0)
+        out = np.empty_like(firms.willingness)
+        _imitate(ties.partner, firms.alive, firms.willingness, margin, who, slot_u, accept_u,
+                 cp.imitation_intensity, out)
+        firms.willingness = out
+    return {"ties_formed": formed, "ties_dissolved": dissolved}

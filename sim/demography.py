@@ -1,0 +1,170 @@
+"""Growth, exit, entry and location choice.
+
+Growth. Employment follows profitability with proportional noise (Gibrat's law):
+``log L' = log L + g * margin + sigma * eps``, bounded below by a reflecting floor ``min_size``
+(which, with a downward drift, gives a Pareto tail: Gabaix 1999) and above by ``max_size``.
+
+Exit. A firm leaves after ``exit_patience`` consecutive months of losses, or at once when its
+debt exceeds ``debt_limit_months`` of revenue (plus any months a credit guarantee adds).
+
+Entry and location. Profitable firms spin off new firms of their sector in their region
+(Arthur 1990: a spin-off "copies" its parent's location). Outside entrants arrive at a rate
+proportional to the number of firms and choose a sector by its price (relative to the base)
+and a region by its attractiveness, a logit on the log number of firms of the sector already
+there (increasing returns), suppliers of its input, operating facilities serving it, market
+access and land cost (Bottazzi, Dosi, Fagiolo & Secchi 2007). Two textbook limits are built in:
+``entry_mode = "copy"`` (each entrant copies the region and sector of a uniformly random firm:
+a Polya urn, whose regional shares converge to a Dirichlet law) and ``"dartboard"`` (regions
+drawn with fixed probabilities, no spillovers: Ellison & Glaeser's null, E[gamma] = 0).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
+
+
+@numba.njit(cache=True)
+def _grow(alive, employees, profit, revenue, sensitivity, noise, floor, cap, out):
+    """New employment: L exp(g margin + noise), floor and cap. Writes only element i."""
+    n = alive.shape[0]
+    for i in range(n):
+        out[i] = employees[i]
+        if not alive[i]:
+            continue
+        margin = 0.0
+        if revenue[i] > 0.0:
+            margin = profit[i] / revenue[i]
+            if margin > 1.0:
+                margin = 1.0
+            elif margin < -1.0:
+                margin = -1.0
+        size = employees[i] * np.exp(sensitivity * margin + noise[i])
+        if size < floor:
+            size = floor
+        elif size > cap:
+            size = cap
+        out[i] = size
+
+
+def grow(firms, dp, rng: np.random.Generator) -> None:
+    """Employment follows profitability with proportional noise (in place)."""
+    noise = rng.standard_normal(firms.capacity) * dp.growth_sd
+    out = np.empty_like(firms.employees)
+    _grow(firms.alive, firms.employees, firms.profit, firms.revenue, dp.growth_sensitivity,
+          noise, dp.min_size, dp.max_size, out)
+    firms.employees = out
+
+
+def exits(firms, dp) -> np.ndarray:
+    """Slots of firms that leave this month (sustained losses or too much debt)."""
+    alive = firms.alive
+    firms.loss_streak[alive & (firms.profit < 0)] += 1
+    firms.loss_streak[alive & (firms.profit >= 0)] = 0
+    limit = (dp.debt_limit_months + firms.debt_extra_months) * np.maximum(firms.revenue, 0.0)
+    out = alive & ((firms.loss_streak >= dp.exit_patience) | (firms.capital < -limit))
+    return np.flatnonzero(out)
+
+
+def pareto_sizes(rng: np.random.Generator, n: int, tail: float, floor: float,
+                 cap: float) -> np.ndarray:
+    """Initial firm sizes: Pareto with exponent ``tail`` above ``max(floor, 1)``, capped."""
+    lo = max(floor, 1.0)
+    u = rng.random(n)
+    return np.minimum(lo * (1.0 - u) ** (-1.0 / tail), cap)
+
+
+def place(rng: np.random.Generator, region_codes: np.ndarray, world_arrays: dict,
+          world_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Locations around each region's centre (normal with the region's radius), in the map."""
+    n = region_codes.size
+    x = world_arrays["region_x"][region_codes] + rng.standard_normal(n) * world_arrays[
+        "region_radius"][region_codes]
+    y = world_arrays["region_y"][region_codes] + rng.standard_normal(n) * world_arrays[
+        "region_radius"][region_codes]
+    return np.clip(x, 0.0, world_size), np.clip(y, 0.0, world_size)
+
+
+def _logit_choice(utility: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Row-wise draws from softmax(utility) by inverse CDF. utility: [n, R], u: [n]."""
+    z = utility - utility.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    cdf = np.cumsum(p, axis=1)
+    cdf /= cdf[:, -1:]
+    choice = (cdf < u[:, None]).sum(axis=1)
+    return np.minimum(choice, utility.shape[1] - 1)
+
+
+def entry(model, rng: np.random.Generator) -> dict[str, object]:
+    """Who enters this month: spin-offs and outside entrants, with sector, region and place.
+
+    Returns a dict of arrays describing the entrants (``region``, ``sector``, ``parent`` slot or
+    -1); the model creates them.
+    """
+    firms, dp = model.firms, model.params.demography
+    alive_idx = np.flatnonzero(firms.alive)
+    n_alive = alive_idx.size
+    n_regions = len(model.world.regions)
+    n_sectors = len(model.world.sectors)
+
+    # spin-offs of profitable firms: same sector, same region (Arthur 1990)
+    profitable = alive_idx[firms.profit[alive_idx] > 0]
+    parents = profitable[rng.random(profitable.size) < dp.spinoff_prob]
+
+    # outside entrants
+    if dp.entrants_per_step >= 0:
+        n_out = int(dp.entrants_per_step)
+    else:
+        n_out = int(rng.poisson(dp.entry_rate * n_alive + dp.entry_floor))
+    mode = dp.entry_mode
+    if mode == "copy":
+        if n_alive == 0:
+            n_out = 0
+        model_firm = alive_idx[rng.integers(0, max(n_alive, 1), size=n_out)]
+        out_region = firms.region[model_firm]
+        out_sector = firms.sector[model_firm]
+    else:
+        sector_u = rng.random(n_out)
+        w = model.world_arrays
+        price_ratio = model.sector_price / w["sector_price"]
+        s_util = np.log(np.maximum(w["sector_weight"], 1e-12)) + 5.0 * (price_ratio - 1.0)
+        out_sector = _logit_choice(np.broadcast_to(s_util, (n_out, n_sectors)), sector_u)
+        region_u = rng.random(n_out)
+        if mode == "dartboard":
+            probs = model.dartboard_probs
+            cdf = np.cumsum(probs) / probs.sum()
+            out_region = np.minimum(np.searchsorted(cdf, region_u, side="right"), n_regions - 1)
+        else:
+            util = attractiveness(model)  # [S, R]
+            out_region = _logit_choice(util[out_sector], region_u)
+    return {
+        "region": np.concatenate([firms.region[parents], out_region]).astype(np.int64),
+        "sector": np.concatenate([firms.sector[parents], out_sector]).astype(np.int64),
+        "parent": np.concatenate([parents, np.full(n_out, -1, dtype=np.int64)]),
+    }
+
+
+def attractiveness(model) -> np.ndarray:
+    """Utility of each region for an entrant of each sector, float64[S, R]."""
+    firms, dp, w = model.firms, model.params.demography, model.world_arrays
+    n_regions = len(model.world.regions)
+    n_sectors = len(model.world.sectors)
+    alive = firms.alive
+    counts = np.bincount(firms.sector[alive] * n_regions + firms.region[alive],
+                         minlength=n_sectors * n_regions).reshape(n_sectors, n_regions)
+    sup = model.suppliers
+    sup_counts = np.bincount(sup.input * n_regions + sup.region,
+                             minlength=len(model.world.inputs) * n_regions
+                             ).reshape(len(model.world.inputs), n_regions)
+    sup_for_sector = sup_counts[w["sector_input"]]
+    fac_counts = np.zeros((n_sectors, n_regions))
+    fac = model.facilities
+    for f in np.flatnonzero(fac.operating()) if fac.n else []:
+        fac_counts[fac.sectors[f], fac.region[f]] += 1.0
+    land = w["land_cost"] * model.mods.land_mult
+    land_norm = land / max(float(w["land_cost"].mean()), 1e-12)
+    return (dp.beta_sector * np.log1p(counts) + dp.beta_supplier * np.log1p(sup_for_sector)
+            + dp.beta_facility * fac_counts + dp.beta_access * w["market_access"][None, :]
+            - dp.beta_land * land_norm[None, :])

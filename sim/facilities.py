@@ -1,0 +1,283 @@
+"""Choice 3: build joint infrastructure, a threshold public good.
+
+A facility project (a Common Facility Centre from a policy, or a private shared facility that
+firms of one sector in one region try to set up every ``drive_interval`` months) opens a pledge
+drive. Eligible firms (in the region and sectors served, not in another SPV, able to pay their
+share) pledge in a Granovetter (1978) cascade: firm i pledges once the share of eligible firms
+already pledged reaches its threshold ``theta_i (1 - trust_weight * mean trust_i)``, so trust
+raises each firm's belief that others will pay. The drive succeeds when at least ``spv_min``
+firms pledge (the MSE-CDP rule of an SPV of 20 firms); members then pay the private share of the
+cost, ``max(member_share_min, 1 - grant_share)``, split equally, and the grant pays the rest. A
+larger grant thus lowers what each member pays and so widens the set of firms able to pledge.
+
+Once built (after ``build_months``), the facility serves firms of its sectors in its region who
+find the service worth the fee; non-members (free-riders) pay a higher fee. Service is shared
+among users (congestion beyond capacity). A facility whose fees do not cover its operating cost
+loses service quality each month and closes when quality falls too low.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from sim.state import FacilityState
+
+__all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
+
+#: Services a facility can provide, by code: what its effect multiplies.
+SERVICES = ("productivity", "cost", "waste")
+
+
+@dataclass(frozen=True)
+class FacilityProject:
+    """What a pledge drive is for."""
+
+    name: str
+    region: int
+    sectors: np.ndarray  # int64 sector codes served
+    service: int  # index into SERVICES
+    effect: float
+    cost: float
+    grant_share: float
+    capacity: float
+    operating_cost: float
+    spv_min: int
+    member_share: float
+    drive_months: int
+    sponsor: str = ""
+
+
+def open_drive(fac: FacilityState, project: FacilityProject, t: int) -> int:
+    """Register a new facility project with its pledge drive open from month ``t``."""
+    fac.name.append(project.name)
+    fac.region.append(int(project.region))
+    fac.sectors.append(np.asarray(project.sectors, dtype=np.int64))
+    fac.service.append(int(project.service))
+    fac.effect.append(float(project.effect))
+    fac.cost.append(float(project.cost))
+    fac.grant_share.append(float(project.grant_share))
+    fac.capacity.append(float(project.capacity))
+    fac.operating_cost.append(float(project.operating_cost))
+    fac.spv_min.append(int(project.spv_min))
+    fac.member_share.append(float(max(project.member_share, 1.0 - project.grant_share)))
+    fac.status.append(FacilityState.DRIVE)
+    fac.opened_at.append(t)
+    fac.drive_until.append(t + max(int(project.drive_months), 1))
+    fac.ready_at.append(-1)
+    fac.quality.append(0.0)
+    fac.cash.append(0.0)
+    fac.members.append(0)
+    fac.users.append(0)
+    fac.fees.append(0.0)
+    fac.sponsor.append(project.sponsor)
+    return fac.n - 1
+
+
+@numba.njit(cache=True)
+def _cascade(sorted_thresholds):
+    """Final number of participants when each actor joins once at least theta others have.
+
+    sorted_thresholds : float64[n], ascending, in numbers of other participants.
+    Starting from nobody, the k-th lowest threshold joins iff it is <= the k already in: the
+    fixed point of Granovetter's dynamics, found in one pass.
+    """
+    k = 0
+    n = sorted_thresholds.shape[0]
+    while k < n and sorted_thresholds[k] <= k:
+        k += 1
+    return k
+
+
+def pledge_cascade(thresholds: np.ndarray) -> int:
+    """Granovetter's threshold model: how many of the actors end up participating.
+
+    ``thresholds`` are in numbers of *other* participants an actor needs to see first.
+    """
+    return int(_cascade(np.sort(np.asarray(thresholds, dtype=np.float64))))
+
+
+@numba.njit(cache=True)
+def _mean_trust(partner, trust, out):
+    n, k = partner.shape
+    for i in range(n):
+        tot = 0.0
+        deg = 0
+        for s in range(k):
+            if partner[i, s] >= 0:
+                tot += trust[i, s]
+                deg += 1
+        out[i] = tot / deg if deg > 0 else 0.0
+
+
+@numba.njit(cache=True)
+def _use(alive, region, sector, member_of, revenue, input_cost, waste_cost,
+         f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
+         uses, level, fee):
+    """Each firm picks the operating facility with the largest positive net benefit.
+
+    f_sector_mask : bool[F, S]; f_level : float64[F] expected service level (quality times
+    congestion); fees per month. Outputs uses int64[N] (-1 = none), level float64[N] (service
+    level received), fee float64[N]. Writes only element i: safe in parallel.
+    """
+    n = alive.shape[0]
+    nf = f_region.shape[0]
+    for i in range(n):
+        uses[i] = -1
+        level[i] = 0.0
+        fee[i] = 0.0
+        if not alive[i]:
+            continue
+        best = 0.0
+        for f in range(nf):
+            if f_level[f] <= 0.0 or f_region[f] != region[i] or not f_sector_mask[f, sector[i]]:
+                continue
+            if f_service[f] == 0:
+                base = revenue[i]
+            elif f_service[f] == 1:
+                base = input_cost[i]
+            else:
+                base = waste_cost[i]
+            price = f_fee_member[f] if member_of[i] == f else f_fee_other[f]
+            net = f_effect[f] * f_level[f] * base - price
+            if net > best:
+                best = net
+                uses[i] = f
+                fee[i] = price
+                level[i] = f_level[f]
+
+
+def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t: int):
+    """Resolve one month of facility f's pledge drive; returns (built, members, contribution)."""
+    sectors = fac.sectors[f]
+    eligible = (firms.alive & (firms.region == fac.region[f]) & np.isin(firms.sector, sectors)
+                & (firms.member_of < 0))
+    share = fac.member_share[f]
+    spv_min = fac.spv_min[f]
+    contribution_at_min = share * fac.cost[f] / max(spv_min, 1)
+    eligible &= (firms.capital >= contribution_at_min) & (
+        contribution_at_min <= fp.max_contribution_months * np.maximum(firms.revenue, 0.0))
+    idx = np.flatnonzero(eligible)
+    if idx.size < spv_min or idx.size == 0:
+        return False, idx[:0], 0.0
+    theta = firms.pledge_threshold[idx] * (1.0 - fp.trust_weight * mean_trust[idx])
+    counts = theta * idx.size  # thresholds as numbers of other pledgers
+    order = np.argsort(counts, kind="stable")
+    k = int(_cascade(counts[order]))
+    if k < spv_min:
+        return False, idx[:0], 0.0
+    members = np.sort(idx[order[:k]])
+    return True, members, share * fac.cost[f] / k
+
+
+def step(model, t: int) -> dict[str, float]:
+    """One month of joint infrastructure: drives, construction, use, fees, upkeep."""
+    firms, fac, fp = model.firms, model.facilities, model.params.facilities
+    books = {"contributions": 0.0, "built": 0}
+    mean_trust = np.zeros(firms.capacity)
+    if model.ties is not None:
+        _mean_trust(model.ties.partner, model.ties.trust, mean_trust)
+
+    # private drives: one sector in one region, no grant, every drive_interval months
+    if t > 0 and t % fp.drive_interval == 0 and fp.private_cost > 0:
+        _open_private_drives(model, t)
+
+    for f in range(fac.n):
+        status = fac.status[f]
+        if status == FacilityState.DRIVE:
+            built, members, contribution = _run_drive(f, fac, firms, mean_trust, fp, t)
+            if built:
+                firms.capital[members] -= contribution
+                firms.member_of[members] = f
+                fac.members[f] = int(members.size)
+                books["contributions"] += contribution * members.size
+                grant = fac.grant_share[f] * fac.cost[f]
+                if grant > 0:
+                    model.book_public(fac.sponsor[f] or fac.name[f], grant)
+                fac.status[f] = FacilityState.BUILDING
+                fac.ready_at[f] = t + fp.build_months
+                books["built"] += 1
+            elif t + 1 >= fac.drive_until[f]:
+                fac.status[f] = FacilityState.FAILED
+        if fac.status[f] == FacilityState.BUILDING and t >= fac.ready_at[f]:
+            fac.status[f] = FacilityState.OPERATING
+            fac.quality[f] = 1.0
+            if model.first_facility_step < 0:
+                model.first_facility_step = t
+
+    operating = np.flatnonzero(fac.operating()) if fac.n else np.zeros(0, dtype=np.int64)
+    n = firms.capacity
+    model.tmp["facility_level"] = np.zeros(n)
+    model.tmp["facility_fee"] = np.zeros(n)
+    firms.uses.fill(-1)
+    if operating.size == 0:
+        return books
+    nf = fac.n
+    n_sectors = len(model.world.sectors)
+    sector_mask = np.zeros((nf, n_sectors), dtype=np.bool_)
+    for f in range(nf):
+        sector_mask[f, fac.sectors[f]] = True
+    cap = np.array(fac.capacity)
+    q = np.array(fac.quality)
+    users_prev = np.maximum(np.array(fac.users, dtype=np.float64), 1.0)
+    expected_level = np.where(fac.operating(), q * np.minimum(1.0, cap / users_prev), 0.0)
+    fee_member = fp.fee_cover * np.array(fac.operating_cost) / cap
+    fee_other = fee_member * fp.nonmember_markup
+    uses = np.empty(n, dtype=np.int64)
+    level = np.empty(n)
+    fee = np.empty(n)
+    _use(firms.alive, firms.region, firms.sector, firms.member_of, firms.revenue,
+         model.tmp["input_cost"], model.tmp["waste_cost"], np.array(fac.region, dtype=np.int64),
+         sector_mask, np.array(fac.service, dtype=np.int64), np.array(fac.effect),
+         expected_level, fee_member, fee_other, uses, level, fee)
+    users = np.bincount(uses[uses >= 0], minlength=nf)
+    # actual congestion this month: service shared among this month's users
+    actual = np.where(users > 0, q * np.minimum(1.0, cap / np.maximum(users, 1)), 0.0)
+    served = uses >= 0
+    level[served] = actual[uses[served]]
+    fees = np.bincount(uses[served], weights=fee[served], minlength=nf)
+    for f in operating:
+        fac.users[f] = int(users[f])
+        fac.fees[f] = float(fees[f])
+        net = fees[f] - fac.operating_cost[f]
+        fac.cash[f] += net
+        if net < 0:
+            fac.quality[f] *= 1.0 - fp.decline_rate
+        else:
+            fac.quality[f] = min(1.0, fac.quality[f] + fp.decline_rate)
+        if fac.quality[f] < fp.close_quality:
+            fac.status[f] = FacilityState.CLOSED
+            firms.member_of[firms.member_of == f] = -1
+    firms.uses = uses
+    model.tmp["facility_level"] = level
+    model.tmp["facility_fee"] = fee
+    model.tmp["facility_service"] = np.where(served, np.array(fac.service)[np.maximum(uses, 0)],
+                                             -1)
+    model.tmp["facility_effect"] = np.where(served, np.array(fac.effect)[np.maximum(uses, 0)],
+                                            0.0)
+    return books
+
+
+def _open_private_drives(model, t: int) -> None:
+    firms, fac, fp = model.firms, model.facilities, model.params.facilities
+    n_sectors = len(model.world.sectors)
+    busy = set()
+    for f in range(fac.n):
+        if fac.status[f] in (FacilityState.DRIVE, FacilityState.BUILDING, FacilityState.OPERATING):
+            for s in fac.sectors[f]:
+                busy.add((fac.region[f], int(s)))
+    alive = firms.alive
+    key = firms.region[alive] * n_sectors + firms.sector[alive]
+    counts = np.bincount(key, minlength=len(model.world.regions) * n_sectors)
+    for code in np.flatnonzero(counts >= fp.spv_min_members):
+        r, s = divmod(int(code), n_sectors)
+        if (r, s) in busy:
+            continue
+        open_drive(fac, FacilityProject(
+            name=f"private-{model.world.sectors[s].name}-{model.world.regions[r].name}-{t}",
+            region=r, sectors=np.array([s]), service=0, effect=fp.private_effect,
+            cost=fp.private_cost, grant_share=0.0, capacity=fp.private_capacity,
+            operating_cost=fp.private_operating_cost, spv_min=fp.spv_min_members,
+            member_share=1.0, drive_months=1), t)

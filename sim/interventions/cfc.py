@@ -1,0 +1,96 @@
+"""Common Facility Centre: a shared facility built by an SPV of firms with a public grant.
+
+Defaults follow India's MSE-CDP (FACTS.md): an SPV of at least 20 member firms, members paying
+at least 10% of the project cost, and a central grant by cost band (2022 guidelines: 70% for
+Rs 5-10 crore projects, 60% for Rs 10-30 crore, 80%/70% in special categories, grant capped at
+Rs 21 crore). While the intervention is active, a pledge drive runs each month until it succeeds
+or ``drive_months`` pass (see :mod:`sim.facilities`); the grant is paid when the SPV forms.
+An optional operating grant pays part of the running cost while the intervention lasts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.facilities import SERVICES, FacilityProject, open_drive
+from sim.interventions.base import Intervention, Schedule
+from sim.params import _p
+from sim.state import FacilityState
+
+__all__ = ["CommonFacilityCentre", "mse_cdp_grant_share"]
+
+
+def mse_cdp_grant_share(cost_crore: float, special_category: bool = False) -> float:
+    """Central grant share of an MSE-CDP CFC by project cost (2022 guidelines, FACTS.md).
+
+    Rs 5-10 crore: 70% (80% special categories); Rs 10-30 crore: 60% (70%); the grant is
+    capped at Rs 21 crore. Below Rs 5 crore the 5-10 crore share is assumed (not stated).
+    """
+    if cost_crore <= 0:
+        raise ValueError("cost_crore must be positive")
+    if cost_crore <= 10.0:
+        share = 0.8 if special_category else 0.7
+    else:
+        share = 0.7 if special_category else 0.6
+    return min(share, 21.0 / cost_crore)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommonFacilityCentre(Intervention):
+    """A CFC offered to the firms of one region and some sectors."""
+
+    kind = "cfc"
+
+    region: str = _p("", doc="region where the CFC is built (required)")
+    service: str = _p("productivity", doc="what it does for users: 'productivity' (testing, "
+                      "tool room, design: output per worker), 'cost' (raw-material bank: input "
+                      "cost), 'waste' (slurry or effluent treatment: waste disposal cost)",
+                      choices=SERVICES)
+    effect: float = _p(0.1, 0.0, 1.0, "share", "productivity gain, input cost cut or share of "
+                       "waste treated at full service", "MSE-CDP evaluation: productivity "
+                       "+10-15% (FACTS.md)")
+    project_cost: float = _p(1500.0, 0.0, 1e12, "money", "cost of building the facility")
+    grant_share: float = _p(-1.0, -1.0, 1.0, "share", "public grant as a share of the project "
+                            "cost; -1 = by the MSE-CDP 2022 cost band of `band_cost_crore`")
+    band_cost_crore: float = _p(15.0, 0.01, 1e6, "Rs crore",
+                                "project cost in Rs crore, for the MSE-CDP grant band")
+    special_category: bool = _p(False, doc="MSE-CDP special category (North-East, hill, "
+                                "aspirational districts, >50% micro/women/SC-ST units)")
+    capacity: float = _p(60.0, 1.0, 1e9, "firms", "users it serves at full quality")
+    operating_cost: float = _p(10.0, 0.0, 1e12, "money/month", "running cost")
+    operating_grant: float = _p(0.0, 0.0, 1e12, "money/month",
+                                "public support towards running cost while active")
+    spv_min_members: int = _p(20, 1, 100_000, "firms", "fewest members of the SPV",
+                              "MSE-CDP guidelines (FACTS.md)")
+    member_share_min: float = _p(0.1, 0.0, 1.0, "share", "least share members pay",
+                                 "MSE-CDP guidelines (FACTS.md)")
+    drive_months: int = _p(24, 1, 100_000, "months", "months the pledge drive stays open")
+
+    def project(self, model) -> FacilityProject:
+        world = model.world
+        share = self.grant_share
+        if share < 0:
+            share = mse_cdp_grant_share(self.band_cost_crore, self.special_category)
+        share = min(share, 1.0 - self.member_share_min)
+        sectors = (np.array([world.sector_index(s) for s in self.sectors], dtype=np.int64)
+                   if self.sectors else np.arange(len(world.sectors), dtype=np.int64))
+        return FacilityProject(
+            name=self.name, region=world.region_index(self.region), sectors=sectors,
+            service=SERVICES.index(self.service), effect=self.effect, cost=self.project_cost,
+            grant_share=share, capacity=self.capacity, operating_cost=self.operating_cost,
+            spv_min=self.spv_min_members, member_share=self.member_share_min,
+            drive_months=self.drive_months, sponsor=self.name)
+
+    def on_start(self, model, state: Schedule) -> None:
+        state.data["facility"] = open_drive(model.facilities, self.project(model), model.steps)
+
+    def apply(self, model, state: Schedule) -> None:
+        f = state.data["facility"]
+        fac = model.facilities
+        if self.operating_grant > 0 and fac.status[f] == FacilityState.OPERATING:
+            paid = state.spend(model, min(self.operating_grant, fac.operating_cost[f]))
+            fac.cash[f] += paid
+            # the support counts towards covering running cost this month
+            fac.fees[f] += paid

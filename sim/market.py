@@ -1,0 +1,141 @@
+"""Production, sector demand and prices, costs and profit.
+
+Output is productivity times employment, raised by a productivity facility the firm uses:
+``q_i = A_i (1 + e_f s_i) L_i``. Each sector faces a demand curve with constant elasticity,
+so the price falls as the sector's output rises: ``P_s = P0_s min(cap, (D_s / Q_s)^(1/elasticity))``
+with ``D_s`` the initial sector output times ``demand_level``, growing at ``demand_growth`` and
+shifted by demand shocks. A firm receives its sector price times its region's market access and
+pays for inputs (delivered from its supplier), waste disposal (untreated waste, unless a treatment
+facility handles it), wages, land, transport to market (raised by movement restrictions,
+lowered by infrastructure), facility fees, a fixed overhead and interest on debt (part of which
+a credit policy may pay). Profit, plus the net money from cooperation, goes to capital.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["step", "sector_output", "PRICE_CAP"]
+
+#: The sector price never exceeds this multiple of its base price (an empty market).
+PRICE_CAP = 3.0
+
+
+@numba.njit(cache=True)
+def _output(alive, productivity, employees, service, effect, level, out):
+    """q_i = A_i (1 + effect_i * level_i [productivity service]) L_i; float64[N] into ``out``."""
+    n = alive.shape[0]
+    for i in range(n):
+        if alive[i]:
+            boost = effect[i] * level[i] if service[i] == 0 else 0.0
+            out[i] = productivity[i] * (1.0 + boost) * employees[i]
+        else:
+            out[i] = 0.0
+
+
+def sector_output(alive, sector, output, n_sectors) -> np.ndarray:
+    """Total output per sector, float64[S] (serial sum: independent of thread count)."""
+    return np.bincount(sector[alive], weights=output[alive], minlength=n_sectors)
+
+
+def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult):
+    """Sector prices from the inverse demand curve (or the base price with the market off)."""
+    if not use_market:
+        return base_price * demand_mult
+    with np.errstate(divide="ignore"):
+        ratio = np.where(q_sector > 0, demand * demand_mult / np.maximum(q_sector, 1e-300),
+                         np.inf)
+    return base_price * np.minimum(PRICE_CAP, ratio ** (1.0 / elasticity))
+
+
+@numba.njit(cache=True)
+def _accounts(alive, region, sector, output, employees, capital, unit_input_cost, price,
+              access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land, land_mult,
+              transport_share, between, infra, fee, fixed_cost, interest_rate, subsidy_share,
+              coop_income, service, effect, level,
+              revenue, profit, input_cost, waste_cost_out, subsidy):
+    """Per-firm revenue, costs and profit. Writes only element i of each output.
+
+    Inputs are float64[N] per firm, float64[R] per region, float64[S] per sector, scalars
+    otherwise. ``input_cost`` and ``waste_cost_out`` are the costs before any facility cut (what
+    a facility could save); ``subsidy`` is the interest paid by the public.
+    """
+    n = alive.shape[0]
+    for i in range(n):
+        revenue[i] = 0.0
+        profit[i] = 0.0
+        input_cost[i] = 0.0
+        waste_cost_out[i] = 0.0
+        subsidy[i] = 0.0
+        if not alive[i]:
+            continue
+        r = region[i]
+        s = sector[i]
+        q = output[i]
+        rev = price[s] * q * access[r]
+        inputs = q * ipo[s] * unit_input_cost[i]
+        waste = q * wpo[s] * waste_cost * waste_mult[s]
+        input_cost[i] = inputs
+        waste_cost_out[i] = waste
+        cut = effect[i] * level[i]
+        if service[i] == 1:
+            inputs *= 1.0 - cut
+        elif service[i] == 2:
+            waste *= 1.0 - cut
+        labour = wage * wage_index[r] * employees[i]
+        rent = land[r] * land_mult[r] * employees[i]
+        transport = transport_share * rev * between[r] * infra[r]
+        interest = 0.0
+        if capital[i] < 0.0:
+            interest = -capital[i] * interest_rate
+            subsidy[i] = interest * subsidy_share[i]
+            interest -= subsidy[i]
+        revenue[i] = rev
+        profit[i] = (rev - inputs - waste - labour - rent - transport - fee[i] - fixed_cost
+                     - interest + coop_income[i])
+
+
+def step(model, t: int) -> dict[str, float]:
+    """One month of production and trade. Updates output, revenue, profit and capital."""
+    firms, mp, w = model.firms, model.params.market, model.world_arrays
+    mods, tmp = model.mods, model.tmp
+    n = firms.capacity
+    service = tmp.get("facility_service")
+    if service is None or service.shape[0] != n:
+        service = np.full(n, -1, dtype=np.int64)
+    effect = tmp.get("facility_effect", np.zeros(n))
+    level = tmp.get("facility_level", np.zeros(n))
+    if effect.shape[0] != n:
+        effect, level = np.zeros(n), np.zeros(n)
+    _output(firms.alive, firms.productivity, firms.employees, service, effect, level,
+            firms.output)
+    q_sector = sector_output(firms.alive, firms.sector, firms.output, len(model.world.sectors))
+    demand = model.demand0 * mp.demand_level * (1.0 + mp.demand_growth) ** t
+    price = sector_prices(q_sector, demand, w["sector_price"], mp.demand_elasticity,
+                          model.params.switches.market, mods.demand_mult)
+    model.sector_price = price
+    unit_cost = tmp.get("unit_input_cost")
+    if unit_cost is None or unit_cost.shape[0] != n:
+        unit_cost = w["sector_input_price"][firms.sector] * mods.input_price_mult[
+            w["sector_input"][firms.sector]]
+    fee = tmp.get("facility_fee", np.zeros(n))
+    if fee.shape[0] != n:
+        fee = np.zeros(n)
+    input_cost = np.empty(n)
+    waste_cost = np.empty(n)
+    subsidy = np.empty(n)
+    _accounts(firms.alive, firms.region, firms.sector, firms.output, firms.employees,
+              firms.capital, unit_cost, price, w["market_access"], w["sector_ipo"],
+              w["sector_wpo"], mp.waste_cost, mods.waste_mult, mp.wage, w["wage_index"],
+              w["land_cost"], mods.land_mult, mp.transport_share, mods.between_mult,
+              w["infra_factor"], fee, mp.fixed_cost, mp.interest_rate, firms.interest_subsidy,
+              firms.coop_income, service, effect, level,
+              firms.revenue, firms.profit, input_cost, waste_cost, subsidy)
+    tmp["input_cost"] = input_cost
+    tmp["waste_cost"] = waste_cost
+    alive = firms.alive
+    firms.capital[alive] += firms.profit[alive]
+    return {"profit": float(firms.profit[alive].sum()),
+            "fees": float(fee[alive].sum()),
+            "interest_subsidy": float(subsidy[alive].sum())}

@@ -1,0 +1,352 @@
+"""The cluster model: MSMEs that cooperate, share suppliers and build joint infrastructure.
+
+:class:`ClusterModel` is a Mesa model whose state lives in structures of arrays
+(:mod:`sim.state`); each mechanism is a module with a small function of (state, params, rng)
+(:mod:`sim.cooperation`, :mod:`sim.suppliers`, :mod:`sim.facilities`, :mod:`sim.market`,
+:mod:`sim.demography`) behind a switch in :class:`sim.params.Switches`. Firms are also Mesa
+agents (:class:`sim.agents.FirmAgent`), thin views that hold a slot index.
+
+All randomness comes from ``self.rng``, the one :class:`numpy.random.Generator` Mesa builds from
+the ``rng`` argument, drawn in a fixed order in the Python wrappers and handed to the kernels as
+arrays: one seed gives bit-identical runs whatever the number of numba threads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim import collect, cooperation, demography, facilities, market, suppliers
+from sim.agents import FacilityAgent, FirmAgent, SupplierAgent
+from sim.interventions.base import Intervention, Schedule
+from sim.params import Params
+from sim.spatial import build_cell_list
+from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
+from sim.world import World, default_world
+
+__all__ = ["ClusterModel"]
+
+
+class ClusterModel(mesa.Model):
+    """An MSME cluster on a landscape of regions.
+
+    Parameters
+    ----------
+    params : Params, optional
+        All scalar parameters (defaults: a generic cluster).
+    world : World, optional
+        Regions, sectors and initial firms (default: :func:`sim.world.default_world`).
+    interventions : sequence of Intervention
+        Policies and shocks, applied on their schedules.
+    rng : int or numpy.random.Generator or SeedSequence
+        The one source of randomness (Mesa's ``rng=``).
+    agents : bool
+        Create Mesa agent views for firms and suppliers (default True). Sweeps that only need
+        the outputs may turn them off.
+    **overrides
+        Parameter overrides by bare or dotted name, e.g. ``ClusterModel(n_firms=200, rng=1)``.
+    """
+
+    def __init__(self, params: Params | None = None, world: World | None = None,
+                 interventions: tuple[Intervention, ...] | list[Intervention] = (), *,
+                 rng: Any = None, agents: bool = True, **overrides: Any):
+        super().__init__(rng=rng)
+        params = params or Params()
+        if overrides:
+            params = params.replace(overrides)
+        self.params = params
+        self.world = world or default_world()
+        self.use_agents = agents
+        self._setup_world_arrays()
+        self.mods = Modifiers.neutral(len(self.world.regions), len(self.world.sectors),
+                                      len(self.world.inputs))
+        self.tmp: dict[str, np.ndarray] = {}
+        self.facilities = FacilityState()
+        self.first_facility_step = -1
+        self.credit_account: tuple[str, float] | None = None  # (credit intervention, cover)
+        self.public_step = 0.0
+        self.public_total = 0.0
+        self.public_by: dict[str, float] = defaultdict(float)
+        self.books: dict[str, float] = {}
+        self.schedules = [Schedule(spec) for spec in interventions]
+        self._next_firm_id = 0
+        self._firm_agents: list[FirmAgent | None] = []
+        self._facility_agents: list[FacilityAgent] = []
+
+        self._setup_suppliers()
+        self._setup_firms()
+        self.initial_firm_ids = self.firms.firm_id[self.firms.alive].copy()
+        self.initial_employment = float(self.firms.employees[self.firms.alive].sum())
+        self.cells = build_cell_list(self.firms.x, self.firms.y, self.firms.alive,
+                                     params.world.world_size, params.cooperation.tie_radius)
+        if params.switches.cooperation and params.world.initial_tie_share > 0:
+            cooperation.form_ties(self.firms, self.ties, self.cells, params.cooperation,
+                                  self.rng, meet_prob=params.world.initial_tie_share)
+        self.recorder = collect.Recorder()
+        self.recorder.record(self, entries=0, exits=0)
+
+    # ------------------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One month, in the order of the model description (docs/ODD.md, Process overview)."""
+        p, t = self.params, self.steps
+        self.public_step = 0.0
+        self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
+        capital_before = float(self.firms.capital[self.firms.alive].sum())
+
+        self._apply_policies(t)  # scheduled interventions set modifiers and act on firms
+        self.cells = build_cell_list(self.firms.x, self.firms.y, self.firms.alive,
+                                     p.world.world_size, p.cooperation.tie_radius)
+        if p.switches.cooperation:  # play with partners; trust, spillovers, ties form and dissolve
+            self.books.update(cooperation.step(self.firms, self.ties, self.cells,
+                                               p.cooperation, self.rng))
+        else:
+            self.firms.coop_income.fill(0.0)
+        if p.switches.suppliers:  # choose suppliers by delivered cost; purchasing groups
+            self.books.update(suppliers.step(self.firms, self.ties, self.suppliers,
+                                             self.world_arrays, self.mods, p.suppliers,
+                                             p.switches.joint_purchasing, self.rng))
+            self.tmp["unit_input_cost"] = self.world_arrays.pop("unit_input_cost")
+        if p.switches.facilities:  # pledge drives, construction, use and upkeep of facilities
+            self.books.update(facilities.step(self, t))
+            self._sync_facility_agents()
+        self.books.update(market.step(self, t))  # output, prices, costs, profit -> capital
+        if self.books["interest_subsidy"] > 0 and self.credit_account is not None:
+            self.book_public(self.credit_account[0], self.books["interest_subsidy"])
+        if p.switches.suppliers:  # suppliers' volumes, hence next month's prices
+            suppliers.update_volumes(self.firms, self.suppliers, self.world_arrays["sector_ipo"],
+                                     p.suppliers.volume_memory)
+        if p.switches.growth:  # employment follows profitability, with proportional noise
+            demography.grow(self.firms, p.demography, self.rng)
+        leaving = (demography.exits(self.firms, p.demography) if p.switches.exit
+                   else np.zeros(0, dtype=np.int64))
+        self._remove_firms(leaving)
+        n_entries = self._enter() if p.switches.entry else 0
+        self.firms.age[self.firms.alive] += 1
+
+        self.books["capital_change"] = (float(self.firms.capital[self.firms.alive].sum())
+                                        - capital_before)
+        self.public_total += self.public_step
+        self.recorder.record(self, entries=n_entries, exits=int(leaving.size))
+
+    # -- public accounts ------------------------------------------------------------------------
+    def book_public(self, account: str, amount: float) -> None:
+        """Record public spending this month under ``account`` (an intervention's name)."""
+        self.public_step += amount
+        self.public_by[account] += amount
+        for sch in self.schedules:
+            if sch.spec.name == account:
+                sch.spent += amount
+
+    # -- outputs --------------------------------------------------------------------------------
+    def series(self):
+        """Per-step outputs as a pandas DataFrame (one row per step, from step 0)."""
+        return self.recorder.dataframe()
+
+    def firm_table(self):
+        """The live firms as a pandas DataFrame, one row per firm."""
+        return collect.firm_table(self)
+
+    def final_outcomes(self) -> dict[str, float]:
+        """Final values of every series plus per-run outcomes (survival, time to facility...)."""
+        return collect.final_outcomes(self)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _setup_world_arrays(self) -> None:
+        w = self.world
+        infra = w.region_array("infrastructure")
+        self.world_arrays = {
+            "region_x": w.region_array("x"),
+            "region_y": w.region_array("y"),
+            "region_radius": w.region_array("radius"),
+            "land_cost": w.region_array("land_cost"),
+            "market_access": w.region_array("market_access"),
+            "wage_index": w.region_array("wage_index"),
+            "infra_factor": suppliers.infra_factor(infra),
+            "sector_input": w.sector_input_codes(),
+            "sector_ipo": w.sector_array("input_per_output"),
+            "sector_wpo": w.sector_array("waste_per_output"),
+            "sector_input_price": w.sector_array("input_price"),
+            "sector_price": w.sector_array("price"),
+            "sector_weight": w.sector_array("demand_weight"),
+        }
+        self.sector_price = self.world_arrays["sector_price"].copy()
+
+    def _setup_suppliers(self) -> None:
+        """``suppliers_per_input`` suppliers of each input, spread over the regions in turn."""
+        sp, w = self.params.suppliers, self.world
+        n_in, n_reg = len(w.inputs), len(w.regions)
+        per = sp.suppliers_per_input
+        input_code = np.repeat(np.arange(n_in), per)
+        region = (np.arange(n_in * per) + input_code) % n_reg
+        x, y = demography.place(self.rng, region, self.world_arrays, self.params.world.world_size)
+        base = np.zeros(n_in * per)
+        for s in w.sectors:  # an input's base price is that of the sectors that buy it
+            base[input_code == w.inputs.index(s.input)] = s.input_price
+        base *= np.exp(0.05 * self.rng.standard_normal(base.size))
+        self.suppliers = SupplierState(x=x, y=y, region=region.astype(np.int64),
+                                       input=input_code.astype(np.int64), base_price=base,
+                                       volume=np.full(base.size, sp.reference_volume),
+                                       price=base.copy())
+        order = np.argsort(input_code, kind="stable")
+        self.world_arrays["by_input"] = order.astype(np.int64)
+        self.world_arrays["by_input_start"] = np.concatenate(
+            [[0], np.cumsum(np.bincount(input_code, minlength=n_in))]).astype(np.int64)
+        if self.use_agents:
+            for k in range(base.size):
+                SupplierAgent(self, k)
+
+    def _setup_firms(self) -> None:
+        p, w = self.params, self.world
+        if w.firms:
+            region = np.concatenate([np.full(g.count, w.region_index(g.region)) for g in w.firms])
+            sector = np.concatenate([np.full(g.count, w.sector_index(g.sector)) for g in w.firms])
+            tails = np.concatenate([np.full(g.count, g.size_tail or p.demography.size_tail)
+                                    for g in w.firms])
+        else:
+            n = p.world.n_firms
+            weights = self.world_arrays["sector_weight"]
+            region = self.rng.integers(0, len(w.regions), size=n)
+            sector = self.rng.choice(len(w.sectors), size=n, p=weights / weights.sum())
+            tails = np.full(n, p.demography.size_tail)
+        region = region.astype(np.int64)
+        sector = sector.astype(np.int64)
+        n = region.size
+        # the dartboard's regional probabilities: each region's share of the initial firms
+        counts = np.bincount(region, minlength=len(w.regions)).astype(np.float64)
+        self.dartboard_probs = (counts / counts.sum() if counts.sum() > 0
+                                else np.full(len(w.regions), 1.0 / len(w.regions)))
+        self.firms = FirmState.empty(max(n, 16))
+        self.ties = TieState.empty(self.firms.capacity, p.world.max_ties)
+        sizes = np.minimum(
+            np.maximum(p.demography.min_size, 1.0) * (1.0 - self.rng.random(n)) ** (-1.0 / tails),
+            p.demography.max_size)
+        self._create_firms(region, sector, sizes, parent=np.full(n, -1, dtype=np.int64), t=0)
+        # demand at the base price: the initial output of each sector (so prices start near base)
+        q = market.sector_output(self.firms.alive, self.firms.sector,
+                                 self.firms.productivity * self.firms.employees, len(w.sectors))
+        mean_q = float(q.sum() / max(n, 1)) if n else 1.0
+        self.demand0 = np.where(q > 0, q, mean_q * self.world_arrays["sector_weight"])
+
+    def _create_firms(self, region, sector, sizes, parent, t: int) -> np.ndarray:
+        """Fill free slots with new firms; returns their slots. Parents pass on traits."""
+        p, f, w = self.params, self.firms, self.world_arrays
+        n = region.size
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        slots = f.free_slots(n)
+        if self.ties.partner.shape[0] < f.capacity:
+            self.ties.grow(f.capacity)
+        if len(self._firm_agents) < f.capacity:
+            self._firm_agents.extend([None] * (f.capacity - len(self._firm_agents)))
+        rng, cp = self.rng, p.cooperation
+        x, y = demography.place(rng, region, w, p.world.world_size)
+        has_parent = parent >= 0
+        # spin-offs start next to their parent and inherit its know-how and attitude
+        x[has_parent] = np.clip(f.x[parent[has_parent]] + rng.standard_normal(has_parent.sum()),
+                                0.0, p.world.world_size)
+        y[has_parent] = np.clip(f.y[parent[has_parent]] + rng.standard_normal(has_parent.sum()),
+                                0.0, p.world.world_size)
+        sect = self.world.sectors
+        mu = np.array([s.productivity for s in sect])[sector]
+        sd = np.array([s.productivity_sd for s in sect])[sector]
+        prod = mu * np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
+        prod[has_parent] = f.productivity[parent[has_parent]] * np.exp(
+            0.1 * rng.standard_normal(has_parent.sum()))
+        will = np.clip(cp.willingness_mean + cp.willingness_sd * rng.standard_normal(n), 0, 1)
+        will[has_parent] = f.willingness[parent[has_parent]]
+        fp = p.facilities
+        theta = fp.pledge_threshold_mean + fp.pledge_threshold_sd * rng.standard_normal(n)
+
+        f.alive[slots] = True
+        f.firm_id[slots] = np.arange(self._next_firm_id, self._next_firm_id + n)
+        self._next_firm_id += n
+        f.region[slots], f.sector[slots] = region, sector
+        f.x[slots], f.y[slots] = x, y
+        f.employees[slots] = sizes
+        f.productivity[slots] = prod
+        f.willingness[slots] = will
+        f.reputation[slots] = will  # newcomers are known by their declared attitude
+        f.pledge_threshold[slots] = theta
+        f.born[slots] = t
+        # starting capital: some months of expected revenue at the base price
+        rev = prod * sizes * w["sector_price"][sector] * w["market_access"][region]
+        f.capital[slots] = p.demography.initial_capital_months * rev
+        f.revenue[slots] = rev
+        self.books["entry_capital"] = self.books.get("entry_capital", 0.0) + float(
+            f.capital[slots].sum())
+        if self.use_agents:
+            for s in slots:
+                self._firm_agents[s] = FirmAgent(self, s)
+        return slots
+
+    # -- demography -----------------------------------------------------------------------------
+    def _remove_firms(self, idx: np.ndarray) -> None:
+        if idx.size == 0:
+            return
+        self.books["exit_capital"] += float(self.firms.capital[idx].sum())
+        if self.credit_account is not None:  # the guarantee pays part of failed firms' debts
+            guaranteed = idx[(self.firms.debt_extra_months[idx] > 0)
+                             & (self.firms.capital[idx] < 0)]
+            if guaranteed.size:
+                name, cover = self.credit_account
+                self.book_public(name, cover * float(-self.firms.capital[guaranteed].sum()))
+        cooperation.drop_ties(self.ties, idx)
+        self.ties.trust[idx] = 0.0
+        self.firms.clear(idx)
+        if self.use_agents:
+            for s in idx:
+                agent = self._firm_agents[s]
+                if agent is not None:
+                    agent.remove()
+                    self._firm_agents[s] = None
+
+    def _enter(self) -> int:
+        p = self.params
+        new = demography.entry(self, self.rng)
+        n = new["region"].size
+        if n == 0:
+            return 0
+        sizes = demography.pareto_sizes(self.rng, n, p.demography.size_tail,
+                                         p.demography.min_size, p.demography.max_size)
+        slots = self._create_firms(new["region"], new["sector"], sizes, new["parent"], self.steps)
+        # a spin-off keeps a tie with its parent
+        spin = new["parent"] >= 0
+        if spin.any() and p.switches.cooperation:
+            cooperation.add_tie(self.ties, slots[spin], new["parent"][spin],
+                                p.cooperation.initial_trust, p.cooperation.initial_trust)
+        return n
+
+    # -- policy ---------------------------------------------------------------------------------
+    def _apply_policies(self, t: int) -> None:
+        """Start, apply and end the scheduled interventions, in the scenario's order."""
+        self.mods.reset()
+        latest = self.recorder.latest
+        by_name = {s.spec.name: s for s in self.schedules}
+        for sch in self.schedules:
+            spec = sch.spec
+            if not sch.active and not sch.ended:
+                ready = t >= spec.start and (spec.end < 0 or t < spec.end)
+                if ready and spec.after:
+                    ready = by_name[spec.after].ended
+                if ready and spec.when_metric:
+                    ready = latest.get(spec.when_metric, -np.inf) >= spec.when_at_least
+                if ready:
+                    sch.active, sch.started_at = True, t
+                    spec.on_start(self, sch)
+            if sch.active:
+                over = ((spec.end >= 0 and t >= spec.end)
+                        or (spec.duration >= 0 and t >= sch.started_at + spec.duration)
+                        or sch.remaining_budget() <= 0.0)
+                if over:
+                    sch.active, sch.ended_at = False, t
+                    spec.on_end(self, sch)
+                else:
+                    spec.apply(self, sch)
+
+    def _sync_facility_agents(self) -> None:
+        if self.use_agents:
+            while len(self._facility_agents) < self.facilities.n:
+                self._facility_agents.append(FacilityAgent(self, len(self._facility_agents)))

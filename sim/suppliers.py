@@ -1,0 +1,212 @@
+"""Choice 2: choose and share suppliers; scale economies and joint purchasing.
+
+A supplier's gate price falls with the volume it sells, ``p = p0 * max(floor, (V/V_ref)^-eta)``
+(scale economies), so the more firms buy from one supplier the cheaper it gets for all: a
+positive feedback that concentrates purchases. Each month a firm reconsiders its supplier with
+probability ``1 - loyalty`` (Kirman & Vriend 2001) and switches to the supplier with the lowest
+delivered cost (gate price plus freight that grows with distance and with movement restrictions)
+if it saves at least ``switch_gain``. Trusted partners (trust both ways above ``jp_trust_min``)
+buying the same input form joint-purchasing groups (connected components of such ties); a group
+of at least ``jp_min_size`` firms buys from its most used supplier and gets ``jp_discount``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["step", "gate_prices", "infra_factor"]
+
+
+def infra_factor(infrastructure: np.ndarray) -> np.ndarray:
+    """Transport cost multiplier of a region's infrastructure: 1 at 0.5, 0.75 at 1, 1.25 at 0."""
+    return 1.25 - 0.5 * infrastructure
+
+
+def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
+    """Price at each supplier's gate from its smoothed volume (scale economies)."""
+    with np.errstate(divide="ignore"):
+        scale = np.where(sup.volume > 0,
+                         (np.maximum(sup.volume, 1e-12) / sp.reference_volume)
+                         ** (-sp.scale_elasticity), np.inf)
+    # symmetric band around the base price: an idle supplier charges at most 2 - floor times it
+    scale = np.clip(scale, sp.price_floor, 2.0 - sp.price_floor)
+    return sup.base_price * input_mult[sup.input] * scale
+
+
+@numba.njit(cache=True)
+def _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within, between, infra):
+    dx = fx[i] - sx[k]
+    dy = fy[i] - sy[k]
+    dist = np.sqrt(dx * dx + dy * dy)
+    r = fregion[i]
+    if sregion[k] == r:
+        mult = within[r]
+    else:
+        mult = max(between[r], between[sregion[k]])
+    return price[k] * (1.0 + freight * dist * mult * infra[r])
+
+
+@numba.njit(cache=True)
+def _choose(alive, fx, fy, fregion, finput, current, reconsider, sx, sy, sregion,
+            by_input_start, by_input, price, freight, within, between, infra, switch_gain,
+            chosen, unit_cost):
+    """Each firm's supplier and delivered unit cost this month.
+
+    alive : bool[N]; fx, fy : float64[N]; fregion, finput, current : int64[N]
+    reconsider : bool[N], firms that look around this month (firms without a supplier always do)
+    sx, sy : float64[M]; sregion : int64[M]; price : float64[M] gate prices
+    by_input_start : int64[I+1], by_input : int64[M]: suppliers of input c are
+        by_input[by_input_start[c]:by_input_start[c+1]]
+    within, between : float64[R] transport multipliers; infra : float64[R]
+    Outputs chosen : int64[N], unit_cost : float64[N] (delivered cost per input unit).
+    """
+    n = alive.shape[0]
+    for i in range(n):
+        chosen[i] = current[i]
+        unit_cost[i] = 0.0
+        if not alive[i]:
+            chosen[i] = -1
+            continue
+        c = finput[i]
+        cur = current[i]
+        if cur >= 0:
+            cur_cost = _delivered(i, cur, fx, fy, fregion, sx, sy, sregion, price, freight,
+                                  within, between, infra)
+        else:
+            cur_cost = np.inf
+        if cur < 0 or reconsider[i]:
+            best = -1
+            best_cost = np.inf
+            for a in range(by_input_start[c], by_input_start[c + 1]):
+                k = by_input[a]
+                d = _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight,
+                               within, between, infra)
+                if d < best_cost:
+                    best_cost = d
+                    best = k
+            if best >= 0 and (cur < 0 or best_cost < cur_cost * (1.0 - switch_gain)):
+                chosen[i] = best
+                cur_cost = best_cost
+        unit_cost[i] = cur_cost
+
+
+@numba.njit(cache=True)
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@numba.njit(cache=True)
+def _purchasing_groups(partner, trust, alive, finput, trust_min):
+    """Connected components of ties trusted both ways above ``trust_min`` between firms
+    buying the same input. Union by smaller root, so a component's root is its lowest slot.
+
+    Returns root : int64[N] (-1 for dead firms) and size : int64[N] (size of i's component).
+    """
+    n, k = partner.shape
+    parent = np.arange(n)
+    for i in range(n):
+        if not alive[i]:
+            continue
+        for s in range(k):
+            j = partner[i, s]
+            if j <= i or trust[i, s] < trust_min or finput[j] != finput[i]:
+                continue
+            ok = False
+            for r in range(k):
+                if partner[j, r] == i:
+                    ok = trust[j, r] >= trust_min
+                    break
+            if not ok:
+                continue
+            a = _find(parent, i)
+            b = _find(parent, j)
+            if a < b:
+                parent[b] = a
+            elif b < a:
+                parent[a] = b
+    root = np.full(n, -1, dtype=np.int64)
+    size = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        if alive[i]:
+            root[i] = _find(parent, i)
+            size[root[i]] += 1
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        if alive[i]:
+            out[i] = size[root[i]]
+    return root, out
+
+
+def _group_suppliers(root: np.ndarray, supplier: np.ndarray, members: np.ndarray,
+                     n_suppliers: int) -> np.ndarray:
+    """For each member, its group's most used supplier (ties to the lowest index)."""
+    r = root[members]
+    key = r * (n_suppliers + 1) + (supplier[members] + 1)
+    uniq, counts = np.unique(key, return_counts=True)
+    groups = uniq // (n_suppliers + 1)
+    sup = uniq % (n_suppliers + 1) - 1
+    # sort by group, then by count descending, then supplier ascending; first row per group wins
+    order = np.lexsort((sup, -counts, groups))
+    g_sorted = groups[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = g_sorted[1:] != g_sorted[:-1]
+    best_group, best_sup = g_sorted[first], sup[order][first]
+    pos = np.searchsorted(best_group, r)
+    return best_sup[pos]
+
+
+def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool,
+         rng: np.random.Generator) -> dict[str, float]:
+    """One month of supplier choice. Writes ``firms.supplier``, ``firms.jp_group`` and returns
+    per-firm delivered unit cost in ``world_arrays['unit_input_cost']`` (money per input unit).
+    """
+    sup.price = gate_prices(sup, sp, mods.input_price_mult)
+    n = firms.capacity
+    reconsider = rng.random(n) >= sp.loyalty
+    finput = world_arrays["sector_input"][firms.sector]
+    chosen = np.empty(n, dtype=np.int64)
+    unit_cost = np.empty(n, dtype=np.float64)
+    _choose(firms.alive, firms.x, firms.y, firms.region, finput, firms.supplier, reconsider,
+            sup.x, sup.y, sup.region, world_arrays["by_input_start"], world_arrays["by_input"],
+            sup.price, sp.freight_per_km, mods.within_mult, mods.between_mult,
+            world_arrays["infra_factor"], sp.switch_gain, chosen, unit_cost)
+
+    firms.jp_group.fill(-1)
+    jp_members = 0
+    discount = np.zeros(n)
+    if use_groups and ties is not None:
+        root, size = _purchasing_groups(ties.partner, ties.trust, firms.alive, finput,
+                                        sp.jp_trust_min - mods.jp_trust_shift)
+        members = np.flatnonzero(firms.alive & (size >= sp.jp_min_size))
+        if members.size:
+            gsup = _group_suppliers(root, chosen, members, sup.n)
+            chosen[members] = gsup
+            # members pay the group supplier's delivered cost, less the group discount
+            recompute = np.zeros(n, dtype=np.bool_)
+            recompute[members] = True
+            tmp_cost = np.empty(n, dtype=np.float64)
+            tmp_chosen = np.empty(n, dtype=np.int64)
+            _choose(recompute, firms.x, firms.y, firms.region, finput, chosen,
+                    np.zeros(n, dtype=np.bool_), sup.x, sup.y, sup.region,
+                    world_arrays["by_input_start"], world_arrays["by_input"], sup.price,
+                    sp.freight_per_km, mods.within_mult, mods.between_mult,
+                    world_arrays["infra_factor"], sp.switch_gain, tmp_chosen, tmp_cost)
+            unit_cost[members] = tmp_cost[members]
+            discount[members] = min(sp.jp_discount + mods.jp_discount_extra, 1.0)
+            firms.jp_group[members] = root[members]
+            jp_members = int(members.size)
+    firms.supplier = chosen
+    world_arrays["unit_input_cost"] = unit_cost * (1.0 - discount)
+    return {"jp_members": jp_members}
+
+
+def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float) -> None:
+    """Smooth each supplier's volume towards what its buyers used this month."""
+    buying = firms.alive & (firms.supplier >= 0)
+    used = firms.output[buying] * sector_ipo[firms.sector[buying]]
+    now = np.bincount(firms.supplier[buying], weights=used, minlength=sup.n)
+    sup.volume = memory * now + (1.0 - memory) * sup.volume
