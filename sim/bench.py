@@ -1,0 +1,140 @@
+"""Benchmarks: speed of the model and of its kernels (never timed tests).
+
+Figures are medians of several repeats after a warm-up, because these machines are shared and
+noisy. ``firm_steps_per_s`` counts live firms summed over the timed steps, divided by wall time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["firm_steps_per_second", "kernel_speedup", "run_benchmarks"]
+
+
+def _median_time(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def firm_steps_per_second(n_firms: int, steps: int = 10, repeats: int = 3, seed: int = 1,
+                          agents: bool = True) -> dict[str, float]:
+    """Firm-steps per second of the default model at ``n_firms`` firms (median of repeats)."""
+    from sim.model import ClusterModel
+
+    rates, per_step = [], []
+    for r in range(repeats):
+        model = ClusterModel(rng=seed + r, n_firms=n_firms, agents=agents)
+        model.step()  # warm-up: compile or load kernels, settle first-step allocations
+        firm_steps = 0
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            model.step()
+            firm_steps += model.firms.n_alive
+        dt = time.perf_counter() - t0
+        rates.append(firm_steps / dt)
+        per_step.append(dt / steps)
+    return {"firm_steps_per_s": statistics.median(rates),
+            "seconds_per_step": statistics.median(per_step)}
+
+
+def _kernel_cases(n_firms: int, seed: int):
+    """(name, kernel, args) for the per-firm kernels, on the state of a warmed-up model."""
+    from sim import cooperation, demography, facilities, market, spatial, suppliers
+    from sim.model import ClusterModel
+
+    model = ClusterModel(rng=seed, n_firms=n_firms, agents=False)
+    for _ in range(3):
+        model.step()
+    f, t, w, p = model.firms, model.ties, model.world_arrays, model.params
+    rng = np.random.default_rng(seed)
+    n, k = t.partner.shape
+    u = rng.random((n, k))
+    acted = np.zeros((n, k), dtype=np.int8)
+    cooperation._decide(t.partner, t.trust, f.alive, f.willingness, 0.5, u, acted)
+    out_nk = np.empty((n, k))
+    out = [np.empty(n) for _ in range(4)]
+    finput = w["sector_input"][f.sector]
+    sup = model.suppliers
+    chosen = np.empty(n, dtype=np.int64)
+    unit = np.empty(n)
+    noise = rng.standard_normal(n) * 0.04
+    service = np.full(n, -1, dtype=np.int64)
+    zeros = np.zeros(n)
+    m = model.mods
+    cp = p.cooperation
+    return [
+        ("cell_list", spatial._cell_list, (f.x, f.y, f.alive, 3.0, 20)),
+        ("decide", cooperation._decide,
+         (t.partner, t.trust, f.alive, f.willingness, 0.5, u, acted)),
+        ("outcomes", cooperation._outcomes,
+         (t.partner, t.trust, acted, f.alive, f.revenue, f.productivity, f.reputation,
+          cp.coop_benefit, cp.coop_cost, cp.trust_gain, cp.trust_loss, cp.spillover,
+          cp.reputation_memory, out_nk, out[0], out[1], out[2], out[3])),
+        ("choose_supplier", suppliers._choose,
+         (f.alive, f.x, f.y, f.region, finput, f.supplier, f.alive, sup.x, sup.y, sup.region,
+          w["by_input_start"], w["by_input"], sup.price, 0.004, m.within_mult, m.between_mult,
+          w["infra_factor"], 0.02, chosen, unit)),
+        ("purchasing_groups", suppliers._purchasing_groups,
+         (t.partner, t.trust, f.alive, finput, 0.6)),
+        ("mean_trust", facilities._mean_trust, (t.partner, t.trust, out[0])),
+        ("output", market._output,
+         (f.alive, f.productivity, f.employees, service, zeros, zeros, out[0])),
+        ("accounts", market._accounts,
+         (f.alive, f.region, f.sector, f.output, f.employees, f.capital, unit,
+          model.sector_price, w["market_access"], w["sector_ipo"], w["sector_wpo"], 0.05,
+          m.waste_mult, 0.4, w["wage_index"], w["land_cost"], m.land_mult, 0.05,
+          m.between_mult, w["infra_factor"], zeros, 0.05, 0.01, f.interest_subsidy,
+          f.coop_income, service, zeros, zeros, out[0], out[1], out[2], out[3],
+          np.empty(n))),
+        ("grow", demography._grow,
+         (f.alive, f.employees, f.profit, f.revenue, 0.05, noise, 1.0, 2000.0, out[0])),
+    ]
+
+
+def kernel_speedup(n_firms: int = 2000, repeats: int = 3, seed: int = 1) -> dict[str, Any]:
+    """Time of each kernel's pure-Python twin (``kernel.py_func``) over the compiled kernel."""
+    rows = {}
+    total_py = total_nb = 0.0
+    for name, kernel, args in _kernel_cases(n_firms, seed):
+        kernel(*args)  # compile / load from cache
+        nb = _median_time(lambda k=kernel, a=args: k(*a), repeats)
+        py = _median_time(lambda k=kernel, a=args: k.py_func(*a), max(1, repeats // 2))
+        rows[name] = {"numba_s": nb, "python_s": py, "ratio": py / nb if nb > 0 else np.inf}
+        total_py += py
+        total_nb += nb
+    return {"kernels": rows, "ratio": total_py / total_nb}
+
+
+def run_benchmarks(sizes=(2_000, 20_000, 200_000), threads: int = 1, steps: int = 10,
+                   repeats: int = 3, progress: Callable[[str], None] | None = None
+                   ) -> dict[str, Any]:
+    """The benchmark suite: firm-steps/s per size on ``threads`` threads, and kernel speed-up."""
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    out: dict[str, Any] = {"threads": numba.get_num_threads(), "firm_steps_per_s": {},
+                           "seconds_per_step": {}}
+    for n in sizes:
+        if progress:
+            progress(f"model at {n:,} firms")
+        # fewer repeats and steps for the largest sizes keep the suite to a few minutes
+        big = n >= 100_000
+        r = firm_steps_per_second(n, steps=max(3, steps // 2) if big else steps,
+                                  repeats=max(1, repeats - 1) if big else repeats)
+        out["firm_steps_per_s"][str(n)] = r["firm_steps_per_s"]
+        out["seconds_per_step"][str(n)] = r["seconds_per_step"]
+    if progress:
+        progress("kernels against their Python twins at 2,000 firms")
+    sp = kernel_speedup(2_000, repeats=repeats)
+    out["numba_vs_python"] = sp["ratio"]
+    out["kernels"] = sp["kernels"]
+    return out
