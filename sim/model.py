@@ -13,6 +13,7 @@ arrays: one seed gives bit-identical runs whatever the number of numba threads.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -74,6 +75,9 @@ class ClusterModel(mesa.Model):
         self.schedules = [Schedule(spec) for spec in interventions]
         self._next_firm_id = 0
         self._firm_agents: list[FirmAgent | None] = []
+        #: seconds spent per phase, summed over steps; None (the default) skips the timing
+        self.timings: dict[str, float] | None = None
+        self._t_last = 0.0
         self._facility_agents: list[FacilityAgent] = []
 
         self._setup_suppliers()
@@ -95,8 +99,10 @@ class ClusterModel(mesa.Model):
         self.public_step = 0.0
         self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
         capital_before = float(self.firms.capital[self.firms.alive].sum())
+        self._t_last = time.perf_counter()
 
         self._apply_policies(t)  # scheduled interventions set modifiers and act on firms
+        self._tick("policy")
         self.cells = build_cell_list(self.firms.x, self.firms.y, self.firms.alive,
                                      p.world.world_size, p.cooperation.tie_radius)
         if p.switches.cooperation:  # play with partners; trust, spillovers, ties form and dissolve
@@ -104,20 +110,24 @@ class ClusterModel(mesa.Model):
                                                p.cooperation, self.rng))
         else:
             self.firms.coop_income.fill(0.0)
+        self._tick("cooperation")
         if p.switches.suppliers:  # choose suppliers by delivered cost; purchasing groups
             self.books.update(suppliers.step(self.firms, self.ties, self.suppliers,
                                              self.world_arrays, self.mods, p.suppliers,
                                              p.switches.joint_purchasing, self.rng))
             self.tmp["unit_input_cost"] = self.world_arrays.pop("unit_input_cost")
+        self._tick("suppliers")
         if p.switches.facilities:  # pledge drives, construction, use and upkeep of facilities
             self.books.update(facilities.step(self, t))
             self._sync_facility_agents()
+        self._tick("facilities")
         self.books.update(market.step(self, t))  # output, prices, costs, profit -> capital
         if self.books["interest_subsidy"] > 0 and self.credit_account is not None:
             self.book_public(self.credit_account[0], self.books["interest_subsidy"])
         if p.switches.suppliers:  # suppliers' volumes, hence next month's prices
             suppliers.update_volumes(self.firms, self.suppliers, self.world_arrays["sector_ipo"],
                                      p.suppliers.volume_memory)
+        self._tick("market")
         if p.switches.growth:  # employment follows profitability, with proportional noise
             demography.grow(self.firms, p.demography, self.rng)
         leaving = (demography.exits(self.firms, p.demography) if p.switches.exit
@@ -129,7 +139,16 @@ class ClusterModel(mesa.Model):
         self.books["capital_change"] = (float(self.firms.capital[self.firms.alive].sum())
                                         - capital_before)
         self.public_total += self.public_step
+        self._tick("demography")
         self.recorder.record(self, entries=n_entries, exits=int(leaving.size))
+        self._tick("metrics")
+
+    def _tick(self, phase: str, exclude: float = 0.0) -> None:
+        """Charge the time since the last tick to ``phase`` (when timing is on)."""
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[phase] = self.timings.get(phase, 0.0) + now - self._t_last - exclude
+            self._t_last = now
 
     # -- public accounts ------------------------------------------------------------------------
     def book_public(self, account: str, amount: float) -> None:
@@ -278,8 +297,10 @@ class ClusterModel(mesa.Model):
         self.books["entry_capital"] = self.books.get("entry_capital", 0.0) + float(
             f.capital[slots].sum())
         if self.use_agents:
+            t0 = time.perf_counter()
             for s in slots:
                 self._firm_agents[s] = FirmAgent(self, s)
+            self._charge_agents(time.perf_counter() - t0)
         return slots
 
     # -- demography -----------------------------------------------------------------------------
@@ -297,11 +318,19 @@ class ClusterModel(mesa.Model):
         self.ties.trust[idx] = 0.0
         self.firms.clear(idx)
         if self.use_agents:
+            t0 = time.perf_counter()
             for s in idx:
                 agent = self._firm_agents[s]
                 if agent is not None:
                     agent.remove()
                     self._firm_agents[s] = None
+            self._charge_agents(time.perf_counter() - t0)
+
+    def _charge_agents(self, seconds: float) -> None:
+        """Book Mesa agent bookkeeping apart from the phase it happens in."""
+        if self.timings is not None:
+            self.timings["agents"] = self.timings.get("agents", 0.0) + seconds
+            self._t_last += seconds
 
     def _enter(self) -> int:
         p = self.params
