@@ -61,7 +61,8 @@ def snapshot(model) -> dict[str, float]:
     row["employment"] = float(emp[alive].sum())
     row["output"] = float(f.output[alive].sum())
     row["revenue"] = float(f.revenue[alive].sum())
-    row["profit"] = float(f.profit[alive].sum())
+    # profit of every firm that produced this month, including those that then left
+    row["profit"] = float(model.books.get("profit", f.profit[alive].sum()))
     row["capital"] = float(f.capital[alive].sum())
     row["mean_productivity"], row["sd_productivity"] = metrics.productivity_stats(
         f.productivity, alive)
