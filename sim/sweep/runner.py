@@ -45,7 +45,8 @@ INHERITED_ENV = ("NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL
 
 @dataclass
 class SweepSummary:
-    """What a call of :func:`run_sweep` did."""
+    """What a call of :func:`run_sweep` did (``wall`` and ``startup`` in seconds; ``startup``
+    is the time to start or reach the Dask cluster, included in ``wall``)."""
 
     name: str
     out: Path
@@ -55,6 +56,7 @@ class SweepSummary:
     failed: int = 0
     lost: int = 0
     wall: float = 0.0
+    startup: float = 0.0
     mode: str = "sequential"
     failures: list[str] = field(default_factory=list)
     lost_errors: list[str] = field(default_factory=list)
@@ -165,16 +167,17 @@ def _on_dask(client, specs: list[RunSpec]) -> Iterator[tuple[dict | None, str | 
     from distributed import as_completed
 
     futures = client.map(execute_run, specs, key=[f"clustersim-run-{s.id}" for s in specs])
-    pending = as_completed(futures)
+    # results are fetched by the client's event loop as they finish; errors come back as values
+    pending = as_completed(futures, with_results=True, raise_errors=False)
     del futures  # as_completed holds each future until it is yielded; then it can be freed
     try:
-        for fut in pending:
-            try:
-                yield fut.result(), None
-            except Exception as exc:  # lost worker (KilledWorker), cancelled, ...
+        for fut, result in pending:
+            if fut.status == "finished":
+                yield result, None
+            else:  # lost worker (KilledWorker), cancelled, ...
+                exc = result[1] if isinstance(result, tuple) else result
                 yield None, f"{type(exc).__name__}: {exc}"
-            finally:
-                fut.release()
+            fut.release()
     finally:
         pending.clear()
 
@@ -204,6 +207,19 @@ def _dask_client(workers: int | None, scheduler: str | None):
                        env=_worker_env()) as cluster,
           Client(cluster) as client):
         yield client, f"{workers} local worker processes"
+
+
+def _warm_up(model: str) -> bool:
+    """Import what a run needs (and, for the cluster model, load numba's cached kernels) once
+    per worker, before the clock of the first run starts."""
+    import sim.sweep.runner  # noqa: F401
+
+    if model == "cluster":
+        try:
+            import sim.api  # noqa: F401
+        except ImportError:
+            return False
+    return True
 
 
 # -- the sweep -------------------------------------------------------------------------------------
@@ -271,6 +287,8 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
             else:
                 with _dask_client(n_workers, scheduler) as (client, mode):
                     summary.mode = mode
+                    client.run(_warm_up, exp.model)
+                    summary.startup = time.perf_counter() - t0
                     _collect(_on_dask(client, todo), store, summary, bar)
         finally:
             bar.close()
