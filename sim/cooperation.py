@@ -67,6 +67,8 @@ def _outcomes(partner, trust, acted, alive, revenue, productivity, reputation,
         income[i] = 0.0
         acts[i] = 0.0
         if not alive[i]:
+            for s in range(k):  # keep the row: the output must never hold uninitialised memory
+                new_trust[i, s] = trust[i, s]
             continue
         gap = 0.0
         ties = 0
