@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -174,6 +175,11 @@ class Experiment:
             "outputs": {"final": list(self.final), "series": list(self.series),
                         "every": self.every},
         }
+
+    @functools.cached_property
+    def design(self) -> Design:
+        """The laid-out runs (:func:`build_design`), computed once."""
+        return build_design(self)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(canonical_json(self.resolved()).encode()).hexdigest()
@@ -490,8 +496,8 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
         steps=steps, method=method, options=options, replicates=replicates, seed=seed,
         seeding=seeding, overrides=dict(sorted(overrides.items())), factors=factors,
         final=final, series=series, every=every)
-    if check_model:
-        exp = _check_model(chk, exp)
+    if check_model and not _check_model(chk, exp):
+        exp = dataclasses.replace(exp, checked=False)
     return exp
 
 
@@ -626,25 +632,31 @@ def _range(chk: _Check, f: dict, pre: str, positive: bool = False) -> tuple[floa
     return float(r[0]), float(r[1])
 
 
-def _check_model(chk: _Check, exp: Experiment) -> Experiment:
-    """Try the fixed overrides, then each factor at its extremes, on the model itself."""
-    design = build_design(exp)
+def _check_model(chk: _Check, exp: Experiment) -> bool:
+    """Try the fixed overrides, then each factor at its extremes, on the model itself.
+
+    Returns ``False`` if the model offers no cheap check (see :func:`models.checker`).
+    """
     try:
-        checked = models.check_overrides(exp.model, exp.scenario, exp.overrides)
+        check = models.checker(exp.model, exp.scenario)
+    except (ParameterError, InputError) as exc:  # the scenario file itself is bad
+        chk.fail("experiment.scenario", _describe(exc))
+    if check is None:
+        return False
+    try:
+        check(exp.overrides)
     except (ParameterError, InputError) as exc:
         chk.fail("overrides", _describe(exc))
-    if not checked:
-        return dataclasses.replace(exp, checked=False)
+    points = exp.design.points
     for i, f in enumerate(exp.factors):
-        col = design.points[f.name]
-        values = list(col) if f.levels is not None else [col.min(), col.max()]
+        col = points[f.name]
+        values = list(f.levels) if f.levels is not None else [col.min(), col.max()]
         for v in values:
             try:
-                models.check_overrides(exp.model, exp.scenario,
-                                       {**exp.overrides, f.path: _plain(v)})
+                check({**exp.overrides, f.path: _plain(v)})
             except (ParameterError, InputError) as exc:
                 chk.fail(f"factors[{i}]", _describe(exc))
-    return exp
+    return True
 
 
 def _describe(exc: Exception) -> str:

@@ -101,15 +101,21 @@ def simulate(*, steps: int | None, seed: int, overrides: dict[str, object]):
     y = float(ishigami(p["x1"], p["x2"], p["x3"], p["a"], p["b"]))
     if p["noise"] > 0:
         y += p["noise"] * float(np.random.default_rng(seed).standard_normal())
-    n = int(steps or 0)
-    series = pd.DataFrame({"step": np.arange(n + 1), "y": np.full(n + 1, y)})
-    return IshigamiResult({"y": y}, series, {"version": VERSION, "seed": seed, "params": p})
+    return IshigamiResult({"y": y}, int(steps or 0),
+                          {"version": VERSION, "seed": seed, "params": p})
 
 
 class IshigamiResult:
-    """What :func:`simulate` returns: ``final``, ``series``, ``provenance``."""
+    """What :func:`simulate` returns: ``final``, ``series`` (built when asked for; the
+    stand-in's runs are so cheap that an unused DataFrame would dominate them), ``provenance``.
+    """
 
-    __slots__ = ("final", "series", "provenance")
+    __slots__ = ("final", "steps", "provenance")
 
-    def __init__(self, final: dict[str, float], series: pd.DataFrame, provenance: dict):
-        self.final, self.series, self.provenance = final, series, provenance
+    def __init__(self, final: dict[str, float], steps: int, provenance: dict):
+        self.final, self.steps, self.provenance = final, steps, provenance
+
+    @property
+    def series(self) -> pd.DataFrame:
+        n = self.steps
+        return pd.DataFrame({"step": np.arange(n + 1), "y": np.full(n + 1, self.final["y"])})

@@ -10,7 +10,7 @@ from pathlib import Path
 from sim import __version__
 from sim.sweep import ishigami
 
-__all__ = ["MODELS", "model_version", "known_outcomes", "check_overrides", "simulate"]
+__all__ = ["MODELS", "model_version", "known_outcomes", "checker", "simulate"]
 
 #: Models an experiment file may name.
 MODELS: tuple[str, ...] = ("cluster", "ishigami")
@@ -40,30 +40,24 @@ def known_outcomes(model: str) -> tuple[str, ...] | None:
     return tuple(names) if names is not None else None
 
 
-def check_overrides(model: str, scenario: Path | None, overrides: dict[str, object]) -> bool:
-    """Check cheaply that ``overrides`` apply to the model; raise the model's error if not.
+def checker(model: str, scenario: Path | None):
+    """A function that checks, cheaply, that a dict of overrides applies to the model.
 
-    Returns
-    -------
-    bool
-        ``True`` if checked; ``False`` if the cluster model's scenario loader is not available
-        (``sim.scenario`` missing), in which case a bad override only fails when its run does.
-
-    Raises
-    ------
-    sim.params.ParameterError or sim.errors.InputError
+    The function raises the model's own error (:class:`sim.params.ParameterError` or
+    :class:`sim.errors.InputError`) for a bad override. For the cluster model it is
+    ``load_scenario(scenario).with_overrides(overrides)``, the scenario loaded once. Returns
+    ``None`` when ``sim.scenario`` is not available: bad overrides then fail when the runs do.
     """
     if model == "ishigami":
-        ishigami.check(overrides)
-        return True
+        return ishigami.check
     try:
         from sim.scenario import load_scenario
     except ModuleNotFoundError as exc:
         if _missing(exc, "sim.scenario"):
-            return False
+            return None
         raise
-    load_scenario(scenario).with_overrides(dict(overrides))
-    return True
+    base = load_scenario(scenario)
+    return lambda overrides: base.with_overrides(dict(overrides))
 
 
 def simulate(model: str, scenario: str | None, *, steps: int | None, seed: int,

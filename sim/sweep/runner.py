@@ -32,7 +32,7 @@ import pandas as pd
 
 from sim.errors import InputError
 from sim.sweep import models
-from sim.sweep.experiment import RunSpec, build_design, load_experiment
+from sim.sweep.experiment import RunSpec, load_experiment
 from sim.sweep.store import SweepStore
 
 __all__ = ["SweepSummary", "execute_run", "run_sweep", "default_workers"]
@@ -254,7 +254,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
         A bad experiment file, a directory holding another design, or an unreachable scheduler.
     """
     exp = load_experiment(experiment)
-    design = build_design(exp)
+    design = exp.design
     store = SweepStore(out)
     store.check(exp)  # refuse a foreign or different directory before writing anything
     if scheduler is not None and workers is not None:
