@@ -1,0 +1,128 @@
+"""Shared fixtures of the model's tests: tiny worlds, quiet parameter sets, tie tables.
+
+Every fixture here is a session-scoped *factory* (a function), so tests build exactly the small
+state they need and hypothesis tests can use them without re-running a function-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.params import Params
+from sim.world import FirmGroup, Region, Sector, World
+
+#: Every mechanism switch, in the order of :class:`sim.params.Switches`.
+SWITCHES = ("cooperation", "suppliers", "joint_purchasing", "facilities", "market", "growth",
+            "exit", "entry")
+
+
+def tiny_world(counts: dict[tuple[str, str], int] | None = None, n_regions: int = 2,
+               n_sectors: int = 1, same_regions: bool = True, **region_kw) -> World:
+    """Regions ``R0, R1, ...`` far apart on a 60 km map, sectors ``S0, S1, ...`` with inputs
+    ``I0, I1, ...``, and initial firms by ``{(region, sector): count}``.
+
+    With ``same_regions`` every region has the same land cost, access, infrastructure and wages
+    (``region_kw`` overrides them), so regions differ only by where they are.
+    """
+    centres = [(15.0, 15.0), (45.0, 45.0), (15.0, 45.0), (45.0, 15.0), (30.0, 30.0)]
+    regions = []
+    for r in range(n_regions):
+        x, y = centres[r % len(centres)]
+        extra = {} if same_regions else {"land_cost": 0.02 + 0.01 * r}
+        regions.append(Region(f"R{r}", x, y, radius=2.0, **{**extra, **region_kw}))
+    sectors = tuple(Sector(f"S{s}", f"I{s}") for s in range(n_sectors))
+    firms = tuple(FirmGroup(r, s, c) for (r, s), c in (counts or {}).items())
+    return World(regions=tuple(regions), sectors=sectors, firms=firms)
+
+
+def quiet_params(*on: str, **overrides) -> Params:
+    """Params with every mechanism switched off except those named in ``on``."""
+    unknown = set(on) - set(SWITCHES)
+    if unknown:
+        raise ValueError(f"unknown switches {sorted(unknown)}")
+    switches = {f"switches.{s}": s in on for s in SWITCHES}
+    return Params().replace({**switches, **overrides})
+
+
+def random_ties(rng: np.random.Generator, n: int, k: int, n_tries: int, p_dead: float = 0.2):
+    """A random valid tie table: dead firms isolated, ties symmetric, trust in [0, 1] both ways,
+    rows shuffled so empty slots (-1) sit anywhere in a row.
+
+    Returns partner int64[n, k], trust float64[n, k] (0 on empty slots), alive bool[n].
+    """
+    alive = rng.random(n) > p_dead
+    live = np.flatnonzero(alive)
+    partner = np.full((n, k), -1, dtype=np.int64)
+    fill = np.zeros(n, dtype=np.int64)
+    if live.size >= 2:
+        for _ in range(n_tries):
+            i, j = rng.choice(live, size=2, replace=False)
+            if fill[i] < k and fill[j] < k and j not in partner[i]:
+                partner[i, fill[i]] = j
+                partner[j, fill[j]] = i
+                fill[i] += 1
+                fill[j] += 1
+    for row in partner:
+        rng.shuffle(row)
+    trust = np.where(partner >= 0, rng.random((n, k)), 0.0)
+    return partner, trust, alive
+
+
+def edge_set(partner: np.ndarray) -> set[tuple[int, int]]:
+    """Undirected ties as ``{(min, max)}`` pairs."""
+    i, s = np.nonzero(partner >= 0)
+    j = partner[i, s]
+    return {(int(min(a, b)), int(max(a, b))) for a, b in zip(i, j, strict=True)}
+
+
+def check_ties(partner: np.ndarray, trust: np.ndarray | None = None,
+               alive: np.ndarray | None = None) -> None:
+    """Assert a tie table is valid: symmetric, no self-ties, no duplicate partners, ties only
+    between live firms (if ``alive`` is given), trust in [0, 1] on ties (if ``trust`` is given).
+    """
+    n = partner.shape[0]
+    i, s = np.nonzero(partner >= 0)
+    j = partner[i, s]
+    assert np.all(j < n), "partner index out of range"
+    assert np.all(i != j), "self-tie"
+    directed = set(zip(i.tolist(), j.tolist(), strict=True))
+    assert len(directed) == i.size, "duplicate partner in a row"
+    missing = [(a, b) for a, b in directed if (b, a) not in directed]
+    assert not missing, f"asymmetric ties (j in i's row but not i in j's): {missing[:5]}"
+    if alive is not None:
+        assert np.all(alive[i]), "tie held by a dead firm"
+        assert np.all(alive[j]), "tie to a dead firm"
+    if trust is not None:
+        t = trust[i, s]
+        assert np.all((t >= 0.0) & (t <= 1.0)), "trust outside [0, 1]"
+
+
+@pytest.fixture(scope="session")
+def make_world():
+    """Factory of tiny worlds; see :func:`tiny_world`."""
+    return tiny_world
+
+
+@pytest.fixture(scope="session")
+def make_params():
+    """Factory of Params with all mechanisms off except those named; see :func:`quiet_params`."""
+    return quiet_params
+
+
+@pytest.fixture(scope="session")
+def make_ties():
+    """Factory of random valid tie tables; see :func:`random_ties`."""
+    return random_ties
+
+
+@pytest.fixture(scope="session")
+def assert_ties_valid():
+    """The tie-table validity check; see :func:`check_ties`."""
+    return check_ties
+
+
+@pytest.fixture(scope="session")
+def ties_as_set():
+    """Undirected tie set of a partner table; see :func:`edge_set`."""
+    return edge_set

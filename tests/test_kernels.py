@@ -1,0 +1,762 @@
+"""Twin tests of the model's numba kernels.
+
+Each private ``@numba.njit`` kernel of the mechanism modules is run twice on the same small random
+inputs, compiled and as its own ``kernel.py_func``, and must give the same return value and leave
+every argument (outputs and arrays mutated in place) the same: integers and booleans exactly,
+floats to 1e-12 relative (the compiled and the Python ``exp``/``sqrt`` may differ in the last
+bit). A test finds every kernel by scanning the package's source for ``@numba.njit`` and by
+introspection of the modules, so a new kernel without a twin case fails the suite.
+
+The second half checks the logic itself against a simpler formulation: vectorised numpy, brute
+force over all pairs, scipy's connected components, Granovetter's dynamics iterated naively, or a
+set-based re-implementation. Every kernel that changes ties must leave the table symmetric.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.stats import chisquare
+
+from sim import cooperation, demography, facilities, market, spatial, suppliers
+from sim.spatial import build_cell_list
+
+# module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
+# sys.path); tests elsewhere use them through the fixtures of conftest.py
+from conftest import check_ties, edge_set, random_ties  # isort: skip
+
+SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
+TESTS_DIR = Path(__file__).resolve().parent
+MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography)
+#: Kernels outside the mechanism modules and the test file that twins them.
+TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py"}
+SEEDS = range(4)
+WORLD = 60.0
+
+
+# --------------------------------------------------------------------------- random inputs
+
+
+def _tie_inputs(rng, n=30, k=4):
+    return random_ties(rng, n, k, 2 * n)
+
+
+def _positions(rng, n, spill=True):
+    """Positions on the map, a few outside it when ``spill`` (to exercise the clipping)."""
+    lo, hi = (-3.0, WORLD + 3.0) if spill else (0.0, WORLD)
+    return rng.uniform(lo, hi, n), rng.uniform(lo, hi, n)
+
+
+def _cells(rng, x, y, alive):
+    radius = float(rng.uniform(2.0, 15.0))
+    cl = build_cell_list(x, y, alive, WORLD, radius)
+    return cl, radius
+
+
+def _supplier_inputs(rng, n=25, m=7, n_regions=3, n_inputs=2):
+    alive = rng.random(n) > 0.2
+    fx, fy = _positions(rng, n)
+    fregion = rng.integers(0, n_regions, n)
+    finput = rng.integers(0, n_inputs, n)
+    sx, sy = _positions(rng, m)
+    sregion = rng.integers(0, n_regions, m)
+    sinput = np.concatenate([np.arange(n_inputs), rng.integers(0, n_inputs, m - n_inputs)])
+    by_input = np.argsort(sinput, kind="stable").astype(np.int64)
+    by_input_start = np.concatenate([[0], np.cumsum(np.bincount(sinput, minlength=n_inputs))])
+    # a current supplier of the right input, or none
+    current = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        if rng.random() < 0.7:
+            current[i] = rng.choice(np.flatnonzero(sinput == finput[i]))
+    return dict(alive=alive, fx=fx, fy=fy, fregion=fregion, finput=finput, current=current,
+                reconsider=rng.random(n) < 0.5, sx=sx, sy=sy, sregion=sregion, sinput=sinput,
+                by_input_start=by_input_start.astype(np.int64), by_input=by_input,
+                price=rng.uniform(0.5, 1.5, m), freight=float(rng.uniform(0.0, 0.02)),
+                within=rng.uniform(0.5, 2.0, n_regions), between=rng.uniform(0.5, 3.0, n_regions),
+                infra=rng.uniform(0.75, 1.25, n_regions), switch_gain=float(rng.uniform(0, 0.1)))
+
+
+def _choose_args(d, n):
+    return (d["alive"], d["fx"], d["fy"], d["fregion"], d["finput"], d["current"],
+            d["reconsider"], d["sx"], d["sy"], d["sregion"], d["by_input_start"], d["by_input"],
+            d["price"], d["freight"], d["within"], d["between"], d["infra"], d["switch_gain"],
+            np.full(n, -7, dtype=np.int64), np.full(n, np.nan))
+
+
+def _use_inputs(rng, n=30, n_fac=4, n_regions=2, n_sectors=3):
+    fsectors = rng.random((n_fac, n_sectors)) < 0.6
+    member_of = np.where(rng.random(n) < 0.3, rng.integers(0, n_fac, n), -1)
+    level = np.where(rng.random(n_fac) < 0.8, rng.uniform(0.0, 1.0, n_fac), 0.0)
+    fee_member = rng.uniform(0.0, 0.5, n_fac)
+    return dict(
+        alive=rng.random(n) > 0.2, region=rng.integers(0, n_regions, n),
+        sector=rng.integers(0, n_sectors, n), member_of=member_of.astype(np.int64),
+        revenue=rng.uniform(0, 20, n), input_cost=rng.uniform(0, 10, n),
+        waste_cost=rng.uniform(0, 5, n), f_region=rng.integers(0, n_regions, n_fac),
+        f_sector_mask=fsectors, f_service=rng.integers(0, 3, n_fac),
+        f_effect=rng.uniform(0, 0.3, n_fac), f_level=level, f_fee_member=fee_member,
+        f_fee_other=fee_member * rng.uniform(1.0, 3.0, n_fac))
+
+
+def _use_args(d, n):
+    return (*d.values(), np.full(n, -7, dtype=np.int64), np.full(n, np.nan), np.full(n, np.nan))
+
+
+def _accounts_inputs(rng, n=30, n_regions=3, n_sectors=2):
+    return dict(
+        alive=rng.random(n) > 0.2, region=rng.integers(0, n_regions, n),
+        sector=rng.integers(0, n_sectors, n), output=rng.uniform(0, 20, n),
+        employees=rng.uniform(1, 30, n), capital=rng.normal(0, 10, n),
+        unit_input_cost=rng.uniform(0.5, 1.5, n), price=rng.uniform(0.5, 2.0, n_sectors),
+        access=rng.uniform(0.8, 1.2, n_regions), ipo=rng.uniform(0.1, 0.5, n_sectors),
+        wpo=rng.uniform(0.0, 0.5, n_sectors), waste_cost=float(rng.uniform(0, 0.1)),
+        waste_mult=rng.uniform(0.5, 2.0, n_sectors), wage=float(rng.uniform(0.2, 0.6)),
+        wage_index=rng.uniform(0.9, 1.1, n_regions), land=rng.uniform(0.01, 0.05, n_regions),
+        land_mult=rng.uniform(0.5, 1.0, n_regions), transport_share=float(rng.uniform(0, 0.1)),
+        between=rng.uniform(1.0, 2.0, n_regions), infra=rng.uniform(0.75, 1.25, n_regions),
+        fee=rng.uniform(0, 1, n), fixed_cost=float(rng.uniform(0, 0.1)),
+        interest_rate=float(rng.uniform(0, 0.02)), subsidy_share=rng.uniform(0, 1, n),
+        coop_income=rng.normal(0, 0.5, n), service=rng.integers(-1, 3, n),
+        effect=rng.uniform(0, 0.3, n), level=rng.uniform(0, 1, n))
+
+
+def _accounts_args(d, n):
+    return (*d.values(), *(np.full(n, np.nan) for _ in range(5)))
+
+
+# One case per kernel: a function of a Generator returning the argument tuple.
+
+
+def _case_cell_of(rng):
+    x, y = _positions(rng, 1)
+    side = int(rng.integers(1, 20))
+    return (float(x[0]), float(y[0]), WORLD / side, side)
+
+
+def _case_cell_list(rng):
+    n = 40
+    x, y = _positions(rng, n)
+    alive = rng.random(n) > 0.2
+    side = int(rng.integers(1, 12))
+    return (x, y, alive, WORLD / side, side)
+
+
+def _case_random_neighbour(rng):
+    n = 60
+    x, y = _positions(rng, n, spill=False)
+    alive = rng.random(n) > 0.1
+    cl, radius = _cells(rng, x, y, alive)
+    i = int(rng.choice(np.flatnonzero(alive)))
+    return (i, x, y, cl.start, cl.members, cl.cell_size, cl.side, radius, rng.random(8))
+
+
+def _case_decide(rng):
+    partner, trust, alive = _tie_inputs(rng)
+    n, k = partner.shape
+    return (partner, trust, alive, rng.random(n), float(rng.random()), rng.random((n, k)),
+            np.full((n, k), 7, dtype=np.int8))
+
+
+def _case_outcomes(rng):
+    partner, trust, alive = _tie_inputs(rng)
+    n, k = partner.shape
+    acted = ((rng.random((n, k)) < 0.6) & (partner >= 0)).astype(np.int8)
+    return (partner, trust, acted, alive, rng.uniform(-1, 20, n), rng.uniform(0.5, 2, n),
+            rng.random(n), 0.02, 0.008, 0.15, 0.25, 0.1, 0.2,
+            np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(4)))
+
+
+def _case_imitate(rng):
+    partner, _, alive = _tie_inputs(rng)
+    n = partner.shape[0]
+    return (partner, alive, rng.random(n), rng.normal(0, 0.3, n), rng.random(n) < 0.7,
+            rng.random(n), rng.random(n), float(rng.uniform(0, 20)), np.full(n, np.nan))
+
+
+def _case_dissolve(rng):
+    partner, trust, _ = _tie_inputs(rng)
+    return (partner, trust, float(rng.uniform(0.1, 0.5)))
+
+
+def _case_drop(rng):
+    partner, trust, alive = _tie_inputs(rng)
+    idx = rng.choice(np.flatnonzero(alive), size=5, replace=False).astype(np.int64)
+    return (partner, trust, idx)
+
+
+def _case_free_slot(rng):
+    partner, _, _ = _tie_inputs(rng, k=3)
+    return (partner, int(rng.integers(0, partner.shape[0])))
+
+
+def _case_linked(rng):
+    partner, _, _ = _tie_inputs(rng)
+    i = int(rng.integers(0, partner.shape[0]))
+    j = int(partner[i].max()) if rng.random() < 0.5 else int(rng.integers(0, partner.shape[0]))
+    return (partner, i, j)
+
+
+def _case_add(rng):
+    partner, trust, _ = _tie_inputs(rng, k=3)
+    n = partner.shape[0]
+    return (partner, trust, int(rng.integers(0, n)), int(rng.integers(0, n)), 0.3, 0.7)
+
+
+def _case_form(rng):
+    partner, trust, alive = _tie_inputs(rng, n=60, k=3)
+    n = partner.shape[0]
+    x, y = _positions(rng, n, spill=False)
+    cl, radius = _cells(rng, x, y, alive)
+    seekers = np.flatnonzero(alive & (rng.random(n) < 0.5)).astype(np.int64)
+    return (partner, trust, seekers, x, y, alive, rng.random(n), cl.start, cl.members,
+            cl.cell_size, cl.side, radius, rng.random((seekers.size, 4)), 0.5, 0.4)
+
+
+def _case_add_pairs(rng):
+    partner, trust, alive = _tie_inputs(rng, k=3)
+    live = np.flatnonzero(alive)
+    a = rng.choice(live, size=25).astype(np.int64)
+    b = rng.choice(live, size=25).astype(np.int64)
+    return (partner, trust, a, b, 0.45, 0.55)
+
+
+def _case_delivered(rng):
+    d = _supplier_inputs(rng)
+    i = int(rng.integers(0, d["fx"].size))
+    k = int(rng.integers(0, d["sx"].size))
+    return (i, k, d["fx"], d["fy"], d["fregion"], d["sx"], d["sy"], d["sregion"], d["price"],
+            d["freight"], d["within"], d["between"], d["infra"])
+
+
+def _case_choose(rng):
+    d = _supplier_inputs(rng)
+    return _choose_args(d, d["fx"].size)
+
+
+def _case_find(rng):
+    n = 20
+    parent = np.arange(n)
+    for i in range(1, n):  # a random forest whose parents have lower slots
+        if rng.random() < 0.7:
+            parent[i] = rng.integers(0, i)
+    return (parent, int(rng.integers(0, n)))
+
+
+def _case_purchasing_groups(rng):
+    partner, trust, alive = _tie_inputs(rng, n=40, k=4)
+    return (partner, trust, alive, rng.integers(0, 2, 40), float(rng.uniform(0.2, 0.6)))
+
+
+def _case_cascade(rng):
+    return (np.sort(rng.normal(rng.uniform(0, 10), rng.uniform(1, 10), 30)),)
+
+
+def _case_mean_trust(rng):
+    partner, trust, _ = _tie_inputs(rng)
+    return (partner, trust, np.full(partner.shape[0], np.nan))
+
+
+def _case_use(rng):
+    d = _use_inputs(rng)
+    return _use_args(d, d["alive"].size)
+
+
+def _case_output(rng):
+    n = 30
+    return (rng.random(n) > 0.2, rng.uniform(0.5, 2, n), rng.uniform(1, 30, n),
+            rng.integers(-1, 3, n), rng.uniform(0, 0.3, n), rng.uniform(0, 1, n),
+            np.full(n, np.nan))
+
+
+def _case_accounts(rng):
+    d = _accounts_inputs(rng)
+    return _accounts_args(d, d["alive"].size)
+
+
+def _case_grow(rng):
+    n = 30
+    revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
+    return (rng.random(n) > 0.2, rng.uniform(0.5, 50, n), rng.normal(0, 30, n), revenue,
+            float(rng.uniform(0, 1)), rng.normal(0, 0.3, n), 1.0, 40.0, np.full(n, np.nan))
+
+
+TWIN_CASES = {
+    "sim.spatial._cell_of": _case_cell_of,
+    "sim.spatial._cell_list": _case_cell_list,
+    "sim.spatial._random_neighbour": _case_random_neighbour,
+    "sim.cooperation._decide": _case_decide,
+    "sim.cooperation._outcomes": _case_outcomes,
+    "sim.cooperation._imitate": _case_imitate,
+    "sim.cooperation._dissolve": _case_dissolve,
+    "sim.cooperation._drop": _case_drop,
+    "sim.cooperation._free_slot": _case_free_slot,
+    "sim.cooperation._linked": _case_linked,
+    "sim.cooperation._add": _case_add,
+    "sim.cooperation._form": _case_form,
+    "sim.cooperation._add_pairs": _case_add_pairs,
+    "sim.suppliers._delivered": _case_delivered,
+    "sim.suppliers._choose": _case_choose,
+    "sim.suppliers._find": _case_find,
+    "sim.suppliers._purchasing_groups": _case_purchasing_groups,
+    "sim.facilities._cascade": _case_cascade,
+    "sim.facilities._mean_trust": _case_mean_trust,
+    "sim.facilities._use": _case_use,
+    "sim.market._output": _case_output,
+    "sim.market._accounts": _case_accounts,
+    "sim.demography._grow": _case_grow,
+}
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _kernels_in_source() -> set[str]:
+    """``module.name`` of every function decorated with ``@numba.njit`` / ``@njit`` in sim/."""
+    pattern = re.compile(r"^@(?:numba\.)?njit\b.*\n(?:@.*\n)*def (\w+)", re.MULTILINE)
+    found = set()
+    for path in sorted(SIM_DIR.rglob("*.py")):
+        module = ".".join(("sim", *path.relative_to(SIM_DIR).with_suffix("").parts))
+        found |= {f"{module}.{name}" for name in pattern.findall(path.read_text())}
+    return found
+
+
+def _kernels_by_introspection() -> set[str]:
+    """Every numba dispatcher defined (not merely imported) in the mechanism modules."""
+    found = set()
+    for mod in MECHANISMS:
+        for name, obj in vars(mod).items():
+            if isinstance(obj, numba.core.registry.CPUDispatcher) and (
+                    obj.py_func.__module__ == mod.__name__):
+                found.add(f"{mod.__name__}.{name}")
+    return found
+
+
+def _kernel(qualname: str):
+    module, _, name = qualname.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_every_kernel_has_a_twin_case():
+    in_source = _kernels_in_source()
+    mechanism_kernels = {q for q in in_source if q.rpartition(".")[0] not in TWINNED_ELSEWHERE}
+    assert mechanism_kernels, "no kernels found: the source scan is broken"
+    assert _kernels_by_introspection() == mechanism_kernels
+    assert set(TWIN_CASES) == mechanism_kernels, (
+        f"kernels without a twin case: {sorted(mechanism_kernels - set(TWIN_CASES))}; "
+        f"cases for missing kernels: {sorted(set(TWIN_CASES) - mechanism_kernels)}")
+    for qualname in in_source - mechanism_kernels:
+        module, _, name = qualname.rpartition(".")
+        text = (TESTS_DIR / TWINNED_ELSEWHERE[module]).read_text()
+        assert f"{name}.py_func" in text, f"{qualname} has no twin test in its test file"
+
+
+# --------------------------------------------------------------------------- twins
+
+
+def _assert_same(fast, slow, what: str) -> None:
+    if isinstance(fast, tuple):
+        assert isinstance(slow, tuple), what
+        assert len(fast) == len(slow), what
+        for n, (a, b) in enumerate(zip(fast, slow, strict=True)):
+            _assert_same(a, b, f"{what}[{n}]")
+    elif isinstance(fast, np.ndarray) and fast.dtype.kind == "f":
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=0.0, err_msg=what)
+    elif isinstance(fast, np.ndarray):
+        np.testing.assert_array_equal(fast, slow, err_msg=what)
+    elif isinstance(fast, float):
+        assert fast == pytest.approx(slow, rel=1e-12, abs=0.0, nan_ok=True), what
+    else:
+        assert fast == slow, what
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("qualname", sorted(TWIN_CASES))
+def test_kernel_equals_its_py_func(qualname, seed):
+    kernel = _kernel(qualname)
+    args = TWIN_CASES[qualname](np.random.default_rng([seed, len(qualname)]))
+    fast_args, slow_args = copy.deepcopy(args), copy.deepcopy(args)
+    fast = kernel(*fast_args)
+    slow = kernel.py_func(*slow_args)
+    _assert_same(fast, slow, f"{qualname} return value")
+    for n, (a, b) in enumerate(zip(fast_args, slow_args, strict=True)):
+        _assert_same(a, b, f"{qualname} argument {n} after the call")
+
+
+# --------------------------------------------------------------------------- spatial
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cell_list_is_a_counting_sort(seed):
+    rng = np.random.default_rng(seed)
+    x, y, alive, cell_size, side = _case_cell_list(rng)
+    start, members = spatial._cell_list(x, y, alive, cell_size, side)
+    cx = np.clip((x / cell_size).astype(np.int64), 0, side - 1)
+    cy = np.clip((y / cell_size).astype(np.int64), 0, side - 1)
+    cell = cy * side + cx
+    live = np.flatnonzero(alive)
+    # numpy: a stable sort of live slots by cell, and the cumulative counts
+    np.testing.assert_array_equal(members, live[np.argsort(cell[live], kind="stable")])
+    counts = np.bincount(cell[live], minlength=side * side)
+    np.testing.assert_array_equal(start, np.concatenate([[0], np.cumsum(counts)]))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_neighbour_only_returns_neighbours_and_reaches_all(seed):
+    rng = np.random.default_rng(seed)
+    n = 80
+    x, y = _positions(rng, n, spill=False)
+    alive = rng.random(n) > 0.1
+    cl, radius = _cells(rng, x, y, alive)
+    d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2
+    for i in np.flatnonzero(alive)[:20]:
+        # brute force over all pairs
+        expected = set(np.flatnonzero(alive & (d2[i] <= radius * radius))) - {i}
+        got = {spatial._random_neighbour(i, x, y, cl.start, cl.members, cl.cell_size, cl.side,
+                                         radius, rng.random(8)) for _ in range(400)}
+        assert got - {-1} <= expected, "returned a firm outside the radius (or itself)"
+        if expected:
+            assert len(expected) > 40 or got - {-1} == expected, "a neighbour is unreachable"
+        else:
+            assert got == {-1}
+
+
+def test_random_neighbour_is_uniform_over_neighbours():
+    # 12 firms within 1 km of firm 0, 30 more in the 3 x 3 block but beyond the radius
+    rng = np.random.default_rng(5)
+    radius = 5.0
+    ang = rng.uniform(0, 2 * np.pi, 42)
+    dist = np.concatenate([rng.uniform(0, 1, 12), rng.uniform(radius + 0.1, 9.0, 30)])
+    x = np.concatenate([[30.0], 30.0 + dist * np.cos(ang)])
+    y = np.concatenate([[30.0], 30.0 + dist * np.sin(ang)])
+    alive = np.ones(x.size, dtype=np.bool_)
+    cl = build_cell_list(x, y, alive, WORLD, radius)
+    draws = np.array([spatial._random_neighbour(0, x, y, cl.start, cl.members, cl.cell_size,
+                                                cl.side, radius, u)
+                      for u in rng.random((12_000, 64))])
+    assert np.all((draws >= 1) & (draws <= 12)), "only the 12 neighbours may be drawn"
+    counts = np.bincount(draws, minlength=13)[1:]
+    assert chisquare(counts).pvalue > 0.001  # seeded; uniform over the 12 neighbours
+
+
+def test_random_neighbour_alone_returns_minus_one():
+    x, y = np.array([5.0, 50.0]), np.array([5.0, 50.0])
+    alive = np.ones(2, dtype=np.bool_)
+    cl = build_cell_list(x, y, alive, WORLD, 3.0)
+    u = np.random.default_rng(0).random(16)
+    assert spatial._random_neighbour(0, x, y, cl.start, cl.members, cl.cell_size, cl.side,
+                                     3.0, u) == -1
+
+
+# --------------------------------------------------------------------------- cooperation
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_decide_matches_numpy(seed):
+    args = _case_decide(np.random.default_rng(seed))
+    partner, trust, alive, willingness, coop_base, u, acted = args
+    cooperation._decide(*args)
+    p = willingness[:, None] * (coop_base + (1.0 - coop_base) * trust)
+    expected = alive[:, None] & (partner >= 0) & (u < p)
+    np.testing.assert_array_equal(acted, expected.astype(np.int8))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_outcomes_match_brute_force(seed):
+    args = _case_outcomes(np.random.default_rng(seed))
+    (partner, trust, acted, alive, revenue, productivity, reputation, b, c, gain, loss, spill,
+     memory) = args[:13]
+    cooperation._outcomes(*args)
+    new_trust, new_prod, new_rep, income, acts = args[13:]
+    slot = {(int(i), int(partner[i, s])): s for i, s in zip(*np.nonzero(partner >= 0),
+                                                             strict=True)}
+    n, k = partner.shape
+    for i in range(n):
+        inc, mine_total, ties, gap = 0.0, 0, 0, 0.0
+        for s in range(k):
+            j = partner[i, s]
+            t = trust[i, s]
+            expected_t = t
+            if alive[i] and j >= 0:
+                back = acted[j, slot[(j, i)]]
+                mine = acted[i, s]
+                scale = max(min(revenue[i], revenue[j]), 0.0)
+                inc += b * scale * back - c * scale * mine
+                mine_total += mine
+                ties += 1
+                expected_t = t + gain * (1 - t) if back else t * (1 - loss)
+                if mine and back:
+                    gap = max(gap, productivity[j] - productivity[i])
+            assert new_trust[i, s] == pytest.approx(expected_t, rel=1e-12), (i, s)
+        assert income[i] == pytest.approx(inc, rel=1e-12, abs=1e-15)
+        assert acts[i] == mine_total
+        assert new_prod[i] == pytest.approx(productivity[i] + (spill * gap if alive[i] else 0))
+        rep = (1 - memory) * reputation[i] + memory * mine_total / ties if ties else reputation[i]
+        assert new_rep[i] == pytest.approx(rep, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_imitate_matches_brute_force(seed):
+    args = _case_imitate(np.random.default_rng(seed))
+    partner, alive, willingness, margin, who, slot_u, accept_u, intensity, out = args
+    cooperation._imitate(*args)
+    for i in range(partner.shape[0]):
+        partners = [j for j in partner[i] if j >= 0]
+        expected = willingness[i]
+        if alive[i] and who[i] and partners:
+            j = partners[int(slot_u[i] * len(partners))]
+            x = np.clip(intensity * (margin[j] - margin[i]), -50, 50)
+            if accept_u[i] < 1.0 / (1.0 + np.exp(-x)):
+                expected = willingness[j]
+        assert out[i] == expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dissolve_removes_exactly_the_distrusted_ties(seed):
+    partner, trust, floor = _case_dissolve(np.random.default_rng(seed))
+    before = {(int(i), int(partner[i, s])): trust[i, s]
+              for i, s in zip(*np.nonzero(partner >= 0), strict=True)}
+    edges = edge_set(partner)
+    doomed = {(a, b) for a, b in edges if min(before[(a, b)], before[(b, a)]) < floor}
+    removed = cooperation._dissolve(partner, trust, floor)
+    check_ties(partner, trust)
+    assert removed == len(doomed)
+    assert edge_set(partner) == edges - doomed
+    for i, s in zip(*np.nonzero(partner >= 0), strict=True):
+        assert trust[i, s] == before[(int(i), int(partner[i, s]))]
+    assert np.all(trust[partner < 0] == 0.0)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_drop_removes_all_ties_of_leavers(seed):
+    partner, trust, idx = _case_drop(np.random.default_rng(seed))
+    edges = edge_set(partner)
+    cooperation._drop(partner, trust, idx)
+    check_ties(partner, trust)
+    leaving = set(idx.tolist())
+    assert edge_set(partner) == {(a, b) for a, b in edges
+                                    if a not in leaving and b not in leaving}
+    assert np.all(partner[idx] == -1)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_add_pairs_matches_set_based_rules(seed):
+    partner, trust, a, b, t_ab, t_ba = _case_add_pairs(np.random.default_rng(seed))
+    k = partner.shape[1]
+    edges = edge_set(partner)
+    degree = (partner >= 0).sum(axis=1).tolist()
+    expected_new = []
+    for i, j in zip(a.tolist(), b.tolist(), strict=True):
+        e = (min(i, j), max(i, j))
+        if i != j and e not in edges and degree[i] < k and degree[j] < k:
+            edges.add(e)
+            degree[i] += 1
+            degree[j] += 1
+            expected_new.append((i, j))
+    added = cooperation._add_pairs(partner, trust, a, b, t_ab, t_ba)
+    check_ties(partner, trust)
+    assert added == len(expected_new)
+    assert edge_set(partner) == edges
+    for i, j in expected_new:
+        assert trust[i, list(partner[i]).index(j)] == t_ab
+        assert trust[j, list(partner[j]).index(i)] == t_ba
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_form_ties_only_neighbours_and_keeps_symmetry(seed):
+    args = _case_form(np.random.default_rng(seed))
+    (partner, trust, seekers, x, y, alive, reputation, start, members, cell_size, side, radius,
+     u, t0, w) = args
+    # set-based re-implementation, with the (separately tested) neighbour draw as primitive
+    k = partner.shape[1]
+    edges = edge_set(partner)
+    degree = (partner >= 0).sum(axis=1).tolist()
+    expected_trust = {}
+    for a, i in enumerate(seekers.tolist()):
+        if degree[i] >= k:
+            continue
+        j = int(spatial._random_neighbour(i, x, y, start, members, cell_size, side, radius,
+                                          u[a]))
+        if j < 0 or not alive[j] or (min(i, j), max(i, j)) in edges or degree[j] >= k:
+            continue
+        edges.add((min(i, j), max(i, j)))
+        degree[i] += 1
+        degree[j] += 1
+        expected_trust[(i, j)] = (1 - w) * t0 + w * reputation[j]
+        expected_trust[(j, i)] = (1 - w) * t0 + w * reputation[i]
+    old = edge_set(partner)
+    added = cooperation._form(*args)
+    check_ties(partner, trust, alive)
+    assert added == len(expected_trust) // 2
+    assert edge_set(partner) == edges
+    for i, j in edge_set(partner) - old:
+        assert (x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2 <= radius**2
+        for a, b in ((i, j), (j, i)):
+            assert trust[a, list(partner[a]).index(b)] == pytest.approx(expected_trust[(a, b)])
+
+
+# --------------------------------------------------------------------------- suppliers
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_choose_matches_dense_cost_matrix(seed):
+    d = _supplier_inputs(np.random.default_rng(seed))
+    n = d["fx"].size
+    args = _choose_args(d, n)
+    suppliers._choose(*args)
+    chosen, unit_cost = args[-2:]
+    # numpy: delivered cost of every supplier to every firm
+    dist = np.hypot(d["fx"][:, None] - d["sx"][None, :], d["fy"][:, None] - d["sy"][None, :])
+    r = d["fregion"]
+    mult = np.where(r[:, None] == d["sregion"][None, :], d["within"][r][:, None],
+                    np.maximum(d["between"][r][:, None], d["between"][d["sregion"]][None, :]))
+    cost = d["price"][None, :] * (1 + d["freight"] * dist * mult * d["infra"][r][:, None])
+    cost[d["finput"][:, None] != d["sinput"][None, :]] = np.inf
+    best = np.argmin(cost, axis=1)
+    best_cost = cost[np.arange(n), best]
+    cur = d["current"]
+    cur_cost = np.where(cur >= 0, cost[np.arange(n), np.maximum(cur, 0)], np.inf)
+    switch = (cur < 0) | (d["reconsider"] & (best_cost < cur_cost * (1 - d["switch_gain"])))
+    exp_chosen = np.where(d["alive"], np.where(switch, best, cur), -1)
+    exp_cost = np.where(d["alive"], np.where(switch, best_cost, cur_cost), 0.0)
+    np.testing.assert_array_equal(chosen, exp_chosen)
+    np.testing.assert_allclose(unit_cost, exp_cost, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_purchasing_groups_match_scipy_components(seed):
+    partner, trust, alive, finput, tmin = _case_purchasing_groups(np.random.default_rng(seed))
+    root, size = suppliers._purchasing_groups(partner, trust, alive, finput, tmin)
+    n = partner.shape[0]
+    t = {(int(i), int(partner[i, s])): trust[i, s]
+         for i, s in zip(*np.nonzero(partner >= 0), strict=True)}
+    rows, cols = [], []
+    for i, j in edge_set(partner):
+        if finput[i] == finput[j] and t[(i, j)] >= tmin and t[(j, i)] >= tmin:
+            rows.append(i)
+            cols.append(j)
+    graph = scipy.sparse.coo_array((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    for i in range(n):
+        if not alive[i]:
+            assert root[i] == -1
+            assert size[i] == 0
+            continue
+        comp = np.flatnonzero(labels == labels[i])
+        assert root[i] == comp.min(), "a group's root is its lowest slot"
+        assert size[i] == comp.size
+
+
+# --------------------------------------------------------------------------- facilities
+
+
+def _naive_granovetter(thresholds: np.ndarray) -> int:
+    """Iterate the dynamics: each round, everyone whose threshold <= number already in joins."""
+    joined = 0
+    while True:
+        now = int(np.count_nonzero(thresholds <= joined))
+        if now == joined:
+            return joined
+        joined = now
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cascade_matches_naive_dynamics(seed):
+    rng = np.random.default_rng(seed)
+    # continuous thresholds, and small integer ones with many ties
+    for theta in (rng.normal(rng.uniform(0, 20), rng.uniform(1, 15), 50),
+                  rng.integers(-1, 6, 12).astype(np.float64)):
+        assert facilities._cascade(np.sort(theta)) == _naive_granovetter(theta)
+        assert facilities.pledge_cascade(theta) == _naive_granovetter(theta)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mean_trust_matches_numpy(seed):
+    partner, trust, out = _case_mean_trust(np.random.default_rng(seed))
+    facilities._mean_trust(partner, trust, out)
+    on = partner >= 0
+    deg = on.sum(axis=1)
+    expected = np.divide((trust * on).sum(axis=1), deg, out=np.zeros(deg.size), where=deg > 0)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_use_matches_numpy(seed):
+    d = _use_inputs(np.random.default_rng(seed))
+    n, nf = d["alive"].size, d["f_region"].size
+    args = _use_args(d, n)
+    facilities._use(*args)
+    uses, level, fee = args[-3:]
+    base = np.stack([d["revenue"], d["input_cost"], d["waste_cost"]], axis=1)[:, d["f_service"]]
+    price = np.where(d["member_of"][:, None] == np.arange(nf)[None, :],
+                     d["f_fee_member"][None, :], d["f_fee_other"][None, :])
+    net = d["f_effect"][None, :] * d["f_level"][None, :] * base - price
+    ok = (d["alive"][:, None] & (d["f_level"][None, :] > 0)
+          & (d["f_region"][None, :] == d["region"][:, None])
+          & d["f_sector_mask"][:, d["sector"]].T)
+    net = np.where(ok, net, -np.inf)
+    best = np.argmax(net, axis=1)
+    take = net[np.arange(n), best] > 0
+    np.testing.assert_array_equal(uses, np.where(take, best, -1))
+    np.testing.assert_array_equal(fee, np.where(take, price[np.arange(n), best], 0.0))
+    np.testing.assert_array_equal(level, np.where(take, d["f_level"][best], 0.0))
+
+
+# --------------------------------------------------------------------------- market
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_output_matches_numpy(seed):
+    args = _case_output(np.random.default_rng(seed))
+    alive, prod, emp, service, effect, level, out = args
+    market._output(*args)
+    boost = np.where(service == 0, effect * level, 0.0)
+    np.testing.assert_allclose(out, np.where(alive, prod * (1 + boost) * emp, 0.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_accounts_match_numpy(seed):
+    d = _accounts_inputs(np.random.default_rng(seed))
+    n = d["alive"].size
+    args = _accounts_args(d, n)
+    market._accounts(*args)
+    revenue, profit, input_cost, waste_cost, subsidy = args[-5:]
+    r, s, q = d["region"], d["sector"], d["output"]
+    rev = d["price"][s] * q * d["access"][r]
+    inputs = q * d["ipo"][s] * d["unit_input_cost"]
+    waste = q * d["wpo"][s] * d["waste_cost"] * d["waste_mult"][s]
+    cut = d["effect"] * d["level"]
+    paid_inputs = np.where(d["service"] == 1, inputs * (1 - cut), inputs)
+    paid_waste = np.where(d["service"] == 2, waste * (1 - cut), waste)
+    labour = d["wage"] * d["wage_index"][r] * d["employees"]
+    rent = d["land"][r] * d["land_mult"][r] * d["employees"]
+    transport = d["transport_share"] * rev * d["between"][r] * d["infra"][r]
+    interest_due = np.maximum(-d["capital"], 0.0) * d["interest_rate"]
+    subs = interest_due * d["subsidy_share"]
+    prof = (rev - paid_inputs - paid_waste - labour - rent - transport - d["fee"]
+            - d["fixed_cost"] - (interest_due - subs) + d["coop_income"])
+    a = d["alive"]
+    for got, want in ((revenue, rev), (profit, prof), (input_cost, inputs),
+                      (waste_cost, waste), (subsidy, subs)):
+        np.testing.assert_allclose(got, np.where(a, want, 0.0), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- demography
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_grow_matches_numpy(seed):
+    args = _case_grow(np.random.default_rng(seed))
+    alive, emp, profit, revenue, g, noise, floor, cap, out = args
+    demography._grow(*args)
+    margin = np.clip(np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0),
+                     -1.0, 1.0)
+    expected = np.clip(emp * np.exp(g * margin + noise), floor, cap)
+    np.testing.assert_allclose(out, np.where(alive, expected, emp), rtol=1e-12)
