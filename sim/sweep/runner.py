@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -189,13 +190,23 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
+def _probe(address: str) -> None:
+    """Fail fast (OSError) when nothing listens at a ``tcp://host:port`` address; Dask's own
+    client would keep retrying until its timeout."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme == "tcp" and parts.hostname and parts.port:
+        socket.create_connection((parts.hostname, parts.port), timeout=10).close()
+
+
 @contextlib.contextmanager
 def _dask_client(workers: int | None, scheduler: str | None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="30s")
         except OSError as exc:
             raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
                              f"{scheduler}: {exc}") from None
@@ -263,6 +274,12 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
     if workers is not None and workers < 1:
         raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
     n_workers = workers or default_workers()
+    if scheduler is not None:  # fail before writing anything
+        try:
+            _probe(scheduler)
+        except OSError as exc:
+            raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
+                             f"{scheduler}: {exc}") from None
 
     with store.lock():
         store.prepare(exp, design)
