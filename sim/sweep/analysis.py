@@ -202,14 +202,20 @@ def analyze(out: str | Path, *, outputs: list[str] | None = None, conf_level: fl
     folder.mkdir(exist_ok=True)
 
     if method in ("sobol", "morris"):
-        means = ok.groupby("point")[outputs].mean().reindex(range(meta["n_points"]))
+        n_points = meta["n_points"]
+        holes = n_points - ok["point"].nunique()
+        if holes:
+            raise InputError(str(store.out), "", (
+                f"{holes} of {n_points} points have no successful run; {method} analysis needs "
+                "every point (finish the sweep; see status and error in runs.parquet)"))
+        means = ok.groupby("point")[outputs].mean().reindex(range(n_points))
         for name in outputs:
-            holes = int(means[name].isna().sum())
-            if holes:
-                raise InputError(str(store.out), "", (
-                    f"{holes} of {meta['n_points']} points have no successful run with outcome "
-                    f"{name!r}; {method} analysis needs every point (finish the sweep; see "
-                    "status and error in runs.parquet)"))
+            nan = int(means[name].isna().sum())
+            if nan:
+                raise InputError("--output", "", (
+                    f"outcome {name!r} is not a number at {nan} of {n_points} points (say, a "
+                    f"time to an event that never happened); {method} analysis needs a value "
+                    "at every point: choose other outcomes with --output"))
         y = {name: means[name].to_numpy() for name in outputs}
         if method == "sobol":
             table = sobol_table(meta["problem"], y, second_order=design["second_order"],
