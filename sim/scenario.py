@@ -216,8 +216,8 @@ class Scenario:
                                *(f"interventions.{n}.{f}" for n, e in zip(
                                    names, data["interventions"], strict=True)
                                  for f in _kind_fields(e.get("kind")))]
-                    raise InputError(_SET_SOURCE, key, "unknown key; allowed: " + _SET_KEYS
-                                     + _suggest(key, options)) from None
+                    raise InputError(_SET_SOURCE, key, "unknown key" + _suggest(key, options)
+                                     + "; allowed: " + _SET_KEYS) from None
                 data["params"].setdefault(group, {})[name] = value
                 origins[f"params.{group}.{name}"] = (_SET_SOURCE, key)
         text = self.text + "\n# --set\n" + "".join(
