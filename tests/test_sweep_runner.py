@@ -227,6 +227,32 @@ def test_a_directory_in_use_is_refused(tmp_path):
         run_sweep(exp, out, workers=1, progress=False)
 
 
+def test_nested_override_tables_are_flattened_to_paths(tmp_path):
+    text = GRID.format(extra="").replace("noise = 0.5", "noise = 0.5\n\n[overrides.more]\n"
+                                         "deep = 1")
+    exp = write(tmp_path, text)
+    with pytest.raises(Exception, match=r"overrides: more\.deep: unknown parameter"):
+        load_experiment(exp)
+    exp = write(tmp_path, GRID.format(extra='"b" = 0.2'), "b.toml")
+    assert load_experiment(exp).overrides == {"b": 0.2, "noise": 0.5}
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_runs_and_consolidates(tmp_path):
+    exp, out = grid(tmp_path, extra="cost_ms = 40.0"), tmp_path / "out"
+    proc = subprocess.Popen([*CLI, "sweep", str(exp), "--out", str(out), "--workers", "1",
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    _wait_for_runs(out / "runs", 3, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.endswith("clustersim sweep: interrupted; finished work is kept\n")
+    n = len(list((out / "runs").glob("*.json")))
+    assert pq.read_metadata(out / "runs.parquet").num_rows == n
+    assert 3 <= n < 18
+
+
 # -- querying ------------------------------------------------------------------------------------
 def test_results_sql_csv_and_summary(tmp_path, capsys):
     exp, out = grid(tmp_path), tmp_path / "out"

@@ -22,7 +22,6 @@ lays the points out and gives every run its identity:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import functools
 import hashlib
@@ -143,7 +142,7 @@ class Experiment:
     description: str
     model: str
     scenario: Path | None
-    scenario_sha256: str | None
+    scenario_hash: str | None
     steps: int | None
     method: str
     options: dict[str, Any]
@@ -166,7 +165,7 @@ class Experiment:
         return {
             "model": self.model,
             "model_version": models.model_version(self.model),
-            "scenario_sha256": self.scenario_sha256,
+            "scenario_hash": self.scenario_hash,
             "steps": self.steps,
             "design": {"method": self.method, **self.options, "replicates": self.replicates,
                        "seed": self.seed, "seeding": self.seeding},
@@ -414,14 +413,13 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     model = chk.choice(ex, "experiment.", "model", models.MODELS, default="cluster")
     steps = chk.integer(ex, "experiment.", "steps", 1,
                     what=" (months to simulate; omit for the scenario's own horizon)")
-    scenario = scenario_sha = None
+    scenario = scenario_hash = None
     if model == "cluster":
         rel = chk.string(ex, "experiment.", "scenario", required=True,
                       what="the path of a scenario file, relative to this file")
         scenario = (source.parent / rel).resolve()
         if not scenario.is_file():
             chk.fail("experiment.scenario", f"got {rel!r}; no such file ({scenario})")
-        scenario_sha = hashlib.sha256(scenario.read_bytes()).hexdigest()
     elif "scenario" in ex:
         chk.fail("experiment.scenario", f"not used by model {model!r}; remove it")
 
@@ -490,14 +488,18 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     if method == "morris" and len(factors) < 2:
         chk.fail("factors", "a Morris screening needs at least two factors")
 
+    try:
+        scenario_hash, check = models.open_scenario(model, scenario)
+    except (ParameterError, InputError) as exc:  # the scenario file itself is bad
+        chk.fail("experiment.scenario", _describe(exc))
     exp = Experiment(
         source=source.resolve(), sha256=hashlib.sha256(raw).hexdigest(), name=name,
-        description=description, model=model, scenario=scenario, scenario_sha256=scenario_sha,
+        description=description, model=model, scenario=scenario, scenario_hash=scenario_hash,
         steps=steps, method=method, options=options, replicates=replicates, seed=seed,
         seeding=seeding, overrides=dict(sorted(overrides.items())), factors=factors,
-        final=final, series=series, every=every)
-    if check_model and not _check_model(chk, exp):
-        exp = dataclasses.replace(exp, checked=False)
+        final=final, series=series, every=every, checked=check is not None and check_model)
+    if exp.checked:
+        _check_model(chk, exp, check)
     return exp
 
 
@@ -632,17 +634,8 @@ def _range(chk: _Check, f: dict, pre: str, positive: bool = False) -> tuple[floa
     return float(r[0]), float(r[1])
 
 
-def _check_model(chk: _Check, exp: Experiment) -> bool:
-    """Try the fixed overrides, then each factor at its extremes, on the model itself.
-
-    Returns ``False`` if the model offers no cheap check (see :func:`models.checker`).
-    """
-    try:
-        check = models.checker(exp.model, exp.scenario)
-    except (ParameterError, InputError) as exc:  # the scenario file itself is bad
-        chk.fail("experiment.scenario", _describe(exc))
-    if check is None:
-        return False
+def _check_model(chk: _Check, exp: Experiment, check) -> None:
+    """Try the fixed overrides, then each factor at its extremes, on the model itself."""
     try:
         check(exp.overrides)
     except (ParameterError, InputError) as exc:
@@ -656,7 +649,6 @@ def _check_model(chk: _Check, exp: Experiment) -> bool:
                 check({**exp.overrides, f.path: _plain(v)})
             except (ParameterError, InputError) as exc:
                 chk.fail(f"factors[{i}]", _describe(exc))
-    return True
 
 
 def _describe(exc: Exception) -> str:
@@ -702,7 +694,7 @@ def build_design(exp: Experiment) -> Design:
             seed = run_seed(exp.seed, exp.seeding, p, r)
             ident = hashlib.sha256(canonical_json({
                 "model": exp.model, "model_version": version,
-                "scenario_sha256": exp.scenario_sha256, "steps": exp.steps,
+                "scenario_hash": exp.scenario_hash, "steps": exp.steps,
                 "overrides": overrides, "seed": seed, "point": p, "replicate": r,
             }).encode()).hexdigest()[:16]
             runs.append(RunSpec(id=ident, point=p, replicate=r, seed=seed, model=exp.model,

@@ -5,12 +5,13 @@ check of a set of overrides (so a bad factor fails before the sweep starts) and 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from sim import __version__
 from sim.sweep import ishigami
 
-__all__ = ["MODELS", "model_version", "known_outcomes", "checker", "simulate"]
+__all__ = ["MODELS", "model_version", "known_outcomes", "open_scenario", "simulate"]
 
 #: Models an experiment file may name.
 MODELS: tuple[str, ...] = ("cluster", "ishigami")
@@ -40,24 +41,30 @@ def known_outcomes(model: str) -> tuple[str, ...] | None:
     return tuple(names) if names is not None else None
 
 
-def checker(model: str, scenario: Path | None):
-    """A function that checks, cheaply, that a dict of overrides applies to the model.
+def open_scenario(model: str, scenario: Path | None):
+    """The scenario's content hash, and a function that checks a dict of overrides cheaply.
 
-    The function raises the model's own error (:class:`sim.params.ParameterError` or
-    :class:`sim.errors.InputError`) for a bad override. For the cluster model it is
-    ``load_scenario(scenario).with_overrides(overrides)``, the scenario loaded once. Returns
-    ``None`` when ``sim.scenario`` is not available: bad overrides then fail when the runs do.
+    For the cluster model the hash is ``sim.scenario.load_scenario(scenario).hash`` (the
+    resolved scenario, ``extends`` chain included) and the check is ``with_overrides`` on the
+    scenario loaded once; both raise the model's own errors (:class:`sim.errors.InputError`,
+    :class:`sim.params.ParameterError`). Without ``sim.scenario`` (during development) the hash
+    is that of the file's bytes and the check is ``None``: bad overrides then fail when the runs
+    do. The Ishigami stand-in has no scenario: ``(None, ishigami.check)``.
+
+    Returns
+    -------
+    tuple of (str or None, callable or None)
     """
     if model == "ishigami":
-        return ishigami.check
+        return None, ishigami.check
     try:
         from sim.scenario import load_scenario
     except ModuleNotFoundError as exc:
         if _missing(exc, "sim.scenario"):
-            return None
+            return "file:" + hashlib.sha256(Path(scenario).read_bytes()).hexdigest(), None
         raise
     base = load_scenario(scenario)
-    return lambda overrides: base.with_overrides(dict(overrides))
+    return base.hash, lambda overrides: base.with_overrides(dict(overrides))
 
 
 def simulate(model: str, scenario: str | None, *, steps: int | None, seed: int,

@@ -169,7 +169,7 @@ class SweepStore:
                 "final": list(exp.final), "series": list(exp.series),
             },
             "experiment_file": {"path": str(exp.source), "sha256": exp.sha256},
-            "scenario": ({"path": str(exp.scenario), "sha256": exp.scenario_sha256}
+            "scenario": ({"path": str(exp.scenario), "hash": exp.scenario_hash}
                          if exp.scenario is not None else None),
             "model_checked": exp.checked,
             "provenance": {
