@@ -71,7 +71,9 @@ def snapshot(model) -> dict[str, float]:
         row[f"share_{name}"] = float(share)
     row["gini_size"] = metrics.gini(emp[alive])
     n_slots = int((ties.partner[alive] >= 0).sum())
-    row["cooperation_rate"] = (float(ties.acted[alive].sum()) / n_slots if n_slots else 0.0)
+    # share of this month's promises kept, over the ties played this month (some then dissolve)
+    played = model.books.get("coop_played", 0)
+    row["cooperation_rate"] = model.books.get("coop_kept", 0.0) / played if played else 0.0
     row["mean_trust"] = (float(ties.trust[alive][ties.partner[alive] >= 0].mean())
                          if n_slots else 0.0)
     row.update(metrics.tie_stats(ties.partner, alive))

@@ -289,6 +289,8 @@ def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str
               cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory,
               new_trust, new_prod, new_rep, firms.coop_income, firms.coop_acts)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
+    played = int((ties.partner[firms.alive] >= 0).sum())
+    kept = float(firms.coop_acts[firms.alive].sum())
 
     dissolved = int(_dissolve(ties.partner, ties.trust, cp.trust_floor))
     formed = form_ties(firms, ties, cells, cp, rng)
@@ -303,4 +305,5 @@ def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str
         _imitate(ties.partner, firms.alive, firms.willingness, margin, who, slot_u, accept_u,
                  cp.imitation_intensity, out)
         firms.willingness = out
-    return {"ties_formed": formed, "ties_dissolved": dissolved}
+    return {"ties_formed": formed, "ties_dissolved": dissolved, "coop_played": played,
+            "coop_kept": kept}

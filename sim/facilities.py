@@ -72,6 +72,7 @@ def open_drive(fac: FacilityState, project: FacilityProject, t: int) -> int:
     fac.members.append(0)
     fac.users.append(0)
     fac.fees.append(0.0)
+    fac.support.append(0.0)
     fac.sponsor.append(project.sponsor)
     return fac.n - 1
 
@@ -229,7 +230,8 @@ def step(model, t: int) -> dict[str, float]:
     level = np.empty(n)
     fee = np.empty(n)
     _use(firms.alive, firms.region, firms.sector, firms.member_of, firms.revenue,
-         model.tmp["input_cost"], model.tmp["waste_cost"], np.array(fac.region, dtype=np.int64),
+         _last_month(model.tmp, "input_cost", n), _last_month(model.tmp, "waste_cost", n),
+         np.array(fac.region, dtype=np.int64),
          sector_mask, np.array(fac.service, dtype=np.int64), np.array(fac.effect),
          expected_level, fee_member, fee_other, uses, level, fee)
     users = np.bincount(uses[uses >= 0], minlength=nf)
@@ -241,7 +243,7 @@ def step(model, t: int) -> dict[str, float]:
     for f in operating:
         fac.users[f] = int(users[f])
         fac.fees[f] = float(fees[f])
-        net = fees[f] - fac.operating_cost[f]
+        net = fees[f] + fac.support[f] - fac.operating_cost[f]
         fac.cash[f] += net
         if net < 0:
             fac.quality[f] *= 1.0 - fp.decline_rate
@@ -250,6 +252,8 @@ def step(model, t: int) -> dict[str, float]:
         if fac.quality[f] < fp.close_quality:
             fac.status[f] = FacilityState.CLOSED
             firms.member_of[firms.member_of == f] = -1
+    for f in range(nf):
+        fac.support[f] = 0.0
     firms.uses = uses
     model.tmp["facility_level"] = level
     model.tmp["facility_fee"] = fee
@@ -258,6 +262,16 @@ def step(model, t: int) -> dict[str, float]:
     model.tmp["facility_effect"] = np.where(served, np.array(fac.effect)[np.maximum(uses, 0)],
                                             0.0)
     return books
+
+
+def _last_month(tmp: dict, key: str, n: int) -> np.ndarray:
+    """Last month's per-firm array ``tmp[key]``, zero for slots added since (or if none)."""
+    old = tmp.get(key)
+    out = np.zeros(n)
+    if old is not None:
+        m = min(n, old.shape[0])
+        out[:m] = old[:m]
+    return out
 
 
 def _open_private_drives(model, t: int) -> None:

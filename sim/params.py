@@ -331,10 +331,16 @@ def describe_allowed(f: dataclasses.Field) -> str:
     """Human text for what a field accepts, used in error messages and docs."""
     md = f.metadata
     kind = type(f.default).__name__
-    if md.get("choices"):
-        return "one of " + ", ".join(repr(c) for c in md["choices"])
+    choices = md.get("choices")
+    if kind == "tuple":
+        what = "a list of strings"
+        return what + (" from " + ", ".join(repr(c) for c in choices) if choices else "")
+    if choices:
+        return "one of " + ", ".join(repr(c) for c in choices)
     if kind == "bool":
         return "true or false"
+    if kind == "str":
+        return "a string"
     lo, hi = md.get("lo"), md.get("hi")
     what = "an integer" if kind == "int" else "a number"
     if lo is not None and hi is not None:
@@ -366,6 +372,15 @@ def coerce(key: str, value: Any, f: dataclasses.Field) -> Any:
     elif kind is str:
         if not isinstance(value, str):
             raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+    elif kind is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
+        choices = f.metadata.get("choices")
+        bad = [v for v in value if choices and v not in choices]
+        if bad:
+            raise ParameterError(key, f"got {bad[0]!r}; allowed: {allowed}"
+                                 f"{_suggest(bad[0], choices)}")
+        return tuple(value)
     md = f.metadata
     if md.get("choices") and value not in md["choices"]:
         raise ParameterError(key, f"got {value!r}; allowed: {allowed}"

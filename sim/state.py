@@ -200,6 +200,7 @@ class FacilityState:
     members: list[int] = field(default_factory=list)
     users: list[int] = field(default_factory=list)
     fees: list[float] = field(default_factory=list)
+    support: list[float] = field(default_factory=list)  # public operating support this month
     sponsor: list[str] = field(default_factory=list)  # intervention name, or "" if private
 
     @property

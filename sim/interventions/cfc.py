@@ -90,7 +90,6 @@ class CommonFacilityCentre(Intervention):
         f = state.data["facility"]
         fac = model.facilities
         if self.operating_grant > 0 and fac.status[f] == FacilityState.OPERATING:
-            paid = state.spend(model, min(self.operating_grant, fac.operating_cost[f]))
-            fac.cash[f] += paid
             # the support counts towards covering running cost this month
-            fac.fees[f] += paid
+            fac.support[f] += state.spend(model, min(self.operating_grant,
+                                                     fac.operating_cost[f]))

@@ -32,7 +32,7 @@ class Training(Intervention):
         if pool.size == 0 or self.firms_per_month == 0:
             return
         k = min(self.firms_per_month, pool.size)
-        if self.cost_per_firm > 0:
+        if self.cost_per_firm > 0 and self.budget >= 0:
             k = min(k, int(state.remaining_budget() // self.cost_per_firm))
         if k <= 0:
             return
