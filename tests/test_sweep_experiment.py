@@ -129,6 +129,8 @@ CASES = [
      "overrides.x1: also varied by factors[0]; a parameter is either fixed or varied"),
     ("bad_override", BASE.replace("[[factors]]", "[overrides]\ncost_ms = -1\n\n[[factors]]", 1),
      "overrides: cost_ms: got -1.0; allowed: a number >= 0"),
+    ("steps_twice", BASE.replace("[[factors]]", "[overrides]\nsteps = 3\n\n[[factors]]", 1),
+     "overrides.steps: also set by experiment.steps; give one of them"),
     ("unknown_output", BASE.replace('final = ["y"]', 'final = ["z"]'),
      "outputs.final[0]: got 'z'; model 'ishigami' reports one of 'y'"),
     ("missing_final", BASE.replace('final = ["y"]', ""),

@@ -485,6 +485,14 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
         if f.name in final or f.name in series:
             chk.fail(f"factors[{i}].name", f"got {f.name!r}, also an output name; give the "
                      "factor another name")
+    if steps is not None:
+        for where in ("steps", "scenario.steps"):
+            if where in overrides:
+                chk.fail(f"overrides.{where}", "also set by experiment.steps; give one of them")
+            for i, f in enumerate(factors):
+                if f.path == where:
+                    chk.fail(f"factors[{i}].path", f"got {where!r}, also set by "
+                             "experiment.steps; remove experiment.steps to vary it")
     if method == "morris" and len(factors) < 2:
         chk.fail("factors", "a Morris screening needs at least two factors")
 

@@ -221,8 +221,8 @@ def _dask_client(workers: int | None, scheduler: str | None):
 
 
 def _warm_up(model: str) -> bool:
-    """Import what a run needs (and, for the cluster model, load numba's cached kernels) once
-    per worker, before the clock of the first run starts."""
+    """Import what a run needs, once per worker, before the first run starts (and fail early,
+    with a clear message, on workers where clustersim is not installed)."""
     import sim.sweep.runner  # noqa: F401
 
     if model == "cluster":
@@ -304,7 +304,12 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
             else:
                 with _dask_client(n_workers, scheduler) as (client, mode):
                     summary.mode = mode
-                    client.run(_warm_up, exp.model)
+                    try:
+                        client.run(_warm_up, exp.model)
+                    except ImportError as exc:
+                        raise InputError("--scheduler", "", f"the Dask workers cannot import "
+                                         f"clustersim ({exc}); install msme-clustersim, the "
+                                         "same version, where the workers run") from None
                     summary.startup = time.perf_counter() - t0
                     _collect(_on_dask(client, todo), store, summary, bar)
         finally:
