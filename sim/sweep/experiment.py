@@ -412,11 +412,11 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
         chk.fail("experiment.description", f"got {description!r}; allowed: a string")
     model = chk.choice(ex, "experiment.", "model", models.MODELS, default="cluster")
     steps = chk.integer(ex, "experiment.", "steps", 1,
-                    what=" (months to simulate; omit for the scenario's own horizon)")
-    scenario = scenario_hash = None
+                        what=" (months to simulate; omit for the scenario's own horizon)")
+    scenario = None
     if model == "cluster":
         rel = chk.string(ex, "experiment.", "scenario", required=True,
-                      what="the path of a scenario file, relative to this file")
+                         what="the path of a scenario file, relative to this file")
         scenario = (source.parent / rel).resolve()
         if not scenario.is_file():
             chk.fail("experiment.scenario", f"got {rel!r}; no such file ({scenario})")
@@ -453,7 +453,7 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     if "every" in out and not series:
         chk.fail("outputs.every", "only used with outputs.series; add the series to keep")
     every = chk.integer(out, "outputs.", "every", 1, default=1,
-                    what=" (keep the series every this many steps)")
+                        what=" (keep the series every this many steps)")
     known = models.known_outcomes(model)
     for key, names in (("final", final), ("series", series)):
         for i, n in enumerate(names):
@@ -514,12 +514,13 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
 def _design_options(chk: _Check, de: dict, method: str) -> dict[str, Any]:
     if method == "lhs":
         return {"samples": chk.integer(de, "design.", "samples", 2, required=True,
-                                   what=" (the number of points)"),
+                                       what=" (the number of points)"),
                 "optimization": chk.choice(de, "design.", "optimization", LHS_OPTIMIZATIONS,
                                            default="none")}
     if method == "sobol":
         n = chk.integer(de, "design.", "samples", 2, required=True,
-                    what=" and a power of two (the base sample N; runs = N (D + 2) x replicates)")
+                        what=" and a power of two (the base sample N; runs = N (D + 2) x "
+                             "replicates)")
         if n & (n - 1):
             lo = 1 << (n.bit_length() - 1)
             chk.fail("design.samples", f"got {n}; allowed: a power of two (Sobol' sequences "
@@ -550,10 +551,10 @@ def _factor(chk: _Check, f: dict, i: int, method: str) -> Factor:
            for k in _FACTOR_KEYS if k not in allowed}
     chk.keys(f, pre, allowed, why)
     path = chk.string(f, pre, "path", required=True,
-                   what="a parameter path such as 'coop_benefit' or "
-                        "'interventions.cfc.grant_share'")
+                      what="a parameter path such as 'coop_benefit' or "
+                           "'interventions.cfc.grant_share'")
     name = chk.string(f, pre, "name", default=path.rsplit(".", 1)[-1],
-                   what="a column name: letters, digits and _")
+                      what="a column name: letters, digits and _")
     if not name.isidentifier():
         chk.fail(pre + ("name" if "name" in f else "path"),
                  f"gives the column name {name!r}; allowed: letters, digits and _ (set name)")
