@@ -150,7 +150,8 @@ class SweepStore:
     # -- setting up ---------------------------------------------------------------------------
     @staticmethod
     def describe(exp: Experiment, design: Design) -> dict[str, Any]:
-        """The content of ``experiment.json`` for a new sweep (without a timestamp yet)."""
+        """The content of ``experiment.json`` for a new sweep: the resolved design, the SALib
+        problem, the columns of the run table and the provenance."""
         sampled = exp.method != "grid"
         return {
             "format": FORMAT,
