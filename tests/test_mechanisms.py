@@ -66,7 +66,7 @@ def test_mutual_cooperation_pays_both_builds_trust_and_spills_know_how():
     np.testing.assert_allclose(firms.productivity, [1.0 + 0.02 * 0.5, 1.5], rtol=1e-12)
     # reputation: 0.9 * old + 0.1 * (share of partners cooperated with = 1)
     np.testing.assert_allclose(firms.reputation, [0.9 * 0.8 + 0.1, 0.9 * 0.6 + 0.1])
-    assert books == {"ties_formed": 0, "ties_dissolved": 0}
+    assert (books["ties_formed"], books["ties_dissolved"]) == (0, 0)
 
 
 def test_one_cheats():
