@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from sim import cooperation, demography, facilities, market, suppliers
+from sim.agents import FirmAgent
 from sim.facilities import FacilityProject, open_drive
 from sim.model import ClusterModel
 from sim.params import Params
@@ -576,3 +577,42 @@ def test_spinoffs_stay_in_their_parents_region_and_sector(make_world, make_param
     np.testing.assert_array_equal(new["parent"], [0, 2, 4, 5, 7])
     np.testing.assert_array_equal(new["region"], f.region[[0, 2, 4, 5, 7]])
     np.testing.assert_array_equal(new["sector"], f.sector[[0, 2, 4, 5, 7]])
+
+
+# --------------------------------------------------------------------------- model exit, entry
+
+
+def test_model_exit_removes_the_firm_its_ties_and_its_agent(make_world, make_params):
+    world = make_world({("R0", "S0"): 5}, n_regions=1)
+    m = ClusterModel(make_params("exit", debt_limit_months=3.0, interest_rate=0.01), world,
+                     rng=0)
+    cooperation.add_tie(m.ties, np.array([0, 0]), np.array([1, 2]), 0.5, 0.5)
+    m.firms.capital[0] = -1e6  # far beyond 3 months of revenue
+    m.step()
+    row = m.series().iloc[-1]
+    assert not m.firms.alive[0]
+    assert m.firms.firm_id[0] == -1  # the slot is cleared for reuse
+    assert (row["exits"], row["firms"]) == (1, 4)
+    # its capital leaves the books, after this month's profit: 1% interest on the debt, plus
+    # an operating profit of a few units
+    assert row["exit_capital"] == pytest.approx(-1e6 - 0.01 * 1e6, abs=10.0)
+    assert np.all(m.ties.partner[:5] == -1)  # its partners' rows no longer name it
+    slots = sorted(a.slot for a in m.agents_by_type[FirmAgent])
+    assert slots == [1, 2, 3, 4]
+
+
+def test_model_entry_creates_firms_with_starting_capital(make_world, make_params):
+    world = make_world({("R0", "S0"): 5}, n_regions=1)
+    m = ClusterModel(make_params("entry", entry_mode="copy", entrants_per_step=3,
+                                 spinoff_prob=0.0, initial_capital_months=3.0), world, rng=0)
+    m.step()
+    f = m.firms
+    new = np.flatnonzero(f.alive & (f.born == 1))
+    np.testing.assert_array_equal(new, [5, 6, 7])  # the lowest free slots
+    np.testing.assert_array_equal(f.firm_id[new], [5, 6, 7])
+    # starting capital: 3 months of revenue at the base price (1) and access (1)
+    np.testing.assert_allclose(f.capital[new], 3.0 * f.productivity[new] * f.employees[new])
+    row = m.series().iloc[-1]
+    assert (row["entries"], row["firms"]) == (3, 8)
+    assert row["entry_capital"] == pytest.approx(f.capital[new].sum())
+    assert len(m.agents_by_type[FirmAgent]) == 8
