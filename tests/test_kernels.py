@@ -315,6 +315,11 @@ TWIN_CASES = {
 }
 
 
+#: Kernels that change the tie table in place; their first two arguments are partner, trust.
+TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "_form",
+                                                 "_add_pairs")}
+
+
 # --------------------------------------------------------------------------- discovery
 
 
@@ -388,6 +393,8 @@ def test_kernel_equals_its_py_func(qualname, seed):
     _assert_same(fast, slow, f"{qualname} return value")
     for n, (a, b) in enumerate(zip(fast_args, slow_args, strict=True)):
         _assert_same(a, b, f"{qualname} argument {n} after the call")
+    if qualname in TIE_MUTATORS:  # (partner, trust, ...) stay a valid symmetric table
+        check_ties(fast_args[0], fast_args[1])
 
 
 # --------------------------------------------------------------------------- spatial
