@@ -76,7 +76,11 @@ def check_state(model, check_ties, all_agents: bool = False) -> None:
     fac = model.facilities
     assert all(0.0 <= q <= 1.0 for q in fac.quality)
     assert all(0 <= s <= FacilityState.CLOSED for s in fac.status)
-    assert np.all((f.member_of[live] >= -1) & (f.member_of[live] < max(fac.n, 0) + 1))
+    # SPV members belong to a facility being built or operating (a closing one releases them)
+    member_of = f.member_of[live]
+    assert np.all((member_of >= -1) & (member_of < fac.n))
+    status = np.array(fac.status + [-1], dtype=np.int64)[member_of[member_of >= 0]]
+    assert np.all((status == FacilityState.BUILDING) | (status == FacilityState.OPERATING))
     # Mesa agents are thin views: one per live firm, reading the arrays
     if model.use_agents:
         agents = list(model.agents_by_type.get(FirmAgent, []))
