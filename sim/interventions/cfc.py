@@ -4,12 +4,15 @@ Defaults follow India's MSE-CDP (FACTS.md): an SPV of at least 20 member firms, 
 at least 10% of the project cost, and a central grant by cost band (2022 guidelines: 70% for
 Rs 5-10 crore projects, 60% for Rs 10-30 crore, 80%/70% in special categories, grant capped at
 Rs 21 crore). While the intervention is active, a pledge drive runs each month until it succeeds
-or ``drive_months`` pass (see :mod:`sim.facilities`); the grant is paid when the SPV forms.
-An optional operating grant pays part of the running cost while the intervention lasts.
+or ``drive_months`` pass (see :mod:`sim.facilities`); the grant is paid when the SPV forms,
+and never exceeds the intervention's ``budget`` (members pay the rest). When the intervention
+ends (``end``, ``duration``) a drive still open closes unbuilt. An optional operating grant pays
+part of the running cost while the intervention lasts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,7 +87,19 @@ class CommonFacilityCentre(Intervention):
             drive_months=self.drive_months, sponsor=self.name)
 
     def on_start(self, model, state: Schedule) -> None:
-        state.data["facility"] = open_drive(model.facilities, self.project(model), model.steps)
+        project = self.project(model)
+        budget = state.remaining_budget()
+        if project.cost > 0 and project.grant_share * project.cost > budget:
+            # the grant never exceeds the budget: members pay the rest
+            project = dataclasses.replace(project, grant_share=budget / project.cost)
+        state.data["facility"] = open_drive(model.facilities, project, model.steps)
+
+    def on_end(self, model, state: Schedule) -> None:
+        # the offer ends with the intervention (end, duration, budget): a drive still open
+        # closes unbuilt, and no grant is paid after the intervention has ended
+        f = state.data.get("facility")
+        if f is not None and model.facilities.status[f] == FacilityState.DRIVE:
+            model.facilities.status[f] = FacilityState.FAILED
 
     def apply(self, model, state: Schedule) -> None:
         f = state.data["facility"]
