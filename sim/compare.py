@@ -47,6 +47,7 @@ __all__ = [
     "public_costs",
     "write_comparison",
     "check_destination",
+    "apply_overrides",
     "compare",
 ]
 
@@ -467,6 +468,33 @@ def write_comparison(comp: Comparison, out: str | Path, *, force: bool = False,
     return out / "report.html"
 
 
+def apply_overrides(scenarios, overrides: dict[str, Any]) -> list[Any]:
+    """Apply ``--set`` overrides to every scenario of a comparison.
+
+    Parameter overrides apply to all; an ``interventions.NAME.FIELD`` override applies to the
+    scenarios that have an intervention NAME, and at least one must have it.
+    """
+    import difflib
+
+    names = [{iv.name for iv in sc.interventions} for sc in scenarios]
+    for key in overrides:
+        if key.startswith("interventions.") and key.count(".") >= 2:
+            name = key.split(".")[1]
+            if not any(name in n for n in names):
+                every = sorted(set().union(*names))
+                close = difflib.get_close_matches(name, every, n=1, cutoff=0.6)
+                raise InputError("--set", key, f"no scenario has an intervention named "
+                                 f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                                 + "; allowed: " + (", ".join(map(repr, every)) or "(none)"))
+    out = []
+    for sc, mine in zip(scenarios, names, strict=True):
+        own = {k: v for k, v in overrides.items()
+               if not (k.startswith("interventions.") and k.count(".") >= 2
+                       and k.split(".")[1] not in mine)}
+        out.append(sc.with_overrides(own) if own else sc)
+    return out
+
+
 def compare(paths, *, reps: int, out: str | Path, steps: int | None = None, seed: int = 0,
             workers: int | None = None, overrides: dict[str, Any] | None = None,
             force: bool = False, progress: bool = True) -> tuple[Path, Comparison | None]:
@@ -479,7 +507,7 @@ def compare(paths, *, reps: int, out: str | Path, steps: int | None = None, seed
 
     scenarios = [load_scenario(p) for p in paths]
     if overrides:
-        scenarios = [sc.with_overrides(overrides) for sc in scenarios]
+        scenarios = apply_overrides(scenarios, overrides)
     if reps < 2:
         raise InputError("--reps", "", f"got {reps}; allowed: an integer >= 2 (confidence "
                          "intervals need at least two replicates)")

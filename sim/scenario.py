@@ -79,15 +79,15 @@ META_FIELDS: dict[str, dataclasses.Field] = {
                "not inherited through `extends`"),
     "description": _p("", doc="what the scenario represents; not inherited through `extends`"),
     "sources": _p((), doc="where its figures come from (array of strings)"),
-    "currency": _p("", doc="the money unit of the scenario's figures, e.g. 'USD thousand'"),
+    "currency": _p("", doc="the money unit of the scenario's figures, e.g. 'thousand USD'"),
     "steps": _p(120, 1, 100_000, "months", "default number of months to simulate"),
 }
 
 #: ``[[regions]]`` fields; defaults are those of :class:`sim.world.Region`.
 REGION_FIELDS: dict[str, dataclasses.Field] = {
-    "name": _p("", doc="unique name of the town or district (required)"),
-    "x": _p(0.0, 0.0, 10_000.0, "km", "centre, east coordinate, within the landscape (required)"),
-    "y": _p(0.0, 0.0, 10_000.0, "km", "centre, north coordinate, within the landscape (required)"),
+    "name": _p("", doc="unique name of the town or district"),
+    "x": _p(0.0, 0.0, 10_000.0, "km", "centre, east coordinate, within the landscape"),
+    "y": _p(0.0, 0.0, 10_000.0, "km", "centre, north coordinate, within the landscape"),
     "radius": _p(3.0, 0.01, 10_000.0, "km", "spread of firm locations around the centre"),
     "land_cost": _p(0.03, 0.0, 1e6, "money/worker-month", "rent of serviced land"),
     "market_access": _p(1.0, 0.0, 100.0, "multiple", "multiplier on the price firms receive"),
@@ -97,8 +97,8 @@ REGION_FIELDS: dict[str, dataclasses.Field] = {
 
 #: ``[[sectors]]`` fields; defaults are those of :class:`sim.world.Sector`.
 SECTOR_FIELDS: dict[str, dataclasses.Field] = {
-    "name": _p("", doc="unique name of the industry (required)"),
-    "input": _p("", doc="name of the input it buys; sectors may share an input (required)"),
+    "name": _p("", doc="unique name of the industry"),
+    "input": _p("", doc="name of the input it buys; sectors may share an input"),
     "input_per_output": _p(0.3, 0.0, 100.0, "input units/output unit", "input intensity"),
     "input_price": _p(1.0, 0.0, 1e6, "money/input unit", "base price of the input"),
     "productivity": _p(1.0, 0.001, 1e6, "output units/worker-month",
@@ -113,9 +113,9 @@ SECTOR_FIELDS: dict[str, dataclasses.Field] = {
 
 #: ``[[firms]]`` fields.
 FIRM_FIELDS: dict[str, dataclasses.Field] = {
-    "region": _p("", doc="a region name (required)"),
-    "sector": _p("", doc="a sector name (required)"),
-    "count": _p(0, 0, 10_000_000, "firms", "number of firms (required)"),
+    "region": _p("", doc="a region name"),
+    "sector": _p("", doc="a sector name"),
+    "count": _p(0, 0, 10_000_000, "firms", "number of firms"),
     "size_tail": _p(1.5, 0.1, 10.0, "exponent",
                     "Pareto exponent of initial sizes (default: the parameter `size_tail`)"),
 }
@@ -213,6 +213,7 @@ class Scenario:
                     group, name = Params.resolve(bare)
                 except ParameterError:
                     options = ["steps", *Params.names(),
+                               *(f"{g}.{n}" for n, g in Params.names().items()),
                                *(f"interventions.{n}.{f}" for n, e in zip(
                                    names, data["interventions"], strict=True)
                                  for f in _kind_fields(e.get("kind")))]
@@ -327,8 +328,9 @@ def _resolve(path: Path, chain: tuple[tuple[Path, str], ...]):
     except IsADirectoryError:
         raise InputError(source, "", "is a folder; allowed: a scenario file (TOML)") from None
     except UnicodeDecodeError as exc:
-        raise InputError(source, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") \
-            from None
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise InputError(source, "", f"not UTF-8 text (line {line}: {exc.reason}); allowed: "
+                         "a TOML file saved as UTF-8") from None
     except OSError as exc:
         raise InputError(source, "", f"cannot be read ({exc.strerror})") from None
     try:
@@ -669,9 +671,9 @@ def _check_intervention(where, at, name, values, infos, names, refs, world) -> N
     if metric:
         known = known_outputs(world)
         if metric not in known:
-            raise where.fail(f"{at}.when_metric", f"got {metric!r}; allowed: a per-step output "
-                             f"such as cooperation_rate, mean_trust, firms{_suggest(metric, known)}"
-                             " (see docs/scenarios.md)")
+            raise where.fail(f"{at}.when_metric", f"got {metric!r}{_suggest(metric, known)}; "
+                             "allowed: a per-step output such as cooperation_rate, mean_trust "
+                             "or firms (listed in docs/scenarios.md)")
     elif "when_at_least" in values:
         raise where.fail(f"{at}.when_at_least", "set without when_metric; allowed: give "
                          "when_metric too, or remove when_at_least")
@@ -735,6 +737,7 @@ def reference_markdown() -> str:
     ``docs/scenarios.md`` embeds this text; a test keeps the two in step.
     """
     lines: list[str] = []
+    common = Intervention.fields_info()
 
     def table(title: str, fields_: dict[str, dataclasses.Field], required=()) -> None:
         if title:
@@ -742,6 +745,8 @@ def reference_markdown() -> str:
         lines.extend(["| key | default | allowed | unit | meaning |", "|---|---|---|---|---|"])
         for k, f in fields_.items():
             default = "required" if k in required else _doc_default(f.default)
+            if fields_ is common and k == "name":
+                default = "the kind"
             doc = f.metadata.get("doc", "")
             src = f.metadata.get("source", "assumption")
             if src and src != "assumption":
@@ -754,7 +759,6 @@ def reference_markdown() -> str:
     table("`[[regions]]`", REGION_FIELDS, _REQUIRED["regions"])
     table("`[[sectors]]`", SECTOR_FIELDS, _REQUIRED["sectors"])
     table("`[[firms]]`", FIRM_FIELDS, _REQUIRED["firms"])
-    common = Intervention.fields_info()
     table("`[[interventions]]`: fields every kind accepts", common)
     for kind, cls in KINDS.items():
         own = {k: f for k, f in cls.fields_info().items() if k not in common}
@@ -762,6 +766,10 @@ def reference_markdown() -> str:
         lines.extend([f"#### `kind = \"{kind}\"`", "", doc, ""])
         if own:
             table("", own)
+    outputs = ", ".join(f"`{k}`" for k in _output_templates())
+    lines.extend(["### Outputs `when_metric` may name", "",
+                  "The per-step outputs of the model (`{sector}` and `{region}` stand for the "
+                  "names in the scenario's world): " + outputs + ".", ""])
     return "\n".join(lines).rstrip() + "\n"
 
 
