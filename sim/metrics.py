@@ -546,31 +546,12 @@ _TIE_ERRORS = {
 
 
 @numba.njit(cache=True)
-def _degree_triangles(partner, alive, degree, triangles):
-    """Validate the tie table and count each firm's ties and triangles.
-
-    Marks firm i's partners with the stamp ``i`` in a scratch array, then for every partner j
-    scans j's row for marked firms: each triangle (i, j, k) is seen once from j and once from k,
-    so O(N K^2) in total. Symmetry is checked in the same scan (i must appear in j's row).
-
-    Parameters
-    ----------
-    partner : int[N, K]
-        Partner slots, -1 for an empty slot.
-    alive : bool[N]
-    degree : int64[N]
-        Output: number of ties of each alive firm (left untouched for dead firms).
-    triangles : int64[N]
-        Output: number of triangles through each alive firm (untouched for dead firms).
-
-    Returns
-    -------
-    (int, int)
-        ``(0, -1)`` if the table is valid, else an error code (see ``_TIE_ERRORS``) and the firm.
-    """
+def _degree_triangles_range(partner, alive, degree, triangles, lo, hi, mark):
+    """Validate firms ``lo..hi-1`` and count their ties and triangles (see
+    :func:`_degree_triangles`); ``mark`` is an int64[N] scratch array filled with -1.
+    Returns ``(code, firm)`` of the first error in the range, or ``(0, -1)``."""
     n, k = partner.shape
-    mark = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
+    for i in range(lo, hi):
         if not alive[i]:
             for a in range(k):
                 if partner[i, a] != -1:
@@ -607,6 +588,51 @@ def _degree_triangles(partner, alive, degree, triangles):
             if not back:
                 return 6, i
         triangles[i] = t // 2
+    return 0, -1
+
+
+@numba.njit(cache=True, parallel=True)
+def _degree_triangles(partner, alive, degree, triangles, chunks):
+    """Validate the tie table and count each firm's ties and triangles.
+
+    Marks firm i's partners with the stamp ``i`` in a scratch array, then for every partner j
+    scans j's row for marked firms: each triangle (i, j, k) is seen once from j and once from k,
+    so O(N K^2) in total. Symmetry is checked in the same scan (i must appear in j's row).
+    Firms are split into contiguous chunks, one scratch array each, processed in parallel; each
+    firm's counts depend only on the table, so the result is the same for any thread count.
+
+    Parameters
+    ----------
+    partner : int[N, K]
+        Partner slots, -1 for an empty slot.
+    alive : bool[N]
+    degree : int64[N]
+        Output: number of ties of each alive firm (left untouched for dead firms).
+    triangles : int64[N]
+        Output: number of triangles through each alive firm (untouched for dead firms).
+    chunks : int
+        Number of chunks (the number of threads is a good choice); >= 1.
+
+    Returns
+    -------
+    (int, int)
+        ``(0, -1)`` if the table is valid, else an error code (see ``_TIE_ERRORS``) and the
+        lowest firm at which one was found.
+    """
+    n = partner.shape[0]
+    chunks = max(1, min(chunks, n))
+    codes = np.zeros(chunks, dtype=np.int64)
+    firms = np.full(chunks, -1, dtype=np.int64)
+    for c in numba.prange(chunks):
+        lo = n * c // chunks
+        hi = n * (c + 1) // chunks
+        mark = np.full(n, -1, dtype=np.int64)
+        code, firm = _degree_triangles_range(partner, alive, degree, triangles, lo, hi, mark)
+        codes[c] = code
+        firms[c] = firm
+    for c in range(chunks):  # chunks are in firm order: the first error is the lowest firm
+        if codes[c] != 0:
+            return codes[c], firms[c]
     return 0, -1
 
 
@@ -694,7 +720,7 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike) -> dict[str, float]:
     n_firms = p.shape[0]
     degree = np.zeros(n_firms, dtype=np.int64)
     triangles = np.zeros(n_firms, dtype=np.int64)
-    code, firm = _degree_triangles(p, alive, degree, triangles)
+    code, firm = _degree_triangles(p, alive, degree, triangles, numba.get_num_threads())
     if code:
         raise ValueError("partner: " + _TIE_ERRORS[code].format(i=firm))
     n = int(np.count_nonzero(alive))

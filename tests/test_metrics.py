@@ -577,20 +577,39 @@ def test_tie_stats_matches_networkx():
 # --------------------------------------------------------------------------- twin tests
 
 
+@pytest.mark.parametrize("chunks", [1, 2, 3])
 @pytest.mark.parametrize("seed", range(5))
-def test_degree_triangles_kernel_twin(seed):
+def test_degree_triangles_kernel_twin(seed, chunks):
     rng = np.random.default_rng([4, seed])
     partner, alive = random_ties(rng, 30, 5, n_tries=60)
     fast = np.zeros(30, np.int64), np.zeros(30, np.int64)
     slow = np.zeros(30, np.int64), np.zeros(30, np.int64)
-    assert metrics._degree_triangles(partner, alive, *fast) == (0, -1)
-    assert metrics._degree_triangles.py_func(partner, alive, *slow) == (0, -1)
+    assert metrics._degree_triangles(partner, alive, *fast, chunks) == (0, -1)
+    assert metrics._degree_triangles.py_func(partner, alive, *slow, 1) == (0, -1)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
-    # and on an invalid table both report the same error at the same firm
-    partner[np.flatnonzero(alive)[0], 0] = np.flatnonzero(alive)[0]
-    assert (metrics._degree_triangles(partner, alive, *fast)
-            == metrics._degree_triangles.py_func(partner, alive, *slow))
+    # and on an invalid table both report the same error at the same (lowest) firm
+    bad = np.flatnonzero(alive)[[0, -1]]
+    partner[bad, 0] = bad
+    assert (metrics._degree_triangles(partner, alive, *fast, chunks)
+            == metrics._degree_triangles.py_func(partner, alive, *slow, 1))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_degree_triangles_range_kernel_twin(seed):
+    rng = np.random.default_rng([6, seed])
+    partner, alive = random_ties(rng, 30, 5, n_tries=60)
+    out = [(np.zeros(30, np.int64), np.zeros(30, np.int64)) for _ in range(2)]
+    lo, hi = 7, 23
+    fast = metrics._degree_triangles_range(partner, alive, *out[0], lo, hi,
+                                           np.full(30, -1, np.int64))
+    slow = metrics._degree_triangles_range.py_func(partner, alive, *out[1], lo, hi,
+                                                   np.full(30, -1, np.int64))
+    assert fast == slow == (0, -1)
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    assert not out[0][0][:lo].any()  # it touches only its own range
+    assert not out[0][0][hi:].any()
 
 
 @pytest.mark.parametrize("seed", range(5))
