@@ -29,7 +29,7 @@ __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
 N_MEET_TRIES = 4
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _decide(partner, trust, alive, willingness, coop_base, u, acted):
     """Who keeps their word this month.
 
@@ -39,7 +39,7 @@ def _decide(partner, trust, alive, willingness, coop_base, u, acted):
     acted : int8[N, K] output, 1 if i cooperates with partner k
     """
     n, k = partner.shape
-    for i in range(n):
+    for i in numba.prange(n):
         for s in range(k):
             acted[i, s] = 0
             if alive[i] and partner[i, s] >= 0:
@@ -48,7 +48,7 @@ def _decide(partner, trust, alive, willingness, coop_base, u, acted):
                     acted[i, s] = 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _outcomes(partner, trust, acted, alive, revenue, productivity, reputation,
               benefit, cost, trust_gain, trust_loss, spillover, memory,
               new_trust, new_productivity, new_reputation, income, acts):
@@ -61,7 +61,7 @@ def _outcomes(partner, trust, acted, alive, revenue, productivity, reputation,
     income float64[N] (net money from cooperation), acts float64[N] (partners i cooperated with).
     """
     n, k = partner.shape
-    for i in range(n):
+    for i in numba.prange(n):
         new_productivity[i] = productivity[i]
         new_reputation[i] = reputation[i]
         income[i] = 0.0
@@ -103,7 +103,7 @@ def _outcomes(partner, trust, acted, alive, revenue, productivity, reputation,
             new_reputation[i] = (1.0 - memory) * reputation[i] + memory * (acts[i] / ties)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _imitate(partner, alive, willingness, margin, who, slot_u, accept_u, intensity, out):
     """Pairwise-comparison imitation of willingness (Fermi rule).
 
@@ -111,7 +111,7 @@ def _imitate(partner, alive, willingness, margin, who, slot_u, accept_u, intensi
     out : float64[N] output willingness (reads only the old array).
     """
     n, k = partner.shape
-    for i in range(n):
+    for i in numba.prange(n):
         out[i] = willingness[i]
         if not (alive[i] and who[i]):
             continue

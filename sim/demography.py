@@ -26,11 +26,11 @@ import numpy as np
 __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _grow(alive, employees, profit, revenue, sensitivity, noise, floor, cap, out):
     """New employment: L exp(g margin + noise), floor and cap. Writes only element i."""
     n = alive.shape[0]
-    for i in range(n):
+    for i in numba.prange(n):
         out[i] = employees[i]
         if not alive[i]:
             continue

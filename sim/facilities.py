@@ -100,10 +100,10 @@ def pledge_cascade(thresholds: np.ndarray) -> int:
     return int(_cascade(np.sort(np.asarray(thresholds, dtype=np.float64))))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _mean_trust(partner, trust, out):
     n, k = partner.shape
-    for i in range(n):
+    for i in numba.prange(n):
         tot = 0.0
         deg = 0
         for s in range(k):
@@ -113,7 +113,7 @@ def _mean_trust(partner, trust, out):
         out[i] = tot / deg if deg > 0 else 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _use(alive, region, sector, member_of, revenue, input_cost, waste_cost,
          f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
          uses, level, fee):
@@ -125,7 +125,7 @@ def _use(alive, region, sector, member_of, revenue, input_cost, waste_cost,
     """
     n = alive.shape[0]
     nf = f_region.shape[0]
-    for i in range(n):
+    for i in numba.prange(n):
         uses[i] = -1
         level[i] = 0.0
         fee[i] = 0.0

@@ -22,11 +22,11 @@ __all__ = ["step", "sector_output", "PRICE_CAP"]
 PRICE_CAP = 3.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _output(alive, productivity, employees, service, effect, level, out):
     """q_i = A_i (1 + effect_i * level_i [productivity service]) L_i; float64[N] into ``out``."""
     n = alive.shape[0]
-    for i in range(n):
+    for i in numba.prange(n):
         if alive[i]:
             boost = effect[i] * level[i] if service[i] == 0 else 0.0
             out[i] = productivity[i] * (1.0 + boost) * employees[i]
@@ -49,7 +49,7 @@ def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_m
     return base_price * np.minimum(PRICE_CAP, ratio ** (1.0 / elasticity))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _accounts(alive, region, sector, output, employees, capital, unit_input_cost, price,
               access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land, land_mult,
               transport_share, between, infra, fee, fixed_cost, interest_rate, subsidy_share,
@@ -62,7 +62,7 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
     a facility could save); ``subsidy`` is the interest paid by the public.
     """
     n = alive.shape[0]
-    for i in range(n):
+    for i in numba.prange(n):
         revenue[i] = 0.0
         profit[i] = 0.0
         input_cost[i] = 0.0

@@ -18,6 +18,7 @@ from collections import defaultdict
 from typing import Any
 
 import mesa
+import numba
 import numpy as np
 
 from sim import collect, cooperation, demography, facilities, market, suppliers
@@ -28,7 +29,11 @@ from sim.spatial import build_cell_list
 from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
 from sim.world import World, default_world
 
-__all__ = ["ClusterModel"]
+__all__ = ["ClusterModel", "PARALLEL_MIN_FIRMS"]
+
+#: Below this many firm slots the kernels run on one thread: handing work to other threads
+#: costs more than it saves on small arrays (results are the same either way).
+PARALLEL_MIN_FIRMS = 20_000
 
 
 class ClusterModel(mesa.Model):
@@ -47,14 +52,19 @@ class ClusterModel(mesa.Model):
     agents : bool
         Create Mesa agent views for firms and suppliers (default True). Sweeps that only need
         the outputs may turn them off.
+    threads : int, optional
+        Numba threads for the kernels of large models (default: numba's setting, normally all
+        cores). Results do not depend on it.
     **overrides
         Parameter overrides by bare or dotted name, e.g. ``ClusterModel(n_firms=200, rng=1)``.
     """
 
     def __init__(self, params: Params | None = None, world: World | None = None,
                  interventions: tuple[Intervention, ...] | list[Intervention] = (), *,
-                 rng: Any = None, agents: bool = True, **overrides: Any):
+                 rng: Any = None, agents: bool = True, threads: int | None = None,
+                 **overrides: Any):
         super().__init__(rng=rng)
+        self.threads = threads
         params = params or Params()
         if overrides:
             params = params.replace(overrides)
@@ -99,6 +109,7 @@ class ClusterModel(mesa.Model):
         self.public_step = 0.0
         self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
         capital_before = float(self.firms.capital[self.firms.alive].sum())
+        outer_threads = self._set_threads()
         self._t_last = time.perf_counter()
 
         self._apply_policies(t)  # scheduled interventions set modifiers and act on firms
@@ -142,6 +153,16 @@ class ClusterModel(mesa.Model):
         self._tick("demography")
         self.recorder.record(self, entries=n_entries, exits=int(leaving.size))
         self._tick("metrics")
+        numba.set_num_threads(outer_threads)
+
+    def _set_threads(self) -> int:
+        """Choose this step's numba threads; returns the setting to restore afterwards."""
+        outer = numba.get_num_threads()
+        wanted = outer if self.threads is None else self.threads
+        if self.firms.capacity < PARALLEL_MIN_FIRMS:  # looked up at call time (tests set it)
+            wanted = 1
+        numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+        return outer
 
     def _tick(self, phase: str, exclude: float = 0.0) -> None:
         """Charge the time since the last tick to ``phase`` (when timing is on)."""

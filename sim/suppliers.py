@@ -47,7 +47,7 @@ def _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within, b
     return price[k] * (1.0 + freight * dist * mult * infra[r])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _choose(alive, fx, fy, fregion, finput, current, reconsider, sx, sy, sregion,
             by_input_start, by_input, price, freight, within, between, infra, switch_gain,
             chosen, unit_cost):
@@ -62,7 +62,7 @@ def _choose(alive, fx, fy, fregion, finput, current, reconsider, sx, sy, sregion
     Outputs chosen : int64[N], unit_cost : float64[N] (delivered cost per input unit).
     """
     n = alive.shape[0]
-    for i in range(n):
+    for i in numba.prange(n):
         chosen[i] = current[i]
         unit_cost[i] = 0.0
         if not alive[i]:

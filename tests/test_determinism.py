@@ -86,9 +86,11 @@ _HASH_RUN = textwrap.dedent("""
     import numba
     import pandas as pd
 
+    import sim.model
     from sim.interventions.cfc import CommonFacilityCentre
     from sim.model import ClusterModel
 
+    sim.model.PARALLEL_MIN_FIRMS = 0  # run the parallel kernels on every thread, even this small
     cfc = CommonFacilityCentre(name="cfc", region="Core", start=2, project_cost=200.0,
                                spv_min_members=5)
     model = ClusterModel(rng=2024, n_firms=400, interventions=[cfc])
