@@ -230,9 +230,15 @@ def public_costs(comp: Comparison, n_boot: int = 2000) -> pd.DataFrame:
 _WORKER_SCENARIOS: list[Any] = []
 
 
-def _init_worker(scenarios: list[Any]) -> None:
+def _init_worker(scenarios: list[Any], threads: int | None = None) -> None:
+    """Hold the scenarios; in a pool, share the cores between processes rather than give each
+    process a numba thread per core (results do not depend on the thread count)."""
     global _WORKER_SCENARIOS
     _WORKER_SCENARIOS = scenarios
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 def _run_one(i: int, rep: int, seed: int, steps: int):
@@ -310,18 +316,19 @@ def run_comparison(scenarios, reps: int, *, steps: int | None = None, seed: int 
             finally:
                 _init_worker([])
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                                     mp_context=_context(), initializer=_init_worker,
-                                     initargs=(scenarios,)) as pool:
+            procs = min(workers, len(tasks))
+            threads = max(1, (os.cpu_count() or 1) // procs)
+            with ProcessPoolExecutor(max_workers=procs, mp_context=_context(),
+                                     initializer=_init_worker,
+                                     initargs=(scenarios, threads)) as pool:
                 futures = [pool.submit(_run_one, i, r, s, steps) for i, r, s in tasks]
                 try:
                     for fut in as_completed(futures):
                         i, r, final, series = fut.result()
                         results[(i, r)] = (final, series)
                         bar.update(1)
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
+                except BaseException:  # an interruption or a failed run: drop the rest
+                    pool.shutdown(wait=False, cancel_futures=True)
                     raise
     wall = time.perf_counter() - t0
 
