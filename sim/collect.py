@@ -70,12 +70,11 @@ def snapshot(model) -> dict[str, float]:
     for name, share in zip(("micro", "small", "medium", "large"), shares, strict=True):
         row[f"share_{name}"] = float(share)
     row["gini_size"] = metrics.gini(emp[alive])
-    n_slots = int((ties.partner[alive] >= 0).sum())
+    n_slots, trust = metrics.mean_trust(ties.partner, ties.trust, alive)
     # share of this month's promises kept, over the ties played this month (some then dissolve)
     played = model.books.get("coop_played", 0)
     row["cooperation_rate"] = model.books.get("coop_kept", 0.0) / played if played else 0.0
-    row["mean_trust"] = (float(ties.trust[alive][ties.partner[alive] >= 0].mean())
-                         if n_slots else 0.0)
+    row["mean_trust"] = trust if n_slots else 0.0
     row.update(metrics.tie_stats(ties.partner, alive))
     row["supplier_concentration"] = metrics.supplier_concentration(
         model.suppliers.volume, model.suppliers.input, len(w.inputs))

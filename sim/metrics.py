@@ -52,6 +52,7 @@ __all__ = [
     "tie_stats",
     "supplier_concentration",
     "productivity_stats",
+    "mean_trust",
 ]
 
 NAN = float("nan")
@@ -741,6 +742,50 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike) -> dict[str, float]:
         "giant_component_share": float(_largest_component(p, alive) / n),
         "clustering": clustering,
     }
+
+
+@numba.njit(cache=True)
+def _trust_totals(partner, trust, alive):
+    """Number of occupied tie slots of alive firms and the sum of their trust (serial)."""
+    n, k = partner.shape
+    slots = 0
+    total = 0.0
+    for i in range(n):
+        if alive[i]:
+            for a in range(k):
+                if partner[i, a] >= 0:
+                    slots += 1
+                    total += trust[i, a]
+    return slots, total
+
+
+def mean_trust(partner: npt.ArrayLike, trust: npt.ArrayLike,
+               alive: npt.ArrayLike) -> tuple[int, float]:
+    """Directed tie slots of alive firms and the mean trust placed along them.
+
+    Parameters
+    ----------
+    partner : array_like of int, shape (N, K)
+        Partner slots, -1 for an empty slot.
+    trust : array_like of float, shape (N, K)
+        Trust firm i places in its k-th partner.
+    alive : array_like of bool, shape (N,)
+
+    Returns
+    -------
+    (int, float)
+        The number of occupied slots (twice the number of ties) and their mean trust
+        (``nan`` if there is none).
+    """
+    p = np.asarray(partner)
+    t = np.asarray(trust, dtype=np.float64)
+    if p.ndim != 2 or t.shape != p.shape:
+        raise ValueError(f"partner, trust: expected two arrays of one shape (N, K), got "
+                         f"{p.shape} and {t.shape}")
+    if p.dtype not in (np.int32, np.int64):
+        p = p.astype(np.int64)
+    slots, total = _trust_totals(p, t, _mask(alive, p.shape[0]))
+    return int(slots), (float(total / slots) if slots else NAN)
 
 
 # --------------------------------------------------------------------------- suppliers

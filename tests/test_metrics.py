@@ -22,6 +22,7 @@ from sim.metrics import (
     grid_morans_i,
     herfindahl,
     location_quotients,
+    mean_trust,
     morans_i,
     productivity_stats,
     size_class_shares,
@@ -610,6 +611,29 @@ def test_degree_triangles_range_kernel_twin(seed):
     np.testing.assert_array_equal(out[0][1], out[1][1])
     assert not out[0][0][:lo].any()  # it touches only its own range
     assert not out[0][0][hi:].any()
+
+
+def test_mean_trust_by_hand():
+    partner = np.array([[1, -1], [0, 2], [1, -1], [-1, -1]])
+    trust = np.array([[0.5, 0.9], [0.3, 0.7], [0.1, 0.0], [0.0, 0.0]])
+    slots, mean = mean_trust(partner, trust, np.array([True, True, True, False]))
+    assert slots == 4
+    assert mean == pytest.approx((0.5 + 0.3 + 0.7 + 0.1) / 4)
+    assert mean_trust(partner, trust, np.zeros(4, dtype=bool))[0] == 0
+    assert np.isnan(mean_trust(partner, trust, np.zeros(4, dtype=bool))[1])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_trust_totals_kernel_twin(seed):
+    rng = np.random.default_rng([7, seed])
+    partner, alive = random_ties(rng, 30, 5, n_tries=60)
+    trust = rng.random(partner.shape)
+    fast = metrics._trust_totals(partner, trust, alive)
+    slow = metrics._trust_totals.py_func(partner, trust, alive)
+    assert fast[0] == slow[0]
+    assert fast[1] == pytest.approx(slow[1], rel=1e-12)
+    assert fast[0] == int((partner[alive] >= 0).sum())
+    assert fast[1] == pytest.approx(trust[alive][partner[alive] >= 0].sum(), rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))
