@@ -171,6 +171,9 @@ class Scenario:
     _origins: dict[str, tuple[str, str]] = field(repr=False, compare=False,
                                                  default_factory=dict)
 
+    def __hash__(self) -> int:  # equal scenarios have equal content hashes
+        return hash(self.hash)
+
     def build(self, rng: Any = None, agents: bool = True):
         """A fresh :class:`sim.model.ClusterModel` of this scenario."""
         from sim.model import ClusterModel

@@ -195,6 +195,14 @@ def test_build_gives_the_model(parent):
     assert again.series().equals(model.series())
 
 
+def test_scenario_is_hashable_and_compares_by_content(parent, tmp_path):
+    a, b = load_scenario(parent), load_scenario(parent)
+    assert a == b
+    assert hash(a) == hash(b)
+    assert len({a, b}) == 1
+    assert a != a.with_overrides({"steps": 12})
+
+
 def test_scenario_pickles(parent):
     sc = load_scenario(parent)
     back = pickle.loads(pickle.dumps(sc))
