@@ -127,7 +127,6 @@ _NOT_INHERITED = ("name", "description")
 #: Intervention fields that name things in the world: field -> what it names.
 _REFERENCES = {"region": "regions", "regions": "regions", "sector": "sectors",
                "sectors": "sectors", "input": "inputs", "inputs": "inputs"}
-_SET = "--set"
 _SET_SOURCE = "--set"
 
 
