@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
 bench: $(STAMP)
-	$(CLI) bench --json results/bench/bench.json
+	$(CLI) bench --full --json results/bench/bench.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sim tests

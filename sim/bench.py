@@ -13,7 +13,30 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["firm_steps_per_second", "kernel_speedup", "run_benchmarks"]
+__all__ = ["firm_steps_per_second", "kernel_speedup", "run_benchmarks", "run_full_suite",
+           "phase_breakdown", "start_times", "large_run", "in_process_run"]
+
+#: A small run in a fresh interpreter: the classroom case of the start-up benchmarks.
+_CLASSROOM = """
+import time
+t0 = time.perf_counter()
+from sim.model import ClusterModel
+model = ClusterModel(n_firms={n}, rng=1)
+for _ in range({steps}):
+    model.step()
+print(time.perf_counter() - t0)
+"""
+
+#: A large run in a fresh interpreter, reporting its wall time; peak memory is read by the parent.
+_LARGE = """
+import time
+t0 = time.perf_counter()
+from sim.model import ClusterModel
+model = ClusterModel(n_firms={n}, rng=1, threads={threads})
+for _ in range({steps}):
+    model.step()
+print(time.perf_counter() - t0, model.firms.n_alive)
+"""
 
 
 def _median_time(fn: Callable[[], Any], repeats: int) -> float:
@@ -26,14 +49,17 @@ def _median_time(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def firm_steps_per_second(n_firms: int, steps: int = 10, repeats: int = 3, seed: int = 1,
-                          agents: bool = True) -> dict[str, float]:
+                          agents: bool = True, threads: int | None = None) -> dict[str, float]:
     """Firm-steps per second of the default model at ``n_firms`` firms (median of repeats)."""
+    import gc
+
     from sim.model import ClusterModel
 
     rates, per_step = [], []
     for r in range(repeats):
-        model = ClusterModel(rng=seed + r, n_firms=n_firms, agents=agents)
+        model = ClusterModel(rng=seed + r, n_firms=n_firms, agents=agents, threads=threads)
         model.step()  # warm-up: compile or load kernels, settle first-step allocations
+        gc.collect()  # the first full collection after building the agents is a one-off
         firm_steps = 0
         t0 = time.perf_counter()
         for _ in range(steps):
@@ -137,4 +163,130 @@ def run_benchmarks(sizes=(2_000, 20_000, 200_000), threads: int = 1, steps: int 
     sp = kernel_speedup(2_000, repeats=repeats)
     out["numba_vs_python"] = sp["ratio"]
     out["kernels"] = sp["kernels"]
+    return out
+
+
+def phase_breakdown(n_firms: int = 100_000, steps: int = 5, threads: int | None = 1
+                    ) -> dict[str, float]:
+    """Share of step time spent in each phase (the model's own timings)."""
+    import gc
+
+    from sim.model import ClusterModel
+
+    model = ClusterModel(rng=1, n_firms=n_firms, threads=threads)
+    model.step()
+    gc.collect()
+    model.timings = {}
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        model.step()
+    total = time.perf_counter() - t0
+    shares = {k: v / total for k, v in model.timings.items()}
+    shares["other"] = max(0.0, 1.0 - sum(shares.values()))
+    shares["seconds_per_step"] = total / steps
+    return shares
+
+
+def in_process_run(n_firms: int = 1_000, steps: int = 120, repeats: int = 5) -> float:
+    """Median wall time of building and running a small model inside a warm process."""
+    from sim.model import ClusterModel
+
+    ClusterModel(rng=0, n_firms=n_firms).step()  # load the kernels once
+
+    def once():
+        model = ClusterModel(rng=1, n_firms=n_firms)
+        for _ in range(steps):
+            model.step()
+
+    return _median_time(once, repeats)
+
+
+def _python(code: str, env: dict[str, str] | None = None, timeout: float = 1800):
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=timeout, env={**os.environ, **(env or {})}, check=True)
+    return out.stdout.split()
+
+
+def start_times(n_firms: int = 1_000, steps: int = 200) -> dict[str, float]:
+    """End-to-end wall time of a small run in a fresh interpreter: cold (empty numba cache,
+    so every kernel compiles) and warm (cache filled)."""
+    import tempfile
+
+    code = _CLASSROOM.format(n=n_firms, steps=steps)
+    with tempfile.TemporaryDirectory(prefix="clustersim-numba-") as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        t0 = time.perf_counter()
+        _python(code, env)
+        cold = time.perf_counter() - t0
+        warm = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            _python(code, env)
+            warm.append(time.perf_counter() - t0)
+    return {"cold_s": cold, "warm_s": statistics.median(warm)}
+
+
+def large_run(n_firms: int = 1_000_000, steps: int = 100, threads: int | None = None
+              ) -> dict[str, float]:
+    """A large run in a fresh interpreter: wall time (building included) and peak memory."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    inner, alive = _python(_LARGE.format(n=n_firms, steps=steps, threads=threads))
+    wall = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak_kib <= before:  # an earlier, larger child set the maximum: not measurable here
+        peak_kib = float("nan")
+    return {"firms": n_firms, "steps": steps, "wall_s": wall, "inner_s": float(inner),
+            "final_firms": int(alive), "peak_rss_bytes": peak_kib * 1024.0,
+            "peak_rss_bytes_per_firm": peak_kib * 1024.0 / n_firms}
+
+
+def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int = 3,
+                   large_firms: int = 1_000_000, large_steps: int = 100) -> dict[str, Any]:
+    """The whole benchmark suite of docs/performance.md."""
+    import os
+
+    import numba
+
+    def say(msg):
+        if progress:
+            progress(msg)
+
+    cores = min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+    out: dict[str, Any] = {"cores": cores}
+    # start-up first, in fresh interpreters, before this process holds much memory
+    say("peak memory and wall time of a large run")
+    out["large_run"] = large_run(large_firms, large_steps)
+    say("cold and warm start of a 1,000-firm, 200-step run")
+    out["start"] = start_times()
+    say("a 1,000-firm, 120-step run inside a warm process")
+    out["in_process_1000x120_s"] = in_process_run()
+    sizes = (1_000, 10_000, 100_000, 1_000_000)
+    for label, threads in (("1", 1), ("all", cores)):
+        rates, per_step = {}, {}
+        for n in sizes:
+            say(f"model at {n:,} firms on {threads} thread(s)")
+            big = n >= 1_000_000
+            r = firm_steps_per_second(n, steps=3 if big else 10, repeats=1 if big else repeats,
+                                      threads=threads)
+            rates[str(n)] = r["firm_steps_per_s"]
+            per_step[str(n)] = r["seconds_per_step"]
+        out[f"firm_steps_per_s_threads_{label}"] = rates
+        out[f"seconds_per_step_threads_{label}"] = per_step
+    one = out["firm_steps_per_s_threads_1"]
+    out["parallel_speedup"] = {n: out["firm_steps_per_s_threads_all"][n] / one[n] for n in one}
+    say("phase breakdown at 100,000 firms")
+    out["phases_100k_1_thread"] = phase_breakdown(100_000, threads=1)
+    say("kernels against their Python twins at 2,000 firms")
+    sp = kernel_speedup(2_000, repeats=repeats)
+    out["numba_vs_python"] = sp["ratio"]
+    out["kernels"] = sp["kernels"]
+    # the keys of the quick benchmark, for tools that read either
+    out["firm_steps_per_s"] = one
     return out

@@ -22,21 +22,35 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
     p.add_argument("--repeats", type=int, default=3, help="repeats (the median is reported)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    p.add_argument("--full", action="store_true",
+                   help="the whole suite of docs/performance.md: 1,000 to 1,000,000 firms on "
+                   "one thread and all cores, phase breakdown, peak memory of a 1,000,000-firm "
+                   "100-step run, cold and warm start (takes several minutes)")
+    p.add_argument("--large-firms", type=int, default=1_000_000, help=argparse.SUPPRESS)
+    p.add_argument("--large-steps", type=int, default=100, help=argparse.SUPPRESS)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from sim.bench import run_benchmarks
     from sim.errors import InputError
-    from sim.provenance import provenance
 
     if any(n < 1 for n in args.sizes):
         raise InputError("--sizes", "", "allowed: positive integers separated by commas")
     if args.threads < 1 or args.steps < 1 or args.repeats < 1:
         raise InputError("--threads/--steps/--repeats", "", "allowed: integers >= 1")
+    say = lambda m: print(f"  timing {m} ...", file=sys.stderr)  # noqa: E731
+    if args.full:
+        from sim.bench import run_full_suite
+
+        res = run_full_suite(progress=say, repeats=args.repeats, large_firms=args.large_firms,
+                             large_steps=args.large_steps)
+        _print_full(res)
+        _write(args.json, res)
+        return 0
     res = run_benchmarks(args.sizes, threads=args.threads, steps=args.steps,
                          repeats=args.repeats,
-                         progress=lambda m: print(f"  timing {m} ...", file=sys.stderr))
+                         progress=say)
     print(f"clustersim bench on {platform.machine()} ({res['threads']} thread(s))")
     print(f"{'firms':>10}  {'firm-steps/s':>14}  {'ms/step':>9}")
     for n, rate in res["firm_steps_per_s"].items():
@@ -44,9 +58,36 @@ def main(args: argparse.Namespace) -> int:
     print(f"numba kernels vs pure-Python twins at 2,000 firms: {res['numba_vs_python']:,.0f}x")
     for name, row in res["kernels"].items():
         print(f"  {name:<18} {row['ratio']:>8,.0f}x  ({1e6 * row['numba_s']:,.0f} us)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        doc = {**res, "provenance": provenance(machine=platform.machine())}
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"written: {args.json}")
+    _write(args.json, res)
     return 0
+
+
+def _write(path: Path | None, res: dict) -> None:
+    from sim.provenance import provenance
+
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {**res, "provenance": provenance(machine=platform.machine())}
+    path.write_text(json.dumps(doc, indent=2, default=float) + "\n")
+    print(f"written: {path}")
+
+
+def _print_full(res: dict) -> None:
+    print(f"clustersim bench --full on {platform.machine()} ({res['cores']} cores)")
+    print(f"{'firms':>10}  {'1 thread':>14}  {'all cores':>14}  {'speed-up':>8}  (firm-steps/s)")
+    one, par = res["firm_steps_per_s_threads_1"], res["firm_steps_per_s_threads_all"]
+    speedup = res["parallel_speedup"]
+    for n in one:
+        print(f"{int(n):>10,}  {one[n]:>14,.0f}  {par[n]:>14,.0f}  {speedup[n]:>7.2f}x")
+    big = res["large_run"]
+    print(f"{big['firms']:,} firms x {big['steps']} steps: {big['wall_s']:.1f} s wall, peak "
+          f"{big['peak_rss_bytes'] / 2**30:.2f} GiB ({big['peak_rss_bytes_per_firm']:,.0f} B/firm)")
+    st = res["start"]
+    print(f"1,000 firms x 200 steps, fresh interpreter: cold {st['cold_s']:.1f} s, "
+          f"warm {st['warm_s']:.1f} s")
+    print(f"1,000 firms x 120 steps inside a warm process: {res['in_process_1000x120_s']:.3f} s")
+    ph = res["phases_100k_1_thread"]
+    print(f"phases at 100,000 firms, 1 thread ({1e3 * ph['seconds_per_step']:.0f} ms/step): "
+          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in ph.items() if k != "seconds_per_step"))
+    print(f"numba kernels vs pure-Python twins at 2,000 firms: {res['numba_vs_python']:,.0f}x")
