@@ -84,6 +84,12 @@ def snapshot(model) -> dict[str, float]:
     row["facilities_operating"] = int(operating.sum())
     row["facilities_built"] = int(sum(s in (FacilityState.BUILDING, FacilityState.OPERATING,
                                             FacilityState.CLOSED) for s in fac.status))
+    # facilities a policy sponsored (CFCs), apart from those firms set up on their own
+    public = [s for s, sp in zip(fac.status, fac.sponsor, strict=True) if sp]
+    row["public_facilities_built"] = int(sum(s in (FacilityState.BUILDING,
+                                                   FacilityState.OPERATING,
+                                                   FacilityState.CLOSED) for s in public))
+    row["public_facilities_operating"] = int(sum(s == FacilityState.OPERATING for s in public))
     row["facility_users"] = int(sum(u for u, o in zip(fac.users, operating, strict=True) if o))
     cap = sum(c for c, o in zip(fac.capacity, operating, strict=True) if o)
     row["facility_use_rate"] = row["facility_users"] / cap if cap else 0.0

@@ -55,8 +55,9 @@ __all__ = [
 OUTCOMES: tuple[str, ...] = (
     "firms", "employment", "jobs_created", "output", "mean_productivity", "survival",
     "entries_total", "exits_total", "cooperation_rate", "mean_trust", "jp_share",
-    "facilities_built", "facilities_operating", "facility_users", "spv_members",
-    "time_to_first_facility", "eg_gamma_mean", "herfindahl_regions", "public_spending_total",
+    "facilities_built", "facilities_operating", "public_facilities_built",
+    "public_facilities_operating", "facility_users", "spv_members", "time_to_first_facility",
+    "eg_gamma_mean", "herfindahl_regions", "public_spending_total",
 )
 #: Per-step outputs drawn as time series with confidence bands.
 FIGURE_OUTCOMES: tuple[str, ...] = (

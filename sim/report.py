@@ -37,6 +37,8 @@ LABELS: dict[str, str] = {
     "jp_share": "Joint-purchasing share",
     "facilities_built": "Facilities built",
     "facilities_operating": "Facilities operating",
+    "public_facilities_built": "Policy facilities (CFCs) built",
+    "public_facilities_operating": "Policy facilities (CFCs) operating",
     "facility_users": "Facility users",
     "spv_members": "SPV members",
     "time_to_first_facility": "Month of the first facility",

@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clustersim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"clustersim {args.command}: interrupted; finished work is kept", file=sys.stderr)
+        note = getattr(args, "on_interrupt", "")  # what a command keeps of its work, if anything
+        print(f"clustersim {args.command}: interrupted" + (f"; {note}" if note else ""),
+              file=sys.stderr)
         return 130
 
 

@@ -31,7 +31,7 @@ def register(sub) -> None:
                    "coop_benefit=0.03 or interventions.cfc.grant_share=0.8 (repeatable)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=main)
+    p.set_defaults(func=main, on_interrupt="nothing was written")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the runs recorded as failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_sweep)
+    p.set_defaults(func=_sweep, on_interrupt="finished work is kept")
 
     b = subparsers.add_parser(
         "sweep-bench", help="measure sweep throughput, parallel efficiency and per-run overhead",
