@@ -100,6 +100,7 @@ class ClusterModel(mesa.Model):
             cooperation.form_ties(self.firms, self.ties, self.cells, params.cooperation,
                                   self.rng, meet_prob=params.world.initial_tie_share)
         self.recorder = collect.Recorder()
+        self.books = {}  # the initial firms are the starting stock, not this month's entrants
         self.recorder.record(self, entries=0, exits=0)
 
     # ------------------------------------------------------------------------------------------

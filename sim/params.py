@@ -72,7 +72,8 @@ class WorldParams:
     world_size: float = _p(60.0, 1.0, 10_000.0, "km", "side of the square landscape")
     max_ties: int = _p(6, 1, 32, "ties", "most partners a firm keeps at once")
     initial_tie_share: float = _p(0.3, 0.0, 1.0, "share",
-                                  "share of firms that start with one tie to a neighbour")
+                                  "share of firms that look for a neighbour to tie up with at the "
+                                  "start (others may tie up with them)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +257,10 @@ class Params:
     def __post_init__(self):
         for group in fields(self):
             _validate_group(group.name, getattr(self, group.name))
+        d = self.demography
+        if d.min_size > d.max_size:
+            raise ParameterError("demography.min_size", f"got {d.min_size!r}, above max_size "
+                                 f"{d.max_size!r}; allowed: a number <= max_size")
 
     # -- lookup -------------------------------------------------------------------------------
     @classmethod
