@@ -155,7 +155,8 @@ def run_benchmarks(sizes=(2_000, 20_000, 200_000), threads: int = 1, steps: int 
         # fewer repeats and steps for the largest sizes keep the suite to a few minutes
         big = n >= 100_000
         r = firm_steps_per_second(n, steps=max(3, steps // 2) if big else steps,
-                                  repeats=max(1, repeats - 1) if big else repeats)
+                                  repeats=max(1, repeats - 1) if big else repeats,
+                                  threads=threads)
         out["firm_steps_per_s"][str(n)] = r["firm_steps_per_s"]
         out["seconds_per_step"][str(n)] = r["seconds_per_step"]
     if progress:

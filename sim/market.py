@@ -104,10 +104,11 @@ def step(model, t: int) -> dict[str, float]:
     service = tmp.get("facility_service")
     if service is None or service.shape[0] != n:
         service = np.full(n, -1, dtype=np.int64)
-    effect = tmp.get("facility_effect", np.zeros(n))
-    level = tmp.get("facility_level", np.zeros(n))
-    if effect.shape[0] != n:
-        effect, level = np.zeros(n), np.zeros(n)
+    # np.full, not np.zeros: kernels reading never-written (calloc) pages run many times slower
+    effect = tmp.get("facility_effect")
+    level = tmp.get("facility_level")
+    if effect is None or effect.shape[0] != n:
+        effect, level = np.full(n, 0.0), np.full(n, 0.0)
     _output(firms.alive, firms.productivity, firms.employees, service, effect, level,
             firms.output)
     q_sector = sector_output(firms.alive, firms.sector, firms.output, len(model.world.sectors))
@@ -119,9 +120,9 @@ def step(model, t: int) -> dict[str, float]:
     if unit_cost is None or unit_cost.shape[0] != n:
         unit_cost = w["sector_input_price"][firms.sector] * mods.input_price_mult[
             w["sector_input"][firms.sector]]
-    fee = tmp.get("facility_fee", np.zeros(n))
-    if fee.shape[0] != n:
-        fee = np.zeros(n)
+    fee = tmp.get("facility_fee")
+    if fee is None or fee.shape[0] != n:
+        fee = np.full(n, 0.0)
     input_cost = np.empty(n)
     waste_cost = np.empty(n)
     subsidy = np.empty(n)

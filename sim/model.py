@@ -53,8 +53,9 @@ class ClusterModel(mesa.Model):
         Create Mesa agent views for firms and suppliers (default True). Sweeps that only need
         the outputs may turn them off.
     threads : int, optional
-        Numba threads for the kernels of large models (default: numba's setting, normally all
-        cores). Results do not depend on it.
+        Numba threads for the per-firm kernels of large models (default 1: on the 2-vCPU
+        machines we measured, extra threads slowed the step down, and replicates in separate
+        processes use the cores better; see docs/performance.md). Results do not depend on it.
     **overrides
         Parameter overrides by bare or dotted name, e.g. ``ClusterModel(n_firms=200, rng=1)``.
     """
@@ -159,7 +160,7 @@ class ClusterModel(mesa.Model):
     def _set_threads(self) -> int:
         """Choose this step's numba threads; returns the setting to restore afterwards."""
         outer = numba.get_num_threads()
-        wanted = outer if self.threads is None else self.threads
+        wanted = 1 if self.threads is None else self.threads
         if self.firms.capacity < PARALLEL_MIN_FIRMS:  # looked up at call time (tests set it)
             wanted = 1
         numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))

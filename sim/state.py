@@ -136,8 +136,8 @@ class TieState:
     @classmethod
     def empty(cls, capacity: int, k: int) -> TieState:
         return cls(np.full((capacity, k), -1, dtype=np.int64),
-                   np.zeros((capacity, k), dtype=np.float64),
-                   np.zeros((capacity, k), dtype=np.int8))
+                   np.full((capacity, k), 0.0),
+                   np.full((capacity, k), 0, dtype=np.int8))
 
     def grow(self, capacity: int) -> None:
         old, k = self.partner.shape

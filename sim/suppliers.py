@@ -191,7 +191,7 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool,
             tmp_cost = np.empty(n, dtype=np.float64)
             tmp_chosen = np.empty(n, dtype=np.int64)
             _choose(recompute, firms.x, firms.y, firms.region, finput, chosen,
-                    np.zeros(n, dtype=np.bool_), sup.x, sup.y, sup.region,
+                    np.full(n, False), sup.x, sup.y, sup.region,
                     world_arrays["by_input_start"], world_arrays["by_input"], sup.price,
                     sp.freight_per_km, mods.within_mult, mods.between_mult,
                     world_arrays["infra_factor"], sp.switch_gain, tmp_chosen, tmp_cost)
