@@ -93,7 +93,8 @@ _HASH_RUN = textwrap.dedent("""
     sim.model.PARALLEL_MIN_FIRMS = 0  # run the parallel kernels on every thread, even this small
     cfc = CommonFacilityCentre(name="cfc", region="Core", start=2, project_cost=200.0,
                                spv_min_members=5)
-    model = ClusterModel(rng=2024, n_firms=400, interventions=[cfc])
+    model = ClusterModel(rng=2024, n_firms=400, interventions=[cfc],
+                         threads=numba.config.NUMBA_NUM_THREADS)
     for _ in range(36):
         model.step()
     h = hashlib.sha256()
