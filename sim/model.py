@@ -265,7 +265,11 @@ class ClusterModel(mesa.Model):
         sizes = np.minimum(
             np.maximum(p.demography.min_size, 1.0) * (1.0 - self.rng.random(n)) ** (-1.0 / tails),
             p.demography.max_size)
-        self._create_firms(region, sector, sizes, parent=np.full(n, -1, dtype=np.int64), t=0)
+        slots = self._create_firms(region, sector, sizes, parent=np.full(n, -1, dtype=np.int64),
+                                   t=0)
+        # the initial firms have histories: a firm already losing money has been doing so for a
+        # while, so their exits spread over the first year instead of all falling in month 12
+        self.firms.loss_streak[slots] = self.rng.integers(0, p.demography.exit_patience, size=n)
         # demand at the base price: the initial output of each sector (so prices start near base)
         q = market.sector_output(self.firms.alive, self.firms.sector,
                                  self.firms.productivity * self.firms.employees, len(w.sectors))

@@ -55,7 +55,9 @@ def world(n_a: int = 30, n_b: int = 10, two_sectors: bool = False) -> World:
 def model(interventions=(), *, seed: int = 1, w: World | None = None,
           **params) -> ClusterModel:
     p = Params().replace({**QUIET, "world_size": 40.0, **params})
-    return ClusterModel(p, w or world(), tuple(interventions), rng=seed, agents=False)
+    m = ClusterModel(p, w or world(), tuple(interventions), rng=seed, agents=False)
+    m.firms.loss_streak[:] = 0  # hand-built: no firm has a history of losses
+    return m
 
 
 def run(m: ClusterModel, steps: int) -> ClusterModel:
