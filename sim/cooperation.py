@@ -37,15 +37,33 @@ def _decide(partner, trust, alive, willingness, coop_base, u, acted):
     coop_base : float, cooperation probability at zero trust relative to willingness
     u : float64[N, K] uniforms
     acted : int8[N, K] output, 1 if i cooperates with partner k
+    Returns the number of tie slots played (an exact integer sum: any thread count).
     """
     n, k = partner.shape
+    played = 0
     for i in numba.prange(n):
         for s in range(k):
             acted[i, s] = 0
             if alive[i] and partner[i, s] >= 0:
+                played += 1
                 p = willingness[i] * (coop_base + (1.0 - coop_base) * trust[i, s])
                 if u[i, s] < p:
                     acted[i, s] = 1
+    return played
+
+
+@numba.njit(cache=True, parallel=True)
+def _has_free(partner, alive, out):
+    """out[i] = alive[i] and firm i has an empty tie slot. bool[N] output."""
+    n, k = partner.shape
+    for i in numba.prange(n):
+        free = False
+        if alive[i]:
+            for s in range(k):
+                if partner[i, s] < 0:
+                    free = True
+                    break
+        out[i] = free
 
 
 @numba.njit(cache=True, parallel=True)
@@ -259,7 +277,8 @@ def form_ties(firms, ties, cells: CellList, cp, rng: np.random.Generator,
               candidates: np.ndarray | None = None, meet_prob: float | None = None) -> int:
     """Firms with a free slot meet a random neighbour with probability ``meet_prob``."""
     p = cp.meet_prob if meet_prob is None else meet_prob
-    has_free = (ties.partner < 0).any(axis=1) & firms.alive
+    has_free = np.empty(firms.capacity, dtype=np.bool_)
+    _has_free(ties.partner, firms.alive, has_free)
     if candidates is not None:
         has_free &= candidates
     pool = np.flatnonzero(has_free)
@@ -280,7 +299,8 @@ def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str
     """
     n, k = ties.partner.shape
     u = rng.random((n, k))
-    _decide(ties.partner, ties.trust, firms.alive, firms.willingness, cp.coop_base, u, ties.acted)
+    played = int(_decide(ties.partner, ties.trust, firms.alive, firms.willingness, cp.coop_base,
+                         u, ties.acted))
     new_trust = np.empty_like(ties.trust)
     new_prod = np.empty_like(firms.productivity)
     new_rep = np.empty_like(firms.reputation)
@@ -289,7 +309,6 @@ def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str
               cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory,
               new_trust, new_prod, new_rep, firms.coop_income, firms.coop_acts)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
-    played = int((ties.partner[firms.alive] >= 0).sum())
     kept = float(firms.coop_acts[firms.alive].sum())
 
     dissolved = int(_dissolve(ties.partner, ties.trust, cp.trust_floor))

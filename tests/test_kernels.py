@@ -165,6 +165,12 @@ def _case_decide(rng):
             np.full((n, k), 7, dtype=np.int8))
 
 
+def _case_has_free(rng):
+    partner, _, alive = _tie_inputs(rng)
+    partner[rng.random(partner.shape[0]) < 0.3] = np.arange(partner.shape[1])  # some full rows
+    return partner, alive, np.zeros(partner.shape[0], dtype=np.bool_)
+
+
 def _case_outcomes(rng):
     partner, trust, alive = _tie_inputs(rng)
     n, k = partner.shape
@@ -294,6 +300,7 @@ TWIN_CASES = {
     "sim.spatial._random_neighbour": _case_random_neighbour,
     "sim.cooperation._decide": _case_decide,
     "sim.cooperation._outcomes": _case_outcomes,
+    "sim.cooperation._has_free": _case_has_free,
     "sim.cooperation._imitate": _case_imitate,
     "sim.cooperation._dissolve": _case_dissolve,
     "sim.cooperation._drop": _case_drop,
@@ -469,10 +476,18 @@ def test_random_neighbour_alone_returns_minus_one():
 def test_decide_matches_numpy(seed):
     args = _case_decide(np.random.default_rng(seed))
     partner, trust, alive, willingness, coop_base, u, acted = args
-    cooperation._decide(*args)
+    played = cooperation._decide(*args)
     p = willingness[:, None] * (coop_base + (1.0 - coop_base) * trust)
     expected = alive[:, None] & (partner >= 0) & (u < p)
     np.testing.assert_array_equal(acted, expected.astype(np.int8))
+    assert played == int((alive[:, None] & (partner >= 0)).sum())
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_has_free_matches_numpy(seed):
+    partner, alive, out = _case_has_free(np.random.default_rng(seed))
+    cooperation._has_free(partner, alive, out)
+    np.testing.assert_array_equal(out, alive & (partner < 0).any(axis=1))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
