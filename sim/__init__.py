@@ -7,7 +7,13 @@ Importing the package computes and writes nothing. The main entry points:
 - :func:`sim.api.simulate`, one run of a scenario returning its series and final outcomes.
 """
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# Numba's OpenMP threads otherwise spin after each parallel kernel, taking the core the serial
+# parts of the step need (measured: 2 threads ran 1.6x slower than 1). Set before numba starts
+# its thread pool; a value the user chose is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 try:
     __version__ = version("msme-clustersim")

@@ -50,8 +50,9 @@ class ClusterModel(mesa.Model):
     rng : int or numpy.random.Generator or SeedSequence
         The one source of randomness (Mesa's ``rng=``).
     agents : bool
-        Create Mesa agent views for firms and suppliers (default True). Sweeps that only need
-        the outputs may turn them off.
+        Keep Mesa agent views of firms, suppliers and facilities (default True). Firm views are
+        made lazily: an entrant gets its :class:`FirmAgent` the first time ``model.agents`` (or
+        ``agents_by_type``) is read, so runs that never look at agents pay nothing for them.
     threads : int, optional
         Numba threads for the per-firm kernels of large models (default 1: on the 2-vCPU
         machines we measured, extra threads slowed the step down, and replicates in separate
@@ -86,6 +87,7 @@ class ClusterModel(mesa.Model):
         self.schedules = [Schedule(spec) for spec in interventions]
         self._next_firm_id = 0
         self._firm_agents: list[FirmAgent | None] = []
+        self._firm_views_stale = False  # live firms without a FirmAgent view yet
         #: seconds spent per phase, summed over steps; None (the default) skips the timing
         self.timings: dict[str, float] | None = None
         self._t_last = 0.0
@@ -323,11 +325,7 @@ class ClusterModel(mesa.Model):
         f.revenue[slots] = rev
         self.books["entry_capital"] = self.books.get("entry_capital", 0.0) + float(
             f.capital[slots].sum())
-        if self.use_agents:
-            t0 = time.perf_counter()
-            for s in slots:
-                self._firm_agents[s] = FirmAgent(self, s)
-            self._charge_agents(time.perf_counter() - t0)
+        self._firm_views_stale = self.use_agents  # views are made when agents are next read
         return slots
 
     # -- demography -----------------------------------------------------------------------------
@@ -401,6 +399,35 @@ class ClusterModel(mesa.Model):
                     spec.on_end(self, sch)
                 else:
                     spec.apply(self, sch)
+
+    # -- Mesa agent views -------------------------------------------------------------------------
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        """All agents (firm, supplier and facility views); firm views are brought up to date."""
+        self._sync_firm_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict:
+        self._sync_firm_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._sync_firm_agents()
+        return super().agent_types
+
+    def _sync_firm_agents(self) -> None:
+        """Give every live firm without one a FirmAgent view, in slot order."""
+        if not self._firm_views_stale:
+            return
+        self._firm_views_stale = False
+        t0 = time.perf_counter()
+        views = self._firm_agents
+        for s in np.flatnonzero(self.firms.alive).tolist():
+            if views[s] is None:
+                views[s] = FirmAgent(self, s)
+        self._charge_agents(time.perf_counter() - t0)
 
     def _sync_facility_agents(self) -> None:
         if self.use_agents:
