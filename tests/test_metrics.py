@@ -30,6 +30,9 @@ from sim.metrics import (
     tie_stats,
 )
 
+# pytest puts tests/ on sys.path: the shared builders live in conftest.py
+from conftest import random_ties as random_ties_with_trust  # isort: skip
+
 NAN_TIES = {"mean_degree", "tie_density", "giant_component_share", "clustering"}
 
 
@@ -49,21 +52,8 @@ def ties_from_edges(n: int, edges, k: int = 4, dtype=np.int32) -> np.ndarray:
 
 
 def random_ties(rng: np.random.Generator, n: int, k: int, n_tries: int, p_dead: float = 0.2):
-    """A random valid tie table: dead firms isolated, ties symmetric, rows in random order."""
-    alive = rng.random(n) > p_dead
-    live = np.flatnonzero(alive)
-    partner = np.full((n, k), -1, dtype=np.int64)
-    fill = np.zeros(n, dtype=np.int64)
-    if live.size >= 2:
-        for _ in range(n_tries):
-            i, j = rng.choice(live, size=2, replace=False)
-            if fill[i] < k and fill[j] < k and j not in partner[i]:
-                partner[i, fill[i]] = j
-                partner[j, fill[j]] = i
-                fill[i] += 1
-                fill[j] += 1
-    for row in partner:  # shuffle within rows so -1 slots are not all at the end
-        rng.shuffle(row)
+    """A random valid tie table (conftest's builder, without the trust matrix)."""
+    partner, _, alive = random_ties_with_trust(rng, n, k, n_tries, p_dead)
     return partner, alive
 
 
