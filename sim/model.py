@@ -25,7 +25,7 @@ from sim import collect, cooperation, demography, facilities, market, suppliers
 from sim.agents import FacilityAgent, FirmAgent, SupplierAgent
 from sim.interventions.base import Intervention, Schedule
 from sim.params import Params
-from sim.spatial import build_cell_list
+from sim.spatial import build_cell_list, spatial_order
 from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
 from sim.world import World, default_world
 
@@ -272,6 +272,10 @@ class ClusterModel(mesa.Model):
         # the initial firms have histories: a firm already losing money has been doing so for a
         # while, so their exits spread over the first year instead of all falling in month 12
         self.firms.loss_streak[slots] = self.rng.integers(0, p.demography.exit_patience, size=n)
+        # neighbours in space become neighbours in memory: partners (who are neighbours) then
+        # share cache lines, which makes every per-tie kernel several times faster on big models
+        self.firms.reorder(slots[spatial_order(self.firms.x[slots], self.firms.y[slots],
+                                               p.world.world_size)])
         # demand at the base price: the initial output of each sector (so prices start near base)
         q = market.sector_output(self.firms.alive, self.firms.sector,
                                  self.firms.productivity * self.firms.employees, len(w.sectors))

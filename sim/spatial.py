@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-__all__ = ["CellList", "build_cell_list"]
+__all__ = ["CellList", "build_cell_list", "spatial_order"]
 
 #: At most this many cells along a side: bounds memory for tiny radii in large landscapes.
 MAX_CELLS_PER_SIDE = 2048
@@ -35,6 +35,23 @@ class CellList:
     members: np.ndarray
     cell_size: float
     side: int
+
+
+def spatial_order(x: np.ndarray, y: np.ndarray, world_size: float) -> np.ndarray:
+    """Indices that sort points along a Z-order (Morton) curve over ``[0, world_size]^2``:
+    points close in space end up close in the order."""
+    scale = 65535.0 / max(world_size, 1e-12)
+    qx = np.clip(x * scale, 0, 65535).astype(np.uint64)
+    qy = np.clip(y * scale, 0, 65535).astype(np.uint64)
+    return np.argsort(_spread_bits(qx) | (_spread_bits(qy) << np.uint64(1)), kind="stable")
+
+
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    """Insert a zero bit between each of the low 16 bits of ``v`` (uint64)."""
+    v = v & np.uint64(0xFFFF)
+    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v
 
 
 def build_cell_list(x: np.ndarray, y: np.ndarray, alive: np.ndarray, world_size: float,

@@ -103,6 +103,14 @@ class FirmState:
             arr[:old] = getattr(self, name)
             setattr(self, name, arr)
 
+    def reorder(self, order: np.ndarray) -> None:
+        """Put the firms of slots ``order`` into slots ``0..len(order)-1``, in that order.
+        Only for a fresh population (no ties, no agent views yet)."""
+        m = order.shape[0]
+        for name in FIRM_FIELDS:
+            arr = getattr(self, name)
+            arr[:m] = arr[order]
+
     def clear(self, idx: np.ndarray) -> None:
         """Reset slots to their empty values (after exit)."""
         for name, (_, fill) in FIRM_FIELDS.items():
