@@ -227,14 +227,21 @@ def step(model, t: int) -> dict[str, float]:
     expected_level = np.where(fac.operating(), q * np.minimum(1.0, cap / users_prev), 0.0)
     fee_member = fp.fee_cover * np.array(fac.operating_cost) / cap
     fee_other = fee_member * fp.nonmember_markup
-    uses = np.empty(n, dtype=np.int64)
+    # only operating facilities go to the kernel (drives that failed and closed facilities pile
+    # up over a run); membership is translated to their positions in that short list
+    local = np.full(nf, -1, dtype=np.int64)
+    local[operating] = np.arange(operating.size)
+    member_local = np.where(firms.member_of >= 0, local[np.maximum(firms.member_of, 0)], -1)
+    uses_local = np.empty(n, dtype=np.int64)
     level = np.empty(n)
     fee = np.empty(n)
-    _use(firms.alive, firms.region, firms.sector, firms.member_of, firms.revenue,
+    _use(firms.alive, firms.region, firms.sector, member_local, firms.revenue,
          _last_month(model.tmp, "input_cost", n), _last_month(model.tmp, "waste_cost", n),
-         np.array(fac.region, dtype=np.int64),
-         sector_mask, np.array(fac.service, dtype=np.int64), np.array(fac.effect),
-         expected_level, fee_member, fee_other, uses, level, fee)
+         np.array(fac.region, dtype=np.int64)[operating], sector_mask[operating],
+         np.array(fac.service, dtype=np.int64)[operating], np.array(fac.effect)[operating],
+         expected_level[operating], fee_member[operating], fee_other[operating],
+         uses_local, level, fee)
+    uses = np.where(uses_local >= 0, operating[np.maximum(uses_local, 0)], -1)
     users = np.bincount(uses[uses >= 0], minlength=nf)
     # actual congestion this month: service shared among this month's users
     actual = np.where(users > 0, q * np.minimum(1.0, cap / np.maximum(users, 1)), 0.0)
