@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.errors import InputError
+from sim.output import move_into_place
 
 __all__ = [
     "OUTCOMES",
@@ -463,13 +464,7 @@ def write_comparison(comp: Comparison, out: str | Path, *, force: bool = False,
         (tmp / "report.html").write_text(html, encoding="utf-8")
         run["files"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         (tmp / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        move_into_place(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

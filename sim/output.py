@@ -18,7 +18,8 @@ import numpy as np
 
 from sim.errors import InputError
 
-__all__ = ["write_run", "summary_figure", "check_destination", "SAME_RUN_KEYS"]
+__all__ = ["write_run", "summary_figure", "check_destination", "move_into_place",
+           "SAME_RUN_KEYS"]
 
 #: A destination holding a run with these provenance values is the same run.
 SAME_RUN_KEYS = ("version", "git_commit", "scenario_hash", "seed", "steps", "overrides")
@@ -87,17 +88,23 @@ def write_run(result, out: str | Path, force: bool = False) -> tuple[Path, bool]
         (tmp / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
         summary_figure(result.series, tmp / "summary.png",
                        title=f"{run.get('scenario', '')} (seed {run.get('seed')})")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        move_into_place(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out, True
+
+
+def move_into_place(tmp: Path, out: Path) -> None:
+    """Make the finished folder ``tmp`` (a sibling of ``out``) become ``out``, replacing any old
+    ``out`` only once the new one is complete."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
 
 
 def summary_figure(series, path: str | Path, title: str = "") -> None:
