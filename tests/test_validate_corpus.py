@@ -9,6 +9,7 @@ exit code 2, no traceback, and write nothing.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_validate_all_good(capsys):
     out, err = capsys.readouterr()
     assert err == ""
     assert len(out.splitlines()) == len(files)
-    assert all(line.startswith("ok: ") and line.endswith(" interventions)")
+    assert all(re.fullmatch(r"ok: \S+ \(\w+, (1 intervention|\d+ interventions)\)", line)
                for line in out.splitlines())
 
 

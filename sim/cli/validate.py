@@ -32,5 +32,6 @@ def main(args: argparse.Namespace) -> int:
             print(f"clustersim validate: error: {exc}", file=sys.stderr)
             bad += 1
             continue
-        print(f"ok: {path} ({sc.name}, {len(sc.interventions)} interventions)")
+        n = len(sc.interventions)
+        print(f"ok: {path} ({sc.name}, {n} intervention{'' if n == 1 else 's'})")
     return 2 if bad else 0
