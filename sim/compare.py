@@ -22,7 +22,6 @@ import math
 import multiprocessing
 import os
 import shutil
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.errors import InputError
-from sim.output import move_into_place
+from sim.output import move_into_place, new_temp_dir
 
 __all__ = [
     "OUTCOMES",
@@ -410,12 +409,6 @@ def check_destination(out: Path, identity: dict[str, Any], force: bool) -> bool:
                      "folder, or --force to replace it")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _norm(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -433,7 +426,7 @@ def write_comparison(comp: Comparison, out: str | Path, *, force: bool = False,
     half-written; an existing ``out`` with other content is replaced only with ``force``.
     """
     from sim import report
-    from sim.provenance import provenance
+    from sim.provenance import provenance, write_parquet
 
     out = Path(out)
     identity = _identity(comp.scenarios, comp.reps, comp.steps, comp.seed, comp.overrides,
@@ -449,13 +442,12 @@ def write_comparison(comp: Comparison, out: str | Path, *, force: bool = False,
            "seeding": "common random numbers: replicate i of every scenario uses seeds[i], "
                       "child i of numpy.random.SeedSequence(seed)"}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = new_temp_dir(out)
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp's folder is private; results are not
         summary.to_csv(tmp / "summary.csv", index=False)
         costs.to_csv(tmp / "costs.csv", index=False)
-        comp.runs.to_parquet(tmp / "runs.parquet", index=False)
-        comp.series.to_parquet(tmp / "series.parquet", index=False)
+        write_parquet(comp.runs, tmp / "runs.parquet", run)
+        write_parquet(comp.series, tmp / "series.parquet", run)
         figures = report.series_figures(comp, FIGURE_OUTCOMES)
         (tmp / "figures").mkdir()
         for name, png in figures.items():

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from sim.errors import InputError
+from sim.provenance import write_parquet
 
 __all__ = ["write_run", "summary_figure", "check_destination", "move_into_place",
-           "SAME_RUN_KEYS"]
+           "new_temp_dir", "SAME_RUN_KEYS"]
 
 #: A destination holding a run with these provenance values is the same run.
 SAME_RUN_KEYS = ("version", "git_commit", "scenario_hash", "seed", "steps", "overrides")
@@ -77,11 +78,12 @@ def write_run(result, out: str | Path, force: bool = False) -> tuple[Path, bool]
     if not check_destination(out, result.provenance, force):
         return out, False
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = new_temp_dir(out)
     try:
-        result.series.to_parquet(tmp / "timeseries.parquet", index=False)
+        prov = {k: v for k, v in result.provenance.items() if k != "params"}
+        write_parquet(result.series, tmp / "timeseries.parquet", prov)
         result.series.to_csv(tmp / "timeseries.csv", index=False)
-        result.firms.to_parquet(tmp / "firms.parquet", index=False)
+        write_parquet(result.firms, tmp / "firms.parquet", prov)
         run = dict(result.provenance)
         run["final"] = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                         for k, v in result.final.items()}
@@ -93,6 +95,16 @@ def write_run(result, out: str | Path, force: bool = False) -> tuple[Path, bool]
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out, True
+
+
+def new_temp_dir(out: Path) -> Path:
+    """A temporary folder beside ``out`` with the permissions a new folder would get (mkdtemp
+    makes private ones), to be filled and then moved into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    tmp.chmod(0o777 & ~mask)
+    return tmp
 
 
 def move_into_place(tmp: Path, out: Path) -> None:

@@ -16,7 +16,11 @@ import numpy as np
 
 from sim import __version__
 
-__all__ = ["provenance", "git_commit", "file_hash", "text_hash"]
+__all__ = ["provenance", "git_commit", "file_hash", "text_hash", "write_parquet",
+           "PARQUET_KEY"]
+
+#: Key of the Parquet schema metadata entry that holds a file's provenance (JSON).
+PARQUET_KEY = b"clustersim.provenance"
 
 
 def text_hash(text: str | bytes) -> str:
@@ -72,3 +76,18 @@ def provenance(*, scenario=None, seed: int | None = None, params=None, steps: in
         out["wall_time_s"] = round(wall_time_s, 4)
     out.update(extra)
     return out
+
+
+def write_parquet(df, path, prov: dict[str, Any]) -> None:
+    """Write a DataFrame as Parquet with ``prov`` (JSON) in the file's schema metadata, so the
+    file carries its own version, commit, scenario hash and seed wherever it is copied to.
+    Read it back with ``pyarrow.parquet.read_schema(path).metadata[PARQUET_KEY]``."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[PARQUET_KEY] = json.dumps(prov, default=str).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)

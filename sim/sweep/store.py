@@ -98,7 +98,12 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _atomic_write_table(table: pa.Table, path: Path) -> None:
+def _atomic_write_table(table: pa.Table, path: Path,
+                        provenance: dict[str, Any] | None = None) -> None:
+    if provenance is not None:  # the file carries its own provenance (see sim.provenance)
+        meta = dict(table.schema.metadata or {})
+        meta[b"clustersim.provenance"] = json.dumps(provenance, default=str).encode()
+        table = table.replace_schema_metadata(meta)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         pq.write_table(table, tmp)
@@ -347,7 +352,9 @@ class SweepStore:
                 self._series_schema = series_schema(meta)
             table = pa.Table.from_pandas(series, schema=self._series_schema,
                                          preserve_index=False)
-            _atomic_write_table(table, self.series_dir / f"{row['id']}.parquet")
+            _atomic_write_table(table, self.series_dir / f"{row['id']}.parquet",
+                                {**self._file_provenance(meta), "run_id": row.get("id"),
+                                 "seed": row.get("seed")})
         _atomic_write_text(json.dumps({k: row.get(k) for k in self.schema.names}),
                            self.runs_dir / f"{row['id']}.json")
 
@@ -356,8 +363,14 @@ class SweepStore:
         if self._fresh():
             return pq.read_metadata(self.runs_parquet).num_rows
         table = self._gather()
-        _atomic_write_table(table, self.runs_parquet)
+        _atomic_write_table(table, self.runs_parquet, self._file_provenance(self.metadata()))
         return table.num_rows
+
+    @staticmethod
+    def _file_provenance(meta: dict[str, Any]) -> dict[str, Any]:
+        """What a Parquet file of this sweep records about where it came from."""
+        return {**meta.get("provenance", {}), "experiment": meta.get("name"),
+                "scenario": meta.get("scenario")}
 
     # -- querying -----------------------------------------------------------------------------
     def connect(self):
