@@ -127,10 +127,10 @@ class ClusterModel(mesa.Model):
             self.firms.coop_income.fill(0.0)
         self._tick("cooperation")
         if p.switches.suppliers:  # choose suppliers by delivered cost; purchasing groups
-            self.books.update(suppliers.step(self.firms, self.ties, self.suppliers,
-                                             self.world_arrays, self.mods, p.suppliers,
-                                             p.switches.joint_purchasing, self.rng))
-            self.tmp["unit_input_cost"] = self.world_arrays.pop("unit_input_cost")
+            books, self.tmp["unit_input_cost"] = suppliers.step(
+                self.firms, self.ties, self.suppliers, self.world_arrays, self.mods,
+                p.suppliers, p.switches.joint_purchasing, self.rng)
+            self.books.update(books)
         self._tick("suppliers")
         if p.switches.facilities:  # pledge drives, construction, use and upkeep of facilities
             self.books.update(facilities.step(self, t))

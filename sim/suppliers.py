@@ -160,9 +160,9 @@ def _group_suppliers(root: np.ndarray, supplier: np.ndarray, members: np.ndarray
 
 
 def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool,
-         rng: np.random.Generator) -> dict[str, float]:
-    """One month of supplier choice. Writes ``firms.supplier``, ``firms.jp_group`` and returns
-    per-firm delivered unit cost in ``world_arrays['unit_input_cost']`` (money per input unit).
+         rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
+    """One month of supplier choice. Writes ``firms.supplier`` and ``firms.jp_group``; returns
+    the books and each firm's delivered unit cost (money per input unit, after any discount).
     """
     sup.price = gate_prices(sup, sp, mods.input_price_mult)
     n = firms.capacity
@@ -200,8 +200,7 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool,
             firms.jp_group[members] = root[members]
             jp_members = int(members.size)
     firms.supplier = chosen
-    world_arrays["unit_input_cost"] = unit_cost * (1.0 - discount)
-    return {"jp_members": jp_members}
+    return {"jp_members": jp_members}, unit_cost * (1.0 - discount)
 
 
 def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float) -> None:

@@ -143,8 +143,7 @@ def _supplier_params(**kw):
 
 
 def _choose(firms, sup, wa, mods, sp, ties=None, groups=False):
-    books = suppliers.step(firms, ties, sup, wa, mods, sp, groups, np.random.default_rng(0))
-    return books, wa.pop("unit_input_cost")
+    return suppliers.step(firms, ties, sup, wa, mods, sp, groups, np.random.default_rng(0))
 
 
 def test_supplier_choice_by_delivered_cost_with_freight():
