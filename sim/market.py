@@ -135,6 +135,7 @@ def step(model, t: int) -> dict[str, float]:
               firms.revenue, firms.profit, input_cost, waste_cost, subsidy)
     tmp["input_cost"] = input_cost
     tmp["waste_cost"] = waste_cost
+    tmp["interest_subsidy"] = subsidy
     alive = firms.alive
     firms.capital[alive] += firms.profit[alive]
     return {"profit": float(firms.profit[alive].sum()),

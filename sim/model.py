@@ -79,7 +79,6 @@ class ClusterModel(mesa.Model):
         self.tmp: dict[str, np.ndarray] = {}
         self.facilities = FacilityState()
         self.first_facility_step = -1
-        self.credit_account: tuple[str, float] | None = None  # (credit intervention, cover)
         self.public_step = 0.0
         self.public_total = 0.0
         self.public_by: dict[str, float] = defaultdict(float)
@@ -137,8 +136,8 @@ class ClusterModel(mesa.Model):
             self._sync_facility_agents()
         self._tick("facilities")
         self.books.update(market.step(self, t))  # output, prices, costs, profit -> capital
-        if self.books["interest_subsidy"] > 0 and self.credit_account is not None:
-            self.book_public(self.credit_account[0], self.books["interest_subsidy"])
+        if self.books["interest_subsidy"] > 0:  # the public's share of interest, by programme
+            self._book_by_credit_policy(self.firms.alive, self.tmp["interest_subsidy"])
         if p.switches.suppliers:  # suppliers' volumes, hence next month's prices
             suppliers.update_volumes(self.firms, self.suppliers, self.world_arrays["sector_ipo"],
                                      p.suppliers.volume_memory)
@@ -337,12 +336,11 @@ class ClusterModel(mesa.Model):
         if idx.size == 0:
             return
         self.books["exit_capital"] += float(self.firms.capital[idx].sum())
-        if self.credit_account is not None:  # the guarantee pays part of failed firms' debts
-            guaranteed = idx[(self.firms.debt_extra_months[idx] > 0)
-                             & (self.firms.capital[idx] < 0)]
-            if guaranteed.size:
-                name, cover = self.credit_account
-                self.book_public(name, cover * float(-self.firms.capital[guaranteed].sum()))
+        f = self.firms  # a guarantee pays its share of a failed firm's debt
+        failed = np.zeros(f.capacity, dtype=np.bool_)
+        failed[idx[(f.credit_policy[idx] >= 0) & (f.capital[idx] < 0)]] = True
+        if failed.any():
+            self._book_by_credit_policy(failed, f.guarantee_cover * -f.capital)
         cooperation.drop_ties(self.ties, idx)
         self.ties.trust[idx] = 0.0
         self.firms.clear(idx)
@@ -354,6 +352,16 @@ class ClusterModel(mesa.Model):
                     agent.remove()
                     self._firm_agents[s] = None
             self._charge_agents(time.perf_counter() - t0)
+
+    def _book_by_credit_policy(self, mask: np.ndarray, amount: np.ndarray) -> None:
+        """Book ``amount[i]`` for the firms in ``mask`` to the credit intervention covering each."""
+        pol = self.firms.credit_policy
+        take = mask & (pol >= 0) & (amount > 0)
+        if not take.any():
+            return
+        totals = np.bincount(pol[take], weights=amount[take], minlength=len(self.schedules))
+        for k in np.flatnonzero(totals):
+            self.book_public(self.schedules[k].spec.name, float(totals[k]))
 
     def _charge_agents(self, seconds: float) -> None:
         """Book Mesa agent bookkeeping apart from the phase it happens in."""

@@ -323,13 +323,38 @@ def test_credit_guarantee_pays_its_share_of_a_failure():
     assert m.public_total == pytest.approx(0.4 * debt, rel=1e-12)
 
 
+def test_overlapping_credit_programmes_book_their_own_spending():
+    a_prog = Credit(name="credit_a", regions=("A",), interest_subsidy=0.5, guarantee_months=0.0)
+    b_prog = Credit(name="credit_b", regions=("B",), interest_subsidy=0.2, guarantee_months=0.0)
+    m = model([a_prog, b_prog])
+    m.firms.capital[m.firms.alive] = -10.0
+    run(m, 1)
+    rate = m.params.market.interest_rate
+    assert m.public_by["credit_a"] == pytest.approx(alive_in(m, "A").size * 10.0 * rate * 0.5,
+                                                    rel=1e-12)
+    assert m.public_by["credit_b"] == pytest.approx(alive_in(m, "B").size * 10.0 * rate * 0.2,
+                                                    rel=1e-12)
+
+
+def test_credit_end_clears_firms_that_left_the_target():
+    spec = Credit(name="credit", size_classes=("micro",), interest_subsidy=0.5, duration=2)
+    m = indebted(spec)
+    run(m, 1)
+    covered = np.flatnonzero(m.firms.credit_policy == 0)
+    assert covered.size
+    m.firms.employees[covered] = 100.0  # they grow out of the micro class
+    run(m, 2)
+    assert (m.firms.credit_policy == -1).all()
+    assert (m.firms.interest_subsidy == 0.0).all()
+
+
 def test_credit_ends_cleanly():
     spec = Credit(name="credit", interest_subsidy=0.7, duration=2)
     m = run(indebted(spec), 3)
     assert m.schedules[0].ended_at == 3
     assert (m.firms.interest_subsidy == 0.0).all()
     assert (m.firms.debt_extra_months == 0.0).all()
-    assert m.credit_account is None
+    assert (m.firms.credit_policy == -1).all()
     spent = m.series()["public_spending"].tolist()
     assert spent[1] > 0
     assert spent[2] > 0

@@ -2,7 +2,11 @@
 
 Targeted firms pay only part of the interest on their debt (the public pays the rest, booked
 each month), and a guarantee lets them carry more debt before they must close. When a
-guaranteed firm closes with debts, the public pays the guaranteed share of them.
+guaranteed firm closes with debts, the public pays the guaranteed share of them. Each firm
+records which credit intervention covers it, so the spending of overlapping programmes is booked
+to each; a firm reached by two is covered by the one applied last that month (the scenario's
+later one). When the intervention ends, every firm it covered loses the cover, including firms
+that have since left its target (grown out of a size class, say).
 """
 
 from __future__ import annotations
@@ -32,10 +36,13 @@ class Credit(Intervention):
         mask = self.target_mask(model)
         firms.interest_subsidy[mask] = self.interest_subsidy
         firms.debt_extra_months[mask] = self.guarantee_months
-        model.credit_account = (self.name, self.guarantee_cover)
+        firms.guarantee_cover[mask] = self.guarantee_cover
+        firms.credit_policy[mask] = model.schedules.index(state)
 
     def on_end(self, model, state: Schedule) -> None:
-        mask = self.target_mask(model)
-        model.firms.interest_subsidy[mask] = 0.0
-        model.firms.debt_extra_months[mask] = 0.0
-        model.credit_account = None
+        firms = model.firms
+        mine = firms.credit_policy == model.schedules.index(state)
+        firms.interest_subsidy[mine] = 0.0
+        firms.debt_extra_months[mine] = 0.0
+        firms.guarantee_cover[mine] = 0.0
+        firms.credit_policy[mine] = -1
