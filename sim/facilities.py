@@ -208,6 +208,11 @@ def step(model, t: int) -> dict[str, float]:
             if model.first_facility_step < 0:
                 model.first_facility_step = t
 
+    if fac.n:  # SPV membership shrinks as members leave the cluster
+        held = firms.member_of[firms.alive]
+        counts = np.bincount(held[held >= 0], minlength=fac.n)
+        for f in range(fac.n):
+            fac.members[f] = int(counts[f])
     operating = np.flatnonzero(fac.operating()) if fac.n else np.zeros(0, dtype=np.int64)
     n = firms.capacity
     # np.full, not np.zeros: kernels reading never-written (calloc) pages run many times slower

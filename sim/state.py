@@ -209,7 +209,7 @@ class FacilityState:
     ready_at: list[int] = field(default_factory=list)
     quality: list[float] = field(default_factory=list)
     cash: list[float] = field(default_factory=list)
-    members: list[int] = field(default_factory=list)
+    members: list[int] = field(default_factory=list)  # current SPV members (alive)
     users: list[int] = field(default_factory=list)
     fees: list[float] = field(default_factory=list)
     support: list[float] = field(default_factory=list)  # public operating support this month

@@ -488,6 +488,17 @@ def test_cfc_with_a_generous_grant_is_built():
     assert m.first_facility_step == 3
 
 
+def test_spv_membership_counts_only_members_still_in_business():
+    spec = CommonFacilityCentre(name="cfc", region="A", project_cost=120.0, grant_share=0.8,
+                                spv_min_members=10, drive_months=3)
+    m = run(cfc_model(spec), 1)
+    (f,) = [k for k in range(m.facilities.n) if m.facilities.sponsor[k] == "cfc"]
+    assert m.facilities.members[f] == 30
+    m._remove_firms(alive_in(m, "A")[:4])  # four members close
+    run(m, 1)
+    assert m.facilities.members[f] == 26
+
+
 def test_cfc_fails_with_too_few_eligible_firms():
     spec = CommonFacilityCentre(name="cfc", region="A", project_cost=120.0, grant_share=0.8,
                                 spv_min_members=31, drive_months=3)
