@@ -621,6 +621,12 @@ def _build_interventions(data, where: _Where, world: World) -> tuple[Interventio
                 raise where.fail(f"{at}.{k}", f"unknown key for kind {kind!r}"
                                  + _suggest(k, infos) + f"; allowed: kind, {', '.join(infos)}")
             values[k] = where.check(f"{at}.{k}", v, infos[k])
+        for k in ("regions", "sectors", "size_classes"):  # no targeting the kind would ignore
+            if values.get(k) and k not in cls.targets:
+                raise where.fail(f"{at}.{k}", f"kind {kind!r} does not target by {k}; allowed: "
+                                 "leave it out (this kind targets by "
+                                 + (", ".join(cls.targets) or "nothing: it acts on all firms")
+                                 + ")")
         _check_intervention(where, at, name, values, infos, names, refs, world)
         try:
             out.append(cls(**values))
@@ -765,7 +771,10 @@ def reference_markdown() -> str:
     for kind, cls in KINDS.items():
         own = {k: f for k, f in cls.fields_info().items() if k not in common}
         doc = (cls.__doc__ or "").strip().splitlines()[0]
-        lines.extend([f"#### `kind = \"{kind}\"`", "", doc, ""])
+        reach = (", ".join(f"`{t}`" for t in cls.targets) if cls.targets
+                 else "none (it acts on all firms)")
+        lines.extend([f"#### `kind = \"{kind}\"`", "", doc, "",
+                      f"Targeting fields it uses: {reach}.", ""])
         if own:
             table("", own)
     outputs = ", ".join(f"`{k}`" for k in _output_templates())

@@ -308,6 +308,22 @@ def test_extends_chain_and_hash_covers_parents(tmp_path, parent):
     assert load_scenario(grandchild).hash != before
 
 
+@pytest.mark.parametrize(("kind", "field", "value"), [
+    ("joint_purchasing", "regions", '["Core"]'),
+    ("demand_shock", "regions", '["Core"]'),
+    ("movement_restriction", "size_classes", '["micro"]'),
+    ("cfc", "size_classes", '["micro"]'),
+])
+def test_targeting_a_kind_does_not_use_is_refused(tmp_path, kind, field, value):
+    extra = 'region = "Core"\n' if kind == "cfc" else ""
+    path = write(tmp_path, "s.toml", f'[[interventions]]\nkind = "{kind}"\n{extra}'
+                 f"{field} = {value}\n")
+    with pytest.raises(InputError) as info:
+        load_scenario(path)
+    assert info.value.key == f"interventions[0].{field}"
+    assert f"kind {kind!r} does not target by {field}" in info.value.message
+
+
 def test_extends_missing_target(tmp_path):
     path = write(tmp_path, "c.toml", 'extends = "nope.toml"\n')
     with pytest.raises(InputError) as info:

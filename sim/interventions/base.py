@@ -45,6 +45,8 @@ class Intervention:
     kind: ClassVar[str] = ""
     #: True for shocks: they cost nothing and are reported apart from policy.
     is_shock: ClassVar[bool] = False
+    #: The targeting fields this kind acts on; scenario files may not set the others.
+    targets: ClassVar[tuple[str, ...]] = ("regions", "sectors", "size_classes")
 
     name: str = _p("", doc="unique name of this intervention in the scenario (used by `after` "
                    "and by overrides such as interventions.NAME.FIELD)")

@@ -45,6 +45,7 @@ class CommonFacilityCentre(Intervention):
     """A CFC offered to the firms of one region and some sectors."""
 
     kind = "cfc"
+    targets = ("sectors",)
 
     region: str = _p("", doc="region where the CFC is built (required)")
     service: str = _p("productivity", doc="what it does for users: 'productivity' (testing, "

@@ -20,6 +20,7 @@ class JointPurchasing(Intervention):
     """Joint purchasing support / raw-material bank."""
 
     kind = "joint_purchasing"
+    targets = ()
 
     extra_discount: float = _p(0.05, 0.0, 1.0, "share", "extra price discount for group members")
     trust_relief: float = _p(0.1, 0.0, 1.0, "trust",

@@ -24,6 +24,7 @@ class MovementRestriction(Intervention):
     """Checkpoints and closures: transport cost multipliers within and between regions."""
 
     kind = "movement_restriction"
+    targets = ("regions",)
     is_shock = True
 
     within_multiplier: float = _p(1.5, 0.0, 100.0, "multiple", "transport cost inside a region")
@@ -41,6 +42,7 @@ class DemandShock(Intervention):
     """Demand for the targeted sectors (e.g. an export market) is multiplied."""
 
     kind = "demand_shock"
+    targets = ("sectors",)
     is_shock = True
 
     multiplier: float = _p(0.8, 0.0, 100.0, "multiple", "demand at the base price")
@@ -54,6 +56,7 @@ class InputPriceShock(Intervention):
     """The price of some inputs is multiplied (e.g. raw stone, yarn, steel)."""
 
     kind = "input_price_shock"
+    targets = ()
     is_shock = True
 
     inputs: tuple[str, ...] = _p((), doc="inputs affected; empty = all")
@@ -71,6 +74,7 @@ class WasteRegulation(Intervention):
     """Stricter enforcement makes untreated waste costlier for the targeted sectors."""
 
     kind = "waste_regulation"
+    targets = ("sectors",)
     is_shock = True
 
     penalty_multiplier: float = _p(5.0, 0.0, 1_000.0, "multiple",

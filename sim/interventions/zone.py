@@ -20,6 +20,7 @@ class IndustrialZone(Intervention):
     """Serviced industrial land in the targeted regions."""
 
     kind = "industrial_zone"
+    targets = ("regions",)
 
     land_cost_multiplier: float = _p(0.5, 0.0, 10.0, "multiple", "land cost in the zone")
     transport_multiplier: float = _p(0.8, 0.0, 10.0, "multiple",
