@@ -162,17 +162,9 @@ def _dissolve(partner, trust, floor):
     removed = 0
     for i in range(n):
         for s in range(k):
-            j = partner[i, s]
-            if j < 0 or trust[i, s] >= floor:
-                continue
-            for r in range(k):
-                if partner[j, r] == i:
-                    partner[j, r] = -1
-                    trust[j, r] = 0.0
-                    break
-            partner[i, s] = -1
-            trust[i, s] = 0.0
-            removed += 1
+            if partner[i, s] >= 0 and trust[i, s] < floor:
+                _unlink(partner, trust, i, s)
+                removed += 1
     return removed
 
 
@@ -181,18 +173,22 @@ def _drop(partner, trust, idx):
     """Remove all ties of the firms in ``idx`` (they leave). Serial."""
     k = partner.shape[1]
     for a in range(idx.shape[0]):
-        i = idx[a]
         for s in range(k):
-            j = partner[i, s]
-            if j < 0:
-                continue
-            for r in range(k):
-                if partner[j, r] == i:
-                    partner[j, r] = -1
-                    trust[j, r] = 0.0
-                    break
-            partner[i, s] = -1
-            trust[i, s] = 0.0
+            if partner[idx[a], s] >= 0:
+                _unlink(partner, trust, idx[a], s)
+
+
+@numba.njit(cache=True)
+def _unlink(partner, trust, i, s):
+    """Remove the tie in firm i's slot s from both ends."""
+    j = partner[i, s]
+    for r in range(partner.shape[1]):
+        if partner[j, r] == i:
+            partner[j, r] = -1
+            trust[j, r] = 0.0
+            break
+    partner[i, s] = -1
+    trust[i, s] = 0.0
 
 
 @numba.njit(cache=True)

@@ -165,6 +165,12 @@ def _case_decide(rng):
             np.full((n, k), 7, dtype=np.int8))
 
 
+def _case_unlink(rng):
+    partner, trust, alive = _tie_inputs(rng)
+    i, s = np.argwhere(partner >= 0)[0]
+    return partner, trust, int(i), int(s)
+
+
 def _case_has_free(rng):
     partner, _, alive = _tie_inputs(rng)
     partner[rng.random(partner.shape[0]) < 0.3] = np.arange(partner.shape[1])  # some full rows
@@ -301,6 +307,7 @@ TWIN_CASES = {
     "sim.cooperation._decide": _case_decide,
     "sim.cooperation._outcomes": _case_outcomes,
     "sim.cooperation._has_free": _case_has_free,
+    "sim.cooperation._unlink": _case_unlink,
     "sim.cooperation._imitate": _case_imitate,
     "sim.cooperation._dissolve": _case_dissolve,
     "sim.cooperation._drop": _case_drop,
@@ -324,7 +331,7 @@ TWIN_CASES = {
 
 #: Kernels that change the tie table in place; their first two arguments are partner, trust.
 TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "_form",
-                                                 "_add_pairs")}
+                                                 "_add_pairs", "_unlink")}
 
 
 # --------------------------------------------------------------------------- discovery
