@@ -114,7 +114,7 @@ class Intervention:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
 
-@dataclass
+@dataclass(eq=False)  # identity: schedules are found by `is`, and hold arrays
 class Schedule:
     """Run-time state of one intervention inside one model."""
 
