@@ -136,7 +136,8 @@ class FirmState:
 class TieState:
     """Fixed-width symmetric adjacency with directed trust.
 
-    partner : int64[capacity, K]   slot of the k-th partner, -1 if the slot is empty
+    partner : int32[capacity, K]   slot of the k-th partner, -1 if the slot is empty (int32 halves
+                                   the bytes every per-tie kernel fetches: up to 2**31 firms)
     trust   : float64[capacity, K] trust firm i places in that partner, in [0, 1]
     acted   : int8[capacity, K]    1 if i cooperated with that partner this month, else 0
     """
@@ -147,7 +148,7 @@ class TieState:
 
     @classmethod
     def empty(cls, capacity: int, k: int) -> TieState:
-        return cls(np.full((capacity, k), -1, dtype=np.int64),
+        return cls(np.full((capacity, k), -1, dtype=np.int32),
                    np.full((capacity, k), 0.0),
                    np.full((capacity, k), 0, dtype=np.int8))
 
