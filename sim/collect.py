@@ -75,7 +75,7 @@ def snapshot(model) -> dict[str, float]:
     played = model.books.get("coop_played", 0)
     row["cooperation_rate"] = model.books.get("coop_kept", 0.0) / played if played else 0.0
     row["mean_trust"] = trust if n_slots else 0.0
-    row.update(metrics.tie_stats(ties.partner, alive))
+    row.update(metrics.tie_stats(ties.partner, alive, ties.triangles))
     row["supplier_concentration"] = metrics.supplier_concentration(
         model.suppliers.volume, model.suppliers.input, len(w.inputs))
     row["jp_share"] = float((f.jp_group[alive] >= 0).mean()) if row["firms"] else 0.0

@@ -156,32 +156,57 @@ def _imitate(partner, alive, willingness, margin, who, slot_u, accept_u, intensi
 
 
 @numba.njit(cache=True)
-def _dissolve(partner, trust, floor):
+def _dissolve(partner, trust, triangles, floor):
     """Remove every tie whose trust, on either side, is below ``floor``. Serial. Returns count."""
     n, k = partner.shape
     removed = 0
     for i in range(n):
         for s in range(k):
             if partner[i, s] >= 0 and trust[i, s] < floor:
-                _unlink(partner, trust, i, s)
+                _unlink(partner, trust, triangles, i, s)
                 removed += 1
     return removed
 
 
 @numba.njit(cache=True)
-def _drop(partner, trust, idx):
+def _drop(partner, trust, triangles, idx):
     """Remove all ties of the firms in ``idx`` (they leave). Serial."""
     k = partner.shape[1]
     for a in range(idx.shape[0]):
         for s in range(k):
             if partner[idx[a], s] >= 0:
-                _unlink(partner, trust, idx[a], s)
+                _unlink(partner, trust, triangles, idx[a], s)
 
 
 @numba.njit(cache=True)
-def _unlink(partner, trust, i, s):
-    """Remove the tie in firm i's slot s from both ends."""
+def _shared(partner, triangles, i, j, delta):
+    """Add ``delta`` to the triangle counts of i, j and of every partner they share.
+
+    A tie (i, j) closes one triangle with each common partner m, so adding it raises the counts
+    of i and j by the number of common partners and that of each m by one (removing it lowers
+    them). O(K^2); returns the number of common partners.
+    """
+    k = partner.shape[1]
+    common = 0
+    for a in range(k):
+        m = partner[i, a]
+        if m < 0 or m == j:
+            continue
+        for b in range(k):
+            if partner[j, b] == m:
+                triangles[m] += delta
+                common += 1
+                break
+    triangles[i] += delta * common
+    triangles[j] += delta * common
+    return common
+
+
+@numba.njit(cache=True)
+def _unlink(partner, trust, triangles, i, s):
+    """Remove the tie in firm i's slot s from both ends (and the triangles it closed)."""
     j = partner[i, s]
+    _shared(partner, triangles, i, j, -1)
     for r in range(partner.shape[1]):
         if partner[j, r] == i:
             partner[j, r] = -1
@@ -208,7 +233,7 @@ def _linked(partner, i, j):
 
 
 @numba.njit(cache=True)
-def _add(partner, trust, i, j, t_ij, t_ji):
+def _add(partner, trust, triangles, i, j, t_ij, t_ji):
     """Tie i and j if both have a free slot and are not yet tied. Returns True if added."""
     if i == j or _linked(partner, i, j):
         return False
@@ -216,6 +241,7 @@ def _add(partner, trust, i, j, t_ij, t_ji):
     sj = _free_slot(partner, j)
     if si < 0 or sj < 0:
         return False
+    _shared(partner, triangles, i, j, 1)
     partner[i, si] = j
     trust[i, si] = t_ij
     partner[j, sj] = i
@@ -224,8 +250,8 @@ def _add(partner, trust, i, j, t_ij, t_ji):
 
 
 @numba.njit(cache=True)
-def _form(partner, trust, seekers, x, y, alive, reputation, start, members, cell_size, side,
-          radius, u, t0, rep_weight):
+def _form(partner, trust, triangles, seekers, x, y, alive, reputation, start, members,
+          cell_size, side, radius, u, t0, rep_weight):
     """Each seeker, in order, meets a random neighbour within ``radius`` and ties up. Serial.
 
     seekers : int64[M]; u : float64[M, T] uniforms for the neighbour draws.
@@ -241,17 +267,17 @@ def _form(partner, trust, seekers, x, y, alive, reputation, start, members, cell
             continue
         t_ij = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
         t_ji = (1.0 - rep_weight) * t0 + rep_weight * reputation[i]
-        if _add(partner, trust, i, j, t_ij, t_ji):
+        if _add(partner, trust, triangles, i, j, t_ij, t_ji):
             added += 1
     return added
 
 
 @numba.njit(cache=True)
-def _add_pairs(partner, trust, a, b, t_ab, t_ba):
+def _add_pairs(partner, trust, triangles, a, b, t_ab, t_ba):
     """Tie each pair (a[m], b[m]) in order where possible. Serial. Returns ties added."""
     added = 0
     for m in range(a.shape[0]):
-        if _add(partner, trust, a[m], b[m], t_ab, t_ba):
+        if _add(partner, trust, triangles, a[m], b[m], t_ab, t_ba):
             added += 1
     return added
 
@@ -260,12 +286,14 @@ def _add_pairs(partner, trust, a, b, t_ab, t_ba):
 def drop_ties(ties, idx: np.ndarray) -> None:
     """Remove every tie of the firms ``idx`` (int64 array of slots)."""
     if idx.size:
-        _drop(ties.partner, ties.trust, np.ascontiguousarray(idx, dtype=np.int64))
+        _drop(ties.partner, ties.trust, ties.triangles,
+              np.ascontiguousarray(idx, dtype=np.int64))
 
 
 def add_tie(ties, a: np.ndarray, b: np.ndarray, trust_ab: float, trust_ba: float) -> int:
     """Tie pairs (a[m], b[m]) where both have a free slot; returns how many were added."""
-    return int(_add_pairs(ties.partner, ties.trust, np.ascontiguousarray(a, dtype=np.int64),
+    return int(_add_pairs(ties.partner, ties.trust, ties.triangles,
+                          np.ascontiguousarray(a, dtype=np.int64),
                           np.ascontiguousarray(b, dtype=np.int64), trust_ab, trust_ba))
 
 
@@ -282,9 +310,9 @@ def form_ties(firms, ties, cells: CellList, cp, rng: np.random.Generator,
         return 0
     seekers = pool[rng.random(pool.size) < p]
     u = rng.random((seekers.size, N_MEET_TRIES))
-    return int(_form(ties.partner, ties.trust, seekers, firms.x, firms.y, firms.alive,
-                     firms.reputation, cells.start, cells.members, cells.cell_size, cells.side,
-                     cp.tie_radius, u, cp.initial_trust, cp.reputation_weight))
+    return int(_form(ties.partner, ties.trust, ties.triangles, seekers, firms.x, firms.y,
+                     firms.alive, firms.reputation, cells.start, cells.members, cells.cell_size,
+                     cells.side, cp.tie_radius, u, cp.initial_trust, cp.reputation_weight))
 
 
 def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str, float]:
@@ -307,7 +335,7 @@ def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
     kept = float(firms.coop_acts[firms.alive].sum())
 
-    dissolved = int(_dissolve(ties.partner, ties.trust, cp.trust_floor))
+    dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, cp.trust_floor))
     formed = form_ties(firms, ties, cells, cp, rng)
 
     if cp.imitation_rate > 0.0:

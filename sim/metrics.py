@@ -685,7 +685,21 @@ def _largest_component(partner, alive):
     return best
 
 
-def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike) -> dict[str, float]:
+@numba.njit(cache=True, parallel=True)
+def _degrees(partner, alive, degree):
+    """degree[i] = number of ties of alive firm i (its own row only; untouched if dead)."""
+    n, k = partner.shape
+    for i in numba.prange(n):
+        if alive[i]:
+            d = 0
+            for a in range(k):
+                if partner[i, a] >= 0:
+                    d += 1
+            degree[i] = d
+
+
+def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike,
+              triangles: npt.ArrayLike | None = None) -> dict[str, float]:
     """Statistics of the inter-firm tie network.
 
     Parameters
@@ -694,6 +708,11 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike) -> dict[str, float]:
         ``partner[i, k]``: slot of firm i's k-th partner or -1. Must be symmetric, without
         self-ties or repeated partners, and dead firms must have all -1 rows (else ValueError).
     alive : array_like of bool, shape (N,)
+    triangles : array_like of int, shape (N,), optional
+        Triangles through each firm, if the caller keeps them up to date (the model does:
+        :attr:`sim.state.TieState.triangles`). Counting them is the costly part (every
+        partner's row is fetched), and that pass is also what checks the table, so with
+        ``triangles`` given the table is trusted as valid; without, both are done here.
 
     Returns
     -------
@@ -720,10 +739,16 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike) -> dict[str, float]:
     alive = _mask(alive, p.shape[0])
     n_firms = p.shape[0]
     degree = np.zeros(n_firms, dtype=np.int64)
-    triangles = np.zeros(n_firms, dtype=np.int64)
-    code, firm = _degree_triangles(p, alive, degree, triangles, numba.get_num_threads())
-    if code:
-        raise ValueError("partner: " + _TIE_ERRORS[code].format(i=firm))
+    if triangles is None:
+        triangles = np.zeros(n_firms, dtype=np.int64)
+        code, firm = _degree_triangles(p, alive, degree, triangles, numba.get_num_threads())
+        if code:
+            raise ValueError("partner: " + _TIE_ERRORS[code].format(i=firm))
+    else:
+        triangles = np.asarray(triangles)
+        if triangles.shape != (n_firms,):
+            raise ValueError(f"triangles: expected shape ({n_firms},), got {triangles.shape}")
+        _degrees(p, alive, degree)
     n = int(np.count_nonzero(alive))
     if n == 0:
         return {"mean_degree": NAN, "tie_density": NAN, "giant_component_share": NAN,

@@ -140,17 +140,23 @@ class TieState:
                                    the bytes every per-tie kernel fetches: up to 2**31 firms)
     trust   : float64[capacity, K] trust firm i places in that partner, in [0, 1]
     acted   : int8[capacity, K]    1 if i cooperated with that partner this month, else 0
+    triangles : int64[capacity]    triangles through each firm (pairs of its partners that are
+                                   tied to each other), kept up to date by every change to the
+                                   table (:mod:`sim.cooperation`), so the clustering coefficient
+                                   costs no pass over the partners' rows
     """
 
     partner: np.ndarray
     trust: np.ndarray
     acted: np.ndarray
+    triangles: np.ndarray
 
     @classmethod
     def empty(cls, capacity: int, k: int) -> TieState:
         return cls(np.full((capacity, k), -1, dtype=np.int32),
                    np.full((capacity, k), 0.0),
-                   np.full((capacity, k), 0, dtype=np.int8))
+                   np.full((capacity, k), 0, dtype=np.int8),
+                   np.full(capacity, 0, dtype=np.int64))
 
     def grow(self, capacity: int) -> None:
         old, k = self.partner.shape
@@ -161,6 +167,9 @@ class TieState:
             new = np.full((capacity, k), fill, dtype=arr.dtype)
             new[:old] = arr
             setattr(self, name, new)
+        tri = np.full(capacity, 0, dtype=np.int64)
+        tri[:old] = self.triangles
+        self.triangles = tri
 
     def degree(self) -> np.ndarray:
         return (self.partner >= 0).sum(axis=1)

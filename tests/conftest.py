@@ -49,11 +49,12 @@ def random_ties(rng: np.random.Generator, n: int, k: int, n_tries: int, p_dead: 
     """A random valid tie table: dead firms isolated, ties symmetric, trust in [0, 1] both ways,
     rows shuffled so empty slots (-1) sit anywhere in a row.
 
-    Returns partner int64[n, k], trust float64[n, k] (0 on empty slots), alive bool[n].
+    Returns partner int32[n, k] (the model's dtype), trust float64[n, k] (0 on empty slots),
+    alive bool[n].
     """
     alive = rng.random(n) > p_dead
     live = np.flatnonzero(alive)
-    partner = np.full((n, k), -1, dtype=np.int64)
+    partner = np.full((n, k), -1, dtype=np.int32)
     fill = np.zeros(n, dtype=np.int64)
     if live.size >= 2:
         for _ in range(n_tries):
@@ -74,6 +75,16 @@ def edge_set(partner: np.ndarray) -> set[tuple[int, int]]:
     i, s = np.nonzero(partner >= 0)
     j = partner[i, s]
     return {(int(min(a, b)), int(max(a, b))) for a, b in zip(i, j, strict=True)}
+
+
+def count_triangles(partner: np.ndarray) -> np.ndarray:
+    """Triangles through each firm, by brute force over pairs of its partners (int64[n])."""
+    edges = edge_set(partner)
+    out = np.zeros(partner.shape[0], dtype=np.int64)
+    for i, row in enumerate(partner.tolist()):
+        mates = sorted(j for j in row if j >= 0)
+        out[i] = sum((a, b) in edges for n, a in enumerate(mates) for b in mates[n + 1:])
+    return out
 
 
 def check_ties(partner: np.ndarray, trust: np.ndarray | None = None,

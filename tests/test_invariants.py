@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim import metrics
 from sim.agents import FirmAgent
 from sim.interventions.cfc import CommonFacilityCentre
 from sim.interventions.credit import Credit
@@ -64,6 +65,11 @@ def check_state(model, check_ties, all_agents: bool = False) -> None:
             assert np.all(np.isfinite(arr[live])), f"non-finite {name} of a live firm"
     assert np.all(np.isfinite(ties.trust[live])), "non-finite trust in a live firm's row"
     check_ties(ties.partner, ties.trust, live)
+    # the triangle counts the tie kernels keep up to date match a recount from scratch
+    degree, triangles = np.zeros(f.capacity, np.int64), np.zeros(f.capacity, np.int64)
+    assert metrics._degree_triangles(ties.partner, live, degree, triangles, 1) == (0, -1)
+    np.testing.assert_array_equal(ties.triangles[live], triangles[live])
+    assert not ties.triangles[~live].any(), "a dead slot keeps triangles"
     emp = f.employees[live]
     dp = p.demography
     assert np.all(emp >= dp.min_size), "employment below min_size"

@@ -31,7 +31,7 @@ from sim.spatial import build_cell_list
 
 # module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
 # sys.path); tests elsewhere use them through the fixtures of conftest.py
-from conftest import check_ties, edge_set, random_ties  # isort: skip
+from conftest import check_ties, count_triangles, edge_set, random_ties  # isort: skip
 
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
@@ -167,8 +167,19 @@ def _case_decide(rng):
 
 def _case_unlink(rng):
     partner, trust, alive = _tie_inputs(rng)
-    i, s = np.argwhere(partner >= 0)[0]
-    return partner, trust, int(i), int(s)
+    i, s = np.argwhere(partner >= 0)[int(rng.integers(0, (partner >= 0).sum()))]
+    return partner, trust, count_triangles(partner), int(i), int(s)
+
+
+def _case_shared(rng):
+    partner, _, alive = _triangle_rich(rng)
+    i, s = np.argwhere(partner >= 0)[int(rng.integers(0, (partner >= 0).sum()))]
+    return partner, count_triangles(partner), int(i), int(partner[i, s]), int(rng.choice([-1, 1]))
+
+
+def _triangle_rich(rng, n=20, k=5):
+    """A dense small tie table, so that ties share partners and close triangles."""
+    return random_ties(rng, n, k, 4 * n)
 
 
 def _case_has_free(rng):
@@ -194,14 +205,14 @@ def _case_imitate(rng):
 
 
 def _case_dissolve(rng):
-    partner, trust, _ = _tie_inputs(rng)
-    return (partner, trust, float(rng.uniform(0.1, 0.5)))
+    partner, trust, _ = _triangle_rich(rng)
+    return (partner, trust, count_triangles(partner), float(rng.uniform(0.1, 0.5)))
 
 
 def _case_drop(rng):
-    partner, trust, alive = _tie_inputs(rng)
+    partner, trust, alive = _triangle_rich(rng)
     idx = rng.choice(np.flatnonzero(alive), size=5, replace=False).astype(np.int64)
-    return (partner, trust, idx)
+    return (partner, trust, count_triangles(partner), idx)
 
 
 def _case_free_slot(rng):
@@ -219,7 +230,8 @@ def _case_linked(rng):
 def _case_add(rng):
     partner, trust, _ = _tie_inputs(rng, k=3)
     n = partner.shape[0]
-    return (partner, trust, int(rng.integers(0, n)), int(rng.integers(0, n)), 0.3, 0.7)
+    return (partner, trust, count_triangles(partner), int(rng.integers(0, n)),
+            int(rng.integers(0, n)), 0.3, 0.7)
 
 
 def _case_form(rng):
@@ -228,8 +240,9 @@ def _case_form(rng):
     x, y = _positions(rng, n, spill=False)
     cl, radius = _cells(rng, x, y, alive)
     seekers = np.flatnonzero(alive & (rng.random(n) < 0.5)).astype(np.int64)
-    return (partner, trust, seekers, x, y, alive, rng.random(n), cl.start, cl.members,
-            cl.cell_size, cl.side, radius, rng.random((seekers.size, 4)), 0.5, 0.4)
+    return (partner, trust, count_triangles(partner), seekers, x, y, alive, rng.random(n),
+            cl.start, cl.members, cl.cell_size, cl.side, radius, rng.random((seekers.size, 4)),
+            0.5, 0.4)
 
 
 def _case_add_pairs(rng):
@@ -237,7 +250,7 @@ def _case_add_pairs(rng):
     live = np.flatnonzero(alive)
     a = rng.choice(live, size=25).astype(np.int64)
     b = rng.choice(live, size=25).astype(np.int64)
-    return (partner, trust, a, b, 0.45, 0.55)
+    return (partner, trust, count_triangles(partner), a, b, 0.45, 0.55)
 
 
 def _case_delivered(rng):
@@ -308,6 +321,7 @@ TWIN_CASES = {
     "sim.cooperation._outcomes": _case_outcomes,
     "sim.cooperation._has_free": _case_has_free,
     "sim.cooperation._unlink": _case_unlink,
+    "sim.cooperation._shared": _case_shared,
     "sim.cooperation._imitate": _case_imitate,
     "sim.cooperation._dissolve": _case_dissolve,
     "sim.cooperation._drop": _case_drop,
@@ -329,7 +343,8 @@ TWIN_CASES = {
 }
 
 
-#: Kernels that change the tie table in place; their first two arguments are partner, trust.
+#: Kernels that change the tie table in place; their first three arguments are partner, trust
+#: and the triangle counts they keep up to date.
 TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "_form",
                                                  "_add_pairs", "_unlink")}
 
@@ -409,6 +424,8 @@ def test_kernel_equals_its_py_func(qualname, seed):
         _assert_same(a, b, f"{qualname} argument {n} after the call")
     if qualname in TIE_MUTATORS:  # (partner, trust, ...) stay a valid symmetric table
         check_ties(fast_args[0], fast_args[1])
+        np.testing.assert_array_equal(fast_args[2], count_triangles(fast_args[0]),
+                                      err_msg=f"{qualname}: triangle counts out of date")
 
 
 # --------------------------------------------------------------------------- spatial
@@ -549,12 +566,12 @@ def test_imitate_matches_brute_force(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_dissolve_removes_exactly_the_distrusted_ties(seed):
-    partner, trust, floor = _case_dissolve(np.random.default_rng(seed))
+    partner, trust, _, floor = args = _case_dissolve(np.random.default_rng(seed))
     before = {(int(i), int(partner[i, s])): trust[i, s]
               for i, s in zip(*np.nonzero(partner >= 0), strict=True)}
     edges = edge_set(partner)
     doomed = {(a, b) for a, b in edges if min(before[(a, b)], before[(b, a)]) < floor}
-    removed = cooperation._dissolve(partner, trust, floor)
+    removed = cooperation._dissolve(*args)
     check_ties(partner, trust)
     assert removed == len(doomed)
     assert edge_set(partner) == edges - doomed
@@ -565,9 +582,9 @@ def test_dissolve_removes_exactly_the_distrusted_ties(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_drop_removes_all_ties_of_leavers(seed):
-    partner, trust, idx = _case_drop(np.random.default_rng(seed))
+    partner, trust, _, idx = args = _case_drop(np.random.default_rng(seed))
     edges = edge_set(partner)
-    cooperation._drop(partner, trust, idx)
+    cooperation._drop(*args)
     check_ties(partner, trust)
     leaving = set(idx.tolist())
     assert edge_set(partner) == {(a, b) for a, b in edges
@@ -577,7 +594,7 @@ def test_drop_removes_all_ties_of_leavers(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_add_pairs_matches_set_based_rules(seed):
-    partner, trust, a, b, t_ab, t_ba = _case_add_pairs(np.random.default_rng(seed))
+    partner, trust, _, a, b, t_ab, t_ba = args = _case_add_pairs(np.random.default_rng(seed))
     k = partner.shape[1]
     edges = edge_set(partner)
     degree = (partner >= 0).sum(axis=1).tolist()
@@ -589,7 +606,7 @@ def test_add_pairs_matches_set_based_rules(seed):
             degree[i] += 1
             degree[j] += 1
             expected_new.append((i, j))
-    added = cooperation._add_pairs(partner, trust, a, b, t_ab, t_ba)
+    added = cooperation._add_pairs(*args)
     check_ties(partner, trust)
     assert added == len(expected_new)
     assert edge_set(partner) == edges
@@ -601,8 +618,8 @@ def test_add_pairs_matches_set_based_rules(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_form_ties_only_neighbours_and_keeps_symmetry(seed):
     args = _case_form(np.random.default_rng(seed))
-    (partner, trust, seekers, x, y, alive, reputation, start, members, cell_size, side, radius,
-     u, t0, w) = args
+    (partner, trust, _, seekers, x, y, alive, reputation, start, members, cell_size, side,
+     radius, u, t0, w) = args
     # set-based re-implementation, with the (separately tested) neighbour draw as primitive
     k = partner.shape[1]
     edges = edge_set(partner)

@@ -565,6 +565,20 @@ def test_tie_stats_matches_networkx():
     assert s["clustering"] == pytest.approx(np.mean([local[v] for v in wedge]))
 
 
+def test_tie_stats_with_kept_triangles_equals_counting():
+    # the model passes the triangle counts it keeps up to date; the result must be the same
+    rng = np.random.default_rng(31)
+    for _ in range(10):
+        n, k = int(rng.integers(2, 40)), int(rng.integers(1, 7))
+        partner, alive = random_ties(rng, n, k, n_tries=int(rng.integers(0, 3 * n)))
+        degree, triangles = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        metrics._degree_triangles(partner, alive, degree, triangles, 1)
+        assert tie_stats(partner, alive, triangles) == pytest.approx(
+            tie_stats(partner, alive), nan_ok=True)
+    with pytest.raises(ValueError, match="triangles: expected shape"):
+        tie_stats(partner, alive, np.zeros(n + 1, np.int64))
+
+
 # --------------------------------------------------------------------------- twin tests
 
 
@@ -601,6 +615,18 @@ def test_degree_triangles_range_kernel_twin(seed):
     np.testing.assert_array_equal(out[0][1], out[1][1])
     assert not out[0][0][:lo].any()  # it touches only its own range
     assert not out[0][0][hi:].any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_degrees_kernel_twin(seed):
+    rng = np.random.default_rng([5, seed])
+    partner, alive = random_ties(rng, 30, 5, n_tries=60)
+    fast, slow = np.full(30, -7, np.int64), np.full(30, -7, np.int64)
+    metrics._degrees(partner, alive, fast)
+    metrics._degrees.py_func(partner, alive, slow)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(fast[alive], (partner[alive] >= 0).sum(axis=1))
+    assert np.all(fast[~alive] == -7)  # dead firms' entries are left alone
 
 
 def test_mean_trust_by_hand():
