@@ -7,6 +7,7 @@ themselves are pure and live in :mod:`sim.metrics`.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from sim import metrics
 from sim.state import FacilityState
 
-__all__ = ["Recorder", "snapshot", "firm_table", "final_outcomes", "HEADLINE"]
+__all__ = ["Recorder", "indicators", "snapshot", "firm_table", "final_outcomes", "HEADLINE"]
 
 #: The outputs a summary figure and a comparison report show first.
 HEADLINE = ("firms", "employment", "output", "mean_productivity", "cooperation_rate",
@@ -32,7 +33,13 @@ class Recorder:
         self.n = 0
 
     def record(self, model, **extra: Any) -> None:
-        row = snapshot(model)
+        """Append the model's outputs for this step. When ``model.timings`` is a dict, the time
+        spent computing the indicators is charged to "metrics" and the rest of the recording
+        (sums, counts, assembling and appending the row) to "data collection"."""
+        t0 = time.perf_counter()
+        values = indicators(model)
+        t1 = time.perf_counter()
+        row = snapshot(model, values)
         row.update(extra)
         for key, value in row.items():
             col = self.columns.get(key)
@@ -44,18 +51,45 @@ class Recorder:
                 col.append(np.nan)
         self.latest = row
         self.n += 1
+        timings = getattr(model, "timings", None)
+        if timings is not None:
+            t2 = time.perf_counter()
+            timings["metrics"] = timings.get("metrics", 0.0) + (t1 - t0)
+            timings["data collection"] = timings.get("data collection", 0.0) + (t2 - t1)
 
     def dataframe(self) -> pd.DataFrame:
         return pd.DataFrame(self.columns)
 
 
-def snapshot(model) -> dict[str, float]:
-    """Every per-step output of the model in its current state."""
+def indicators(model) -> dict[str, Any]:
+    """The outcome indicators of :mod:`sim.metrics` for the model's current state: the costly
+    part of recording a step (inequality, concentration, agglomeration, the tie network)."""
+    f, w, ties = model.firms, model.world, model.ties
+    alive, emp = f.alive, f.employees
+    n_r, n_s = len(w.regions), len(w.sectors)
+    out: dict[str, Any] = {}
+    out["productivity"] = metrics.productivity_stats(f.productivity, alive)
+    out["size_classes"] = metrics.size_class_shares(emp, alive)
+    out["gini_size"] = metrics.gini(emp[alive])
+    out["trust"] = metrics.mean_trust(ties.partner, ties.trust, alive)
+    out["ties"] = metrics.tie_stats(ties.partner, alive, ties.triangles)
+    out["supplier_concentration"] = metrics.supplier_concentration(
+        model.suppliers.volume, model.suppliers.input, len(w.inputs))
+    out["eg_gamma"] = metrics.ellison_glaeser(emp, f.region, f.sector, alive, n_r, n_s)
+    out["lq"] = metrics.location_quotients(emp, f.region, f.sector, alive, n_r, n_s)
+    out["herfindahl_regions"] = metrics.herfindahl(
+        np.bincount(f.region[alive], weights=emp[alive], minlength=n_r))
+    out["morans_i"] = metrics.grid_morans_i(f.x, f.y, emp, alive, model.params.world.world_size)
+    return out
+
+
+def snapshot(model, values: dict[str, Any] | None = None) -> dict[str, float]:
+    """Every per-step output of the model in its current state, one flat row; ``values`` are
+    this state's :func:`indicators` if already computed."""
+    ind = indicators(model) if values is None else values
     f, w = model.firms, model.world
     alive = f.alive
     emp = f.employees
-    n_r, n_s = len(w.regions), len(w.sectors)
-    ties = model.ties
     row: dict[str, float] = {"step": model.steps}
     row["firms"] = int(alive.sum())
     row["employment"] = float(emp[alive].sum())
@@ -64,20 +98,18 @@ def snapshot(model) -> dict[str, float]:
     # profit of every firm that produced this month, including those that then left
     row["profit"] = float(model.books.get("profit", f.profit[alive].sum()))
     row["capital"] = float(f.capital[alive].sum())
-    row["mean_productivity"], row["sd_productivity"] = metrics.productivity_stats(
-        f.productivity, alive)
-    shares = metrics.size_class_shares(emp, alive)
-    for name, share in zip(("micro", "small", "medium", "large"), shares, strict=True):
+    row["mean_productivity"], row["sd_productivity"] = ind["productivity"]
+    for name, share in zip(("micro", "small", "medium", "large"), ind["size_classes"],
+                           strict=True):
         row[f"share_{name}"] = float(share)
-    row["gini_size"] = metrics.gini(emp[alive])
-    n_slots, trust = metrics.mean_trust(ties.partner, ties.trust, alive)
+    row["gini_size"] = ind["gini_size"]
+    n_slots, trust = ind["trust"]
     # share of this month's promises kept, over the ties played this month (some then dissolve)
     played = model.books.get("coop_played", 0)
     row["cooperation_rate"] = model.books.get("coop_kept", 0.0) / played if played else 0.0
     row["mean_trust"] = trust if n_slots else 0.0
-    row.update(metrics.tie_stats(ties.partner, alive, ties.triangles))
-    row["supplier_concentration"] = metrics.supplier_concentration(
-        model.suppliers.volume, model.suppliers.input, len(w.inputs))
+    row.update(ind["ties"])
+    row["supplier_concentration"] = ind["supplier_concentration"]
     row["jp_share"] = float((f.jp_group[alive] >= 0).mean()) if row["firms"] else 0.0
     fac = model.facilities
     operating = fac.operating() if fac.n else np.zeros(0, dtype=bool)
@@ -97,17 +129,15 @@ def snapshot(model) -> dict[str, float]:
     row["public_spending"] = float(model.public_step)
     row["public_spending_total"] = float(model.public_total + (
         model.public_step if model.steps == 0 else 0.0))
-    gamma = metrics.ellison_glaeser(emp, f.region, f.sector, alive, n_r, n_s)
-    lq = metrics.location_quotients(emp, f.region, f.sector, alive, n_r, n_s)
+    gamma, lq = ind["eg_gamma"], ind["lq"]
     for s, sector in enumerate(w.sectors):
         row[f"eg_gamma_{sector.name}"] = float(gamma[s])
         for r, region in enumerate(w.regions):
             row[f"lq_{sector.name}_{region.name}"] = float(lq[s, r])
     finite = gamma[np.isfinite(gamma)]
     row["eg_gamma_mean"] = float(finite.mean()) if finite.size else float("nan")
-    row["herfindahl_regions"] = metrics.herfindahl(
-        np.bincount(f.region[alive], weights=emp[alive], minlength=n_r))
-    row["morans_i"] = metrics.grid_morans_i(f.x, f.y, emp, alive, model.params.world.world_size)
+    row["herfindahl_regions"] = ind["herfindahl_regions"]
+    row["morans_i"] = ind["morans_i"]
     for key in ("contributions", "entry_capital", "exit_capital", "capital_change", "fees",
                 "interest_subsidy"):
         row[key] = float(model.books.get(key, 0.0))
