@@ -67,13 +67,13 @@ def _has_free(partner, alive, out):
 
 
 @numba.njit(cache=True, parallel=True)
-def _outcomes(partner, trust, acted, alive, revenue, productivity, reputation,
+def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputation,
               benefit, cost, trust_gain, trust_loss, spillover, memory,
               new_trust, new_productivity, new_reputation, income, acts):
     """Payoffs, trust, spillovers and reputation from this month's decisions.
 
     Reads the old arrays and writes only row/element i of the outputs, so firms are
-    independent. For each tie (i, j) the slot of i in j's row is found by a scan of length K.
+    independent. For each tie (i, j), ``back`` gives the slot of i in j's row.
 
     Outputs: new_trust float64[N, K], new_productivity float64[N], new_reputation float64[N],
     income float64[N] (net money from cooperation), acts float64[N] (partners i cooperated with).
@@ -95,24 +95,20 @@ def _outcomes(partner, trust, acted, alive, revenue, productivity, reputation,
             j = partner[i, s]
             if j < 0:
                 continue
-            back = 0
-            for r in range(k):
-                if partner[j, r] == i:
-                    back = acted[j, r]
-                    break
+            back_act = acted[j, back[i, s]]
             scale = min(revenue[i], revenue[j])
             if scale < 0.0:
                 scale = 0.0
             mine = acted[i, s]
-            income[i] += benefit * scale * back - cost * scale * mine
+            income[i] += benefit * scale * back_act - cost * scale * mine
             acts[i] += mine
             ties += 1
             t = trust[i, s]
-            if back == 1:
+            if back_act == 1:
                 new_trust[i, s] = t + trust_gain * (1.0 - t)
             else:
                 new_trust[i, s] = t - trust_loss * t
-            if mine == 1 and back == 1:
+            if mine == 1 and back_act == 1:
                 d = productivity[j] - productivity[i]
                 if d > gap:
                     gap = d
@@ -156,26 +152,26 @@ def _imitate(partner, alive, willingness, margin, who, slot_u, accept_u, intensi
 
 
 @numba.njit(cache=True)
-def _dissolve(partner, trust, triangles, floor):
+def _dissolve(partner, trust, triangles, back, floor):
     """Remove every tie whose trust, on either side, is below ``floor``. Serial. Returns count."""
     n, k = partner.shape
     removed = 0
     for i in range(n):
         for s in range(k):
             if partner[i, s] >= 0 and trust[i, s] < floor:
-                _unlink(partner, trust, triangles, i, s)
+                _unlink(partner, trust, triangles, back, i, s)
                 removed += 1
     return removed
 
 
 @numba.njit(cache=True)
-def _drop(partner, trust, triangles, idx):
+def _drop(partner, trust, triangles, back, idx):
     """Remove all ties of the firms in ``idx`` (they leave). Serial."""
     k = partner.shape[1]
     for a in range(idx.shape[0]):
         for s in range(k):
             if partner[idx[a], s] >= 0:
-                _unlink(partner, trust, triangles, idx[a], s)
+                _unlink(partner, trust, triangles, back, idx[a], s)
 
 
 @numba.njit(cache=True)
@@ -203,17 +199,17 @@ def _shared(partner, triangles, i, j, delta):
 
 
 @numba.njit(cache=True)
-def _unlink(partner, trust, triangles, i, s):
+def _unlink(partner, trust, triangles, back, i, s):
     """Remove the tie in firm i's slot s from both ends (and the triangles it closed)."""
     j = partner[i, s]
+    r = back[i, s]
     _shared(partner, triangles, i, j, -1)
-    for r in range(partner.shape[1]):
-        if partner[j, r] == i:
-            partner[j, r] = -1
-            trust[j, r] = 0.0
-            break
+    partner[j, r] = -1
+    trust[j, r] = 0.0
+    back[j, r] = -1
     partner[i, s] = -1
     trust[i, s] = 0.0
+    back[i, s] = -1
 
 
 @numba.njit(cache=True)
@@ -233,7 +229,7 @@ def _linked(partner, i, j):
 
 
 @numba.njit(cache=True)
-def _add(partner, trust, triangles, i, j, t_ij, t_ji):
+def _add(partner, trust, triangles, back, i, j, t_ij, t_ji):
     """Tie i and j if both have a free slot and are not yet tied. Returns True if added."""
     if i == j or _linked(partner, i, j):
         return False
@@ -244,13 +240,15 @@ def _add(partner, trust, triangles, i, j, t_ij, t_ji):
     _shared(partner, triangles, i, j, 1)
     partner[i, si] = j
     trust[i, si] = t_ij
+    back[i, si] = sj
     partner[j, sj] = i
     trust[j, sj] = t_ji
+    back[j, sj] = si
     return True
 
 
 @numba.njit(cache=True)
-def _form(partner, trust, triangles, seekers, x, y, alive, reputation, start, members,
+def _form(partner, trust, triangles, back, seekers, x, y, alive, reputation, start, members,
           cell_size, side, radius, u, t0, rep_weight):
     """Each seeker, in order, meets a random neighbour within ``radius`` and ties up. Serial.
 
@@ -267,17 +265,17 @@ def _form(partner, trust, triangles, seekers, x, y, alive, reputation, start, me
             continue
         t_ij = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
         t_ji = (1.0 - rep_weight) * t0 + rep_weight * reputation[i]
-        if _add(partner, trust, triangles, i, j, t_ij, t_ji):
+        if _add(partner, trust, triangles, back, i, j, t_ij, t_ji):
             added += 1
     return added
 
 
 @numba.njit(cache=True)
-def _add_pairs(partner, trust, triangles, a, b, t_ab, t_ba):
+def _add_pairs(partner, trust, triangles, back, a, b, t_ab, t_ba):
     """Tie each pair (a[m], b[m]) in order where possible. Serial. Returns ties added."""
     added = 0
     for m in range(a.shape[0]):
-        if _add(partner, trust, triangles, a[m], b[m], t_ab, t_ba):
+        if _add(partner, trust, triangles, back, a[m], b[m], t_ab, t_ba):
             added += 1
     return added
 
@@ -286,13 +284,13 @@ def _add_pairs(partner, trust, triangles, a, b, t_ab, t_ba):
 def drop_ties(ties, idx: np.ndarray) -> None:
     """Remove every tie of the firms ``idx`` (int64 array of slots)."""
     if idx.size:
-        _drop(ties.partner, ties.trust, ties.triangles,
+        _drop(ties.partner, ties.trust, ties.triangles, ties.back,
               np.ascontiguousarray(idx, dtype=np.int64))
 
 
 def add_tie(ties, a: np.ndarray, b: np.ndarray, trust_ab: float, trust_ba: float) -> int:
     """Tie pairs (a[m], b[m]) where both have a free slot; returns how many were added."""
-    return int(_add_pairs(ties.partner, ties.trust, ties.triangles,
+    return int(_add_pairs(ties.partner, ties.trust, ties.triangles, ties.back,
                           np.ascontiguousarray(a, dtype=np.int64),
                           np.ascontiguousarray(b, dtype=np.int64), trust_ab, trust_ba))
 
@@ -310,9 +308,10 @@ def form_ties(firms, ties, cells: CellList, cp, rng: np.random.Generator,
         return 0
     seekers = pool[rng.random(pool.size) < p]
     u = rng.random((seekers.size, N_MEET_TRIES))
-    return int(_form(ties.partner, ties.trust, ties.triangles, seekers, firms.x, firms.y,
-                     firms.alive, firms.reputation, cells.start, cells.members, cells.cell_size,
-                     cells.side, cp.tie_radius, u, cp.initial_trust, cp.reputation_weight))
+    return int(_form(ties.partner, ties.trust, ties.triangles, ties.back, seekers, firms.x,
+                     firms.y, firms.alive, firms.reputation, cells.start, cells.members,
+                     cells.cell_size, cells.side, cp.tie_radius, u, cp.initial_trust,
+                     cp.reputation_weight))
 
 
 def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str, float]:
@@ -328,14 +327,15 @@ def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str
     new_trust = np.empty_like(ties.trust)
     new_prod = np.empty_like(firms.productivity)
     new_rep = np.empty_like(firms.reputation)
-    _outcomes(ties.partner, ties.trust, ties.acted, firms.alive, firms.revenue,
+    _outcomes(ties.partner, ties.back, ties.trust, ties.acted, firms.alive, firms.revenue,
               firms.productivity, firms.reputation, cp.coop_benefit, cp.coop_cost,
               cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory,
               new_trust, new_prod, new_rep, firms.coop_income, firms.coop_acts)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
     kept = float(firms.coop_acts[firms.alive].sum())
 
-    dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, cp.trust_floor))
+    dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, ties.back,
+                              cp.trust_floor))
     formed = form_ties(firms, ties, cells, cp, rng)
 
     if cp.imitation_rate > 0.0:

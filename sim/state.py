@@ -139,6 +139,8 @@ class TieState:
     partner : int32[capacity, K]   slot of the k-th partner, -1 if the slot is empty (int32 halves
                                    the bytes every per-tie kernel fetches: up to 2**31 firms)
     trust   : float64[capacity, K] trust firm i places in that partner, in [0, 1]
+    back    : int8[capacity, K]    the slot firm i holds in its partner's row (-1 if empty), so a
+                                   kernel reaches the other end of a tie without scanning a row
     acted   : int8[capacity, K]    1 if i cooperated with that partner this month, else 0
     triangles : int64[capacity]    triangles through each firm (pairs of its partners that are
                                    tied to each other), kept up to date by every change to the
@@ -150,19 +152,21 @@ class TieState:
     trust: np.ndarray
     acted: np.ndarray
     triangles: np.ndarray
+    back: np.ndarray
 
     @classmethod
     def empty(cls, capacity: int, k: int) -> TieState:
         return cls(np.full((capacity, k), -1, dtype=np.int32),
                    np.full((capacity, k), 0.0),
                    np.full((capacity, k), 0, dtype=np.int8),
-                   np.full(capacity, 0, dtype=np.int64))
+                   np.full(capacity, 0, dtype=np.int64),
+                   np.full((capacity, k), -1, dtype=np.int8))
 
     def grow(self, capacity: int) -> None:
         old, k = self.partner.shape
         if capacity <= old:
             return
-        for name, fill in (("partner", -1), ("trust", 0.0), ("acted", 0)):
+        for name, fill in (("partner", -1), ("trust", 0.0), ("acted", 0), ("back", -1)):
             arr = getattr(self, name)
             new = np.full((capacity, k), fill, dtype=arr.dtype)
             new[:old] = arr

@@ -100,7 +100,7 @@ def _find(parent, i):
 
 
 @numba.njit(cache=True)
-def _purchasing_groups(partner, trust, alive, finput, trust_min):
+def _purchasing_groups(partner, back, trust, alive, finput, trust_min):
     """Connected components of ties trusted both ways above ``trust_min`` between firms
     buying the same input. Union by smaller root, so a component's root is its lowest slot.
 
@@ -115,12 +115,7 @@ def _purchasing_groups(partner, trust, alive, finput, trust_min):
             j = partner[i, s]
             if j <= i or trust[i, s] < trust_min or finput[j] != finput[i]:
                 continue
-            ok = False
-            for r in range(k):
-                if partner[j, r] == i:
-                    ok = trust[j, r] >= trust_min
-                    break
-            if not ok:
+            if trust[j, back[i, s]] < trust_min:
                 continue
             a = _find(parent, i)
             b = _find(parent, j)
@@ -179,7 +174,7 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool,
     jp_members = 0
     discount = np.zeros(n)
     if use_groups and ties is not None:
-        root, size = _purchasing_groups(ties.partner, ties.trust, firms.alive, finput,
+        root, size = _purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
                                         sp.jp_trust_min - mods.jp_trust_shift)
         members = np.flatnonzero(firms.alive & (size >= sp.jp_min_size))
         if members.size:

@@ -87,6 +87,15 @@ def count_triangles(partner: np.ndarray) -> np.ndarray:
     return out
 
 
+def reverse_slots(partner: np.ndarray) -> np.ndarray:
+    """``back[i, s]``: the slot firm i holds in the row of its partner ``partner[i, s]``, or -1
+    on an empty slot (int8[n, k]), by a scan of each partner's row."""
+    back = np.full(partner.shape, -1, dtype=np.int8)
+    for i, s in zip(*np.nonzero(partner >= 0), strict=True):
+        back[i, s] = list(partner[partner[i, s]]).index(i)
+    return back
+
+
 def check_ties(partner: np.ndarray, trust: np.ndarray | None = None,
                alive: np.ndarray | None = None) -> None:
     """Assert a tie table is valid: symmetric, no self-ties, no duplicate partners, ties only

@@ -31,6 +31,8 @@ from sim.model import ClusterModel
 from sim.params import Params
 from sim.state import FIRM_FIELDS, FacilityState
 
+from conftest import reverse_slots  # isort: skip
+
 #: Every kind of policy and shock, each on a schedule inside a 10-year run.
 POLICIES = (
     CommonFacilityCentre(name="cfc", region="Core", start=3, project_cost=200.0,
@@ -70,6 +72,7 @@ def check_state(model, check_ties, all_agents: bool = False) -> None:
     assert metrics._degree_triangles(ties.partner, live, degree, triangles, 1) == (0, -1)
     np.testing.assert_array_equal(ties.triangles[live], triangles[live])
     assert not ties.triangles[~live].any(), "a dead slot keeps triangles"
+    np.testing.assert_array_equal(ties.back, reverse_slots(ties.partner))
     emp = f.employees[live]
     dp = p.demography
     assert np.all(emp >= dp.min_size), "employment below min_size"

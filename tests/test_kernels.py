@@ -31,7 +31,8 @@ from sim.spatial import build_cell_list
 
 # module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
 # sys.path); tests elsewhere use them through the fixtures of conftest.py
-from conftest import check_ties, count_triangles, edge_set, random_ties  # isort: skip
+from conftest import (  # isort: skip
+    check_ties, count_triangles, edge_set, random_ties, reverse_slots)
 
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
@@ -168,7 +169,7 @@ def _case_decide(rng):
 def _case_unlink(rng):
     partner, trust, alive = _tie_inputs(rng)
     i, s = np.argwhere(partner >= 0)[int(rng.integers(0, (partner >= 0).sum()))]
-    return partner, trust, count_triangles(partner), int(i), int(s)
+    return partner, trust, count_triangles(partner), reverse_slots(partner), int(i), int(s)
 
 
 def _case_shared(rng):
@@ -192,7 +193,8 @@ def _case_outcomes(rng):
     partner, trust, alive = _tie_inputs(rng)
     n, k = partner.shape
     acted = ((rng.random((n, k)) < 0.6) & (partner >= 0)).astype(np.int8)
-    return (partner, trust, acted, alive, rng.uniform(-1, 20, n), rng.uniform(0.5, 2, n),
+    return (partner, reverse_slots(partner), trust, acted, alive, rng.uniform(-1, 20, n),
+            rng.uniform(0.5, 2, n),
             rng.random(n), 0.02, 0.008, 0.15, 0.25, 0.1, 0.2,
             np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(4)))
 
@@ -206,13 +208,14 @@ def _case_imitate(rng):
 
 def _case_dissolve(rng):
     partner, trust, _ = _triangle_rich(rng)
-    return (partner, trust, count_triangles(partner), float(rng.uniform(0.1, 0.5)))
+    return (partner, trust, count_triangles(partner), reverse_slots(partner),
+            float(rng.uniform(0.1, 0.5)))
 
 
 def _case_drop(rng):
     partner, trust, alive = _triangle_rich(rng)
     idx = rng.choice(np.flatnonzero(alive), size=5, replace=False).astype(np.int64)
-    return (partner, trust, count_triangles(partner), idx)
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), idx)
 
 
 def _case_free_slot(rng):
@@ -230,8 +233,8 @@ def _case_linked(rng):
 def _case_add(rng):
     partner, trust, _ = _tie_inputs(rng, k=3)
     n = partner.shape[0]
-    return (partner, trust, count_triangles(partner), int(rng.integers(0, n)),
-            int(rng.integers(0, n)), 0.3, 0.7)
+    return (partner, trust, count_triangles(partner), reverse_slots(partner),
+            int(rng.integers(0, n)), int(rng.integers(0, n)), 0.3, 0.7)
 
 
 def _case_form(rng):
@@ -240,7 +243,8 @@ def _case_form(rng):
     x, y = _positions(rng, n, spill=False)
     cl, radius = _cells(rng, x, y, alive)
     seekers = np.flatnonzero(alive & (rng.random(n) < 0.5)).astype(np.int64)
-    return (partner, trust, count_triangles(partner), seekers, x, y, alive, rng.random(n),
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), seekers, x, y,
+            alive, rng.random(n),
             cl.start, cl.members, cl.cell_size, cl.side, radius, rng.random((seekers.size, 4)),
             0.5, 0.4)
 
@@ -250,7 +254,7 @@ def _case_add_pairs(rng):
     live = np.flatnonzero(alive)
     a = rng.choice(live, size=25).astype(np.int64)
     b = rng.choice(live, size=25).astype(np.int64)
-    return (partner, trust, count_triangles(partner), a, b, 0.45, 0.55)
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), a, b, 0.45, 0.55)
 
 
 def _case_delivered(rng):
@@ -277,7 +281,8 @@ def _case_find(rng):
 
 def _case_purchasing_groups(rng):
     partner, trust, alive = _tie_inputs(rng, n=40, k=4)
-    return (partner, trust, alive, rng.integers(0, 2, 40), float(rng.uniform(0.2, 0.6)))
+    return (partner, reverse_slots(partner), trust, alive, rng.integers(0, 2, 40),
+            float(rng.uniform(0.2, 0.6)))
 
 
 def _case_cascade(rng):
@@ -343,8 +348,8 @@ TWIN_CASES = {
 }
 
 
-#: Kernels that change the tie table in place; their first three arguments are partner, trust
-#: and the triangle counts they keep up to date.
+#: Kernels that change the tie table in place; their first four arguments are partner, trust
+#: and the triangle counts and reverse slots they keep up to date.
 TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "_form",
                                                  "_add_pairs", "_unlink")}
 
@@ -426,6 +431,8 @@ def test_kernel_equals_its_py_func(qualname, seed):
         check_ties(fast_args[0], fast_args[1])
         np.testing.assert_array_equal(fast_args[2], count_triangles(fast_args[0]),
                                       err_msg=f"{qualname}: triangle counts out of date")
+        np.testing.assert_array_equal(fast_args[3], reverse_slots(fast_args[0]),
+                                      err_msg=f"{qualname}: reverse slots out of date")
 
 
 # --------------------------------------------------------------------------- spatial
@@ -517,10 +524,10 @@ def test_has_free_matches_numpy(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_outcomes_match_brute_force(seed):
     args = _case_outcomes(np.random.default_rng(seed))
-    (partner, trust, acted, alive, revenue, productivity, reputation, b, c, gain, loss, spill,
-     memory) = args[:13]
+    (partner, _, trust, acted, alive, revenue, productivity, reputation, b, c, gain, loss, spill,
+     memory) = args[:14]
     cooperation._outcomes(*args)
-    new_trust, new_prod, new_rep, income, acts = args[13:]
+    new_trust, new_prod, new_rep, income, acts = args[14:]
     slot = {(int(i), int(partner[i, s])): s for i, s in zip(*np.nonzero(partner >= 0),
                                                              strict=True)}
     n, k = partner.shape
@@ -566,7 +573,7 @@ def test_imitate_matches_brute_force(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_dissolve_removes_exactly_the_distrusted_ties(seed):
-    partner, trust, _, floor = args = _case_dissolve(np.random.default_rng(seed))
+    partner, trust, _, _, floor = args = _case_dissolve(np.random.default_rng(seed))
     before = {(int(i), int(partner[i, s])): trust[i, s]
               for i, s in zip(*np.nonzero(partner >= 0), strict=True)}
     edges = edge_set(partner)
@@ -582,7 +589,7 @@ def test_dissolve_removes_exactly_the_distrusted_ties(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_drop_removes_all_ties_of_leavers(seed):
-    partner, trust, _, idx = args = _case_drop(np.random.default_rng(seed))
+    partner, trust, _, _, idx = args = _case_drop(np.random.default_rng(seed))
     edges = edge_set(partner)
     cooperation._drop(*args)
     check_ties(partner, trust)
@@ -594,7 +601,7 @@ def test_drop_removes_all_ties_of_leavers(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_add_pairs_matches_set_based_rules(seed):
-    partner, trust, _, a, b, t_ab, t_ba = args = _case_add_pairs(np.random.default_rng(seed))
+    partner, trust, _, _, a, b, t_ab, t_ba = args = _case_add_pairs(np.random.default_rng(seed))
     k = partner.shape[1]
     edges = edge_set(partner)
     degree = (partner >= 0).sum(axis=1).tolist()
@@ -618,7 +625,7 @@ def test_add_pairs_matches_set_based_rules(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_form_ties_only_neighbours_and_keeps_symmetry(seed):
     args = _case_form(np.random.default_rng(seed))
-    (partner, trust, _, seekers, x, y, alive, reputation, start, members, cell_size, side,
+    (partner, trust, _, _, seekers, x, y, alive, reputation, start, members, cell_size, side,
      radius, u, t0, w) = args
     # set-based re-implementation, with the (separately tested) neighbour draw as primitive
     k = partner.shape[1]
@@ -678,8 +685,9 @@ def test_choose_matches_dense_cost_matrix(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_purchasing_groups_match_scipy_components(seed):
-    partner, trust, alive, finput, tmin = _case_purchasing_groups(np.random.default_rng(seed))
-    root, size = suppliers._purchasing_groups(partner, trust, alive, finput, tmin)
+    args = _case_purchasing_groups(np.random.default_rng(seed))
+    partner, _, trust, alive, finput, tmin = args
+    root, size = suppliers._purchasing_groups(*args)
     n = partner.shape[0]
     t = {(int(i), int(partner[i, s])): trust[i, s]
          for i, s in zip(*np.nonzero(partner >= 0), strict=True)}
