@@ -52,3 +52,42 @@ def test_quick_bench_writes_its_figures(tmp_path, capsys):
     assert set(data["kernels"]) >= {"decide", "outcomes", "choose_supplier", "accounts"}
     assert data["provenance"]["version"]
     assert f"written: {path}" in capsys.readouterr().out
+
+
+def _timed(live, step, **phases):
+    return {"live_firms": live, "seconds_per_step": step, "phase_seconds_per_step": phases}
+
+
+def test_scaling_exponents_by_hand():
+    from sim.bench import scaling_exponents
+
+    small = _timed(1_000, 0.01, cooperation=0.004, metrics=0.006)
+    # x100 firms: cooperation x100 (linear), metrics x1000 (b = 1.5), the step x10 (b = 0.5)
+    large = _timed(100_000, 0.1, cooperation=0.4, metrics=6.0)
+    b = scaling_exponents(small, large)
+    assert b["cooperation"] == pytest.approx(1.0)
+    assert b["metrics"] == pytest.approx(1.5)
+    assert b["step"] == pytest.approx(0.5)
+
+
+def test_targets_are_judged_from_the_figures():
+    from sim.bench import check_targets
+
+    res = {
+        "firm_steps_per_s_threads_1": {"100000": 1.6e6},
+        "parallel_speedup": {"100000": 1.2},
+        "large_run": {"wall_s": 95.0, "peak_rss_bytes": float("nan")},
+        "start": {"warm_s": 1.8, "cold_s": 17.0},
+        "phases_100k_1_thread": {"data collection": 0.02, "agents": 0.002, "metrics": 0.3},
+        "scaling_exponent_10k_1m": {"step": 1.02, "cooperation": 1.07, "metrics": 1.2},
+        "in_process_1000x120_s": 0.2,
+    }
+    rows = {r["target"]: r for r in check_targets(res)}
+    met = {t: r["met"] for t, r in rows.items()}
+    assert met["firm-steps/s on 1 thread at 100,000 firms"] is True
+    assert met["speed-up on all cores at 100,000 firms"] is False
+    assert met["1,000,000 firms x 100 steps: peak memory"] is None  # not measurable: no verdict
+    assert met["... and of its fastest-growing phase"] is False
+    assert rows["... and of its fastest-growing phase"]["measured"] == "metrics 1.20"
+    assert met["data collection + Mesa agents at 100,000 firms"] is True
+    assert rows["data collection + Mesa agents at 100,000 firms"]["measured"] == "2.2%"

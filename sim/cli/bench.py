@@ -91,3 +91,12 @@ def _print_full(res: dict) -> None:
     print(f"phases at 100,000 firms, 1 thread ({1e3 * ph['seconds_per_step']:.0f} ms/step): "
           + ", ".join(f"{k} {100 * v:.0f}%" for k, v in ph.items() if k != "seconds_per_step"))
     print(f"numba kernels vs pure-Python twins at 2,000 firms: {res['numba_vs_python']:,.0f}x")
+    if "scaling_exponent_10k_1m" in res:
+        ex = res["scaling_exponent_10k_1m"]
+        print("cost ~ firms^b from 10,000 to 1,000,000 firms: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in ex.items()))
+    if "targets" in res:
+        print("targets:")
+        for row in res["targets"]:
+            mark = {True: "met", False: "NOT MET", None: "not measured"}[row["met"]]
+            print(f"  {mark:<12} {row['target']}: {row['measured']} (wanted {row['wanted']})")
