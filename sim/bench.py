@@ -78,7 +78,7 @@ def firm_steps_per_second(n_firms: int, steps: int = 10, repeats: int = 3, seed:
         dt = time.perf_counter() - t0
         runs.append((firm_steps / dt, dt / steps, firm_steps / steps,
                      {k: v / steps for k, v in model.timings.items()}))
-    rate, per_step, live, phases = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+    _, _, live, phases = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # median rate
     return {"firm_steps_per_s": statistics.median(run[0] for run in runs),
             "seconds_per_step": statistics.median(run[1] for run in runs),
             "live_firms": live, "phase_seconds_per_step": phases}

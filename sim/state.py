@@ -139,13 +139,13 @@ class TieState:
     partner : int32[capacity, K]   slot of the k-th partner, -1 if the slot is empty (int32 halves
                                    the bytes every per-tie kernel fetches: up to 2**31 firms)
     trust   : float64[capacity, K] trust firm i places in that partner, in [0, 1]
-    back    : int8[capacity, K]    the slot firm i holds in its partner's row (-1 if empty), so a
-                                   kernel reaches the other end of a tie without scanning a row
     acted   : int8[capacity, K]    1 if i cooperated with that partner this month, else 0
     triangles : int64[capacity]    triangles through each firm (pairs of its partners that are
                                    tied to each other), kept up to date by every change to the
                                    table (:mod:`sim.cooperation`), so the clustering coefficient
                                    costs no pass over the partners' rows
+    back    : int8[capacity, K]    the slot firm i holds in its partner's row (-1 if empty), so a
+                                   kernel reaches the other end of a tie without scanning a row
     """
 
     partner: np.ndarray
