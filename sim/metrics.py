@@ -71,6 +71,16 @@ def _vector(name: str, a: npt.ArrayLike, n: int | None = None) -> np.ndarray:
     return v
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum(a * b)`` by numpy's pairwise summation, never through BLAS.
+
+    ``np.dot`` hands long vectors to OpenBLAS, whose threaded ``ddot`` splits the sum by the
+    machine's core count and CPU kernel (so the last bits depend on the machine) and whose
+    worker threads then spin on the other core for milliseconds, starving numba's threads.
+    """
+    return float(np.multiply(a, b).sum())
+
+
 def _check_finite(name: str, v: np.ndarray, nonnegative: bool = False) -> None:
     """Raise unless every entry of ``v`` is finite (and >= 0 if ``nonnegative``)."""
     if v.size == 0:
@@ -181,11 +191,11 @@ def gini(x: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> float:
         xs = np.sort(x)
         # sum_ij |x_i - x_j| = 2 sum_i (2i - n - 1) x_(i) for ascending x_(i), i = 1..n
         rank = np.arange(1, n + 1, dtype=np.float64)
-        g = float(np.dot(2.0 * rank - n - 1.0, xs) / (n * total))
+        g = _dot(2.0 * rank - n - 1.0, xs) / (n * total)
         return max(g, 0.0)  # rounding can leave -1e-17 for equal values
     w = _vector("weights", weights, n)
     _check_finite("weights", w, nonnegative=True)
-    total = float(np.dot(w, x))
+    total = _dot(w, x)
     if n == 0 or total <= 0:
         return NAN
     order = np.argsort(x, kind="stable")
@@ -193,7 +203,7 @@ def gini(x: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> float:
     cum = np.cumsum(ws)
     big_w = cum[-1]
     # weighted version of the rank identity: the weight below x_(i) minus the weight above it
-    g = float(np.dot(ws * xs, (cum - ws) - (big_w - cum)) / (big_w * total))
+    g = _dot(ws * xs, (cum - ws) - (big_w - cum)) / (big_w * total)
     return max(g, 0.0)
 
 
@@ -216,7 +226,7 @@ def herfindahl(x: npt.ArrayLike) -> float:
     if x.size == 0 or total <= 0:
         return NAN
     s = x / total  # shares first: squaring raw sizes could overflow for huge totals
-    return float(np.dot(s, s))
+    return _dot(s, s)
 
 
 def size_class_shares(emp: npt.ArrayLike, alive: npt.ArrayLike,
@@ -290,8 +300,8 @@ def productivity_stats(prod: npt.ArrayLike, alive: npt.ArrayLike,
     big_w = w.sum()
     if p.size == 0 or big_w <= 0:
         return NAN, NAN
-    mean = np.dot(w, p) / big_w
-    return float(mean), float(np.sqrt(np.dot(w, (p - mean) ** 2) / big_w))
+    mean = _dot(w, p) / big_w
+    return float(mean), float(np.sqrt(_dot(w, (p - mean) ** 2) / big_w))
 
 
 # --------------------------------------------------------------------------- agglomeration
@@ -404,7 +414,7 @@ def ellison_glaeser(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.Array
     out = np.full(e.shape[0], np.nan)
     if np.count_nonzero(e.sum(axis=0) > 0) < 2:  # one region holds everything: sum x^2 = 1
         return out
-    one_minus_x2 = 1.0 - float(np.dot(x, x))
+    one_minus_x2 = 1.0 - _dot(x, x)
     # H = 1 exactly when a single plant has all of the sector's employment; counting plants
     # avoids trusting 1 - H to rounding
     plants = np.bincount(sec_a[emp_a > 0], minlength=e.shape[0])
@@ -458,7 +468,7 @@ def morans_i(values: npt.ArrayLike, weights) -> float:
         return NAN
     z = v - v.mean()
     wz = np.asarray(w @ z, dtype=np.float64).ravel()
-    return float(n / s0 * np.dot(z, wz) / np.dot(z, z))
+    return float(n / s0 * _dot(z, wz) / _dot(z, z))
 
 
 def _grid_morans_i(grid: np.ndarray) -> float:
