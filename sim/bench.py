@@ -107,18 +107,19 @@ def _kernel_cases(n_firms: int, seed: int):
     for _ in range(3):
         model.step()
     f, t, w, p = model.firms, model.ties, model.world_arrays, model.params
-    rng = np.random.default_rng(seed)
     n, k = t.partner.shape
-    u = rng.random((n, k))
+    key, month = model.stream_key, model.steps
     acted = np.zeros((n, k), dtype=np.int8)
-    cooperation._decide(t.partner, t.trust, f.alive, f.willingness, 0.5, u, acted)
+    cooperation._decide(t.partner, t.trust, f.alive, f.willingness, 0.5, f.firm_id, key, month,
+                        acted)
+    cells = model.cells
     out_nk = np.empty((n, k))
     out = [np.empty(n) for _ in range(4)]
     finput = w["sector_input"][f.sector]
     sup = model.suppliers
     chosen = np.empty(n, dtype=np.int64)
     unit = np.empty(n)
-    noise = rng.standard_normal(n) * 0.04
+    met = np.empty(n, dtype=np.int64)
     service = np.full(n, -1, dtype=np.int64)
     zeros = np.zeros(n)
     m = model.mods
@@ -126,14 +127,17 @@ def _kernel_cases(n_firms: int, seed: int):
     return [
         ("cell_list", spatial._cell_list, (f.x, f.y, f.alive, 3.0, 20)),
         ("decide", cooperation._decide,
-         (t.partner, t.trust, f.alive, f.willingness, 0.5, u, acted)),
+         (t.partner, t.trust, f.alive, f.willingness, 0.5, f.firm_id, key, month, acted)),
+        ("meet", cooperation._meet,
+         (t.partner, f.alive, f.firm_id, f.x, f.y, cells.start, cells.members, cells.cell_size,
+          cells.side, cp.tie_radius, 0.5, key, month, met)),
         ("outcomes", cooperation._outcomes,
          (t.partner, t.back, t.trust, acted, f.alive, f.revenue, f.productivity, f.reputation,
           cp.coop_benefit, cp.coop_cost, cp.trust_gain, cp.trust_loss, cp.spillover,
           cp.reputation_memory, out_nk, out[0], out[1], out[2], out[3])),
         ("choose_supplier", suppliers._choose,
-         (f.alive, f.x, f.y, f.region, finput, f.supplier, f.alive, sup.x, sup.y, sup.region,
-          w["by_input_start"], w["by_input"], sup.price, 0.004, m.within_mult, m.between_mult,
+         (f.alive, f.x, f.y, f.region, finput, f.supplier, 0.5, f.firm_id, key, month, sup.x,
+          sup.y, sup.region, w["by_input_start"], w["by_input"], sup.price, 0.004, m.within_mult, m.between_mult,
           w["infra_factor"], 0.02, chosen, unit)),
         ("purchasing_groups", suppliers._purchasing_groups,
          (t.partner, t.back, t.trust, f.alive, finput, 0.6)),
@@ -148,7 +152,8 @@ def _kernel_cases(n_firms: int, seed: int):
           f.coop_income, service, zeros, zeros, out[0], out[1], out[2], out[3],
           np.empty(n))),
         ("grow", demography._grow,
-         (f.alive, f.employees, f.profit, f.revenue, 0.05, noise, 1.0, 2000.0, out[0])),
+         (f.alive, f.employees, f.profit, f.revenue, 0.05, 0.04, 1.0, 2000.0, f.firm_id, key,
+          month, out[0])),
     ]
 
 

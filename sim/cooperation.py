@@ -22,6 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim import streams
 from sim.spatial import CellList, _random_neighbour
 
 __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
@@ -30,40 +31,60 @@ N_MEET_TRIES = 4
 
 
 @numba.njit(cache=True, parallel=True)
-def _decide(partner, trust, alive, willingness, coop_base, u, acted):
+def _decide(partner, trust, alive, willingness, coop_base, firm_id, key, month, acted):
     """Who keeps their word this month.
 
-    partner : int64[N, K]; trust : float64[N, K]; alive : bool[N]; willingness : float64[N]
+    partner : int[N, K]; trust : float64[N, K]; alive : bool[N]; willingness : float64[N]
     coop_base : float, cooperation probability at zero trust relative to willingness
-    u : float64[N, K] uniforms
+    firm_id : int64[N]; key : uint64[2]; month : int: the draws, one uniform per tie slot from
+        the ``DECIDE`` stream (slots 4b..4b+3 share block b), made only for occupied slots
     acted : int8[N, K] output, 1 if i cooperates with partner k
     Returns the number of tie slots played (an exact integer sum: any thread count).
     """
     n, k = partner.shape
     played = 0
     for i in numba.prange(n):
+        u0 = u1 = u2 = u3 = 0.0
+        drawn = -1  # the block whose uniforms u0..u3 hold
         for s in range(k):
             acted[i, s] = 0
             if alive[i] and partner[i, s] >= 0:
                 played += 1
+                if s // 4 != drawn:
+                    drawn = s // 4
+                    u0, u1, u2, u3 = streams.uniform4(key, month, streams.DECIDE, firm_id[i],
+                                                      drawn)
+                r = s % 4
+                u = u0 if r == 0 else (u1 if r == 1 else (u2 if r == 2 else u3))
                 p = willingness[i] * (coop_base + (1.0 - coop_base) * trust[i, s])
-                if u[i, s] < p:
+                if u < p:
                     acted[i, s] = 1
     return played
 
 
 @numba.njit(cache=True, parallel=True)
-def _has_free(partner, alive, out):
-    """out[i] = alive[i] and firm i has an empty tie slot. bool[N] output."""
-    n, k = partner.shape
+def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius, prob, key,
+          month, met):
+    """Whom each firm meets this month: a random neighbour within ``radius``, or -1.
+
+    A live firm with a free slot looks for a partner with probability ``prob`` and then tries
+    ``N_MEET_TRIES`` random members of its 3 x 3 block of cells (:func:`_random_neighbour`).
+    Draws come from the ``MEET`` stream: block 0 holds the decision to look and the first three
+    tries, block 1 the fourth. Reads positions and cells only, so firms are independent.
+
+    met : int64[N] output, the neighbour's slot or -1.
+    """
+    n = partner.shape[0]
     for i in numba.prange(n):
-        free = False
-        if alive[i]:
-            for s in range(k):
-                if partner[i, s] < 0:
-                    free = True
-                    break
-        out[i] = free
+        met[i] = -1
+        if not alive[i] or _free_slot(partner, i) < 0:
+            continue
+        u0, u1, u2, u3 = streams.uniform4(key, month, streams.MEET, firm_id[i], 0)
+        if u0 >= prob:
+            continue
+        v0, _, _, _ = streams.uniform4(key, month, streams.MEET, firm_id[i], 1)
+        met[i] = _random_neighbour(i, x, y, start, members, cell_size, side, radius,
+                                   (u1, u2, u3, v0))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -117,17 +138,29 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
             new_reputation[i] = (1.0 - memory) * reputation[i] + memory * (acts[i] / ties)
 
 
+@numba.njit(cache=True)
+def _margin(profit, revenue, i):
+    """Firm i's profit margin (0 without revenue)."""
+    return profit[i] / revenue[i] if revenue[i] > 0.0 else 0.0
+
+
 @numba.njit(cache=True, parallel=True)
-def _imitate(partner, alive, willingness, margin, who, slot_u, accept_u, intensity, out):
+def _imitate(partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month,
+             out):
     """Pairwise-comparison imitation of willingness (Fermi rule).
 
-    who : bool[N], firms that compare this month; slot_u, accept_u : float64[N] uniforms.
+    With probability ``rate`` a live firm with partners picks one at random and copies its
+    willingness with probability ``1 / (1 + exp(-intensity (m_j - m_i)))`` for profit margins m.
+    Draws (compare?, which partner, copy?) come from block 0 of the ``IMITATE`` stream.
     out : float64[N] output willingness (reads only the old array).
     """
     n, k = partner.shape
     for i in numba.prange(n):
         out[i] = willingness[i]
-        if not (alive[i] and who[i]):
+        if not alive[i]:
+            continue
+        who_u, slot_u, accept_u, _ = streams.uniform4(key, month, streams.IMITATE, firm_id[i], 0)
+        if who_u >= rate:
             continue
         deg = 0
         for s in range(k):
@@ -135,28 +168,45 @@ def _imitate(partner, alive, willingness, margin, who, slot_u, accept_u, intensi
                 deg += 1
         if deg == 0:
             continue
-        pick = min(int(slot_u[i] * deg), deg - 1)
+        pick = min(int(slot_u * deg), deg - 1)
         for s in range(k):
             if partner[i, s] >= 0:
                 if pick == 0:
                     j = partner[i, s]
-                    x = intensity * (margin[j] - margin[i])
+                    x = intensity * (_margin(profit, revenue, j) - _margin(profit, revenue, i))
                     if x > 50.0:
                         x = 50.0
                     elif x < -50.0:
                         x = -50.0
-                    if accept_u[i] < 1.0 / (1.0 + np.exp(-x)):
+                    if accept_u < 1.0 / (1.0 + np.exp(-x)):
                         out[i] = willingness[j]
                     break
                 pick -= 1
 
 
-@numba.njit(cache=True)
-def _dissolve(partner, trust, triangles, back, floor):
-    """Remove every tie whose trust, on either side, is below ``floor``. Serial. Returns count."""
+@numba.njit(cache=True, parallel=True)
+def _distrusted(partner, trust, floor, out):
+    """out[i] = firm i places trust below ``floor`` in some partner. bool[N] output."""
     n, k = partner.shape
+    for i in numba.prange(n):
+        low = False
+        for s in range(k):
+            if partner[i, s] >= 0 and trust[i, s] < floor:
+                low = True
+                break
+        out[i] = low
+
+
+@numba.njit(cache=True)
+def _dissolve(partner, trust, triangles, back, floor, rows):
+    """Remove every tie of the firms ``rows`` (int64[M]) whose trust, on this side, is below
+    ``floor``. With ``rows`` the firms flagged by :func:`_distrusted` this removes every tie
+    distrusted on either side (the set removed does not depend on the order). Serial. Returns
+    the number of ties removed."""
+    k = partner.shape[1]
     removed = 0
-    for i in range(n):
+    for a in range(rows.shape[0]):
+        i = rows[a]
         for s in range(k):
             if partner[i, s] >= 0 and trust[i, s] < floor:
                 _unlink(partner, trust, triangles, back, i, s)
@@ -248,19 +298,14 @@ def _add(partner, trust, triangles, back, i, j, t_ij, t_ji):
 
 
 @numba.njit(cache=True)
-def _form(partner, trust, triangles, back, seekers, x, y, alive, reputation, start, members,
-          cell_size, side, radius, u, t0, rep_weight):
-    """Each seeker, in order, meets a random neighbour within ``radius`` and ties up. Serial.
-
-    seekers : int64[M]; u : float64[M, T] uniforms for the neighbour draws.
-    Initial trust in a partner blends ``t0`` with the partner's reputation. Returns ties added.
+def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weight):
+    """Tie each firm i to the neighbour ``met[i]`` it met (-1: none), in slot order, where both
+    still have a free slot. Serial: earlier ties fill slots. Initial trust in a partner blends
+    ``t0`` with the partner's reputation. Returns ties added.
     """
     added = 0
-    for a in range(seekers.shape[0]):
-        i = seekers[a]
-        if _free_slot(partner, i) < 0:
-            continue
-        j = _random_neighbour(i, x, y, start, members, cell_size, side, radius, u[a])
+    for i in range(met.shape[0]):
+        j = met[i]
         if j < 0 or not alive[j]:
             continue
         t_ij = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
@@ -295,35 +340,29 @@ def add_tie(ties, a: np.ndarray, b: np.ndarray, trust_ab: float, trust_ba: float
                           np.ascontiguousarray(b, dtype=np.int64), trust_ab, trust_ba))
 
 
-def form_ties(firms, ties, cells: CellList, cp, rng: np.random.Generator,
-              candidates: np.ndarray | None = None, meet_prob: float | None = None) -> int:
-    """Firms with a free slot meet a random neighbour with probability ``meet_prob``."""
+def form_ties(firms, ties, cells: CellList, cp, key: np.ndarray, month: int,
+              meet_prob: float | None = None) -> int:
+    """Firms with a free slot meet a random neighbour with probability ``meet_prob`` (default
+    ``cp.meet_prob``) and tie up; ``key`` and ``month`` name the draws (:mod:`sim.streams`)."""
     p = cp.meet_prob if meet_prob is None else meet_prob
-    has_free = np.empty(firms.capacity, dtype=np.bool_)
-    _has_free(ties.partner, firms.alive, has_free)
-    if candidates is not None:
-        has_free &= candidates
-    pool = np.flatnonzero(has_free)
-    if pool.size == 0 or p <= 0.0 or cp.tie_radius <= 0.0:
+    if p <= 0.0 or cp.tie_radius <= 0.0:
         return 0
-    seekers = pool[rng.random(pool.size) < p]
-    u = rng.random((seekers.size, N_MEET_TRIES))
-    return int(_form(ties.partner, ties.trust, ties.triangles, ties.back, seekers, firms.x,
-                     firms.y, firms.alive, firms.reputation, cells.start, cells.members,
-                     cells.cell_size, cells.side, cp.tie_radius, u, cp.initial_trust,
-                     cp.reputation_weight))
+    met = np.empty(firms.capacity, dtype=np.int64)
+    _meet(ties.partner, firms.alive, firms.firm_id, firms.x, firms.y, cells.start, cells.members,
+          cells.cell_size, cells.side, cp.tie_radius, p, key, month, met)
+    return int(_form(ties.partner, ties.trust, ties.triangles, ties.back, met, firms.alive,
+                     firms.reputation, cp.initial_trust, cp.reputation_weight))
 
 
-def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str, float]:
+def step(firms, ties, cells: CellList, cp, key: np.ndarray, month: int) -> dict[str, float]:
     """One month of cooperation: decide, pay off, update trust, dissolve, meet, imitate.
 
     Writes ``firms.coop_income``, ``firms.coop_acts``, ``firms.productivity``,
     ``firms.reputation``, ``firms.willingness`` and the tie arrays. Returns counts for the books.
+    Every draw is keyed by ``(key, month, stream, firm_id)`` (:mod:`sim.streams`).
     """
-    n, k = ties.partner.shape
-    u = rng.random((n, k))
     played = int(_decide(ties.partner, ties.trust, firms.alive, firms.willingness, cp.coop_base,
-                         u, ties.acted))
+                         firms.firm_id, key, month, ties.acted))
     new_trust = np.empty_like(ties.trust)
     new_prod = np.empty_like(firms.productivity)
     new_rep = np.empty_like(firms.reputation)
@@ -332,21 +371,18 @@ def step(firms, ties, cells: CellList, cp, rng: np.random.Generator) -> dict[str
               cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory,
               new_trust, new_prod, new_rep, firms.coop_income, firms.coop_acts)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
-    kept = float(firms.coop_acts[firms.alive].sum())
+    kept = float(firms.coop_acts.sum())  # 0 for dead firms
 
+    low = np.empty(firms.capacity, dtype=np.bool_)
+    _distrusted(ties.partner, ties.trust, cp.trust_floor, low)
     dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, ties.back,
-                              cp.trust_floor))
-    formed = form_ties(firms, ties, cells, cp, rng)
+                              cp.trust_floor, np.flatnonzero(low)))
+    formed = form_ties(firms, ties, cells, cp, key, month)
 
     if cp.imitation_rate > 0.0:
-        who = rng.random(n) < cp.imitation_rate
-        slot_u = rng.random(n)
-        accept_u = rng.random(n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            margin = np.where(firms.revenue > 0, firms.profit / firms.revenue, 0.0)
         out = np.empty_like(firms.willingness)
-        _imitate(ties.partner, firms.alive, firms.willingness, margin, who, slot_u, accept_u,
-                 cp.imitation_intensity, out)
+        _imitate(ties.partner, firms.alive, firms.willingness, firms.profit, firms.revenue,
+                 cp.imitation_rate, cp.imitation_intensity, firms.firm_id, key, month, out)
         firms.willingness = out
     return {"ties_formed": formed, "ties_dissolved": dissolved, "coop_played": played,
             "coop_kept": kept}

@@ -23,17 +23,25 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim import streams
+
 __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
 
 @numba.njit(cache=True, parallel=True)
-def _grow(alive, employees, profit, revenue, sensitivity, noise, floor, cap, out):
-    """New employment: L exp(g margin + noise), floor and cap. Writes only element i."""
+def _grow(alive, employees, profit, revenue, sensitivity, sd, floor, cap, firm_id, key, month,
+          out):
+    """New employment: L exp(g margin + sd eps), floor and cap. Writes only element i.
+
+    eps is a standard normal from block 0 of the ``GROWTH`` stream (:mod:`sim.streams`).
+    """
     n = alive.shape[0]
     for i in numba.prange(n):
         out[i] = employees[i]
         if not alive[i]:
             continue
+        u1, u2, _, _ = streams.uniform4(key, month, streams.GROWTH, firm_id[i], 0)
+        eps, _ = streams.normal2(u1, u2)
         margin = 0.0
         if revenue[i] > 0.0:
             margin = profit[i] / revenue[i]
@@ -41,7 +49,7 @@ def _grow(alive, employees, profit, revenue, sensitivity, noise, floor, cap, out
                 margin = 1.0
             elif margin < -1.0:
                 margin = -1.0
-        size = employees[i] * np.exp(sensitivity * margin + noise[i])
+        size = employees[i] * np.exp(sensitivity * margin + sd * eps)
         if size < floor:
             size = floor
         elif size > cap:
@@ -49,13 +57,25 @@ def _grow(alive, employees, profit, revenue, sensitivity, noise, floor, cap, out
         out[i] = size
 
 
-def grow(firms, dp, rng: np.random.Generator) -> None:
-    """Employment follows profitability with proportional noise (in place)."""
-    noise = rng.standard_normal(firms.capacity) * dp.growth_sd
+def grow(firms, dp, key: np.ndarray, month: int) -> None:
+    """Employment follows profitability with proportional noise (in place); the noise is keyed
+    by ``(key, month)`` (:mod:`sim.streams`)."""
     out = np.empty_like(firms.employees)
     _grow(firms.alive, firms.employees, firms.profit, firms.revenue, dp.growth_sensitivity,
-          noise, dp.min_size, dp.max_size, out)
+          dp.growth_sd, dp.min_size, dp.max_size, firms.firm_id, key, month, out)
     firms.employees = out
+
+
+@numba.njit(cache=True, parallel=True)
+def _spinoffs(alive, profit, prob, firm_id, key, month, out):
+    """out[i] = live, profitable firm i spins off a firm this month (probability ``prob``, block
+    0 of the ``SPINOFF`` stream). bool[N] output."""
+    n = alive.shape[0]
+    for i in numba.prange(n):
+        out[i] = False
+        if alive[i] and profit[i] > 0.0:
+            u, _, _, _ = streams.uniform4(key, month, streams.SPINOFF, firm_id[i], 0)
+            out[i] = u < prob
 
 
 def exits(firms, dp) -> np.ndarray:
@@ -97,8 +117,11 @@ def _logit_choice(utility: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(choice, utility.shape[1] - 1)
 
 
-def entry(model, rng: np.random.Generator) -> dict[str, object]:
+def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[str, object]:
     """Who enters this month: spin-offs and outside entrants, with sector, region and place.
+
+    Spin-offs are drawn per firm, keyed by ``(key, month)`` (:mod:`sim.streams`); how many
+    outsiders enter, and where, comes from ``rng``.
 
     Returns a dict of arrays describing the entrants (``region``, ``sector``, ``parent`` slot or
     -1); the model creates them.
@@ -110,8 +133,9 @@ def entry(model, rng: np.random.Generator) -> dict[str, object]:
     n_sectors = len(model.world.sectors)
 
     # spin-offs of profitable firms: same sector, same region (Arthur 1990)
-    profitable = alive_idx[firms.profit[alive_idx] > 0]
-    parents = profitable[rng.random(profitable.size) < dp.spinoff_prob]
+    spins = np.empty(firms.capacity, dtype=np.bool_)
+    _spinoffs(firms.alive, firms.profit, dp.spinoff_prob, firms.firm_id, key, month, spins)
+    parents = np.flatnonzero(spins)
 
     # outside entrants
     if dp.entrants_per_step >= 0:

@@ -7,8 +7,10 @@
 agents (:class:`sim.agents.FirmAgent`), thin views that hold a slot index.
 
 All randomness comes from ``self.rng``, the one :class:`numpy.random.Generator` Mesa builds from
-the ``rng`` argument, drawn in a fixed order in the Python wrappers and handed to the kernels as
-arrays: one seed gives bit-identical runs whatever the number of numba threads.
+the ``rng`` argument. Per-firm draws are counter-based (:mod:`sim.streams`): a pure function of
+a key drawn once from ``self.rng``, the month, the kind of draw and the firm, computed inside the
+parallel kernels; the few other draws (entrants, interventions) come from ``self.rng`` in a
+fixed order. One seed gives bit-identical runs whatever the number of numba threads.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import mesa
 import numba
 import numpy as np
 
-from sim import collect, cooperation, demography, facilities, market, suppliers
+from sim import collect, cooperation, demography, facilities, market, streams, suppliers
 from sim.agents import FacilityAgent, FirmAgent, SupplierAgent
 from sim.interventions.base import Intervention, Schedule
 from sim.params import Params
@@ -66,6 +68,8 @@ class ClusterModel(mesa.Model):
                  rng: Any = None, agents: bool = True, threads: int | None = None,
                  **overrides: Any):
         super().__init__(rng=rng)
+        #: the key of every per-firm draw (sim.streams): first thing drawn from the seed
+        self.stream_key = streams.make_key(self.rng)
         self.threads = threads
         params = params or Params()
         if overrides:
@@ -100,7 +104,7 @@ class ClusterModel(mesa.Model):
                                      params.world.world_size, params.cooperation.tie_radius)
         if params.switches.cooperation and params.world.initial_tie_share > 0:
             cooperation.form_ties(self.firms, self.ties, self.cells, params.cooperation,
-                                  self.rng, meet_prob=params.world.initial_tie_share)
+                                  self.stream_key, 0, meet_prob=params.world.initial_tie_share)
         self.recorder = collect.Recorder()
         self.books = {}  # the initial firms are the starting stock, not this month's entrants
         self.recorder.record(self, entries=0, exits=0)
@@ -121,14 +125,14 @@ class ClusterModel(mesa.Model):
                                      p.world.world_size, p.cooperation.tie_radius)
         if p.switches.cooperation:  # play with partners; trust, spillovers, ties form and dissolve
             self.books.update(cooperation.step(self.firms, self.ties, self.cells,
-                                               p.cooperation, self.rng))
+                                               p.cooperation, self.stream_key, t))
         else:
             self.firms.coop_income.fill(0.0)
         self._tick("cooperation")
         if p.switches.suppliers:  # choose suppliers by delivered cost; purchasing groups
             books, self.tmp["unit_input_cost"] = suppliers.step(
                 self.firms, self.ties, self.suppliers, self.world_arrays, self.mods,
-                p.suppliers, p.switches.joint_purchasing, self.rng)
+                p.suppliers, p.switches.joint_purchasing, self.stream_key, t)
             self.books.update(books)
         self._tick("suppliers")
         if p.switches.facilities:  # pledge drives, construction, use and upkeep of facilities
@@ -143,7 +147,7 @@ class ClusterModel(mesa.Model):
                                      p.suppliers.volume_memory)
         self._tick("market")
         if p.switches.growth:  # employment follows profitability, with proportional noise
-            demography.grow(self.firms, p.demography, self.rng)
+            demography.grow(self.firms, p.demography, self.stream_key, t)
         leaving = (demography.exits(self.firms, p.demography) if p.switches.exit
                    else np.zeros(0, dtype=np.int64))
         self._remove_firms(leaving)
@@ -372,7 +376,7 @@ class ClusterModel(mesa.Model):
 
     def _enter(self) -> int:
         p = self.params
-        new = demography.entry(self, self.rng)
+        new = demography.entry(self, self.rng, self.stream_key, self.steps)
         n = new["region"].size
         if n == 0:
             return 0

@@ -112,7 +112,8 @@ def _cell_list(x, y, alive, cell_size, side):
 def _random_neighbour(i, x, y, start, members, cell_size, side, radius, u):
     """A uniformly random other firm within ``radius`` of firm i, or -1 after len(u) tries.
 
-    u : float64[T] uniforms, one per try: which member of the 3 x 3 block to look at.
+    u : T uniforms (an array or a tuple), one per try: which member of the 3 x 3 block to
+        look at.
     """
     cx = min(max(int(x[i] / cell_size), 0), side - 1)
     cy = min(max(int(y[i] / cell_size), 0), side - 1)
@@ -133,7 +134,7 @@ def _random_neighbour(i, x, y, start, members, cell_size, side, radius, u):
     if total <= 1:
         return -1
     r2 = radius * radius
-    for t in range(u.shape[0]):
+    for t in range(len(u)):
         pick = min(int(u[t] * total), total - 1)
         m = 0
         while pick >= counts[m]:

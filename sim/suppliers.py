@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim import streams
+
 __all__ = ["step", "gate_prices", "infra_factor"]
 
 
@@ -48,13 +50,15 @@ def _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within, b
 
 
 @numba.njit(cache=True, parallel=True)
-def _choose(alive, fx, fy, fregion, finput, current, reconsider, sx, sy, sregion,
-            by_input_start, by_input, price, freight, within, between, infra, switch_gain,
-            chosen, unit_cost):
+def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, month, sx, sy,
+            sregion, by_input_start, by_input, price, freight, within, between, infra,
+            switch_gain, chosen, unit_cost):
     """Each firm's supplier and delivered unit cost this month.
 
     alive : bool[N]; fx, fy : float64[N]; fregion, finput, current : int64[N]
-    reconsider : bool[N], firms that look around this month (firms without a supplier always do)
+    loyalty : float, probability of not looking around this month (firms without a supplier
+        always look); firm_id : int64[N], key : uint64[2], month : int name the draws (block 0
+        of the ``SUPPLIER`` stream, drawn only for firms that have a supplier and loyalty < 1)
     sx, sy : float64[M]; sregion : int64[M]; price : float64[M] gate prices
     by_input_start : int64[I+1], by_input : int64[M]: suppliers of input c are
         by_input[by_input_start[c]:by_input_start[c+1]]
@@ -75,7 +79,11 @@ def _choose(alive, fx, fy, fregion, finput, current, reconsider, sx, sy, sregion
                                   within, between, infra)
         else:
             cur_cost = np.inf
-        if cur < 0 or reconsider[i]:
+        look = cur < 0
+        if not look and loyalty < 1.0:
+            u, _, _, _ = streams.uniform4(key, month, streams.SUPPLIER, firm_id[i], 0)
+            look = u >= loyalty
+        if look:
             best = -1
             best_cost = np.inf
             for a in range(by_input_start[c], by_input_start[c + 1]):
@@ -154,21 +162,22 @@ def _group_suppliers(root: np.ndarray, supplier: np.ndarray, members: np.ndarray
     return best_sup[pos]
 
 
-def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool,
-         rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
+def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.ndarray,
+         month: int) -> tuple[dict[str, float], np.ndarray]:
     """One month of supplier choice. Writes ``firms.supplier`` and ``firms.jp_group``; returns
     the books and each firm's delivered unit cost (money per input unit, after any discount).
+    Draws are keyed by ``(key, month)`` (:mod:`sim.streams`).
     """
     sup.price = gate_prices(sup, sp, mods.input_price_mult)
     n = firms.capacity
-    reconsider = rng.random(n) >= sp.loyalty
     finput = world_arrays["sector_input"][firms.sector]
     chosen = np.empty(n, dtype=np.int64)
     unit_cost = np.empty(n, dtype=np.float64)
-    _choose(firms.alive, firms.x, firms.y, firms.region, finput, firms.supplier, reconsider,
-            sup.x, sup.y, sup.region, world_arrays["by_input_start"], world_arrays["by_input"],
-            sup.price, sp.freight_per_km, mods.within_mult, mods.between_mult,
-            world_arrays["infra_factor"], sp.switch_gain, chosen, unit_cost)
+    _choose(firms.alive, firms.x, firms.y, firms.region, finput, firms.supplier, sp.loyalty,
+            firms.firm_id, key, month, sup.x, sup.y, sup.region,
+            world_arrays["by_input_start"], world_arrays["by_input"], sup.price,
+            sp.freight_per_km, mods.within_mult, mods.between_mult, world_arrays["infra_factor"],
+            sp.switch_gain, chosen, unit_cost)
 
     firms.jp_group.fill(-1)
     jp_members = 0
@@ -185,8 +194,8 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool,
             recompute[members] = True
             tmp_cost = np.empty(n, dtype=np.float64)
             tmp_chosen = np.empty(n, dtype=np.int64)
-            _choose(recompute, firms.x, firms.y, firms.region, finput, chosen,
-                    np.full(n, False), sup.x, sup.y, sup.region,
+            _choose(recompute, firms.x, firms.y, firms.region, finput, chosen, 1.0,
+                    firms.firm_id, key, month, sup.x, sup.y, sup.region,
                     world_arrays["by_input_start"], world_arrays["by_input"], sup.price,
                     sp.freight_per_km, mods.within_mult, mods.between_mult,
                     world_arrays["infra_factor"], sp.switch_gain, tmp_chosen, tmp_cost)

@@ -26,7 +26,7 @@ import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chisquare
 
-from sim import cooperation, demography, facilities, market, spatial, suppliers
+from sim import cooperation, demography, facilities, market, spatial, streams, suppliers
 from sim.spatial import build_cell_list
 
 # module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
@@ -38,7 +38,7 @@ SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
 MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography)
 #: Kernels outside the mechanism modules and the test file that twins them.
-TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py"}
+TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py", "sim.streams": "test_streams.py"}
 SEEDS = range(4)
 WORLD = 60.0
 
@@ -48,6 +48,12 @@ WORLD = 60.0
 
 def _tie_inputs(rng, n=30, k=4):
     return random_ties(rng, n, k, 2 * n)
+
+
+def _draw_inputs(rng, n):
+    """Firm ids (not their slots: shuffled, with gaps), a key and a month for keyed draws."""
+    firm_id = rng.permutation(3 * n)[:n].astype(np.int64)
+    return firm_id, streams.make_key(rng), int(rng.integers(0, 500))
 
 
 def _positions(rng, n, spill=True):
@@ -78,7 +84,7 @@ def _supplier_inputs(rng, n=25, m=7, n_regions=3, n_inputs=2):
         if rng.random() < 0.7:
             current[i] = rng.choice(np.flatnonzero(sinput == finput[i]))
     return dict(alive=alive, fx=fx, fy=fy, fregion=fregion, finput=finput, current=current,
-                reconsider=rng.random(n) < 0.5, sx=sx, sy=sy, sregion=sregion, sinput=sinput,
+                loyalty=float(rng.uniform(0.2, 0.8)), draws=_draw_inputs(rng, n), sx=sx, sy=sy, sregion=sregion, sinput=sinput,
                 by_input_start=by_input_start.astype(np.int64), by_input=by_input,
                 price=rng.uniform(0.5, 1.5, m), freight=float(rng.uniform(0.0, 0.02)),
                 within=rng.uniform(0.5, 2.0, n_regions), between=rng.uniform(0.5, 3.0, n_regions),
@@ -87,7 +93,7 @@ def _supplier_inputs(rng, n=25, m=7, n_regions=3, n_inputs=2):
 
 def _choose_args(d, n):
     return (d["alive"], d["fx"], d["fy"], d["fregion"], d["finput"], d["current"],
-            d["reconsider"], d["sx"], d["sy"], d["sregion"], d["by_input_start"], d["by_input"],
+            d["loyalty"], *d["draws"], d["sx"], d["sy"], d["sregion"], d["by_input_start"], d["by_input"],
             d["price"], d["freight"], d["within"], d["between"], d["infra"], d["switch_gain"],
             np.full(n, -7, dtype=np.int64), np.full(n, np.nan))
 
@@ -160,9 +166,9 @@ def _case_random_neighbour(rng):
 
 
 def _case_decide(rng):
-    partner, trust, alive = _tie_inputs(rng)
+    partner, trust, alive = _tie_inputs(rng, k=6)  # two blocks of draws per firm
     n, k = partner.shape
-    return (partner, trust, alive, rng.random(n), float(rng.random()), rng.random((n, k)),
+    return (partner, trust, alive, rng.random(n), float(rng.random()), *_draw_inputs(rng, n),
             np.full((n, k), 7, dtype=np.int8))
 
 
@@ -183,10 +189,26 @@ def _triangle_rich(rng, n=20, k=5):
     return random_ties(rng, n, k, 4 * n)
 
 
-def _case_has_free(rng):
-    partner, _, alive = _tie_inputs(rng)
-    partner[rng.random(partner.shape[0]) < 0.3] = np.arange(partner.shape[1])  # some full rows
-    return partner, alive, np.zeros(partner.shape[0], dtype=np.bool_)
+def _case_meet(rng):
+    partner, _, alive = _tie_inputs(rng, n=60, k=3)
+    n = partner.shape[0]
+    partner[rng.random(n) < 0.2] = np.arange(3) + 100  # some full rows (values never read)
+    x, y = _positions(rng, n, spill=False)
+    cl, radius = _cells(rng, x, y, alive)
+    firm_id, key, month = _draw_inputs(rng, n)
+    return (partner, alive, firm_id, x, y, cl.start, cl.members, cl.cell_size, cl.side, radius,
+            float(rng.uniform(0.3, 1.0)), key, month, np.full(n, -7, dtype=np.int64))
+
+
+def _case_distrusted(rng):
+    partner, trust, _ = _tie_inputs(rng)
+    return partner, trust, float(rng.uniform(0.2, 0.6)), np.zeros(partner.shape[0], np.bool_)
+
+
+def _case_margin(rng):
+    n = 10
+    revenue = np.where(rng.random(n) < 0.3, rng.choice([0.0, -1.0], n), rng.uniform(0, 20, n))
+    return rng.normal(0, 5, n), revenue, int(rng.integers(0, n))
 
 
 def _case_outcomes(rng):
@@ -202,14 +224,17 @@ def _case_outcomes(rng):
 def _case_imitate(rng):
     partner, _, alive = _tie_inputs(rng)
     n = partner.shape[0]
-    return (partner, alive, rng.random(n), rng.normal(0, 0.3, n), rng.random(n) < 0.7,
-            rng.random(n), rng.random(n), float(rng.uniform(0, 20)), np.full(n, np.nan))
+    revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
+    return (partner, alive, rng.random(n), rng.normal(0, 3, n), revenue,
+            float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 20)), *_draw_inputs(rng, n),
+            np.full(n, np.nan))
 
 
 def _case_dissolve(rng):
     partner, trust, _ = _triangle_rich(rng)
-    return (partner, trust, count_triangles(partner), reverse_slots(partner),
-            float(rng.uniform(0.1, 0.5)))
+    floor = float(rng.uniform(0.1, 0.5))
+    rows = np.flatnonzero(((partner >= 0) & (trust < floor)).any(axis=1))
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), floor, rows)
 
 
 def _case_drop(rng):
@@ -240,13 +265,11 @@ def _case_add(rng):
 def _case_form(rng):
     partner, trust, alive = _tie_inputs(rng, n=60, k=3)
     n = partner.shape[0]
-    x, y = _positions(rng, n, spill=False)
-    cl, radius = _cells(rng, x, y, alive)
-    seekers = np.flatnonzero(alive & (rng.random(n) < 0.5)).astype(np.int64)
-    return (partner, trust, count_triangles(partner), reverse_slots(partner), seekers, x, y,
-            alive, rng.random(n),
-            cl.start, cl.members, cl.cell_size, cl.side, radius, rng.random((seekers.size, 4)),
-            0.5, 0.4)
+    # whom each firm met: anyone, dead firms and itself included (the kernel must refuse those)
+    met = np.where(rng.random(n) < 0.5, rng.integers(0, n, n), -1).astype(np.int64)
+    met[~alive] = -1
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), met, alive,
+            rng.random(n), 0.5, 0.4)
 
 
 def _case_add_pairs(rng):
@@ -315,7 +338,14 @@ def _case_grow(rng):
     n = 30
     revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
     return (rng.random(n) > 0.2, rng.uniform(0.5, 50, n), rng.normal(0, 30, n), revenue,
-            float(rng.uniform(0, 1)), rng.normal(0, 0.3, n), 1.0, 40.0, np.full(n, np.nan))
+            float(rng.uniform(0, 1)), float(rng.uniform(0, 0.3)), 1.0, 40.0,
+            *_draw_inputs(rng, n), np.full(n, np.nan))
+
+
+def _case_spinoffs(rng):
+    n = 40
+    return (rng.random(n) > 0.2, rng.normal(0, 1, n), float(rng.uniform(0.2, 0.8)),
+            *_draw_inputs(rng, n), np.zeros(n, dtype=np.bool_))
 
 
 TWIN_CASES = {
@@ -324,7 +354,9 @@ TWIN_CASES = {
     "sim.spatial._random_neighbour": _case_random_neighbour,
     "sim.cooperation._decide": _case_decide,
     "sim.cooperation._outcomes": _case_outcomes,
-    "sim.cooperation._has_free": _case_has_free,
+    "sim.cooperation._meet": _case_meet,
+    "sim.cooperation._distrusted": _case_distrusted,
+    "sim.cooperation._margin": _case_margin,
     "sim.cooperation._unlink": _case_unlink,
     "sim.cooperation._shared": _case_shared,
     "sim.cooperation._imitate": _case_imitate,
@@ -345,6 +377,7 @@ TWIN_CASES = {
     "sim.market._output": _case_output,
     "sim.market._accounts": _case_accounts,
     "sim.demography._grow": _case_grow,
+    "sim.demography._spinoffs": _case_spinoffs,
 }
 
 
@@ -503,11 +536,22 @@ def test_random_neighbour_alone_returns_minus_one():
 # --------------------------------------------------------------------------- cooperation
 
 
+def _uniforms(key, month, stream, firm_id, block=0) -> tuple[float, float, float, float]:
+    return streams.uniform4(key, month, stream, int(firm_id), block)
+
+
+def _normal(key, month, stream, firm_id) -> float:
+    u1, u2, _, _ = _uniforms(key, month, stream, firm_id)
+    return streams.normal2(u1, u2)[0]
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_decide_matches_numpy(seed):
     args = _case_decide(np.random.default_rng(seed))
-    partner, trust, alive, willingness, coop_base, u, acted = args
+    partner, trust, alive, willingness, coop_base, firm_id, key, month, acted = args
     played = cooperation._decide(*args)
+    u = np.array([[_uniforms(key, month, streams.DECIDE, f, s // 4)[s % 4]
+                   for s in range(partner.shape[1])] for f in firm_id])
     p = willingness[:, None] * (coop_base + (1.0 - coop_base) * trust)
     expected = alive[:, None] & (partner >= 0) & (u < p)
     np.testing.assert_array_equal(acted, expected.astype(np.int8))
@@ -515,10 +559,26 @@ def test_decide_matches_numpy(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_has_free_matches_numpy(seed):
-    partner, alive, out = _case_has_free(np.random.default_rng(seed))
-    cooperation._has_free(partner, alive, out)
-    np.testing.assert_array_equal(out, alive & (partner < 0).any(axis=1))
+def test_meet_draws_a_neighbour_for_live_firms_with_a_free_slot(seed):
+    args = _case_meet(np.random.default_rng(seed))
+    (partner, alive, firm_id, x, y, start, members, cell_size, side, radius, prob, key, month,
+     met) = args
+    cooperation._meet(*args)
+    for i in range(partner.shape[0]):
+        expected = -1
+        u0, u1, u2, u3 = _uniforms(key, month, streams.MEET, firm_id[i])
+        if alive[i] and (partner[i] < 0).any() and u0 < prob:
+            v0 = _uniforms(key, month, streams.MEET, firm_id[i], 1)[0]
+            expected = spatial._random_neighbour(i, x, y, start, members, cell_size, side,
+                                                 radius, np.array([u1, u2, u3, v0]))
+        assert met[i] == expected, i
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_distrusted_flags_rows_with_a_slot_below_the_floor(seed):
+    partner, trust, floor, out = _case_distrusted(np.random.default_rng(seed))
+    cooperation._distrusted(partner, trust, floor, out)
+    np.testing.assert_array_equal(out, ((partner >= 0) & (trust < floor)).any(axis=1))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -558,22 +618,24 @@ def test_outcomes_match_brute_force(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_imitate_matches_brute_force(seed):
     args = _case_imitate(np.random.default_rng(seed))
-    partner, alive, willingness, margin, who, slot_u, accept_u, intensity, out = args
+    partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month, out = args
     cooperation._imitate(*args)
+    margin = np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0)
     for i in range(partner.shape[0]):
         partners = [j for j in partner[i] if j >= 0]
         expected = willingness[i]
-        if alive[i] and who[i] and partners:
-            j = partners[int(slot_u[i] * len(partners))]
+        who_u, slot_u, accept_u, _ = _uniforms(key, month, streams.IMITATE, firm_id[i])
+        if alive[i] and who_u < rate and partners:
+            j = partners[int(slot_u * len(partners))]
             x = np.clip(intensity * (margin[j] - margin[i]), -50, 50)
-            if accept_u[i] < 1.0 / (1.0 + np.exp(-x)):
+            if accept_u < 1.0 / (1.0 + np.exp(-x)):
                 expected = willingness[j]
         assert out[i] == expected
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_dissolve_removes_exactly_the_distrusted_ties(seed):
-    partner, trust, _, _, floor = args = _case_dissolve(np.random.default_rng(seed))
+    partner, trust, _, _, floor, _ = args = _case_dissolve(np.random.default_rng(seed))
     before = {(int(i), int(partner[i, s])): trust[i, s]
               for i, s in zip(*np.nonzero(partner >= 0), strict=True)}
     edges = edge_set(partner)
@@ -623,36 +685,30 @@ def test_add_pairs_matches_set_based_rules(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_form_ties_only_neighbours_and_keeps_symmetry(seed):
+def test_form_ties_whom_firms_met_in_slot_order(seed):
     args = _case_form(np.random.default_rng(seed))
-    (partner, trust, _, _, seekers, x, y, alive, reputation, start, members, cell_size, side,
-     radius, u, t0, w) = args
-    # set-based re-implementation, with the (separately tested) neighbour draw as primitive
+    partner, trust, _, _, met, alive, reputation, t0, w = args
+    # set-based re-implementation
     k = partner.shape[1]
     edges = edge_set(partner)
     degree = (partner >= 0).sum(axis=1).tolist()
     expected_trust = {}
-    for a, i in enumerate(seekers.tolist()):
-        if degree[i] >= k:
+    for i, j in enumerate(met.tolist()):
+        if j < 0 or i == j or not alive[j] or (min(i, j), max(i, j)) in edges:
             continue
-        j = int(spatial._random_neighbour(i, x, y, start, members, cell_size, side, radius,
-                                          u[a]))
-        if j < 0 or not alive[j] or (min(i, j), max(i, j)) in edges or degree[j] >= k:
+        if degree[i] >= k or degree[j] >= k:
             continue
         edges.add((min(i, j), max(i, j)))
         degree[i] += 1
         degree[j] += 1
         expected_trust[(i, j)] = (1 - w) * t0 + w * reputation[j]
         expected_trust[(j, i)] = (1 - w) * t0 + w * reputation[i]
-    old = edge_set(partner)
     added = cooperation._form(*args)
     check_ties(partner, trust, alive)
     assert added == len(expected_trust) // 2
     assert edge_set(partner) == edges
-    for i, j in edge_set(partner) - old:
-        assert (x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2 <= radius**2
-        for a, b in ((i, j), (j, i)):
-            assert trust[a, list(partner[a]).index(b)] == pytest.approx(expected_trust[(a, b)])
+    for (a, b), t in expected_trust.items():
+        assert trust[a, list(partner[a]).index(b)] == pytest.approx(t)
 
 
 # --------------------------------------------------------------------------- suppliers
@@ -676,7 +732,10 @@ def test_choose_matches_dense_cost_matrix(seed):
     best_cost = cost[np.arange(n), best]
     cur = d["current"]
     cur_cost = np.where(cur >= 0, cost[np.arange(n), np.maximum(cur, 0)], np.inf)
-    switch = (cur < 0) | (d["reconsider"] & (best_cost < cur_cost * (1 - d["switch_gain"])))
+    firm_id, key, month = d["draws"]
+    reconsider = np.array([_uniforms(key, month, streams.SUPPLIER, f)[0] >= d["loyalty"]
+                           for f in firm_id])
+    switch = (cur < 0) | (reconsider & (best_cost < cur_cost * (1 - d["switch_gain"])))
     exp_chosen = np.where(d["alive"], np.where(switch, best, cur), -1)
     exp_cost = np.where(d["alive"], np.where(switch, best_cost, cur_cost), 0.0)
     np.testing.assert_array_equal(chosen, exp_chosen)
@@ -808,9 +867,19 @@ def test_accounts_match_numpy(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grow_matches_numpy(seed):
     args = _case_grow(np.random.default_rng(seed))
-    alive, emp, profit, revenue, g, noise, floor, cap, out = args
+    alive, emp, profit, revenue, g, sd, floor, cap, firm_id, key, month, out = args
     demography._grow(*args)
     margin = np.clip(np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0),
                      -1.0, 1.0)
-    expected = np.clip(emp * np.exp(g * margin + noise), floor, cap)
+    eps = np.array([_normal(key, month, streams.GROWTH, f) for f in firm_id])
+    expected = np.clip(emp * np.exp(g * margin + sd * eps), floor, cap)
     np.testing.assert_allclose(out, np.where(alive, expected, emp), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_spinoffs_are_profitable_live_firms_drawn_with_their_probability(seed):
+    args = _case_spinoffs(np.random.default_rng(seed))
+    alive, profit, prob, firm_id, key, month, out = args
+    demography._spinoffs(*args)
+    u = np.array([streams.uniform4(key, month, streams.SPINOFF, f, 0)[0] for f in firm_id])
+    np.testing.assert_array_equal(out, alive & (profit > 0) & (u < prob))

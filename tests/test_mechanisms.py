@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import cooperation, demography, facilities, market, suppliers
+from sim import cooperation, demography, facilities, market, streams, suppliers
 from sim.agents import FirmAgent
 from sim.facilities import FacilityProject, open_drive
 from sim.model import ClusterModel
@@ -25,10 +25,16 @@ from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieSta
 # --------------------------------------------------------------------------- cooperation
 
 
+def _key(seed: int) -> np.ndarray:
+    """A key for the counter-based draws (sim.streams), from a seed."""
+    return streams.make_key(np.random.default_rng(seed))
+
+
 def _pair(rev=(100.0, 60.0), prod=(1.0, 1.5), will=(1.0, 1.0), trust=0.5, rep=(0.8, 0.6)):
     """Two live firms 1 km apart, tied with the given trust both ways."""
     firms = FirmState.empty(2)
     firms.alive[:] = True
+    firms.firm_id[:] = (0, 1)
     firms.x[:] = (10.0, 11.0)
     firms.y[:] = 10.0
     firms.revenue[:] = rev
@@ -48,7 +54,7 @@ def _coop_params(**kw):
 
 def _coop_step(firms, ties, cp, seed=0):
     cells = build_cell_list(firms.x, firms.y, firms.alive, 60.0, cp.tie_radius)
-    return cooperation.step(firms, ties, cells, cp, np.random.default_rng(seed))
+    return cooperation.step(firms, ties, cells, cp, _key(seed), 1)
 
 
 def test_mutual_cooperation_pays_both_builds_trust_and_spills_know_how():
@@ -102,7 +108,7 @@ def test_meeting_ties_up_a_neighbour_with_reputation_blended_trust():
     firms, _ = _pair(rep=(0.9, 0.2))
     ties = TieState.empty(2, 3)
     cells = build_cell_list(firms.x, firms.y, firms.alive, 60.0, cp.tie_radius)
-    added = cooperation.form_ties(firms, ties, cells, cp, np.random.default_rng(1))
+    added = cooperation.form_ties(firms, ties, cells, cp, _key(1), 1)
     assert added == 1
     # firm 0 trusts firm 1 at 0.6 * 0.5 + 0.4 * 0.2; firm 1 trusts firm 0 at 0.6 * 0.5 + 0.4 * 0.9
     assert ties.trust[0, 0] == pytest.approx(0.38)
@@ -123,6 +129,7 @@ def _supplier_world(firm_xy=((10.0, 10.0),), current=(-1,)):
     n = len(firm_xy)
     firms = FirmState.empty(n)
     firms.alive[:] = True
+    firms.firm_id[:] = np.arange(n)
     firms.x[:] = [p[0] for p in firm_xy]
     firms.y[:] = [p[1] for p in firm_xy]
     firms.supplier[:] = current
@@ -143,7 +150,7 @@ def _supplier_params(**kw):
 
 
 def _choose(firms, sup, wa, mods, sp, ties=None, groups=False):
-    return suppliers.step(firms, ties, sup, wa, mods, sp, groups, np.random.default_rng(0))
+    return suppliers.step(firms, ties, sup, wa, mods, sp, groups, _key(0), 1)
 
 
 def test_supplier_choice_by_delivered_cost_with_freight():
@@ -481,6 +488,7 @@ def _firms(**arrays):
     n = len(next(iter(arrays.values())))
     f = FirmState.empty(n)
     f.alive[:] = True
+    f.firm_id[:] = np.arange(n)
     for name, value in arrays.items():
         getattr(f, name)[:] = value
     return f
@@ -492,7 +500,7 @@ def test_growth_without_noise_follows_the_margin_within_floor_and_cap():
     f = _firms(employees=[10.0, 10.0, 1.0, 1999.9, 10.0, 10.0],
                profit=[2.0, -3.0, -5.0, 5.0, 1.0, 50.0],
                revenue=[10.0, 10.0, 10.0, 10.0, 0.0, 10.0])
-    demography.grow(f, dp, np.random.default_rng(0))
+    demography.grow(f, dp, _key(0), 1)
     np.testing.assert_allclose(f.employees, [
         10.0 * math.exp(0.05 * 0.2),  # L exp(g margin)
         10.0 * math.exp(0.05 * -0.3),
@@ -535,7 +543,7 @@ def _entry_model(make_world, make_params, counts, n_regions, n_sectors, **kw):
 def test_copy_entry_copies_an_existing_firms_region_and_sector(make_world, make_params):
     m = _entry_model(make_world, make_params, {("R0", "S0"): 3, ("R1", "S1"): 7}, 2, 2,
                      entry_mode="copy", entrants_per_step=5000)
-    new = demography.entry(m, np.random.default_rng(1))
+    new = demography.entry(m, np.random.default_rng(1), _key(1), 1)
     pairs = set(zip(new["region"].tolist(), new["sector"].tolist(), strict=True))
     assert pairs == {(0, 0), (1, 1)}
     np.testing.assert_array_equal(new["parent"], -1)
@@ -548,7 +556,7 @@ def test_dartboard_entry_uses_fixed_probabilities(make_world, make_params):
                      entry_mode="dartboard", entrants_per_step=10_000)
     np.testing.assert_allclose(m.dartboard_probs, [0.25, 0.75])
     m.firms.region[m.firms.alive] = 0  # where firms are now does not matter
-    new = demography.entry(m, np.random.default_rng(2))
+    new = demography.entry(m, np.random.default_rng(2), _key(2), 1)
     # P(R0) = 0.25; SE = 0.0043, tolerance 4 SE
     assert np.mean(new["region"] == 0) == pytest.approx(0.25, abs=0.018)
 
@@ -561,7 +569,7 @@ def test_attraction_entry_prefers_regions_with_more_firms_of_the_sector(
                      entry_mode="attraction", entrants_per_step=10_000, beta_sector=beta_sector)
     # logit on beta * log(1 + n): P(R0) = 1 / (1 + (4 / 31)^beta)
     p0 = 1.0 / (1.0 + (4.0 / 31.0) ** beta_sector)
-    new = demography.entry(m, np.random.default_rng(3))
+    new = demography.entry(m, np.random.default_rng(3), _key(3), 1)
     se = math.sqrt(p0 * (1 - p0) / 10_000)
     assert np.mean(new["region"] == 0) == pytest.approx(p0, abs=4 * se)
 
@@ -572,7 +580,7 @@ def test_spinoffs_stay_in_their_parents_region_and_sector(make_world, make_param
     m.params = m.params.replace(spinoff_prob=1.0)
     f = m.firms
     f.profit[:8] = (1.0, -1.0, 1.0, 0.0, 1.0, 1.0, -1.0, 1.0)  # profitable: 0, 2, 4, 5, 7
-    new = demography.entry(m, np.random.default_rng(4))
+    new = demography.entry(m, np.random.default_rng(4), _key(4), 1)
     np.testing.assert_array_equal(new["parent"], [0, 2, 4, 5, 7])
     np.testing.assert_array_equal(new["region"], f.region[[0, 2, 4, 5, 7]])
     np.testing.assert_array_equal(new["sector"], f.sector[[0, 2, 4, 5, 7]])
