@@ -78,14 +78,44 @@ def _spinoffs(alive, profit, prob, firm_id, key, month, out):
             out[i] = u < prob
 
 
+@numba.njit(cache=True, parallel=True)
+def _exits(alive, profit, revenue, capital, debt_extra_months, debt_limit_months, patience,
+           loss_streak, leave):
+    """Count each live firm's months of losses in a row and flag those that leave: after
+    ``patience`` such months, or when debt exceeds ``debt_limit_months`` (plus the firm's
+    ``debt_extra_months``) of revenue. Writes only element i of ``loss_streak`` and ``leave``."""
+    n = alive.shape[0]
+    for i in numba.prange(n):
+        leave[i] = False
+        if not alive[i]:
+            continue
+        if profit[i] < 0.0:
+            loss_streak[i] += 1
+        else:
+            loss_streak[i] = 0
+        limit = (debt_limit_months + debt_extra_months[i]) * max(revenue[i], 0.0)
+        leave[i] = loss_streak[i] >= patience or capital[i] < -limit
+
+
 def exits(firms, dp) -> np.ndarray:
     """Slots of firms that leave this month (sustained losses or too much debt)."""
-    alive = firms.alive
-    firms.loss_streak[alive & (firms.profit < 0)] += 1
-    firms.loss_streak[alive & (firms.profit >= 0)] = 0
-    limit = (dp.debt_limit_months + firms.debt_extra_months) * np.maximum(firms.revenue, 0.0)
-    out = alive & ((firms.loss_streak >= dp.exit_patience) | (firms.capital < -limit))
-    return np.flatnonzero(out)
+    leave = np.empty(firms.capacity, dtype=np.bool_)
+    _exits(firms.alive, firms.profit, firms.revenue, firms.capital, firms.debt_extra_months,
+           dp.debt_limit_months, dp.exit_patience, firms.loss_streak, leave)
+    return np.flatnonzero(leave)
+
+
+@numba.njit(cache=True, parallel=True)
+def _age(alive, age):
+    """Live firms grow one month older (int64[N] ``age``, in place)."""
+    for i in numba.prange(alive.shape[0]):
+        if alive[i]:
+            age[i] += 1
+
+
+def age(firms) -> None:
+    """Every live firm grows one month older."""
+    _age(firms.alive, firms.age)
 
 
 def pareto_sizes(rng: np.random.Generator, n: int, tail: float, floor: float,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.totals import CHUNK
+
 __all__ = ["step", "sector_output", "PRICE_CAP"]
 
 #: The sector price never exceeds this multiple of its base price (an empty market).
@@ -23,20 +25,55 @@ PRICE_CAP = 3.0
 
 
 @numba.njit(cache=True, parallel=True)
-def _output(alive, productivity, employees, service, effect, level, out):
-    """q_i = A_i (1 + effect_i * level_i [productivity service]) L_i; float64[N] into ``out``."""
+def _output(alive, productivity, employees, service, effect, level, sector, n_sectors, out):
+    """q_i = A_i (1 + effect_i * level_i [productivity service]) L_i into ``out`` (float64[N]);
+    returns the total output of each sector, float64[S] (in chunks: :mod:`sim.totals`)."""
     n = alive.shape[0]
-    for i in numba.prange(n):
-        if alive[i]:
-            boost = effect[i] * level[i] if service[i] == 0 else 0.0
-            out[i] = productivity[i] * (1.0 + boost) * employees[i]
-        else:
-            out[i] = 0.0
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, n_sectors))
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                boost = effect[i] * level[i] if service[i] == 0 else 0.0
+                out[i] = productivity[i] * (1.0 + boost) * employees[i]
+                part[c, sector[i]] += out[i]
+            else:
+                out[i] = 0.0
+    total = np.zeros(n_sectors)
+    for c in range(n_chunks):
+        for s in range(n_sectors):
+            total[s] += part[c, s]
+    return total
+
+
+@numba.njit(cache=True, parallel=True)
+def _settle(alive, capital, profit, fee, subsidy):
+    """Add each live firm's profit to its capital; returns the totals of profit, fees and
+    interest subsidy over live firms (in chunks: :mod:`sim.totals`)."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, 3))
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                capital[i] += profit[i]
+                part[c, 0] += profit[i]
+                part[c, 1] += fee[i]
+                part[c, 2] += subsidy[i]
+    total = np.zeros(3)
+    for c in range(n_chunks):
+        for k in range(3):
+            total[k] += part[c, k]
+    return total[0], total[1], total[2]
 
 
 def sector_output(alive, sector, output, n_sectors) -> np.ndarray:
-    """Total output per sector, float64[S] (serial sum: independent of thread count)."""
-    return np.bincount(sector[alive], weights=output[alive], minlength=n_sectors)
+    """Total ``output`` per sector over live firms, float64[S], added as :func:`_output` adds
+    (in chunks), so that set-up and step sums agree to the bit."""
+    n = alive.shape[0]
+    ones, zeros = np.ones(n), np.zeros(n)
+    return _output(alive, np.asarray(output, dtype=np.float64), ones, np.full(n, -1), zeros,
+                   zeros, sector, n_sectors, np.empty(n))
 
 
 def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult):
@@ -109,9 +146,8 @@ def step(model, t: int) -> dict[str, float]:
     level = tmp.get("facility_level")
     if effect is None or effect.shape[0] != n:
         effect, level = np.full(n, 0.0), np.full(n, 0.0)
-    _output(firms.alive, firms.productivity, firms.employees, service, effect, level,
-            firms.output)
-    q_sector = sector_output(firms.alive, firms.sector, firms.output, len(model.world.sectors))
+    q_sector = _output(firms.alive, firms.productivity, firms.employees, service, effect, level,
+                       firms.sector, len(model.world.sectors), firms.output)
     demand = model.demand0 * mp.demand_level * (1.0 + mp.demand_growth) ** t
     price = sector_prices(q_sector, demand, w["sector_price"], mp.demand_elasticity,
                           model.params.switches.market, mods.demand_mult)
@@ -136,8 +172,5 @@ def step(model, t: int) -> dict[str, float]:
     tmp["input_cost"] = input_cost
     tmp["waste_cost"] = waste_cost
     tmp["interest_subsidy"] = subsidy
-    alive = firms.alive
-    firms.capital[alive] += firms.profit[alive]
-    return {"profit": float(firms.profit[alive].sum()),
-            "fees": float(fee[alive].sum()),
-            "interest_subsidy": float(subsidy[alive].sum())}
+    profit, fees, subsidies = _settle(firms.alive, firms.capital, firms.profit, fee, subsidy)
+    return {"profit": float(profit), "fees": float(fees), "interest_subsidy": float(subsidies)}

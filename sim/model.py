@@ -29,6 +29,7 @@ from sim.interventions.base import Intervention, Schedule
 from sim.params import Params
 from sim.spatial import build_cell_list, spatial_order
 from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
+from sim.totals import live_total
 from sim.world import World, default_world
 
 __all__ = ["ClusterModel", "PARALLEL_MIN_FIRMS"]
@@ -115,7 +116,7 @@ class ClusterModel(mesa.Model):
         p, t = self.params, self.steps
         self.public_step = 0.0
         self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
-        capital_before = float(self.firms.capital[self.firms.alive].sum())
+        capital_before = live_total(self.firms.alive, self.firms.capital)
         outer_threads = self._set_threads()
         self._t_last = time.perf_counter()
 
@@ -152,9 +153,9 @@ class ClusterModel(mesa.Model):
                    else np.zeros(0, dtype=np.int64))
         self._remove_firms(leaving)
         n_entries = self._enter() if p.switches.entry else 0
-        self.firms.age[self.firms.alive] += 1
+        demography.age(self.firms)
 
-        self.books["capital_change"] = (float(self.firms.capital[self.firms.alive].sum())
+        self.books["capital_change"] = (live_total(self.firms.alive, self.firms.capital)
                                         - capital_before)
         self.public_total += self.public_step
         self._tick("demography")

@@ -26,7 +26,7 @@ import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chisquare
 
-from sim import cooperation, demography, facilities, market, spatial, streams, suppliers
+from sim import cooperation, demography, facilities, market, spatial, streams, suppliers, totals
 from sim.spatial import build_cell_list
 
 # module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
@@ -36,7 +36,7 @@ from conftest import (  # isort: skip
 
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
-MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography)
+MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, totals)
 #: Kernels outside the mechanism modules and the test file that twins them.
 TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py", "sim.streams": "test_streams.py"}
 SEEDS = range(4)
@@ -84,7 +84,8 @@ def _supplier_inputs(rng, n=25, m=7, n_regions=3, n_inputs=2):
         if rng.random() < 0.7:
             current[i] = rng.choice(np.flatnonzero(sinput == finput[i]))
     return dict(alive=alive, fx=fx, fy=fy, fregion=fregion, finput=finput, current=current,
-                loyalty=float(rng.uniform(0.2, 0.8)), draws=_draw_inputs(rng, n), sx=sx, sy=sy, sregion=sregion, sinput=sinput,
+                loyalty=float(rng.uniform(0.2, 0.8)), draws=_draw_inputs(rng, n), sx=sx, sy=sy,
+                sregion=sregion, sinput=sinput,
                 by_input_start=by_input_start.astype(np.int64), by_input=by_input,
                 price=rng.uniform(0.5, 1.5, m), freight=float(rng.uniform(0.0, 0.02)),
                 within=rng.uniform(0.5, 2.0, n_regions), between=rng.uniform(0.5, 3.0, n_regions),
@@ -93,7 +94,8 @@ def _supplier_inputs(rng, n=25, m=7, n_regions=3, n_inputs=2):
 
 def _choose_args(d, n):
     return (d["alive"], d["fx"], d["fy"], d["fregion"], d["finput"], d["current"],
-            d["loyalty"], *d["draws"], d["sx"], d["sy"], d["sregion"], d["by_input_start"], d["by_input"],
+            d["loyalty"], *d["draws"], d["sx"], d["sy"], d["sregion"], d["by_input_start"],
+            d["by_input"],
             d["price"], d["freight"], d["within"], d["between"], d["infra"], d["switch_gain"],
             np.full(n, -7, dtype=np.int64), np.full(n, np.nan))
 
@@ -322,11 +324,15 @@ def _case_use(rng):
     return _use_args(d, d["alive"].size)
 
 
-def _case_output(rng):
-    n = 30
+def _case_output(rng, n=30, n_sectors=3):
     return (rng.random(n) > 0.2, rng.uniform(0.5, 2, n), rng.uniform(1, 30, n),
             rng.integers(-1, 3, n), rng.uniform(0, 0.3, n), rng.uniform(0, 1, n),
-            np.full(n, np.nan))
+            rng.integers(0, n_sectors, n), n_sectors, np.full(n, np.nan))
+
+
+def _case_settle(rng, n=30):
+    return (rng.random(n) > 0.2, rng.normal(0, 50, n), rng.normal(0, 5, n),
+            rng.uniform(0, 1, n), rng.uniform(0, 0.2, n))
 
 
 def _case_accounts(rng):
@@ -340,6 +346,23 @@ def _case_grow(rng):
     return (rng.random(n) > 0.2, rng.uniform(0.5, 50, n), rng.normal(0, 30, n), revenue,
             float(rng.uniform(0, 1)), float(rng.uniform(0, 0.3)), 1.0, 40.0,
             *_draw_inputs(rng, n), np.full(n, np.nan))
+
+
+def _case_exits(rng):
+    n = 40
+    return (rng.random(n) > 0.2, rng.normal(0, 1, n), rng.uniform(-1, 10, n),
+            rng.normal(0, 20, n), rng.choice([0.0, 2.0], n), 3.0, 4,
+            rng.integers(0, 5, n), np.zeros(n, dtype=np.bool_))
+
+
+def _case_age(rng):
+    n = 20
+    return rng.random(n) > 0.3, rng.integers(0, 100, n)
+
+
+def _case_live_total(rng):
+    n = 50
+    return rng.random(n) > 0.3, rng.normal(0, 10, n)
 
 
 def _case_spinoffs(rng):
@@ -375,9 +398,13 @@ TWIN_CASES = {
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
     "sim.market._output": _case_output,
+    "sim.market._settle": _case_settle,
     "sim.market._accounts": _case_accounts,
     "sim.demography._grow": _case_grow,
     "sim.demography._spinoffs": _case_spinoffs,
+    "sim.demography._exits": _case_exits,
+    "sim.demography._age": _case_age,
+    "sim.totals.live_total": _case_live_total,
 }
 
 
@@ -827,11 +854,37 @@ def test_use_matches_numpy(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_output_matches_numpy(seed):
-    args = _case_output(np.random.default_rng(seed))
-    alive, prod, emp, service, effect, level, out = args
-    market._output(*args)
+    # several chunks of market.CHUNK firms, so that the chunked sector totals are exercised
+    args = _case_output(np.random.default_rng(seed), n=3 * market.CHUNK + 17)
+    alive, prod, emp, service, effect, level, sector, n_sectors, out = args
+    totals = market._output(*args)
     boost = np.where(service == 0, effect * level, 0.0)
     np.testing.assert_allclose(out, np.where(alive, prod * (1 + boost) * emp, 0.0), rtol=1e-12)
+    np.testing.assert_allclose(totals, np.bincount(sector[alive], weights=out[alive],
+                                                   minlength=n_sectors), rtol=1e-12)
+    # the set-up's sector totals add in the same order as the step's
+    np.testing.assert_array_equal(market.sector_output(alive, sector, out, n_sectors), totals)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_settle_books_profit_and_sums_in_chunks_whatever_the_threads(seed):
+    base = _case_settle(np.random.default_rng(seed), n=3 * market.CHUNK + 17)
+    alive, capital, profit, fee, subsidy = base
+    results = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        args = copy.deepcopy(base)
+        old = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            results.append((market._settle(*args), args[1]))
+        finally:
+            numba.set_num_threads(old)
+    (totals, cap), (totals_n, cap_n) = results
+    assert totals == totals_n  # bit-identical sums
+    np.testing.assert_array_equal(cap, cap_n)
+    np.testing.assert_allclose(cap, np.where(alive, capital + profit, capital), rtol=1e-12)
+    for got, values in zip(totals, (profit, fee, subsidy), strict=True):
+        assert got == pytest.approx(values[alive].sum(), rel=1e-10)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -874,6 +927,43 @@ def test_grow_matches_numpy(seed):
     eps = np.array([_normal(key, month, streams.GROWTH, f) for f in firm_id])
     expected = np.clip(emp * np.exp(g * margin + sd * eps), floor, cap)
     np.testing.assert_allclose(out, np.where(alive, expected, emp), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_exits_match_numpy(seed):
+    args = _case_exits(np.random.default_rng(seed))
+    alive, profit, revenue, capital, extra, months, patience, streak, leave = args
+    before = streak.copy()
+    demography._exits(*args)
+    expected_streak = np.where(alive, np.where(profit < 0, before + 1, 0), before)
+    np.testing.assert_array_equal(streak, expected_streak)
+    limit = (months + extra) * np.maximum(revenue, 0.0)
+    np.testing.assert_array_equal(
+        leave, alive & ((expected_streak >= patience) | (capital < -limit)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_live_total_is_chunked_and_thread_independent(seed):
+    rng = np.random.default_rng(seed)
+    alive, values = rng.random(5 * totals.CHUNK + 3) > 0.3, rng.normal(0, 1e6, 5 * totals.CHUNK + 3)
+    got = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        old = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            got.append(totals.live_total(alive, values))
+        finally:
+            numba.set_num_threads(old)
+    assert got[0] == got[1]
+    chunks = [values[c:c + totals.CHUNK][alive[c:c + totals.CHUNK]]
+              for c in range(0, values.size, totals.CHUNK)]
+    expected = 0.0
+    for part in chunks:  # the documented order: within chunks, then chunk by chunk
+        acc = 0.0
+        for v in part.tolist():
+            acc += v
+        expected += acc
+    assert got[0] == expected
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -58,7 +58,8 @@ def grid():
 
 
 def test_uniforms_are_inside_the_open_interval(grid):
-    assert grid.min() > 0.0 and grid.max() < 1.0
+    assert grid.min() > 0.0
+    assert grid.max() < 1.0
 
 
 def test_uniforms_are_uniform(grid):
