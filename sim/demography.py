@@ -33,15 +33,14 @@ def _grow(alive, employees, profit, revenue, sensitivity, sd, floor, cap, firm_i
           out):
     """New employment: L exp(g margin + sd eps), floor and cap. Writes only element i.
 
-    eps is a standard normal from block 0 of the ``GROWTH`` stream (:mod:`sim.streams`).
+    eps is a standard normal from the ``GROWTH`` stream (:func:`sim.streams.normal`).
     """
     n = alive.shape[0]
     for i in numba.prange(n):
         out[i] = employees[i]
         if not alive[i]:
             continue
-        u1, u2, _, _ = streams.uniform4(key, month, streams.GROWTH, firm_id[i], 0)
-        eps, _ = streams.normal2(u1, u2)
+        eps = streams.normal(key, month, streams.GROWTH, firm_id[i])
         margin = 0.0
         if revenue[i] > 0.0:
             margin = profit[i] / revenue[i]

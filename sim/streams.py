@@ -15,8 +15,8 @@ generator, once, at set-up. Draws that are not per firm (how many entrants, wher
 come from the model's :class:`numpy.random.Generator` in a fixed order.
 
 Uniforms are ``(w + 0.5) / 2**32`` for a 32-bit word ``w``: in (0, 1), never 0 or 1, with a
-resolution of 2**-32 (ample for comparisons with probabilities). Normals use Box-Muller on two
-such uniforms (tails reach 6.7 standard deviations).
+resolution of 2**-32 (ample for comparisons with probabilities). Normals use Marsaglia's polar
+method on pairs of such uniforms (exact, no trigonometry; tails reach 6.7 standard deviations).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["philox", "uniform4", "normal2", "make_key", "DECIDE", "MEET", "IMITATE",
+__all__ = ["philox", "uniform4", "normal", "make_key", "DECIDE", "MEET", "IMITATE",
            "SUPPLIER", "GROWTH", "SPINOFF", "STREAMS"]
 
 # stream numbers: one per kind of per-firm draw (never renumber: it changes every result)
@@ -81,10 +81,32 @@ def uniform4(key, month, stream, firm_id, block):
 
 
 @numba.njit(cache=True)
-def normal2(u1, u2):
-    """Two independent standard normals from two uniforms in (0, 1) (Box-Muller)."""
-    r = np.sqrt(-2.0 * np.log(u1))
-    return r * np.cos(2.0 * np.pi * u2), r * np.sin(2.0 * np.pi * u2)
+def _polar(u1, u2):
+    """Marsaglia's polar step: a standard normal from two uniforms, or nan if the point
+    (2 u1 - 1, 2 u2 - 1) falls outside the unit disc (probability 1 - pi / 4)."""
+    v1 = 2.0 * u1 - 1.0
+    v2 = 2.0 * u2 - 1.0
+    s = v1 * v1 + v2 * v2
+    if s <= 0.0 or s >= 1.0:
+        return np.nan
+    return v1 * np.sqrt(-2.0 * np.log(s) / s)
+
+
+@numba.njit(cache=True)
+def normal(key, month, stream, firm_id):
+    """A standard normal for (month, stream, firm_id): the polar method on the words of blocks
+    0, 1, ... in order, two tries a block, until a point falls in the unit disc (the first block
+    fails with probability (1 - pi / 4)^2 = 4.6%)."""
+    block = 0
+    while True:
+        u0, u1, u2, u3 = uniform4(key, month, stream, firm_id, block)
+        z = _polar(u0, u1)
+        if z == z:  # not nan
+            return z
+        z = _polar(u2, u3)
+        if z == z:
+            return z
+        block += 1
 
 
 def make_key(rng: np.random.Generator) -> np.ndarray:

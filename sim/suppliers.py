@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from sim import streams
+from sim.totals import CHUNK
 
 __all__ = ["step", "gate_prices", "infra_factor"]
 
@@ -207,9 +208,25 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     return {"jp_members": jp_members}, unit_cost * (1.0 - discount)
 
 
+@numba.njit(cache=True, parallel=True)
+def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
+    """Input bought from each supplier this month, float64[M]: output times the sector's input
+    per output, summed over live buyers in chunks (:mod:`sim.totals`)."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, n_suppliers))
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i] and supplier[i] >= 0:
+                part[c, supplier[i]] += output[i] * ipo[sector[i]]
+    total = np.zeros(n_suppliers)
+    for c in range(n_chunks):
+        for k in range(n_suppliers):
+            total[k] += part[c, k]
+    return total
+
+
 def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float) -> None:
     """Smooth each supplier's volume towards what its buyers used this month."""
-    buying = firms.alive & (firms.supplier >= 0)
-    used = firms.output[buying] * sector_ipo[firms.sector[buying]]
-    now = np.bincount(firms.supplier[buying], weights=used, minlength=sup.n)
+    now = _volumes(firms.alive, firms.supplier, firms.output, firms.sector, sector_ipo, sup.n)
     sup.volume = memory * now + (1.0 - memory) * sup.volume

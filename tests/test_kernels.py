@@ -310,6 +310,12 @@ def _case_purchasing_groups(rng):
             float(rng.uniform(0.2, 0.6)))
 
 
+def _case_volumes(rng, n=40, m=5, n_sectors=3):
+    supplier = np.where(rng.random(n) < 0.8, rng.integers(0, m, n), -1)
+    return (rng.random(n) > 0.2, supplier, rng.uniform(0, 50, n), rng.integers(0, n_sectors, n),
+            rng.uniform(0.1, 1.0, n_sectors), m)
+
+
 def _case_cascade(rng):
     return (np.sort(rng.normal(rng.uniform(0, 10), rng.uniform(1, 10), 30)),)
 
@@ -394,6 +400,7 @@ TWIN_CASES = {
     "sim.suppliers._choose": _case_choose,
     "sim.suppliers._find": _case_find,
     "sim.suppliers._purchasing_groups": _case_purchasing_groups,
+    "sim.suppliers._volumes": _case_volumes,
     "sim.facilities._cascade": _case_cascade,
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
@@ -568,8 +575,7 @@ def _uniforms(key, month, stream, firm_id, block=0) -> tuple[float, float, float
 
 
 def _normal(key, month, stream, firm_id) -> float:
-    u1, u2, _, _ = _uniforms(key, month, stream, firm_id)
-    return streams.normal2(u1, u2)[0]
+    return streams.normal(key, month, stream, int(firm_id))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -767,6 +773,15 @@ def test_choose_matches_dense_cost_matrix(seed):
     exp_cost = np.where(d["alive"], np.where(switch, best_cost, cur_cost), 0.0)
     np.testing.assert_array_equal(chosen, exp_chosen)
     np.testing.assert_allclose(unit_cost, exp_cost, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_volumes_match_bincount_over_several_chunks(seed):
+    args = _case_volumes(np.random.default_rng(seed), n=2 * totals.CHUNK + 9)
+    alive, supplier, output, sector, ipo, m = args
+    buying = alive & (supplier >= 0)
+    expected = np.bincount(supplier[buying], weights=(output * ipo[sector])[buying], minlength=m)
+    np.testing.assert_allclose(suppliers._volumes(*args), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
