@@ -89,15 +89,16 @@ def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius
 
 @numba.njit(cache=True, parallel=True)
 def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputation,
-              benefit, cost, trust_gain, trust_loss, spillover, memory,
-              new_trust, new_productivity, new_reputation, income, acts):
+              benefit, cost, trust_gain, trust_loss, spillover, memory, floor,
+              new_trust, new_productivity, new_reputation, income, acts, low):
     """Payoffs, trust, spillovers and reputation from this month's decisions.
 
     Reads the old arrays and writes only row/element i of the outputs, so firms are
     independent. For each tie (i, j), ``back`` gives the slot of i in j's row.
 
     Outputs: new_trust float64[N, K], new_productivity float64[N], new_reputation float64[N],
-    income float64[N] (net money from cooperation), acts float64[N] (partners i cooperated with).
+    income float64[N] (net money from cooperation), acts float64[N] (partners i cooperated with),
+    low bool[N] (i now trusts some partner less than ``floor``: the rows :func:`_dissolve` visits).
     """
     n, k = partner.shape
     for i in numba.prange(n):
@@ -105,6 +106,7 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
         new_reputation[i] = reputation[i]
         income[i] = 0.0
         acts[i] = 0.0
+        low[i] = False
         if not alive[i]:
             for s in range(k):  # keep the row: the output must never hold uninitialised memory
                 new_trust[i, s] = trust[i, s]
@@ -129,6 +131,8 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
                 new_trust[i, s] = t + trust_gain * (1.0 - t)
             else:
                 new_trust[i, s] = t - trust_loss * t
+            if new_trust[i, s] < floor:
+                low[i] = True
             if mine == 1 and back_act == 1:
                 d = productivity[j] - productivity[i]
                 if d > gap:
@@ -184,23 +188,10 @@ def _imitate(partner, alive, willingness, profit, revenue, rate, intensity, firm
                 pick -= 1
 
 
-@numba.njit(cache=True, parallel=True)
-def _distrusted(partner, trust, floor, out):
-    """out[i] = firm i places trust below ``floor`` in some partner. bool[N] output."""
-    n, k = partner.shape
-    for i in numba.prange(n):
-        low = False
-        for s in range(k):
-            if partner[i, s] >= 0 and trust[i, s] < floor:
-                low = True
-                break
-        out[i] = low
-
-
 @numba.njit(cache=True)
 def _dissolve(partner, trust, triangles, back, floor, rows):
     """Remove every tie of the firms ``rows`` (int64[M]) whose trust, on this side, is below
-    ``floor``. With ``rows`` the firms flagged by :func:`_distrusted` this removes every tie
+    ``floor``. With ``rows`` the firms :func:`_outcomes` flags as low this removes every tie
     distrusted on either side (the set removed does not depend on the order). Serial. Returns
     the number of ties removed."""
     k = partner.shape[1]
@@ -366,15 +357,14 @@ def step(firms, ties, cells: CellList, cp, key: np.ndarray, month: int) -> dict[
     new_trust = np.empty_like(ties.trust)
     new_prod = np.empty_like(firms.productivity)
     new_rep = np.empty_like(firms.reputation)
+    low = np.empty(firms.capacity, dtype=np.bool_)
     _outcomes(ties.partner, ties.back, ties.trust, ties.acted, firms.alive, firms.revenue,
               firms.productivity, firms.reputation, cp.coop_benefit, cp.coop_cost,
-              cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory,
-              new_trust, new_prod, new_rep, firms.coop_income, firms.coop_acts)
+              cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory, cp.trust_floor,
+              new_trust, new_prod, new_rep, firms.coop_income, firms.coop_acts, low)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
     kept = float(firms.coop_acts.sum())  # 0 for dead firms
 
-    low = np.empty(firms.capacity, dtype=np.bool_)
-    _distrusted(ties.partner, ties.trust, cp.trust_floor, low)
     dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, ties.back,
                               cp.trust_floor, np.flatnonzero(low)))
     formed = form_ties(firms, ties, cells, cp, key, month)

@@ -202,11 +202,6 @@ def _case_meet(rng):
             float(rng.uniform(0.3, 1.0)), key, month, np.full(n, -7, dtype=np.int64))
 
 
-def _case_distrusted(rng):
-    partner, trust, _ = _tie_inputs(rng)
-    return partner, trust, float(rng.uniform(0.2, 0.6)), np.zeros(partner.shape[0], np.bool_)
-
-
 def _case_margin(rng):
     n = 10
     revenue = np.where(rng.random(n) < 0.3, rng.choice([0.0, -1.0], n), rng.uniform(0, 20, n))
@@ -219,8 +214,9 @@ def _case_outcomes(rng):
     acted = ((rng.random((n, k)) < 0.6) & (partner >= 0)).astype(np.int8)
     return (partner, reverse_slots(partner), trust, acted, alive, rng.uniform(-1, 20, n),
             rng.uniform(0.5, 2, n),
-            rng.random(n), 0.02, 0.008, 0.15, 0.25, 0.1, 0.2,
-            np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(4)))
+            rng.random(n), 0.02, 0.008, 0.15, 0.25, 0.1, 0.2, float(rng.uniform(0.2, 0.5)),
+            np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(4)),
+            np.ones(n, dtype=np.bool_))
 
 
 def _case_imitate(rng):
@@ -384,7 +380,6 @@ TWIN_CASES = {
     "sim.cooperation._decide": _case_decide,
     "sim.cooperation._outcomes": _case_outcomes,
     "sim.cooperation._meet": _case_meet,
-    "sim.cooperation._distrusted": _case_distrusted,
     "sim.cooperation._margin": _case_margin,
     "sim.cooperation._unlink": _case_unlink,
     "sim.cooperation._shared": _case_shared,
@@ -607,20 +602,18 @@ def test_meet_draws_a_neighbour_for_live_firms_with_a_free_slot(seed):
         assert met[i] == expected, i
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_distrusted_flags_rows_with_a_slot_below_the_floor(seed):
-    partner, trust, floor, out = _case_distrusted(np.random.default_rng(seed))
-    cooperation._distrusted(partner, trust, floor, out)
-    np.testing.assert_array_equal(out, ((partner >= 0) & (trust < floor)).any(axis=1))
+
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_outcomes_match_brute_force(seed):
     args = _case_outcomes(np.random.default_rng(seed))
     (partner, _, trust, acted, alive, revenue, productivity, reputation, b, c, gain, loss, spill,
-     memory) = args[:14]
+     memory, floor) = args[:15]
     cooperation._outcomes(*args)
-    new_trust, new_prod, new_rep, income, acts = args[14:]
+    new_trust, new_prod, new_rep, income, acts, low = args[15:]
+    np.testing.assert_array_equal(
+        low, alive & ((partner >= 0) & (new_trust < floor)).any(axis=1))
     slot = {(int(i), int(partner[i, s])): s for i, s in zip(*np.nonzero(partner >= 0),
                                                              strict=True)}
     n, k = partner.shape
