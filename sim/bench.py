@@ -58,7 +58,9 @@ def firm_steps_per_second(n_firms: int, steps: int = 10, repeats: int = 3, seed:
                           burn_in: int = BURN_IN) -> dict[str, Any]:
     """Firm-steps per second of the default model at ``n_firms`` firms (median of repeats),
     timed after ``burn_in`` months, with the seconds per step of each phase (from the run with
-    the median rate) and the mean number of live firms over the timed steps."""
+    the median rate), the mean number of live firms over the timed steps, and the process's CPU
+    time over wall time (about 1 on one thread: more means some other thread of the process,
+    such as a BLAS pool left spinning, is burning a core the model's threads could use)."""
     import gc
 
     from sim.model import ClusterModel
@@ -71,17 +73,19 @@ def firm_steps_per_second(n_firms: int, steps: int = 10, repeats: int = 3, seed:
         gc.collect()  # the first full collection after building the agents is a one-off
         model.timings = {}  # a few clock reads per step: no measurable cost
         firm_steps = 0
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         for _ in range(steps):
             model.step()
             firm_steps += model.firms.n_alive
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         runs.append((firm_steps / dt, dt / steps, firm_steps / steps,
-                     {k: v / steps for k, v in model.timings.items()}))
-    _, _, live, phases = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # median rate
+                     {k: v / steps for k, v in model.timings.items()}, cpu / dt))
+    _, _, live, phases, _ = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # median rate
     return {"firm_steps_per_s": statistics.median(run[0] for run in runs),
             "seconds_per_step": statistics.median(run[1] for run in runs),
-            "live_firms": live, "phase_seconds_per_step": phases}
+            "live_firms": live, "phase_seconds_per_step": phases,
+            "cpu_per_wall": statistics.median(run[4] for run in runs)}
 
 
 def scaling_exponents(small: dict[str, Any], large: dict[str, Any]) -> dict[str, float]:
@@ -317,6 +321,7 @@ def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int =
         out[f"seconds_per_step_threads_{label}"] = per_step
         out[f"phase_seconds_per_step_threads_{label}"] = {
             n: r["phase_seconds_per_step"] for n, r in detail.items()}
+        out[f"cpu_per_wall_threads_{label}"] = {n: r["cpu_per_wall"] for n, r in detail.items()}
         if label == "1":
             out["live_firms"] = {n: r["live_firms"] for n, r in detail.items()}
             out["scaling_exponent_10k_1m"] = scaling_exponents(detail["10000"],

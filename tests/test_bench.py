@@ -31,6 +31,16 @@ def test_phase_timings_account_for_the_step():
     assert sum(model.timings.values()) <= wall
 
 
+def test_firm_steps_per_second_reports_rate_phases_and_cpu_share():
+    from sim.bench import firm_steps_per_second
+
+    r = firm_steps_per_second(300, steps=2, repeats=1, burn_in=1, agents=False)
+    assert r["firm_steps_per_s"] > 0
+    assert r["live_firms"] > 0
+    assert set(r["phase_seconds_per_step"]) <= PHASES
+    assert r["cpu_per_wall"] > 0
+
+
 def test_timings_do_not_change_results():
     a, b = ClusterModel(rng=4, n_firms=300), ClusterModel(rng=4, n_firms=300)
     b.timings = {}

@@ -75,11 +75,15 @@ def _write(path: Path | None, res: dict) -> None:
 
 def _print_full(res: dict) -> None:
     print(f"clustersim bench --full on {platform.machine()} ({res['cores']} cores)")
-    print(f"{'firms':>10}  {'1 thread':>14}  {'all cores':>14}  {'speed-up':>8}  (firm-steps/s)")
+    print(f"{'firms':>10}  {'1 thread':>14}  {'all cores':>14}  {'speed-up':>8}  (firm-steps/s)"
+          "  CPU/wall (1 thread, all)")
     one, par = res["firm_steps_per_s_threads_1"], res["firm_steps_per_s_threads_all"]
     speedup = res["parallel_speedup"]
+    cpu1 = res.get("cpu_per_wall_threads_1", {})
+    cpu_all = res.get("cpu_per_wall_threads_all", {})
     for n in one:
-        print(f"{int(n):>10,}  {one[n]:>14,.0f}  {par[n]:>14,.0f}  {speedup[n]:>7.2f}x")
+        print(f"{int(n):>10,}  {one[n]:>14,.0f}  {par[n]:>14,.0f}  {speedup[n]:>7.2f}x"
+              f"  {cpu1.get(n, float('nan')):.2f}, {cpu_all.get(n, float('nan')):.2f}")
     big = res["large_run"]
     print(f"{big['firms']:,} firms x {big['steps']} steps: {big['wall_s']:.1f} s wall, peak "
           f"{big['peak_rss_bytes'] / 2**30:.2f} GiB ({big['peak_rss_bytes_per_firm']:,.0f} B/firm)")
