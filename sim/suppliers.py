@@ -145,22 +145,33 @@ def _purchasing_groups(partner, back, trust, alive, finput, trust_min):
     return root, out
 
 
-def _group_suppliers(root: np.ndarray, supplier: np.ndarray, members: np.ndarray,
-                     n_suppliers: int) -> np.ndarray:
-    """For each member, its group's most used supplier (ties to the lowest index)."""
-    r = root[members]
-    key = r * (n_suppliers + 1) + (supplier[members] + 1)
-    uniq, counts = np.unique(key, return_counts=True)
-    groups = uniq // (n_suppliers + 1)
-    sup = uniq % (n_suppliers + 1) - 1
-    # sort by group, then by count descending, then supplier ascending; first row per group wins
-    order = np.lexsort((sup, -counts, groups))
-    g_sorted = groups[order]
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = g_sorted[1:] != g_sorted[:-1]
-    best_group, best_sup = g_sorted[first], sup[order][first]
-    pos = np.searchsorted(best_group, r)
-    return best_sup[pos]
+@numba.njit(cache=True)
+def _group_suppliers(root, supplier, members, n_suppliers):
+    """For each member, its group's most used supplier (ties to the lowest index, "none" (-1)
+    lowest of all). root : int64[N] group of each firm; supplier : int64[N]; members : int64[M].
+    Serial, O(N + M * S) with M members and S suppliers. Returns int64[M]."""
+    gid = np.full(root.shape[0], -1, dtype=np.int64)  # compact number of each group's root
+    n_groups = 0
+    for a in range(members.shape[0]):
+        r = root[members[a]]
+        if gid[r] < 0:
+            gid[r] = n_groups
+            n_groups += 1
+    counts = np.zeros((n_groups, n_suppliers + 1), dtype=np.int64)  # column 0: no supplier
+    for a in range(members.shape[0]):
+        m = members[a]
+        counts[gid[root[m]], supplier[m] + 1] += 1
+    best = np.empty(n_groups, dtype=np.int64)
+    for g in range(n_groups):
+        top = 0
+        for c in range(1, n_suppliers + 1):
+            if counts[g, c] > counts[g, top]:
+                top = c
+        best[g] = top - 1
+    out = np.empty(members.shape[0], dtype=np.int64)
+    for a in range(members.shape[0]):
+        out[a] = best[gid[root[members[a]]]]
+    return out
 
 
 def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.ndarray,

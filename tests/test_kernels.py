@@ -312,6 +312,16 @@ def _case_volumes(rng, n=40, m=5, n_sectors=3):
             rng.uniform(0.1, 1.0, n_sectors), m)
 
 
+def _case_group_suppliers(rng, n=60, m=4):
+    root = np.arange(n)
+    for i in range(1, n):  # groups whose root is their lowest slot
+        if rng.random() < 0.7:
+            root[i] = root[rng.integers(0, i)]
+    supplier = np.where(rng.random(n) < 0.9, rng.integers(0, m, n), -1)
+    members = np.flatnonzero(rng.random(n) < 0.6).astype(np.int64)
+    return root, supplier, members, m
+
+
 def _case_cascade(rng):
     return (np.sort(rng.normal(rng.uniform(0, 10), rng.uniform(1, 10), 30)),)
 
@@ -396,6 +406,7 @@ TWIN_CASES = {
     "sim.suppliers._find": _case_find,
     "sim.suppliers._purchasing_groups": _case_purchasing_groups,
     "sim.suppliers._volumes": _case_volumes,
+    "sim.suppliers._group_suppliers": _case_group_suppliers,
     "sim.facilities._cascade": _case_cascade,
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
@@ -775,6 +786,16 @@ def test_volumes_match_bincount_over_several_chunks(seed):
     buying = alive & (supplier >= 0)
     expected = np.bincount(supplier[buying], weights=(output * ipo[sector])[buying], minlength=m)
     np.testing.assert_allclose(suppliers._volumes(*args), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_group_suppliers_is_the_groups_mode_lowest_first(seed):
+    root, supplier, members, m = _case_group_suppliers(np.random.default_rng(seed))
+    got = suppliers._group_suppliers(root, supplier, members, m)
+    for a, i in enumerate(members):
+        group = [j for j in members if root[j] == root[i]]
+        counts = {s: sum(supplier[j] == s for j in group) for s in range(-1, m)}
+        assert got[a] == max(counts, key=lambda s: (counts[s], -s))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
