@@ -145,6 +145,21 @@ def _purchasing_groups(partner, back, trust, alive, finput, trust_min):
     return root, out
 
 
+@numba.njit(cache=True, parallel=True)
+def _group_costs(members, gsup, fx, fy, fregion, sx, sy, sregion, price, freight, within, between,
+                 infra, pay, unit_cost):
+    """unit_cost[i] = ``pay`` times the delivered cost of the group supplier ``gsup[a]`` for each
+    member ``i = members[a]`` (inf without a supplier). Writes only the members' elements."""
+    for a in numba.prange(members.shape[0]):
+        i = members[a]
+        k = gsup[a]
+        cost = np.inf
+        if k >= 0:
+            cost = _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within,
+                              between, infra)
+        unit_cost[i] = cost * pay
+
+
 @numba.njit(cache=True)
 def _group_suppliers(root, supplier, members, n_suppliers):
     """For each member, its group's most used supplier (ties to the lowest index, "none" (-1)
@@ -193,7 +208,6 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
 
     firms.jp_group.fill(-1)
     jp_members = 0
-    discount = np.zeros(n)
     if use_groups and ties is not None:
         root, size = _purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
                                         sp.jp_trust_min - mods.jp_trust_shift)
@@ -202,21 +216,14 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
             gsup = _group_suppliers(root, chosen, members, sup.n)
             chosen[members] = gsup
             # members pay the group supplier's delivered cost, less the group discount
-            recompute = np.zeros(n, dtype=np.bool_)
-            recompute[members] = True
-            tmp_cost = np.empty(n, dtype=np.float64)
-            tmp_chosen = np.empty(n, dtype=np.int64)
-            _choose(recompute, firms.x, firms.y, firms.region, finput, chosen, 1.0,
-                    firms.firm_id, key, month, sup.x, sup.y, sup.region,
-                    world_arrays["by_input_start"], world_arrays["by_input"], sup.price,
-                    sp.freight_per_km, mods.within_mult, mods.between_mult,
-                    world_arrays["infra_factor"], sp.switch_gain, tmp_chosen, tmp_cost)
-            unit_cost[members] = tmp_cost[members]
-            discount[members] = min(sp.jp_discount + mods.jp_discount_extra, 1.0)
+            _group_costs(members, gsup, firms.x, firms.y, firms.region, sup.x, sup.y, sup.region,
+                         sup.price, sp.freight_per_km, mods.within_mult, mods.between_mult,
+                         world_arrays["infra_factor"],
+                         1.0 - min(sp.jp_discount + mods.jp_discount_extra, 1.0), unit_cost)
             firms.jp_group[members] = root[members]
             jp_members = int(members.size)
     firms.supplier = chosen
-    return {"jp_members": jp_members}, unit_cost * (1.0 - discount)
+    return {"jp_members": jp_members}, unit_cost
 
 
 @numba.njit(cache=True, parallel=True)

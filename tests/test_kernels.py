@@ -312,6 +312,16 @@ def _case_volumes(rng, n=40, m=5, n_sectors=3):
             rng.uniform(0.1, 1.0, n_sectors), m)
 
 
+def _case_group_costs(rng):
+    d = _supplier_inputs(rng)
+    n, m = d["fx"].size, d["sx"].size
+    members = np.flatnonzero(rng.random(n) < 0.5).astype(np.int64)
+    gsup = np.where(rng.random(members.size) < 0.9, rng.integers(0, m, members.size), -1)
+    return (members, gsup, d["fx"], d["fy"], d["fregion"], d["sx"], d["sy"], d["sregion"],
+            d["price"], d["freight"], d["within"], d["between"], d["infra"],
+            float(rng.uniform(0.8, 1.0)), np.full(n, 7.0))
+
+
 def _case_group_suppliers(rng, n=60, m=4):
     root = np.arange(n)
     for i in range(1, n):  # groups whose root is their lowest slot
@@ -407,6 +417,7 @@ TWIN_CASES = {
     "sim.suppliers._purchasing_groups": _case_purchasing_groups,
     "sim.suppliers._volumes": _case_volumes,
     "sim.suppliers._group_suppliers": _case_group_suppliers,
+    "sim.suppliers._group_costs": _case_group_costs,
     "sim.facilities._cascade": _case_cascade,
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
@@ -786,6 +797,17 @@ def test_volumes_match_bincount_over_several_chunks(seed):
     buying = alive & (supplier >= 0)
     expected = np.bincount(supplier[buying], weights=(output * ipo[sector])[buying], minlength=m)
     np.testing.assert_allclose(suppliers._volumes(*args), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_group_costs_are_the_discounted_delivered_costs_of_members_only(seed):
+    args = _case_group_costs(np.random.default_rng(seed))
+    members, gsup, *rest, pay, out = args
+    suppliers._group_costs(*args)
+    expected = np.full(out.size, 7.0)
+    for i, k in zip(members.tolist(), gsup.tolist(), strict=True):
+        expected[i] = (suppliers._delivered(i, k, *rest) if k >= 0 else np.inf) * pay
+    np.testing.assert_array_equal(out, expected)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
