@@ -63,23 +63,20 @@ class Recorder:
 
 def indicators(model) -> dict[str, Any]:
     """The outcome indicators of :mod:`sim.metrics` for the model's current state: the costly
-    part of recording a step (inequality, concentration, agglomeration, the tie network)."""
+    part of recording a step (inequality, concentration, agglomeration, the tie network).
+
+    The firm-array indicators come from :func:`sim.metrics.firm_indicators`, which computes
+    productivity_stats, size_class_shares, gini(emp[alive]), ellison_glaeser,
+    location_quotients, the Herfindahl index of regions' employment and grid_morans_i together
+    in a few parallel passes; mean_trust and tie_stats come from one pass over the tie table,
+    :func:`sim.metrics.network_indicators`."""
     f, w, ties = model.firms, model.world, model.ties
-    alive, emp = f.alive, f.employees
-    n_r, n_s = len(w.regions), len(w.sectors)
-    out: dict[str, Any] = {}
-    out["productivity"] = metrics.productivity_stats(f.productivity, alive)
-    out["size_classes"] = metrics.size_class_shares(emp, alive)
-    out["gini_size"] = metrics.gini(emp[alive])
-    out["trust"] = metrics.mean_trust(ties.partner, ties.trust, alive)
-    out["ties"] = metrics.tie_stats(ties.partner, alive, ties.triangles)
+    out = metrics.firm_indicators(f.employees, f.productivity, f.region, f.sector, f.x, f.y,
+                                  f.alive, len(w.regions), len(w.sectors),
+                                  model.params.world.world_size)
+    out.update(metrics.network_indicators(ties.partner, ties.trust, f.alive, ties.triangles))
     out["supplier_concentration"] = metrics.supplier_concentration(
         model.suppliers.volume, model.suppliers.input, len(w.inputs))
-    out["eg_gamma"] = metrics.ellison_glaeser(emp, f.region, f.sector, alive, n_r, n_s)
-    out["lq"] = metrics.location_quotients(emp, f.region, f.sector, alive, n_r, n_s)
-    out["herfindahl_regions"] = metrics.herfindahl(
-        np.bincount(f.region[alive], weights=emp[alive], minlength=n_r))
-    out["morans_i"] = metrics.grid_morans_i(f.x, f.y, emp, alive, model.params.world.world_size)
     return out
 
 
@@ -89,15 +86,17 @@ def snapshot(model, values: dict[str, Any] | None = None) -> dict[str, float]:
     ind = indicators(model) if values is None else values
     f, w = model.firms, model.world
     alive = f.alive
-    emp = f.employees
+    employment, output, revenue, profit, capital = metrics.alive_totals(
+        alive, f.employees, f.output, f.revenue, f.profit, f.capital)
+    in_jp, spv_members = metrics.alive_holders(alive, f.jp_group, f.member_of)
     row: dict[str, float] = {"step": model.steps}
-    row["firms"] = int(alive.sum())
-    row["employment"] = float(emp[alive].sum())
-    row["output"] = float(f.output[alive].sum())
-    row["revenue"] = float(f.revenue[alive].sum())
+    row["firms"] = int(np.count_nonzero(alive))
+    row["employment"] = float(employment)
+    row["output"] = float(output)
+    row["revenue"] = float(revenue)
     # profit of every firm that produced this month, including those that then left
-    row["profit"] = float(model.books.get("profit", f.profit[alive].sum()))
-    row["capital"] = float(f.capital[alive].sum())
+    row["profit"] = float(model.books.get("profit", profit))
+    row["capital"] = float(capital)
     row["mean_productivity"], row["sd_productivity"] = ind["productivity"]
     for name, share in zip(("micro", "small", "medium", "large"), ind["size_classes"],
                            strict=True):
@@ -110,7 +109,7 @@ def snapshot(model, values: dict[str, Any] | None = None) -> dict[str, float]:
     row["mean_trust"] = trust if n_slots else 0.0
     row.update(ind["ties"])
     row["supplier_concentration"] = ind["supplier_concentration"]
-    row["jp_share"] = float((f.jp_group[alive] >= 0).mean()) if row["firms"] else 0.0
+    row["jp_share"] = float(in_jp / row["firms"]) if row["firms"] else 0.0
     fac = model.facilities
     operating = fac.operating() if fac.n else np.zeros(0, dtype=bool)
     row["facilities_operating"] = int(operating.sum())
@@ -125,7 +124,7 @@ def snapshot(model, values: dict[str, Any] | None = None) -> dict[str, float]:
     row["facility_users"] = int(sum(u for u, o in zip(fac.users, operating, strict=True) if o))
     cap = sum(c for c, o in zip(fac.capacity, operating, strict=True) if o)
     row["facility_use_rate"] = row["facility_users"] / cap if cap else 0.0
-    row["spv_members"] = int((f.member_of[alive] >= 0).sum())
+    row["spv_members"] = int(spv_members)
     row["public_spending"] = float(model.public_step)
     row["public_spending_total"] = float(model.public_total + (
         model.public_step if model.steps == 0 else 0.0))

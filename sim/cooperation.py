@@ -24,13 +24,14 @@ import numpy as np
 
 from sim import streams
 from sim.spatial import CellList, _random_neighbour
+from sim.totals import PRANGE_ONLY
 
 __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
 
 N_MEET_TRIES = 4
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _decide(partner, trust, alive, willingness, coop_base, firm_id, key, month, acted):
     """Who keeps their word this month.
 
@@ -62,7 +63,7 @@ def _decide(partner, trust, alive, willingness, coop_base, firm_id, key, month, 
     return played
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius, prob, key,
           month, met):
     """Whom each firm meets this month: a random neighbour within ``radius``, or -1.
@@ -87,7 +88,7 @@ def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius
                                    (u1, u2, u3, v0))
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputation,
               benefit, cost, trust_gain, trust_loss, spillover, memory, floor,
               new_trust, new_productivity, new_reputation, income, acts, low):
@@ -148,7 +149,7 @@ def _margin(profit, revenue, i):
     return profit[i] / revenue[i] if revenue[i] > 0.0 else 0.0
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _imitate(partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month,
              out):
     """Pairwise-comparison imitation of willingness (Fermi rule).

@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from sim.state import FacilityState
+from sim.totals import PRANGE_ONLY
 
 __all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
 
@@ -100,7 +101,7 @@ def pledge_cascade(thresholds: np.ndarray) -> int:
     return int(_cascade(np.sort(np.asarray(thresholds, dtype=np.float64))))
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _mean_trust(partner, trust, out):
     n, k = partner.shape
     for i in numba.prange(n):
@@ -113,7 +114,7 @@ def _mean_trust(partner, trust, out):
         out[i] = tot / deg if deg > 0 else 0.0
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _use(alive, region, sector, member_of, revenue, input_cost, waste_cost,
          f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
          uses, level, fee):

@@ -29,16 +29,31 @@ Scalars come back as Python ``float``; arrays as ``float64``. A metric that is u
 input (no alive firms, zero total, a constant variable...) is ``nan``, never an exception and
 never a numpy ``RuntimeWarning``. Invalid input (negative sizes, codes out of range, asymmetric
 ties, ...) raises ``ValueError`` naming the argument.
+
+The model records every indicator every step, so the recorder uses fast paths equal to the
+single functions up to the order of summation: :func:`firm_indicators` (the indicators of the
+firm arrays, in a few passes of parallel kernels), :func:`network_indicators` (mean trust and
+tie statistics in one pass over the tie table), :func:`alive_totals` and :func:`alive_holders`
+(sums and counts over alive firms). Parallel kernels never add floats in a ``prange``
+reduction, whose split depends on the number of threads: they add within fixed chunks of
+:data:`sim.totals.CHUNK` slots, in parallel, then add the chunks' partial sums in chunk order,
+so every result is bit-identical for any number of threads (as :mod:`sim.totals` does).
 """
 
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse
+
+# slots per chunk of every chunked total in the model: partial sums are taken within these fixed
+# chunks and added in chunk order, so results depend on the array length only
+from sim.totals import CHUNK
+from sim.totals import PRANGE_ONLY as _PRANGE_ONLY
 
 __all__ = [
     "gini",
@@ -53,9 +68,17 @@ __all__ = [
     "supplier_concentration",
     "productivity_stats",
     "mean_trust",
+    "firm_indicators",
+    "network_indicators",
+    "alive_totals",
+    "alive_holders",
 ]
 
 NAN = float("nan")
+
+#: Keys per chunk of the radix sort's parallel passes. The sorted output is unique, so this only
+#: trades the per-chunk digit counts (256 each, added up serially) against parallel slack.
+SORT_CHUNK = 16384
 
 
 # --------------------------------------------------------------------------- input checks
@@ -128,16 +151,16 @@ def _codes(name: str, codes: npt.ArrayLike, n_codes: int) -> np.ndarray:
 
 
 def _firm_table(emp, region, sector, alive, n_regions, n_sectors):
-    """Employment of alive firms and the sector x region employment table.
+    """The sector x region employment table of the alive firms, with per-sector plant sums.
 
     Returns
     -------
-    emp_a : float64[n]
-        Employment of the n alive firms.
-    sec_a : int64[n]
-        Their sector codes.
     e : float64[n_sectors, n_regions]
         ``e[i, r]``: employment of sector i in region r.
+    sq : float64[n_sectors]
+        Sum of squared plant employment in each sector.
+    plants : int64[n_sectors]
+        Plants with positive employment in each sector.
     """
     emp = _vector("emp", emp)
     alive = _mask(alive, emp.shape[0])
@@ -155,7 +178,9 @@ def _firm_table(emp, region, sector, alive, n_regions, n_sectors):
     sec_a = _codes("sector", sector[alive], n_sectors)
     # one bincount over the flattened (sector, region) cell keeps this O(N)
     e = np.bincount(sec_a * n_regions + reg_a, weights=emp_a, minlength=n_sectors * n_regions)
-    return emp_a, sec_a, e.reshape(n_sectors, n_regions)
+    sq = np.bincount(sec_a, weights=emp_a * emp_a, minlength=n_sectors)
+    plants = np.bincount(sec_a[emp_a > 0], minlength=n_sectors)
+    return e.reshape(n_sectors, n_regions), sq, plants
 
 
 # --------------------------------------------------------------------------- inequality
@@ -167,7 +192,8 @@ def gini(x: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> float:
     Uses the mean-difference definition ``G = sum_ij w_i w_j |x_i - x_j| / (2 W^2 mu)`` with
     ``W = sum w`` and ``mu = sum w x / W``, so n equal values give 0 and one holder of everything
     among n gives ``(n - 1) / n`` (no small-sample correction). Integer weights give the same
-    value as repeating each observation that many times. O(n log n) (one sort).
+    value as repeating each observation that many times. Without weights the values are sorted
+    by a parallel radix sort, O(n); with weights by ``np.argsort``, O(n log n).
 
     Parameters
     ----------
@@ -185,14 +211,7 @@ def gini(x: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> float:
     _check_finite("x", x, nonnegative=True)
     n = x.shape[0]
     if weights is None:
-        total = x.sum()
-        if n == 0 or total <= 0:
-            return NAN
-        xs = np.sort(x)
-        # sum_ij |x_i - x_j| = 2 sum_i (2i - n - 1) x_(i) for ascending x_(i), i = 1..n
-        rank = np.arange(1, n + 1, dtype=np.float64)
-        g = _dot(2.0 * rank - n - 1.0, xs) / (n * total)
-        return max(g, 0.0)  # rounding can leave -1e-17 for equal values
+        return _gini_of_sorted(_sorted_values(x, np.ones(n, dtype=np.bool_)))
     w = _vector("weights", weights, n)
     _check_finite("weights", w, nonnegative=True)
     total = _dot(w, x)
@@ -205,6 +224,158 @@ def gini(x: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> float:
     # weighted version of the rank identity: the weight below x_(i) minus the weight above it
     g = _dot(ws * xs, (cum - ws) - (big_w - cum)) / (big_w * total)
     return max(g, 0.0)
+
+
+def _sorted_values(x: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """The entries of finite ``x >= 0`` (float64[N]) where ``alive``, ascending (float64[n])."""
+    keys = _radix_sort(_compact_keys(np.ascontiguousarray(x), alive))
+    return keys.view(np.float64)
+
+
+def _gini_of_sorted(xs: np.ndarray) -> float:
+    """Unweighted Gini coefficient of ascending values ``xs`` (float64[n]); see :func:`gini`."""
+    n = xs.shape[0]
+    if n == 0:
+        return NAN
+    # sum_ij |x_i - x_j| = 2 sum_i (2i - n - 1) x_(i) for ascending x_(i), i = 1..n
+    ranked, total = _gini_sums(xs)
+    if total <= 0:
+        return NAN
+    return max(ranked / (n * total), 0.0)  # rounding can leave -1e-17 for equal values
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _compact_keys(x, alive):
+    """Sort keys of the entries of ``x`` where ``alive``, in slot order.
+
+    For finite ``x >= 0`` the IEEE-754 bit patterns, read as unsigned integers, order like the
+    values; -0.0 (sign bit set) is mapped to the key of +0.0.
+
+    Parameters
+    ----------
+    x : float64[N], C-contiguous
+        Finite values >= 0 where ``alive``.
+    alive : bool[N]
+
+    Returns
+    -------
+    uint64[n]
+        One key per alive entry.
+    """
+    n = x.shape[0]
+    bits = x.view(np.uint64)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    start = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        m = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                m += 1
+        start[c + 1] = m
+    for c in range(n_chunks):
+        start[c + 1] += start[c]
+    keys = np.empty(start[n_chunks], dtype=np.uint64)
+    for c in numba.prange(n_chunks):
+        j = start[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                keys[j] = bits[i] if x[i] != 0.0 else np.uint64(0)
+                j += 1
+    return keys
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _radix_sort(keys):
+    """Sort unsigned keys ascending: an LSD radix sort with 8-bit digits, parallel over chunks.
+
+    Keys are sorted by their offset from the smallest key, so the digits above the range
+    ``max - min`` (all zero) need no pass. Each pass counts the digits of every chunk of
+    :data:`SORT_CHUNK` keys in parallel, turns the counts into each chunk's first output slot per
+    digit (digit-major, then chunk order, which keeps the pass stable) and scatters the chunks in
+    parallel. The sorted sequence is unique, so it cannot depend on the number of threads.
+
+    Parameters
+    ----------
+    keys : uint64[n]
+        Used as scratch space.
+
+    Returns
+    -------
+    uint64[n]
+        The keys in ascending order (``keys`` itself or a new array).
+    """
+    n = keys.shape[0]
+    if n < 2:
+        return keys
+    n_chunks = (n + SORT_CHUNK - 1) // SORT_CHUNK
+    lows = np.empty(n_chunks, dtype=np.uint64)
+    highs = np.empty(n_chunks, dtype=np.uint64)
+    for c in numba.prange(n_chunks):
+        lo = keys[c * SORT_CHUNK]
+        hi = lo
+        for i in range(c * SORT_CHUNK, min(n, (c + 1) * SORT_CHUNK)):
+            lo = min(lo, keys[i])
+            hi = max(hi, keys[i])
+        lows[c] = lo
+        highs[c] = hi
+    base = lows.min()
+    span = highs.max() - base
+    src = keys
+    dst = np.empty_like(keys)
+    slot = np.empty((n_chunks, 256), dtype=np.int64)
+    shift = np.uint64(0)
+    while shift < 64 and (span >> shift) != 0:
+        for c in numba.prange(n_chunks):
+            slot[c, :] = 0
+            for i in range(c * SORT_CHUNK, min(n, (c + 1) * SORT_CHUNK)):
+                slot[c, ((src[i] - base) >> shift) & 255] += 1
+        first = 0
+        for d in range(256):
+            for c in range(n_chunks):
+                count = slot[c, d]
+                slot[c, d] = first
+                first += count
+        for c in numba.prange(n_chunks):
+            for i in range(c * SORT_CHUNK, min(n, (c + 1) * SORT_CHUNK)):
+                d = ((src[i] - base) >> shift) & 255
+                dst[slot[c, d]] = src[i]
+                slot[c, d] += 1
+        src, dst = dst, src
+        shift += np.uint64(8)
+    return src
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _gini_sums(xs):
+    """The rank-weighted sum ``sum_i (2i - n - 1) xs[i-1]`` (i = 1..n) and the total of ``xs``.
+
+    Parameters
+    ----------
+    xs : float64[n]
+        Values in ascending order.
+
+    Returns
+    -------
+    (float, float)
+        Each summed within chunks of ``CHUNK`` in parallel, then over chunks in order.
+    """
+    n = xs.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, 2))
+    for c in numba.prange(n_chunks):
+        ranked = 0.0
+        total = 0.0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            ranked += (2.0 * i + 1.0 - n) * xs[i]  # 2 (i + 1) - n - 1 for 0-based i
+            total += xs[i]
+        part[c, 0] = ranked
+        part[c, 1] = total
+    ranked_sum = 0.0
+    total_sum = 0.0
+    for c in range(n_chunks):
+        ranked_sum += part[c, 0]
+        total_sum += part[c, 1]
+    return ranked_sum, total_sum
 
 
 def herfindahl(x: npt.ArrayLike) -> float:
@@ -251,10 +422,7 @@ def size_class_shares(emp: npt.ArrayLike, alive: npt.ArrayLike,
     """
     emp = _vector("emp", emp)
     alive = _mask(alive, emp.shape[0])
-    b = _vector("bounds", bounds)
-    _check_finite("bounds", b)
-    if b.size > 1 and not (np.diff(b) > 0).all():
-        raise ValueError(f"bounds: must be strictly increasing, got {tuple(b)}")
+    b = _bounds(bounds)
     emp_a = emp[alive]
     _check_finite("emp", emp_a, nonnegative=True)
     n = emp_a.shape[0]
@@ -263,6 +431,15 @@ def size_class_shares(emp: npt.ArrayLike, alive: npt.ArrayLike,
     # side="right" puts emp == bound into the upper class (5 employees is "small")
     cls = np.searchsorted(b, emp_a, side="right")
     return np.bincount(cls, minlength=b.size + 1).astype(np.float64) / n
+
+
+def _bounds(bounds) -> np.ndarray:
+    """Size-class bounds as a float64 array, checked to be finite and strictly increasing."""
+    b = _vector("bounds", bounds)
+    _check_finite("bounds", b)
+    if b.size > 1 and not (np.diff(b) > 0).all():
+        raise ValueError(f"bounds: must be strictly increasing, got {tuple(b)}")
+    return b
 
 
 def productivity_stats(prod: npt.ArrayLike, alive: npt.ArrayLike,
@@ -331,7 +508,12 @@ def location_quotients(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.Ar
     numpy.ndarray of float64, shape (n_sectors, n_regions)
         ``nan`` where the region or the sector has no employment.
     """
-    _, _, e = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
+    e, _, _ = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
+    return _location_quotients(e)
+
+
+def _location_quotients(e: np.ndarray) -> np.ndarray:
+    """Location quotients from the sector x region employment table (float64[S, R])."""
     e_sector = e.sum(axis=1)
     e_region = e.sum(axis=0)
     total = e_sector.sum()
@@ -363,13 +545,13 @@ def ellison_glaeser_parts(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt
     x : numpy.ndarray of float64, shape (n_regions,)
         Each region's share of all employment; all ``nan`` if total employment is 0.
     """
-    emp_a, sec_a, e = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
-    return _eg_parts(emp_a, sec_a, e)
+    e, sq, _ = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
+    return _eg_parts(e, sq)
 
 
-def _eg_parts(emp_a, sec_a, e):
-    """G, H and x of :func:`ellison_glaeser_parts` from alive firms' employment (float64[n]),
-    sector codes (int64[n]) and the sector x region table ``e`` (float64[S, R])."""
+def _eg_parts(e, sq):
+    """G, H and x of :func:`ellison_glaeser_parts` from the sector x region employment table
+    ``e`` (float64[S, R]) and each sector's sum of squared plant employment ``sq`` (float64[S])."""
     n_sectors, n_regions = e.shape
     e_sector = e.sum(axis=1)
     total = e_sector.sum()
@@ -380,8 +562,7 @@ def _eg_parts(emp_a, sec_a, e):
     s = np.zeros_like(e)
     np.divide(e, e_sector[:, None], out=s, where=has[:, None])
     g = np.where(has, ((s - x) ** 2).sum(axis=1), np.nan)
-    # H_i = sum_k emp_k^2 / E_i^2, summed per sector in one bincount
-    sq = np.bincount(sec_a, weights=emp_a * emp_a, minlength=n_sectors)
+    # H_i = sum_k emp_k^2 / E_i^2
     h = np.full(n_sectors, np.nan)
     np.divide(sq, e_sector * e_sector, out=h, where=has)
     return g, h, x
@@ -409,15 +590,20 @@ def ellison_glaeser(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.Array
         ``nan`` for a sector without employment, with fewer than two plants of positive
         employment (H = 1), or when all employment lies in one region (sum x^2 = 1).
     """
-    emp_a, sec_a, e = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
-    g, h, x = _eg_parts(emp_a, sec_a, e)
+    return _ellison_glaeser(*_firm_table(emp, region, sector, alive, n_regions, n_sectors))
+
+
+def _ellison_glaeser(e, sq, plants):
+    """gamma of :func:`ellison_glaeser` from the sector x region employment table ``e``
+    (float64[S, R]), each sector's sum of squared plant employment ``sq`` (float64[S]) and its
+    number of plants with positive employment ``plants`` (int64[S])."""
+    g, h, x = _eg_parts(e, sq)
     out = np.full(e.shape[0], np.nan)
     if np.count_nonzero(e.sum(axis=0) > 0) < 2:  # one region holds everything: sum x^2 = 1
         return out
     one_minus_x2 = 1.0 - _dot(x, x)
     # H = 1 exactly when a single plant has all of the sector's employment; counting plants
     # avoids trusting 1 - H to rounding
-    plants = np.bincount(sec_a[emp_a > 0], minlength=e.shape[0])
     den = one_minus_x2 * (1.0 - np.where(plants >= 2, h, 1.0))
     ok = den > 0
     np.divide(g - one_minus_x2 * h, den, out=out, where=ok)
@@ -493,6 +679,13 @@ def _grid_morans_i(grid: np.ndarray) -> float:
     return float(m * m / s0 * cross / np.sum(z * z))
 
 
+def _world_size(world_size) -> float:
+    size = float(world_size)
+    if not (np.isfinite(size) and size > 0):
+        raise ValueError(f"world_size: got {world_size!r}; allowed: a finite number > 0")
+    return size
+
+
 def grid_morans_i(x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike,
                   alive: npt.ArrayLike, world_size: float, n_cells: int = 16) -> float:
     """Moran's I of a firm variable summed on a square grid, with rook contiguity.
@@ -525,9 +718,7 @@ def grid_morans_i(x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike,
     values = _vector("values", values, n)
     alive = _mask(alive, n)
     n_cells = _count("n_cells", n_cells, minimum=2)
-    size = float(world_size)
-    if not (np.isfinite(size) and size > 0):
-        raise ValueError(f"world_size: got {world_size!r}; allowed: a finite number > 0")
+    size = _world_size(world_size)
     xa, ya, va = x[alive], y[alive], values[alive]
     _check_finite("values", va)
     for name, c in (("x", xa), ("y", ya)):
@@ -602,7 +793,7 @@ def _degree_triangles_range(partner, alive, degree, triangles, lo, hi, mark):
     return 0, -1
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
 def _degree_triangles(partner, alive, degree, triangles, chunks):
     """Validate the tie table and count each firm's ties and triangles.
 
@@ -695,17 +886,66 @@ def _largest_component(partner, alive):
     return best
 
 
-@numba.njit(cache=True, parallel=True)
-def _degrees(partner, alive, degree):
-    """degree[i] = number of ties of alive firm i (its own row only; untouched if dead)."""
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _tie_sums(partner, alive, triangles, trust):
+    """Sums over alive firms and their ties for :func:`tie_stats` and :func:`mean_trust`, in one
+    pass over the tie table; floats are summed over chunks of ``CHUNK`` firms in parallel,
+    then over chunks in order.
+
+    Parameters
+    ----------
+    partner : int[N, K]
+        Partner slots, -1 for an empty slot.
+    alive : bool[N]
+    triangles : int64[N] or None
+        Triangles through each firm; None skips the clustering (its sum is then 0).
+    trust : float64[N, K] or None
+        Trust placed in each partner; None skips the trust (its sum is then 0). (numba compiles
+        a version per None-ness, with the skipped branch removed.)
+
+    Returns
+    -------
+    (int, int, int, float, float)
+        Alive firms; the sum of their degrees (occupied slots); how many have degree >= 2; the
+        sum of those firms' local clustering ``triangles / (d (d - 1) / 2)``; the sum of the
+        trust on the occupied slots.
+    """
     n, k = partner.shape
-    for i in numba.prange(n):
-        if alive[i]:
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    counts = np.zeros((n_chunks, 3), dtype=np.int64)
+    sums = np.zeros((n_chunks, 2))
+    for c in numba.prange(n_chunks):
+        firms = 0
+        slots = 0
+        wedges = 0
+        local = 0.0
+        trusted = 0.0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not alive[i]:
+                continue
             d = 0
             for a in range(k):
                 if partner[i, a] >= 0:
                     d += 1
-            degree[i] = d
+                    if trust is not None:
+                        trusted += trust[i, a]
+            firms += 1
+            slots += d
+            if d >= 2:
+                wedges += 1
+                if triangles is not None:
+                    local += triangles[i] / (d * (d - 1.0) / 2.0)
+        counts[c, 0] = firms
+        counts[c, 1] = slots
+        counts[c, 2] = wedges
+        sums[c, 0] = local
+        sums[c, 1] = trusted
+    clustering = 0.0
+    trust_sum = 0.0
+    for c in range(n_chunks):
+        clustering += sums[c, 0]
+        trust_sum += sums[c, 1]
+    return counts[:, 0].sum(), counts[:, 1].sum(), counts[:, 2].sum(), clustering, trust_sum
 
 
 def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike,
@@ -739,6 +979,14 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike,
             ``d_i (d_i - 1) / 2``, averaged over alive firms with degree >= 2 (``nan`` if none).
             Firms of degree 0 or 1 are left out, not counted as 0 as ``networkx`` does by default.
     """
+    p, alive, triangles = _tie_table(partner, alive, triangles)
+    n, slots, wedges, clustering, _ = _tie_sums(p, alive, triangles, None)
+    return _tie_stats(p, alive, n, slots, wedges, clustering)
+
+
+def _tie_table(partner, alive, triangles):
+    """Checked ``partner`` (int32 or int64), ``alive`` and ``triangles`` (int64) of
+    :func:`tie_stats`; the triangles are counted (and the table checked) if not given."""
     p = np.asarray(partner)
     if p.ndim != 2:
         raise ValueError(f"partner: expected a 2-D array (N, K), got shape {p.shape}")
@@ -748,9 +996,9 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike,
         p = p.astype(np.int64)  # keep the kernels to two compiled signatures
     alive = _mask(alive, p.shape[0])
     n_firms = p.shape[0]
-    degree = np.zeros(n_firms, dtype=np.int64)
     if triangles is None:
         triangles = np.zeros(n_firms, dtype=np.int64)
+        degree = np.zeros(n_firms, dtype=np.int64)
         code, firm = _degree_triangles(p, alive, degree, triangles, numba.get_num_threads())
         if code:
             raise ValueError("partner: " + _TIE_ERRORS[code].format(i=firm))
@@ -758,40 +1006,22 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike,
         triangles = np.asarray(triangles)
         if triangles.shape != (n_firms,):
             raise ValueError(f"triangles: expected shape ({n_firms},), got {triangles.shape}")
-        _degrees(p, alive, degree)
-    n = int(np.count_nonzero(alive))
+        triangles = triangles.astype(np.int64, copy=False)
+    return p, alive, triangles
+
+
+def _tie_stats(p, alive, n, slots, wedges, clustering) -> dict[str, float]:
+    """The dict of :func:`tie_stats` from the sums of :func:`_tie_sums`."""
     if n == 0:
         return {"mean_degree": NAN, "tie_density": NAN, "giant_component_share": NAN,
                 "clustering": NAN}
-    deg = degree[alive]
-    ties = deg.sum() / 2.0
-    wedge = deg >= 2
-    if wedge.any():
-        d = deg[wedge].astype(np.float64)
-        clustering = float(np.mean(triangles[alive][wedge] / (d * (d - 1.0) / 2.0)))
-    else:
-        clustering = NAN
+    ties = slots / 2.0
     return {
-        "mean_degree": float(deg.mean()),
+        "mean_degree": float(slots / n),
         "tie_density": float(ties / (n * (n - 1) / 2.0)) if n >= 2 else NAN,
         "giant_component_share": float(_largest_component(p, alive) / n),
-        "clustering": clustering,
+        "clustering": float(clustering / wedges) if wedges else NAN,
     }
-
-
-@numba.njit(cache=True)
-def _trust_totals(partner, trust, alive):
-    """Number of occupied tie slots of alive firms and the sum of their trust (serial)."""
-    n, k = partner.shape
-    slots = 0
-    total = 0.0
-    for i in range(n):
-        if alive[i]:
-            for a in range(k):
-                if partner[i, a] >= 0:
-                    slots += 1
-                    total += trust[i, a]
-    return slots, total
 
 
 def mean_trust(partner: npt.ArrayLike, trust: npt.ArrayLike,
@@ -819,8 +1049,39 @@ def mean_trust(partner: npt.ArrayLike, trust: npt.ArrayLike,
                          f"{p.shape} and {t.shape}")
     if p.dtype not in (np.int32, np.int64):
         p = p.astype(np.int64)
-    slots, total = _trust_totals(p, t, _mask(alive, p.shape[0]))
+    _, slots, _, _, total = _tie_sums(p, _mask(alive, p.shape[0]), None, t)
+    return _mean_trust(slots, total)
+
+
+def _mean_trust(slots: int, total: float) -> tuple[int, float]:
     return int(slots), (float(total / slots) if slots else NAN)
+
+
+def network_indicators(partner: npt.ArrayLike, trust: npt.ArrayLike, alive: npt.ArrayLike,
+                       triangles: npt.ArrayLike) -> dict[str, Any]:
+    """:func:`mean_trust` and :func:`tie_stats` in one pass over the tie table.
+
+    Parameters
+    ----------
+    partner, trust, alive
+        As in :func:`mean_trust`.
+    triangles : array_like of int, shape (N,)
+        As in :func:`tie_stats`; required here (the table is trusted as valid).
+
+    Returns
+    -------
+    dict
+        ``trust``: ``mean_trust(partner, trust, alive)``; ``ties``: ``tie_stats(partner, alive,
+        triangles)``. Bit-identical to them, for any number of numba threads.
+    """
+    p, alive, triangles = _tie_table(partner, alive, triangles)
+    t = np.asarray(trust, dtype=np.float64)
+    if t.shape != p.shape:
+        raise ValueError(f"partner, trust: expected two arrays of one shape (N, K), got "
+                         f"{p.shape} and {t.shape}")
+    n, slots, wedges, clustering, total = _tie_sums(p, alive, triangles, t)
+    return {"trust": _mean_trust(slots, total),
+            "ties": _tie_stats(p, alive, n, slots, wedges, clustering)}
 
 
 # --------------------------------------------------------------------------- suppliers
@@ -860,3 +1121,376 @@ def supplier_concentration(volume: npt.ArrayLike, supplier_input: npt.ArrayLike,
     share = v / np.where(total > 0, total, 1.0)[code]  # shares, so squares cannot overflow
     hhi = np.bincount(code, weights=share * share, minlength=n_inputs)
     return float(hhi[active].mean())
+
+
+# --------------------------------------------------------------------------- every step at once
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _firm_sums(alive, emp, prod, bounds):
+    """Alive firms, their employment and productivity totals and their size classes.
+
+    Parameters
+    ----------
+    alive : bool[N]
+    emp, prod : float64[N]
+        Employees and productivity per slot.
+    bounds : float64[B]
+        Strictly increasing size-class bounds (class k: ``bounds[k-1] <= emp < bounds[k]``).
+
+    Returns
+    -------
+    (int, float, float, int64[B + 1], bool)
+        Alive firms, total employment, total productivity, firms per size class, and whether an
+        alive firm has a non-finite or negative employment or a non-finite productivity. The
+        totals are summed over chunks of ``CHUNK`` slots in parallel, then over chunks in
+        order.
+    """
+    n = alive.shape[0]
+    n_bounds = bounds.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    classes = np.zeros((n_chunks, n_bounds + 1), dtype=np.int64)
+    sums = np.zeros((n_chunks, 2))
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        emp_total = 0.0
+        prod_total = 0.0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not alive[i]:
+                continue
+            e = emp[i]
+            if not (np.isfinite(e) and e >= 0.0 and np.isfinite(prod[i])):
+                bad[c] = True
+            k = 0
+            while k < n_bounds and bounds[k] <= e:  # emp == bound goes into the upper class
+                k += 1
+            classes[c, k] += 1
+            emp_total += e
+            prod_total += prod[i]
+        sums[c, 0] = emp_total
+        sums[c, 1] = prod_total
+    emp_sum = 0.0
+    prod_sum = 0.0
+    for c in range(n_chunks):
+        emp_sum += sums[c, 0]
+        prod_sum += sums[c, 1]
+    per_class = classes.sum(axis=0)
+    return per_class.sum(), emp_sum, prod_sum, per_class, bad.any()
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _squared_deviations(alive, x, mean):
+    """``sum (x_i - mean)^2`` over alive slots (bool[N], float64[N]), summed over chunks of
+    ``CHUNK`` slots in parallel, then over chunks in order."""
+    n = x.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros(n_chunks)
+    for c in numba.prange(n_chunks):
+        total = 0.0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                total += (x[i] - mean) ** 2
+        part[c] = total
+    total_sum = 0.0
+    for c in range(n_chunks):
+        total_sum += part[c]
+    return total_sum
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _table_sums(alive, emp, region, sector, n_sectors, n_regions):
+    """The sector x region employment table and per-sector plant sums of the alive firms.
+
+    Parameters
+    ----------
+    alive : bool[N]
+    emp : float64[N]
+    region, sector : int64[N]
+        Codes; an alive firm's code outside ``0..n-1`` is skipped and reported.
+    n_sectors, n_regions : int
+
+    Returns
+    -------
+    e : float64[n_sectors, n_regions]
+        Employment of sector i in region r.
+    sq : float64[n_sectors]
+        Sum of squared plant employment per sector.
+    plants : int64[n_sectors]
+        Plants with positive employment per sector.
+    bad : bool
+        Whether an alive firm has a code out of range.
+    """
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    e_part = np.zeros((n_chunks, n_sectors, n_regions))
+    sq_part = np.zeros((n_chunks, n_sectors))
+    plants = np.zeros((n_chunks, n_sectors), dtype=np.int64)
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not alive[i]:
+                continue
+            r = region[i]
+            s = sector[i]
+            if r < 0 or r >= n_regions or s < 0 or s >= n_sectors:
+                bad[c] = True
+                continue
+            v = emp[i]
+            e_part[c, s, r] += v
+            sq_part[c, s] += v * v
+            if v > 0.0:
+                plants[c, s] += 1
+    e = np.zeros((n_sectors, n_regions))
+    sq = np.zeros(n_sectors)
+    for c in range(n_chunks):
+        e += e_part[c]
+        sq += sq_part[c]
+    return e, sq, plants.sum(axis=0), bad.any()
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _grid_sums(alive, x, y, values, size, n_cells):
+    """Sum of ``values`` over the alive firms in each cell of an ``n_cells``-square grid.
+
+    Parameters
+    ----------
+    alive : bool[N]
+    x, y : float64[N]
+        Locations in ``[0, size]``; an alive firm outside is skipped and reported.
+    values : float64[N]
+    size : float
+        Side of the square world (> 0).
+    n_cells : int
+
+    Returns
+    -------
+    grid : float64[n_cells, n_cells]
+        ``grid[iy, ix]``; a firm on the far edge counts in the last cell.
+    bad : bool
+        Whether an alive firm lies outside the world or has a non-finite value.
+    """
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    scale = n_cells / size
+    part = np.zeros((n_chunks, n_cells, n_cells))
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if not alive[i]:
+                continue
+            if not (0.0 <= x[i] <= size and 0.0 <= y[i] <= size and np.isfinite(values[i])):
+                bad[c] = True
+                continue
+            ix = min(int(x[i] * scale), n_cells - 1)
+            iy = min(int(y[i] * scale), n_cells - 1)
+            part[c, iy, ix] += values[i]
+    grid = np.zeros((n_cells, n_cells))
+    for c in range(n_chunks):
+        grid += part[c]
+    return grid, bad.any()
+
+
+def _codes_of(name: str, codes: npt.ArrayLike, n: int) -> np.ndarray:
+    """Integer codes of every slot as int64, of length ``n`` (their range is checked later)."""
+    c = np.asarray(codes)
+    if c.shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},), got {c.shape}")
+    if n and not np.issubdtype(c.dtype, np.integer):
+        raise ValueError(f"{name}: expected integer codes, got dtype {c.dtype}")
+    return np.ascontiguousarray(c, dtype=np.int64)
+
+
+def firm_indicators(emp: npt.ArrayLike, prod: npt.ArrayLike, region: npt.ArrayLike,
+                    sector: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike,
+                    alive: npt.ArrayLike, n_regions: int, n_sectors: int, world_size: float,
+                    n_cells: int = 16, bounds: tuple[float, ...] = (5.0, 50.0, 250.0)
+                    ) -> dict[str, Any]:
+    """Every indicator of this module that reads only the firm arrays, in a few parallel passes.
+
+    Equal to the single functions below up to the order of summation (relative differences of
+    order 1e-15), and bit-identical for any number of numba threads (see the module notes).
+    Invalid input raises the error the first failing single function would raise.
+
+    Parameters
+    ----------
+    emp, prod : array_like of float, shape (N,)
+        Employees and productivity per firm slot.
+    region, sector, alive, n_regions, n_sectors
+        As in :func:`location_quotients`.
+    x, y, world_size, n_cells
+        As in :func:`grid_morans_i`.
+    bounds
+        As in :func:`size_class_shares`.
+
+    Returns
+    -------
+    dict
+        ``productivity``
+            ``productivity_stats(prod, alive)``
+        ``size_classes``
+            ``size_class_shares(emp, alive, bounds)``
+        ``gini_size``
+            ``gini(emp[alive])``
+        ``eg_gamma``
+            ``ellison_glaeser(emp, region, sector, alive, n_regions, n_sectors)``
+        ``lq``
+            ``location_quotients(emp, region, sector, alive, n_regions, n_sectors)``
+        ``herfindahl_regions``
+            ``herfindahl`` of the regions' employment over alive firms
+        ``morans_i``
+            ``grid_morans_i(x, y, emp, alive, world_size, n_cells)``
+    """
+    emp = np.ascontiguousarray(_vector("emp", emp))
+    n = emp.shape[0]
+    prod = _vector("prod", prod, n)
+    x = _vector("x", x, n)
+    y = _vector("y", y, n)
+    alive = _mask(alive, n)
+    n_regions = _count("n_regions", n_regions)
+    n_sectors = _count("n_sectors", n_sectors)
+    n_cells = _count("n_cells", n_cells, minimum=2)
+    size = _world_size(world_size)
+    b = _bounds(bounds)
+    region = _codes_of("region", region, n)
+    sector = _codes_of("sector", sector, n)
+
+    firms, emp_total, prod_total, classes, bad_values = _firm_sums(alive, emp, prod, b)
+    e, sq, plants, bad_codes = _table_sums(alive, emp, region, sector, n_sectors, n_regions)
+    grid, bad_places = _grid_sums(alive, x, y, emp, size, n_cells)
+    if bad_values or bad_codes or bad_places:
+        # the single functions, in the order the recorder used to call them, name the error
+        productivity_stats(prod, alive)
+        size_class_shares(emp, alive, b)
+        ellison_glaeser(emp, region, sector, alive, n_regions, n_sectors)
+        grid_morans_i(x, y, emp, alive, size, n_cells)
+        raise ValueError("firm arrays: invalid values")  # not reached: one of them raised
+
+    out: dict[str, Any] = {}
+    if firms:
+        mean = prod_total / firms
+        # two passes rather than E[p^2] - E[p]^2, which cancels badly when sd << mean
+        out["productivity"] = (mean, float(np.sqrt(_squared_deviations(alive, prod, mean)
+                                                   / firms)))
+        out["size_classes"] = classes / firms
+    else:
+        out["productivity"] = (NAN, NAN)
+        out["size_classes"] = np.full(b.size + 1, np.nan)
+    out["gini_size"] = _gini_of_sorted(_sorted_values(emp, alive))
+    out["eg_gamma"] = _ellison_glaeser(e, sq, plants)
+    out["lq"] = _location_quotients(e)
+    out["herfindahl_regions"] = herfindahl(e.sum(axis=0))
+    out["morans_i"] = _grid_morans_i(grid)
+    return out
+
+
+@numba.njit(cache=True)
+def _sum_alive(x, alive, lo, hi):
+    """Sum of ``x[i]`` over alive ``i`` in ``lo..hi-1`` (float64[N], bool[N]).
+
+    Slot ``lo + 4q + r`` goes to partial sum r, and the four are added as ``(s0 + s1) + (s2 +
+    s3)``: four independent chains of additions, where one chain would wait for each addition
+    to finish before the next (about 1.3x faster over the 5 sums of a recorded row).
+    """
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = lo
+    while i + 4 <= hi:
+        if alive[i]:
+            s0 += x[i]
+        if alive[i + 1]:
+            s1 += x[i + 1]
+        if alive[i + 2]:
+            s2 += x[i + 2]
+        if alive[i + 3]:
+            s3 += x[i + 3]
+        i += 4
+    while i < hi:
+        if alive[i]:
+            s0 += x[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _alive_sums(alive, values):
+    """Sum of each array of ``values`` (a tuple of float64[N]) over alive slots (bool[N]), over
+    chunks of ``CHUNK`` slots in parallel (:func:`_sum_alive`), then over chunks in order
+    (float64[len(values)])."""
+    n = alive.shape[0]
+    m = len(values)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, m))
+    for c in numba.prange(n_chunks):
+        for j in range(m):
+            part[c, j] = _sum_alive(values[j], alive, c * CHUNK, min(n, (c + 1) * CHUNK))
+    out = np.zeros(m)
+    for c in range(n_chunks):
+        for j in range(m):
+            out[j] += part[c, j]
+    return out
+
+
+@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+def _alive_holders(alive, codes):
+    """For each array of ``codes`` (a tuple of int64[N]), the alive slots (bool[N]) whose code is
+    >= 0 (int64[len(codes)])."""
+    n = alive.shape[0]
+    m = len(codes)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, m), dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        for j in range(m):
+            code = codes[j]
+            held = 0
+            for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+                held += alive[i] & (code[i] >= 0)  # no branch: the compiler vectorises it
+            part[c, j] = held
+    return part.sum(axis=0)
+
+
+def alive_totals(alive: npt.ArrayLike, *values: npt.ArrayLike) -> np.ndarray:
+    """Sums of firm variables over alive firms, e.g. total employment and output.
+
+    Bit-identical for any number of numba threads; equal to ``v[alive].sum()`` up to the order
+    of summation.
+
+    Parameters
+    ----------
+    alive : array_like of bool, shape (N,)
+    *values : array_like of float, shape (N,)
+        Variables per firm slot (dead slots may hold anything).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (len(values),)
+    """
+    alive = _mask(alive)
+    n = alive.shape[0]
+    if not values:
+        return np.zeros(0)
+    cols = tuple(np.ascontiguousarray(_vector(f"values[{j}]", v, n))
+                 for j, v in enumerate(values))
+    return _alive_sums(alive, cols)
+
+
+def alive_holders(alive: npt.ArrayLike, *codes: npt.ArrayLike) -> np.ndarray:
+    """Alive firms holding a code >= 0 in each of ``codes`` (-1 meaning none), e.g. the members
+    of purchasing groups or of facility SPVs.
+
+    Parameters
+    ----------
+    alive : array_like of bool, shape (N,)
+    *codes : array_like of int, shape (N,)
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (len(codes),)
+    """
+    alive = _mask(alive)
+    n = alive.shape[0]
+    if not codes:
+        return np.zeros(0, dtype=np.int64)
+    return _alive_holders(alive, tuple(_codes_of(f"codes[{j}]", c, n)
+                                       for j, c in enumerate(codes)))

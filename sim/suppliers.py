@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from sim import streams
-from sim.totals import CHUNK
+from sim.totals import CHUNK, PRANGE_ONLY
 
 __all__ = ["step", "gate_prices", "infra_factor"]
 
@@ -50,7 +50,7 @@ def _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within, b
     return price[k] * (1.0 + freight * dist * mult * infra[r])
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, month, sx, sy,
             sregion, by_input_start, by_input, price, freight, within, between, infra,
             switch_gain, chosen, unit_cost):
@@ -145,7 +145,7 @@ def _purchasing_groups(partner, back, trust, alive, finput, trust_min):
     return root, out
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _group_costs(members, gsup, fx, fy, fregion, sx, sy, sregion, price, freight, within, between,
                  infra, pay, unit_cost):
     """unit_cost[i] = ``pay`` times the delivered cost of the group supplier ``gsup[a]`` for each
@@ -226,7 +226,7 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     return {"jp_members": jp_members}, unit_cost
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
     """Input bought from each supplier this month, float64[M]: output times the sector's input
     per output, summed over live buyers in chunks (:mod:`sim.totals`)."""

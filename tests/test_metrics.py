@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse
@@ -16,8 +17,11 @@ from scipy.sparse.csgraph import connected_components
 
 from sim import metrics
 from sim.metrics import (
+    alive_holders,
+    alive_totals,
     ellison_glaeser,
     ellison_glaeser_parts,
+    firm_indicators,
     gini,
     grid_morans_i,
     herfindahl,
@@ -31,12 +35,79 @@ from sim.metrics import (
 )
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
+from conftest import count_triangles as count_triangles_of  # isort: skip
 from conftest import random_ties as random_ties_with_trust  # isort: skip
 
 NAN_TIES = {"mean_degree", "tie_density", "giant_component_share", "clustering"}
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def assert_identical(a, b, what: str = "result") -> None:
+    """``a`` and ``b`` are bit-identical: same kinds, shapes, values (nan equal to nan)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict), what
+        assert a.keys() == b.keys(), what
+        for key in a:
+            assert_identical(a[key], b[key], f"{what}[{key!r}]")
+    elif isinstance(a, tuple | list):
+        assert type(a) is type(b), what
+        assert len(a) == len(b), what
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_identical(x, y, f"{what}[{n}]")
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), what
+        assert a.dtype == b.dtype, what
+        np.testing.assert_array_equal(a, b, err_msg=what, strict=True)
+    else:  # scalars: the pure-Python twins return numpy scalars where numba returns Python's
+        assert np.asarray(a).dtype.kind == np.asarray(b).dtype.kind, what
+        assert a == b or (a != a and b != b), f"{what}: {a!r} != {b!r}"
+
+
+def assert_same_for_any_threads(fn) -> None:
+    """``fn()`` gives a bit-identical result with 1 and with 2 numba threads."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fn()
+        numba.set_num_threads(2)
+        two = fn()
+    finally:
+        numba.set_num_threads(before)
+    assert_identical(one, two, "1 thread vs 2 threads")
+
+
+def random_firms(rng: np.random.Generator, n: int, n_regions: int = 3, n_sectors: int = 4,
+                 world: float = 20.0, p_dead: float = 0.2) -> dict[str, np.ndarray]:
+    """Firm slots as the model holds them: employment with ties (a floor of 1, some 0, some
+    repeated values), firms on the far edge of the world, and dead slots holding junk."""
+    emp = np.maximum(1.0, rng.lognormal(0.5, 1.2, n))
+    emp[rng.random(n) < 0.05] = 0.0
+    emp[rng.random(n) < 0.1] = 7.0
+    x, y = rng.uniform(0, world, n), rng.uniform(0, world, n)
+    x[rng.random(n) < 0.02] = world
+    alive = rng.random(n) > p_dead
+    firms = dict(emp=emp, prod=rng.lognormal(0.0, 0.3, n), region=rng.integers(0, n_regions, n),
+                 sector=rng.integers(0, n_sectors, n), x=x, y=y, alive=alive)
+    for key, junk in (("emp", np.nan), ("prod", -np.inf), ("region", -1), ("sector", 99),
+                      ("x", -99.0)):
+        firms[key][~alive] = junk
+    return firms
+
+
+def gini_by_sorting(x) -> float:
+    """The Gini coefficient as it was computed before the radix sort: np.sort and the rank
+    identity, summed by numpy."""
+    x = np.asarray(x, dtype=np.float64)
+    n, total = x.size, x.sum()
+    if n == 0 or total <= 0:
+        return np.nan
+    rank = np.arange(1, n + 1, dtype=np.float64)
+    return max(float(np.sum((2.0 * rank - n - 1.0) * np.sort(x))) / (n * total), 0.0)
+
 
 
 def ties_from_edges(n: int, edges, k: int = 4, dtype=np.int32) -> np.ndarray:
@@ -617,16 +688,25 @@ def test_degree_triangles_range_kernel_twin(seed):
     assert not out[0][0][hi:].any()
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_degrees_kernel_twin(seed):
-    rng = np.random.default_rng([5, seed])
-    partner, alive = random_ties(rng, 30, 5, n_tries=60)
-    fast, slow = np.full(30, -7, np.int64), np.full(30, -7, np.int64)
-    metrics._degrees(partner, alive, fast)
-    metrics._degrees.py_func(partner, alive, slow)
-    np.testing.assert_array_equal(fast, slow)
-    np.testing.assert_array_equal(fast[alive], (partner[alive] >= 0).sum(axis=1))
-    assert np.all(fast[~alive] == -7)  # dead firms' entries are left alone
+@pytest.mark.parametrize("n", [0, 1, 30, 2 * metrics.CHUNK + 77])
+def test_tie_sums_kernel_twin(n):
+    rng = np.random.default_rng([5, n])
+    partner, trust, alive = random_ties_with_trust(rng, n, 5, 2 * n)
+    triangles = count_triangles_of(partner)
+    # by numpy: degrees, wedges, local clustering and the trust on occupied slots
+    deg = (partner[alive] >= 0).sum(axis=1)
+    wedge = deg >= 2
+    local = triangles[alive][wedge] / (deg[wedge] * (deg[wedge] - 1) / 2.0)
+    trusted = trust[alive][partner[alive] >= 0].sum()
+    for tri, tr in ((triangles, trust), (triangles, None), (None, trust), (None, None)):
+        fast = metrics._tie_sums(partner, alive, tri, tr)
+        if n <= 30:  # the pure-Python twin is slow on big tables
+            assert fast == metrics._tie_sums.py_func(partner, alive, tri, tr)
+        assert fast[:3] == (alive.sum(), deg.sum(), wedge.sum())
+        assert fast[3] == (pytest.approx(local.sum(), rel=1e-12) if tri is not None else 0.0)
+        assert fast[4] == (pytest.approx(trusted, rel=1e-12) if tr is not None else 0.0)
+        assert_same_for_any_threads(lambda tri=tri, tr=tr: metrics._tie_sums(partner, alive,
+                                                                              tri, tr))
 
 
 def test_mean_trust_by_hand():
@@ -639,17 +719,20 @@ def test_mean_trust_by_hand():
     assert np.isnan(mean_trust(partner, trust, np.zeros(4, dtype=bool))[1])
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_trust_totals_kernel_twin(seed):
-    rng = np.random.default_rng([7, seed])
-    partner, alive = random_ties(rng, 30, 5, n_tries=60)
-    trust = rng.random(partner.shape)
-    fast = metrics._trust_totals(partner, trust, alive)
-    slow = metrics._trust_totals.py_func(partner, trust, alive)
-    assert fast[0] == slow[0]
-    assert fast[1] == pytest.approx(slow[1], rel=1e-12)
-    assert fast[0] == int((partner[alive] >= 0).sum())
-    assert fast[1] == pytest.approx(trust[alive][partner[alive] >= 0].sum(), rel=1e-12)
+@pytest.mark.parametrize("n", [0, 30, 2 * metrics.CHUNK + 77])
+def test_network_indicators_equal_mean_trust_and_tie_stats(n):
+    rng = np.random.default_rng([7, n])
+    partner, trust, alive = random_ties_with_trust(rng, n, 5, 2 * n)
+    triangles = count_triangles_of(partner)
+    got = metrics.network_indicators(partner, trust, alive, triangles)
+    assert_identical(got, {"trust": mean_trust(partner, trust, alive),
+                           "ties": tie_stats(partner, alive, triangles)})
+    if n:
+        assert got["trust"][1] == pytest.approx(trust[partner >= 0].mean(), rel=1e-12)
+    assert_same_for_any_threads(lambda: metrics.network_indicators(partner, trust, alive,
+                                                                   triangles))
+    with pytest.raises(ValueError, match="partner, trust: expected two arrays of one shape"):
+        metrics.network_indicators(partner, trust[:, :2], alive, triangles)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -711,3 +794,276 @@ def test_productivity_stats_undefined():
     assert all(np.isnan(productivity_stats(np.ones(3), np.ones(3, bool), np.zeros(3))))
     with pytest.raises(ValueError, match="prod: values must be finite"):
         productivity_stats([np.inf], [True])
+
+
+# ------------------------------------------------------------- the radix sort behind gini
+
+#: Slot counts for the kernels below: empty, tiny, and several chunks with a ragged end.
+SIZES = [0, 1, 37, 2 * metrics.CHUNK + 77]
+
+
+def tricky_values(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    if kind == "lognormal":
+        return rng.lognormal(0.5, 1.2, n)
+    if kind == "ties":  # few distinct values, each repeated many times
+        return rng.choice([0.0, 1.0, 2.5, 1e3], size=n)
+    if kind == "zeros":  # -0.0 is >= 0 too, and must sort with +0.0
+        return np.where(rng.random(n) < 0.5, -0.0, 0.0) + np.where(rng.random(n) < 0.3, 1.0, 0.0)
+    if kind == "span":  # subnormals to huge values: every digit of the keys differs
+        return np.concatenate([[5e-324, 1e300, 0.0], rng.random(max(n - 3, 0)) * 1e-300])[:n]
+    raise ValueError(kind)
+
+
+KINDS = ["lognormal", "ties", "zeros", "span"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_compact_keys_kernel_twin(kind, n):
+    rng = np.random.default_rng([21, n])
+    x = tricky_values(rng, kind, n)
+    alive = rng.random(n) < 0.8
+    keys = metrics._compact_keys(x, alive)
+    assert keys.dtype == np.uint64
+    np.testing.assert_array_equal(keys, metrics._compact_keys.py_func(x, alive), strict=True)
+    # the keys are the bit patterns of the alive values, -0.0 read as +0.0
+    np.testing.assert_array_equal(keys, (x[alive] + 0.0).view(np.uint64))
+    assert_same_for_any_threads(lambda: metrics._compact_keys(x, alive))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n", [*SIZES, 3 * metrics.SORT_CHUNK + 5])
+def test_radix_sort_kernel_twin(kind, n):
+    rng = np.random.default_rng([22, n])
+    x = tricky_values(rng, kind, n) + 0.0
+    keys = x.view(np.uint64)
+    fast = metrics._radix_sort(keys.copy())
+    np.testing.assert_array_equal(fast.view(np.float64), np.sort(x), strict=True)
+    np.testing.assert_array_equal(fast, np.sort(keys), strict=True)  # as unsigned integers
+    if n < metrics.SORT_CHUNK:  # the pure-Python twin is slow
+        np.testing.assert_array_equal(fast, metrics._radix_sort.py_func(keys.copy()))
+    assert_same_for_any_threads(lambda: metrics._radix_sort(keys.copy()))
+
+
+def test_radix_sort_all_equal_and_full_width_keys():
+    same = np.full(50, 12345, dtype=np.uint64)
+    np.testing.assert_array_equal(metrics._radix_sort(same.copy()), same)
+    wide = np.array([2**64 - 1, 0, 2**63, 1, 2**63 - 1], dtype=np.uint64)
+    np.testing.assert_array_equal(metrics._radix_sort(wide.copy()), np.sort(wide))
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_gini_sums_kernel_twin(n):
+    xs = np.sort(np.random.default_rng([23, n]).lognormal(size=n))
+    fast = metrics._gini_sums(xs)
+    assert fast == metrics._gini_sums.py_func(xs)
+    rank = np.arange(1, n + 1)
+    assert fast[0] == pytest.approx(np.sum((2.0 * rank - n - 1.0) * xs), rel=1e-12, abs=1e-12)
+    assert fast[1] == pytest.approx(xs.sum(), rel=1e-12)
+    assert_same_for_any_threads(lambda: metrics._gini_sums(xs))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n", [2, 37, 2 * metrics.CHUNK + 77, 3 * metrics.SORT_CHUNK + 5])
+def test_gini_equals_the_sorting_formula(kind, n):
+    x = tricky_values(np.random.default_rng([24, n]), kind, n)
+    expected = gini_by_sorting(x)
+    assert gini(x) == pytest.approx(expected, rel=1e-12, abs=1e-15, nan_ok=True)
+    assert_same_for_any_threads(lambda: gini(x))
+
+
+# ------------------------------------------------------------- firm indicators in one go
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_firm_sums_kernel_twin(n):
+    f = random_firms(np.random.default_rng([25, n]), n)
+    bounds = np.array([5.0, 50.0, 250.0])
+    args = (f["alive"], f["emp"], f["prod"], bounds)
+    fast = metrics._firm_sums(*args)
+    assert_identical(fast, metrics._firm_sums.py_func(*args))
+    alive = f["alive"]
+    emp, prod = f["emp"][alive], f["prod"][alive]
+    count, emp_total, prod_total, classes, bad = fast
+    assert (count, bad) == (alive.sum(), False)
+    assert emp_total == pytest.approx(emp.sum(), rel=1e-12)
+    assert prod_total == pytest.approx(prod.sum(), rel=1e-12)
+    np.testing.assert_array_equal(
+        classes, np.bincount(np.searchsorted(bounds, emp, side="right"), minlength=4))
+    assert_same_for_any_threads(lambda: metrics._firm_sums(*args))
+    if alive.any():  # an alive firm with a negative size, or a nan productivity, is reported
+        for key, value in (("emp", -1.0), ("emp", np.inf), ("prod", np.nan)):
+            bad_firms = {**f, key: f[key].copy()}
+            bad_firms[key][np.flatnonzero(alive)[-1]] = value
+            assert metrics._firm_sums(alive, bad_firms["emp"], bad_firms["prod"], bounds)[4]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_squared_deviations_kernel_twin(n):
+    f = random_firms(np.random.default_rng([26, n]), n)
+    args = (f["alive"], f["prod"], 1.1)
+    fast = metrics._squared_deviations(*args)
+    assert fast == metrics._squared_deviations.py_func(*args)
+    assert fast == pytest.approx(np.sum((f["prod"][f["alive"]] - 1.1) ** 2), rel=1e-12)
+    assert_same_for_any_threads(lambda: metrics._squared_deviations(*args))
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_table_sums_kernel_twin(n):
+    f = random_firms(np.random.default_rng([27, n]), n)
+    args = (f["alive"], f["emp"], f["region"], f["sector"], 4, 3)
+    fast = metrics._table_sums(*args)
+    assert_identical(fast, metrics._table_sums.py_func(*args))
+    e, sq, plants, bad = fast
+    assert not bad
+    # the same sums by numpy: the table of the public functions
+    want = metrics._firm_table(f["emp"], f["region"], f["sector"], f["alive"], 3, 4)
+    np.testing.assert_allclose(e, want[0], rtol=1e-12)
+    np.testing.assert_allclose(sq, want[1], rtol=1e-12)
+    np.testing.assert_array_equal(plants, want[2])
+    assert_same_for_any_threads(lambda: metrics._table_sums(*args))
+    if f["alive"].any():  # an alive firm's code out of range is skipped and reported
+        region = f["region"].copy()
+        region[np.flatnonzero(f["alive"])[0]] = 3
+        assert metrics._table_sums(f["alive"], f["emp"], region, f["sector"], 4, 3)[3]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_grid_sums_kernel_twin(n):
+    f = random_firms(np.random.default_rng([28, n]), n, world=20.0)
+    args = (f["alive"], f["x"], f["y"], f["emp"], 20.0, 5)
+    fast = metrics._grid_sums(*args)
+    assert_identical(fast, metrics._grid_sums.py_func(*args))
+    grid, bad = fast
+    assert not bad
+    # by hand: each alive firm's cell, the far edge in the last cell
+    alive = f["alive"]
+    ix = np.minimum((f["x"][alive] / 4.0).astype(int), 4)
+    iy = np.minimum((f["y"][alive] / 4.0).astype(int), 4)
+    want = np.zeros((5, 5))
+    np.add.at(want, (iy, ix), f["emp"][alive])
+    np.testing.assert_allclose(grid, want, rtol=1e-12)
+    assert_same_for_any_threads(lambda: metrics._grid_sums(*args))
+    if alive.any():  # an alive firm off the map is skipped and reported
+        y = f["y"].copy()
+        y[np.flatnonzero(alive)[0]] = np.nan
+        assert metrics._grid_sums(alive, f["x"], y, f["emp"], 20.0, 5)[1]
+
+
+def firm_indicators_one_by_one(f, n_regions=3, n_sectors=4, world=20.0, n_cells=16):
+    """The reference: each single function of sim.metrics, as the recorder used to call them."""
+    emp, alive = f["emp"], f["alive"]
+    args = (emp, f["region"], f["sector"], alive, n_regions, n_sectors)
+    return {
+        "productivity": productivity_stats(f["prod"], alive),
+        "size_classes": size_class_shares(emp, alive),
+        "gini_size": gini_by_sorting(emp[alive]),
+        "eg_gamma": ellison_glaeser(*args),
+        "lq": location_quotients(*args),
+        "herfindahl_regions": herfindahl(np.bincount(f["region"][alive], weights=emp[alive],
+                                                     minlength=n_regions)),
+        "morans_i": grid_morans_i(f["x"], f["y"], emp, alive, world, n_cells),
+    }
+
+
+def call_firm_indicators(f, n_regions=3, n_sectors=4, world=20.0, n_cells=16):
+    return firm_indicators(f["emp"], f["prod"], f["region"], f["sector"], f["x"], f["y"],
+                           f["alive"], n_regions, n_sectors, world, n_cells)
+
+
+def assert_close(got, want, what="result"):
+    """Equal to 1e-12 relative (nan where nan), recursively over dicts and tuples."""
+    if isinstance(want, dict):
+        assert got.keys() == want.keys(), what
+        for key in want:
+            assert_close(got[key], want[key], f"{what}[{key!r}]")
+    elif isinstance(want, tuple):
+        for n, (a, b) in enumerate(zip(got, want, strict=True)):
+            assert_close(a, b, f"{what}[{n}]")
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=what)
+
+
+@pytest.mark.parametrize("p_dead", [0.0, 0.2, 1.0])
+@pytest.mark.parametrize("n", [0, 1, 37, 3 * metrics.CHUNK + 11])
+def test_firm_indicators_equal_the_single_functions(n, p_dead):
+    f = random_firms(np.random.default_rng([29, n]), n, p_dead=p_dead)
+    got = call_firm_indicators(f)
+    assert_close(got, firm_indicators_one_by_one(f))
+    assert all(isinstance(v, float) for v in (got["gini_size"], got["herfindahl_regions"],
+                                              got["morans_i"], *got["productivity"]))
+    assert_same_for_any_threads(lambda: call_firm_indicators(f))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("prod", np.nan, "prod: values must be finite"),
+        ("emp", -1.0, "emp: values must be >= 0"),
+        ("region", 3, r"region: codes must lie in 0\.\.2"),
+        ("sector", -1, r"sector: codes must lie in 0\.\.3"),
+        ("x", 20.5, r"x: alive firms must lie in \[0, 20.0\]"),
+        ("y", np.nan, "y: values must be finite"),
+    ],
+)
+def test_firm_indicators_raise_the_single_functions_errors(key, value, message):
+    f = random_firms(np.random.default_rng(30), 50)
+    f[key][np.flatnonzero(f["alive"])[3]] = value
+    with pytest.raises(ValueError, match=message):
+        call_firm_indicators(f)
+
+
+def test_firm_indicators_check_their_arguments():
+    f = random_firms(np.random.default_rng(31), 20)
+    with pytest.raises(ValueError, match="world_size"):
+        call_firm_indicators(f, world=0.0)
+    with pytest.raises(ValueError, match="n_cells: got 1"):
+        call_firm_indicators(f, n_cells=1)
+    with pytest.raises(ValueError, match="sector: expected integer codes"):
+        call_firm_indicators({**f, "sector": f["sector"].astype(float)})
+    with pytest.raises(ValueError, match=r"region: expected shape \(20,\)"):
+        call_firm_indicators({**f, "region": f["region"][:5]})
+    with pytest.raises(ValueError, match="alive: expected a bool array"):
+        call_firm_indicators({**f, "alive": f["alive"].astype(int)})
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_alive_sums_and_holders_kernel_twins(n):
+    rng = np.random.default_rng([32, n])
+    alive = rng.random(n) < 0.8
+    values = (rng.normal(size=n), rng.lognormal(size=n), np.where(alive, 1.0, np.nan))
+    codes = (rng.integers(-1, 3, n), np.full(n, -1), rng.integers(0, 2, n))
+    sums = metrics._alive_sums(alive, values)
+    held = metrics._alive_holders(alive, codes)
+    np.testing.assert_array_equal(sums, metrics._alive_sums.py_func(alive, values), strict=True)
+    np.testing.assert_array_equal(held, metrics._alive_holders.py_func(alive, codes), strict=True)
+    np.testing.assert_allclose(sums, [v[alive].sum() for v in values], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(held, [(c[alive] >= 0).sum() for c in codes])
+    assert_same_for_any_threads(lambda: metrics._alive_sums(alive, values))
+    assert_same_for_any_threads(lambda: metrics._alive_holders(alive, codes))
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 0), (0, 3), (5, 6), (2, 37), (0, 40)])
+def test_sum_alive_kernel_twin(lo, hi):
+    rng = np.random.default_rng([33, lo, hi])
+    x = rng.normal(size=40)
+    alive = rng.random(40) < 0.7
+    x[~alive] = np.nan  # dead slots are never read
+    fast = metrics._sum_alive(x, alive, lo, hi)
+    assert fast == metrics._sum_alive.py_func(x, alive, lo, hi)
+    assert fast == pytest.approx(x[lo:hi][alive[lo:hi]].sum(), rel=1e-12, abs=1e-15)
+
+
+def test_alive_totals_and_holders():
+    alive = np.array([True, False, True, True])
+    total = alive_totals(alive, [1.0, np.nan, 2.0, 4.0], np.arange(4))
+    assert total.dtype == np.float64
+    np.testing.assert_array_equal(total, [7.0, 5.0])
+    held = alive_holders(alive, [0, 3, -1, 2], np.array([-1, 0, -1, -1], dtype=np.int32))
+    assert held.dtype == np.int64
+    np.testing.assert_array_equal(held, [2, 0])
+    assert alive_totals(alive).shape == alive_holders(alive).shape == (0,)
+    with pytest.raises(ValueError, match=r"values\[1\]: expected length 4"):
+        alive_totals(alive, np.zeros(4), np.zeros(3))
+    with pytest.raises(ValueError, match=r"codes\[0\]: expected integer codes"):
+        alive_holders(alive, np.zeros(4))
