@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from sim import streams
-from sim.totals import PRANGE_ONLY
+from sim.totals import CHUNK, PRANGE_ONLY
 
 __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
@@ -200,14 +200,30 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
     }
 
 
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
+def _firm_counts(alive, sector, region, n_sectors, n_regions):
+    """Live firms of each sector in each region, int64[S, R] (counted in chunks)."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, n_sectors, n_regions), dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                part[c, sector[i], region[i]] += 1
+    counts = np.zeros((n_sectors, n_regions), dtype=np.int64)
+    for c in range(n_chunks):
+        for s in range(n_sectors):
+            for r in range(n_regions):
+                counts[s, r] += part[c, s, r]
+    return counts
+
+
 def attractiveness(model) -> np.ndarray:
     """Utility of each region for an entrant of each sector, float64[S, R]."""
     firms, dp, w = model.firms, model.params.demography, model.world_arrays
     n_regions = len(model.world.regions)
     n_sectors = len(model.world.sectors)
-    alive = firms.alive
-    counts = np.bincount(firms.sector[alive] * n_regions + firms.region[alive],
-                         minlength=n_sectors * n_regions).reshape(n_sectors, n_regions)
+    counts = _firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
     sup = model.suppliers
     sup_counts = np.bincount(sup.input * n_regions + sup.region,
                              minlength=len(model.world.inputs) * n_regions

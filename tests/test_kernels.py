@@ -382,6 +382,11 @@ def _case_age(rng):
     return rng.random(n) > 0.3, rng.integers(0, 100, n)
 
 
+def _case_firm_counts(rng, n=50, n_sectors=3, n_regions=4):
+    return (rng.random(n) > 0.3, rng.integers(0, n_sectors, n), rng.integers(0, n_regions, n),
+            n_sectors, n_regions)
+
+
 def _case_live_total(rng):
     n = 50
     return rng.random(n) > 0.3, rng.normal(0, 10, n)
@@ -428,6 +433,7 @@ TWIN_CASES = {
     "sim.demography._spinoffs": _case_spinoffs,
     "sim.demography._exits": _case_exits,
     "sim.demography._age": _case_age,
+    "sim.demography._firm_counts": _case_firm_counts,
     "sim.totals.live_total": _case_live_total,
 }
 
@@ -991,6 +997,15 @@ def test_exits_match_numpy(seed):
     limit = (months + extra) * np.maximum(revenue, 0.0)
     np.testing.assert_array_equal(
         leave, alive & ((expected_streak >= patience) | (capital < -limit)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_firm_counts_match_bincount(seed):
+    alive, sector, region, n_s, n_r = _case_firm_counts(np.random.default_rng(seed),
+                                                        n=2 * totals.CHUNK + 5)
+    expected = np.bincount(sector[alive] * n_r + region[alive], minlength=n_s * n_r)
+    np.testing.assert_array_equal(demography._firm_counts(alive, sector, region, n_s, n_r),
+                                  expected.reshape(n_s, n_r))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
