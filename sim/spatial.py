@@ -15,10 +15,15 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sim.totals import CHUNK, PRANGE_ONLY
+
 __all__ = ["CellList", "build_cell_list", "spatial_order"]
 
 #: At most this many cells along a side: bounds memory for tiny radii in large landscapes.
 MAX_CELLS_PER_SIDE = 2048
+#: The parallel cell-list build keeps a chunk x cell table of counts; above this many entries it
+#: counts in one chunk instead.
+MAX_TABLE = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,14 @@ def _cell_of(x, y, cell_size, side):
     return cy * side + cx
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
 def _cell_list(x, y, alive, cell_size, side):
-    """Counting sort of live firms into cells.
+    """Counting sort of live firms into cells, in parallel over fixed chunks of slots.
+
+    Each chunk counts its firms per cell; a serial pass turns the counts into each chunk's first
+    position within each cell (chunks in slot order); each chunk then places its firms. Members
+    of a cell come out in increasing slot order, as in a serial counting sort. When the chunk x
+    cell table would be large (many cells), a single chunk is used.
 
     Parameters
     ----------
@@ -88,23 +98,34 @@ def _cell_list(x, y, alive, cell_size, side):
     """
     n = x.shape[0]
     n_cells = side * side
-    count = np.zeros(n_cells + 1, dtype=np.int64)
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    if n_chunks * n_cells > MAX_TABLE:
+        n_chunks = 1
+    size = (n + n_chunks - 1) // n_chunks
+    count = np.zeros((n_chunks, n_cells), dtype=np.int64)
     cell = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        if alive[i]:
-            c = _cell_of(x[i], y[i], cell_size, side)
-            cell[i] = c
-            count[c + 1] += 1
-    for c in range(n_cells):
-        count[c + 1] += count[c]
-    start = count.copy()
-    fill = count[:-1].copy()
-    members = np.empty(count[n_cells], dtype=np.int64)
-    for i in range(n):
-        if alive[i]:
-            c = cell[i]
-            members[fill[c]] = i
-            fill[c] += 1
+    for c in numba.prange(n_chunks):
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if alive[i]:
+                k = _cell_of(x[i], y[i], cell_size, side)
+                cell[i] = k
+                count[c, k] += 1
+    start = np.zeros(n_cells + 1, dtype=np.int64)
+    fill = np.empty((n_chunks, n_cells), dtype=np.int64)
+    pos = 0
+    for k in range(n_cells):
+        start[k] = pos
+        for c in range(n_chunks):
+            fill[c, k] = pos
+            pos += count[c, k]
+    start[n_cells] = pos
+    members = np.empty(pos, dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if alive[i]:
+                k = cell[i]
+                members[fill[c, k]] = i
+                fill[c, k] += 1
     return start, members
 
 

@@ -150,8 +150,7 @@ def _case_cell_of(rng):
     return (float(x[0]), float(y[0]), WORLD / side, side)
 
 
-def _case_cell_list(rng):
-    n = 40
+def _case_cell_list(rng, n=40):
     x, y = _positions(rng, n)
     alive = rng.random(n) > 0.2
     side = int(rng.integers(1, 12))
@@ -529,9 +528,10 @@ def test_kernel_equals_its_py_func(qualname, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_cell_list_is_a_counting_sort(seed):
+@pytest.mark.parametrize("n", [40, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
+def test_cell_list_is_a_counting_sort(seed, n):
     rng = np.random.default_rng(seed)
-    x, y, alive, cell_size, side = _case_cell_list(rng)
+    x, y, alive, cell_size, side = _case_cell_list(rng, n)
     start, members = spatial._cell_list(x, y, alive, cell_size, side)
     cx = np.clip((x / cell_size).astype(np.int64), 0, side - 1)
     cy = np.clip((y / cell_size).astype(np.int64), 0, side - 1)
