@@ -144,8 +144,6 @@ def _kernel_cases(n_firms: int, seed: int):
          (f.alive, f.x, f.y, f.region, finput, f.supplier, 0.5, f.firm_id, key, month, sup.x,
           sup.y, sup.region, w["by_input_start"], w["by_input"], sup.price, 0.004,
           m.within_mult, m.between_mult, w["infra_factor"], 0.02, chosen, unit)),
-        ("purchasing_groups", suppliers._purchasing_groups,
-         (t.partner, t.back, t.trust, f.alive, finput, 0.6)),
         ("mean_trust", facilities._mean_trust, (t.partner, t.trust, out[0])),
         ("output", market._output,
          (f.alive, f.productivity, f.employees, service, zeros, zeros, f.sector,

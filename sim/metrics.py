@@ -50,6 +50,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse
 
+from sim import graph
+
 # slots per chunk of every chunked total in the model: partial sums are taken within these fixed
 # chunks and added in chunk order, so results depend on the array length only
 from sim.totals import CHUNK
@@ -838,54 +840,6 @@ def _degree_triangles(partner, alive, degree, triangles, chunks):
     return 0, -1
 
 
-@numba.njit(cache=True)
-def _find(parent, i):
-    """Root of i in a union-find forest, halving the path on the way (int64[N] ``parent``)."""
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@numba.njit(cache=True)
-def _largest_component(partner, alive):
-    """Size of the largest connected component among alive firms.
-
-    Union-find with union by size and path halving over the ties, O(N K alpha(N)); the result
-    does not depend on the order ties are visited. Isolated alive firms are components of size 1.
-
-    Parameters
-    ----------
-    partner : int[N, K]
-        Symmetric partner slots, -1 for an empty slot; only alive firms have ties.
-    alive : bool[N]
-
-    Returns
-    -------
-    int
-        0 if no firm is alive.
-    """
-    n, k = partner.shape
-    parent = np.arange(n)
-    size = np.ones(n, dtype=np.int64)
-    for i in range(n):
-        for a in range(k):
-            j = partner[i, a]
-            if j > i:  # each symmetric tie once
-                ri = _find(parent, i)
-                rj = _find(parent, j)
-                if ri != rj:
-                    if size[ri] < size[rj]:
-                        ri, rj = rj, ri
-                    parent[rj] = ri
-                    size[ri] += size[rj]
-    best = 0
-    for i in range(n):
-        if alive[i] and parent[i] == i and size[i] > best:
-            best = size[i]
-    return best
-
-
 @numba.njit(cache=True, parallel=_PRANGE_ONLY)
 def _tie_sums(partner, alive, triangles, trust):
     """Sums over alive firms and their ties for :func:`tie_stats` and :func:`mean_trust`, in one
@@ -1019,7 +973,8 @@ def _tie_stats(p, alive, n, slots, wedges, clustering) -> dict[str, float]:
     return {
         "mean_degree": float(slots / n),
         "tie_density": float(ties / (n * (n - 1) / 2.0)) if n >= 2 else NAN,
-        "giant_component_share": float(_largest_component(p, alive) / n),
+        "giant_component_share": float(
+            graph._largest_component(p, None, None, alive, graph.CHUNK) / n),
         "clustering": float(clustering / wedges) if wedges else NAN,
     }
 

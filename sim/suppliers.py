@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim import streams
+from sim import graph, streams
 from sim.totals import CHUNK, PRANGE_ONLY
 
 __all__ = ["step", "gate_prices", "infra_factor"]
@@ -100,49 +100,15 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
         unit_cost[i] = cur_cost
 
 
-@numba.njit(cache=True)
-def _find(parent, i):
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
+def purchasing_groups(partner, back, trust, alive, finput, trust_min):
+    """Connected components of ties trusted both ways at ``trust_min`` or above between firms
+    buying the same input (:func:`sim.graph.components`, in parallel).
 
-
-@numba.njit(cache=True)
-def _purchasing_groups(partner, back, trust, alive, finput, trust_min):
-    """Connected components of ties trusted both ways above ``trust_min`` between firms
-    buying the same input. Union by smaller root, so a component's root is its lowest slot.
-
-    Returns root : int64[N] (-1 for dead firms) and size : int64[N] (size of i's component).
+    Returns root : int64[N] (the lowest slot of each live firm's group, -1 for dead firms) and
+    size : int64[N] (the size of each live firm's group, 0 for dead firms).
     """
-    n, k = partner.shape
-    parent = np.arange(n)
-    for i in range(n):
-        if not alive[i]:
-            continue
-        for s in range(k):
-            j = partner[i, s]
-            if j <= i or trust[i, s] < trust_min or finput[j] != finput[i]:
-                continue
-            if trust[j, back[i, s]] < trust_min:
-                continue
-            a = _find(parent, i)
-            b = _find(parent, j)
-            if a < b:
-                parent[b] = a
-            elif b < a:
-                parent[a] = b
-    root = np.full(n, -1, dtype=np.int64)
-    size = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        if alive[i]:
-            root[i] = _find(parent, i)
-            size[root[i]] += 1
-    out = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        if alive[i]:
-            out[i] = size[root[i]]
-    return root, out
+    return graph._components(partner, None, (back, trust, float(trust_min), finput), alive,
+                             graph.CHUNK)
 
 
 @numba.njit(cache=True, parallel=PRANGE_ONLY)
@@ -209,8 +175,8 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     firms.jp_group.fill(-1)
     jp_members = 0
     if use_groups and ties is not None:
-        root, size = _purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
-                                        sp.jp_trust_min - mods.jp_trust_shift)
+        root, size = purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
+                                       sp.jp_trust_min - mods.jp_trust_shift)
         members = np.flatnonzero(firms.alive & (size >= sp.jp_min_size))
         if members.size:
             gsup = _group_suppliers(root, chosen, members, sup.n)

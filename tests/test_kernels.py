@@ -38,7 +38,8 @@ SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
 MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, totals)
 #: Kernels outside the mechanism modules and the test file that twins them.
-TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py", "sim.streams": "test_streams.py"}
+TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py", "sim.streams": "test_streams.py",
+                     "sim.graph": "test_graph.py"}
 SEEDS = range(4)
 WORLD = 60.0
 
@@ -290,15 +291,6 @@ def _case_choose(rng):
     return _choose_args(d, d["fx"].size)
 
 
-def _case_find(rng):
-    n = 20
-    parent = np.arange(n)
-    for i in range(1, n):  # a random forest whose parents have lower slots
-        if rng.random() < 0.7:
-            parent[i] = rng.integers(0, i)
-    return (parent, int(rng.integers(0, n)))
-
-
 def _case_purchasing_groups(rng):
     partner, trust, alive = _tie_inputs(rng, n=40, k=4)
     return (partner, reverse_slots(partner), trust, alive, rng.integers(0, 2, 40),
@@ -417,8 +409,6 @@ TWIN_CASES = {
     "sim.cooperation._add_pairs": _case_add_pairs,
     "sim.suppliers._delivered": _case_delivered,
     "sim.suppliers._choose": _case_choose,
-    "sim.suppliers._find": _case_find,
-    "sim.suppliers._purchasing_groups": _case_purchasing_groups,
     "sim.suppliers._volumes": _case_volumes,
     "sim.suppliers._group_suppliers": _case_group_suppliers,
     "sim.suppliers._group_costs": _case_group_costs,
@@ -830,7 +820,7 @@ def test_group_suppliers_is_the_groups_mode_lowest_first(seed):
 def test_purchasing_groups_match_scipy_components(seed):
     args = _case_purchasing_groups(np.random.default_rng(seed))
     partner, _, trust, alive, finput, tmin = args
-    root, size = suppliers._purchasing_groups(*args)
+    root, size = suppliers.purchasing_groups(*args)
     n = partner.shape[0]
     t = {(int(i), int(partner[i, s])): trust[i, s]
          for i, s in zip(*np.nonzero(partner >= 0), strict=True)}

@@ -735,22 +735,6 @@ def test_network_indicators_equal_mean_trust_and_tie_stats(n):
         metrics.network_indicators(partner, trust[:, :2], alive, triangles)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_largest_component_kernel_twin(seed):
-    rng = np.random.default_rng([5, seed])
-    partner, alive = random_ties(rng, 40, 3, n_tries=int(rng.integers(0, 50)))
-    assert (metrics._largest_component(partner, alive)
-            == metrics._largest_component.py_func(partner, alive))
-
-
-def test_find_kernel_twin():
-    # forest 0 <- 1 <- 2 <- 3, 4 alone: every node's root, with path halving, in both versions
-    for i in range(5):
-        fast, slow = np.array([0, 0, 1, 2, 4]), np.array([0, 0, 1, 2, 4])
-        assert metrics._find(fast, i) == metrics._find.py_func(slow, i) == (4 if i == 4 else 0)
-        np.testing.assert_array_equal(fast, slow)
-
-
 # ------------------------------------------------------------------ suppliers, productivity
 
 
