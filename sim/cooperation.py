@@ -290,16 +290,115 @@ def _add(partner, trust, triangles, back, i, j, t_ij, t_ji):
 
 
 @numba.njit(cache=True)
-def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weight):
-    """Tie each firm i to the neighbour ``met[i]`` it met (-1: none), in slot order, where both
-    still have a free slot. Serial: earlier ties fill slots. Initial trust in a partner blends
-    ``t0`` with the partner's reputation. Returns ties added.
+def _meetings(met, alive):
+    """Split this month's meetings (firm i met ``met[i]``, -1 for none) into those whose two
+    firms meet nobody else this month ("solo") and the rest, each in slot order (int64 arrays).
+
+    Solo meetings change disjoint rows of the tie table, so they can be made in parallel; the
+    others compete for the same free slots and are made one after the other. Serial, O(N).
     """
-    added = 0
-    for i in range(met.shape[0]):
+    n = met.shape[0]
+    seen = np.zeros(n, dtype=np.int8)  # meetings a firm is in, counted up to 2
+    for i in range(n):
         j = met[i]
-        if j < 0 or not alive[j]:
+        if j >= 0 and alive[j]:
+            seen[i] = min(seen[i] + 1, 2)
+            seen[j] = min(seen[j] + 1, 2)
+    n_solo = 0
+    n_shared = 0
+    for i in range(n):
+        j = met[i]
+        if j >= 0 and alive[j]:
+            if seen[i] == 1 and seen[j] == 1:
+                n_solo += 1
+            else:
+                n_shared += 1
+    solo = np.empty(n_solo, dtype=np.int64)
+    shared = np.empty(n_shared, dtype=np.int64)
+    n_solo = 0
+    n_shared = 0
+    for i in range(n):
+        j = met[i]
+        if j >= 0 and alive[j]:
+            if seen[i] == 1 and seen[j] == 1:
+                solo[n_solo] = i
+                n_solo += 1
+            else:
+                shared[n_shared] = i
+                n_shared += 1
+    return solo, shared
+
+
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
+def _form_solo(partner, trust, triangles, back, met, solo, reputation, t0, rep_weight,
+               commons, made):
+    """Make the solo meetings' ties (:func:`_meetings`) in parallel, each as :func:`_add` would.
+
+    Each meeting writes only the rows and triangle counts of its own two firms; the partners
+    they share, whose triangle counts also rise, are listed in ``commons[a]`` (int64[S, K],
+    -1 padded) for a serial pass to count. made : int8[S] output, 1 if the tie was made.
+    """
+    k = partner.shape[1]
+    for a in numba.prange(solo.shape[0]):
+        i = solo[a]
+        j = met[i]
+        made[a] = 0
+        for c in range(k):
+            commons[a, c] = -1
+        if i == j or _linked(partner, i, j):
             continue
+        si = _free_slot(partner, i)
+        sj = _free_slot(partner, j)
+        if si < 0 or sj < 0:
+            continue
+        common = 0
+        for b in range(k):
+            m = partner[i, b]
+            if m < 0 or m == j:
+                continue
+            for d in range(k):
+                if partner[j, d] == m:
+                    commons[a, common] = m
+                    common += 1
+                    break
+        triangles[i] += common
+        triangles[j] += common
+        partner[i, si] = j
+        trust[i, si] = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
+        back[i, si] = sj
+        partner[j, sj] = i
+        trust[j, sj] = (1.0 - rep_weight) * t0 + rep_weight * reputation[i]
+        back[j, sj] = si
+        made[a] = 1
+
+
+@numba.njit(cache=True)
+def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weight):
+    """Tie each firm i to the neighbour ``met[i]`` it met (-1: none) where both have a free
+    slot and are not yet tied; initial trust in a partner blends ``t0`` with the partner's
+    reputation. Returns ties added.
+
+    The result is that of making the ties one by one in slot order. Meetings whose firms meet
+    nobody else are made first, in parallel (:func:`_form_solo`); the others one by one in slot
+    order. The two sets touch disjoint rows and only add to triangle counts, so the order
+    between them changes nothing.
+    """
+    solo, shared = _meetings(met, alive)
+    k = partner.shape[1]
+    commons = np.empty((solo.shape[0], k), dtype=np.int64)
+    made = np.empty(solo.shape[0], dtype=np.int8)
+    _form_solo(partner, trust, triangles, back, met, solo, reputation, t0, rep_weight, commons,
+               made)
+    added = 0
+    for a in range(solo.shape[0]):
+        added += made[a]
+        for c in range(k):
+            if commons[a, c] < 0:
+                break
+            triangles[commons[a, c]] += 1
+    for b in range(shared.shape[0]):
+        i = shared[b]
+        j = met[i]
         t_ij = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
         t_ji = (1.0 - rep_weight) * t0 + rep_weight * reputation[i]
         if _add(partner, trust, triangles, back, i, j, t_ij, t_ji):

@@ -260,14 +260,36 @@ def _case_add(rng):
             int(rng.integers(0, n)), int(rng.integers(0, n)), 0.3, 0.7)
 
 
-def _case_form(rng):
-    partner, trust, alive = _tie_inputs(rng, n=60, k=3)
-    n = partner.shape[0]
-    # whom each firm met: anyone, dead firms and itself included (the kernel must refuse those)
-    met = np.where(rng.random(n) < 0.5, rng.integers(0, n, n), -1).astype(np.int64)
+def _met(rng, alive, share):
+    """Whom each live firm met (-1: nobody): anyone, dead firms and itself included (the
+    kernels must refuse those)."""
+    n = alive.size
+    met = np.where(rng.random(n) < share, rng.integers(0, n, n), -1).astype(np.int64)
     met[~alive] = -1
+    return met
+
+
+def _case_form(rng, share=None):
+    # by default a random mix: crowded months (most meetings share a firm) and quiet ones
+    partner, trust, alive = _tie_inputs(rng, n=60, k=3)
+    met = _met(rng, alive, rng.choice([0.05, 0.5]) if share is None else share)
     return (partner, trust, count_triangles(partner), reverse_slots(partner), met, alive,
-            rng.random(n), 0.5, 0.4)
+            rng.random(partner.shape[0]), 0.5, 0.4)
+
+
+def _case_meetings(rng):
+    _, _, alive = _tie_inputs(rng)
+    return _met(rng, alive, 0.3), alive
+
+
+def _case_form_solo(rng):
+    partner, trust, alive = _triangle_rich(rng)
+    met = _met(rng, alive, 0.2)
+    solo, _ = cooperation._meetings(met, alive)
+    k = partner.shape[1]
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), met, solo,
+            rng.random(partner.shape[0]), 0.5, 0.4, np.full((solo.size, k), 9),
+            np.full(solo.size, 9, dtype=np.int8))
 
 
 def _case_add_pairs(rng):
@@ -406,6 +428,8 @@ TWIN_CASES = {
     "sim.cooperation._linked": _case_linked,
     "sim.cooperation._add": _case_add,
     "sim.cooperation._form": _case_form,
+    "sim.cooperation._meetings": _case_meetings,
+    "sim.cooperation._form_solo": _case_form_solo,
     "sim.cooperation._add_pairs": _case_add_pairs,
     "sim.suppliers._delivered": _case_delivered,
     "sim.suppliers._choose": _case_choose,
@@ -729,8 +753,20 @@ def test_add_pairs_matches_set_based_rules(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_form_ties_whom_firms_met_in_slot_order(seed):
-    args = _case_form(np.random.default_rng(seed))
+def test_meetings_split_solo_from_shared_in_slot_order(seed):
+    met, alive = _case_meetings(np.random.default_rng(seed))
+    solo, shared = cooperation._meetings(met, alive)
+    real = [i for i in range(met.size) if met[i] >= 0 and alive[met[i]]]
+    firms = [f for i in real for f in (i, int(met[i]))]
+    alone = [i for i in real if firms.count(i) == 1 and firms.count(int(met[i])) == 1]
+    assert solo.tolist() == alone
+    assert shared.tolist() == [i for i in real if i not in alone]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("share", [0.05, 0.5, 1.0])  # mostly solo meetings ... mostly shared
+def test_form_ties_whom_firms_met_in_slot_order(seed, share):
+    args = _case_form(np.random.default_rng(seed), share)
     partner, trust, _, _, met, alive, reputation, t0, w = args
     # set-based re-implementation
     k = partner.shape[1]
