@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from sim.state import FacilityState
-from sim.totals import PRANGE_ONLY
+from sim.totals import CHUNK, PRANGE_ONLY
 
 __all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
 
@@ -115,40 +115,89 @@ def _mean_trust(partner, trust, out):
 
 
 @numba.njit(cache=True, parallel=PRANGE_ONLY)
-def _use(alive, region, sector, member_of, revenue, input_cost, waste_cost,
+def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cost,
          f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
          uses, level, fee):
     """Each firm picks the operating facility with the largest positive net benefit.
 
-    f_sector_mask : bool[F, S]; f_level : float64[F] expected service level (quality times
-    congestion); fees per month. Outputs uses int64[N] (-1 = none), level float64[N] (service
-    level received), fee float64[N]. Writes only element i: safe in parallel.
+    The F operating facilities are numbered 0..F-1 here; ``local`` maps a facility's global
+    number to that (-1 if it is not operating), so ``member_of`` (int64[N], global numbers, -1
+    for none) can be used as it is. ``input_cost`` and ``waste_cost`` are last month's and may
+    be shorter than N (slots added since count 0). f_sector_mask : bool[F, S]; f_level :
+    float64[F] expected service level (quality times congestion); fees per month.
+
+    Outputs uses int64[N] (operating facility used, -1 = none), level float64[N] (expected
+    service level), fee float64[N]; writes only element i. Returns each facility's number of
+    users, int64[F] (counted in chunks: :mod:`sim.totals`).
     """
     n = alive.shape[0]
     nf = f_region.shape[0]
-    for i in numba.prange(n):
-        uses[i] = -1
-        level[i] = 0.0
-        fee[i] = 0.0
-        if not alive[i]:
-            continue
-        best = 0.0
-        for f in range(nf):
-            if f_level[f] <= 0.0 or f_region[f] != region[i] or not f_sector_mask[f, sector[i]]:
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, nf), dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            uses[i] = -1
+            level[i] = 0.0
+            fee[i] = 0.0
+            if not alive[i]:
                 continue
-            if f_service[f] == 0:
-                base = revenue[i]
-            elif f_service[f] == 1:
-                base = input_cost[i]
-            else:
-                base = waste_cost[i]
-            price = f_fee_member[f] if member_of[i] == f else f_fee_other[f]
-            net = f_effect[f] * f_level[f] * base - price
-            if net > best:
-                best = net
-                uses[i] = f
-                fee[i] = price
-                level[i] = f_level[f]
+            mine = local[member_of[i]] if member_of[i] >= 0 else -1
+            best = 0.0
+            for f in range(nf):
+                if (f_level[f] <= 0.0 or f_region[f] != region[i]
+                        or not f_sector_mask[f, sector[i]]):
+                    continue
+                if f_service[f] == 0:
+                    base = revenue[i]
+                elif f_service[f] == 1:
+                    base = input_cost[i] if i < input_cost.shape[0] else 0.0
+                else:
+                    base = waste_cost[i] if i < waste_cost.shape[0] else 0.0
+                price = f_fee_member[f] if mine == f else f_fee_other[f]
+                net = f_effect[f] * f_level[f] * base - price
+                if net > best:
+                    best = net
+                    uses[i] = f
+                    fee[i] = price
+                    level[i] = f_level[f]
+            if uses[i] >= 0:
+                part[c, uses[i]] += 1
+    users = np.zeros(nf, dtype=np.int64)
+    for c in range(n_chunks):
+        for f in range(nf):
+            users[f] += part[c, f]
+    return users
+
+
+@numba.njit(cache=True, parallel=PRANGE_ONLY)
+def _serve(uses, fee, operating, actual, f_service, f_effect, used, level, service, effect):
+    """This month's service, after congestion: each user of operating facility f (``uses``,
+    numbered as in :func:`_use`) gets ``actual[f]``. Writes used int64[N] (global facility
+    number, -1 for none), level float64[N], service int64[N] (-1 for none) and effect
+    float64[N]; returns the fees each facility collects, float64[F] (summed in chunks)."""
+    n = uses.shape[0]
+    nf = actual.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, nf))
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            f = uses[i]
+            if f < 0:
+                used[i] = -1
+                level[i] = 0.0
+                service[i] = -1
+                effect[i] = 0.0
+                continue
+            used[i] = operating[f]
+            level[i] = actual[f]
+            service[i] = f_service[f]
+            effect[i] = f_effect[f]
+            part[c, f] += fee[i]
+    fees = np.zeros(nf)
+    for c in range(n_chunks):
+        for f in range(nf):
+            fees[f] += part[c, f]
+    return fees
 
 
 def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t: int):
@@ -178,17 +227,18 @@ def step(model, t: int) -> dict[str, float]:
     """One month of joint infrastructure: drives, construction, use, fees, upkeep."""
     firms, fac, fp = model.firms, model.facilities, model.params.facilities
     books = {"contributions": 0.0, "built": 0}
-    mean_trust = np.zeros(firms.capacity)
-    if model.ties is not None:
-        _mean_trust(model.ties.partner, model.ties.trust, mean_trust)
-
     # private drives: one sector in one region, no grant, every drive_interval months
     if t > 0 and t % fp.drive_interval == 0 and fp.private_cost > 0:
         _open_private_drives(model, t)
 
+    mean_trust = None  # each firm's mean trust in its partners, needed only by pledge drives
     for f in range(fac.n):
         status = fac.status[f]
         if status == FacilityState.DRIVE:
+            if mean_trust is None:
+                mean_trust = np.zeros(firms.capacity)
+                if model.ties is not None:
+                    _mean_trust(model.ties.partner, model.ties.trust, mean_trust)
             built, members, contribution = _run_drive(f, fac, firms, mean_trust, fp, t)
             if built:
                 firms.capital[members] -= contribution
@@ -216,11 +266,12 @@ def step(model, t: int) -> dict[str, float]:
             fac.members[f] = int(counts[f])
     operating = np.flatnonzero(fac.operating()) if fac.n else np.zeros(0, dtype=np.int64)
     n = firms.capacity
-    # np.full, not np.zeros: kernels reading never-written (calloc) pages run many times slower
-    model.tmp["facility_level"] = np.full(n, 0.0)
-    model.tmp["facility_fee"] = np.full(n, 0.0)
-    firms.uses.fill(-1)
     if operating.size == 0:
+        # np.full, not np.zeros: kernels reading never-written (calloc) pages run many times
+        # slower
+        model.tmp["facility_level"] = np.full(n, 0.0)
+        model.tmp["facility_fee"] = np.full(n, 0.0)
+        firms.uses.fill(-1)
         return books
     nf = fac.n
     n_sectors = len(model.world.sectors)
@@ -237,23 +288,25 @@ def step(model, t: int) -> dict[str, float]:
     # up over a run); membership is translated to their positions in that short list
     local = np.full(nf, -1, dtype=np.int64)
     local[operating] = np.arange(operating.size)
-    member_local = np.where(firms.member_of >= 0, local[np.maximum(firms.member_of, 0)], -1)
+    f_service = np.array(fac.service, dtype=np.int64)[operating]
+    f_effect = np.array(fac.effect)[operating]
     uses_local = np.empty(n, dtype=np.int64)
-    level = np.empty(n)
     fee = np.empty(n)
-    _use(firms.alive, firms.region, firms.sector, member_local, firms.revenue,
-         _last_month(model.tmp, "input_cost", n), _last_month(model.tmp, "waste_cost", n),
-         np.array(fac.region, dtype=np.int64)[operating], sector_mask[operating],
-         np.array(fac.service, dtype=np.int64)[operating], np.array(fac.effect)[operating],
-         expected_level[operating], fee_member[operating], fee_other[operating],
-         uses_local, level, fee)
-    uses = np.where(uses_local >= 0, operating[np.maximum(uses_local, 0)], -1)
-    users = np.bincount(uses[uses >= 0], minlength=nf)
+    users_local = _use(firms.alive, firms.region, firms.sector, firms.member_of, local,
+                       firms.revenue, _last_month(model.tmp, "input_cost"),
+                       _last_month(model.tmp, "waste_cost"),
+                       np.array(fac.region, dtype=np.int64)[operating], sector_mask[operating],
+                       f_service, f_effect, expected_level[operating], fee_member[operating],
+                       fee_other[operating], uses_local, np.empty(n), fee)
+    users = np.zeros(nf, dtype=np.int64)
+    users[operating] = users_local
     # actual congestion this month: service shared among this month's users
     actual = np.where(users > 0, q * np.minimum(1.0, cap / np.maximum(users, 1)), 0.0)
-    served = uses >= 0
-    level[served] = actual[uses[served]]
-    fees = np.bincount(uses[served], weights=fee[served], minlength=nf)
+    uses, level = np.empty(n, dtype=np.int64), np.empty(n)
+    service, effect = np.empty(n, dtype=np.int64), np.empty(n)
+    fees = np.zeros(nf)
+    fees[operating] = _serve(uses_local, fee, operating, actual[operating], f_service, f_effect,
+                             uses, level, service, effect)
     for f in operating:
         fac.users[f] = int(users[f])
         fac.fees[f] = float(fees[f])
@@ -271,21 +324,16 @@ def step(model, t: int) -> dict[str, float]:
     firms.uses = uses
     model.tmp["facility_level"] = level
     model.tmp["facility_fee"] = fee
-    model.tmp["facility_service"] = np.where(served, np.array(fac.service)[np.maximum(uses, 0)],
-                                             -1)
-    model.tmp["facility_effect"] = np.where(served, np.array(fac.effect)[np.maximum(uses, 0)],
-                                            0.0)
+    model.tmp["facility_service"] = service
+    model.tmp["facility_effect"] = effect
     return books
 
 
-def _last_month(tmp: dict, key: str, n: int) -> np.ndarray:
-    """Last month's per-firm array ``tmp[key]``, zero for slots added since (or if none)."""
+def _last_month(tmp: dict, key: str) -> np.ndarray:
+    """Last month's per-firm array ``tmp[key]`` (empty if none): :func:`_use` counts slots
+    beyond its end as 0."""
     old = tmp.get(key)
-    out = np.full(n, 0.0)
-    if old is not None:
-        m = min(n, old.shape[0])
-        out[:m] = old[:m]
-    return out
+    return np.zeros(0) if old is None else old
 
 
 def _open_private_drives(model, t: int) -> None:

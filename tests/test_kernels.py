@@ -106,11 +106,16 @@ def _use_inputs(rng, n=30, n_fac=4, n_regions=2, n_sectors=3):
     member_of = np.where(rng.random(n) < 0.3, rng.integers(0, n_fac, n), -1)
     level = np.where(rng.random(n_fac) < 0.8, rng.uniform(0.0, 1.0, n_fac), 0.0)
     fee_member = rng.uniform(0.0, 0.5, n_fac)
+    # facilities 0..n_fac-1 operate; a member of facility n_fac (closed) is nobody's member
+    local = np.concatenate([np.arange(n_fac), [-1]]).astype(np.int64)
+    member_of[rng.random(n) < 0.1] = n_fac
     return dict(
         alive=rng.random(n) > 0.2, region=rng.integers(0, n_regions, n),
         sector=rng.integers(0, n_sectors, n), member_of=member_of.astype(np.int64),
-        revenue=rng.uniform(0, 20, n), input_cost=rng.uniform(0, 10, n),
-        waste_cost=rng.uniform(0, 5, n), f_region=rng.integers(0, n_regions, n_fac),
+        local=local, revenue=rng.uniform(0, 20, n),
+        # last month's costs: shorter than N when slots were added since
+        input_cost=rng.uniform(0, 10, n - 3), waste_cost=rng.uniform(0, 5, n - 3),
+        f_region=rng.integers(0, n_regions, n_fac),
         f_sector_mask=fsectors, f_service=rng.integers(0, 3, n_fac),
         f_effect=rng.uniform(0, 0.3, n_fac), f_level=level, f_fee_member=fee_member,
         f_fee_other=fee_member * rng.uniform(1.0, 3.0, n_fac))
@@ -354,6 +359,14 @@ def _case_mean_trust(rng):
     return (partner, trust, np.full(partner.shape[0], np.nan))
 
 
+def _case_serve(rng, n=40, nf=3):
+    uses = np.where(rng.random(n) < 0.6, rng.integers(0, nf, n), -1)
+    return (uses, rng.uniform(0, 1, n), rng.choice(10, nf, replace=False).astype(np.int64),
+            rng.uniform(0, 1, nf), rng.integers(0, 3, nf), rng.uniform(0, 0.3, nf),
+            np.full(n, 9, dtype=np.int64), np.full(n, np.nan), np.full(n, 9, dtype=np.int64),
+            np.full(n, np.nan))
+
+
 def _case_use(rng):
     d = _use_inputs(rng)
     return _use_args(d, d["alive"].size)
@@ -439,6 +452,7 @@ TWIN_CASES = {
     "sim.facilities._cascade": _case_cascade,
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
+    "sim.facilities._serve": _case_serve,
     "sim.market._output": _case_output,
     "sim.market._settle": _case_settle,
     "sim.market._accounts": _case_accounts,
@@ -915,10 +929,13 @@ def test_use_matches_numpy(seed):
     d = _use_inputs(np.random.default_rng(seed))
     n, nf = d["alive"].size, d["f_region"].size
     args = _use_args(d, n)
-    facilities._use(*args)
+    users = facilities._use(*args)
     uses, level, fee = args[-3:]
-    base = np.stack([d["revenue"], d["input_cost"], d["waste_cost"]], axis=1)[:, d["f_service"]]
-    price = np.where(d["member_of"][:, None] == np.arange(nf)[None, :],
+    last = np.zeros(3)  # slots beyond last month's arrays count 0
+    base = np.stack([d["revenue"], np.concatenate([d["input_cost"], last]),
+                     np.concatenate([d["waste_cost"], last])], axis=1)[:, d["f_service"]]
+    mine = np.where(d["member_of"] >= 0, d["local"][np.maximum(d["member_of"], 0)], -1)
+    price = np.where(mine[:, None] == np.arange(nf)[None, :],
                      d["f_fee_member"][None, :], d["f_fee_other"][None, :])
     net = d["f_effect"][None, :] * d["f_level"][None, :] * base - price
     ok = (d["alive"][:, None] & (d["f_level"][None, :] > 0)
@@ -930,6 +947,22 @@ def test_use_matches_numpy(seed):
     np.testing.assert_array_equal(uses, np.where(take, best, -1))
     np.testing.assert_array_equal(fee, np.where(take, price[np.arange(n), best], 0.0))
     np.testing.assert_array_equal(level, np.where(take, d["f_level"][best], 0.0))
+    np.testing.assert_array_equal(users, np.bincount(uses[uses >= 0], minlength=nf))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_serve_hands_out_the_actual_level_and_sums_fees(seed):
+    args = _case_serve(np.random.default_rng(seed), n=2 * totals.CHUNK + 3)
+    uses, fee, operating, actual, f_service, f_effect, used, level, service, effect = args
+    fees = facilities._serve(*args)
+    on = uses >= 0
+    f = np.maximum(uses, 0)
+    np.testing.assert_array_equal(used, np.where(on, operating[f], -1))
+    np.testing.assert_array_equal(level, np.where(on, actual[f], 0.0))
+    np.testing.assert_array_equal(service, np.where(on, f_service[f], -1))
+    np.testing.assert_array_equal(effect, np.where(on, f_effect[f], 0.0))
+    np.testing.assert_allclose(fees, np.bincount(uses[on], weights=fee[on],
+                                                 minlength=actual.size), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- market
