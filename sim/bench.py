@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["firm_steps_per_second", "kernel_speedup", "run_benchmarks", "run_full_suite",
-           "phase_breakdown", "start_times", "large_run", "in_process_run"]
+__all__ = ["firm_steps_per_second", "paired_rates", "kernel_speedup", "run_benchmarks",
+           "run_full_suite", "phase_breakdown", "start_times", "large_run", "in_process_run"]
 
 #: A small run in a fresh interpreter: the classroom case of the start-up benchmarks.
 _CLASSROOM = """
@@ -86,6 +86,31 @@ def firm_steps_per_second(n_firms: int, steps: int = 10, repeats: int = 3, seed:
             "seconds_per_step": statistics.median(run[1] for run in runs),
             "live_firms": live, "phase_seconds_per_step": phases,
             "cpu_per_wall": statistics.median(run[4] for run in runs)}
+
+
+def paired_rates(n_firms: int, threads: int, steps: int = 10, repeats: int = 3,
+                 seed: int = 1) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """:func:`firm_steps_per_second` on one thread and on ``threads``, run in alternation (one
+    repeat of each, same seed, then the next), and the speed-up as the median of the paired
+    ratios: on a shared machine whose speed drifts over minutes, a ratio of two runs made
+    back to back is steadier than a ratio of two medians taken minutes apart."""
+    one, many, ratios = [], [], []
+    for r in range(repeats):
+        a = firm_steps_per_second(n_firms, steps=steps, repeats=1, seed=seed + r, threads=1)
+        b = firm_steps_per_second(n_firms, steps=steps, repeats=1, seed=seed + r,
+                                  threads=threads)
+        one.append(a)
+        many.append(b)
+        ratios.append(b["firm_steps_per_s"] / a["firm_steps_per_s"])
+    return _median_run(one), _median_run(many), statistics.median(ratios)
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate, its rate and step time replaced by the medians."""
+    mid = sorted(runs, key=lambda run: run["firm_steps_per_s"])[len(runs) // 2]
+    return {**mid, "firm_steps_per_s": statistics.median(r["firm_steps_per_s"] for r in runs),
+            "seconds_per_step": statistics.median(r["seconds_per_step"] for r in runs),
+            "cpu_per_wall": statistics.median(r["cpu_per_wall"] for r in runs)}
 
 
 def scaling_exponents(small: dict[str, Any], large: dict[str, Any]) -> dict[str, float]:
@@ -305,16 +330,18 @@ def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int =
     say("a 1,000-firm, 120-step run inside a warm process")
     out["in_process_1000x120_s"] = in_process_run()
     sizes = (1_000, 10_000, 100_000, 1_000_000)
-    for label, threads in (("1", 1), ("all", cores)):
-        rates, per_step, detail = {}, {}, {}
-        for n in sizes:
-            say(f"model at {n:,} firms on {threads} thread(s)")
-            big = n >= 1_000_000
-            r = firm_steps_per_second(n, steps=3 if big else 10, repeats=1 if big else repeats,
-                                      threads=threads)
-            rates[str(n)] = r["firm_steps_per_s"]
-            per_step[str(n)] = r["seconds_per_step"]
-            detail[str(n)] = r
+    runs: dict[str, dict[str, dict[str, Any]]] = {"1": {}, "all": {}}
+    out["parallel_speedup"] = {}
+    for n in sizes:
+        say(f"model at {n:,} firms on 1 and {cores} threads, in alternation")
+        big = n >= 1_000_000
+        one, many, ratio = paired_rates(n, cores, steps=3 if big else 10,
+                                        repeats=1 if big else repeats)
+        runs["1"][str(n)], runs["all"][str(n)] = one, many
+        out["parallel_speedup"][str(n)] = ratio
+    for label, detail in runs.items():
+        rates = {n: r["firm_steps_per_s"] for n, r in detail.items()}
+        per_step = {n: r["seconds_per_step"] for n, r in detail.items()}
         out[f"firm_steps_per_s_threads_{label}"] = rates
         out[f"seconds_per_step_threads_{label}"] = per_step
         out[f"phase_seconds_per_step_threads_{label}"] = {
@@ -327,7 +354,6 @@ def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int =
             out["scaling_exponent_100k_1m"] = scaling_exponents(detail["100000"],
                                                                 detail["1000000"])
     one = out["firm_steps_per_s_threads_1"]
-    out["parallel_speedup"] = {n: out["firm_steps_per_s_threads_all"][n] / one[n] for n in one}
     say("phase breakdown at 100,000 firms")
     out["phases_100k_1_thread"] = phase_breakdown(100_000, threads=1)
     say("kernels against their Python twins at 2,000 firms")

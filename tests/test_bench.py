@@ -41,6 +41,25 @@ def test_firm_steps_per_second_reports_rate_phases_and_cpu_share():
     assert r["cpu_per_wall"] > 0
 
 
+def test_paired_rates_alternate_thread_counts_and_pair_the_ratios(monkeypatch):
+    import sim.bench as bench
+
+    calls = []
+
+    def fake(n, steps, repeats, seed, threads):
+        calls.append((seed, threads))
+        rate = {1: 100.0, 2: 180.0}[threads] * (1 + seed)  # the machine speeds up over time
+        return {"firm_steps_per_s": rate, "seconds_per_step": 1 / rate, "live_firms": n,
+                "phase_seconds_per_step": {}, "cpu_per_wall": float(threads)}
+
+    monkeypatch.setattr(bench, "firm_steps_per_second", fake)
+    one, many, ratio = bench.paired_rates(50, 2, repeats=3)
+    assert calls == [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2)]
+    assert ratio == pytest.approx(1.8)  # every pair says 1.8, whatever the drift
+    assert one["firm_steps_per_s"] == 300.0
+    assert many["firm_steps_per_s"] == 540.0
+
+
 def test_timings_do_not_change_results():
     a, b = ClusterModel(rng=4, n_firms=300), ClusterModel(rng=4, n_firms=300)
     b.timings = {}
