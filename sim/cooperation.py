@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from sim import streams
+from sim.parallel import parallel_kernel
 from sim.spatial import CellList, _random_neighbour
 from sim.totals import PRANGE_ONLY
 
@@ -31,7 +32,7 @@ __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
 N_MEET_TRIES = 4
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _decide(partner, trust, alive, willingness, coop_base, firm_id, key, month, acted):
     """Who keeps their word this month.
 
@@ -63,7 +64,7 @@ def _decide(partner, trust, alive, willingness, coop_base, firm_id, key, month, 
     return played
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius, prob, key,
           month, met):
     """Whom each firm meets this month: a random neighbour within ``radius``, or -1.
@@ -88,7 +89,7 @@ def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius
                                    (u1, u2, u3, v0))
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputation,
               benefit, cost, trust_gain, trust_loss, spillover, memory, floor,
               new_trust, new_productivity, new_reputation, income, acts, low):
@@ -149,7 +150,7 @@ def _margin(profit, revenue, i):
     return profit[i] / revenue[i] if revenue[i] > 0.0 else 0.0
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _imitate(partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month,
              out):
     """Pairwise-comparison imitation of willingness (Fermi rule).

@@ -24,12 +24,13 @@ import numba
 import numpy as np
 
 from sim import streams
-from sim.totals import CHUNK, PRANGE_ONLY
+from sim.parallel import parallel_kernel
+from sim.totals import CHUNK
 
 __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _grow(alive, employees, profit, revenue, sensitivity, sd, floor, cap, firm_id, key, month,
           out):
     """New employment: L exp(g margin + sd eps), floor and cap. Writes only element i.
@@ -66,7 +67,7 @@ def grow(firms, dp, key: np.ndarray, month: int) -> None:
     firms.employees = out
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _spinoffs(alive, profit, prob, firm_id, key, month, out):
     """out[i] = live, profitable firm i spins off a firm this month (probability ``prob``, block
     0 of the ``SPINOFF`` stream). bool[N] output."""
@@ -78,7 +79,7 @@ def _spinoffs(alive, profit, prob, firm_id, key, month, out):
             out[i] = u < prob
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _exits(alive, profit, revenue, capital, debt_extra_months, debt_limit_months, patience,
            loss_streak, leave):
     """Count each live firm's months of losses in a row and flag those that leave: after
@@ -105,7 +106,7 @@ def exits(firms, dp) -> np.ndarray:
     return np.flatnonzero(leave)
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _age(alive, age):
     """Live firms grow one month older (int64[N] ``age``, in place)."""
     for i in numba.prange(alive.shape[0]):
@@ -200,7 +201,7 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
     }
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _firm_counts(alive, sector, region, n_sectors, n_regions):
     """Live firms of each sector in each region, int64[S, R] (counted in chunks)."""
     n = alive.shape[0]

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sim.parallel import parallel_kernel
 from sim.state import FacilityState
-from sim.totals import CHUNK, PRANGE_ONLY
+from sim.totals import CHUNK
 
 __all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
 
@@ -101,7 +102,7 @@ def pledge_cascade(thresholds: np.ndarray) -> int:
     return int(_cascade(np.sort(np.asarray(thresholds, dtype=np.float64))))
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _mean_trust(partner, trust, out):
     n, k = partner.shape
     for i in numba.prange(n):
@@ -114,7 +115,7 @@ def _mean_trust(partner, trust, out):
         out[i] = tot / deg if deg > 0 else 0.0
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cost,
          f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
          uses, level, fee):
@@ -169,7 +170,7 @@ def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cos
     return users
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _serve(uses, fee, operating, actual, f_service, f_effect, used, level, service, effect):
     """This month's service, after congestion: each user of operating facility f (``uses``,
     numbered as in :func:`_use`) gets ``actual[f]``. Writes used int64[N] (global facility

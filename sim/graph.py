@@ -41,7 +41,8 @@ import numpy.typing as npt
 
 from sim.totals import PRANGE_ONLY
 
-__all__ = ["CHUNK", "components", "largest_component"]
+__all__ = ["CHUNK", "SERIAL_BELOW", "components", "largest_component", "find_components",
+           "find_largest"]
 
 #: Largest chunk wanted, in firm slots (:func:`_layout`). Every chunk is work for one thread
 #: and every level of the merge tree a parallel region, whose start wakes the other threads
@@ -485,6 +486,75 @@ def _largest_component(partner, eligible, trusted, alive, chunk):
     return _forest(partner, eligible, trusted, alive, chunk)[2]
 
 
+@numba.njit(cache=True)
+def _small_components(partner, eligible, trusted, alive):
+    """:func:`_components` and the largest size in one serial union-find, for small tables.
+
+    The parallel path pays for itself only on tables too large for one chunk, and its kernels
+    take seconds to compile; a small model (a classroom run) never needs them. Same arguments
+    and rules as :func:`_components` (``chunk`` aside), same results: returns ``(root, size,
+    largest)``.
+    """
+    n, k = partner.shape
+    parent = np.empty(n, dtype=np.int64)
+    size = np.empty(n, dtype=np.int64)
+    largest = 0
+    for i in range(n):
+        parent[i] = i
+        size[i] = 1 if alive[i] else 0
+        if alive[i]:
+            largest = 1
+    for i in range(n):
+        for s in range(k):
+            j = partner[i, s]
+            if j <= i:
+                continue
+            if eligible is not None and not eligible[i, s]:
+                continue
+            if trusted is not None:
+                back, trust, trust_min, group = trusted
+                if (trust[i, s] < trust_min or group[j] != group[i]
+                        or trust[j, back[i, s]] < trust_min):
+                    continue
+            a = _find(parent, i)
+            b = _find(parent, j)
+            if a == b:
+                continue
+            if b < a:
+                a, b = b, a
+            parent[b] = a  # union by lower root: a component's root is its lowest slot
+            size[a] += size[b]
+            largest = max(largest, size[a])
+    root = np.empty(n, dtype=np.int64)
+    comp_size = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        r = _find(parent, i)
+        root[i] = r if alive[i] else -1
+        comp_size[i] = size[r] if alive[i] else 0
+    return root, comp_size, largest
+
+
+#: Tables with fewer firm slots than this take the serial path (:func:`_small_components`):
+#: the model runs its kernels on one thread below the same size (sim.model.PARALLEL_MIN_FIRMS).
+SERIAL_BELOW = 20_000
+
+
+def find_components(partner, eligible, trusted, alive):
+    """``(root, size)`` of :func:`_components` for arguments already checked (the model's own
+    arrays), by the serial path on small tables and the parallel one on large ones."""
+    if partner.shape[0] < SERIAL_BELOW:
+        root, size, _ = _small_components(partner, eligible, trusted, alive)
+        return root, size
+    return _components(partner, eligible, trusted, alive, CHUNK)
+
+
+def find_largest(partner, eligible, trusted, alive) -> int:
+    """:func:`_largest_component` for checked arguments, serial on small tables."""
+    if partner.shape[0] < SERIAL_BELOW:
+        return int(_small_components(partner, eligible, trusted, alive)[2])
+    return int(_largest_component(partner, eligible, trusted, alive, CHUNK))
+
+
 def _check(partner: npt.ArrayLike, alive: npt.ArrayLike, eligible: npt.ArrayLike | None,
            trusted: tuple | None):
     """The arguments as the kernels take them, or ValueError naming the bad one."""
@@ -555,7 +625,7 @@ def components(partner: npt.ArrayLike, alive: npt.ArrayLike,
         Number of firms in each alive firm's component (1 if isolated); 0 for dead firms.
     """
     p, a, e, t = _check(partner, alive, eligible, trusted)
-    return _components(p, e, t, a, CHUNK)
+    return find_components(p, e, t, a)
 
 
 def largest_component(partner: npt.ArrayLike, alive: npt.ArrayLike,
@@ -563,4 +633,4 @@ def largest_component(partner: npt.ArrayLike, alive: npt.ArrayLike,
     """Number of alive firms in the largest connected component, isolated alive firms counting
     as components of size 1; 0 if no firm is alive. Arguments as in :func:`components`."""
     p, a, e, t = _check(partner, alive, eligible, trusted)
-    return int(_largest_component(p, e, t, a, CHUNK))
+    return find_largest(p, e, t, a)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.totals import CHUNK, PRANGE_ONLY
+from sim.parallel import parallel_kernel
+from sim.totals import CHUNK
 
 __all__ = ["step", "sector_output", "PRICE_CAP"]
 
@@ -24,7 +25,7 @@ __all__ = ["step", "sector_output", "PRICE_CAP"]
 PRICE_CAP = 3.0
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _output(alive, productivity, employees, service, effect, level, sector, n_sectors, out):
     """q_i = A_i (1 + effect_i * level_i [productivity service]) L_i into ``out`` (float64[N]);
     returns the total output of each sector, float64[S] (in chunks: :mod:`sim.totals`)."""
@@ -46,7 +47,7 @@ def _output(alive, productivity, employees, service, effect, level, sector, n_se
     return total
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _settle(alive, capital, profit, fee, subsidy):
     """Add each live firm's profit to its capital; returns the totals of profit, fees and
     interest subsidy over live firms (in chunks: :mod:`sim.totals`)."""
@@ -86,7 +87,7 @@ def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_m
     return base_price * np.minimum(PRICE_CAP, ratio ** (1.0 / elasticity))
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _accounts(alive, region, sector, output, employees, capital, unit_input_cost, price,
               access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land, land_mult,
               transport_share, between, infra, fee, fixed_cost, interest_rate, subsidy_share,

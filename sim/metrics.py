@@ -54,8 +54,8 @@ from sim import graph
 
 # slots per chunk of every chunked total in the model: partial sums are taken within these fixed
 # chunks and added in chunk order, so results depend on the array length only
+from sim.parallel import parallel_kernel
 from sim.totals import CHUNK
-from sim.totals import PRANGE_ONLY as _PRANGE_ONLY
 
 __all__ = [
     "gini",
@@ -246,7 +246,7 @@ def _gini_of_sorted(xs: np.ndarray) -> float:
     return max(ranked / (n * total), 0.0)  # rounding can leave -1e-17 for equal values
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _compact_keys(x, alive):
     """Sort keys of the entries of ``x`` where ``alive``, in slot order.
 
@@ -286,7 +286,7 @@ def _compact_keys(x, alive):
     return keys
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _radix_sort(keys):
     """Sort unsigned keys ascending: an LSD radix sort with 8-bit digits, parallel over chunks.
 
@@ -347,7 +347,7 @@ def _radix_sort(keys):
     return src
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _gini_sums(xs):
     """The rank-weighted sum ``sum_i (2i - n - 1) xs[i-1]`` (i = 1..n) and the total of ``xs``.
 
@@ -795,7 +795,7 @@ def _degree_triangles_range(partner, alive, degree, triangles, lo, hi, mark):
     return 0, -1
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _degree_triangles(partner, alive, degree, triangles, chunks):
     """Validate the tie table and count each firm's ties and triangles.
 
@@ -840,7 +840,7 @@ def _degree_triangles(partner, alive, degree, triangles, chunks):
     return 0, -1
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _tie_sums(partner, alive, triangles, trust):
     """Sums over alive firms and their ties for :func:`tie_stats` and :func:`mean_trust`, in one
     pass over the tie table; floats are summed over chunks of ``CHUNK`` firms in parallel,
@@ -973,8 +973,7 @@ def _tie_stats(p, alive, n, slots, wedges, clustering) -> dict[str, float]:
     return {
         "mean_degree": float(slots / n),
         "tie_density": float(ties / (n * (n - 1) / 2.0)) if n >= 2 else NAN,
-        "giant_component_share": float(
-            graph._largest_component(p, None, None, alive, graph.CHUNK) / n),
+        "giant_component_share": float(graph.find_largest(p, None, None, alive) / n),
         "clustering": float(clustering / wedges) if wedges else NAN,
     }
 
@@ -1081,7 +1080,7 @@ def supplier_concentration(volume: npt.ArrayLike, supplier_input: npt.ArrayLike,
 # --------------------------------------------------------------------------- every step at once
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _firm_sums(alive, emp, prod, bounds):
     """Alive firms, their employment and productivity totals and their size classes.
 
@@ -1133,7 +1132,7 @@ def _firm_sums(alive, emp, prod, bounds):
     return per_class.sum(), emp_sum, prod_sum, per_class, bad.any()
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _squared_deviations(alive, x, mean):
     """``sum (x_i - mean)^2`` over alive slots (bool[N], float64[N]), summed over chunks of
     ``CHUNK`` slots in parallel, then over chunks in order."""
@@ -1152,7 +1151,7 @@ def _squared_deviations(alive, x, mean):
     return total_sum
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _table_sums(alive, emp, region, sector, n_sectors, n_regions):
     """The sector x region employment table and per-sector plant sums of the alive firms.
 
@@ -1203,7 +1202,7 @@ def _table_sums(alive, emp, region, sector, n_sectors, n_regions):
     return e, sq, plants.sum(axis=0), bad.any()
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _grid_sums(alive, x, y, values, size, n_cells):
     """Sum of ``values`` over the alive firms in each cell of an ``n_cells``-square grid.
 
@@ -1368,7 +1367,7 @@ def _sum_alive(x, alive, lo, hi):
     return (s0 + s1) + (s2 + s3)
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _alive_sums(alive, values):
     """Sum of each array of ``values`` (a tuple of float64[N]) over alive slots (bool[N]), over
     chunks of ``CHUNK`` slots in parallel (:func:`_sum_alive`), then over chunks in order
@@ -1387,7 +1386,7 @@ def _alive_sums(alive, values):
     return out
 
 
-@numba.njit(cache=True, parallel=_PRANGE_ONLY)
+@parallel_kernel
 def _alive_holders(alive, codes):
     """For each array of ``codes`` (a tuple of int64[N]), the alive slots (bool[N]) whose code is
     >= 0 (int64[len(codes)])."""

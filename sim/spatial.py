@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sim.totals import CHUNK, PRANGE_ONLY
+from sim.parallel import parallel_kernel
+from sim.totals import CHUNK
 
 __all__ = ["CellList", "build_cell_list", "spatial_order"]
 
@@ -75,7 +76,7 @@ def _cell_of(x, y, cell_size, side):
     return cy * side + cx
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _cell_list(x, y, alive, cell_size, side):
     """Counting sort of live firms into cells, in parallel over fixed chunks of slots.
 

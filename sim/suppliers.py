@@ -16,7 +16,8 @@ import numba
 import numpy as np
 
 from sim import graph, streams
-from sim.totals import CHUNK, PRANGE_ONLY
+from sim.parallel import parallel_kernel
+from sim.totals import CHUNK
 
 __all__ = ["step", "gate_prices", "infra_factor"]
 
@@ -50,7 +51,7 @@ def _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within, b
     return price[k] * (1.0 + freight * dist * mult * infra[r])
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, month, sx, sy,
             sregion, by_input_start, by_input, price, freight, within, between, infra,
             switch_gain, chosen, unit_cost):
@@ -107,11 +108,10 @@ def purchasing_groups(partner, back, trust, alive, finput, trust_min):
     Returns root : int64[N] (the lowest slot of each live firm's group, -1 for dead firms) and
     size : int64[N] (the size of each live firm's group, 0 for dead firms).
     """
-    return graph._components(partner, None, (back, trust, float(trust_min), finput), alive,
-                             graph.CHUNK)
+    return graph.find_components(partner, None, (back, trust, float(trust_min), finput), alive)
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _group_costs(members, gsup, fx, fy, fregion, sx, sy, sregion, price, freight, within, between,
                  infra, pay, unit_cost):
     """unit_cost[i] = ``pay`` times the delivered cost of the group supplier ``gsup[a]`` for each
@@ -192,7 +192,7 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     return {"jp_members": jp_members}, unit_cost
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
     """Input bought from each supplier this month, float64[M]: output times the sector's input
     per output, summed over live buyers in chunks (:mod:`sim.totals`)."""

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba.core.cpu_options import ParallelOptions
+
+from sim.parallel import PRANGE_ONLY, parallel_kernel
 
 __all__ = ["CHUNK", "PRANGE_ONLY", "live_total"]
 
 #: Slots per chunk of every chunked total.
 CHUNK = 4096
 
-#: ``parallel=`` for kernels whose only parallel loop is their ``prange``. ``parallel=True`` also
-#: turns array expressions (``out += part[c]``, ``a.sum(axis=0)``, even ``np.zeros``) into
-#: parallel loops, which wake the threads again for each small serial step. An options object,
-#: not a dict: numba empties a dict on the first compilation, so a second signature of the same
-#: kernel would silently get ``parallel=True``.
-PRANGE_ONLY = ParallelOptions({"comprehension": False, "reduction": False,
-                               "inplace_binop": False, "setitem": False, "numpy": False,
-                               "stencil": False, "fusion": False})
 
-
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def live_total(alive, values):
     """Sum of ``values[i]`` over live firms i (bool[N], float64[N]), added in chunks."""
     n = alive.shape[0]

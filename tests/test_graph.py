@@ -587,3 +587,34 @@ def test_same_components_as_scipy_on_a_model(model_ties):
         assert_identical(graph._components(partner, None, rule, alive, chunk), want)
     same_for_1_and_2_threads(lambda: graph._forest(partner, eligible, None, alive, 1000))
     same_for_1_and_2_threads(lambda: graph._components(partner, None, rule, alive, CHUNK))
+
+
+@pytest.mark.parametrize("kind", ["all", "bool", "int8", "rule"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_small_table_path_twin_and_equal_to_the_parallel_path(seed, kind):
+    partner, trust, alive = table(seed, n=90, k=4)
+    eligible, trusted = ways(partner, trust, kind)
+    args = (partner, eligible, trusted, alive)
+    fast = graph._small_components(*args)
+    assert_identical(fast, graph._small_components.py_func(*args), "small components")
+    root, size, largest = fast
+    assert_identical((root, size), graph._components(*args, 3), "against the parallel path")
+    assert largest == graph._largest_component(*args, 3)
+    mask = (None if kind == "rule" else eligible)
+    if kind != "rule":
+        assert_identical((root, size), reference(partner, alive, mask), "against scipy")
+
+
+def test_find_functions_take_the_serial_path_below_the_threshold_only(monkeypatch):
+    partner, trust, alive = table(3, n=200, k=4)
+    want = reference(partner, alive)
+    calls = []
+    monkeypatch.setattr(graph, "_components",
+                        lambda *a: calls.append("parallel") or want)
+    monkeypatch.setattr(graph, "SERIAL_BELOW", 201)
+    assert_identical(graph.find_components(partner, None, None, alive), want)
+    assert calls == []  # 200 slots < 201: the serial kernel
+    monkeypatch.setattr(graph, "SERIAL_BELOW", 200)
+    graph.find_components(partner, None, None, alive)
+    assert calls == ["parallel"]
+    assert graph.find_largest(partner, None, None, alive) == want[1].max()

@@ -27,6 +27,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import chisquare
 
 from sim import cooperation, demography, facilities, market, spatial, streams, suppliers, totals
+from sim.parallel import ParallelKernel
 from sim.spatial import build_cell_list
 
 # module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
@@ -475,8 +476,10 @@ TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "
 
 
 def _kernels_in_source() -> set[str]:
-    """``module.name`` of every function decorated with ``@numba.njit`` / ``@njit`` in sim/."""
-    pattern = re.compile(r"^@(?:numba\.)?njit\b.*\n(?:@.*\n)*def (\w+)", re.MULTILINE)
+    """``module.name`` of every function decorated with ``@numba.njit`` / ``@njit`` or
+    ``@parallel_kernel`` in sim/."""
+    pattern = re.compile(r"^@(?:(?:numba\.)?njit\b.*|parallel_kernel)\n(?:@.*\n)*def (\w+)",
+                         re.MULTILINE)
     found = set()
     for path in sorted(SIM_DIR.rglob("*.py")):
         module = ".".join(("sim", *path.relative_to(SIM_DIR).with_suffix("").parts))
@@ -489,7 +492,7 @@ def _kernels_by_introspection() -> set[str]:
     found = set()
     for mod in MECHANISMS:
         for name, obj in vars(mod).items():
-            if isinstance(obj, numba.core.registry.CPUDispatcher) and (
+            if isinstance(obj, numba.core.registry.CPUDispatcher | ParallelKernel) and (
                     obj.py_func.__module__ == mod.__name__):
                 found.add(f"{mod.__name__}.{name}")
     return found
@@ -544,6 +547,12 @@ def test_kernel_equals_its_py_func(qualname, seed):
     _assert_same(fast, slow, f"{qualname} return value")
     for n, (a, b) in enumerate(zip(fast_args, slow_args, strict=True)):
         _assert_same(a, b, f"{qualname} argument {n} after the call")
+    if isinstance(kernel, ParallelKernel):  # both builds: prange in parallel, and as range
+        for build in (kernel.parallel, kernel.serial):
+            build_args = copy.deepcopy(args)
+            _assert_same(build(*build_args), slow, f"{qualname} {build} return value")
+            for n, (a, b) in enumerate(zip(build_args, slow_args, strict=True)):
+                _assert_same(a, b, f"{qualname} {build} argument {n} after the call")
     if qualname in TIE_MUTATORS:  # (partner, trust, ...) stay a valid symmetric table
         check_ties(fast_args[0], fast_args[1])
         np.testing.assert_array_equal(fast_args[2], count_triangles(fast_args[0]),
