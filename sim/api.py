@@ -47,7 +47,7 @@ def run_model(model, steps: int, progress=None) -> None:
 
 def simulate(scenario, *, steps: int | None = None, seed: int = 0,
              overrides: dict[str, Any] | None = None, agents: bool = False,
-             progress=None) -> RunResult:
+             threads: int | None = None, progress=None) -> RunResult:
     """Run a scenario once.
 
     Parameters
@@ -62,6 +62,9 @@ def simulate(scenario, *, steps: int | None = None, seed: int = 0,
         ``{"coop_benefit": 0.03, "interventions.cfc.grant_share": 0.8}``, as ``--set``.
     agents : bool
         Build Mesa agent views (not needed for outputs; off by default for speed).
+    threads : int, optional
+        Numba threads for a large model (default 1); the results are bit-identical whatever
+        the number.
     """
     from sim.scenario import Scenario, load_scenario
 
@@ -71,7 +74,7 @@ def simulate(scenario, *, steps: int | None = None, seed: int = 0,
         scenario = scenario.with_overrides(overrides)
     n_steps = scenario.steps if steps is None else int(steps)
     t0 = time.perf_counter()
-    model = scenario.build(rng=seed, agents=agents)
+    model = scenario.build(rng=seed, agents=agents, threads=threads)
     run_model(model, n_steps, progress)
     wall = time.perf_counter() - t0
     prov = provenance(scenario=scenario, seed=seed, params=model.params, steps=n_steps,

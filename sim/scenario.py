@@ -173,11 +173,13 @@ class Scenario:
     def __hash__(self) -> int:  # equal scenarios have equal content hashes
         return hash(self.hash)
 
-    def build(self, rng: Any = None, agents: bool = True):
-        """A fresh :class:`sim.model.ClusterModel` of this scenario."""
+    def build(self, rng: Any = None, agents: bool = True, threads: int | None = None):
+        """A fresh :class:`sim.model.ClusterModel` of this scenario (``threads``: numba threads
+        for large models; results do not depend on it)."""
         from sim.model import ClusterModel
 
-        return ClusterModel(self.params, self.world, self.interventions, rng=rng, agents=agents)
+        return ClusterModel(self.params, self.world, self.interventions, rng=rng, agents=agents,
+                            threads=threads)
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """A new scenario with some values changed, as ``clustersim ... --set`` does.

@@ -80,6 +80,7 @@ def test_run_never_replaces_different_results(tmp_path, capsys):
     (["--set", "coop_benfit=0.1"], "did you mean 'coop_benefit'"),
     (["--set", "trust_gain=2"], "allowed: a number from 0.0 to 1.0"),
     (["--steps", "-1"], "allowed: an integer >= 0"),
+    (["--threads", "0"], "allowed: an integer >= 1"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, fragment):
     out = tmp_path / "r"
@@ -88,6 +89,20 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, fragment):
     assert fragment in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_threads_do_not_change_the_results(tmp_path, monkeypatch):
+    import pandas as pd
+
+    import sim.model
+
+    monkeypatch.setattr(sim.model, "PARALLEL_MIN_FIRMS", 0)  # the parallel path, even this small
+    series = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"t{threads}"
+        assert run_cli("--out", str(out), "--threads", threads) == 0
+        series.append(pd.read_parquet(out / "timeseries.parquet"))
+    pd.testing.assert_frame_equal(series[0], series[1], check_exact=True)
 
 
 def test_missing_scenario_file(tmp_path, capsys):
