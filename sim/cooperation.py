@@ -25,7 +25,6 @@ import numpy as np
 from sim import streams
 from sim.parallel import parallel_kernel
 from sim.spatial import CellList, _random_neighbour
-from sim.totals import PRANGE_ONLY
 
 __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
 
@@ -330,7 +329,7 @@ def _meetings(met, alive):
     return solo, shared
 
 
-@numba.njit(cache=True, parallel=PRANGE_ONLY)
+@parallel_kernel
 def _form_solo(partner, trust, triangles, back, met, solo, reputation, t0, rep_weight,
                commons, made):
     """Make the solo meetings' ties (:func:`_meetings`) in parallel, each as :func:`_add` would.
@@ -373,16 +372,15 @@ def _form_solo(partner, trust, triangles, back, met, solo, reputation, t0, rep_w
         made[a] = 1
 
 
-@numba.njit(cache=True)
-def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weight):
+def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weight) -> int:
     """Tie each firm i to the neighbour ``met[i]`` it met (-1: none) where both have a free
     slot and are not yet tied; initial trust in a partner blends ``t0`` with the partner's
     reputation. Returns ties added.
 
     The result is that of making the ties one by one in slot order. Meetings whose firms meet
     nobody else are made first, in parallel (:func:`_form_solo`); the others one by one in slot
-    order. The two sets touch disjoint rows and only add to triangle counts, so the order
-    between them changes nothing.
+    order (:func:`_form_rest`). The two sets touch disjoint rows and only add to triangle
+    counts, so the order between them changes nothing.
     """
     solo, shared = _meetings(met, alive)
     k = partner.shape[1]
@@ -390,8 +388,19 @@ def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weigh
     made = np.empty(solo.shape[0], dtype=np.int8)
     _form_solo(partner, trust, triangles, back, met, solo, reputation, t0, rep_weight, commons,
                made)
+    return int(_form_rest(partner, trust, triangles, back, met, shared, reputation, t0,
+                          rep_weight, commons, made))
+
+
+@numba.njit(cache=True)
+def _form_rest(partner, trust, triangles, back, met, shared, reputation, t0, rep_weight,
+               commons, made):
+    """After :func:`_form_solo`: count the triangles the solo ties closed with their common
+    partners, then make the ``shared`` meetings one by one in slot order. Serial. Returns the
+    ties added by both."""
+    k = partner.shape[1]
     added = 0
-    for a in range(solo.shape[0]):
+    for a in range(made.shape[0]):
         added += made[a]
         for c in range(k):
             if commons[a, c] < 0:

@@ -125,8 +125,8 @@ class ClusterModel(mesa.Model):
         p, t = self.params, self.steps
         self.public_step = 0.0
         self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
+        outer_threads = self._set_threads()  # first: every kernel of the step runs on them
         capital_before = live_total(self.firms.alive, self.firms.capital)
-        outer_threads = self._set_threads()
         self._t_last = time.perf_counter()
 
         self._apply_policies(t)  # scheduled interventions set modifiers and act on firms

@@ -283,6 +283,17 @@ def _case_form(rng, share=None):
             rng.random(partner.shape[0]), 0.5, 0.4)
 
 
+def _case_form_rest(rng):
+    # the solo meetings made first (as the model does), then the rest by the kernel under test
+    partner, trust, triangles, back, met, alive, reputation, t0, w = _case_form(rng, 0.5)
+    solo, shared = cooperation._meetings(met, alive)
+    commons = np.empty((solo.size, partner.shape[1]), dtype=np.int64)
+    made = np.empty(solo.size, dtype=np.int8)
+    cooperation._form_solo(partner, trust, triangles, back, met, solo, reputation, t0, w,
+                           commons, made)
+    return partner, trust, triangles, back, met, shared, reputation, t0, w, commons, made
+
+
 def _case_meetings(rng):
     _, _, alive = _tie_inputs(rng)
     return _met(rng, alive, 0.3), alive
@@ -441,7 +452,7 @@ TWIN_CASES = {
     "sim.cooperation._free_slot": _case_free_slot,
     "sim.cooperation._linked": _case_linked,
     "sim.cooperation._add": _case_add,
-    "sim.cooperation._form": _case_form,
+    "sim.cooperation._form_rest": _case_form_rest,
     "sim.cooperation._meetings": _case_meetings,
     "sim.cooperation._form_solo": _case_form_solo,
     "sim.cooperation._add_pairs": _case_add_pairs,
@@ -468,7 +479,7 @@ TWIN_CASES = {
 
 #: Kernels that change the tie table in place; their first four arguments are partner, trust
 #: and the triangle counts and reverse slots they keep up to date.
-TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "_form",
+TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "_form_rest",
                                                  "_add_pairs", "_unlink")}
 
 
