@@ -555,17 +555,23 @@ def find_largest(partner, eligible, trusted, alive) -> int:
     return int(_largest_component(partner, eligible, trusted, alive, CHUNK))
 
 
-def _check(partner: npt.ArrayLike, alive: npt.ArrayLike, eligible: npt.ArrayLike | None,
-           trusted: tuple | None):
-    """The arguments as the kernels take them, or ValueError naming the bad one."""
+def partner_table(partner: npt.ArrayLike) -> np.ndarray:
+    """``partner`` as an int32 or int64 (N, K) array, or ValueError saying what is wrong with
+    it (the kernels are compiled for these two integer types only)."""
     p = np.asarray(partner)
     if p.ndim != 2:
         raise ValueError(f"partner: expected a 2-D array (N, K), got shape {p.shape}")
     if p.size and not np.issubdtype(p.dtype, np.integer):
         raise ValueError(f"partner: expected integer slots, got dtype {p.dtype}")
     if p.dtype not in (np.int32, np.int64):
-        p = p.astype(np.int64)  # keep the kernels to two compiled signatures of partner
-    p = np.ascontiguousarray(p)
+        p = p.astype(np.int64)
+    return p
+
+
+def _check(partner: npt.ArrayLike, alive: npt.ArrayLike, eligible: npt.ArrayLike | None,
+           trusted: tuple | None):
+    """The arguments as the kernels take them, or ValueError naming the bad one."""
+    p = np.ascontiguousarray(partner_table(partner))
     a = np.asarray(alive)
     if a.dtype != np.bool_ or a.shape != (p.shape[0],):
         raise ValueError(f"alive: expected bool of shape ({p.shape[0]},), "

@@ -941,13 +941,7 @@ def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike,
 def _tie_table(partner, alive, triangles):
     """Checked ``partner`` (int32 or int64), ``alive`` and ``triangles`` (int64) of
     :func:`tie_stats`; the triangles are counted (and the table checked) if not given."""
-    p = np.asarray(partner)
-    if p.ndim != 2:
-        raise ValueError(f"partner: expected a 2-D array (N, K), got shape {p.shape}")
-    if p.size and not np.issubdtype(p.dtype, np.integer):
-        raise ValueError(f"partner: expected integer slots, got dtype {p.dtype}")
-    if p.dtype not in (np.int32, np.int64):
-        p = p.astype(np.int64)  # keep the kernels to two compiled signatures
+    p = graph.partner_table(partner)
     alive = _mask(alive, p.shape[0])
     n_firms = p.shape[0]
     if triangles is None:

@@ -70,6 +70,23 @@ def random_ties(rng: np.random.Generator, n: int, k: int, n_tries: int, p_dead: 
     return partner, trust, alive
 
 
+def on_1_and_2_threads(fn):
+    """``(fn() on 1 numba thread, fn() on 2)``; skips the test if numba has fewer than 2."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fn()
+        numba.set_num_threads(2)
+        two = fn()
+    finally:
+        numba.set_num_threads(before)
+    return one, two
+
+
 def edge_set(partner: np.ndarray) -> set[tuple[int, int]]:
     """Undirected ties as ``{(min, max)}`` pairs."""
     i, s = np.nonzero(partner >= 0)

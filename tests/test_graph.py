@@ -11,7 +11,6 @@ applies it.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse
@@ -22,7 +21,7 @@ from sim.graph import CHUNK, components, largest_component
 from sim.model import ClusterModel
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
-from conftest import random_ties, reverse_slots  # isort: skip
+from conftest import on_1_and_2_threads, random_ties, reverse_slots  # isort: skip
 
 SEEDS = range(4)
 #: Target chunk sizes: one slot per chunk (a merge tree as deep as it gets), odd sizes whose
@@ -352,16 +351,7 @@ def test_component_rooted_in_the_last_chunk(chunk):
 
 def same_for_1_and_2_threads(fn):
     """``fn()`` with 1 and with 2 numba threads (skips if numba has fewer than 2)."""
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("needs 2 numba threads")
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = fn()
-        numba.set_num_threads(2)
-        two = fn()
-    finally:
-        numba.set_num_threads(before)
+    one, two = on_1_and_2_threads(fn)
     assert_identical(one, two, "1 thread vs 2 threads")
     return one
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse
@@ -36,6 +35,7 @@ from sim.metrics import (
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
 from conftest import count_triangles as count_triangles_of  # isort: skip
+from conftest import on_1_and_2_threads  # isort: skip
 from conftest import random_ties as random_ties_with_trust  # isort: skip
 
 NAN_TIES = {"mean_degree", "tie_density", "giant_component_share", "clustering"}
@@ -67,16 +67,7 @@ def assert_identical(a, b, what: str = "result") -> None:
 
 def assert_same_for_any_threads(fn) -> None:
     """``fn()`` gives a bit-identical result with 1 and with 2 numba threads."""
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("needs 2 numba threads")
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = fn()
-        numba.set_num_threads(2)
-        two = fn()
-    finally:
-        numba.set_num_threads(before)
+    one, two = on_1_and_2_threads(fn)
     assert_identical(one, two, "1 thread vs 2 threads")
 
 
