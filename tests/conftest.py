@@ -70,6 +70,18 @@ def random_ties(rng: np.random.Generator, n: int, k: int, n_tries: int, p_dead: 
     return partner, trust, alive
 
 
+def ties_from_edges(n: int, edges, k: int = 4, dtype=np.int32) -> np.ndarray:
+    """Symmetric fixed-width partner table from an edge list (slots filled in edge order)."""
+    partner = np.full((n, k), -1, dtype=dtype)
+    fill = np.zeros(n, dtype=np.int64)
+    for i, j in edges:
+        partner[i, fill[i]] = j
+        partner[j, fill[j]] = i
+        fill[i] += 1
+        fill[j] += 1
+    return partner
+
+
 def on_1_and_2_threads(fn):
     """``(fn() on 1 numba thread, fn() on 2)``; skips the test if numba has fewer than 2."""
     import numba

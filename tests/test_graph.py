@@ -21,7 +21,8 @@ from sim.graph import CHUNK, components, largest_component
 from sim.model import ClusterModel
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
-from conftest import on_1_and_2_threads, random_ties, reverse_slots  # isort: skip
+from conftest import (  # isort: skip
+    on_1_and_2_threads, random_ties, reverse_slots, ties_from_edges)
 
 SEEDS = range(4)
 #: Target chunk sizes: one slot per chunk (a merge tree as deep as it gets), odd sizes whose
@@ -30,18 +31,6 @@ CHUNKS = (1, 2, 3, 7, 16, CHUNK)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def ties_from_edges(n: int, edges, k: int = 4, dtype=np.int32) -> np.ndarray:
-    """Symmetric fixed-width partner table from an edge list (slots filled in edge order)."""
-    partner = np.full((n, k), -1, dtype=dtype)
-    fill = np.zeros(n, dtype=np.int64)
-    for i, j in edges:
-        partner[i, fill[i]] = j
-        partner[j, fill[j]] = i
-        fill[i] += 1
-        fill[j] += 1
-    return partner
 
 
 def trusted_mask(partner: np.ndarray, trust: np.ndarray, threshold: float,

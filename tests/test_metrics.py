@@ -35,7 +35,7 @@ from sim.metrics import (
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
 from conftest import count_triangles as count_triangles_of  # isort: skip
-from conftest import on_1_and_2_threads  # isort: skip
+from conftest import on_1_and_2_threads, ties_from_edges  # isort: skip
 from conftest import random_ties as random_ties_with_trust  # isort: skip
 
 NAN_TIES = {"mean_degree", "tie_density", "giant_component_share", "clustering"}
@@ -101,16 +101,6 @@ def gini_by_sorting(x) -> float:
 
 
 
-def ties_from_edges(n: int, edges, k: int = 4, dtype=np.int32) -> np.ndarray:
-    """Symmetric fixed-width partner table from an edge list (test helper, small n only)."""
-    partner = np.full((n, k), -1, dtype=dtype)
-    fill = np.zeros(n, dtype=np.int64)
-    for i, j in edges:
-        partner[i, fill[i]] = j
-        partner[j, fill[j]] = i
-        fill[i] += 1
-        fill[j] += 1
-    return partner
 
 
 def random_ties(rng: np.random.Generator, n: int, k: int, n_tries: int, p_dead: float = 0.2):
