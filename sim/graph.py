@@ -39,7 +39,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from sim.totals import PRANGE_ONLY
+from sim.parallel import PRANGE_ONLY
 
 __all__ = ["CHUNK", "SERIAL_BELOW", "components", "largest_component", "find_components",
            "find_largest"]

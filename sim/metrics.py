@@ -37,7 +37,7 @@ tie statistics in one pass over the tie table), :func:`alive_totals` and :func:`
 (sums and counts over alive firms). Parallel kernels never add floats in a ``prange``
 reduction, whose split depends on the number of threads: they add within fixed chunks of
 :data:`sim.totals.CHUNK` slots, in parallel, then add the chunks' partial sums in chunk order,
-so every result is bit-identical for any number of threads (as :mod:`sim.totals` does).
+so every result is bit-identical for any number of threads (as every total of the model is).
 """
 
 from __future__ import annotations

@@ -23,13 +23,12 @@ import mesa
 import numba
 import numpy as np
 
-from sim import collect, cooperation, demography, facilities, market, streams, suppliers
+from sim import collect, cooperation, demography, facilities, market, metrics, streams, suppliers
 from sim.agents import FacilityAgent, FirmAgent, SupplierAgent
 from sim.interventions.base import Intervention, Schedule
 from sim.params import Params
 from sim.spatial import build_cell_list, spatial_order
 from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
-from sim.totals import live_total
 from sim.world import World, default_world
 
 __all__ = ["ClusterModel", "PARALLEL_MIN_FIRMS"]
@@ -126,7 +125,7 @@ class ClusterModel(mesa.Model):
         self.public_step = 0.0
         self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
         outer_threads = self._set_threads()  # first: every kernel of the step runs on them
-        capital_before = live_total(self.firms.alive, self.firms.capital)
+        capital_before = float(metrics.alive_totals(self.firms.alive, self.firms.capital)[0])
         self._t_last = time.perf_counter()
 
         self._apply_policies(t)  # scheduled interventions set modifiers and act on firms
@@ -164,8 +163,8 @@ class ClusterModel(mesa.Model):
         n_entries = self._enter() if p.switches.entry else 0
         demography.age(self.firms)
 
-        self.books["capital_change"] = (live_total(self.firms.alive, self.firms.capital)
-                                        - capital_before)
+        self.books["capital_change"] = (
+            float(metrics.alive_totals(self.firms.alive, self.firms.capital)[0]) - capital_before)
         self.public_total += self.public_step
         self._tick("demography")
         # the recorder charges its own time, to "metrics" and "data collection"

@@ -8,30 +8,9 @@ chunk in order: the same bits whatever the number of threads or machines.
 
 from __future__ import annotations
 
-import numba
-import numpy as np
+__all__ = ["CHUNK"]
 
-from sim.parallel import PRANGE_ONLY, parallel_kernel
-
-__all__ = ["CHUNK", "PRANGE_ONLY", "live_total"]
-
-#: Slots per chunk of every chunked total.
+#: Slots per chunk of every chunked total. A kernel adds within each chunk (in parallel, one
+#: chunk per task), then the chunks' partial sums in chunk order; sums over several columns of
+#: live firms at once: :func:`sim.metrics.alive_totals`.
 CHUNK = 4096
-
-
-@parallel_kernel
-def live_total(alive, values):
-    """Sum of ``values[i]`` over live firms i (bool[N], float64[N]), added in chunks."""
-    n = alive.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    part = np.zeros(n_chunks)
-    for c in numba.prange(n_chunks):
-        acc = 0.0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i]:
-                acc += values[i]
-        part[c] = acc
-    total = 0.0
-    for c in range(n_chunks):
-        total += part[c]
-    return total

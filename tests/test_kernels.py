@@ -37,7 +37,7 @@ from conftest import (  # isort: skip
 
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
-MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, totals)
+MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography)
 #: Kernels outside the mechanism modules and the test file that twins them.
 TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py", "sim.streams": "test_streams.py",
                      "sim.graph": "test_graph.py"}
@@ -425,11 +425,6 @@ def _case_firm_counts(rng, n=50, n_sectors=3, n_regions=4):
             n_sectors, n_regions)
 
 
-def _case_live_total(rng):
-    n = 50
-    return rng.random(n) > 0.3, rng.normal(0, 10, n)
-
-
 def _case_spinoffs(rng):
     n = 40
     return (rng.random(n) > 0.2, rng.normal(0, 1, n), float(rng.uniform(0.2, 0.8)),
@@ -473,7 +468,6 @@ TWIN_CASES = {
     "sim.demography._exits": _case_exits,
     "sim.demography._age": _case_age,
     "sim.demography._firm_counts": _case_firm_counts,
-    "sim.totals.live_total": _case_live_total,
 }
 
 
@@ -1085,30 +1079,6 @@ def test_firm_counts_match_bincount(seed):
     expected = np.bincount(sector[alive] * n_r + region[alive], minlength=n_s * n_r)
     np.testing.assert_array_equal(demography._firm_counts(alive, sector, region, n_s, n_r),
                                   expected.reshape(n_s, n_r))
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_live_total_is_chunked_and_thread_independent(seed):
-    rng = np.random.default_rng(seed)
-    alive, values = rng.random(5 * totals.CHUNK + 3) > 0.3, rng.normal(0, 1e6, 5 * totals.CHUNK + 3)
-    got = []
-    for threads in (1, numba.config.NUMBA_NUM_THREADS):
-        old = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            got.append(totals.live_total(alive, values))
-        finally:
-            numba.set_num_threads(old)
-    assert got[0] == got[1]
-    chunks = [values[c:c + totals.CHUNK][alive[c:c + totals.CHUNK]]
-              for c in range(0, values.size, totals.CHUNK)]
-    expected = 0.0
-    for part in chunks:  # the documented order: within chunks, then chunk by chunk
-        acc = 0.0
-        for v in part.tolist():
-            acc += v
-        expected += acc
-    assert got[0] == expected
 
 
 @pytest.mark.parametrize("seed", SEEDS)
