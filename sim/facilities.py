@@ -116,6 +116,24 @@ def _mean_trust(partner, trust, out):
 
 
 @parallel_kernel
+def _member_counts(alive, member_of, nf):
+    """Live members of each facility's SPV: int64[F] from ``member_of`` (int64[N], facility
+    number or -1) over the slots where ``alive`` (bool[N]); counted in chunks in parallel."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, nf), dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i] and member_of[i] >= 0:
+                part[c, member_of[i]] += 1
+    counts = np.zeros(nf, dtype=np.int64)
+    for c in range(n_chunks):
+        for f in range(nf):
+            counts[f] += part[c, f]
+    return counts
+
+
+@parallel_kernel
 def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cost,
          f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
          uses, level, fee):
@@ -261,8 +279,7 @@ def step(model, t: int) -> dict[str, float]:
                 model.first_facility_step = t
 
     if fac.n:  # SPV membership shrinks as members leave the cluster
-        held = firms.member_of[firms.alive]
-        counts = np.bincount(held[held >= 0], minlength=fac.n)
+        counts = _member_counts(firms.alive, firms.member_of, fac.n)
         for f in range(fac.n):
             fac.members[f] = int(counts[f])
     operating = np.flatnonzero(fac.operating()) if fac.n else np.zeros(0, dtype=np.int64)

@@ -362,11 +362,12 @@ class ClusterModel(mesa.Model):
         self.firms.clear(idx)
         if self.use_agents:
             t0 = time.perf_counter()
-            for s in idx:
-                agent = self._firm_agents[s]
+            views = self._firm_agents
+            for s in idx.tolist():  # Python ints: indexing a list with numpy ones is slow
+                agent = views[s]
                 if agent is not None:
                     agent.remove()
-                    self._firm_agents[s] = None
+                    views[s] = None
             self._charge_agents(time.perf_counter() - t0)
 
     def _book_by_credit_policy(self, mask: np.ndarray, amount: np.ndarray) -> None:

@@ -371,6 +371,10 @@ def _case_mean_trust(rng):
     return (partner, trust, np.full(partner.shape[0], np.nan))
 
 
+def _case_member_counts(rng, n=50, nf=4):
+    return rng.random(n) > 0.3, np.where(rng.random(n) < 0.6, rng.integers(0, nf, n), -1), nf
+
+
 def _case_serve(rng, n=40, nf=3):
     uses = np.where(rng.random(n) < 0.6, rng.integers(0, nf, n), -1)
     return (uses, rng.uniform(0, 1, n), rng.choice(10, nf, replace=False).astype(np.int64),
@@ -459,6 +463,7 @@ TWIN_CASES = {
     "sim.facilities._cascade": _case_cascade,
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
+    "sim.facilities._member_counts": _case_member_counts,
     "sim.facilities._serve": _case_serve,
     "sim.market._output": _case_output,
     "sim.market._settle": _case_settle,
