@@ -25,6 +25,7 @@ import numpy as np
 from sim import streams
 from sim.parallel import parallel_kernel
 from sim.spatial import CellList, _random_neighbour
+from sim.totals import CHUNK, slots_where
 
 __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
 
@@ -289,43 +290,71 @@ def _add(partner, trust, triangles, back, i, j, t_ij, t_ji):
     return True
 
 
-@numba.njit(cache=True)
 def _meetings(met, alive):
     """Split this month's meetings (firm i met ``met[i]``, -1 for none) into those whose two
     firms meet nobody else this month ("solo") and the rest, each in slot order (int64 arrays).
 
     Solo meetings change disjoint rows of the tie table, so they can be made in parallel; the
-    others compete for the same free slots and are made one after the other. Serial, O(N).
+    others compete for the same free slots and are made one after the other. The meetings are
+    listed in parallel (:func:`_meeting_firms`), then split in one serial pass over them
+    (:func:`_split_meetings`).
     """
+    return _split_meetings(met, _meeting_firms(met, alive), met.shape[0])
+
+
+@parallel_kernel
+def _meeting_firms(met, alive):
+    """The firms i that met a live firm this month (``met[i] >= 0`` and ``alive[met[i]]``),
+    ascending (int64[M]), counted and listed in chunks in parallel."""
     n = met.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    start = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        m = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if met[i] >= 0 and alive[met[i]]:
+                m += 1
+        start[c + 1] = m
+    for c in range(n_chunks):
+        start[c + 1] += start[c]
+    firms = np.empty(start[n_chunks], dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        a = start[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if met[i] >= 0 and alive[met[i]]:
+                firms[a] = i
+                a += 1
+    return firms
+
+
+@numba.njit(cache=True)
+def _split_meetings(met, firms, n):
+    """The meetings of ``firms`` (int64[M], ascending, from :func:`_meeting_firms`) whose two
+    firms meet nobody else, and the rest: ``(solo, shared)``, int64 arrays in slot order.
+    Serial, O(M), with a count per firm slot (``n`` of them, int8)."""
     seen = np.zeros(n, dtype=np.int8)  # meetings a firm is in, counted up to 2
-    for i in range(n):
+    for a in range(firms.shape[0]):
+        i = firms[a]
         j = met[i]
-        if j >= 0 and alive[j]:
-            seen[i] = min(seen[i] + 1, 2)
-            seen[j] = min(seen[j] + 1, 2)
+        seen[i] = min(seen[i] + 1, 2)
+        seen[j] = min(seen[j] + 1, 2)
     n_solo = 0
-    n_shared = 0
-    for i in range(n):
-        j = met[i]
-        if j >= 0 and alive[j]:
-            if seen[i] == 1 and seen[j] == 1:
-                n_solo += 1
-            else:
-                n_shared += 1
+    for a in range(firms.shape[0]):
+        i = firms[a]
+        if seen[i] == 1 and seen[met[i]] == 1:
+            n_solo += 1
     solo = np.empty(n_solo, dtype=np.int64)
-    shared = np.empty(n_shared, dtype=np.int64)
+    shared = np.empty(firms.shape[0] - n_solo, dtype=np.int64)
     n_solo = 0
     n_shared = 0
-    for i in range(n):
-        j = met[i]
-        if j >= 0 and alive[j]:
-            if seen[i] == 1 and seen[j] == 1:
-                solo[n_solo] = i
-                n_solo += 1
-            else:
-                shared[n_shared] = i
-                n_shared += 1
+    for a in range(firms.shape[0]):
+        i = firms[a]
+        if seen[i] == 1 and seen[met[i]] == 1:
+            solo[n_solo] = i
+            n_solo += 1
+        else:
+            shared[n_shared] = i
+            n_shared += 1
     return solo, shared
 
 
@@ -476,7 +505,7 @@ def step(firms, ties, cells: CellList, cp, key: np.ndarray, month: int) -> dict[
     kept = float(firms.coop_acts.sum())  # 0 for dead firms
 
     dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, ties.back,
-                              cp.trust_floor, np.flatnonzero(low)))
+                              cp.trust_floor, slots_where(low, True)))
     formed = form_ties(firms, ties, cells, cp, key, month)
 
     if cp.imitation_rate > 0.0:

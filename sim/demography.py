@@ -25,7 +25,7 @@ import numpy as np
 
 from sim import streams
 from sim.parallel import parallel_kernel
-from sim.totals import CHUNK
+from sim.totals import CHUNK, slots_where
 
 __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
@@ -103,7 +103,7 @@ def exits(firms, dp) -> np.ndarray:
     leave = np.empty(firms.capacity, dtype=np.bool_)
     _exits(firms.alive, firms.profit, firms.revenue, firms.capital, firms.debt_extra_months,
            dp.debt_limit_months, dp.exit_patience, firms.loss_streak, leave)
-    return np.flatnonzero(leave)
+    return slots_where(leave, True)
 
 
 @parallel_kernel
@@ -158,15 +158,14 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
     -1); the model creates them.
     """
     firms, dp = model.firms, model.params.demography
-    alive_idx = np.flatnonzero(firms.alive)
-    n_alive = alive_idx.size
+    n_alive = firms.n_alive
     n_regions = len(model.world.regions)
     n_sectors = len(model.world.sectors)
 
     # spin-offs of profitable firms: same sector, same region (Arthur 1990)
     spins = np.empty(firms.capacity, dtype=np.bool_)
     _spinoffs(firms.alive, firms.profit, dp.spinoff_prob, firms.firm_id, key, month, spins)
-    parents = np.flatnonzero(spins)
+    parents = slots_where(spins, True)
 
     # outside entrants
     if dp.entrants_per_step >= 0:
@@ -177,7 +176,8 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
     if mode == "copy":
         if n_alive == 0:
             n_out = 0
-        model_firm = alive_idx[rng.integers(0, max(n_alive, 1), size=n_out)]
+        live = slots_where(firms.alive, True)
+        model_firm = live[rng.integers(0, max(n_alive, 1), size=n_out)]
         out_region = firms.region[model_firm]
         out_sector = firms.sector[model_firm]
     else:

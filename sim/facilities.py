@@ -285,10 +285,10 @@ def step(model, t: int) -> dict[str, float]:
     operating = np.flatnonzero(fac.operating()) if fac.n else np.zeros(0, dtype=np.int64)
     n = firms.capacity
     if operating.size == 0:
-        # np.full, not np.zeros: kernels reading never-written (calloc) pages run many times
-        # slower
-        model.tmp["facility_level"] = np.full(n, 0.0)
-        model.tmp["facility_fee"] = np.full(n, 0.0)
+        # no firm uses a facility: empty arrays say so to the market (sim.market._service_of),
+        # without a pass over the firms for each
+        for key in ("facility_level", "facility_fee", "facility_service", "facility_effect"):
+            model.tmp.pop(key, None)
         firms.uses.fill(-1)
         return books
     nf = fac.n

@@ -25,17 +25,39 @@ __all__ = ["step", "sector_output", "PRICE_CAP"]
 PRICE_CAP = 3.0
 
 
+#: The facility arrays of a month in which no facility operates: no firm uses one.
+NO_SERVICE = np.zeros(0, dtype=np.int64)
+#: Their float arrays (effect, level, fee) in such a month.
+NO_LEVEL = np.zeros(0)
+
+
+@numba.njit(cache=True)
+def _service_of(service, i):
+    """The service type firm i gets from a facility, -1 for none (also beyond ``service``'s
+    end: the facility arrays are empty in a month without an operating facility)."""
+    return service[i] if i < service.shape[0] else -1
+
+
+@numba.njit(cache=True)
+def _fee_of(fee, i):
+    """The facility fee firm i pays this month (0 beyond ``fee``'s end, as for no facility)."""
+    return fee[i] if i < fee.shape[0] else 0.0
+
+
 @parallel_kernel
 def _output(alive, productivity, employees, service, effect, level, sector, n_sectors, out):
     """q_i = A_i (1 + effect_i * level_i [productivity service]) L_i into ``out`` (float64[N]);
-    returns the total output of each sector, float64[S] (in chunks: :mod:`sim.totals`)."""
+    returns the total output of each sector, float64[S] (in chunks: :mod:`sim.totals`).
+
+    The facility arrays ``service``, ``effect`` and ``level`` may be shorter than N (empty when
+    no facility operates): a firm beyond their end uses no facility (:func:`_service_of`)."""
     n = alive.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     part = np.zeros((n_chunks, n_sectors))
     for c in numba.prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i]:
-                boost = effect[i] * level[i] if service[i] == 0 else 0.0
+                boost = effect[i] * level[i] if _service_of(service, i) == 0 else 0.0
                 out[i] = productivity[i] * (1.0 + boost) * employees[i]
                 part[c, sector[i]] += out[i]
             else:
@@ -50,7 +72,8 @@ def _output(alive, productivity, employees, service, effect, level, sector, n_se
 @parallel_kernel
 def _settle(alive, capital, profit, fee, subsidy):
     """Add each live firm's profit to its capital; returns the totals of profit, fees and
-    interest subsidy over live firms (in chunks: :mod:`sim.totals`)."""
+    interest subsidy over live firms (in chunks: :mod:`sim.totals`). ``fee`` may be shorter than
+    N: a firm beyond its end pays none."""
     n = alive.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     part = np.zeros((n_chunks, 3))
@@ -59,7 +82,7 @@ def _settle(alive, capital, profit, fee, subsidy):
             if alive[i]:
                 capital[i] += profit[i]
                 part[c, 0] += profit[i]
-                part[c, 1] += fee[i]
+                part[c, 1] += _fee_of(fee, i)
                 part[c, 2] += subsidy[i]
     total = np.zeros(3)
     for c in range(n_chunks):
@@ -72,9 +95,9 @@ def sector_output(alive, sector, output, n_sectors) -> np.ndarray:
     """Total ``output`` per sector over live firms, float64[S], added as :func:`_output` adds
     (in chunks), so that set-up and step sums agree to the bit."""
     n = alive.shape[0]
-    ones, zeros = np.ones(n), np.zeros(n)
-    return _output(alive, np.asarray(output, dtype=np.float64), ones, np.full(n, -1), zeros,
-                   zeros, sector, n_sectors, np.empty(n))
+    none = np.zeros(0)
+    return _output(alive, np.asarray(output, dtype=np.float64), np.ones(n), NO_SERVICE, none,
+                   none, sector, n_sectors, np.empty(n))
 
 
 def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult):
@@ -97,7 +120,8 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
 
     Inputs are float64[N] per firm, float64[R] per region, float64[S] per sector, scalars
     otherwise. ``input_cost`` and ``waste_cost_out`` are the costs before any facility cut (what
-    a facility could save); ``subsidy`` is the interest paid by the public.
+    a facility could save); ``subsidy`` is the interest paid by the public. The facility arrays
+    ``fee``, ``service``, ``effect`` and ``level`` may be shorter than N (see :func:`_output`).
     """
     n = alive.shape[0]
     for i in numba.prange(n):
@@ -116,11 +140,11 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
         waste = q * wpo[s] * waste_cost * waste_mult[s]
         input_cost[i] = inputs
         waste_cost_out[i] = waste
-        cut = effect[i] * level[i]
-        if service[i] == 1:
-            inputs *= 1.0 - cut
-        elif service[i] == 2:
-            waste *= 1.0 - cut
+        svc = _service_of(service, i)
+        if svc == 1:
+            inputs *= 1.0 - effect[i] * level[i]
+        elif svc == 2:
+            waste *= 1.0 - effect[i] * level[i]
         labour = wage * wage_index[r] * employees[i]
         rent = land[r] * land_mult[r] * employees[i]
         transport = transport_share * rev * between[r] * infra[r]
@@ -130,7 +154,8 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
             subsidy[i] = interest * subsidy_share[i]
             interest -= subsidy[i]
         revenue[i] = rev
-        profit[i] = (rev - inputs - waste - labour - rent - transport - fee[i] - fixed_cost
+        profit[i] = (rev - inputs - waste - labour - rent - transport - _fee_of(fee, i)
+                     - fixed_cost
                      - interest + coop_income[i])
 
 
@@ -139,14 +164,10 @@ def step(model, t: int) -> dict[str, float]:
     firms, mp, w = model.firms, model.params.market, model.world_arrays
     mods, tmp = model.mods, model.tmp
     n = firms.capacity
-    service = tmp.get("facility_service")
-    if service is None or service.shape[0] != n:
-        service = np.full(n, -1, dtype=np.int64)
-    # np.full, not np.zeros: kernels reading never-written (calloc) pages run many times slower
-    effect = tmp.get("facility_effect")
-    level = tmp.get("facility_level")
-    if effect is None or effect.shape[0] != n:
-        effect, level = np.full(n, 0.0), np.full(n, 0.0)
+    # this month's facility use (sim.facilities); empty arrays when no facility operates
+    service = tmp.get("facility_service", NO_SERVICE)
+    effect = tmp.get("facility_effect", NO_LEVEL)
+    level = tmp.get("facility_level", NO_LEVEL)
     q_sector = _output(firms.alive, firms.productivity, firms.employees, service, effect, level,
                        firms.sector, len(model.world.sectors), firms.output)
     demand = model.demand0 * mp.demand_level * (1.0 + mp.demand_growth) ** t
@@ -157,9 +178,7 @@ def step(model, t: int) -> dict[str, float]:
     if unit_cost is None or unit_cost.shape[0] != n:
         unit_cost = w["sector_input_price"][firms.sector] * mods.input_price_mult[
             w["sector_input"][firms.sector]]
-    fee = tmp.get("facility_fee")
-    if fee is None or fee.shape[0] != n:
-        fee = np.full(n, 0.0)
+    fee = tmp.get("facility_fee", NO_LEVEL)
     input_cost = np.empty(n)
     waste_cost = np.empty(n)
     subsidy = np.empty(n)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from sim.totals import slots_where
+
 __all__ = ["FirmState", "TieState", "SupplierState", "FacilityState", "Modifiers"]
 
 # name -> (dtype, fill value for a fresh slot)
@@ -122,10 +124,10 @@ class FirmState:
 
     def free_slots(self, n: int) -> np.ndarray:
         """The ``n`` lowest free slots, growing the arrays if needed (deterministic)."""
-        free = np.flatnonzero(~self.alive)
+        free = slots_where(self.alive, False)
         if free.size < n:
             self.grow(max(2 * self.capacity, self.capacity + n - free.size, 16))
-            free = np.flatnonzero(~self.alive)
+            free = slots_where(self.alive, False)
         return free[:n]
 
     def nbytes(self) -> int:

@@ -112,6 +112,45 @@ def purchasing_groups(partner, back, trust, alive, finput, trust_min):
 
 
 @parallel_kernel
+def _inputs(sector, sector_input, out):
+    """The input each firm buys, ``out[i] = sector_input[sector[i]]`` (int64[N])."""
+    for i in numba.prange(sector.shape[0]):
+        out[i] = sector_input[sector[i]]
+
+
+@parallel_kernel
+def _group_members(alive, root, size, min_size, group):
+    """Joint-purchasing members: live firms whose group (root int64[N], size int64[N] from
+    :func:`purchasing_groups`) has at least ``min_size`` firms.
+
+    Writes ``group[i]`` (int64[N]): the root of member i's group, -1 for everyone else. Returns
+    the members' slots in ascending order (int64[M]), counted and listed in chunks in parallel.
+    """
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    start = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        m = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i] and size[i] >= min_size:
+                group[i] = root[i]
+                m += 1
+            else:
+                group[i] = -1
+        start[c + 1] = m
+    for c in range(n_chunks):
+        start[c + 1] += start[c]
+    members = np.empty(start[n_chunks], dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        a = start[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if group[i] >= 0:
+                members[a] = i
+                a += 1
+    return members
+
+
+@parallel_kernel
 def _group_costs(members, gsup, fx, fy, fregion, sx, sy, sregion, price, freight, within, between,
                  infra, pay, unit_cost):
     """unit_cost[i] = ``pay`` times the delivered cost of the group supplier ``gsup[a]`` for each
@@ -163,7 +202,8 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     """
     sup.price = gate_prices(sup, sp, mods.input_price_mult)
     n = firms.capacity
-    finput = world_arrays["sector_input"][firms.sector]
+    finput = np.empty(n, dtype=np.int64)
+    _inputs(firms.sector, world_arrays["sector_input"], finput)
     chosen = np.empty(n, dtype=np.int64)
     unit_cost = np.empty(n, dtype=np.float64)
     _choose(firms.alive, firms.x, firms.y, firms.region, finput, firms.supplier, sp.loyalty,
@@ -172,12 +212,11 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
             sp.freight_per_km, mods.within_mult, mods.between_mult, world_arrays["infra_factor"],
             sp.switch_gain, chosen, unit_cost)
 
-    firms.jp_group.fill(-1)
     jp_members = 0
     if use_groups and ties is not None:
         root, size = purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
                                        sp.jp_trust_min - mods.jp_trust_shift)
-        members = np.flatnonzero(firms.alive & (size >= sp.jp_min_size))
+        members = _group_members(firms.alive, root, size, sp.jp_min_size, firms.jp_group)
         if members.size:
             gsup = _group_suppliers(root, chosen, members, sup.n)
             chosen[members] = gsup
@@ -186,8 +225,9 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
                          sup.price, sp.freight_per_km, mods.within_mult, mods.between_mult,
                          world_arrays["infra_factor"],
                          1.0 - min(sp.jp_discount + mods.jp_discount_extra, 1.0), unit_cost)
-            firms.jp_group[members] = root[members]
             jp_members = int(members.size)
+    else:
+        firms.jp_group.fill(-1)
     firms.supplier = chosen
     return {"jp_members": jp_members}, unit_cost
 

@@ -37,7 +37,7 @@ from conftest import (  # isort: skip
 
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
-MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography)
+MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, totals)
 #: Kernels outside the mechanism modules and the test file that twins them.
 TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py", "sim.streams": "test_streams.py",
                      "sim.graph": "test_graph.py"}
@@ -294,9 +294,14 @@ def _case_form_rest(rng):
     return partner, trust, triangles, back, met, shared, reputation, t0, w, commons, made
 
 
-def _case_meetings(rng):
+def _case_meeting_firms(rng):
     _, _, alive = _tie_inputs(rng)
     return _met(rng, alive, 0.3), alive
+
+
+def _case_split_meetings(rng):
+    met, alive = _case_meeting_firms(rng)
+    return met, np.flatnonzero((met >= 0) & alive[np.maximum(met, 0)]), met.size
 
 
 def _case_form_solo(rng):
@@ -352,6 +357,18 @@ def _case_group_costs(rng):
             float(rng.uniform(0.8, 1.0)), np.full(n, 7.0))
 
 
+def _case_inputs(rng, n=40, n_sectors=4):
+    return (rng.integers(0, n_sectors, n), rng.integers(0, 3, n_sectors),
+            np.full(n, 9, dtype=np.int64))
+
+
+def _case_group_members(rng, n=60):
+    root, _, _, _ = _case_group_suppliers(rng, n)
+    size = np.bincount(root, minlength=n)[root]
+    alive = rng.random(n) > 0.2
+    return alive, root, size, int(rng.integers(1, 5)), np.full(n, 9, dtype=np.int64)
+
+
 def _case_group_suppliers(rng, n=60, m=4):
     root = np.arange(n)
     for i in range(1, n):  # groups whose root is their lowest slot
@@ -392,6 +409,20 @@ def _case_output(rng, n=30, n_sectors=3):
     return (rng.random(n) > 0.2, rng.uniform(0.5, 2, n), rng.uniform(1, 30, n),
             rng.integers(-1, 3, n), rng.uniform(0, 0.3, n), rng.uniform(0, 1, n),
             rng.integers(0, n_sectors, n), n_sectors, np.full(n, np.nan))
+
+
+def _case_service_of(rng):
+    service = rng.integers(-1, 3, int(rng.integers(0, 5)))
+    return service, int(rng.integers(0, 7))  # often beyond the end: no facility
+
+
+def _case_fee_of(rng):
+    fee = rng.uniform(0, 1, int(rng.integers(0, 5)))
+    return fee, int(rng.integers(0, 7))
+
+
+def _case_slots_where(rng, n=50):
+    return rng.random(n) < rng.uniform(0, 1), bool(rng.random() < 0.5)
 
 
 def _case_settle(rng, n=30):
@@ -452,7 +483,8 @@ TWIN_CASES = {
     "sim.cooperation._linked": _case_linked,
     "sim.cooperation._add": _case_add,
     "sim.cooperation._form_rest": _case_form_rest,
-    "sim.cooperation._meetings": _case_meetings,
+    "sim.cooperation._meeting_firms": _case_meeting_firms,
+    "sim.cooperation._split_meetings": _case_split_meetings,
     "sim.cooperation._form_solo": _case_form_solo,
     "sim.cooperation._add_pairs": _case_add_pairs,
     "sim.suppliers._delivered": _case_delivered,
@@ -460,12 +492,17 @@ TWIN_CASES = {
     "sim.suppliers._volumes": _case_volumes,
     "sim.suppliers._group_suppliers": _case_group_suppliers,
     "sim.suppliers._group_costs": _case_group_costs,
+    "sim.suppliers._inputs": _case_inputs,
+    "sim.suppliers._group_members": _case_group_members,
     "sim.facilities._cascade": _case_cascade,
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
     "sim.facilities._member_counts": _case_member_counts,
     "sim.facilities._serve": _case_serve,
     "sim.market._output": _case_output,
+    "sim.totals.slots_where": _case_slots_where,
+    "sim.market._service_of": _case_service_of,
+    "sim.market._fee_of": _case_fee_of,
     "sim.market._settle": _case_settle,
     "sim.market._accounts": _case_accounts,
     "sim.demography._grow": _case_grow,
@@ -786,8 +823,13 @@ def test_add_pairs_matches_set_based_rules(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_meetings_split_solo_from_shared_in_slot_order(seed):
-    met, alive = _case_meetings(np.random.default_rng(seed))
+@pytest.mark.parametrize("n", [None, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
+def test_meetings_split_solo_from_shared_in_slot_order(seed, n):
+    rng = np.random.default_rng(seed)
+    met, alive = _case_meeting_firms(rng)
+    if n is not None:
+        alive = rng.random(n) > 0.1
+        met = _met(rng, alive, 0.002)  # few enough meetings for some to be solo
     solo, shared = cooperation._meetings(met, alive)
     real = [i for i in range(met.size) if met[i] >= 0 and alive[met[i]]]
     firms = [f for i in real for f in (i, int(met[i]))]
@@ -873,6 +915,16 @@ def test_group_costs_are_the_discounted_delivered_costs_of_members_only(seed):
     for i, k in zip(members.tolist(), gsup.tolist(), strict=True):
         expected[i] = (suppliers._delivered(i, k, *rest) if k >= 0 else np.inf) * pay
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", [60, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
+def test_group_members_are_the_live_firms_of_large_groups(seed, n):
+    alive, root, size, min_size, group = _case_group_members(np.random.default_rng(seed), n)
+    members = suppliers._group_members(alive, root, size, min_size, group)
+    want = np.flatnonzero(alive & (size >= min_size))
+    np.testing.assert_array_equal(members, want)
+    np.testing.assert_array_equal(group, np.where(alive & (size >= min_size), root, -1))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -1047,6 +1099,54 @@ def test_accounts_match_numpy(seed):
     for got, want in ((revenue, rev), (profit, prof), (input_cost, inputs),
                       (waste_cost, waste), (subsidy, subs)):
         np.testing.assert_allclose(got, np.where(a, want, 0.0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("length", [0, 11])
+def test_short_facility_arrays_mean_no_facility(seed, length):
+    """A month without an operating facility passes empty facility arrays (and a capacity grown
+    since they were made, shorter ones): firms beyond their end use no facility and pay no fee,
+    exactly as with arrays that say so."""
+    rng = np.random.default_rng(seed)
+    d = _accounts_inputs(rng)
+    n = d["alive"].size
+    none = dict(d, service=np.full(n, -1), effect=rng.uniform(0, 0.3, n),
+                level=rng.uniform(0, 1, n), fee=np.zeros(n))
+    short = dict(d, service=d["service"][:length], effect=d["effect"][:length],
+                 level=d["level"][:length], fee=d["fee"][:length])
+    full = dict(d)  # the first `length` firms as in `short`, the rest without a facility
+    for key, blank in (("service", -1), ("effect", 0.0), ("level", 0.0), ("fee", 0.0)):
+        full[key] = d[key].copy()
+        full[key][length:] = blank
+    want = none if length == 0 else full
+    for kernel in (market._accounts, market._accounts.py_func):
+        got, ref = _accounts_args(short, n), _accounts_args(want, n)
+        kernel(*got)
+        market._accounts(*ref)
+        for a, b in zip(got[-5:], ref[-5:], strict=True):
+            np.testing.assert_array_equal(a, b)
+    alive, sector = d["alive"], d["sector"]
+    out_short, out_ref = np.empty(n), np.empty(n)
+    totals = market._output(alive, d["output"], d["employees"], short["service"],
+                            short["effect"], short["level"], sector, 2, out_short)
+    ref_totals = market._output(alive, d["output"], d["employees"], want["service"],
+                                want["effect"], want["level"], sector, 2, out_ref)
+    np.testing.assert_array_equal(out_short, out_ref)
+    np.testing.assert_array_equal(totals, ref_totals)
+    capital = d["capital"]
+    got = market._settle(alive, capital.copy(), d["coop_income"], short["fee"], d["coop_income"])
+    ref = market._settle(alive, capital.copy(), d["coop_income"], want["fee"], d["coop_income"])
+    assert got == ref
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", [0, 50, 3 * totals.CHUNK + 11])  # none; one chunk; several
+@pytest.mark.parametrize("value", [True, False])
+def test_slots_where_is_flatnonzero(seed, n, value):
+    mask = np.random.default_rng(seed).random(n) < 0.3
+    want = np.flatnonzero(mask if value else ~mask)
+    for build in (totals.slots_where, totals.slots_where.parallel, totals.slots_where.serial):
+        np.testing.assert_array_equal(build(mask, value), want)
 
 
 # --------------------------------------------------------------------------- demography
