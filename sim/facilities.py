@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sim.demography import _firm_counts
 from sim.parallel import parallel_kernel
 from sim.state import FacilityState
 from sim.totals import CHUNK
@@ -219,17 +220,48 @@ def _serve(uses, fee, operating, actual, f_service, f_effect, used, level, servi
     return fees
 
 
-def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t: int):
+@parallel_kernel
+def _candidates(alive, region, sector, member_of, capital, revenue, r, in_sectors, contribution,
+                max_months):
+    """The firms a pledge drive can ask, ascending (int64[M]): live firms of region ``r`` in
+    one of the drive's sectors (``in_sectors``, bool[S]), not yet in an SPV, that could pay
+    ``contribution``: capital at least that, and at most ``max_months`` months of revenue.
+    Counted and listed in chunks in parallel."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    asked = np.empty(n, dtype=np.bool_)
+    start = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        m = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            asked[i] = (alive[i] and region[i] == r and in_sectors[sector[i]]
+                        and member_of[i] < 0 and capital[i] >= contribution
+                        and contribution <= max_months * max(revenue[i], 0.0))
+            m += asked[i]
+        start[c + 1] = m
+    for c in range(n_chunks):
+        start[c + 1] += start[c]
+    out = np.empty(start[n_chunks], dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        a = start[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if asked[i]:
+                out[a] = i
+                a += 1
+    return out
+
+
+def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t: int,
+               n_sectors: int):
     """Resolve one month of facility f's pledge drive; returns (built, members, contribution)."""
-    sectors = fac.sectors[f]
-    eligible = (firms.alive & (firms.region == fac.region[f]) & np.isin(firms.sector, sectors)
-                & (firms.member_of < 0))
     share = fac.member_share[f]
     spv_min = fac.spv_min[f]
     contribution_at_min = share * fac.cost[f] / max(spv_min, 1)
-    eligible &= (firms.capital >= contribution_at_min) & (
-        contribution_at_min <= fp.max_contribution_months * np.maximum(firms.revenue, 0.0))
-    idx = np.flatnonzero(eligible)
+    in_sectors = np.zeros(n_sectors, dtype=np.bool_)
+    in_sectors[fac.sectors[f]] = True
+    idx = _candidates(firms.alive, firms.region, firms.sector, firms.member_of, firms.capital,
+                      firms.revenue, int(fac.region[f]), in_sectors, float(contribution_at_min),
+                      float(fp.max_contribution_months))
     if idx.size < spv_min or idx.size == 0:
         return False, idx[:0], 0.0
     theta = firms.pledge_threshold[idx] * (1.0 - fp.trust_weight * mean_trust[idx])
@@ -258,7 +290,8 @@ def step(model, t: int) -> dict[str, float]:
                 mean_trust = np.zeros(firms.capacity)
                 if model.ties is not None:
                     _mean_trust(model.ties.partner, model.ties.trust, mean_trust)
-            built, members, contribution = _run_drive(f, fac, firms, mean_trust, fp, t)
+            built, members, contribution = _run_drive(f, fac, firms, mean_trust, fp, t,
+                                                      len(model.world.sectors))
             if built:
                 firms.capital[members] -= contribution
                 firms.member_of[members] = f
@@ -362,16 +395,15 @@ def _open_private_drives(model, t: int) -> None:
         if fac.status[f] in (FacilityState.DRIVE, FacilityState.BUILDING, FacilityState.OPERATING):
             for s in fac.sectors[f]:
                 busy.add((fac.region[f], int(s)))
-    alive = firms.alive
-    key = firms.region[alive] * n_sectors + firms.sector[alive]
-    counts = np.bincount(key, minlength=len(model.world.regions) * n_sectors)
-    for code in np.flatnonzero(counts >= fp.spv_min_members):
-        r, s = divmod(int(code), n_sectors)
-        if (r, s) in busy:
-            continue
-        open_drive(fac, FacilityProject(
-            name=f"private-{model.world.sectors[s].name}-{model.world.regions[r].name}-{t}",
-            region=r, sectors=np.array([s]), service=0, effect=fp.private_effect,
-            cost=fp.private_cost, grant_share=0.0, capacity=fp.private_capacity,
-            operating_cost=fp.private_operating_cost, spv_min=fp.spv_min_members,
-            member_share=1.0, drive_months=1), t)
+    n_regions = len(model.world.regions)
+    counts = _firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
+    for r in range(n_regions):  # region by region, sector by sector: the facilities' order
+        for s in range(n_sectors):
+            if counts[s, r] < fp.spv_min_members or (r, s) in busy:
+                continue
+            open_drive(fac, FacilityProject(
+                name=f"private-{model.world.sectors[s].name}-{model.world.regions[r].name}-{t}",
+                region=r, sectors=np.array([s]), service=0, effect=fp.private_effect,
+                cost=fp.private_cost, grant_share=0.0, capacity=fp.private_capacity,
+                operating_cost=fp.private_operating_cost, spv_min=fp.spv_min_members,
+                member_share=1.0, drive_months=1), t)

@@ -388,6 +388,13 @@ def _case_mean_trust(rng):
     return (partner, trust, np.full(partner.shape[0], np.nan))
 
 
+def _case_candidates(rng, n=60, n_regions=3, n_sectors=4):
+    return (rng.random(n) > 0.2, rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
+            np.where(rng.random(n) < 0.2, rng.integers(0, 3, n), -1), rng.normal(5, 5, n),
+            rng.normal(2, 2, n), int(rng.integers(0, n_regions)), rng.random(n_sectors) < 0.5,
+            float(rng.uniform(0, 6)), float(rng.uniform(1, 4)))
+
+
 def _case_member_counts(rng, n=50, nf=4):
     return rng.random(n) > 0.3, np.where(rng.random(n) < 0.6, rng.integers(0, nf, n), -1), nf
 
@@ -498,6 +505,7 @@ TWIN_CASES = {
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
     "sim.facilities._member_counts": _case_member_counts,
+    "sim.facilities._candidates": _case_candidates,
     "sim.facilities._serve": _case_serve,
     "sim.market._output": _case_output,
     "sim.totals.slots_where": _case_slots_where,
@@ -983,6 +991,16 @@ def test_cascade_matches_naive_dynamics(seed):
                   rng.integers(-1, 6, 12).astype(np.float64)):
         assert facilities._cascade(np.sort(theta)) == _naive_granovetter(theta)
         assert facilities.pledge_cascade(theta) == _naive_granovetter(theta)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", [60, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
+def test_drive_candidates_match_numpy(seed, n):
+    args = _case_candidates(np.random.default_rng(seed), n)
+    alive, region, sector, member_of, capital, revenue, r, in_sectors, pay, months = args
+    want = np.flatnonzero(alive & (region == r) & in_sectors[sector] & (member_of < 0)
+                          & (capital >= pay) & (pay <= months * np.maximum(revenue, 0.0)))
+    np.testing.assert_array_equal(facilities._candidates(*args), want)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
