@@ -73,27 +73,37 @@ def firm_steps_per_second(n_firms: int, steps: int = 10, repeats: int = 3, seed:
         gc.collect()  # the first full collection after building the agents is a one-off
         model.timings = {}  # a few clock reads per step: no measurable cost
         firm_steps = 0
+        each = []
         cpu0, t0 = time.process_time(), time.perf_counter()
         for _ in range(steps):
+            s0 = time.perf_counter()
             model.step()
+            each.append(time.perf_counter() - s0)
             firm_steps += model.firms.n_alive
         dt = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         runs.append((firm_steps / dt, dt / steps, firm_steps / steps,
-                     {k: v / steps for k, v in model.timings.items()}, cpu / dt))
-    _, _, live, phases, _ = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # median rate
+                     {k: v / steps for k, v in model.timings.items()}, cpu / dt, each))
+    _, _, live, phases, _, each = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
     return {"firm_steps_per_s": statistics.median(run[0] for run in runs),
             "seconds_per_step": statistics.median(run[1] for run in runs),
             "live_firms": live, "phase_seconds_per_step": phases,
-            "cpu_per_wall": statistics.median(run[4] for run in runs)}
+            "cpu_per_wall": statistics.median(run[4] for run in runs), "step_seconds": each}
 
 
 def paired_rates(n_firms: int, threads: int, steps: int = 10, repeats: int = 3,
                  seed: int = 1) -> tuple[dict[str, Any], dict[str, Any], float]:
     """:func:`firm_steps_per_second` on one thread and on ``threads``, run in alternation (one
-    repeat of each, same seed, then the next), and the speed-up as the median of the paired
-    ratios: on a shared machine whose speed drifts over minutes, a ratio of two runs made
-    back to back is steadier than a ratio of two medians taken minutes apart."""
+    repeat of each, same seed, then the next), and the speed-up.
+
+    Results do not depend on the thread count, so the two runs of a repeat do the same work
+    step for step: each step of the one-thread run is paired with the same step on ``threads``
+    threads, and the speed-up is the median of these per-step ratios over all repeats. On a
+    shared machine the other tenants' load comes in bursts that slow part of a run (the
+    two-thread run more, as it needs both cores at once); a burst spoils the steps it hits,
+    not the figure, and the slow drift of the machine's speed over minutes cancels within each
+    pair. ``many`` also holds the quartiles of the per-step ratios (``speedup_quartiles``).
+    """
     one, many, ratios = [], [], []
     for r in range(repeats):
         a = firm_steps_per_second(n_firms, steps=steps, repeats=1, seed=seed + r, threads=1)
@@ -101,8 +111,11 @@ def paired_rates(n_firms: int, threads: int, steps: int = 10, repeats: int = 3,
                                   threads=threads)
         one.append(a)
         many.append(b)
-        ratios.append(b["firm_steps_per_s"] / a["firm_steps_per_s"])
-    return _median_run(one), _median_run(many), statistics.median(ratios)
+        ratios.extend(x / y for x, y in zip(a["step_seconds"], b["step_seconds"], strict=True))
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    out = _median_run(many)
+    out["speedup_quartiles"] = (q1, q3)
+    return _median_run(one), out, statistics.median(ratios)
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -335,10 +348,13 @@ def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int =
     for n in sizes:
         say(f"model at {n:,} firms on 1 and {cores} threads, in alternation")
         big = n >= 1_000_000
+        # the speed-up target is judged at 100,000 firms: more pairs there
         one, many, ratio = paired_rates(n, cores, steps=3 if big else 10,
-                                        repeats=1 if big else repeats)
+                                        repeats=1 if big else (repeats + 2 if n == 100_000
+                                                               else repeats))
         runs["1"][str(n)], runs["all"][str(n)] = one, many
         out["parallel_speedup"][str(n)] = ratio
+        out.setdefault("parallel_speedup_quartiles", {})[str(n)] = many["speedup_quartiles"]
     for label, detail in runs.items():
         rates = {n: r["firm_steps_per_s"] for n, r in detail.items()}
         per_step = {n: r["seconds_per_step"] for n, r in detail.items()}
@@ -370,6 +386,7 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets for these 2-core machines, each with the measured figure and whether
     it is met (``met`` is None where the suite could not measure it)."""
     one, speed = res["firm_steps_per_s_threads_1"], res["parallel_speedup"]
+    every = res["firm_steps_per_s_threads_all"]
     big, start, ph = res["large_run"], res["start"], res["phases_100k_1_thread"]
     expo = res["scaling_exponent_10k_1m"]
     worst = max((k for k in expo if k != "step"), key=lambda k: expo[k])
@@ -378,6 +395,10 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     rows = [
         ("firm-steps/s on 1 thread at 100,000 firms", ">= 1,500,000",
          f"{one['100000']:,.0f}", one["100000"] >= 1.5e6),
+        # "at least 1.8x that on 2 cores" read both ways: 1.8 times the target rate, and 1.8
+        # times the rate measured on one thread (the stricter, while that exceeds the target)
+        ("firm-steps/s on all cores at 100,000 firms", ">= 2,700,000 (1.8 x 1,500,000)",
+         f"{every['100000']:,.0f}", every["100000"] >= 1.8 * 1.5e6),
         ("speed-up on all cores at 100,000 firms", ">= 1.8x", f"{speed['100000']:.2f}x",
          speed["100000"] >= 1.8),
         ("1,000,000 firms x 100 steps: wall time", "< 120 s", f"{big['wall_s']:.0f} s",

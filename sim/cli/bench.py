@@ -84,6 +84,11 @@ def _print_full(res: dict) -> None:
     for n in one:
         print(f"{int(n):>10,}  {one[n]:>14,.0f}  {par[n]:>14,.0f}  {speedup[n]:>7.2f}x"
               f"  {cpu1.get(n, float('nan')):.2f}, {cpu_all.get(n, float('nan')):.2f}")
+    quartiles = res.get("parallel_speedup_quartiles", {})
+    if quartiles:
+        print("speed-up: median over steps of (1-thread step / the same step on all cores); "
+              "quartiles " + ", ".join(f"{int(n):,}: {q[0]:.2f}-{q[1]:.2f}"
+                                       for n, q in quartiles.items()))
     big = res["large_run"]
     print(f"{big['firms']:,} firms x {big['steps']} steps: {big['wall_s']:.1f} s wall, peak "
           f"{big['peak_rss_bytes'] / 2**30:.2f} GiB ({big['peak_rss_bytes_per_firm']:,.0f} B/firm)")
