@@ -168,19 +168,24 @@ def _group_costs(members, gsup, fx, fy, fregion, sx, sy, sregion, price, freight
 @numba.njit(cache=True)
 def _group_suppliers(root, supplier, members, n_suppliers):
     """For each member, its group's most used supplier (ties to the lowest index, "none" (-1)
-    lowest of all). root : int64[N] group of each firm; supplier : int64[N]; members : int64[M].
-    Serial, O(N + M * S) with M members and S suppliers. Returns int64[M]."""
-    gid = np.full(root.shape[0], -1, dtype=np.int64)  # compact number of each group's root
+    lowest of all). root : int64[N] group of each firm, its lowest slot; supplier : int64[N];
+    members : int64[M] ascending, whole groups (with each member, every firm of its group, so
+    its root too: as :func:`_group_members` lists them). Serial, O(M log G + G * S) with G
+    groups and S suppliers, and nothing the size of the table. Returns int64[M]."""
     n_groups = 0
     for a in range(members.shape[0]):
-        r = root[members[a]]
-        if gid[r] < 0:
-            gid[r] = n_groups
+        if root[members[a]] == members[a]:
             n_groups += 1
+    roots = np.empty(n_groups, dtype=np.int64)  # ascending, as the members are
+    n_groups = 0
+    for a in range(members.shape[0]):
+        if root[members[a]] == members[a]:
+            roots[n_groups] = members[a]
+            n_groups += 1
+    gid = np.searchsorted(roots, root[members])  # each member's group, numbered by root
     counts = np.zeros((n_groups, n_suppliers + 1), dtype=np.int64)  # column 0: no supplier
     for a in range(members.shape[0]):
-        m = members[a]
-        counts[gid[root[m]], supplier[m] + 1] += 1
+        counts[gid[a], supplier[members[a]] + 1] += 1
     best = np.empty(n_groups, dtype=np.int64)
     for g in range(n_groups):
         top = 0
@@ -190,7 +195,7 @@ def _group_suppliers(root, supplier, members, n_suppliers):
         best[g] = top - 1
     out = np.empty(members.shape[0], dtype=np.int64)
     for a in range(members.shape[0]):
-        out[a] = best[gid[root[members[a]]]]
+        out[a] = best[gid[a]]
     return out
 
 

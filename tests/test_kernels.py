@@ -375,7 +375,8 @@ def _case_group_suppliers(rng, n=60, m=4):
         if rng.random() < 0.7:
             root[i] = root[rng.integers(0, i)]
     supplier = np.where(rng.random(n) < 0.9, rng.integers(0, m, n), -1)
-    members = np.flatnonzero(rng.random(n) < 0.6).astype(np.int64)
+    chosen = rng.random(n) < 0.6  # whole groups, as the model lists members
+    members = np.flatnonzero(chosen[root]).astype(np.int64)
     return root, supplier, members, m
 
 
