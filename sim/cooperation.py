@@ -25,7 +25,7 @@ import numpy as np
 from sim import streams
 from sim.parallel import parallel_kernel
 from sim.spatial import CellList, _random_neighbour
-from sim.totals import CHUNK, slots_where
+from sim.totals import slots_where
 
 __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
 
@@ -296,40 +296,25 @@ def _meetings(met, alive):
 
     Solo meetings change disjoint rows of the tie table, so they can be made in parallel; the
     others compete for the same free slots and are made one after the other. The meetings are
-    listed in parallel (:func:`_meeting_firms`), then split in one serial pass over them
-    (:func:`_split_meetings`).
+    listed in parallel (:func:`_meets`, :func:`sim.totals.slots_where`), then split in one
+    serial pass over them (:func:`_split_meetings`).
     """
-    return _split_meetings(met, _meeting_firms(met, alive), met.shape[0])
+    meets = np.empty(met.shape[0], dtype=np.bool_)
+    _meets(met, alive, meets)
+    return _split_meetings(met, slots_where(meets, True), met.shape[0])
 
 
 @parallel_kernel
-def _meeting_firms(met, alive):
-    """The firms i that met a live firm this month (``met[i] >= 0`` and ``alive[met[i]]``),
-    ascending (int64[M]), counted and listed in chunks in parallel."""
-    n = met.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    start = np.zeros(n_chunks + 1, dtype=np.int64)
-    for c in numba.prange(n_chunks):
-        m = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if met[i] >= 0 and alive[met[i]]:
-                m += 1
-        start[c + 1] = m
-    for c in range(n_chunks):
-        start[c + 1] += start[c]
-    firms = np.empty(start[n_chunks], dtype=np.int64)
-    for c in numba.prange(n_chunks):
-        a = start[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if met[i] >= 0 and alive[met[i]]:
-                firms[a] = i
-                a += 1
-    return firms
+def _meets(met, alive, meets):
+    """Which firms met a live firm this month (``met[i] >= 0`` and ``alive[met[i]]``): writes
+    ``meets`` (bool[N]), element i only."""
+    for i in numba.prange(met.shape[0]):
+        meets[i] = met[i] >= 0 and alive[met[i]]
 
 
 @numba.njit(cache=True)
 def _split_meetings(met, firms, n):
-    """The meetings of ``firms`` (int64[M], ascending, from :func:`_meeting_firms`) whose two
+    """The meetings of ``firms`` (int64[M], ascending: the firms that met someone) whose two
     firms meet nobody else, and the rest: ``(solo, shared)``, int64 arrays in slot order.
     Serial, O(M), with a count per firm slot (``n`` of them, int8)."""
     seen = np.zeros(n, dtype=np.int8)  # meetings a firm is in, counted up to 2

@@ -26,7 +26,7 @@ import numpy as np
 from sim.demography import _firm_counts
 from sim.parallel import parallel_kernel
 from sim.state import FacilityState
-from sim.totals import CHUNK
+from sim.totals import CHUNK, slots_where
 
 __all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
 
@@ -221,34 +221,16 @@ def _serve(uses, fee, operating, actual, f_service, f_effect, used, level, servi
 
 
 @parallel_kernel
-def _candidates(alive, region, sector, member_of, capital, revenue, r, in_sectors, contribution,
-                max_months):
-    """The firms a pledge drive can ask, ascending (int64[M]): live firms of region ``r`` in
-    one of the drive's sectors (``in_sectors``, bool[S]), not yet in an SPV, that could pay
-    ``contribution``: capital at least that, and at most ``max_months`` months of revenue.
-    Counted and listed in chunks in parallel."""
-    n = alive.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    asked = np.empty(n, dtype=np.bool_)
-    start = np.zeros(n_chunks + 1, dtype=np.int64)
-    for c in numba.prange(n_chunks):
-        m = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            asked[i] = (alive[i] and region[i] == r and in_sectors[sector[i]]
-                        and member_of[i] < 0 and capital[i] >= contribution
-                        and contribution <= max_months * max(revenue[i], 0.0))
-            m += asked[i]
-        start[c + 1] = m
-    for c in range(n_chunks):
-        start[c + 1] += start[c]
-    out = np.empty(start[n_chunks], dtype=np.int64)
-    for c in numba.prange(n_chunks):
-        a = start[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if asked[i]:
-                out[a] = i
-                a += 1
-    return out
+def _can_pledge(alive, region, sector, member_of, capital, revenue, r, in_sectors, contribution,
+                max_months, asked):
+    """Which firms a pledge drive can ask: live firms of region ``r`` in one of the drive's
+    sectors (``in_sectors``, bool[S]), not yet in an SPV, that could pay ``contribution``:
+    capital at least that, and at most ``max_months`` months of revenue. Writes ``asked``
+    (bool[N]), element i only."""
+    for i in numba.prange(alive.shape[0]):
+        asked[i] = (alive[i] and region[i] == r and in_sectors[sector[i]]
+                    and member_of[i] < 0 and capital[i] >= contribution
+                    and contribution <= max_months * max(revenue[i], 0.0))
 
 
 def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t: int,
@@ -259,9 +241,11 @@ def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t:
     contribution_at_min = share * fac.cost[f] / max(spv_min, 1)
     in_sectors = np.zeros(n_sectors, dtype=np.bool_)
     in_sectors[fac.sectors[f]] = True
-    idx = _candidates(firms.alive, firms.region, firms.sector, firms.member_of, firms.capital,
-                      firms.revenue, int(fac.region[f]), in_sectors, float(contribution_at_min),
-                      float(fp.max_contribution_months))
+    asked = np.empty(firms.capacity, dtype=np.bool_)
+    _can_pledge(firms.alive, firms.region, firms.sector, firms.member_of, firms.capital,
+                firms.revenue, int(fac.region[f]), in_sectors, float(contribution_at_min),
+                float(fp.max_contribution_months), asked)
+    idx = slots_where(asked, True)
     if idx.size < spv_min or idx.size == 0:
         return False, idx[:0], 0.0
     theta = firms.pledge_threshold[idx] * (1.0 - fp.trust_weight * mean_trust[idx])

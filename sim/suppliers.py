@@ -17,7 +17,7 @@ import numpy as np
 
 from sim import graph, streams
 from sim.parallel import parallel_kernel
-from sim.totals import CHUNK
+from sim.totals import CHUNK, slots_where
 
 __all__ = ["step", "gate_prices", "infra_factor"]
 
@@ -119,35 +119,13 @@ def _inputs(sector, sector_input, out):
 
 
 @parallel_kernel
-def _group_members(alive, root, size, min_size, group):
+def _group_members(alive, root, size, min_size, group, member):
     """Joint-purchasing members: live firms whose group (root int64[N], size int64[N] from
-    :func:`purchasing_groups`) has at least ``min_size`` firms.
-
-    Writes ``group[i]`` (int64[N]): the root of member i's group, -1 for everyone else. Returns
-    the members' slots in ascending order (int64[M]), counted and listed in chunks in parallel.
-    """
-    n = alive.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    start = np.zeros(n_chunks + 1, dtype=np.int64)
-    for c in numba.prange(n_chunks):
-        m = 0
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] and size[i] >= min_size:
-                group[i] = root[i]
-                m += 1
-            else:
-                group[i] = -1
-        start[c + 1] = m
-    for c in range(n_chunks):
-        start[c + 1] += start[c]
-    members = np.empty(start[n_chunks], dtype=np.int64)
-    for c in numba.prange(n_chunks):
-        a = start[c]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if group[i] >= 0:
-                members[a] = i
-                a += 1
-    return members
+    :func:`purchasing_groups`) has at least ``min_size`` firms. Writes ``member[i]`` (bool[N])
+    and ``group[i]`` (int64[N]): the root of member i's group, -1 for everyone else."""
+    for i in numba.prange(alive.shape[0]):
+        member[i] = alive[i] and size[i] >= min_size
+        group[i] = root[i] if member[i] else -1
 
 
 @parallel_kernel
@@ -221,7 +199,9 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     if use_groups and ties is not None:
         root, size = purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
                                        sp.jp_trust_min - mods.jp_trust_shift)
-        members = _group_members(firms.alive, root, size, sp.jp_min_size, firms.jp_group)
+        member = np.empty(n, dtype=np.bool_)
+        _group_members(firms.alive, root, size, sp.jp_min_size, firms.jp_group, member)
+        members = slots_where(member, True)
         if members.size:
             gsup = _group_suppliers(root, chosen, members, sup.n)
             chosen[members] = gsup

@@ -294,13 +294,14 @@ def _case_form_rest(rng):
     return partner, trust, triangles, back, met, shared, reputation, t0, w, commons, made
 
 
-def _case_meeting_firms(rng):
+def _case_meets(rng):
     _, _, alive = _tie_inputs(rng)
-    return _met(rng, alive, 0.3), alive
+    met = _met(rng, alive, 0.3)
+    return met, alive, np.zeros(met.size, dtype=np.bool_)
 
 
 def _case_split_meetings(rng):
-    met, alive = _case_meeting_firms(rng)
+    met, alive, _ = _case_meets(rng)
     return met, np.flatnonzero((met >= 0) & alive[np.maximum(met, 0)]), met.size
 
 
@@ -366,7 +367,8 @@ def _case_group_members(rng, n=60):
     root, _, _, _ = _case_group_suppliers(rng, n)
     size = np.bincount(root, minlength=n)[root]
     alive = rng.random(n) > 0.2
-    return alive, root, size, int(rng.integers(1, 5)), np.full(n, 9, dtype=np.int64)
+    return (alive, root, size, int(rng.integers(1, 5)), np.full(n, 9, dtype=np.int64),
+            np.zeros(n, dtype=np.bool_))
 
 
 def _case_group_suppliers(rng, n=60, m=4):
@@ -389,11 +391,11 @@ def _case_mean_trust(rng):
     return (partner, trust, np.full(partner.shape[0], np.nan))
 
 
-def _case_candidates(rng, n=60, n_regions=3, n_sectors=4):
+def _case_can_pledge(rng, n=60, n_regions=3, n_sectors=4):
     return (rng.random(n) > 0.2, rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
             np.where(rng.random(n) < 0.2, rng.integers(0, 3, n), -1), rng.normal(5, 5, n),
             rng.normal(2, 2, n), int(rng.integers(0, n_regions)), rng.random(n_sectors) < 0.5,
-            float(rng.uniform(0, 6)), float(rng.uniform(1, 4)))
+            float(rng.uniform(0, 6)), float(rng.uniform(1, 4)), np.zeros(n, dtype=np.bool_))
 
 
 def _case_member_counts(rng, n=50, nf=4):
@@ -491,7 +493,7 @@ TWIN_CASES = {
     "sim.cooperation._linked": _case_linked,
     "sim.cooperation._add": _case_add,
     "sim.cooperation._form_rest": _case_form_rest,
-    "sim.cooperation._meeting_firms": _case_meeting_firms,
+    "sim.cooperation._meets": _case_meets,
     "sim.cooperation._split_meetings": _case_split_meetings,
     "sim.cooperation._form_solo": _case_form_solo,
     "sim.cooperation._add_pairs": _case_add_pairs,
@@ -506,7 +508,7 @@ TWIN_CASES = {
     "sim.facilities._mean_trust": _case_mean_trust,
     "sim.facilities._use": _case_use,
     "sim.facilities._member_counts": _case_member_counts,
-    "sim.facilities._candidates": _case_candidates,
+    "sim.facilities._can_pledge": _case_can_pledge,
     "sim.facilities._serve": _case_serve,
     "sim.market._output": _case_output,
     "sim.totals.slots_where": _case_slots_where,
@@ -835,7 +837,7 @@ def test_add_pairs_matches_set_based_rules(seed):
 @pytest.mark.parametrize("n", [None, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
 def test_meetings_split_solo_from_shared_in_slot_order(seed, n):
     rng = np.random.default_rng(seed)
-    met, alive = _case_meeting_firms(rng)
+    met, alive, _ = _case_meets(rng)
     if n is not None:
         alive = rng.random(n) > 0.1
         met = _met(rng, alive, 0.002)  # few enough meetings for some to be solo
@@ -929,10 +931,10 @@ def test_group_costs_are_the_discounted_delivered_costs_of_members_only(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", [60, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
 def test_group_members_are_the_live_firms_of_large_groups(seed, n):
-    alive, root, size, min_size, group = _case_group_members(np.random.default_rng(seed), n)
-    members = suppliers._group_members(alive, root, size, min_size, group)
-    want = np.flatnonzero(alive & (size >= min_size))
-    np.testing.assert_array_equal(members, want)
+    args = _case_group_members(np.random.default_rng(seed), n)
+    alive, root, size, min_size, group, member = args
+    suppliers._group_members(*args)
+    np.testing.assert_array_equal(member, alive & (size >= min_size))
     np.testing.assert_array_equal(group, np.where(alive & (size >= min_size), root, -1))
 
 
@@ -997,11 +999,12 @@ def test_cascade_matches_naive_dynamics(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", [60, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
 def test_drive_candidates_match_numpy(seed, n):
-    args = _case_candidates(np.random.default_rng(seed), n)
-    alive, region, sector, member_of, capital, revenue, r, in_sectors, pay, months = args
-    want = np.flatnonzero(alive & (region == r) & in_sectors[sector] & (member_of < 0)
-                          & (capital >= pay) & (pay <= months * np.maximum(revenue, 0.0)))
-    np.testing.assert_array_equal(facilities._candidates(*args), want)
+    args = _case_can_pledge(np.random.default_rng(seed), n)
+    alive, region, sector, member_of, capital, revenue, r, in_sectors, pay, months, asked = args
+    want = (alive & (region == r) & in_sectors[sector] & (member_of < 0)
+            & (capital >= pay) & (pay <= months * np.maximum(revenue, 0.0)))
+    facilities._can_pledge(*args)
+    np.testing.assert_array_equal(asked, want)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
