@@ -4,6 +4,11 @@ A parallel loop that adds floats into one accumulator splits the sum by thread, 
 would change with the thread count. Every total over firm slots in the model is instead added
 within fixed chunks of :data:`CHUNK` slots (in parallel, one chunk per task), then chunk by
 chunk in order: the same bits whatever the number of threads or machines.
+
+Lists of slots (who exits, who meets, who can pledge...) come from the same chunks: a kernel
+marks the slots in parallel, and :func:`slots_where` counts the marks of each chunk, then
+writes each chunk's slots from its offset, in parallel, so that a month has no serial pass over
+the whole table.
 """
 
 from __future__ import annotations
