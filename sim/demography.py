@@ -25,7 +25,7 @@ import numpy as np
 
 from sim import streams
 from sim.parallel import parallel_kernel
-from sim.totals import CHUNK, slots_where
+from sim.totals import CHUNK, add_chunks, slots_where
 
 __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
@@ -211,12 +211,7 @@ def _firm_counts(alive, sector, region, n_sectors, n_regions):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i]:
                 part[c, sector[i], region[i]] += 1
-    counts = np.zeros((n_sectors, n_regions), dtype=np.int64)
-    for c in range(n_chunks):
-        for s in range(n_sectors):
-            for r in range(n_regions):
-                counts[s, r] += part[c, s, r]
-    return counts
+    return add_chunks(part)
 
 
 def attractiveness(model) -> np.ndarray:

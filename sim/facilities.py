@@ -26,7 +26,7 @@ import numpy as np
 from sim.demography import _firm_counts
 from sim.parallel import parallel_kernel
 from sim.state import FacilityState
-from sim.totals import CHUNK, slots_where
+from sim.totals import CHUNK, add_chunks, slots_where
 
 __all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
 
@@ -127,11 +127,7 @@ def _member_counts(alive, member_of, nf):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i] and member_of[i] >= 0:
                 part[c, member_of[i]] += 1
-    counts = np.zeros(nf, dtype=np.int64)
-    for c in range(n_chunks):
-        for f in range(nf):
-            counts[f] += part[c, f]
-    return counts
+    return add_chunks(part)
 
 
 @parallel_kernel
@@ -182,11 +178,7 @@ def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cos
                     level[i] = f_level[f]
             if uses[i] >= 0:
                 part[c, uses[i]] += 1
-    users = np.zeros(nf, dtype=np.int64)
-    for c in range(n_chunks):
-        for f in range(nf):
-            users[f] += part[c, f]
-    return users
+    return add_chunks(part)
 
 
 @parallel_kernel
@@ -213,11 +205,7 @@ def _serve(uses, fee, operating, actual, f_service, f_effect, used, level, servi
             service[i] = f_service[f]
             effect[i] = f_effect[f]
             part[c, f] += fee[i]
-    fees = np.zeros(nf)
-    for c in range(n_chunks):
-        for f in range(nf):
-            fees[f] += part[c, f]
-    return fees
+    return add_chunks(part)
 
 
 @parallel_kernel

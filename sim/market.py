@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from sim.parallel import parallel_kernel
-from sim.totals import CHUNK
+from sim.totals import CHUNK, add_chunks
 
 __all__ = ["step", "sector_output", "PRICE_CAP"]
 
@@ -62,11 +62,7 @@ def _output(alive, productivity, employees, service, effect, level, sector, n_se
                 part[c, sector[i]] += out[i]
             else:
                 out[i] = 0.0
-    total = np.zeros(n_sectors)
-    for c in range(n_chunks):
-        for s in range(n_sectors):
-            total[s] += part[c, s]
-    return total
+    return add_chunks(part)
 
 
 @parallel_kernel
@@ -84,10 +80,7 @@ def _settle(alive, capital, profit, fee, subsidy):
                 part[c, 0] += profit[i]
                 part[c, 1] += _fee_of(fee, i)
                 part[c, 2] += subsidy[i]
-    total = np.zeros(3)
-    for c in range(n_chunks):
-        for k in range(3):
-            total[k] += part[c, k]
+    total = add_chunks(part)
     return total[0], total[1], total[2]
 
 

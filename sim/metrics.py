@@ -55,7 +55,7 @@ from sim import graph
 # slots per chunk of every chunked total in the model: partial sums are taken within these fixed
 # chunks and added in chunk order, so results depend on the array length only
 from sim.parallel import parallel_kernel
-from sim.totals import CHUNK
+from sim.totals import CHUNK, add_chunks
 
 __all__ = [
     "gini",
@@ -372,11 +372,7 @@ def _gini_sums(xs):
             total += xs[i]
         part[c, 0] = ranked
         part[c, 1] = total
-    ranked_sum = 0.0
-    total_sum = 0.0
-    for c in range(n_chunks):
-        ranked_sum += part[c, 0]
-        total_sum += part[c, 1]
+    ranked_sum, total_sum = add_chunks(part)
     return ranked_sum, total_sum
 
 
@@ -894,12 +890,9 @@ def _tie_sums(partner, alive, triangles, trust):
         counts[c, 2] = wedges
         sums[c, 0] = local
         sums[c, 1] = trusted
-    clustering = 0.0
-    trust_sum = 0.0
-    for c in range(n_chunks):
-        clustering += sums[c, 0]
-        trust_sum += sums[c, 1]
-    return counts[:, 0].sum(), counts[:, 1].sum(), counts[:, 2].sum(), clustering, trust_sum
+    firms, slots, wedges = add_chunks(counts)
+    clustering, trust_sum = add_chunks(sums)
+    return firms, slots, wedges, clustering, trust_sum
 
 
 def tie_stats(partner: npt.ArrayLike, alive: npt.ArrayLike,
@@ -1117,12 +1110,8 @@ def _firm_sums(alive, emp, prod, bounds):
             prod_total += prod[i]
         sums[c, 0] = emp_total
         sums[c, 1] = prod_total
-    emp_sum = 0.0
-    prod_sum = 0.0
-    for c in range(n_chunks):
-        emp_sum += sums[c, 0]
-        prod_sum += sums[c, 1]
-    per_class = classes.sum(axis=0)
+    emp_sum, prod_sum = add_chunks(sums)
+    per_class = add_chunks(classes)
     return per_class.sum(), emp_sum, prod_sum, per_class, bad.any()
 
 
@@ -1132,17 +1121,14 @@ def _squared_deviations(alive, x, mean):
     ``CHUNK`` slots in parallel, then over chunks in order."""
     n = x.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
-    part = np.zeros(n_chunks)
+    part = np.zeros((n_chunks, 1))
     for c in numba.prange(n_chunks):
         total = 0.0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i]:
                 total += (x[i] - mean) ** 2
-        part[c] = total
-    total_sum = 0.0
-    for c in range(n_chunks):
-        total_sum += part[c]
-    return total_sum
+        part[c, 0] = total
+    return add_chunks(part)[0]
 
 
 @parallel_kernel
@@ -1188,12 +1174,7 @@ def _table_sums(alive, emp, region, sector, n_sectors, n_regions):
             sq_part[c, s] += v * v
             if v > 0.0:
                 plants[c, s] += 1
-    e = np.zeros((n_sectors, n_regions))
-    sq = np.zeros(n_sectors)
-    for c in range(n_chunks):
-        e += e_part[c]
-        sq += sq_part[c]
-    return e, sq, plants.sum(axis=0), bad.any()
+    return add_chunks(e_part), add_chunks(sq_part), add_chunks(plants), bad.any()
 
 
 @parallel_kernel
@@ -1232,10 +1213,7 @@ def _grid_sums(alive, x, y, values, size, n_cells):
             ix = min(int(x[i] * scale), n_cells - 1)
             iy = min(int(y[i] * scale), n_cells - 1)
             part[c, iy, ix] += values[i]
-    grid = np.zeros((n_cells, n_cells))
-    for c in range(n_chunks):
-        grid += part[c]
-    return grid, bad.any()
+    return add_chunks(part), bad.any()
 
 
 def _codes_of(name: str, codes: npt.ArrayLike, n: int) -> np.ndarray:
@@ -1373,11 +1351,7 @@ def _alive_sums(alive, values):
     for c in numba.prange(n_chunks):
         for j in range(m):
             part[c, j] = _sum_alive(values[j], alive, c * CHUNK, min(n, (c + 1) * CHUNK))
-    out = np.zeros(m)
-    for c in range(n_chunks):
-        for j in range(m):
-            out[j] += part[c, j]
-    return out
+    return add_chunks(part)
 
 
 @parallel_kernel
@@ -1395,7 +1369,7 @@ def _alive_holders(alive, codes):
             for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
                 held += alive[i] & (code[i] >= 0)  # no branch: the compiler vectorises it
             part[c, j] = held
-    return part.sum(axis=0)
+    return add_chunks(part)
 
 
 def alive_totals(alive: npt.ArrayLike, *values: npt.ArrayLike) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from sim import graph, streams
 from sim.parallel import parallel_kernel
-from sim.totals import CHUNK, slots_where
+from sim.totals import CHUNK, add_chunks, slots_where
 
 __all__ = ["step", "gate_prices", "infra_factor"]
 
@@ -228,11 +228,7 @@ def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i] and supplier[i] >= 0:
                 part[c, supplier[i]] += output[i] * ipo[sector[i]]
-    total = np.zeros(n_suppliers)
-    for c in range(n_chunks):
-        for k in range(n_suppliers):
-            total[k] += part[c, k]
-    return total
+    return add_chunks(part)
 
 
 def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float) -> None:

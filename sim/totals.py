@@ -18,12 +18,23 @@ import numpy as np
 
 from sim.parallel import parallel_kernel
 
-__all__ = ["CHUNK", "slots_where"]
+__all__ = ["CHUNK", "add_chunks", "slots_where"]
 
 #: Slots per chunk of every chunked total. A kernel adds within each chunk (in parallel, one
 #: chunk per task), then the chunks' partial sums in chunk order; sums over several columns of
 #: live firms at once: :func:`sim.metrics.alive_totals`.
 CHUNK = 4096
+
+
+@numba.njit(cache=True)
+def add_chunks(part):
+    """A kernel's per-chunk partial results ``part[c, ...]`` added chunk by chunk, in chunk
+    order: the last step of every chunked total (an array of shape ``part.shape[1:]``, the dtype
+    of ``part``; zeros when there are no chunks)."""
+    out = np.zeros(part.shape[1:], dtype=part.dtype)
+    for c in range(part.shape[0]):
+        out += part[c]
+    return out
 
 
 @parallel_kernel

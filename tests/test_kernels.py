@@ -431,6 +431,13 @@ def _case_fee_of(rng):
     return fee, int(rng.integers(0, 7))
 
 
+def _case_add_chunks(rng):
+    shape = (int(rng.integers(0, 5)), *rng.integers(1, 4, int(rng.integers(1, 3))))
+    if rng.random() < 0.5:
+        return (rng.integers(-9, 9, shape),)
+    return (rng.normal(0, 1e3, shape),)
+
+
 def _case_slots_where(rng, n=50):
     return rng.random(n) < rng.uniform(0, 1), bool(rng.random() < 0.5)
 
@@ -512,6 +519,7 @@ TWIN_CASES = {
     "sim.facilities._serve": _case_serve,
     "sim.market._output": _case_output,
     "sim.totals.slots_where": _case_slots_where,
+    "sim.totals.add_chunks": _case_add_chunks,
     "sim.market._service_of": _case_service_of,
     "sim.market._fee_of": _case_fee_of,
     "sim.market._settle": _case_settle,
@@ -1159,6 +1167,17 @@ def test_short_facility_arrays_mean_no_facility(seed, length):
     got = market._settle(alive, capital.copy(), d["coop_income"], short["fee"], d["coop_income"])
     ref = market._settle(alive, capital.copy(), d["coop_income"], want["fee"], d["coop_income"])
     assert got == ref
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_add_chunks_adds_in_chunk_order(seed):
+    (part,) = _case_add_chunks(np.random.default_rng(seed))
+    want = np.zeros(part.shape[1:], dtype=part.dtype)
+    for c in range(part.shape[0]):  # the order of the additions, so the very bits
+        want = want + part[c]
+    got = totals.add_chunks(part)
+    assert got.dtype == part.dtype
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
