@@ -137,8 +137,12 @@ def snapshot(model, values: dict[str, Any] | None = None) -> dict[str, float]:
     row["eg_gamma_mean"] = float(finite.mean()) if finite.size else float("nan")
     row["herfindahl_regions"] = ind["herfindahl_regions"]
     row["morans_i"] = ind["morans_i"]
-    for key in ("contributions", "entry_capital", "exit_capital", "capital_change", "fees",
-                "interest_subsidy"):
+    for key in ("contributions", "entry_capital", "exit_capital"):
+        row[key] = float(model.books.get(key, 0.0))
+    # the month's change in live firms' capital: this row's total less the model's at the start
+    before = getattr(model, "capital_before", None)
+    row["capital_change"] = 0.0 if before is None else row["capital"] - before
+    for key in ("fees", "interest_subsidy"):
         row[key] = float(model.books.get(key, 0.0))
     return row
 

@@ -57,7 +57,7 @@ class ClusterModel(mesa.Model):
         ``agents_by_type``) is read, so runs that never look at agents pay nothing for them.
     threads : int, optional
         Numba threads for the kernels of large models (default 1). On two cores, two threads
-        run a 100,000-firm month about 1.7x faster (docs/performance.md); a sweep's replicates
+        run a 100,000-firm month about 1.8x faster (docs/performance.md); a sweep's replicates
         in separate processes use the cores better still, which is why one is the default.
         Results are bit-identical whatever the number.
     **overrides
@@ -114,6 +114,7 @@ class ClusterModel(mesa.Model):
                                       self.stream_key, 0, meet_prob=params.world.initial_tie_share)
             self.recorder = collect.Recorder()
             self.books = {}  # the initial firms are the starting stock, not this month's entrants
+            self.capital_before = None  # nor has their capital changed yet
             self.recorder.record(self, entries=0, exits=0)
         finally:
             numba.set_num_threads(outer_threads)
@@ -125,7 +126,8 @@ class ClusterModel(mesa.Model):
         self.public_step = 0.0
         self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
         outer_threads = self._set_threads()  # first: every kernel of the step runs on them
-        capital_before = float(metrics.alive_totals(self.firms.alive, self.firms.capital)[0])
+        #: live firms' capital at the start of the month: the recorder's row reports the change
+        self.capital_before = float(metrics.alive_totals(self.firms.alive, self.firms.capital)[0])
         self._t_last = time.perf_counter()
 
         self._apply_policies(t)  # scheduled interventions set modifiers and act on firms
@@ -163,8 +165,6 @@ class ClusterModel(mesa.Model):
         n_entries = self._enter() if p.switches.entry else 0
         demography.age(self.firms)
 
-        self.books["capital_change"] = (
-            float(metrics.alive_totals(self.firms.alive, self.firms.capital)[0]) - capital_before)
         self.public_total += self.public_step
         self._tick("demography")
         # the recorder charges its own time, to "metrics" and "data collection"

@@ -22,7 +22,7 @@ def register(sub) -> None:
                    "or interventions.cfc.grant_share=0.8 (repeatable)")
     p.add_argument("--threads", type=int, default=1,
                    help="numba threads for a large cluster (default 1; 2 run a 100,000-firm "
-                   "month about 1.7x faster on two cores; results are identical)")
+                   "month about 1.8x faster on two cores; results are identical)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=main)
 
