@@ -99,6 +99,27 @@ def on_1_and_2_threads(fn):
     return one, two
 
 
+def assert_identical(a, b, what: str = "result") -> None:
+    """``a`` and ``b`` are bit-identical: same kinds, shapes, values (nan equal to nan)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict), what
+        assert a.keys() == b.keys(), what
+        for key in a:
+            assert_identical(a[key], b[key], f"{what}[{key!r}]")
+    elif isinstance(a, tuple | list):
+        assert type(a) is type(b), what
+        assert len(a) == len(b), what
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_identical(x, y, f"{what}[{n}]")
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), what
+        assert a.dtype == b.dtype, what
+        np.testing.assert_array_equal(a, b, err_msg=what, strict=True)
+    else:  # scalars: the pure-Python twins return numpy scalars where numba returns Python's
+        assert np.asarray(a).dtype.kind == np.asarray(b).dtype.kind, what
+        assert a == b or (a != a and b != b), f"{what}: {a!r} != {b!r}"
+
+
 def edge_set(partner: np.ndarray) -> set[tuple[int, int]]:
     """Undirected ties as ``{(min, max)}`` pairs."""
     i, s = np.nonzero(partner >= 0)

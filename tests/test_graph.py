@@ -22,7 +22,7 @@ from sim.model import ClusterModel
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
 from conftest import (  # isort: skip
-    on_1_and_2_threads, random_ties, reverse_slots, ties_from_edges)
+    assert_identical, on_1_and_2_threads, random_ties, reverse_slots, ties_from_edges)
 
 SEEDS = range(4)
 #: Target chunk sizes: one slot per chunk (a merge tree as deep as it gets), odd sizes whose
@@ -82,21 +82,6 @@ def ways(partner: np.ndarray, trust: np.ndarray, kind: str):
     if kind == "rule":
         return None, (reverse_slots(partner), trust, 0.4, np.arange(partner.shape[0]) % 2)
     return eligible_variant(partner, trust, kind), None
-
-
-def assert_identical(fast, slow, what: str = "") -> None:
-    """Equal values, integer dtypes and shapes, through tuples."""
-    if isinstance(fast, tuple):
-        assert isinstance(slow, tuple), what
-        assert len(fast) == len(slow), what
-        for n, (a, b) in enumerate(zip(fast, slow, strict=True)):
-            assert_identical(a, b, f"{what}[{n}]")
-    elif isinstance(fast, np.ndarray):
-        assert isinstance(slow, np.ndarray), what
-        assert fast.dtype == slow.dtype, what
-        np.testing.assert_array_equal(fast, slow, err_msg=what, strict=True)
-    else:  # the pure-Python twins return numpy scalars where numba returns Python's
-        assert fast == slow, f"{what}: {fast!r} != {slow!r}"
 
 
 def forest_inputs(partner: np.ndarray, alive: np.ndarray, chunk: int):

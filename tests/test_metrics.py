@@ -34,6 +34,7 @@ from sim.metrics import (
 )
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
+from conftest import assert_identical  # isort: skip
 from conftest import count_triangles as count_triangles_of  # isort: skip
 from conftest import on_1_and_2_threads, ties_from_edges  # isort: skip
 from conftest import random_ties as random_ties_with_trust  # isort: skip
@@ -42,27 +43,6 @@ NAN_TIES = {"mean_degree", "tie_density", "giant_component_share", "clustering"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def assert_identical(a, b, what: str = "result") -> None:
-    """``a`` and ``b`` are bit-identical: same kinds, shapes, values (nan equal to nan)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict), what
-        assert a.keys() == b.keys(), what
-        for key in a:
-            assert_identical(a[key], b[key], f"{what}[{key!r}]")
-    elif isinstance(a, tuple | list):
-        assert type(a) is type(b), what
-        assert len(a) == len(b), what
-        for n, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_identical(x, y, f"{what}[{n}]")
-    elif isinstance(a, np.ndarray):
-        assert isinstance(b, np.ndarray), what
-        assert a.dtype == b.dtype, what
-        np.testing.assert_array_equal(a, b, err_msg=what, strict=True)
-    else:  # scalars: the pure-Python twins return numpy scalars where numba returns Python's
-        assert np.asarray(a).dtype.kind == np.asarray(b).dtype.kind, what
-        assert a == b or (a != a and b != b), f"{what}: {a!r} != {b!r}"
 
 
 def assert_same_for_any_threads(fn) -> None:
