@@ -344,7 +344,7 @@ def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int =
     out["in_process_1000x120_s"] = in_process_run()
     sizes = (1_000, 10_000, 100_000, 1_000_000)
     runs: dict[str, dict[str, dict[str, Any]]] = {"1": {}, "all": {}}
-    out["parallel_speedup"] = {}
+    out["parallel_speedup"], out["parallel_speedup_quartiles"] = {}, {}
     for n in sizes:
         say(f"model at {n:,} firms on 1 and {cores} threads, in alternation")
         big = n >= 1_000_000
@@ -354,7 +354,7 @@ def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int =
                                                                else repeats))
         runs["1"][str(n)], runs["all"][str(n)] = one, many
         out["parallel_speedup"][str(n)] = ratio
-        out.setdefault("parallel_speedup_quartiles", {})[str(n)] = many["speedup_quartiles"]
+        out["parallel_speedup_quartiles"][str(n)] = many["speedup_quartiles"]
     for label, detail in runs.items():
         rates = {n: r["firm_steps_per_s"] for n, r in detail.items()}
         per_step = {n: r["seconds_per_step"] for n, r in detail.items()}

@@ -516,15 +516,7 @@ def _small_components(partner, eligible, trusted, alive):
                 if (trust[i, s] < trust_min or group[j] != group[i]
                         or trust[j, back[i, s]] < trust_min):
                     continue
-            a = _find(parent, i)
-            b = _find(parent, j)
-            if a == b:
-                continue
-            if b < a:
-                a, b = b, a
-            parent[b] = a  # union by lower root: a component's root is its lowest slot
-            size[a] += size[b]
-            largest = max(largest, size[a])
+            largest = max(largest, _unite(parent, size, i, j))
     root = np.empty(n, dtype=np.int64)
     comp_size = np.empty(n, dtype=np.int64)
     for i in range(n):
