@@ -142,8 +142,10 @@ def snapshot(model, values: dict[str, Any] | None = None) -> dict[str, float]:
     # the month's change in live firms' capital: this row's total less the model's at the start
     before = getattr(model, "capital_before", None)
     row["capital_change"] = 0.0 if before is None else row["capital"] - before
-    for key in ("fees", "interest_subsidy"):
+    for key in ("fees", "interest_subsidy", "payouts", "investment"):
         row[key] = float(model.books.get(key, 0.0))
+    # the burn-in's months (and the set-up state) are recorded at negative steps, flagged
+    row["burn_in"] = bool(model.steps < 0)
     return row
 
 

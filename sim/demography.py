@@ -1,8 +1,14 @@
 """Growth, exit, entry and location choice.
 
-Growth. Employment follows profitability with proportional noise (Gibrat's law):
-``log L' = log L + g * margin + sigma * eps``, bounded below by a reflecting floor ``min_size``
-(which, with a downward drift, gives a Pareto tail: Gabaix 1999) and above by ``max_size``.
+Growth. Employment moves towards the size at which a worker is worth what it costs, with
+proportional noise (Gibrat's law): ``log L' = log L + g * gap + sigma * eps``, where ``gap`` is
+the log of the marginal value product of labour over the cost of a worker (:mod:`sim.market`;
+with decreasing returns it falls as the firm grows), bounded below by a reflecting floor
+``min_size`` (which, with a downward drift, gives a Pareto tail: Gabaix 1999) and above by
+``max_size``. Growth is financed: each new worker costs ``hire_cost`` of capital, and a firm
+may borrow only up to ``borrow_months`` of revenue (more under a credit guarantee).
+Productivity takes a shock each month and returns slowly to its sector's mean (an AR(1) in
+logs), so it can fall as well as rise.
 
 Exit. A firm leaves after ``exit_patience`` consecutive months of losses, or at once when its
 debt exceeds ``debt_limit_months`` of revenue (plus any months a credit guarantee adds).
@@ -31,40 +37,69 @@ __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
 
 @parallel_kernel
-def _grow(alive, employees, profit, revenue, sensitivity, sd, floor, cap, firm_id, key, month,
-          out):
-    """New employment: L exp(g margin + sd eps), floor and cap. Writes only element i.
+def _grow(alive, employees, capital, revenue, labour_gap, productivity, sector, sector_mean,
+          sector_sd, sensitivity, sd, floor, cap, hire_cost, borrow_months, debt_extra_months,
+          reversion, firm_id, key, month, out, new_productivity):
+    """New employment and productivity; returns the capital spent on hiring (in chunks).
+    Writes only element i of ``out``, ``new_productivity`` and ``capital``.
 
-    eps is a standard normal from the ``GROWTH`` stream (:func:`sim.streams.normal`).
+    Employment: ``L exp(g gap + sd eps)`` within [floor, cap], where ``gap`` is the labour gap
+    of :mod:`sim.market` (float64[N]); growth beyond the current size is financed: each new
+    worker costs ``hire_cost`` from capital, which may go down to minus ``borrow_months`` (plus
+    ``debt_extra_months[i]`` under a guarantee) of revenue. Productivity, an AR(1) in logs
+    around the sector's mean ``sector_mean`` (float64[S]): ``log A' = log A + reversion
+    (log mean - log A) + sigma_s eta`` with ``sigma_s = sector_sd[s] sqrt(reversion (2 -
+    reversion))``, the shock that keeps the stationary spread of log A at ``sector_sd``. eps and eta are standard normals from the ``GROWTH``
+    and ``PRODUCTIVITY`` streams (:func:`sim.streams.normal`).
     """
     n = alive.shape[0]
-    for i in numba.prange(n):
-        out[i] = employees[i]
-        if not alive[i]:
-            continue
-        eps = streams.normal(key, month, streams.GROWTH, firm_id[i])
-        margin = 0.0
-        if revenue[i] > 0.0:
-            margin = profit[i] / revenue[i]
-            if margin > 1.0:
-                margin = 1.0
-            elif margin < -1.0:
-                margin = -1.0
-        size = employees[i] * np.exp(sensitivity * margin + sd * eps)
-        if size < floor:
-            size = floor
-        elif size > cap:
-            size = cap
-        out[i] = size
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, 1))
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            out[i] = employees[i]
+            new_productivity[i] = productivity[i]
+            if not alive[i]:
+                continue
+            eps = streams.normal(key, month, streams.GROWTH, firm_id[i])
+            size = employees[i] * np.exp(sensitivity * labour_gap[i] + sd * eps)
+            if size < floor:
+                size = floor
+            elif size > cap:
+                size = cap
+            if size > employees[i] and hire_cost > 0.0:
+                room = capital[i] + (borrow_months + debt_extra_months[i]) * max(revenue[i], 0.0)
+                affordable = employees[i] + max(room, 0.0) / hire_cost
+                if size > affordable:
+                    size = max(affordable, employees[i])
+                spent = hire_cost * (size - employees[i])
+                capital[i] -= spent
+                part[c, 0] += spent
+            out[i] = size
+            if reversion > 0.0 and productivity[i] > 0.0:
+                eta = streams.normal(key, month, streams.PRODUCTIVITY, firm_id[i])
+                s = sector[i]
+                pull = reversion * np.log(sector_mean[s] / productivity[i])
+                shock = sector_sd[s] * np.sqrt(reversion * (2.0 - reversion))
+                new_productivity[i] = productivity[i] * np.exp(pull + shock * eta)
+    return add_chunks(part)[0]
 
 
-def grow(firms, dp, key: np.ndarray, month: int) -> None:
-    """Employment follows profitability with proportional noise (in place); the noise is keyed
-    by ``(key, month)`` (:mod:`sim.streams`)."""
+def grow(firms, dp, labour_gap: np.ndarray, sector_mean: np.ndarray, sector_sd: np.ndarray,
+         key: np.ndarray, month: int) -> float:
+    """Employment follows the labour gap with proportional noise, financed from capital or
+    credit; productivity takes its shock (in place). The noise is keyed by ``(key, month)``
+    (:mod:`sim.streams`). Returns the capital spent on hiring."""
     out = np.empty_like(firms.employees)
-    _grow(firms.alive, firms.employees, firms.profit, firms.revenue, dp.growth_sensitivity,
-          dp.growth_sd, dp.min_size, dp.max_size, firms.firm_id, key, month, out)
+    prod = np.empty_like(firms.productivity)
+    spent = _grow(firms.alive, firms.employees, firms.capital, firms.revenue, labour_gap,
+                  firms.productivity, firms.sector, sector_mean, sector_sd,
+                  dp.growth_sensitivity, dp.growth_sd, dp.min_size, dp.max_size, dp.hire_cost,
+                  dp.borrow_months, firms.debt_extra_months, dp.productivity_reversion,
+                  firms.firm_id, key, month, out, prod)
     firms.employees = out
+    firms.productivity = prod
+    return float(spent)
 
 
 @parallel_kernel
@@ -184,7 +219,7 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
         sector_u = rng.random(n_out)
         w = model.world_arrays
         price_ratio = model.sector_price / w["sector_price"]
-        s_util = np.log(np.maximum(w["sector_weight"], 1e-12)) + 5.0 * (price_ratio - 1.0)
+        s_util = np.log(np.maximum(w["sector_weight"], 1e-12)) + dp.sector_choice_sensitivity * (price_ratio - 1.0)
         out_sector = _logit_choice(np.broadcast_to(s_util, (n_out, n_sectors)), sector_u)
         region_u = rng.random(n_out)
         if mode == "dartboard":
@@ -199,6 +234,27 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
         "sector": np.concatenate([firms.sector[parents], out_sector]).astype(np.int64),
         "parent": np.concatenate([parents, np.full(n_out, -1, dtype=np.int64)]),
     }
+
+
+def viable(model, region: np.ndarray, sector: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Whether outside entrants of potential size ``sizes`` would make a profit where they
+    chose to go, bool[n]: free entry, which makes entry fall as congestion rises.
+
+    A new firm's talent makes its labour gap 0 at its potential size ``L`` at base prices and
+    costs (:meth:`sim.model.ClusterModel._talent`). Now, with the cost of a worker ``c`` times
+    and the value of output ``v`` times the base (price and localisation), its best size is
+    ``L* = L (v / c)^(1 / (1 - theta))``, where it earns ``(1 - theta) / theta w L* - F``."""
+    mp, w = model.params.market, model.world_arrays
+    theta = mp.labour_elasticity
+    base = mp.wage * w["wage_index"][region] + w["land_cost"][region]
+    now = (mp.wage * w["wage_index"][region] * model.wage_mult[region]
+           + w["land_cost"][region] * model.mods.land_mult[region] * model.rent_mult[region])
+    value = (model.sector_price[sector] / w["sector_price"][sector]
+             * model.localisation[sector, region])
+    if theta >= 1.0:
+        return value >= now / base
+    best = sizes * (value * base / now) ** (1.0 / (1.0 - theta))
+    return (1.0 - theta) / theta * now * best > mp.fixed_cost
 
 
 @parallel_kernel
@@ -229,7 +285,7 @@ def attractiveness(model) -> np.ndarray:
     fac = model.facilities
     for f in np.flatnonzero(fac.operating()) if fac.n else []:
         fac_counts[fac.sectors[f], fac.region[f]] += 1.0
-    land = w["land_cost"] * model.mods.land_mult
+    land = w["land_cost"] * model.mods.land_mult * model.rent_mult  # congestion included
     land_norm = land / max(float(w["land_cost"].mean()), 1e-12)
     return (dp.beta_sector * np.log1p(counts) + dp.beta_supplier * np.log1p(sup_for_sector)
             + dp.beta_facility * fac_counts + dp.beta_access * w["market_access"][None, :]

@@ -76,6 +76,8 @@ class ClusterModel(mesa.Model):
         if overrides:
             params = params.replace(overrides)
         self.params = params
+        #: months simulated before month 0 (sim.params.WorldParams.burn_in)
+        self.burn_in = params.world.burn_in
         self.world = world or default_world()
         self.use_agents = agents
         self._setup_world_arrays()
@@ -105,8 +107,6 @@ class ClusterModel(mesa.Model):
         try:
             self._setup_suppliers()
             self._setup_firms()
-            self.initial_firm_ids = self.firms.firm_id[self.firms.alive].copy()
-            self.initial_employment = float(self.firms.employees[self.firms.alive].sum())
             self.cells = build_cell_list(self.firms.x, self.firms.y, self.firms.alive,
                                          params.world.world_size, params.cooperation.tie_radius)
             if params.switches.cooperation and params.world.initial_tie_share > 0:
@@ -115,14 +115,29 @@ class ClusterModel(mesa.Model):
             self.recorder = collect.Recorder()
             self.books = {}  # the initial firms are the starting stock, not this month's entrants
             self.capital_before = None  # nor has their capital changed yet
+            self.steps = -self.burn_in  # the set-up state is recorded before the burn-in
             self.recorder.record(self, entries=0, exits=0)
+            self.steps = 0
         finally:
             numba.set_num_threads(outer_threads)
+        self._burn_in()
+        # month 0, after the burn-in: what survival and jobs created are counted against
+        self.initial_firm_ids = self.firms.firm_id[self.firms.alive].copy()
+        self.initial_employment = float(self.firms.employees[self.firms.alive].sum())
 
     # ------------------------------------------------------------------------------------------
     def step(self) -> None:
         """One month, in the order of the model description (docs/ODD.md, Process overview)."""
-        p, t = self.params, self.steps
+        self._month(policies=True)
+
+    @property
+    def clock(self) -> int:
+        """Months since set-up, burn-in included: the month every per-firm draw is keyed by."""
+        return self.steps + self.burn_in
+
+    def _month(self, policies: bool) -> None:
+        """One month; ``policies`` False during the burn-in (no intervention acts)."""
+        p, t, clock = self.params, self.steps, self.clock
         self.public_step = 0.0
         self.books = {"contributions": 0.0, "entry_capital": 0.0, "exit_capital": 0.0}
         outer_threads = self._set_threads()  # first: every kernel of the step runs on them
@@ -130,35 +145,42 @@ class ClusterModel(mesa.Model):
         self.capital_before = float(metrics.alive_totals(self.firms.alive, self.firms.capital)[0])
         self._t_last = time.perf_counter()
 
-        self._apply_policies(t)  # scheduled interventions set modifiers and act on firms
+        if policies:  # scheduled interventions set modifiers and act on firms
+            self._apply_policies(t)
         self._tick("policy")
         self.cells = build_cell_list(self.firms.x, self.firms.y, self.firms.alive,
                                      p.world.world_size, p.cooperation.tie_radius)
-        if p.switches.cooperation:  # play with partners; trust, spillovers, ties form and dissolve
+        if p.switches.cooperation:  # play with partners; trust, learning, spillovers, ties
             self.books.update(cooperation.step(self.firms, self.ties, self.cells,
-                                               p.cooperation, self.stream_key, t))
+                                               p.cooperation, self.stream_key, clock))
         else:
             self.firms.coop_income.fill(0.0)
         self._tick("cooperation")
         if p.switches.suppliers:  # choose suppliers by delivered cost; purchasing groups
             books, self.tmp["unit_input_cost"] = suppliers.step(
                 self.firms, self.ties, self.suppliers, self.world_arrays, self.mods,
-                p.suppliers, p.switches.joint_purchasing, self.stream_key, t)
+                p.suppliers, p.switches.joint_purchasing, self.stream_key, clock)
             self.books.update(books)
         self._tick("suppliers")
         if p.switches.facilities:  # pledge drives, construction, use and upkeep of facilities
             self.books.update(facilities.step(self, t))
             self._sync_facility_agents()
         self._tick("facilities")
-        self.books.update(market.step(self, t))  # output, prices, costs, profit -> capital
+        # output, prices, congestion, costs, profit -> capital, owners' drawings, labour gap
+        self.books.update(market.step(self, clock))
         if self.books["interest_subsidy"] > 0:  # the public's share of interest, by programme
             self._book_by_credit_policy(self.firms.alive, self.tmp["interest_subsidy"])
         if p.switches.suppliers:  # suppliers' volumes, hence next month's prices
             suppliers.update_volumes(self.firms, self.suppliers, self.world_arrays["sector_ipo"],
                                      p.suppliers.volume_memory)
         self._tick("market")
-        if p.switches.growth:  # employment follows profitability, with proportional noise
-            demography.grow(self.firms, p.demography, self.stream_key, t)
+        # employment follows the labour gap, financed from capital; productivity shocks
+        self.books["investment"] = (demography.grow(self.firms, p.demography,
+                                                    self.tmp["labour_gap"],
+                                                    self.world.sector_array("productivity"),
+                                                    self.world.sector_array("productivity_sd"),
+                                                    self.stream_key, clock)
+                                    if p.switches.growth else 0.0)
         leaving = (demography.exits(self.firms, p.demography) if p.switches.exit
                    else np.zeros(0, dtype=np.int64))
         self._remove_firms(leaving)
@@ -171,6 +193,18 @@ class ClusterModel(mesa.Model):
         self.recorder.record(self, entries=n_entries, exits=int(leaving.size))
         self._t_last = time.perf_counter()
         numba.set_num_threads(outer_threads)
+
+    def _burn_in(self) -> None:
+        """Run the burn-in: ``burn_in`` months without interventions, recorded at steps
+        -burn_in+1..0 (flagged in the series), so that month 0 is the model's own state."""
+        months = self.burn_in
+        if months <= 0:
+            return
+        self.steps = -months
+        for _ in range(months):
+            self.steps += 1
+            self._month(policies=False)
+        self.steps = 0
 
     def _set_threads(self, slots: int | None = None) -> int:
         """Choose the numba threads for this step (or the set-up, of ``slots`` firm slots);
@@ -247,7 +281,7 @@ class ClusterModel(mesa.Model):
         base *= np.exp(0.05 * self.rng.standard_normal(base.size))
         self.suppliers = SupplierState(x=x, y=y, region=region.astype(np.int64),
                                        input=input_code.astype(np.int64), base_price=base,
-                                       volume=np.full(base.size, sp.reference_volume),
+                                       volume=np.ones(base.size),  # set with the firms
                                        price=base.copy())
         order = np.argsort(input_code, kind="stable")
         self.world_arrays["by_input"] = order.astype(np.int64)
@@ -292,10 +326,30 @@ class ClusterModel(mesa.Model):
         self.firms.reorder(slots[spatial_order(self.firms.x[slots], self.firms.y[slots],
                                                p.world.world_size)])
         # demand at the base price: the initial output of each sector (so prices start near base)
-        q = market.sector_output(self.firms.alive, self.firms.sector,
-                                 self.firms.productivity * self.firms.employees, len(w.sectors))
+        f, theta = self.firms, p.market.labour_elasticity
+        q_firm = f.productivity * f.talent * f.employees ** theta
+        q = market.sector_output(f.alive, f.sector, q_firm, len(w.sectors))
         mean_q = float(q.sum() / max(n, 1)) if n else 1.0
         self.demand0 = np.where(q > 0, q, mean_q * self.world_arrays["sector_weight"])
+        # congestion and localisation are measured against the start (sim.market), floored at a
+        # quarter of an even spread so that a region or sector starting empty stays finite
+        n_s, n_r = len(w.sectors), len(w.regions)
+        emp = market.employment_by(f, n_s, n_r)
+        total = max(float(emp.sum()), 1.0)
+        self.emp0 = np.maximum(emp, 0.25 * total / (n_s * n_r))
+        self.emp0_region = np.maximum(emp.sum(axis=0), 0.25 * total / n_r)
+        self.localisation = np.ones((n_s, n_r))
+        self.wage_mult = np.ones(n_r)
+        self.rent_mult = np.ones(n_r)
+        # suppliers' reference volume: reference_volume times the mean initial volume per
+        # supplier of the input, so that prices do not depend on how many firms are simulated
+        sup, wa = self.suppliers, self.world_arrays
+        by_input = np.bincount(wa["sector_input"], weights=q * wa["sector_ipo"],
+                               minlength=len(w.inputs))
+        per = np.bincount(sup.input, minlength=len(w.inputs)).astype(np.float64)
+        mean_volume = np.where(by_input > 0, by_input / np.maximum(per, 1.0), 1.0)[sup.input]
+        sup.ref_volume = p.suppliers.reference_volume * mean_volume
+        sup.volume = mean_volume.copy()
 
     def _create_firms(self, region, sector, sizes, parent, t: int) -> np.ndarray:
         """Fill free slots with new firms; returns their slots. Parents pass on traits."""
@@ -312,16 +366,19 @@ class ClusterModel(mesa.Model):
         x, y = demography.place(rng, region, w, p.world.world_size)
         has_parent = parent >= 0
         # spin-offs start next to their parent and inherit its know-how and attitude
-        x[has_parent] = np.clip(f.x[parent[has_parent]] + rng.standard_normal(has_parent.sum()),
-                                0.0, p.world.world_size)
-        y[has_parent] = np.clip(f.y[parent[has_parent]] + rng.standard_normal(has_parent.sum()),
-                                0.0, p.world.world_size)
+        dp = p.demography
+        spread = dp.spinoff_spread
+        x[has_parent] = np.clip(f.x[parent[has_parent]] + spread * rng.standard_normal(
+            has_parent.sum()), 0.0, p.world.world_size)
+        y[has_parent] = np.clip(f.y[parent[has_parent]] + spread * rng.standard_normal(
+            has_parent.sum()), 0.0, p.world.world_size)
         sect = self.world.sectors
         mu = np.array([s.productivity for s in sect])[sector]
         sd = np.array([s.productivity_sd for s in sect])[sector]
         prod = mu * np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
         prod[has_parent] = f.productivity[parent[has_parent]] * np.exp(
-            0.1 * rng.standard_normal(has_parent.sum()))
+            dp.spinoff_productivity_sd * rng.standard_normal(has_parent.sum()))
+        talent = self._talent(region, sector, mu, sizes)
         will = np.clip(cp.willingness_mean + cp.willingness_sd * rng.standard_normal(n), 0, 1)
         will[has_parent] = f.willingness[parent[has_parent]]
         fp = p.facilities
@@ -334,18 +391,41 @@ class ClusterModel(mesa.Model):
         f.x[slots], f.y[slots] = x, y
         f.employees[slots] = sizes
         f.productivity[slots] = prod
+        f.talent[slots] = talent
         f.willingness[slots] = will
         f.reputation[slots] = will  # newcomers are known by their declared attitude
         f.pledge_threshold[slots] = theta
         f.born[slots] = t
         # starting capital: some months of expected revenue at the base price
-        rev = prod * sizes * w["sector_price"][sector] * w["market_access"][region]
+        rev = (prod * talent * sizes ** p.market.labour_elasticity * w["sector_price"][sector]
+               * w["market_access"][region])
         f.capital[slots] = p.demography.initial_capital_months * rev
         f.revenue[slots] = rev
         self.books["entry_capital"] = self.books.get("entry_capital", 0.0) + float(
             f.capital[slots].sum())
         self._firm_views_stale = self.use_agents  # views are made when agents are next read
         return slots
+
+    def _talent(self, region, sector, prod, sizes) -> np.ndarray:
+        """Owners' talent: a firm of its sector's mean productivity ``prod`` would, at base
+        prices and costs, find its drawn size ``sizes`` the one at which a worker is worth what
+        a worker costs (labour gap 0). A firm more (less) productive than its sector's mean is
+        born wanting to be larger (smaller), so the productivity spread the shocks keep in the
+        long run is there from the start, and the burn-in lets sizes settle.
+
+        With ``q = A T L^theta`` and ``u`` the value added per unit of output at base prices,
+        the gap is 0 at ``L`` when ``T = w L^(1 - theta) / (theta u A)``."""
+        mp, w = self.params.market, self.world_arrays
+        theta = mp.labour_elasticity
+        unit_value = (w["sector_price"][sector] * w["market_access"][region]
+                      * (1.0 - mp.transport_share * w["infra_factor"][region])
+                      - w["sector_ipo"][sector] * w["sector_input_price"][sector]
+                      - w["sector_wpo"][sector] * mp.waste_cost)
+        per_worker = mp.wage * w["wage_index"][region] + w["land_cost"][region]
+        ok = (unit_value > 0) & (prod > 0)
+        talent = sizes ** (1.0 - theta)  # a sector that cannot cover its inputs: no calibration
+        talent[ok] *= per_worker[ok] / (theta * unit_value[ok] * prod[ok])
+        return talent
 
     # -- demography -----------------------------------------------------------------------------
     def _remove_firms(self, idx: np.ndarray) -> None:
@@ -388,12 +468,21 @@ class ClusterModel(mesa.Model):
 
     def _enter(self) -> int:
         p = self.params
-        new = demography.entry(self, self.rng, self.stream_key, self.steps)
+        new = demography.entry(self, self.rng, self.stream_key, self.clock)
         n = new["region"].size
         if n == 0:
             return 0
         sizes = demography.pareto_sizes(self.rng, n, p.demography.size_tail,
                                          p.demography.min_size, p.demography.max_size)
+        if p.demography.entry_mode == "attraction":  # outsiders enter only where they would earn
+            keep = (new["parent"] >= 0) | demography.viable(self, new["region"], new["sector"],
+                                                             sizes)
+            if not keep.all():
+                new = {k: v[keep] for k, v in new.items()}
+                sizes = sizes[keep]
+                n = sizes.size
+                if n == 0:
+                    return 0
         slots = self._create_firms(new["region"], new["sector"], sizes, new["parent"], self.steps)
         # a spin-off keeps a tie with its parent
         spin = new["parent"] >= 0

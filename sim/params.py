@@ -74,6 +74,9 @@ class WorldParams:
     initial_tie_share: float = _p(0.3, 0.0, 1.0, "share",
                                   "share of firms that look for a neighbour to tie up with at the "
                                   "start (others may tie up with them)")
+    burn_in: int = _p(24, 0, 1_200, "months",
+                      "months simulated before month 0, without interventions, so that the "
+                      "starting state is the model's own (recorded at negative steps, flagged)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +105,19 @@ class CooperationParams:
                              "partner's monthly revenue (joint orders, subcontracting)")
     coop_cost: float = _p(0.008, 0.0, 1.0, "share of revenue",
                           "cost of cooperating, as a share of the smaller partner's revenue")
-    spillover: float = _p(0.02, 0.0, 1.0, "share",
+    spillover: float = _p(0.005, 0.0, 1.0, "share",
                           "a firm closes this share of its productivity gap to a more productive "
                           "partner after mutual cooperation (know-how spillover)")
     willingness_mean: float = _p(0.85, 0.0, 1.0, "probability",
                                  "mean willingness to keep one's word")
     willingness_sd: float = _p(0.1, 0.0, 1.0, "probability", "spread of willingness")
+    learning_rate: float = _p(0.1, 0.0, 1.0, "share",
+                              "how far a month's experience moves willingness (Bush-Mosteller "
+                              "reinforcement)", "Macy & Flache 2002 (form); value assumed")
+    aspiration: float = _p(0.5, -1.0, 2.0, "share of (benefit - cost)",
+                           "payoff per tie a firm is content with, as a share of what mutual "
+                           "cooperation pays: what beats it is reinforced, what falls short is "
+                           "not", "Macy & Flache 2002 (form); value assumed")
     imitation_rate: float = _p(0.02, 0.0, 1.0, "1/month",
                                "chance a firm compares itself with a random partner this month")
     imitation_intensity: float = _p(10.0, 0.0, 1_000.0, "1/margin",
@@ -121,8 +131,13 @@ class SupplierParams:
     suppliers_per_input: int = _p(4, 1, 1_000, "suppliers", "suppliers of each input")
     scale_elasticity: float = _p(0.15, 0.0, 0.9, "elasticity",
                                  "supplier price falls as volume^-elasticity (scale economies)")
-    reference_volume: float = _p(200.0, 1e-6, 1e12, "input units/month",
-                                 "volume at which a supplier charges its base price")
+    reference_volume: float = _p(1.0, 1e-6, 1e6, "share of initial volume",
+                                 "volume at which a supplier charges its base price, relative to "
+                                 "the mean initial volume per supplier of its input (so prices do "
+                                 "not depend on how many firms are simulated)")
+    supplier_capacity: float = _p(2.0, 0.01, 1e6, "multiple of reference volume",
+                                  "above this volume a supplier's price rises steeply (capacity)",
+                                  "Albino, Carbonara & Giannoccaro 2003 (form); value assumed")
     price_floor: float = _p(0.5, 0.0, 1.0, "share of base price", "lowest price a supplier charges")
     freight_per_km: float = _p(0.004, 0.0, 1.0, "share of base price per km",
                                "delivered price rises with distance to the supplier")
@@ -190,21 +205,60 @@ class MarketParams:
     demand_growth: float = _p(0.001, -0.1, 0.1, "1/month", "monthly growth of sector demand")
     wage: float = _p(0.40, 0.0, 1_000.0, "money/worker-month",
                      "monthly wage per worker (times the region's wage index)")
-    fixed_cost: float = _p(0.05, 0.0, 1_000.0, "money/month", "overhead of running a firm")
+    fixed_cost: float = _p(0.2, 0.0, 1_000.0, "money/month", "overhead of running a firm")
     transport_share: float = _p(0.05, 0.0, 1.0, "share of revenue",
                                 "cost of reaching the market, at market access 1 and no "
                                 "restriction")
     interest_rate: float = _p(0.01, 0.0, 1.0, "1/month", "interest on negative capital (debt)")
     waste_cost: float = _p(0.05, 0.0, 10.0, "money/output unit",
                            "cost of disposing of a unit of waste without a treatment facility")
+    outside_price: float = _p(1.0, 0.0, 100.0, "share of base price",
+                              "price at which outside markets take any quantity: the sector "
+                              "price never falls below it (an open cluster); 0 closes the market",
+                              "small open economy (form); value assumed")
+    price_cap: float = _p(3.0, 1.0, 1_000.0, "multiple of base price",
+                          "the sector price never exceeds this multiple of its base price")
+    labour_elasticity: float = _p(0.65, 0.05, 1.0, "elasticity",
+                                  "output rises as employees^labour_elasticity (decreasing "
+                                  "returns; 1 = constant returns)",
+                                  "labour share of value added 0.65-0.80: Gollin 2002")
+    wage_density_elasticity: float = _p(0.1, 0.0, 2.0, "elasticity",
+                                        "a region's wage rises as (employment / employment at "
+                                        "the start)^this (congestion)",
+                                        "wage-density elasticity 0.02-0.05: Combes, Duranton & "
+                                        "Gobillon 2008; value assumed")
+    rent_density_elasticity: float = _p(1.0, 0.0, 5.0, "elasticity",
+                                        "a region's land rent rises as (employment / employment "
+                                        "at the start)^this (congestion)", "assumption")
+    localisation_elasticity: float = _p(0.15, 0.0, 1.0, "elasticity",
+                                        "productivity rises as (sector's employment in the "
+                                        "region / at the start)^this (localisation economies)",
+                                        "estimates 0.02-0.08 (Rosenthal & Strange 2004); set "
+                                        "higher so that clusters form within 20 years: "
+                                        "docs/validation.md")
+    payout_rate: float = _p(0.1, 0.0, 1.0, "1/month",
+                            "share of capital above the buffer the owners draw each month")
+    capital_buffer_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
+                                      "capital a firm keeps before its owners draw on it")
 
 
 @dataclass(frozen=True, slots=True)
 class DemographyParams:
     """Growth, exit, entry and location choice."""
 
-    growth_sensitivity: float = _p(0.05, 0.0, 10.0, "1/margin",
-                                   "monthly log-growth of employment per unit of profit margin")
+    growth_sensitivity: float = _p(0.1, 0.0, 10.0, "1/log gap",
+                                   "monthly log-growth of employment per unit of log(marginal "
+                                   "value product of labour / cost of a worker)")
+    hire_cost: float = _p(1.0, 0.0, 1e6, "money/worker",
+                          "capital needed to equip one more worker (growth is financed)")
+    borrow_months: float = _p(1.0, 0.0, 1_000.0, "months of revenue",
+                              "debt a firm may take on to finance growth (plus any guarantee)")
+    productivity_reversion: float = _p(0.02, 0.0, 1.0, "1/month",
+                                       "log productivity returns this share of the way to its "
+                                       "sector's mean each month and takes shocks that keep its "
+                                       "spread at the sector's productivity_sd: it can fall as "
+                                       "well as rise (0: productivity changes only by "
+                                       "spillovers and policy)")
     growth_sd: float = _p(0.04, 0.0, 1.0, "log units/month",
                           "proportional noise in employment (Gibrat)", "Gibrat; Gabaix 1999")
     min_size: float = _p(1.0, 0.0, 1e6, "workers", "reflecting lower bound on employment")
@@ -214,15 +268,23 @@ class DemographyParams:
                           "with five or more workers)", "PSEC/PCBS: ~91% micro (FACTS.md)")
     initial_capital_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
                                        "capital a firm starts with")
-    exit_patience: int = _p(12, 1, 10_000, "months", "consecutive loss-making months before exit")
+    exit_patience: int = _p(6, 1, 10_000, "months", "consecutive loss-making months before exit")
     debt_limit_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
                                   "a firm whose debt exceeds this leaves at once")
     spinoff_prob: float = _p(0.002, 0.0, 1.0, "1/month",
                              "chance a profitable firm spins off a new firm", "Arthur 1990 (form)")
     entry_rate: float = _p(0.002, 0.0, 1.0, "1/month per firm",
                            "outside entrants per month, per existing firm")
-    entry_floor: float = _p(1.0, 0.0, 1e6, "firms/month",
-                            "outside entrants per month even in an empty landscape")
+    entry_floor: float = _p(0.0, 0.0, 1e6, "firms/month",
+                            "outside entrants per month even in an empty landscape (not scaled "
+                            "with the population: 0 keeps results per firm independent of size)")
+    sector_choice_sensitivity: float = _p(5.0, 0.0, 1_000.0, "1/price ratio",
+                                          "how strongly outside entrants prefer sectors whose "
+                                          "price is above base (logit weight)")
+    spinoff_spread: float = _p(1.0, 0.0, 1_000.0, "km",
+                               "a spin-off settles this far from its parent (standard deviation)")
+    spinoff_productivity_sd: float = _p(0.1, 0.0, 10.0, "log units",
+                                        "spread of a spin-off's productivity around its parent's")
     entry_mode: str = _p("attraction", doc="how entrants choose a region: 'attraction' (logit on "
                          "attractiveness), 'copy' (copy a random firm's region: Polya urn), "
                          "'dartboard' (fixed regional probabilities)",
@@ -230,7 +292,7 @@ class DemographyParams:
     entrants_per_step: int = _p(-1, -1, 1_000_000, "firms",
                                 "if >= 0, exactly this many outside entrants per month "
                                 "(reduction experiments)")
-    beta_sector: float = _p(1.0, -100.0, 100.0, "utility/log firms",
+    beta_sector: float = _p(1.5, -100.0, 100.0, "utility/log firms",
                             "attraction of firms of the same sector (increasing returns)",
                             "Bottazzi et al. 2007 (form)")
     beta_supplier: float = _p(0.3, -100.0, 100.0, "utility/log suppliers",

@@ -28,7 +28,8 @@ FIRM_FIELDS: dict[str, tuple[type, float]] = {
     "y": (np.float64, 0.0),
     "employees": (np.float64, 0.0),
     "capital": (np.float64, 0.0),
-    "productivity": (np.float64, 0.0),
+    "productivity": (np.float64, 0.0),  # efficiency: shocks, spillovers, training act on it
+    "talent": (np.float64, 0.0),  # the owner's span of control (Lucas 1978), fixed at birth
     "willingness": (np.float64, 0.0),
     "reputation": (np.float64, 0.0),
     "pledge_threshold": (np.float64, 0.0),
@@ -65,6 +66,7 @@ class FirmState:
     employees: np.ndarray
     capital: np.ndarray
     productivity: np.ndarray
+    talent: np.ndarray
     willingness: np.ndarray
     reputation: np.ndarray
     pledge_threshold: np.ndarray
@@ -192,6 +194,9 @@ class SupplierState:
     base_price: np.ndarray  # float64[M]
     volume: np.ndarray  # float64[M] smoothed volume sold per month
     price: np.ndarray  # float64[M] current unit price at the supplier's gate
+    #: float64[M] volume at which the supplier charges its base price: ``reference_volume``
+    #: times the mean initial volume per supplier of its input (set once the firms exist)
+    ref_volume: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -1,8 +1,11 @@
 """Choice 2: choose and share suppliers; scale economies and joint purchasing.
 
-A supplier's gate price falls with the volume it sells, ``p = p0 * max(floor, (V/V_ref)^-eta)``
-(scale economies), so the more firms buy from one supplier the cheaper it gets for all: a
-positive feedback that concentrates purchases. Each month a firm reconsiders its supplier with
+A supplier's gate price falls with the volume it sells above its reference volume,
+``p = p0 * min(1, max(floor, (V/V_ref)^-eta))`` (scale economies), so the more firms buy from one supplier the cheaper it gets for all: a
+positive feedback that concentrates purchases, up to the supplier's capacity, above which its
+price rises as ``(V / (capacity V_ref))^2`` (Albino, Carbonara & Giannoccaro 2003 balance
+cooperation against supplier capacity). ``V_ref`` is ``reference_volume`` times the mean initial
+volume per supplier of the input, so prices do not depend on how many firms are simulated. Each month a firm reconsiders its supplier with
 probability ``1 - loyalty`` (Kirman & Vriend 2001) and switches to the supplier with the lowest
 delivered cost (gate price plus freight that grows with distance and with movement restrictions)
 if it saves at least ``switch_gain``. Trusted partners (trust both ways above ``jp_trust_min``)
@@ -28,14 +31,18 @@ def infra_factor(infrastructure: np.ndarray) -> np.ndarray:
 
 
 def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
-    """Price at each supplier's gate from its smoothed volume (scale economies)."""
+    """Price at each supplier's gate from its smoothed volume: scale economies below capacity
+    (``(V / V_ref)^-eta`` within ``[floor, 2 - floor]``), and a steep rise above it
+    (``(V / (capacity V_ref))^2``), so that no supplier can serve a whole cluster cheaply."""
+    ref = sup.ref_volume if sup.ref_volume is not None else np.full(sup.n, sp.reference_volume)
     with np.errstate(divide="ignore"):
-        scale = np.where(sup.volume > 0,
-                         (np.maximum(sup.volume, 1e-12) / sp.reference_volume)
-                         ** (-sp.scale_elasticity), np.inf)
-    # symmetric band around the base price: an idle supplier charges at most 2 - floor times it
-    scale = np.clip(scale, sp.price_floor, 2.0 - sp.price_floor)
-    return sup.base_price * input_mult[sup.input] * scale
+        rel = np.maximum(sup.volume, 1e-12) / ref
+        scale = np.where(sup.volume > 0, rel ** (-sp.scale_elasticity), np.inf)
+    # scale economies only cut the price: a supplier below its reference volume (an idle one
+    # too) charges its base price, so that a crowded supplier's buyers have somewhere to go
+    scale = np.clip(scale, sp.price_floor, 1.0)
+    crowding = np.maximum(rel / sp.supplier_capacity, 1.0) ** 2
+    return sup.base_price * input_mult[sup.input] * scale * crowding
 
 
 @numba.njit(cache=True)

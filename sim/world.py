@@ -63,7 +63,8 @@ class Sector:
     productivity : float
         Mean output per worker-month at the base price (lognormal across firms).
     productivity_sd : float
-        Standard deviation of log productivity.
+        Standard deviation of log productivity, at entry and in the long run (shocks keep it:
+        :mod:`sim.demography`).
     price : float
         Base output price, money per unit.
     waste_per_output : float
@@ -77,7 +78,7 @@ class Sector:
     input_per_output: float = 0.3
     input_price: float = 1.0
     productivity: float = 1.0
-    productivity_sd: float = 0.3
+    productivity_sd: float = 0.15
     price: float = 1.0
     waste_per_output: float = 0.0
     demand_weight: float = 1.0

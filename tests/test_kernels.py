@@ -141,11 +141,12 @@ def _accounts_inputs(rng, n=30, n_regions=3, n_sectors=2):
         fee=rng.uniform(0, 1, n), fixed_cost=float(rng.uniform(0, 0.1)),
         interest_rate=float(rng.uniform(0, 0.02)), subsidy_share=rng.uniform(0, 1, n),
         coop_income=rng.normal(0, 0.5, n), service=rng.integers(-1, 3, n),
-        effect=rng.uniform(0, 0.3, n), level=rng.uniform(0, 1, n))
+        effect=rng.uniform(0, 0.3, n), level=rng.uniform(0, 1, n),
+        theta=float(rng.choice([1.0, rng.uniform(0.5, 0.9)])))
 
 
 def _accounts_args(d, n):
-    return (*d.values(), *(np.full(n, np.nan) for _ in range(5)))
+    return (*d.values(), *(np.full(n, np.nan) for _ in range(6)))
 
 
 # One case per kernel: a function of a Generator returning the argument tuple.
@@ -219,9 +220,11 @@ def _case_outcomes(rng):
     n, k = partner.shape
     acted = ((rng.random((n, k)) < 0.6) & (partner >= 0)).astype(np.int8)
     return (partner, reverse_slots(partner), trust, acted, alive, rng.uniform(-1, 20, n),
-            rng.uniform(0.5, 2, n),
-            rng.random(n), 0.02, 0.008, 0.15, 0.25, 0.1, 0.2, float(rng.uniform(0.2, 0.5)),
-            np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(4)),
+            rng.uniform(0.5, 2, n), rng.random(n), rng.random(n),
+            float(rng.uniform(0, 0.1)), float(rng.uniform(0, 0.1)), 0.15, 0.25, 0.1, 0.2,
+            float(rng.uniform(0.2, 0.5)), float(rng.uniform(0, 0.3)),
+            float(rng.uniform(-0.5, 1.5)),
+            np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(5)),
             np.ones(n, dtype=np.bool_))
 
 
@@ -415,10 +418,17 @@ def _case_use(rng):
     return _use_args(d, d["alive"].size)
 
 
-def _case_output(rng, n=30, n_sectors=3):
-    return (rng.random(n) > 0.2, rng.uniform(0.5, 2, n), rng.uniform(1, 30, n),
-            rng.integers(-1, 3, n), rng.uniform(0, 0.3, n), rng.uniform(0, 1, n),
-            rng.integers(0, n_sectors, n), n_sectors, np.full(n, np.nan))
+def _case_output(rng, n=30, n_sectors=3, n_regions=2):
+    return (rng.random(n) > 0.2, rng.uniform(0.5, 2, n), rng.uniform(0.5, 3, n),
+            rng.uniform(1, 30, n), rng.integers(-1, 3, n), rng.uniform(0, 0.3, n),
+            rng.uniform(0, 1, n), rng.integers(0, n_sectors, n), n_sectors,
+            rng.integers(0, n_regions, n), rng.uniform(0.8, 1.3, (n_sectors, n_regions)),
+            float(rng.choice([1.0, rng.uniform(0.5, 0.9)])), np.full(n, np.nan))
+
+
+def _case_employment(rng, n=50, n_sectors=3, n_regions=4):
+    return (rng.random(n) > 0.3, rng.integers(0, n_sectors, n), rng.integers(0, n_regions, n),
+            rng.uniform(1, 30, n), n_sectors, n_regions)
 
 
 def _case_service_of(rng):
@@ -444,7 +454,8 @@ def _case_slots_where(rng, n=50):
 
 def _case_settle(rng, n=30):
     return (rng.random(n) > 0.2, rng.normal(0, 50, n), rng.normal(0, 5, n),
-            rng.uniform(0, 1, n), rng.uniform(0, 0.2, n))
+            rng.uniform(-1, 10, n), rng.uniform(0, 1, n), rng.uniform(0, 0.2, n),
+            float(rng.uniform(0, 0.5)), float(rng.uniform(0, 4)))
 
 
 def _case_accounts(rng):
@@ -455,9 +466,14 @@ def _case_accounts(rng):
 def _case_grow(rng):
     n = 30
     revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
+    n_sectors = 3
     return (rng.random(n) > 0.2, rng.uniform(0.5, 50, n), rng.normal(0, 30, n), revenue,
+            rng.uniform(-1, 1, n), rng.uniform(0.5, 2, n), rng.integers(0, n_sectors, n),
+            rng.uniform(0.8, 1.2, n_sectors), rng.uniform(0, 0.3, n_sectors),
             float(rng.uniform(0, 1)), float(rng.uniform(0, 0.3)), 1.0, 40.0,
-            *_draw_inputs(rng, n), np.full(n, np.nan))
+            float(rng.choice([0.0, rng.uniform(0.1, 3)])), float(rng.uniform(0, 3)),
+            rng.choice([0.0, 2.0], n), float(rng.choice([0.0, rng.uniform(0, 0.2)])),
+            *_draw_inputs(rng, n), np.full(n, np.nan), np.full(n, np.nan))
 
 
 def _case_exits(rng):
@@ -518,6 +534,7 @@ TWIN_CASES = {
     "sim.facilities._can_pledge": _case_can_pledge,
     "sim.facilities._serve": _case_serve,
     "sim.market._output": _case_output,
+    "sim.market._employment": _case_employment,
     "sim.totals.slots_where": _case_slots_where,
     "sim.totals.add_chunks": _case_add_chunks,
     "sim.market._service_of": _case_service_of,
@@ -739,17 +756,19 @@ def test_meet_draws_a_neighbour_for_live_firms_with_a_free_slot(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_outcomes_match_brute_force(seed):
     args = _case_outcomes(np.random.default_rng(seed))
-    (partner, _, trust, acted, alive, revenue, productivity, reputation, b, c, gain, loss, spill,
-     memory, floor) = args[:15]
+    (partner, _, trust, acted, alive, revenue, productivity, reputation, willingness, b, c,
+     gain, loss, spill, memory, floor, learning, aspiration) = args[:18]
     cooperation._outcomes(*args)
-    new_trust, new_prod, new_rep, income, acts, low = args[15:]
+    new_trust, new_prod, new_rep, new_will, income, acts, low = args[18:]
+    aspire = aspiration * (b - c)
+    reach = max(b - aspire, c + aspire, abs(aspire), 1e-12)
     np.testing.assert_array_equal(
         low, alive & ((partner >= 0) & (new_trust < floor)).any(axis=1))
     slot = {(int(i), int(partner[i, s])): s for i, s in zip(*np.nonzero(partner >= 0),
                                                              strict=True)}
     n, k = partner.shape
     for i in range(n):
-        inc, mine_total, ties, gap = 0.0, 0, 0, 0.0
+        inc, mine_total, ties, gap, push = 0.0, 0, 0, 0.0, 0.0
         for s in range(k):
             j = partner[i, s]
             t = trust[i, s]
@@ -761,6 +780,12 @@ def test_outcomes_match_brute_force(seed):
                 inc += b * scale * back - c * scale * mine
                 mine_total += mine
                 ties += 1
+                # Bush-Mosteller: the action taken becomes more (less) likely as the payoff
+                # beats (misses) the aspiration; willingness is the probability of cooperating
+                stim = (b * back - c * mine - aspire) / reach
+                p_act = willingness[i] if mine else 1 - willingness[i]
+                change = stim * ((1 - p_act) if stim >= 0 else p_act)
+                push += change if mine else -change
                 expected_t = t + gain * (1 - t) if back else t * (1 - loss)
                 if mine and back:
                     gap = max(gap, productivity[j] - productivity[i])
@@ -770,6 +795,9 @@ def test_outcomes_match_brute_force(seed):
         assert new_prod[i] == pytest.approx(productivity[i] + (spill * gap if alive[i] else 0))
         rep = (1 - memory) * reputation[i] + memory * mine_total / ties if ties else reputation[i]
         assert new_rep[i] == pytest.approx(rep, rel=1e-12)
+        will = (np.clip(willingness[i] + learning * push / ties, 0, 1) if ties
+                else willingness[i])
+        assert new_will[i] == pytest.approx(will, rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -1073,10 +1101,12 @@ def test_serve_hands_out_the_actual_level_and_sums_fees(seed):
 def test_output_matches_numpy(seed):
     # several chunks of market.CHUNK firms, so that the chunked sector totals are exercised
     args = _case_output(np.random.default_rng(seed), n=3 * market.CHUNK + 17)
-    alive, prod, emp, service, effect, level, sector, n_sectors, out = args
+    (alive, prod, talent, emp, service, effect, level, sector, n_sectors, region, local, theta,
+     out) = args
     totals = market._output(*args)
     boost = np.where(service == 0, effect * level, 0.0)
-    np.testing.assert_allclose(out, np.where(alive, prod * (1 + boost) * emp, 0.0), rtol=1e-12)
+    want = prod * talent * (1 + boost) * local[sector, region] * emp ** theta
+    np.testing.assert_allclose(out, np.where(alive, want, 0.0), rtol=1e-12)
     np.testing.assert_allclose(totals, np.bincount(sector[alive], weights=out[alive],
                                                    minlength=n_sectors), rtol=1e-12)
     # the set-up's sector totals add in the same order as the step's
@@ -1086,7 +1116,7 @@ def test_output_matches_numpy(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_settle_books_profit_and_sums_in_chunks_whatever_the_threads(seed):
     base = _case_settle(np.random.default_rng(seed), n=3 * market.CHUNK + 17)
-    alive, capital, profit, fee, subsidy = base
+    alive, capital, profit, revenue, fee, subsidy, rate, buffer = base
     results = []
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         args = copy.deepcopy(base)
@@ -1099,8 +1129,10 @@ def test_settle_books_profit_and_sums_in_chunks_whatever_the_threads(seed):
     (totals, cap), (totals_n, cap_n) = results
     assert totals == totals_n  # bit-identical sums
     np.testing.assert_array_equal(cap, cap_n)
-    np.testing.assert_allclose(cap, np.where(alive, capital + profit, capital), rtol=1e-12)
-    for got, values in zip(totals, (profit, fee, subsidy), strict=True):
+    after = capital + profit
+    drawn = rate * np.maximum(after - buffer * np.maximum(revenue, 0.0), 0.0)
+    np.testing.assert_allclose(cap, np.where(alive, after - drawn, capital), rtol=1e-12)
+    for got, values in zip(totals, (profit, fee, subsidy, drawn), strict=True):
         assert got == pytest.approx(values[alive].sum(), rel=1e-10)
 
 
@@ -1110,7 +1142,7 @@ def test_accounts_match_numpy(seed):
     n = d["alive"].size
     args = _accounts_args(d, n)
     market._accounts(*args)
-    revenue, profit, input_cost, waste_cost, subsidy = args[-5:]
+    revenue, profit, input_cost, waste_cost, subsidy, gap = args[-6:]
     r, s, q = d["region"], d["sector"], d["output"]
     rev = d["price"][s] * q * d["access"][r]
     inputs = q * d["ipo"][s] * d["unit_input_cost"]
@@ -1126,8 +1158,14 @@ def test_accounts_match_numpy(seed):
     prof = (rev - paid_inputs - paid_waste - labour - rent - transport - d["fee"]
             - d["fixed_cost"] - (interest_due - subs) + d["coop_income"])
     a = d["alive"]
+    value_added = rev - paid_inputs - paid_waste - transport
+    per_worker = labour / d["employees"] + rent / d["employees"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want_gap = np.where(value_added > 0,
+                            np.log(d["theta"] * value_added / (labour + rent)), -1.0)
+    want_gap = np.clip(np.where(per_worker > 0, want_gap, -1.0), -1.0, 1.0)
     for got, want in ((revenue, rev), (profit, prof), (input_cost, inputs),
-                      (waste_cost, waste), (subsidy, subs)):
+                      (waste_cost, waste), (subsidy, subs), (gap, want_gap)):
         np.testing.assert_allclose(got, np.where(a, want, 0.0), rtol=1e-12, atol=1e-12)
 
 
@@ -1153,19 +1191,24 @@ def test_short_facility_arrays_mean_no_facility(seed, length):
         got, ref = _accounts_args(short, n), _accounts_args(want, n)
         kernel(*got)
         market._accounts(*ref)
-        for a, b in zip(got[-5:], ref[-5:], strict=True):
+        for a, b in zip(got[-6:], ref[-6:], strict=True):
             np.testing.assert_array_equal(a, b)
-    alive, sector = d["alive"], d["sector"]
+    alive, sector, region = d["alive"], d["sector"], d["region"]
     out_short, out_ref = np.empty(n), np.empty(n)
-    totals = market._output(alive, d["output"], d["employees"], short["service"],
-                            short["effect"], short["level"], sector, 2, out_short)
-    ref_totals = market._output(alive, d["output"], d["employees"], want["service"],
-                                want["effect"], want["level"], sector, 2, out_ref)
+    local = np.ones((2, 3))
+    totals = market._output(alive, d["output"], np.ones(n), d["employees"], short["service"],
+                            short["effect"], short["level"], sector, 2, region, local, 0.7,
+                            out_short)
+    ref_totals = market._output(alive, d["output"], np.ones(n), d["employees"], want["service"],
+                                want["effect"], want["level"], sector, 2, region, local, 0.7,
+                                out_ref)
     np.testing.assert_array_equal(out_short, out_ref)
     np.testing.assert_array_equal(totals, ref_totals)
-    capital = d["capital"]
-    got = market._settle(alive, capital.copy(), d["coop_income"], short["fee"], d["coop_income"])
-    ref = market._settle(alive, capital.copy(), d["coop_income"], want["fee"], d["coop_income"])
+    capital, income = d["capital"], d["coop_income"]
+    got = market._settle(alive, capital.copy(), income, d["output"], short["fee"], income, 0.1,
+                         3.0)
+    ref = market._settle(alive, capital.copy(), income, d["output"], want["fee"], income, 0.1,
+                         3.0)
     assert got == ref
 
 
@@ -1196,13 +1239,25 @@ def test_slots_where_is_flatnonzero(seed, n, value):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grow_matches_numpy(seed):
     args = _case_grow(np.random.default_rng(seed))
-    alive, emp, profit, revenue, g, sd, floor, cap, firm_id, key, month, out = args
-    demography._grow(*args)
-    margin = np.clip(np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0),
-                     -1.0, 1.0)
+    (alive, emp, capital, revenue, gap, prod, sector, mean, sd_s, g, sd, floor, cap, hire,
+     borrow, extra, reversion, firm_id, key, month, out, new_prod) = args
+    capital_before = capital.copy()
+    spent = demography._grow(*args)
     eps = np.array([_normal(key, month, streams.GROWTH, f) for f in firm_id])
-    expected = np.clip(emp * np.exp(g * margin + sd * eps), floor, cap)
-    np.testing.assert_allclose(out, np.where(alive, expected, emp), rtol=1e-12)
+    wanted = np.clip(emp * np.exp(g * gap + sd * eps), floor, cap)
+    if hire > 0:  # hiring is financed: capital plus what the firm may borrow
+        room = capital_before + (borrow + extra) * np.maximum(revenue, 0.0)
+        affordable = emp + np.maximum(room, 0.0) / hire
+        wanted = np.where(wanted > emp, np.maximum(np.minimum(wanted, affordable), emp), wanted)
+    np.testing.assert_allclose(out, np.where(alive, wanted, emp), rtol=1e-12)
+    cost = np.where(alive & (out > emp), hire * (out - emp), 0.0)
+    np.testing.assert_allclose(capital, capital_before - cost, rtol=1e-12, atol=1e-12)
+    assert spent == pytest.approx(cost.sum(), rel=1e-10, abs=1e-12)
+    eta = np.array([_normal(key, month, streams.PRODUCTIVITY, f) for f in firm_id])
+    shock = sd_s[sector] * np.sqrt(reversion * (2 - reversion))
+    moved = prod * np.exp(reversion * np.log(mean[sector] / prod) + shock * eta)
+    np.testing.assert_allclose(new_prod, np.where(alive & (reversion > 0), moved, prod),
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
