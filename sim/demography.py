@@ -253,7 +253,7 @@ def viable(model, region: np.ndarray, sector: np.ndarray, sizes: np.ndarray) -> 
              * model.localisation[sector, region])
     if theta >= 1.0:
         return value >= now / base
-    best = sizes * (value * base / now) ** (1.0 / (1.0 - theta))
+    best = sizes * (value * base / np.maximum(now, 1e-12)) ** (1.0 / (1.0 - theta))
     return (1.0 - theta) / theta * now * best > mp.fixed_cost
 
 
