@@ -28,13 +28,16 @@ class RunResult:
     final : final value of every output plus per-run outcomes (survival, time to first facility,
         public cost per job...);
     firms : the final firm table;
-    provenance : version, git commit, scenario hash, seed, parameters, wall time.
+    provenance : version, git commit, scenario hash, seed, parameters, wall time;
+    burn_in : the months simulated before month 0 (:attr:`sim.params.WorldParams.burn_in`).
     """
 
     series: pd.DataFrame
     final: dict[str, float]
     firms: pd.DataFrame
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: the burn-in's rows (steps before 0, flagged ``burn_in``), or None
+    burn_in: pd.DataFrame | None = None
 
 
 def run_model(model, steps: int, progress=None) -> None:
@@ -79,5 +82,7 @@ def simulate(scenario, *, steps: int | None = None, seed: int = 0,
     wall = time.perf_counter() - t0
     prov = provenance(scenario=scenario, seed=seed, params=model.params, steps=n_steps,
                       overrides=overrides or {}, wall_time_s=wall)
+    full = model.series(burn_in=True)
     return RunResult(series=model.series(), final=model.final_outcomes(),
-                     firms=model.firm_table(), provenance=prov)
+                     firms=model.firm_table(), provenance=prov,
+                     burn_in=full[full["step"] < 0].reset_index(drop=True))

@@ -57,8 +57,13 @@ class Recorder:
             timings["metrics"] = timings.get("metrics", 0.0) + (t1 - t0)
             timings["data collection"] = timings.get("data collection", 0.0) + (t2 - t1)
 
-    def dataframe(self) -> pd.DataFrame:
-        return pd.DataFrame(self.columns)
+    def dataframe(self, burn_in: bool = False) -> pd.DataFrame:
+        """The rows recorded, from month 0 (and the burn-in's rows before it, flagged in the
+        ``burn_in`` column, when ``burn_in`` is true)."""
+        df = pd.DataFrame(self.columns)
+        if burn_in or df.empty:
+            return df
+        return df[df["step"] >= 0].reset_index(drop=True)
 
 
 def indicators(model) -> dict[str, Any]:
@@ -191,7 +196,8 @@ def final_outcomes(model) -> dict[str, float]:
     out["public_cost_per_job"] = (out["public_spending_total"] / out["jobs_created"]
                                   if out["jobs_created"] > 0 and out["public_spending_total"] > 0
                                   else float("nan"))
-    df = model.recorder.columns
-    out["entries_total"] = float(np.nansum(df.get("entries", [0])))
-    out["exits_total"] = float(np.nansum(df.get("exits", [0])))
+    df = model.recorder.columns  # totals from month 1: the burn-in is not the run's
+    after = np.asarray(df.get("step", [0])) > 0
+    out["entries_total"] = float(np.nansum(np.asarray(df.get("entries", [0]))[after]))
+    out["exits_total"] = float(np.nansum(np.asarray(df.get("exits", [0]))[after]))
     return out

@@ -10,8 +10,8 @@ start; Marshall's localisation economies, magnitude from Rosenthal & Strange 200
 The cluster is open. Each sector sells into a local market with constant-elasticity demand,
 ``P_loc = P0 (D / Q)^(1/elasticity)`` (``D`` the initial sector output times ``demand_level``,
 growing at ``demand_growth``), and into outside markets that take any quantity at
-``outside_price`` times the base price; so ``P_s = P0 m_s min(cap, max(outside, (D/Q)^(1/e)))``
-with ``m_s`` the demand shocks. Extra output lowers the price only until the cluster exports;
+``outside_price`` times the base price; so
+``P_s = P0 min(cap, max(outside m_s^(1/e), (D m_s / Q)^(1/e)))`` with ``m_s`` the demand shocks. Extra output lowers the price only until the cluster exports;
 beyond that it is sold outside, and the cost of getting it there (``transport_share`` of
 revenue, raised by movement restrictions, lowered by infrastructure) is the trade cost.
 
@@ -155,14 +155,19 @@ def sector_output(alive, sector, output, n_sectors) -> np.ndarray:
 def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult,
                   outside=0.0, cap=3.0):
     """Sector prices: the local inverse demand curve, never below the outside markets' price
-    (``outside`` times the base) nor above ``cap`` times the base; the base price with the
-    market off. Demand shocks (``demand_mult``) move both markets."""
+    (``outside`` times the base) nor above ``cap`` times the base; the base price times the
+    shock with the market off. Demand shocks (``demand_mult``) scale the demand of both markets,
+    so both prices move by ``demand_mult^(1/elasticity)``."""
     if not use_market:
         return base_price * demand_mult
     with np.errstate(divide="ignore"):
-        ratio = np.where(q_sector > 0, demand / np.maximum(q_sector, 1e-300), np.inf)
-    local = np.minimum(cap, ratio ** (1.0 / elasticity))
-    return base_price * demand_mult * np.maximum(local, min(outside, cap))
+        ratio = np.where(q_sector > 0, demand * demand_mult / np.maximum(q_sector, 1e-300),
+                         np.inf)
+    local = ratio ** (1.0 / elasticity)
+    # outside demand is iso-elastic too, and so large that the cluster takes its price: a shock
+    # that scales it by m moves that price by m^(1/elasticity), as it moves the local one
+    away = outside * demand_mult ** (1.0 / elasticity)
+    return base_price * np.minimum(cap, np.maximum(local, away))
 
 
 @parallel_kernel

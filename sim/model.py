@@ -115,7 +115,8 @@ class ClusterModel(mesa.Model):
             self.recorder = collect.Recorder()
             self.books = {}  # the initial firms are the starting stock, not this month's entrants
             self.capital_before = None  # nor has their capital changed yet
-            self.steps = -self.burn_in  # the set-up state is recorded before the burn-in
+            # the set-up state is recorded before the burn-in's months
+            self.steps = -self.burn_in - 1 if self.burn_in > 0 else 0
             self.recorder.record(self, entries=0, exits=0)
             self.steps = 0
         finally:
@@ -196,15 +197,20 @@ class ClusterModel(mesa.Model):
 
     def _burn_in(self) -> None:
         """Run the burn-in: ``burn_in`` months without interventions, recorded at steps
-        -burn_in+1..0 (flagged in the series), so that month 0 is the model's own state."""
+        -burn_in..-1 (flagged in the series; the set-up state at -burn_in-1), so that month 0
+        is the model's own state. Month 0 is then recorded as a start, with no flows."""
         months = self.burn_in
         if months <= 0:
             return
-        self.steps = -months
+        self.steps = -months - 1
         for _ in range(months):
             self.steps += 1
             self._month(policies=False)
         self.steps = 0
+        self.books = {}
+        self.capital_before = None
+        self.public_step = 0.0
+        self.recorder.record(self, entries=0, exits=0)
 
     def _set_threads(self, slots: int | None = None) -> int:
         """Choose the numba threads for this step (or the set-up, of ``slots`` firm slots);
@@ -234,9 +240,10 @@ class ClusterModel(mesa.Model):
                 sch.spent += amount
 
     # -- outputs --------------------------------------------------------------------------------
-    def series(self):
-        """Per-step outputs as a pandas DataFrame (one row per step, from step 0)."""
-        return self.recorder.dataframe()
+    def series(self, burn_in: bool = False):
+        """Per-step outputs as a pandas DataFrame (one row per step, from step 0; with
+        ``burn_in``, the burn-in's months too, at negative steps, flagged ``burn_in``)."""
+        return self.recorder.dataframe(burn_in)
 
     def firm_table(self):
         """The live firms as a pandas DataFrame, one row per firm."""

@@ -84,6 +84,8 @@ def write_run(result, out: str | Path, force: bool = False) -> tuple[Path, bool]
         write_parquet(result.series, tmp / "timeseries.parquet", prov)
         result.series.to_csv(tmp / "timeseries.csv", index=False)
         write_parquet(result.firms, tmp / "firms.parquet", prov)
+        if result.burn_in is not None and len(result.burn_in):  # recorded, apart and flagged
+            write_parquet(result.burn_in, tmp / "burn_in.parquet", prov)
         run = dict(result.provenance)
         run["final"] = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                         for k, v in result.final.items()}

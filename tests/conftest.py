@@ -37,12 +37,13 @@ def tiny_world(counts: dict[tuple[str, str], int] | None = None, n_regions: int 
 
 
 def quiet_params(*on: str, **overrides) -> Params:
-    """Params with every mechanism switched off except those named in ``on``."""
+    """Params with every mechanism switched off except those named in ``on``, and no burn-in
+    (a hand-built state is tested as built), unless ``burn_in`` is given."""
     unknown = set(on) - set(SWITCHES)
     if unknown:
         raise ValueError(f"unknown switches {sorted(unknown)}")
     switches = {f"switches.{s}": s in on for s in SWITCHES}
-    return Params().replace({**switches, **overrides})
+    return Params().replace({**switches, "burn_in": 0, **overrides})
 
 
 def random_ties(rng: np.random.Generator, n: int, k: int, n_tries: int, p_dead: float = 0.2):

@@ -73,6 +73,8 @@ def assert_close(got, want, what="row"):
     elif isinstance(want, tuple):
         for n, (a, b) in enumerate(zip(got, want, strict=True)):
             assert_close(a, b, f"{what}[{n}]")
+    elif isinstance(want, bool):
+        assert got is want, what
     elif isinstance(want, int):
         assert type(got) is int, what
         assert got == want, what

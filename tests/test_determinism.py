@@ -124,7 +124,7 @@ def test_identical_results_with_one_and_two_numba_threads():
 
 
 def test_keyword_overrides():
-    model = ClusterModel(n_firms=200, rng=1)
+    model = ClusterModel(n_firms=200, rng=1, burn_in=0)
     assert model.params.world.n_firms == 200
     assert model.firms.n_alive == 200
     model = ClusterModel(rng=1, **{"cooperation.meet_prob": 0.2, "growth_sd": 0.0})

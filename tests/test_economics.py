@@ -37,11 +37,11 @@ def test_price_never_falls_below_the_outside_markets():
     q = np.array([2.5, 0.0])
     np.testing.assert_allclose(market.sector_prices(q, demand, base, 2.0, True, one, 0.9, 3.0),
                                [2.0 * 1.0, 3.0 * 2.0])
-    # demand shocks move both markets
+    # demand shocks move both markets, by m^(1/elasticity)
     half = np.array([0.5, 0.5])
     q = np.array([40.0, 40.0])
     np.testing.assert_allclose(market.sector_prices(q, demand, base, 2.0, True, half, 0.9, 3.0),
-                               0.45 * base)
+                               0.9 * 0.5 ** 0.5 * base)
 
 
 def test_more_output_from_some_firms_leaves_the_others_price_alone():
@@ -241,13 +241,17 @@ def test_without_learning_and_imitation_willingness_does_not_move():
 
 def test_burn_in_is_recorded_at_negative_steps_and_flagged():
     m = ClusterModel(n_firms=100, rng=1, burn_in=6)
-    s = m.series()
-    assert s["step"].tolist() == list(range(-6, 1))
-    assert s["burn_in"].tolist() == [True] * 6 + [False]
+    assert m.series()["step"].tolist() == [0]
+    s = m.series(burn_in=True)
+    assert s["step"].tolist() == list(range(-7, 1))
+    assert s["burn_in"].tolist() == [True] * 7 + [False]
+    # month 0 is a start: the state after the burn-in, with no flows of its own
+    assert s["entries"].iloc[-1] == s["exits"].iloc[-1] == 0
+    assert s["firms"].iloc[-1] == s["firms"].iloc[-2]
     assert m.steps == 0
     m.step()
-    assert m.series()["step"].iloc[-1] == 1
-    assert not m.series()["burn_in"].iloc[-1]
+    assert m.series()["step"].tolist() == [0, 1]
+    assert not m.series()["burn_in"].any()
     # survival and jobs created count from month 0, after the burn-in
     assert m.initial_employment == pytest.approx(float(s["employment"].iloc[-1]))
 
@@ -257,7 +261,7 @@ def test_no_intervention_acts_during_the_burn_in():
 
     sc = load_scenario("scenarios/cfc.toml").with_overrides({"burn_in": 12})
     m = sc.build(rng=1)
-    burn = m.series()
+    burn = m.series(burn_in=True)
     assert (burn["public_spending"] == 0).all()
     assert all(not s.active and not s.ended for s in m.schedules)
 

@@ -459,7 +459,8 @@ def test_joint_purchasing_lowers_the_trust_needed_and_cuts_prices():
 def cfc_model(spec, **params):
     """Every firm pledges at once (negative thresholds); ample capital; no private drives."""
     base = {"facilities": True, "pledge_threshold_mean": -1.0, "pledge_threshold_sd": 0.0,
-            "initial_capital_months": 50.0, "private_cost": 0.0, "build_months": 2}
+            "initial_capital_months": 50.0, "private_cost": 0.0, "build_months": 2,
+            "payout_rate": 0.0, "hire_cost": 0.0}  # capital moves only by profit and pledges
     return model([spec], **{**base, **params})
 
 

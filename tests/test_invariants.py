@@ -4,7 +4,8 @@ After every step: every state array of live firms is finite; trust lies in [0, 1
 is symmetric with no ties to dead firms; employment lies within [min_size, max_size]; the Mesa
 firm agents are exactly the live firms and read the arrays. Over the run: the firm count equals
 the initial count plus cumulative entries minus cumulative exits; money is conserved each step,
-``capital_change == profit - contributions + entry_capital - exit_capital`` to 1e-9 of the scale
+``capital_change == profit - contributions - payouts - investment + entry_capital - exit_capital``
+to 1e-9 of the scale
 of capital; the public spending total is the sum of the monthly spending.
 
 Random runs come from hypothesis with a small, derandomised budget of examples (reproducible,
@@ -116,7 +117,8 @@ def check_series(model) -> None:
     # money: each step's change of capital is explained by the books (row 0 is the start)
     d = df.iloc[1:]
     lhs = d["capital_change"].to_numpy()
-    rhs = (d["profit"] - d["contributions"] + d["entry_capital"] - d["exit_capital"]).to_numpy()
+    rhs = (d["profit"] - d["contributions"] - d["payouts"] - d["investment"] + d["entry_capital"]
+           - d["exit_capital"]).to_numpy()
     scale = max(1.0, float(np.abs(df["capital"]).max()), float(np.abs(d["profit"]).max()))
     np.testing.assert_allclose(lhs, rhs, rtol=0.0, atol=1e-9 * scale)
     np.testing.assert_allclose(np.diff(df["capital"].to_numpy()), lhs, rtol=0.0,

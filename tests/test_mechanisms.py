@@ -198,18 +198,19 @@ def test_a_firm_without_supplier_always_chooses_one():
 
 
 def test_scale_economies_price_falls_with_volume_to_the_floor():
-    sp = _supplier_params(scale_elasticity=0.15, price_floor=0.5)
+    sp = _supplier_params(scale_elasticity=0.15, price_floor=0.5, supplier_capacity=1e6)
     sup = SupplierState(x=np.zeros(5), y=np.zeros(5), region=np.zeros(5, dtype=np.int64),
                         input=np.zeros(5, dtype=np.int64), base_price=np.full(5, 2.0),
-                        volume=np.array([200.0, 400.0, 800.0, 200.0 * 1e9, 0.0]),
-                        price=np.zeros(5))
+                        volume=np.array([200.0, 400.0, 800.0, 200.0 * 1e5, 0.0]),
+                        price=np.zeros(5), ref_volume=np.full(5, 200.0))
     price = suppliers.gate_prices(sup, sp, np.ones(1))
-    # p = p0 * (V / V_ref)^-0.15, at least 0.5 p0; an idle supplier charges (2 - 0.5) p0
-    np.testing.assert_allclose(price, [2.0, 2.0 * 2**-0.15, 2.0 * 4**-0.15, 1.0, 3.0])
-    volumes = np.geomspace(1.0, 1e12, 40)
+    # p = p0 * (V / V_ref)^-0.15, at least 0.5 p0, at most p0 (an idle supplier charges p0)
+    np.testing.assert_allclose(price, [2.0, 2.0 * 2**-0.15, 2.0 * 4**-0.15, 1.0, 2.0])
+    volumes = np.geomspace(1.0, 1e8, 40)  # below capacity (1e6 times the reference)
     sup.volume = volumes
     sup.base_price = np.full(40, 2.0)
     sup.input = np.zeros(40, dtype=np.int64)
+    sup.ref_volume = np.full(40, 200.0)
     price = suppliers.gate_prices(sup, sp, np.ones(1))
     assert np.all(np.diff(price) <= 0.0)
     assert price.min() == pytest.approx(2.0 * 0.5)
@@ -435,10 +436,15 @@ def market_model(make_world, make_params):
     (price 1, input 0.3 per unit at price 1, no waste, wage index 1, land 0.03, access 1,
     infrastructure 0.5); only the market mechanism on."""
     world = make_world({("R0", "S0"): 3}, n_regions=1)
+    # constant returns, a closed market, no congestion, no drawings: the textbook accounts
     params = make_params("market", demand_elasticity=2.0, demand_growth=0.0, wage=0.4,
-                         fixed_cost=0.05, transport_share=0.05, interest_rate=0.01)
+                         fixed_cost=0.05, transport_share=0.05, interest_rate=0.01,
+                         labour_elasticity=1.0, outside_price=0.0, payout_rate=0.0,
+                         wage_density_elasticity=0.0, rent_density_elasticity=0.0,
+                         localisation_elasticity=0.0)
     m = ClusterModel(params, world, rng=0, agents=False)
     f = m.firms
+    f.talent[:3] = 1.0
     f.productivity[:3] = (1.0, 2.0, 0.5)
     f.employees[:3] = (10.0, 20.0, 20.0)
     f.capital[:3] = (-10.0, 5.0, 5.0)
@@ -474,7 +480,7 @@ def test_market_price_grows_with_demand_and_is_capped(market_model):
     # an almost empty market: the price is capped at 3 times the base price
     m.firms.employees[:3] = 1e-6
     market.step(m, 0)
-    assert m.sector_price[0] == market.PRICE_CAP
+    assert m.sector_price[0] == m.params.market.price_cap
     # with the market switched off the price is the base price
     m.params = m.params.replace({"switches.market": False})
     market.step(m, 0)
@@ -494,20 +500,18 @@ def _firms(**arrays):
     return f
 
 
-def test_growth_without_noise_follows_the_margin_within_floor_and_cap():
+def test_growth_without_noise_follows_the_labour_gap_within_floor_and_cap():
     dp = Params().replace(growth_sensitivity=0.05, growth_sd=0.0, min_size=1.0,
-                          max_size=2000.0).demography
-    f = _firms(employees=[10.0, 10.0, 1.0, 1999.9, 10.0, 10.0],
-               profit=[2.0, -3.0, -5.0, 5.0, 1.0, 50.0],
-               revenue=[10.0, 10.0, 10.0, 10.0, 0.0, 10.0])
-    demography.grow(f, dp, _key(0), 1)
+                          max_size=2000.0, productivity_reversion=0.0, hire_cost=0.0).demography
+    f = _firms(employees=[10.0, 10.0, 1.0, 1999.9, 10.0], revenue=[10.0] * 5)
+    gap = np.array([0.2, -0.3, -1.0, 1.0, 0.0])  # log(marginal value of a worker / its cost)
+    demography.grow(f, dp, gap, np.ones(1), np.zeros(1), _key(0), 1)
     np.testing.assert_allclose(f.employees, [
-        10.0 * math.exp(0.05 * 0.2),  # L exp(g margin)
+        10.0 * math.exp(0.05 * 0.2),  # L exp(g gap)
         10.0 * math.exp(0.05 * -0.3),
         1.0,  # floor
         2000.0,  # cap
-        10.0,  # no revenue: margin 0
-        10.0 * math.exp(0.05 * 1.0),  # margin capped at 1
+        10.0,  # a worker is worth what it costs: no change
     ], rtol=1e-12)
 
 
@@ -618,7 +622,9 @@ def test_model_entry_creates_firms_with_starting_capital(make_world, make_params
     np.testing.assert_array_equal(new, [5, 6, 7])  # the lowest free slots
     np.testing.assert_array_equal(f.firm_id[new], [5, 6, 7])
     # starting capital: 3 months of revenue at the base price (1) and access (1)
-    np.testing.assert_allclose(f.capital[new], 3.0 * f.productivity[new] * f.employees[new])
+    theta = m.params.market.labour_elasticity
+    np.testing.assert_allclose(f.capital[new], 3.0 * f.productivity[new] * f.talent[new]
+                               * f.employees[new] ** theta)
     row = m.series().iloc[-1]
     assert (row["entries"], row["firms"]) == (3, 8)
     assert row["entry_capital"] == pytest.approx(f.capital[new].sum())

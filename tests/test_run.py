@@ -15,7 +15,8 @@ from sim.provenance import PARQUET_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "classroom_free_riding.toml"
-FILES = {"timeseries.parquet", "timeseries.csv", "firms.parquet", "run.json", "summary.png"}
+FILES = {"timeseries.parquet", "timeseries.csv", "firms.parquet", "run.json", "summary.png",
+         "burn_in.parquet"}
 
 
 def run_cli(*args: str) -> int:

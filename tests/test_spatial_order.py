@@ -46,7 +46,7 @@ def test_reorder_moves_every_field_together():
 
 
 def test_initial_firms_are_laid_out_along_the_curve():
-    m = ClusterModel(n_firms=2000, rng=4)
+    m = ClusterModel(n_firms=2000, rng=4, burn_in=0)  # before any firm leaves or enters
     alive = np.flatnonzero(m.firms.alive)
     order = spatial_order(m.firms.x[alive], m.firms.y[alive], m.params.world.world_size)
     np.testing.assert_array_equal(order, np.arange(alive.size))

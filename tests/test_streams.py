@@ -127,7 +127,7 @@ def test_normals_have_the_moments_of_a_standard_normal():
 def test_stream_numbers_are_distinct_and_stable():
     # renumbering a stream changes every result of every scenario: pin them
     assert streams.STREAMS == {"decide": 1, "meet": 2, "imitate": 3, "supplier": 4, "growth": 5,
-                               "spinoff": 6}
+                               "spinoff": 6, "productivity": 7}
 
 
 def test_a_firms_draws_follow_its_id_not_its_memory_slot():
@@ -146,9 +146,14 @@ def test_a_firms_draws_follow_its_id_not_its_memory_slot():
         cooperation._decide(partner[idx], trust[idx], alive[idx], will[idx], 0.3, firm_id[idx],
                             key, 9, acted[o])
     np.testing.assert_array_equal(acted[0][perm], acted[1])
-    emp, profit, revenue = rng.uniform(1, 50, n), rng.normal(0, 1, n), rng.uniform(1, 9, n)
+    emp, gap, revenue = rng.uniform(1, 50, n), rng.normal(0, 0.5, n), rng.uniform(1, 9, n)
+    prod, sector = rng.uniform(0.5, 2, n), rng.integers(0, 2, n)
     grown = [np.zeros(n), np.zeros(n)]
+    moved = [np.zeros(n), np.zeros(n)]
     for o, idx in enumerate((np.arange(n), perm)):
-        demography._grow(alive[idx], emp[idx], profit[idx], revenue[idx], 0.05, 0.2, 1.0, 1e4,
-                         firm_id[idx], key, 9, grown[o])
+        demography._grow(alive[idx], emp[idx], np.full(n, 1e9), revenue[idx], gap[idx],
+                         prod[idx], sector[idx], np.ones(2), np.full(2, 0.2), 0.05, 0.2, 1.0,
+                         1e4, 1.0, 0.0, np.zeros(n), 0.02, firm_id[idx], key, 9, grown[o],
+                         moved[o])
     np.testing.assert_array_equal(grown[0][perm], grown[1])
+    np.testing.assert_array_equal(moved[0][perm], moved[1])
