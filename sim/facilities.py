@@ -131,15 +131,18 @@ def _member_counts(alive, member_of, nf):
 
 
 @parallel_kernel
-def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cost,
-         f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
-         uses, level, fee):
+def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cost, born,
+         billed, f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member,
+         f_fee_other, uses, level, fee):
     """Each firm picks the operating facility with the largest positive net benefit.
 
     The F operating facilities are numbered 0..F-1 here; ``local`` maps a facility's global
     number to that (-1 if it is not operating), so ``member_of`` (int64[N], global numbers, -1
     for none) can be used as it is. ``input_cost`` and ``waste_cost`` are last month's and may
-    be shorter than N (slots added since count 0). f_sector_mask : bool[F, S]; f_level :
+    be shorter than N (slots added since count 0). They are the bills of the month ``billed``:
+    a firm born (int64[N] ``born``) in that month or later entered after them, and its slot's
+    entries are those of the firm that held the slot before it, so they count 0 for it too
+    (it has no bills of its own yet). f_sector_mask : bool[F, S]; f_level :
     float64[F] expected service level (quality times congestion); fees per month.
 
     Outputs uses int64[N] (operating facility used, -1 = none), level float64[N] (expected
@@ -158,6 +161,7 @@ def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cos
             if not alive[i]:
                 continue
             mine = local[member_of[i]] if member_of[i] >= 0 else -1
+            billed_i = born[i] < billed  # last month's bills are this firm's own
             best = 0.0
             for f in range(nf):
                 if (f_level[f] <= 0.0 or f_region[f] != region[i]
@@ -166,9 +170,9 @@ def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cos
                 if f_service[f] == 0:
                     base = revenue[i]
                 elif f_service[f] == 1:
-                    base = input_cost[i] if i < input_cost.shape[0] else 0.0
+                    base = input_cost[i] if billed_i and i < input_cost.shape[0] else 0.0
                 else:
-                    base = waste_cost[i] if i < waste_cost.shape[0] else 0.0
+                    base = waste_cost[i] if billed_i and i < waste_cost.shape[0] else 0.0
                 price = f_fee_member[f] if mine == f else f_fee_other[f]
                 net = f_effect[f] * f_level[f] * base - price
                 if net > best:
@@ -315,9 +319,11 @@ def step(model, t: int) -> dict[str, float]:
     f_effect = np.array(fac.effect)[operating]
     uses_local = np.empty(n, dtype=np.int64)
     fee = np.empty(n)
+    # last month's bills were made in the market phase of month t - 1, before that month's
+    # entrants took their slots: an entrant decides on no bills, not its predecessor's
     users_local = _use(firms.alive, firms.region, firms.sector, firms.member_of, local,
                        firms.revenue, _last_month(model.tmp, "input_cost"),
-                       _last_month(model.tmp, "waste_cost"),
+                       _last_month(model.tmp, "waste_cost"), firms.born, t - 1,
                        np.array(fac.region, dtype=np.int64)[operating], sector_mask[operating],
                        f_service, f_effect, expected_level[operating], fee_member[operating],
                        fee_other[operating], uses_local, np.empty(n), fee)

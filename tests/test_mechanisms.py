@@ -399,6 +399,26 @@ def test_facility_use_members_and_free_riders(facility_model):
     assert m.facilities.quality[f] == pytest.approx(0.95)
 
 
+def test_an_entrant_in_a_reused_slot_decides_on_no_bills_not_its_predecessors(facility_model):
+    # a raw-material bank cutting input bills by half; last month (4) firms 0 and 1 had input
+    # bills of 10, so each would save 5 > the non-member fee 1.0. Firm 0 then left and an
+    # entrant took its slot at the end of month 4: its first decision is on no bills of its own
+    m = facility_model
+    f = open_drive(m.facilities, _project(service=1, effect=0.5), t=0)
+    m.facilities.status[f] = FacilityState.OPERATING
+    m.facilities.quality[f] = 1.0
+    m.firms.revenue[:30] = 0.0
+    m.tmp["input_cost"][:2] = 10.0
+    m.books = {"entry_capital": 0.0, "exit_capital": 0.0}  # as at the start of a month
+    m._remove_firms(np.array([0]))
+    slot = m._create_firms(np.array([0]), np.array([0]), np.array([1.0]),
+                           parent=np.array([-1]), t=4)
+    assert slot.tolist() == [0]
+    facilities.step(m, 5)
+    np.testing.assert_array_equal(m.firms.uses[:2], [-1, f])
+    np.testing.assert_allclose(m.tmp["facility_fee"][:2], [0.0, 1.0])
+
+
 def test_facility_congestion_shares_service_among_users(facility_model):
     m = facility_model
     f = _operating(m, capacity=2.0)
