@@ -528,6 +528,13 @@ def _build(data, origins, path, files, text) -> Scenario:
                 raise where.fail(f"params.{group}.{name}", exc.detail) from None
     # world
     world = _build_world(data, where, params)
+    if "firms" in data and "n_firms" in data["params"].get("world", {}):
+        # a scenario that lists its firms creates exactly those: n_firms would be ignored (and
+        # yet recorded as if it had been used), so it is refused wherever it was set
+        firms_file = origins.get("firms", (str(path), "firms"))[0]
+        raise where.fail("params.world.n_firms", f"the scenario lists its initial firms "
+                         f"([[firms]] in {firms_file}), so n_firms would be ignored; allowed: "
+                         "change the counts in [[firms]] (or use a scenario without [[firms]])")
     # interventions
     interventions = _build_interventions(data, where, world)
     resolved = {

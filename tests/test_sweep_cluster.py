@@ -28,7 +28,7 @@ replicates = 2
 seed = 4
 
 [overrides]
-n_firms = 120
+coop_benefit = 0.03
 
 [[factors]]
 path = "interventions.cfc.grant_share"
@@ -49,6 +49,17 @@ def test_a_bad_factor_fails_at_once_with_the_model_s_own_message(tmp_path, capsy
     assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"clustersim sweep: error: {exp}: factors[0]: initial_trust: got 1.5")
+    assert not (tmp_path / "out").exists()
+
+
+def test_n_firms_as_a_factor_on_a_scenario_that_lists_its_firms_is_refused(tmp_path, capsys):
+    exp = tmp_path / "bad.toml"
+    exp.write_text(SMALL.replace("[[factors]]", '[[factors]]\npath = "n_firms"\n'
+                                 "levels = [100, 300]\n\n[[factors]]", 1))
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"clustersim sweep: error: {exp}: factors[0]: n_firms: the scenario "
+                          "lists its initial firms")
     assert not (tmp_path / "out").exists()
 
 
