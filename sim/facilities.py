@@ -384,4 +384,5 @@ def _open_private_drives(model, t: int) -> None:
                 region=r, sectors=np.array([s]), service=0, effect=fp.private_effect,
                 cost=fp.private_cost, grant_share=0.0, capacity=fp.private_capacity,
                 operating_cost=fp.private_operating_cost, spv_min=fp.spv_min_members,
-                member_share=1.0, drive_months=1), t)
+                # no grant: the members pay everything, never less than member_share_min
+                member_share=fp.member_share_min, drive_months=1), t)

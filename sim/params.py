@@ -158,8 +158,9 @@ class FacilityParams:
                               "every CFC that does not set its own)",
                               "MSE-CDP guidelines (FACTS.md)")
     member_share_min: float = _p(0.1, 0.0, 1.0, "share of project cost",
-                                 "least share of a project's cost paid by its members (every CFC "
-                                 "that does not set its own)",
+                                 "least share of a project's cost paid by its members: caps "
+                                 "the grant of every CFC that does not set its own (private "
+                                 "drives have no grant: members pay it all)",
                                  "MSE-CDP guidelines (FACTS.md)")
     max_contribution_months: float = _p(6.0, 0.0, 1_000.0, "months of revenue",
                                         "a firm will not pay more than this into a facility")

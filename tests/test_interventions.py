@@ -585,6 +585,21 @@ def test_cfc_grant_share_by_mse_cdp_band():
                                 member_share_min=0.1).project(m).grant_share == 0.9
 
 
+def test_member_share_min_is_the_least_share_the_members_of_every_drive_pay():
+    # the model's member_share_min (0.5) caps the CFC's 80% grant at 50%; a private drive (in
+    # B, where the CFC does not reach) has no grant, so its members pay everything
+    spec = CommonFacilityCentre(name="cfc", region="A", project_cost=120.0, grant_share=0.8,
+                                spv_min_members=10)
+    m = run(cfc_model(spec, member_share_min=0.5, private_cost=30.0, drive_interval=1,
+                      spv_min_members=10), 1)
+    fac = m.facilities
+    assert fac.sponsor == ["cfc", ""]
+    assert fac.member_share == [0.5, 1.0]
+    assert fac.status == [FacilityState.BUILDING, FacilityState.BUILDING]
+    assert m.public_by["cfc"] == pytest.approx(60.0)
+    assert m.books["contributions"] == pytest.approx(60.0 + 30.0)
+
+
 def test_cfc_operating_grant_is_booked_and_counts_against_running_cost():
     spec = CommonFacilityCentre(name="cfc", region="A", project_cost=120.0, grant_share=0.8,
                                 spv_min_members=10, operating_cost=500.0, operating_grant=800.0,
