@@ -419,6 +419,25 @@ def test_an_entrant_in_a_reused_slot_decides_on_no_bills_not_its_predecessors(fa
     np.testing.assert_allclose(m.tmp["facility_fee"][:2], [0.0, 1.0])
 
 
+def test_facility_fees_members_pay_fee_cover_times_cost_per_capacity_only_when_they_use_it(
+        facility_model):
+    # operating cost 5, capacity 10: member fee = fee_cover 0.5 * 5 / 10 = 0.25, non-member fee
+    # = nonmember_markup 3 * 0.25 = 0.75 (docs/ODD.md 7.3, Fees). A member who does not use
+    # the facility pays nothing: membership carries no subscription.
+    m = facility_model
+    m.params = m.params.replace(fee_cover=0.5, nonmember_markup=3.0)
+    f = _operating(m)
+    m.firms.member_of[:3] = f
+    m.firms.revenue[:30] = 0.0
+    m.firms.revenue[:2] = 5.0  # members, benefit 0.5 > 0.25: use it
+    m.firms.revenue[3:5] = (5.0, 10.0)  # non-members: 0.5 < 0.75 does not, 1.0 > 0.75 does
+    facilities.step(m, 1)
+    np.testing.assert_array_equal(m.firms.uses[:5], [f, f, -1, -1, f])
+    np.testing.assert_allclose(m.tmp["facility_fee"][:5], [0.25, 0.25, 0.0, 0.0, 0.75])
+    assert m.facilities.fees[f] == pytest.approx(1.25)
+    assert m.facilities.cash[f] == pytest.approx(1.25 - 5.0)
+
+
 def test_facility_congestion_shares_service_among_users(facility_model):
     m = facility_model
     f = _operating(m, capacity=2.0)
