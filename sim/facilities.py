@@ -251,7 +251,11 @@ def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t:
 
 
 def step(model, t: int) -> dict[str, float]:
-    """One month of joint infrastructure: drives, construction, use, fees, upkeep."""
+    """One month of joint infrastructure: drives, construction, use, fees, upkeep.
+
+    Use is decided on last month's bills (``model.tmp["input_cost"]``, ``["waste_cost"]``, from
+    the market phase of month ``t - 1``): a firm born in month ``t - 1`` or later has none yet
+    and values the cost and waste services at 0 (see :func:`_use`)."""
     firms, fac, fp = model.firms, model.facilities, model.params.facilities
     books = {"contributions": 0.0, "built": 0}
     # private drives: one sector in one region, no grant, every drive_interval months
