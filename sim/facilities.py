@@ -131,15 +131,18 @@ def _member_counts(alive, member_of, nf):
 
 
 @parallel_kernel
-def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cost,
-         f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member, f_fee_other,
-         uses, level, fee):
+def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cost, born,
+         billed, f_region, f_sector_mask, f_service, f_effect, f_level, f_fee_member,
+         f_fee_other, uses, level, fee):
     """Each firm picks the operating facility with the largest positive net benefit.
 
     The F operating facilities are numbered 0..F-1 here; ``local`` maps a facility's global
     number to that (-1 if it is not operating), so ``member_of`` (int64[N], global numbers, -1
     for none) can be used as it is. ``input_cost`` and ``waste_cost`` are last month's and may
-    be shorter than N (slots added since count 0). f_sector_mask : bool[F, S]; f_level :
+    be shorter than N (slots added since count 0). They are the bills of the month ``billed``:
+    a firm born (int64[N] ``born``) in that month or later entered after them, and its slot's
+    entries are those of the firm that held the slot before it, so they count 0 for it too
+    (it has no bills of its own yet). f_sector_mask : bool[F, S]; f_level :
     float64[F] expected service level (quality times congestion); fees per month.
 
     Outputs uses int64[N] (operating facility used, -1 = none), level float64[N] (expected
@@ -158,6 +161,7 @@ def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cos
             if not alive[i]:
                 continue
             mine = local[member_of[i]] if member_of[i] >= 0 else -1
+            billed_i = born[i] < billed  # last month's bills are this firm's own
             best = 0.0
             for f in range(nf):
                 if (f_level[f] <= 0.0 or f_region[f] != region[i]
@@ -166,9 +170,9 @@ def _use(alive, region, sector, member_of, local, revenue, input_cost, waste_cos
                 if f_service[f] == 0:
                     base = revenue[i]
                 elif f_service[f] == 1:
-                    base = input_cost[i] if i < input_cost.shape[0] else 0.0
+                    base = input_cost[i] if billed_i and i < input_cost.shape[0] else 0.0
                 else:
-                    base = waste_cost[i] if i < waste_cost.shape[0] else 0.0
+                    base = waste_cost[i] if billed_i and i < waste_cost.shape[0] else 0.0
                 price = f_fee_member[f] if mine == f else f_fee_other[f]
                 net = f_effect[f] * f_level[f] * base - price
                 if net > best:
@@ -247,7 +251,11 @@ def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t:
 
 
 def step(model, t: int) -> dict[str, float]:
-    """One month of joint infrastructure: drives, construction, use, fees, upkeep."""
+    """One month of joint infrastructure: drives, construction, use, fees, upkeep.
+
+    Use is decided on last month's bills (``model.tmp["input_cost"]``, ``["waste_cost"]``, from
+    the market phase of month ``t - 1``): a firm born in month ``t - 1`` or later has none yet
+    and values the cost and waste services at 0 (see :func:`_use`)."""
     firms, fac, fp = model.firms, model.facilities, model.params.facilities
     books = {"contributions": 0.0, "built": 0}
     # private drives: one sector in one region, no grant, every drive_interval months
@@ -315,9 +323,11 @@ def step(model, t: int) -> dict[str, float]:
     f_effect = np.array(fac.effect)[operating]
     uses_local = np.empty(n, dtype=np.int64)
     fee = np.empty(n)
+    # last month's bills were made in the market phase of month t - 1, before that month's
+    # entrants took their slots: an entrant decides on no bills, not its predecessor's
     users_local = _use(firms.alive, firms.region, firms.sector, firms.member_of, local,
                        firms.revenue, _last_month(model.tmp, "input_cost"),
-                       _last_month(model.tmp, "waste_cost"),
+                       _last_month(model.tmp, "waste_cost"), firms.born, t - 1,
                        np.array(fac.region, dtype=np.int64)[operating], sector_mask[operating],
                        f_service, f_effect, expected_level[operating], fee_member[operating],
                        fee_other[operating], uses_local, np.empty(n), fee)
@@ -378,4 +388,5 @@ def _open_private_drives(model, t: int) -> None:
                 region=r, sectors=np.array([s]), service=0, effect=fp.private_effect,
                 cost=fp.private_cost, grant_share=0.0, capacity=fp.private_capacity,
                 operating_cost=fp.private_operating_cost, spv_min=fp.spv_min_members,
-                member_share=1.0, drive_months=1), t)
+                # no grant: the members pay everything, never less than member_share_min
+                member_share=fp.member_share_min, drive_months=1), t)

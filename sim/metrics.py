@@ -16,7 +16,9 @@ Metrics and their sources
 - Location quotient ``LQ_ir = (e_ir / e_r) / (E_i / E)``: :func:`location_quotients`.
 - Ellison-Glaeser index of geographic concentration ``gamma_i`` (Ellison & Glaeser 1997,
   J. Polit. Econ. 105(5):889-927), which nets out the concentration a "dartboard" of independent
-  plant locations would give by chance: :func:`ellison_glaeser`, :func:`ellison_glaeser_parts`.
+  plant locations would give by chance, measured against the other sectors (leave-one-out) and
+  corrected for their sampling variance, so that it is unbiased at the null with few sectors:
+  :func:`ellison_glaeser`, :func:`ellison_glaeser_parts`.
 - Moran's I of spatial autocorrelation (Moran 1950, Biometrika 37:17-23):
   :func:`morans_i` for any weight matrix, :func:`grid_morans_i` for firms binned on a grid.
 - Tie-network statistics: mean degree, density, giant-component share, and the average local
@@ -524,8 +526,12 @@ def _location_quotients(e: np.ndarray) -> np.ndarray:
 
 def ellison_glaeser_parts(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.ArrayLike,
                           alive: npt.ArrayLike, n_regions: int, n_sectors: int
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ingredients of the Ellison-Glaeser index: raw concentration G, plant Herfindahl H, x.
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ingredients of the Ellison-Glaeser index of each sector i: raw concentration G_i,
+    plant Herfindahl H_i, and the reference distribution x^(-i) with its plant Herfindahl.
+
+    The reference of sector i is the employment of all *other* sectors (leave-one-out), so
+    that under the dartboard it is independent of sector i's own plant locations.
 
     Parameters
     ----------
@@ -535,47 +541,78 @@ def ellison_glaeser_parts(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt
     Returns
     -------
     G : numpy.ndarray of float64, shape (n_sectors,)
-        ``G_i = sum_r (s_ir - x_r)^2``, ``s_ir`` region r's share of sector i's employment;
-        ``nan`` for a sector without employment (or if total employment is 0).
+        ``G_i = sum_r (s_ir - x_r^(-i))^2``, ``s_ir`` region r's share of sector i's employment;
+        ``nan`` for a sector without employment or when no other sector has any.
     H : numpy.ndarray of float64, shape (n_sectors,)
         Plant Herfindahl ``H_i = sum_k z_ik^2`` of employment shares within the sector;
         ``nan`` for a sector without employment.
-    x : numpy.ndarray of float64, shape (n_regions,)
-        Each region's share of all employment; all ``nan`` if total employment is 0.
+    x : numpy.ndarray of float64, shape (n_sectors, n_regions)
+        ``x[i, r] = x_r^(-i) = (E_r - e_ir) / (E - E_i)``: region r's share of the employment
+        of all sectors but i; ``nan`` rows when the other sectors have no employment.
+    H_other : numpy.ndarray of float64, shape (n_sectors,)
+        Plant Herfindahl of all sectors but i together, ``sum_{k not in i} (e_k / (E - E_i))^2``
+        (the sampling variance of ``x^(-i)``); ``nan`` as ``x``.
     """
     e, sq, _ = _firm_table(emp, region, sector, alive, n_regions, n_sectors)
     return _eg_parts(e, sq)
 
 
 def _eg_parts(e, sq):
-    """G, H and x of :func:`ellison_glaeser_parts` from the sector x region employment table
-    ``e`` (float64[S, R]) and each sector's sum of squared plant employment ``sq`` (float64[S])."""
+    """G, H, x and H_other of :func:`ellison_glaeser_parts` from the sector x region employment
+    table ``e`` (float64[S, R]) and each sector's sum of squared plant employment ``sq``
+    (float64[S])."""
+    e = np.asarray(e, dtype=np.float64)
     n_sectors, n_regions = e.shape
     e_sector = e.sum(axis=1)
-    total = e_sector.sum()
-    if total <= 0:
-        return np.full(n_sectors, np.nan), np.full(n_sectors, np.nan), np.full(n_regions, np.nan)
-    x = e.sum(axis=0) / total
     has = e_sector > 0
+    # the other sectors' employment by region; a region where only sector i has employment
+    # gets exactly 0 (E_r is then e_ir plus exact zeros)
+    e_other = e.sum(axis=0)[None, :] - e
+    other = e_sector.sum() - e_sector
+    has_other = other > 0
+    x = np.full((n_sectors, n_regions), np.nan)
+    np.divide(e_other, other[:, None], out=x, where=has_other[:, None])
     s = np.zeros_like(e)
     np.divide(e, e_sector[:, None], out=s, where=has[:, None])
-    g = np.where(has, ((s - x) ** 2).sum(axis=1), np.nan)
-    # H_i = sum_k emp_k^2 / E_i^2
+    g = np.where(has & has_other, ((s - np.where(has_other[:, None], x, 0.0)) ** 2).sum(axis=1),
+                 np.nan)
+    # H_i = sum_k emp_k^2 / E_i^2, and the same over the other sectors' plants
     h = np.full(n_sectors, np.nan)
     np.divide(sq, e_sector * e_sector, out=h, where=has)
-    return g, h, x
+    h_other = np.full(n_sectors, np.nan)
+    np.divide(sq.sum() - sq, other * other, out=h_other, where=has_other)
+    return g, h, x, h_other
 
 
 def ellison_glaeser(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.ArrayLike,
                     alive: npt.ArrayLike, n_regions: int, n_sectors: int) -> np.ndarray:
-    """Ellison-Glaeser index of geographic concentration of each sector.
+    """Ellison-Glaeser index of geographic concentration of each sector, unbiased at the null
+    with few sectors.
 
-    ``gamma_i = [G_i - (1 - sum_r x_r^2) H_i] / [(1 - sum_r x_r^2)(1 - H_i)]`` with G, H and x
-    from :func:`ellison_glaeser_parts` (Ellison & Glaeser 1997, eq. 5). If plants locate
-    independently with probabilities x_r (the "dartboard"), E[G_i] = (1 - sum x^2) H_i, so
-    E[gamma_i] = 0; gamma > 0 signals agglomeration beyond chance, gamma < 0 dispersion. A sector
-    of many equal plants all in one region has gamma close to ``(1 - 2 x_r + sum x^2) /
-    (1 - sum x^2)`` (1 when that region is small).
+    Ellison & Glaeser (1997, eq. 5) measure sector i's raw concentration
+    ``G_i = sum_r (s_ir - x_r)^2`` against x_r, the regions' shares of aggregate activity, and
+    net out what independent plant locations with probabilities x_r (the "dartboard") would
+    give: ``gamma_i = [G_i - (1 - sum x^2) H_i] / [(1 - sum x^2)(1 - H_i)]``, with E[gamma] = 0
+    when x_r are those probabilities. Measured on the model's few sectors, x_r taken from all
+    employment contains sector i itself, which pulls x towards s_i and biases gamma down
+    (about -0.011 with four sectors and ~500 firms). Here x is, for each sector, the other
+    sectors' employment, ``x_r^(-i) = (E_r - e_ir) / (E - E_i)`` (:func:`ellison_glaeser_parts`),
+    independent of sector i's plants under the dartboard; being itself a sample of H^(-i)-sized
+    plants (``H_other``), it adds its sampling variance to G and to ``sum x^2``, which is netted
+    out exactly:
+
+    ``c_i = (1 - sum_r (x_r^(-i))^2) / (1 - H^(-i))``   (unbiased for ``1 - sum_r p_r^2``)
+
+    ``gamma_i = [G_i - c_i (H_i + H^(-i))] / [c_i (1 - H_i)]``
+
+    Under the dartboard (every plant in region r with probability p_r, independently; sizes
+    given) ``E[G_i] = (1 - sum p^2)(H_i + H^(-i))`` and ``E[c_i] = 1 - sum p^2``, so the
+    numerator has expectation exactly 0 and gamma's mean is 0 up to the second-order bias of a
+    ratio (measured, mean and standard error: -0.0001 +- 0.0004 for four sectors of 100
+    lognormal plants in three regions, where x from all employment gives -0.0065; +0.004 +-
+    0.003 for the default world at set-up, against -0.011 +- 0.005). With many sectors and
+    plants (H^(-i) -> 0, x^(-i) -> p) it is EG's eq. 5.
+    gamma > 0 signals agglomeration beyond chance, gamma < 0 dispersion.
 
     Parameters
     ----------
@@ -585,8 +622,9 @@ def ellison_glaeser(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.Array
     Returns
     -------
     numpy.ndarray of float64, shape (n_sectors,)
-        ``nan`` for a sector without employment, with fewer than two plants of positive
-        employment (H = 1), or when all employment lies in one region (sum x^2 = 1).
+        ``nan`` for a sector without employment or with fewer than two plants of positive
+        employment (H = 1), and when the other sectors have fewer than two such plants or all
+        their employment lies in one region (``c_i = 0``): there is then no reference.
     """
     return _ellison_glaeser(*_firm_table(emp, region, sector, alive, n_regions, n_sectors))
 
@@ -595,16 +633,22 @@ def _ellison_glaeser(e, sq, plants):
     """gamma of :func:`ellison_glaeser` from the sector x region employment table ``e``
     (float64[S, R]), each sector's sum of squared plant employment ``sq`` (float64[S]) and its
     number of plants with positive employment ``plants`` (int64[S])."""
-    g, h, x = _eg_parts(e, sq)
+    g, h, x, h_other = _eg_parts(e, sq)
     out = np.full(e.shape[0], np.nan)
-    if np.count_nonzero(e.sum(axis=0) > 0) < 2:  # one region holds everything: sum x^2 = 1
+    plants_other = plants.sum() - plants
+    # H = 1 exactly when a single plant has all the employment; counting plants avoids
+    # trusting 1 - H to rounding. Other sectors all in one region: sum x^2 = 1, c = 0.
+    ok = ((plants >= 2) & (plants_other >= 2)
+          & (np.count_nonzero(np.nan_to_num(x) > 0, axis=1) >= 2))
+    if not ok.any():
         return out
-    one_minus_x2 = 1.0 - _dot(x, x)
-    # H = 1 exactly when a single plant has all of the sector's employment; counting plants
-    # avoids trusting 1 - H to rounding
-    den = one_minus_x2 * (1.0 - np.where(plants >= 2, h, 1.0))
-    ok = den > 0
-    np.divide(g - one_minus_x2 * h, den, out=out, where=ok)
+    xk, hk, hok = x[ok], h[ok], h_other[ok]
+    c = (1.0 - np.einsum("ij,ij->i", xk, xk)) / (1.0 - hok)
+    den = c * (1.0 - hk)
+    good = den > 0
+    gamma = np.full(xk.shape[0], np.nan)
+    np.divide(g[ok] - c * (hk + hok), den, out=gamma, where=good)
+    out[ok] = gamma
     return out
 
 

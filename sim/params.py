@@ -169,10 +169,13 @@ class FacilityParams:
     trust_weight: float = _p(0.5, 0.0, 1.0, "share",
                              "how much a firm's mean trust lowers its pledge threshold")
     spv_min_members: int = _p(20, 1, 100_000, "firms",
-                              "fewest pledging firms that can form the SPV",
+                              "fewest pledging firms that can form an SPV (private drives, and "
+                              "every CFC that does not set its own)",
                               "MSE-CDP guidelines (FACTS.md)")
     member_share_min: float = _p(0.1, 0.0, 1.0, "share of project cost",
-                                 "least share of the project cost paid by members",
+                                 "least share of a project's cost paid by its members: caps "
+                                 "the grant of every CFC that does not set its own (private "
+                                 "drives have no grant: members pay it all)",
                                  "MSE-CDP guidelines (FACTS.md)")
     max_contribution_months: float = _p(6.0, 0.0, 1_000.0, "months of revenue",
                                         "a firm will not pay more than this into a facility")

@@ -45,7 +45,7 @@ from typing import Any
 
 from sim.errors import InputError
 from sim.interventions import KINDS, Intervention
-from sim.params import ParameterError, Params, _p, coerce, describe_allowed
+from sim.params import _FIELD_INFO, ParameterError, Params, _p, coerce, describe_allowed
 from sim.provenance import text_hash
 from sim.world import FirmGroup, Region, Sector, World, default_world
 
@@ -528,8 +528,15 @@ def _build(data, origins, path, files, text) -> Scenario:
                 raise where.fail(f"params.{group}.{name}", exc.detail) from None
     # world
     world = _build_world(data, where, params)
+    if "firms" in data and "n_firms" in data["params"].get("world", {}):
+        # a scenario that lists its firms creates exactly those: n_firms would be ignored (and
+        # yet recorded as if it had been used), so it is refused wherever it was set
+        firms_file = origins.get("firms", (str(path), "firms"))[0]
+        raise where.fail("params.world.n_firms", f"the scenario lists its initial firms "
+                         f"([[firms]] in {firms_file}), so n_firms would be ignored; allowed: "
+                         "change the counts in [[firms]] (or use a scenario without [[firms]])")
     # interventions
-    interventions = _build_interventions(data, where, world)
+    interventions = _build_interventions(data, where, world, params)
     resolved = {
         "scenario": {k: v for k, v in meta.items() if k != "files"},
         "params": params.to_dict(),
@@ -598,7 +605,8 @@ def _build_world(data, where: _Where, params: Params) -> World:
         raise where.fail("", str(exc)) from None
 
 
-def _build_interventions(data, where: _Where, world: World) -> tuple[Intervention, ...]:
+def _build_interventions(data, where: _Where, world: World,
+                         params: Params) -> tuple[Intervention, ...]:
     entries = data["interventions"]
     names = [e["name"] for e in entries]
     refs = {"regions": [r.name for r in world.regions], "sectors": [s.name for s in world.sectors],
@@ -622,14 +630,19 @@ def _build_interventions(data, where: _Where, world: World) -> tuple[Interventio
             if k not in infos:
                 raise where.fail(f"{at}.{k}", f"unknown key for kind {kind!r}"
                                  + _suggest(k, infos) + f"; allowed: kind, {', '.join(infos)}")
-            values[k] = where.check(f"{at}.{k}", v, infos[k])
+            if k in cls.from_params:
+                values[k] = _check_from_param(where, f"{at}.{k}", v, infos[k],
+                                              cls.from_params[k])
+            else:
+                values[k] = where.check(f"{at}.{k}", v, infos[k])
         for k in ("regions", "sectors", "size_classes"):  # no targeting the kind would ignore
             if values.get(k) and k not in cls.targets:
                 raise where.fail(f"{at}.{k}", f"kind {kind!r} does not target by {k}; allowed: "
                                  "leave it out (this kind targets by "
                                  + (", ".join(cls.targets) or "nothing: it acts on all firms")
                                  + ")")
-        _check_intervention(where, at, name, values, infos, names, refs, world)
+        _check_intervention(where, at, name, values, infos, names, refs, world, params,
+                            cls.from_params)
         try:
             out.append(cls(**values))
         except (TypeError, ValueError) as exc:  # pragma: no cover - checked above
@@ -647,9 +660,37 @@ def _build_interventions(data, where: _Where, world: World) -> tuple[Interventio
     return tuple(out)
 
 
-def _check_intervention(where, at, name, values, infos, names, refs, world) -> None:
+def _check_from_param(where: _Where, path: str, value: Any, f: dataclasses.Field,
+                      param: str) -> Any:
+    """Check an intervention field that stands for a model parameter: -1 (take the
+    parameter's value) or a value the parameter itself allows."""
+    allowed = _from_param_allowed(param).replace("`", "")
+    try:
+        value = coerce(path, value, f)
+        if value != -1:
+            value = coerce(path, value, _param_field(param))
+    except ParameterError:
+        raise where.fail(path, f"got {_show(value)}; allowed: {allowed}") from None
+    return value
+
+
+def _param_field(param: str) -> dataclasses.Field:
+    group, name = Params.resolve(param)
+    return _FIELD_INFO[group][name]
+
+
+def _from_param_allowed(param: str) -> str:
+    name = Params.resolve(param)[1]
+    return f"-1 (the model's `{name}`) or {describe_allowed(_param_field(param))}"
+
+
+def _check_intervention(where, at, name, values, infos, names, refs, world, params,
+                        from_params) -> None:
     """Cross-field and cross-reference checks of one intervention's values."""
-    get = lambda k: values.get(k, infos[k].default)  # noqa: E731
+    def get(k):
+        v = values.get(k, infos[k].default)
+        return params.get(from_params[k]) if k in from_params and v == -1 else v
+
     for k, kind in _REFERENCES.items():
         if k not in infos:
             continue
@@ -749,7 +790,8 @@ def reference_markdown() -> str:
     lines: list[str] = []
     common = Intervention.fields_info()
 
-    def table(title: str, fields_: dict[str, dataclasses.Field], required=()) -> None:
+    def table(title: str, fields_: dict[str, dataclasses.Field], required=(),
+              from_params=None) -> None:
         if title:
             lines.extend([f"### {title}", ""])
         lines.extend(["| key | default | allowed | unit | meaning |", "|---|---|---|---|---|"])
@@ -761,7 +803,9 @@ def reference_markdown() -> str:
             src = f.metadata.get("source", "assumption")
             if src and src != "assumption":
                 doc += f" (source: {src})"
-            lines.append(f"| `{k}` | {default} | {_allowed(f)} | {f.metadata.get('unit', '')} "
+            allowed = (_from_param_allowed(from_params[k]) if from_params and k in from_params
+                       else _allowed(f))
+            lines.append(f"| `{k}` | {default} | {allowed} | {f.metadata.get('unit', '')} "
                          f"| {doc.replace('|', '/')} |")
         lines.append("")
 
@@ -778,7 +822,7 @@ def reference_markdown() -> str:
         lines.extend([f"#### `kind = \"{kind}\"`", "", doc, "",
                       f"Targeting fields it uses: {reach}.", ""])
         if own:
-            table("", own)
+            table("", own, from_params=cls.from_params)
     outputs = ", ".join(f"`{k}`" for k in _output_templates())
     lines.extend(["### Outputs `when_metric` may name", "",
                   "The per-step outputs of the model (`{sector}` and `{region}` stand for the "

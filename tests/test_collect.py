@@ -15,6 +15,7 @@ import pytest
 
 from sim import collect, metrics
 from sim import model as model_module
+from sim.cooperation import add_tie
 from sim.model import ClusterModel
 
 
@@ -131,3 +132,23 @@ def test_recorded_series_is_bit_identical_for_any_threads(monkeypatch):
             m.step()
         series.append(m.series())
     assert series[0].equals(series[1])
+
+
+def test_cooperation_rate_is_promises_kept_over_ties_played_this_month(make_world, make_params):
+    """docs/ODD.md, Observation: the directed ties a firm cooperated on over the directed ties
+    played this month, counting ties that dissolve later in the month. Firms 0 and 1 always
+    keep their word (willingness 1, full trust); firms 2 and 3 never do (willingness 0), so
+    their tie's trust falls below the floor and it dissolves the same month: 2 kept of 4
+    played, although the one tie left at the end of the month was kept both ways."""
+    world = make_world({("R0", "S0"): 4}, n_regions=1)
+    params = make_params("cooperation", meet_prob=0.0, imitation_rate=0.0, initial_tie_share=0.0,
+                         trust_loss=0.25, trust_floor=0.15)
+    m = ClusterModel(params, world, rng=0, agents=False)
+    add_tie(m.ties, np.array([0]), np.array([1]), 1.0, 1.0)
+    add_tie(m.ties, np.array([2]), np.array([3]), 0.16, 0.16)
+    m.firms.willingness[:4] = (1.0, 1.0, 0.0, 0.0)
+    m.step()
+    assert (m.books["coop_played"], m.books["coop_kept"]) == (4, 2.0)
+    assert m.ties.degree()[:4].tolist() == [1, 1, 0, 0]  # the cheats' tie has dissolved
+    assert m.recorder.latest["cooperation_rate"] == 0.5
+    assert m.series()["cooperation_rate"].iloc[0] == 0.0  # step 0: nothing played yet

@@ -401,6 +401,7 @@ def test_command(tmp_path, capsys):
     (["--set", "interventions.trainin.cost_per_firm=1"],
      "--set: interventions.trainin.cost_per_firm: no scenario has an intervention named "
      "'trainin' (did you mean 'training'?); allowed: 'training'"),
+    (["--set", "n_firms=300"], "--set: n_firms: the scenario lists its initial firms"),
     (["--reps", "1"], "--reps: got 1; allowed: an integer >= 2"),
     (["--steps", "0"], "--steps: got 0; allowed: an integer >= 1"),
     (["--workers", "0"], "--workers: got 0; allowed: an integer >= 1"),

@@ -20,7 +20,7 @@ import pytest
 from sim.cli import main
 from sim.cli import params as params_cli
 from sim.interventions import KINDS, Intervention
-from sim.params import param_table
+from sim.params import Params, param_table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 ODD = DOCS / "ODD.md"
@@ -128,6 +128,49 @@ def test_shared_intervention_fields_exist():
     shared = {f.name for f in dataclasses.fields(Intervention)}
     assert {"start", "end", "duration", "after", "when_metric", "when_at_least", "budget",
             "regions", "sectors", "size_classes"} <= shared
+
+
+def test_every_name_has_one_declaration():
+    """``--set NAME=...`` must mean one thing. A model parameter's name appears elsewhere only
+    as a field that stands for that parameter: an intervention field listed in its kind's
+    ``from_params`` (default -1 = the parameter's value, same unit and range), or a firm
+    group's ``size_tail`` (unset = the parameter). Fields of different kinds that share a name
+    share a unit."""
+    from sim import scenario
+    from sim.world import FirmGroup
+
+    params = Params.names()
+    field_info = {row["name"]: row for row in param_table()}
+    clashes = []
+    for kind, cls in KINDS.items():
+        for name, f in cls.fields_info().items():
+            stands_for = cls.from_params.get(name)
+            if stands_for is not None:
+                group, bare = Params.resolve(stands_for)
+                assert bare == name, f"{kind}.{name} stands for a parameter of another name"
+                assert f.default == -1, f"{kind}.{name}: the default must be -1 (the parameter)"
+                assert f.metadata["unit"] == field_info[name]["unit"], (
+                    f"{kind}.{name}: not the unit of {stands_for}")
+            elif name in params:
+                clashes.append(f"interventions kind {kind!r} field {name!r} and parameter "
+                               f"{params[name]}.{name}")
+    tables = {"scenario": scenario.META_FIELDS, "regions": scenario.REGION_FIELDS,
+              "sectors": scenario.SECTOR_FIELDS, "firms": scenario.FIRM_FIELDS}
+    for table, fields_ in tables.items():
+        for name in fields_:
+            if (table, name) == ("firms", "size_tail"):
+                assert FirmGroup("r", "s", 1).size_tail is None  # unset: the parameter's value
+            elif name in params:
+                clashes.append(f"[{table}] key {name!r} and parameter {params[name]}.{name}")
+    assert not clashes, "names declared twice with different meanings: " + "; ".join(clashes)
+    common = Intervention.fields_info()
+    units: dict[str, set[str]] = {}
+    for cls in KINDS.values():
+        for name, f in cls.fields_info().items():
+            if name not in common:
+                units.setdefault(name, set()).add(f.metadata["unit"])
+    assert all(len(u) == 1 for u in units.values()), {n: u for n, u in units.items()
+                                                      if len(u) > 1}
 
 
 # -- the command ---------------------------------------------------------------------------------

@@ -410,6 +410,28 @@ def test_trust_building_brokers_ties_between_participants():
     assert (m.ties.degree() <= m.params.world.max_ties).all()
 
 
+def test_trust_building_does_not_enrol_an_entrant_in_a_departed_participants_slot():
+    # every firm of A takes part; one leaves and an entrant takes its slot: the entrant is a
+    # different firm, so its ties get no boost and it is not introduced to anyone
+    spec = TrustBuilding(name="cda", regions=("A",), participants=1000,
+                         introductions_per_month=20, introduced_trust=0.7, trust_boost=0.5,
+                         staff_cost=0.0)
+    m = run(model([spec]), 1)
+    a = alive_in(m, "A")
+    gone = a[0]
+    other = a[1:][m.ties.degree()[a[1:]] < m.params.world.max_ties - 1][0]
+    m._remove_firms(np.array([gone]))
+    slot = m._create_firms(np.array([m.world.region_index("A")]), np.array([0]),
+                           np.array([2.0]), parent=np.array([-1]), t=m.steps)
+    assert slot.tolist() == [gone]  # the lowest free slot: the departed participant's
+    tie(m, gone, other, 0.2)
+    run(m, 3)
+    assert trust_of(m, gone, other) == 0.2
+    assert trust_of(m, other, gone) == 0.2
+    assert m.ties.degree()[gone] == 1  # no brokered introduction
+    np.testing.assert_array_equal(m.schedules[0].data["members"], a[1:])
+
+
 def test_trust_building_budget_stops_activities():
     spec = TrustBuilding(name="cda", regions=("A",), participants=1000,
                          introductions_per_month=0, trust_boost=0.5, staff_cost=3.0,
@@ -562,6 +584,21 @@ def test_cfc_grant_share_by_mse_cdp_band():
     # members always pay at least member_share_min
     assert CommonFacilityCentre(name="c", region="A", grant_share=0.95,
                                 member_share_min=0.1).project(m).grant_share == 0.9
+
+
+def test_member_share_min_is_the_least_share_the_members_of_every_drive_pay():
+    # the model's member_share_min (0.5) caps the CFC's 80% grant at 50%; a private drive (in
+    # B, where the CFC does not reach) has no grant, so its members pay everything
+    spec = CommonFacilityCentre(name="cfc", region="A", project_cost=120.0, grant_share=0.8,
+                                spv_min_members=10)
+    m = run(cfc_model(spec, member_share_min=0.5, private_cost=30.0, drive_interval=1,
+                      spv_min_members=10), 1)
+    fac = m.facilities
+    assert fac.sponsor == ["cfc", ""]
+    assert fac.member_share == [0.5, 1.0]
+    assert fac.status == [FacilityState.BUILDING, FacilityState.BUILDING]
+    assert m.public_by["cfc"] == pytest.approx(60.0)
+    assert m.books["contributions"] == pytest.approx(60.0 + 30.0)
 
 
 def test_cfc_operating_grant_is_booked_and_counts_against_running_cost():

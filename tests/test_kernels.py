@@ -116,6 +116,8 @@ def _use_inputs(rng, n=30, n_fac=4, n_regions=2, n_sectors=3):
         local=local, revenue=rng.uniform(0, 20, n),
         # last month's costs: shorter than N when slots were added since
         input_cost=rng.uniform(0, 10, n - 3), waste_cost=rng.uniform(0, 5, n - 3),
+        # firms born in the month of those bills or later have none of their own
+        born=rng.integers(0, 5, n), billed=int(rng.integers(0, 6)),
         f_region=rng.integers(0, n_regions, n_fac),
         f_sector_mask=fsectors, f_service=rng.integers(0, 3, n_fac),
         f_effect=rng.uniform(0, 0.3, n_fac), f_level=level, f_fee_member=fee_member,
@@ -1061,8 +1063,9 @@ def test_use_matches_numpy(seed):
     users = facilities._use(*args)
     uses, level, fee = args[-3:]
     last = np.zeros(3)  # slots beyond last month's arrays count 0
-    base = np.stack([d["revenue"], np.concatenate([d["input_cost"], last]),
-                     np.concatenate([d["waste_cost"], last])], axis=1)[:, d["f_service"]]
+    own = d["born"] < d["billed"]  # and so do the bills in an entrant's slot
+    base = np.stack([d["revenue"], np.concatenate([d["input_cost"], last]) * own,
+                     np.concatenate([d["waste_cost"], last]) * own], axis=1)[:, d["f_service"]]
     mine = np.where(d["member_of"] >= 0, d["local"][np.maximum(d["member_of"], 0)], -1)
     price = np.where(mine[:, None] == np.arange(nf)[None, :],
                      d["f_fee_member"][None, :], d["f_fee_other"][None, :])

@@ -400,6 +400,45 @@ def test_facility_use_members_and_free_riders(facility_model):
     assert m.facilities.quality[f] == pytest.approx(0.95)
 
 
+def test_an_entrant_in_a_reused_slot_decides_on_no_bills_not_its_predecessors(facility_model):
+    # a raw-material bank cutting input bills by half; last month (4) firms 0 and 1 had input
+    # bills of 10, so each would save 5 > the non-member fee 1.0. Firm 0 then left and an
+    # entrant took its slot at the end of month 4: its first decision is on no bills of its own
+    m = facility_model
+    f = open_drive(m.facilities, _project(service=1, effect=0.5), t=0)
+    m.facilities.status[f] = FacilityState.OPERATING
+    m.facilities.quality[f] = 1.0
+    m.firms.revenue[:30] = 0.0
+    m.tmp["input_cost"][:2] = 10.0
+    m.books = {"entry_capital": 0.0, "exit_capital": 0.0}  # as at the start of a month
+    m._remove_firms(np.array([0]))
+    slot = m._create_firms(np.array([0]), np.array([0]), np.array([1.0]),
+                           parent=np.array([-1]), t=4)
+    assert slot.tolist() == [0]
+    facilities.step(m, 5)
+    np.testing.assert_array_equal(m.firms.uses[:2], [-1, f])
+    np.testing.assert_allclose(m.tmp["facility_fee"][:2], [0.0, 1.0])
+
+
+def test_facility_fees_members_pay_fee_cover_times_cost_per_capacity_only_when_they_use_it(
+        facility_model):
+    # operating cost 5, capacity 10: member fee = fee_cover 0.5 * 5 / 10 = 0.25, non-member fee
+    # = nonmember_markup 3 * 0.25 = 0.75 (docs/ODD.md 7.3, Fees). A member who does not use
+    # the facility pays nothing: membership carries no subscription.
+    m = facility_model
+    m.params = m.params.replace(fee_cover=0.5, nonmember_markup=3.0)
+    f = _operating(m)
+    m.firms.member_of[:3] = f
+    m.firms.revenue[:30] = 0.0
+    m.firms.revenue[:2] = 5.0  # members, benefit 0.5 > 0.25: use it
+    m.firms.revenue[3:5] = (5.0, 10.0)  # non-members: 0.5 < 0.75 does not, 1.0 > 0.75 does
+    facilities.step(m, 1)
+    np.testing.assert_array_equal(m.firms.uses[:5], [f, f, -1, -1, f])
+    np.testing.assert_allclose(m.tmp["facility_fee"][:5], [0.25, 0.25, 0.0, 0.0, 0.75])
+    assert m.facilities.fees[f] == pytest.approx(1.25)
+    assert m.facilities.cash[f] == pytest.approx(1.25 - 5.0)
+
+
 def test_facility_congestion_shares_service_among_users(facility_model):
     m = facility_model
     f = _operating(m, capacity=2.0)

@@ -143,13 +143,10 @@ def test_dartboard_gamma_against_the_location_probabilities(make_world, make_par
 
 @pytest.mark.statistical
 def test_dartboard_gives_zero_ellison_glaeser_gamma(make_world, make_params):
-    """The model's own EG metric (x_r = the observed employment shares) on dartboard entrants:
-    50 sectors of ~60 plants, 100 seeded runs; |mean gamma| within 4 standard errors of 0
-    (SE ~ 0.0003).
-
-    With x_r measured on the same plants the estimator has a small bias of about -w H (w = a
-    sector's share of all employment, 1/50 here; H ~ 0.02), i.e. ~ -0.0004 or 1.4 SE, which is
-    why this test uses many sectors; with 3 sectors the bias would be ~ -0.002, many SE.
+    """The model's own EG metric (x^(-i) = the other sectors' employment shares, corrected for
+    their sampling variance) on dartboard entrants: 50 sectors of ~60 plants, 100 seeded runs;
+    |mean gamma| within 4 standard errors of 0 (SE ~ 0.0003). The few-sector case is
+    tested in tests/test_metrics.py.
     """
     gammas = [metrics.ellison_glaeser(m.firms.employees, m.firms.region, m.firms.sector,
                                       entrants, 5, 50)

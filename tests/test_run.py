@@ -11,6 +11,7 @@ import pytest
 
 from sim.api import simulate
 from sim.cli import main
+from sim.errors import InputError
 from sim.provenance import PARQUET_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +91,20 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, fragment):
     assert fragment in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_n_firms_on_a_scenario_that_lists_its_firms_is_refused(tmp_path, capsys):
+    out = tmp_path / "r"
+    baseline = ROOT / "scenarios" / "baseline.toml"
+    assert main(["run", str(baseline), "--set", "n_firms=300", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "clustersim run: error: --set: n_firms: the scenario lists its initial firms "
+        f"([[firms]] in {baseline}), so n_firms would be ignored; allowed: change the counts "
+        "in [[firms]] (or use a scenario without [[firms]])"]
+    assert not out.exists()
+    with pytest.raises(InputError, match="n_firms would be ignored"):
+        simulate(baseline, steps=1, overrides={"n_firms": 300})
 
 
 def test_threads_do_not_change_the_results(tmp_path, monkeypatch):

@@ -416,6 +416,33 @@ def test_bad_overrides_name_set(parent, overrides, key, fragment):
     assert str(info.value).startswith(f"--set: {key}: ")
 
 
+@pytest.mark.parametrize("key", ["n_firms", "world.n_firms", "params.world.n_firms"])
+def test_n_firms_is_refused_when_the_scenario_lists_its_firms(parent, key):
+    # the parent lists 30 firms in [[firms]]: n_firms would change nothing, yet be recorded
+    with pytest.raises(InputError) as info:
+        load_scenario(parent).with_overrides({key: 300})
+    assert info.value.source == "--set"
+    assert info.value.key == key
+    assert f"[[firms]] in {parent}" in info.value.message
+    assert "n_firms would be ignored" in info.value.message
+
+
+def test_n_firms_in_a_file_that_lists_firms_is_refused_naming_that_file(parent, tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text(f'extends = "{parent.name}"\n[params]\nn_firms = 300\n')
+    with pytest.raises(InputError) as info:
+        load_scenario(child)
+    assert (info.value.source, info.value.key) == (str(child), "params.n_firms")
+
+
+def test_n_firms_applies_to_a_scenario_without_firms(tmp_path):
+    plain = tmp_path / "plain.toml"
+    plain.write_text("[scenario]\nsteps = 3\n")
+    sc = load_scenario(plain).with_overrides({"n_firms": 40})
+    assert sc.params.world.n_firms == 40
+    assert sc.build(rng=0, agents=False).firms.n_alive == 40
+
+
 def test_parse_set_values():
     got = parse_set(["a=0.3", "b = 2", "c=true", 'd="text with spaces"', 'e=["x", "y"]',
                      "f=Hebron", "g=-1", "h=1e3", "interventions.cfc.grant_share=0.8"])

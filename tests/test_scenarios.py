@@ -67,3 +67,29 @@ def test_trust_then_cfc_offers_the_same_cfc_after_trust_building():
     assert by_name["trust"].kind == "trust_building"
     (alone,) = load_scenario(SCENARIOS / "cfc.toml").interventions
     assert by_name["cfc"] == dataclasses.replace(alone, after="trust")
+
+
+def _cfc_project(sc, name: str):
+    """The facility project the CFC ``name`` of scenario ``sc`` offers when it starts."""
+    spec = next(iv for iv in sc.interventions if iv.name == name)
+    return spec.project(sc.build(rng=0, agents=False))
+
+
+def test_the_model_s_spv_rules_reach_a_cfc_unless_its_table_sets_its_own():
+    # one declaration: the CFC's spv_min_members and member_share_min stand for the model's
+    # parameters (cfc.toml sets neither), so --set NAME=... changes the CFC too
+    cfc = load_scenario(SCENARIOS / "cfc.toml")
+    assert _cfc_project(cfc, "cfc").spv_min == 20
+    assert _cfc_project(cfc.with_overrides({"spv_min_members": 5}), "cfc").spv_min == 5
+    own = cfc.with_overrides({"interventions.cfc.spv_min_members": 7})
+    assert _cfc_project(own, "cfc").spv_min == 7
+    both = cfc.with_overrides({"spv_min_members": 5, "interventions.cfc.spv_min_members": 7})
+    assert _cfc_project(both, "cfc").spv_min == 7
+    # members pay at least member_share_min: the 80% grant is cut to 50%
+    assert _cfc_project(cfc, "cfc").grant_share == pytest.approx(0.8)
+    half = _cfc_project(cfc.with_overrides({"member_share_min": 0.5}), "cfc")
+    assert (half.grant_share, half.member_share) == (0.5, 0.5)
+    # Tirupur's CETPs set an SPV of 10 in their own tables: the model's value does not reach them
+    tirupur = load_scenario(SCENARIOS / "tirupur_cetp.toml").with_overrides(
+        {"spv_min_members": 5})
+    assert _cfc_project(tirupur, "cetp_town").spv_min == 10

@@ -28,7 +28,7 @@ replicates = 2
 seed = 4
 
 [overrides]
-n_firms = 120
+coop_benefit = 0.03
 
 [[factors]]
 path = "interventions.cfc.grant_share"
@@ -42,13 +42,18 @@ every = 3
 """
 
 
-def test_a_bad_factor_fails_at_once_with_the_model_s_own_message(tmp_path, capsys):
+@pytest.mark.parametrize(("factor", "message"), [
+    ('path = "initial_trust"\nlevels = [0.5, 1.5]', "initial_trust: got 1.5"),
+    # the scenario lists its firms: n_firms would be ignored
+    ('path = "n_firms"\nlevels = [100, 300]', "n_firms: the scenario lists its initial firms"),
+])
+def test_a_bad_factor_fails_at_once_with_the_model_s_own_message(tmp_path, capsys, factor,
+                                                                 message):
     exp = tmp_path / "bad.toml"
-    exp.write_text(SMALL.replace("[[factors]]", '[[factors]]\npath = "initial_trust"\n'
-                                 "levels = [0.5, 1.5]\n\n[[factors]]", 1))
+    exp.write_text(SMALL.replace("[[factors]]", f"[[factors]]\n{factor}\n\n[[factors]]", 1))
     assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"clustersim sweep: error: {exp}: factors[0]: initial_trust: got 1.5")
+    assert err.startswith(f"clustersim sweep: error: {exp}: factors[0]: {message}")
     assert not (tmp_path / "out").exists()
 
 

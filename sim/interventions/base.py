@@ -47,6 +47,11 @@ class Intervention:
     is_shock: ClassVar[bool] = False
     #: The targeting fields this kind acts on; scenario files may not set the others.
     targets: ClassVar[tuple[str, ...]] = ("regions", "sectors", "size_classes")
+    #: Fields that stand for a model parameter (field -> ``group.name``): left at -1 they take
+    #: the parameter's value when the intervention starts, so ``--set NAME=...`` reaches this
+    #: intervention too; set, they apply to this intervention alone. A parameter is declared
+    #: once, in :mod:`sim.params`; such a field only lets a scenario override it locally.
+    from_params: ClassVar[dict[str, str]] = {}
 
     name: str = _p("", doc="unique name of this intervention in the scenario (used by `after` "
                    "and by overrides such as interventions.NAME.FIELD)")
@@ -78,6 +83,12 @@ class Intervention:
         """Called once, the step after it stops being active."""
 
     # -- helpers for subclasses -------------------------------------------------------------------
+    def own_or_param(self, model: ClusterModel, name: str) -> Any:
+        """The value of field ``name`` (one of :attr:`from_params`): its own if set, else the
+        model parameter it stands for (-1 = not set)."""
+        own = getattr(self, name)
+        return model.params.get(self.from_params[name]) if own == -1 else own
+
     def target_mask(self, model: ClusterModel) -> np.ndarray:
         """Boolean mask over firm slots: alive firms in the targeted regions, sectors, sizes."""
         f = model.firms

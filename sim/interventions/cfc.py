@@ -1,13 +1,14 @@
 """Common Facility Centre: a shared facility built by an SPV of firms with a public grant.
 
 Defaults follow India's MSE-CDP (FACTS.md): an SPV of at least 20 member firms, members paying
-at least 10% of the project cost, and a central grant by cost band (2022 guidelines: 70% for
-Rs 5-10 crore projects, 60% for Rs 10-30 crore, 80%/70% in special categories, grant capped at
-Rs 21 crore). While the intervention is active, a pledge drive runs each month until it succeeds
-or ``drive_months`` pass (see :mod:`sim.facilities`); the grant is paid when the SPV forms,
-and never exceeds the intervention's ``budget`` (members pay the rest). When the intervention
-ends (``end``, ``duration``) a drive still open closes unbuilt. An optional operating grant pays
-part of the running cost while the intervention lasts.
+at least 10% of the project cost (the model parameters ``spv_min_members`` and
+``member_share_min``, which a CFC may override for itself), and a central grant by cost band
+(2022 guidelines: 70% for Rs 5-10 crore projects, 60% for Rs 10-30 crore, 80%/70% in special
+categories, grant capped at Rs 21 crore). While the intervention is active, a pledge drive runs
+each month until it succeeds or ``drive_months`` pass (see :mod:`sim.facilities`); the grant is
+paid when the SPV forms, and never exceeds the intervention's ``budget`` (members pay the rest).
+When the intervention ends (``end``, ``duration``) a drive still open closes unbuilt. An optional
+operating grant pays part of the running cost while the intervention lasts.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class CommonFacilityCentre(Intervention):
 
     kind = "cfc"
     targets = ("sectors",)
+    from_params = {"spv_min_members": "facilities.spv_min_members",
+                   "member_share_min": "facilities.member_share_min"}
 
     region: str = _p("", doc="region where the CFC is built (required)")
     service: str = _p("productivity", doc="what it does for users: 'productivity' (testing, "
@@ -66,25 +69,27 @@ class CommonFacilityCentre(Intervention):
     operating_cost: float = _p(10.0, 0.0, 1e12, "money/month", "running cost")
     operating_grant: float = _p(0.0, 0.0, 1e12, "money/month",
                                 "public support towards running cost while active")
-    spv_min_members: int = _p(20, 1, 100_000, "firms", "fewest members of the SPV",
-                              "MSE-CDP guidelines (FACTS.md)")
-    member_share_min: float = _p(0.1, 0.0, 1.0, "share", "least share members pay",
-                                 "MSE-CDP guidelines (FACTS.md)")
+    spv_min_members: int = _p(-1, -1, 100_000, "firms", "fewest members of the SPV of this CFC; "
+                              "-1 = the model's `spv_min_members`")
+    member_share_min: float = _p(-1.0, -1.0, 1.0, "share of project cost",
+                                 "least share of the project cost the members of this CFC pay; "
+                                 "-1 = the model's `member_share_min`")
     drive_months: int = _p(24, 1, 100_000, "months", "months the pledge drive stays open")
 
     def project(self, model) -> FacilityProject:
         world = model.world
         share = self.grant_share
+        member_share_min = self.own_or_param(model, "member_share_min")
         if share < 0:
             share = mse_cdp_grant_share(self.band_cost_crore, self.special_category)
-        share = min(share, 1.0 - self.member_share_min)
+        share = min(share, 1.0 - member_share_min)
         sectors = (np.array([world.sector_index(s) for s in self.sectors], dtype=np.int64)
                    if self.sectors else np.arange(len(world.sectors), dtype=np.int64))
         return FacilityProject(
             name=self.name, region=world.region_index(self.region), sectors=sectors,
             service=SERVICES.index(self.service), effect=self.effect, cost=self.project_cost,
             grant_share=share, capacity=self.capacity, operating_cost=self.operating_cost,
-            spv_min=self.spv_min_members, member_share=self.member_share_min,
+            spv_min=self.own_or_param(model, "spv_min_members"), member_share=member_share_min,
             drive_months=self.drive_months, sponsor=self.name)
 
     def on_start(self, model, state: Schedule) -> None:

@@ -38,13 +38,18 @@ class TrustBuilding(Intervention):
     def on_start(self, model, state: Schedule) -> None:
         pool = np.flatnonzero(self.target_mask(model))
         k = min(self.participants, pool.size)
-        state.data["members"] = np.sort(model.rng.choice(pool, size=k, replace=False))
+        members = np.sort(model.rng.choice(pool, size=k, replace=False))
+        # participants are firms, not slots: an entrant that takes a departed participant's slot
+        # is not enrolled, so each slot is kept with the id of the firm enrolled there
+        state.data["members"] = members
+        state.data["member_ids"] = model.firms.firm_id[members].copy()
 
     def apply(self, model, state: Schedule) -> None:
         firms, ties = model.firms, model.ties
-        members = state.data["members"]
-        members = members[firms.alive[members]]
-        state.data["members"] = members
+        members, ids = state.data["members"], state.data["member_ids"]
+        still = firms.alive[members] & (firms.firm_id[members] == ids)
+        members, ids = members[still], ids[still]
+        state.data["members"], state.data["member_ids"] = members, ids
         if state.spend(model, self.staff_cost) < self.staff_cost or members.size < 2:
             return
         mask = np.zeros(firms.capacity, dtype=bool)
