@@ -438,9 +438,9 @@ def test_n_firms_in_a_file_that_lists_firms_is_refused_naming_that_file(parent, 
 def test_n_firms_applies_to_a_scenario_without_firms(tmp_path):
     plain = tmp_path / "plain.toml"
     plain.write_text("[scenario]\nsteps = 3\n")
-    sc = load_scenario(plain).with_overrides({"n_firms": 40})
+    sc = load_scenario(plain).with_overrides({"n_firms": 40, "burn_in": 0})
     assert sc.params.world.n_firms == 40
-    assert sc.build(rng=0, agents=False).firms.n_alive == 40
+    assert sc.build(rng=0, agents=False).firms.n_alive == 40  # the set-up, before any month
 
 
 def test_parse_set_values():
