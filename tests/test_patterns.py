@@ -97,7 +97,7 @@ def test_growth_rates_match_firms_by_id():
     g = pt.growth_rates(ids0, s0, ids1, s1)
     np.testing.assert_allclose(g, [math.log(2.0), 0.0])
     assert pt.growth_rates([], [], [1], [1.0]).size == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one size per id"):
         pt.growth_rates([1, 2], [1.0], [1], [1.0])
 
 
@@ -106,7 +106,7 @@ def test_annual_rate():
     assert pt.annual_rate(np.full(12, 2), np.full(12, 100)) == pytest.approx(0.24)
     assert pt.annual_rate([1, 3], [50, 150]) == pytest.approx(12 * 4 / 200)
     assert math.isnan(pt.annual_rate([], []))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one firm count per month"):
         pt.annual_rate([1], [1, 2])
 
 
