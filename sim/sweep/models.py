@@ -13,10 +13,12 @@ from pathlib import Path
 from sim import __version__
 from sim.sweep import ishigami
 
-__all__ = ["MODELS", "model_version", "known_outcomes", "open_scenario", "simulate"]
+__all__ = ["MODELS", "SCENARIO_MODELS", "model_version", "known_outcomes", "open_scenario", "simulate"]
 
 #: Models an experiment file may name.
 MODELS: tuple[str, ...] = ("cluster", "ishigami", "patterns")
+#: Models that run a scenario file (``[experiment] scenario`` is required for them).
+SCENARIO_MODELS: tuple[str, ...] = ("cluster", "patterns")
 
 
 def _missing(exc: ModuleNotFoundError, *names: str) -> bool:
