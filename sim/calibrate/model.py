@@ -38,7 +38,7 @@ VERSION = "patterns-1"
 #: The outcomes the model reports, in order.
 PATTERNS: tuple[str, ...] = (
     "micro_share", "mean_size", "zipf_exponent", "zipf_xmin", "zipf_n_tail",
-    "growth_mad_sd", "growth_kurtosis", "growth_n", "entry_rate", "exit_rate",
+    "growth_mad_sd", "growth_kurtosis", "growth_n", "annual_entry_rate", "annual_exit_rate",
     "facility_completion", "facility_utilisation", "firms", "employment",
     "sector_firms", "sector_employment",
 )
@@ -125,8 +125,8 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
         "growth_mad_sd": pt.mad_sd_ratio(g),
         "growth_kurtosis": pt.kurtosis(g),
         "growth_n": float(g.size),
-        "entry_rate": pt.annual_rate(late["entries"], late["firms"]),
-        "exit_rate": pt.annual_rate(late["exits"], late["firms"]),
+        "annual_entry_rate": pt.annual_rate(late["entries"], late["firms"]),
+        "annual_exit_rate": pt.annual_rate(late["exits"], late["firms"]),
         "facility_completion": pt.facility_completion(status),
         "facility_utilisation": (pt.mean_utilisation(late["facility_use_rate"],
                                                      late["facilities_operating"])

@@ -57,6 +57,9 @@ _DESIGN_KEYS = ("method", "samples", "replicates", "seed", "seeding")
 _PARAM_KEYS = ("name", "range", "distribution")
 _PATTERN_KEYS = ("fit", "hold_out", "weights")
 _ACCEPT_KEYS = ("rule", "quantile")
+#: Columns of the run and pattern tables that a parameter's column may not shadow.
+_RESERVED = ("id", "point", "replicate", "seed", "status", "error", "wall_time", "traceback",
+             "run_id", "step", "runs_ok", "distance", "within_all", "accepted")
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,10 @@ def load_calibration(path: str | Path) -> Calibration:
         if p.name in overrides:
             chk.fail(f"overrides.{p.name}", f"also a free parameter (parameters[{i}]); a "
                      "parameter is either fixed or free")
+        outputs = pmodel.PATTERNS if model == "cluster" else ("y",)
+        if p.column in outputs or p.column in _RESERVED:
+            chk.fail(f"parameters[{i}].name", f"got {p.name!r}, whose column {p.column!r} is "
+                     "also an outcome or reserved column; use its group path (GROUP.NAME)")
 
     # targets: shipped, then the file's own
     targets = load_targets()
