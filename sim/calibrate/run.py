@@ -662,6 +662,7 @@ def _parameter_figure(cal: Calibration, report: dict[str, Any]) -> bytes:
     ax.set_yticks(range(n), [f"{p.name}\n[{p.low:g}, {p.high:g}]" for p in cal.parameters],
                   fontsize=8)
     ax.set_xlim(-0.02, 1.02)
+    ax.invert_yaxis()  # the first parameter on top
     ax.set_xlabel("position within the prior range")
     ax.set_title(f"{cal.name}: accepted parameter ranges ({report['accepted']} of "
                  f"{report['runs']['points']} points)", fontsize=10)
