@@ -37,6 +37,7 @@ model = "ishigami"
 method = "lhs"
 samples = 240
 seed = 3
+seeding = "independent"
 
 [overrides]
 x1 = 0.0
@@ -218,6 +219,44 @@ def test_abc_on_the_ishigami_toy_recovers_the_true_parameter(tmp_path):
     assert rep["accepted"] == result.report["accepted"] >= 10
     assert rep["best"]["x2"] == pytest.approx(TRUE_X2, abs=0.06)
     assert abs(post["adjusted"]["median"] - TRUE_X2) < 0.03
+
+
+@pytest.mark.statistical
+def test_smm_refinement_on_the_ishigami_toy(tmp_path):
+    f = tmp_path / "toy.toml"
+    f.write_text(TOY.replace("samples = 240", "samples = 120") + "\n[refine]\nreplicates = 8\n")
+    rep = calibrate(f, tmp_path / "out", workers=1, progress=False).report
+    smm = rep["smm"]
+    # the quadratic metamodel of 7 sin^2(x2) near x2 = 1 is accurate; the noise (sd 0.2 per
+    # run, 30 points in the fit) moves the estimate by about 0.2 / 6.4 / sqrt(30) = 0.006
+    assert smm["estimate"]["x2"] == pytest.approx(TRUE_X2, abs=0.03)
+    assert smm["metamodel"]["degree"] == 2
+    assert smm["metamodel"]["r2"]["y"] > 0.8
+    check = smm["check"]
+    assert check["ok"] == 8
+    assert check["patterns"]["y"]["within"]
+    # 8 runs with noise sd 0.2: the mean is within 4 standard errors of the target
+    assert abs(check["patterns"]["y"]["mean"] - 7 * math.sin(TRUE_X2) ** 2) < 4 * 0.2 / 8**0.5
+    assert (tmp_path / "out" / check["folder"] / "runs.parquet").is_file()
+
+
+def test_smm_metamodel_recovers_a_quadratic_exactly():
+    from sim.calibrate import smm
+
+    rng = np.random.default_rng(1)
+    theta = rng.uniform(0, 2, (60, 2))
+    # pattern m = (theta1 - 1.2)^2 + theta2: zero-distance point theta1 = 1.2, theta2 = 0.5
+    m = (theta[:, 0] - 1.2) ** 2 + theta[:, 1]
+    t = Target("m", "m", 0.5, 0.0, 1.0, "docs/sources.md#x")
+    t2 = Target("n", "n", 1.2, 1.0, 1.4, "docs/sources.md#x")
+    sims = np.column_stack([m, theta[:, 0]])
+    dist = abc.distances(pd.DataFrame({"m": m, "n": theta[:, 0]}), [t, t2])
+    est = smm.estimate(theta, sims, dist, [(0, 2), (0, 2)], [t, t2], [1.0, 1.0], share=1.0)
+    np.testing.assert_allclose(est["theta"], [1.2, 0.5], atol=1e-4)
+    assert est["distance"] < 1e-4
+    np.testing.assert_allclose(est["r2"], [1.0, 1.0])
+    assert smm.estimate(theta[:2], sims[:2], dist[:2], [(0, 2), (0, 2)], [t, t2],
+                        [1.0, 1.0]) is None
 
 
 # -- the patterns model ----------------------------------------------------------------------------
