@@ -351,6 +351,10 @@ BAD = [
     ("pattern setting in overrides", TINY + '\n[overrides]\n"patterns.burn_in" = 3\n',
      "overrides.patterns.burn_in", "set the pattern settings in [calibration]"),
     ("not TOML", "[calibration\n", "", "not valid TOML"),
+    ("bad override", TINY + "\n[overrides]\ngrowth_sdd = 0.1\n", "overrides",
+     "did you mean 'growth_sd'"),
+    ("override out of range", TINY + "\n[overrides]\nspinoff_prob = 2.0\n", "overrides",
+     "spinoff_prob: got 2.0"),
 ]
 
 
@@ -404,7 +408,9 @@ def test_resuming_runs_only_what_is_missing_and_a_new_design_is_refused(tmp_path
     before = (out / "calibration.json").read_bytes()
     f.write_text(TOY.replace("samples = 240", "samples = 24"))
     assert main(["calibrate", str(f), "--out", str(out), "--workers", "1"]) == 2
-    assert "holds a sweep of a different design" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"clustersim calibrate: error: {f}: ")
+    assert "holds a sweep of a different design" in err
     assert (out / "calibration.json").read_bytes() == before
 
 

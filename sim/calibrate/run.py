@@ -403,23 +403,21 @@ def _check_on_model(chk: _Check, cal: Calibration) -> None:
     if check is None:  # pragma: no cover - only without sim.scenario
         return
     fixed = {**cal.overrides, **_settings_overrides(cal)}
-    if cal.model == "cluster" and cal.settings.get("sector"):
-        try:
-            check(fixed)
-        except ParameterError as exc:
-            if exc.key == pmodel.PREFIX + "sector":
-                chk.fail("calibration.sector", exc.detail)
-            chk.fail("overrides", f"{exc.key}: {exc.detail}")
-        except InputError as exc:
-            chk.fail("overrides", f"{exc.key}: {exc.message}")
+    try:
+        check(fixed)
+    except ParameterError as exc:
+        if exc.key == pmodel.PREFIX + "sector":
+            chk.fail("calibration.sector", exc.detail)
+        chk.fail("overrides", f"{exc.key}: {exc.detail}")
+    except InputError as exc:
+        chk.fail("overrides", f"{exc.key}: {exc.message}")
     for i, p in enumerate(cal.parameters):
         for v in (p.low, p.high):
             v = int(round(v)) if p.integer else v
             try:
                 check({**fixed, p.name: v})
             except ParameterError as exc:
-                where = "overrides" if exc.key in cal.overrides else f"parameters[{i}]"
-                chk.fail(where, f"{exc.key}: {exc.detail}")
+                chk.fail(f"parameters[{i}]", f"{exc.key}: {exc.detail}")
             except InputError as exc:
                 chk.fail(f"parameters[{i}]", f"{exc.key}: {exc.message}")
 
@@ -840,7 +838,10 @@ def calibrate(path: str | Path, out: str | Path | None = None, *, workers: int |
         exp_file = Path(tmp) / f"{cal.name}.sweep.toml"
         exp_file.write_text(sweep_toml(cal), encoding="utf-8")
         exp = load_experiment(exp_file)
-        SweepStore(sweep_dir).check(exp)  # a different design: refused before any write
+        try:  # a different design: refused before any write
+            SweepStore(sweep_dir).check(exp)
+        except InputError as exc:
+            raise InputError(str(cal.source), "", exc.message) from None
         summary = run_sweep(exp_file, sweep_dir, workers=workers, scheduler=scheduler,
                             progress=progress)
     runs = SweepStore(sweep_dir).read_runs()
