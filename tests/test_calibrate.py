@@ -206,6 +206,7 @@ def test_regression_adjustment_removes_the_linear_dependence_on_the_summary():
 
 
 @pytest.mark.statistical
+@pytest.mark.slow
 def test_abc_on_the_ishigami_toy_recovers_the_true_parameter(tmp_path):
     f = tmp_path / "toy.toml"
     f.write_text(TOY)
@@ -222,6 +223,7 @@ def test_abc_on_the_ishigami_toy_recovers_the_true_parameter(tmp_path):
 
 
 @pytest.mark.statistical
+@pytest.mark.slow
 def test_smm_refinement_on_the_ishigami_toy(tmp_path):
     f = tmp_path / "toy.toml"
     f.write_text(TOY.replace("samples = 240", "samples = 120") + "\n[refine]\nreplicates = 8\n")
@@ -415,6 +417,7 @@ def test_resuming_runs_only_what_is_missing_and_a_new_design_is_refused(tmp_path
 
 
 # -- end to end on the cluster model ---------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_end_to_end_on_a_tiny_cluster(tmp_path, capsys):
     f = _write(tmp_path, TINY)
     out = tmp_path / "out"
