@@ -13,7 +13,8 @@ from pathlib import Path
 from sim import __version__
 from sim.sweep import ishigami
 
-__all__ = ["MODELS", "SCENARIO_MODELS", "model_version", "known_outcomes", "open_scenario", "simulate"]
+__all__ = ["MODELS", "SCENARIO_MODELS", "model_version", "known_outcomes", "open_scenario",
+           "simulate"]
 
 #: Models an experiment file may name.
 MODELS: tuple[str, ...] = ("cluster", "ishigami", "patterns")
