@@ -288,6 +288,26 @@ def test_measure_on_hand_made_outputs():
     assert set(out) == set(pmodel.PATTERNS)
 
 
+def test_the_patterns_model_is_registered_and_reproducible(tmp_path):
+    from sim.sweep import models
+
+    assert "patterns" in models.MODELS
+    assert models.known_outcomes("patterns") == pmodel.PATTERNS
+    assert models.model_version("patterns").endswith(pmodel.VERSION)
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY_SCENARIO)
+    kw = {"steps": 13, "overrides": {"patterns.burn_in": 1, "growth_sd": 0.1}}
+    a = models.simulate("patterns", str(scenario), seed=9, **kw).final
+    b = models.simulate("patterns", str(scenario), seed=9, **kw).final
+    c = models.simulate("patterns", str(scenario), seed=10, **kw).final
+    assert list(a) == list(pmodel.PATTERNS)
+    assert np.array_equal(np.array(list(a.values())), np.array(list(b.values())),
+                          equal_nan=True)
+    assert a != c
+    with pytest.raises(ParameterError, match="at least 13 months"):
+        models.simulate("patterns", str(scenario), seed=9, steps=12, overrides={})
+
+
 def test_pattern_settings_are_checked():
     with pytest.raises(ParameterError, match="unknown setting"):
         pmodel.settings({"burnin": 3})
