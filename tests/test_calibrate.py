@@ -257,6 +257,8 @@ def test_smm_metamodel_recovers_a_quadratic_exactly():
     np.testing.assert_allclose(est["theta"], [1.2, 0.5], atol=1e-4)
     assert est["distance"] < 1e-4
     np.testing.assert_allclose(est["r2"], [1.0, 1.0])
+    np.testing.assert_allclose(est["q2"], [1.0, 1.0])
+    assert est["degree"] == 2
     assert smm.estimate(theta[:2], sims[:2], dist[:2], [(0, 2), (0, 2)], [t, t2],
                         [1.0, 1.0]) is None
 

@@ -660,7 +660,9 @@ def refine(cal: Calibration, table: pd.DataFrame, out: Path, *, workers: int | N
     result.update(
         estimate={p.name: values[p.column] for p in cal.parameters},
         metamodel={"degree": est["degree"], "points": est["n_points"],
-                   "r2": {t.key: float(r) for t, r in zip(cal.fit, est["r2"], strict=True)}},
+                   "r2": {t.key: float(r) for t, r in zip(cal.fit, est["r2"], strict=True)},
+                   "q2_leave_one_out": {t.key: float(r)
+                                        for t, r in zip(cal.fit, est["q2"], strict=True)}},
         predicted={t.key: float(v) for t, v in zip(cal.fit, est["predicted"], strict=True)},
         distance_predicted=est["distance"])
     if cal.refine["replicates"] == 0:
