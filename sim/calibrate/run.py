@@ -723,7 +723,10 @@ def _pattern_figure(table: pd.DataFrame, t: Target, fitted: bool) -> bytes:
     finite = np.isfinite(v)
     lo = min([t.low, *v[finite]]) if finite.any() else t.low
     hi = max([t.high, *v[finite]]) if finite.any() else t.high
-    bins = np.linspace(lo, hi, 31) if hi > lo else 10
+    wide = lo > 0 and hi / lo > 20  # counts spanning more than an order of magnitude: log scale
+    bins = (np.geomspace(lo, hi, 31) if wide else np.linspace(lo, hi, 31)) if hi > lo else 10
+    if wide:
+        ax.set_xscale("log")
     ax.axvspan(t.low, t.high, color="tab:green", alpha=0.15, label="observed interval")
     if finite.any():
         ax.hist(v[finite], bins=bins, color="0.6", label=f"all points ({finite.sum()})")
