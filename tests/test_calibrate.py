@@ -413,6 +413,32 @@ def test_missing_file_and_foreign_out_directory_exit_2(tmp_path, capsys):
     assert not (tmp_path / "o2").exists()
 
 
+def test_analysis_and_figures_survive_failed_runs(tmp_path):
+    from sim.calibrate.run import analyse, write_outputs
+
+    f = tmp_path / "toy.toml"
+    f.write_text(TOY)
+    cal = load_calibration(f)
+    runs = pd.DataFrame({"id": ["a", "b", "c"], "point": [0, 1, 2], "replicate": [0, 0, 0],
+                         "status": ["failed", "ok", "failed"], "x2": [0.2, 1.0, 1.4],
+                         "y": [np.nan, 7 * math.sin(1.0) ** 2, np.nan],
+                         "wall_time": [0.1, 0.1, 0.1]})
+    table, report = analyse(cal, runs)
+    assert list(table["runs_ok"]) == [0, 1, 0]
+    assert np.isinf(table["distance"].to_numpy()[[0, 2]]).all()
+    assert report["accepted"] == 1
+    assert report["runs"]["failed"] == 2
+    files = write_outputs(tmp_path / "out", cal, table, report)
+    assert len(files) == 2
+    rep = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert rep["best"]["x2"] == 1.0
+    table, report = analyse(cal, runs.assign(status="failed"))
+    assert report["accepted"] == 0
+    assert report["best"] is None
+    write_outputs(tmp_path / "none", cal, table, report)
+    assert json.loads((tmp_path / "none" / "calibration.json").read_text())["accepted"] == 0
+
+
 # -- resuming --------------------------------------------------------------------------------------
 def test_resuming_runs_only_what_is_missing_and_a_new_design_is_refused(tmp_path, capsys):
     f = tmp_path / "toy.toml"
