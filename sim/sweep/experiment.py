@@ -414,7 +414,7 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     steps = chk.integer(ex, "experiment.", "steps", 1,
                         what=" (months to simulate; omit for the scenario's own horizon)")
     scenario = None
-    if model == "cluster":
+    if model in models.SCENARIO_MODELS:
         rel = chk.string(ex, "experiment.", "scenario", required=True,
                          what="the path of a scenario file, relative to this file")
         scenario = (source.parent / rel).resolve()

@@ -1,6 +1,8 @@
-"""The models a sweep can evaluate: the cluster model (through :func:`sim.api.simulate`) and the
-Ishigami stand-in. Each offers the same three things: a version (part of every run id), a cheap
-check of a set of overrides (so a bad factor fails before the sweep starts) and one simulation.
+"""The models a sweep can evaluate: the cluster model (through :func:`sim.api.simulate`), the
+Ishigami stand-in, and ``patterns``, the cluster model reported as the patterns calibration fits
+(:mod:`sim.calibrate.model`). Each offers the same three things: a version (part of every run
+id), a cheap check of a set of overrides (so a bad factor fails before the sweep starts) and one
+simulation.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from pathlib import Path
 from sim import __version__
 from sim.sweep import ishigami
 
-__all__ = ["MODELS", "model_version", "known_outcomes", "open_scenario", "simulate"]
+__all__ = ["MODELS", "SCENARIO_MODELS", "model_version", "known_outcomes", "open_scenario",
+           "simulate"]
 
 #: Models an experiment file may name.
-MODELS: tuple[str, ...] = ("cluster", "ishigami")
+MODELS: tuple[str, ...] = ("cluster", "ishigami", "patterns")
+#: Models that run a scenario file (``[experiment] scenario`` is required for them).
+SCENARIO_MODELS: tuple[str, ...] = ("cluster", "patterns")
 
 
 def _missing(exc: ModuleNotFoundError, *names: str) -> bool:
@@ -24,6 +29,10 @@ def _missing(exc: ModuleNotFoundError, *names: str) -> bool:
 
 def model_version(model: str) -> str:
     """The version of a model's code, part of every run id: results of another version differ."""
+    if model == "patterns":
+        from sim.calibrate.model import VERSION
+
+        return f"clustersim-{__version__}+{VERSION}"
     return ishigami.VERSION if model == "ishigami" else f"clustersim-{__version__}"
 
 
@@ -31,6 +40,10 @@ def known_outcomes(model: str) -> tuple[str, ...] | None:
     """The outcome names a model reports, or ``None`` when the model does not say in advance."""
     if model == "ishigami":
         return ishigami.OUTCOMES
+    if model == "patterns":
+        from sim.calibrate.model import PATTERNS
+
+        return PATTERNS
     try:
         import sim.api as api
     except ModuleNotFoundError as exc:
@@ -64,6 +77,17 @@ def open_scenario(model: str, scenario: Path | None):
             return "file:" + hashlib.sha256(Path(scenario).read_bytes()).hexdigest(), None
         raise
     base = load_scenario(scenario)
+    if model == "patterns":  # the patterns.* settings are the model's own, not the scenario's
+        from sim.calibrate import model as patterns
+
+        sectors = tuple(s.name for s in base.world.sectors)
+
+        def check(overrides):
+            own, rest = patterns.split_overrides(dict(overrides))
+            patterns.settings(own, sectors)
+            return base.with_overrides(rest)
+
+        return base.hash, check
     return base.hash, lambda overrides: base.with_overrides(dict(overrides))
 
 
@@ -72,6 +96,10 @@ def simulate(model: str, scenario: str | None, *, steps: int | None, seed: int,
     """One run of ``model``; returns an object with ``final``, ``series`` and ``provenance``."""
     if model == "ishigami":
         return ishigami.simulate(steps=steps, seed=seed, overrides=overrides)
+    if model == "patterns":
+        from sim.calibrate.model import simulate as patterns_simulate
+
+        return patterns_simulate(scenario, steps=steps, seed=seed, overrides=dict(overrides))
     from sim.api import simulate as cluster_simulate
 
     return cluster_simulate(scenario, steps=steps, seed=seed, overrides=dict(overrides))

@@ -225,7 +225,7 @@ def _warm_up(model: str) -> bool:
     with a clear message, on workers where clustersim is not installed)."""
     import sim.sweep.runner  # noqa: F401
 
-    if model == "cluster":
+    if model in models.SCENARIO_MODELS:
         try:
             import sim.api  # noqa: F401
         except ImportError:
