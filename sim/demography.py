@@ -49,7 +49,8 @@ def _grow(alive, employees, capital, revenue, labour_gap, productivity, sector, 
     ``debt_extra_months[i]`` under a guarantee) of revenue. Productivity, an AR(1) in logs
     around the sector's mean ``sector_mean`` (float64[S]): ``log A' = log A + reversion
     (log mean - log A) + sigma_s eta`` with ``sigma_s = sector_sd[s] sqrt(reversion (2 -
-    reversion))``, the shock that keeps the stationary spread of log A at ``sector_sd``. eps and eta are standard normals from the ``GROWTH``
+    reversion))``, the shock that keeps the stationary spread of log A at ``sector_sd``. eps
+    and eta are standard normals from the ``GROWTH``
     and ``PRODUCTIVITY`` streams (:func:`sim.streams.normal`).
     """
     n = alive.shape[0]
@@ -219,7 +220,8 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
         sector_u = rng.random(n_out)
         w = model.world_arrays
         price_ratio = model.sector_price / w["sector_price"]
-        s_util = np.log(np.maximum(w["sector_weight"], 1e-12)) + dp.sector_choice_sensitivity * (price_ratio - 1.0)
+        s_util = (np.log(np.maximum(w["sector_weight"], 1e-12))
+                  + dp.sector_choice_sensitivity * (price_ratio - 1.0))
         out_sector = _logit_choice(np.broadcast_to(s_util, (n_out, n_sectors)), sector_u)
         region_u = rng.random(n_out)
         if mode == "dartboard":

@@ -11,7 +11,8 @@ The cluster is open. Each sector sells into a local market with constant-elastic
 ``P_loc = P0 (D / Q)^(1/elasticity)`` (``D`` the initial sector output times ``demand_level``,
 growing at ``demand_growth``), and into outside markets that take any quantity at
 ``outside_price`` times the base price; so
-``P_s = P0 min(cap, max(outside m_s^(1/e), (D m_s / Q)^(1/e)))`` with ``m_s`` the demand shocks. Extra output lowers the price only until the cluster exports;
+``P_s = P0 min(cap, max(outside m_s^(1/e), (D m_s / Q)^(1/e)))`` with ``m_s`` the demand
+shocks. Extra output lowers the price only until the cluster exports;
 beyond that it is sold outside, and the cost of getting it there (``transport_share`` of
 revenue, raised by movement restrictions, lowered by infrastructure) is the trade cost.
 

@@ -171,12 +171,12 @@ class FacilityParams:
     spv_min_members: int = _p(20, 1, 100_000, "firms",
                               "fewest pledging firms that can form an SPV (private drives, and "
                               "every CFC that does not set its own)",
-                              "MSE-CDP guidelines (FACTS.md)")
+                              "MSE-CDP guidelines (docs/sources.md#mse-cdp-rules)")
     member_share_min: float = _p(0.1, 0.0, 1.0, "share of project cost",
                                  "least share of a project's cost paid by its members: caps "
                                  "the grant of every CFC that does not set its own (private "
                                  "drives have no grant: members pay it all)",
-                                 "MSE-CDP guidelines (FACTS.md)")
+                                 "MSE-CDP guidelines (docs/sources.md#mse-cdp-rules)")
     max_contribution_months: float = _p(6.0, 0.0, 1_000.0, "months of revenue",
                                         "a firm will not pay more than this into a facility")
     build_months: int = _p(12, 0, 240, "months", "months from a successful drive to opening")
@@ -268,7 +268,8 @@ class DemographyParams:
     max_size: float = _p(2_000.0, 1.0, 1e9, "workers", "upper bound on employment")
     size_tail: float = _p(1.5, 0.1, 10.0, "exponent",
                           "Pareto exponent of initial sizes (P(L>=5) = 5^-tail; 1.5 gives ~9% "
-                          "with five or more workers)", "PSEC/PCBS: ~91% micro (FACTS.md)")
+                          "with five or more workers)",
+                          "PSEC/PCBS: ~91% micro (docs/sources.md#firm-size-distribution)")
     initial_capital_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
                                        "capital a firm starts with")
     exit_patience: int = _p(6, 1, 10_000, "months", "consecutive loss-making months before exit")

@@ -1,11 +1,13 @@
 """Choice 2: choose and share suppliers; scale economies and joint purchasing.
 
 A supplier's gate price falls with the volume it sells above its reference volume,
-``p = p0 * min(1, max(floor, (V/V_ref)^-eta))`` (scale economies), so the more firms buy from one supplier the cheaper it gets for all: a
+``p = p0 * min(1, max(floor, (V/V_ref)^-eta))`` (scale economies), so the more firms buy from
+one supplier the cheaper it gets for all: a
 positive feedback that concentrates purchases, up to the supplier's capacity, above which its
 price rises as ``(V / (capacity V_ref))^2`` (Albino, Carbonara & Giannoccaro 2003 balance
 cooperation against supplier capacity). ``V_ref`` is ``reference_volume`` times the mean initial
-volume per supplier of the input, so prices do not depend on how many firms are simulated. Each month a firm reconsiders its supplier with
+volume per supplier of the input, so prices do not depend on how many firms are simulated.
+Each month a firm reconsiders its supplier with
 probability ``1 - loyalty`` (Kirman & Vriend 2001) and switches to the supplier with the lowest
 delivered cost (gate price plus freight that grows with distance and with movement restrictions)
 if it saves at least ``switch_gain``. Trusted partners (trust both ways above ``jp_trust_min``)

@@ -127,7 +127,8 @@ def test_productivity_falls_as_well_as_rises_and_keeps_its_sector_spread():
     logp = np.log(prod)
     assert logp.std() == pytest.approx(0.2, rel=0.05)
     assert abs(logp.mean()) < 0.01
-    assert fell > 0.4 * (fell + rose) and rose > 0.4 * (fell + rose)
+    assert fell > 0.4 * (fell + rose)
+    assert rose > 0.4 * (fell + rose)
 
 
 # ---------------------------------------------------------------------------- suppliers

@@ -372,7 +372,8 @@ def test_agglomeration_input_errors():
 
 @pytest.mark.statistical
 def test_ellison_glaeser_dartboard_mean_is_zero():
-    """FACTS.md reduction result 3: independent plant locations give E[gamma] = 0.
+    """Reduction result 3 (docs/sources.md#reduction-results): independent plant locations give
+    E[gamma] = 0.
 
     20 regions with probabilities x_r proportional to 1..20, industries of 60 lognormal plants,
     20 seeded runs of 1,000 industries each. Every industry in a run is an independent dartboard

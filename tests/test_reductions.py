@@ -1,8 +1,7 @@
 """Reduction tests: switched down to a textbook limit, the model reproduces the known result.
 
-Each test states its seeds and tolerance; the expected results are those of the project
-brief's FACTS.md (section "Reduction results"). All are seeded, so they pass or fail
-deterministically; tolerances are a few standard errors so that a correct model passes for
+Each test states its seeds and tolerance; the expected results are those of
+docs/sources.md#reduction-results. All are seeded, so they pass or fail deterministically; tolerances are a few standard errors so that a correct model passes for
 (almost) any seed.
 
 (a) Polya urn (Arthur 1990): entrants copy a random firm's region -> regional shares Beta.
@@ -222,7 +221,8 @@ def test_gibrat_log_growth_is_normal(gibrat_run):
 
 # --------------------------------------------------------------------------- (d) Granovetter
 
-#: P(full cascade) for 100 thresholds ~ Normal(25, sigma), 2,000 draws each (FACTS.md).
+#: P(full cascade) for 100 thresholds ~ Normal(25, sigma), 2,000 draws each
+#: (docs/sources.md#reduction-results).
 FULL_CASCADE = {11: 0.04, 12: 0.15, 13: 0.38, 14: 0.61, 15: 0.80, 16: 0.88}
 N_DRAWS = 2_000
 
@@ -241,10 +241,11 @@ def test_granovetter_textbook_cases():
 @pytest.mark.statistical
 @pytest.mark.parametrize(("sigma", "p_full"), sorted(FULL_CASCADE.items()))
 def test_granovetter_full_cascade_probability(sigma, p_full):
-    # 2,000 draws of 100 thresholds, seeded by sigma. FACTS.md's figures are themselves
+    # 2,000 draws of 100 thresholds, seeded by sigma. The published figures
+    # (docs/sources.md#reduction-results) are themselves
     # 2,000-draw estimates rounded to 0.01, so the two estimates may differ by 4 standard errors
     # of a difference (sqrt(2) binomial SE) plus the rounding. (With 100,000 draws this code gives
-    # 0.035, 0.161, 0.383, 0.623, 0.799, 0.904: FACTS' 0.88 at sigma = 16 is ~3.6 SE low.)
+    # 0.035, 0.161, 0.383, 0.623, 0.799, 0.904: the published 0.88 at sigma = 16 is ~3.6 SE low.)
     rng = np.random.default_rng([2024, sigma])
     theta = rng.normal(25.0, sigma, size=(N_DRAWS, 100))
     full = np.mean([facilities.pledge_cascade(row) == 100 for row in theta])

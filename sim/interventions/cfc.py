@@ -1,6 +1,7 @@
 """Common Facility Centre: a shared facility built by an SPV of firms with a public grant.
 
-Defaults follow India's MSE-CDP (FACTS.md): an SPV of at least 20 member firms, members paying
+Defaults follow India's MSE-CDP (docs/sources.md#mse-cdp-rules): an SPV of at least 20 member
+firms, members paying
 at least 10% of the project cost (the model parameters ``spv_min_members`` and
 ``member_share_min``, which a CFC may override for itself), and a central grant by cost band
 (2022 guidelines: 70% for Rs 5-10 crore projects, 60% for Rs 10-30 crore, 80%/70% in special
@@ -27,7 +28,8 @@ __all__ = ["CommonFacilityCentre", "mse_cdp_grant_share"]
 
 
 def mse_cdp_grant_share(cost_crore: float, special_category: bool = False) -> float:
-    """Central grant share of an MSE-CDP CFC by project cost (2022 guidelines, FACTS.md).
+    """Central grant share of an MSE-CDP CFC by project cost (2022 guidelines,
+    docs/sources.md#mse-cdp-rules).
 
     Rs 5-10 crore: 70% (80% special categories); Rs 10-30 crore: 60% (70%); the grant is
     capped at Rs 21 crore. Below Rs 5 crore the 5-10 crore share is assumed (not stated).
@@ -57,7 +59,7 @@ class CommonFacilityCentre(Intervention):
                       choices=SERVICES)
     effect: float = _p(0.1, 0.0, 1.0, "share", "productivity gain, input cost cut or share of "
                        "waste treated at full service", "MSE-CDP evaluation: productivity "
-                       "+10-15% (FACTS.md)")
+                       "+10-15% (docs/sources.md#mse-cdp-outcomes)")
     project_cost: float = _p(1500.0, 0.0, 1e12, "money", "cost of building the facility")
     grant_share: float = _p(-1.0, -1.0, 1.0, "share", "public grant as a share of the project "
                             "cost; -1 = by the MSE-CDP 2022 cost band of `band_cost_crore`")

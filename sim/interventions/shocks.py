@@ -3,8 +3,9 @@
 Shocks are scheduled like policies but cost no public money. Movement restrictions raise
 transport costs inside the targeted regions and on routes leaving them (checkpoints and
 closures: in March 2007 the West Bank had 546 physical obstacles, and the World Bank put the
-loss at ~6% of GDP; FACTS.md). A waste regulation multiplies the cost of untreated waste
-(Tirupur: a 2011 court order closed dyeing units until their effluent was treated).
+loss at ~6% of GDP; docs/sources.md#movement-restrictions). A waste regulation multiplies the
+cost of untreated waste (Tirupur: a 2011 court order closed dyeing units until their effluent
+was treated).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A CDA works with a group of participating firms: brokered introductions (new tie
 participants, starting at a given trust) and exposure visits and joint meetings that raise the
 trust participants place in each other. Staff cost is paid monthly. In the cluster development
 method this comes first: diagnostic study, trust building, then joint actions and "hard"
-investments (UNIDO / Foundation for MSME Clusters, FACTS.md).
+investments (UNIDO / Foundation for MSME Clusters, docs/sources.md#cluster-development-practice).
 """
 
 from __future__ import annotations
