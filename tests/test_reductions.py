@@ -1,8 +1,8 @@
 """Reduction tests: switched down to a textbook limit, the model reproduces the known result.
 
 Each test states its seeds and tolerance; the expected results are those of
-docs/sources.md#reduction-results. All are seeded, so they pass or fail deterministically; tolerances are a few standard errors so that a correct model passes for
-(almost) any seed.
+docs/sources.md#reduction-results. All are seeded, so they pass or fail deterministically;
+tolerances are a few standard errors so that a correct model passes for (almost) any seed.
 
 (a) Polya urn (Arthur 1990): entrants copy a random firm's region -> regional shares Beta.
 (b) Dartboard (Ellison & Glaeser 1997): fixed regional probabilities -> E[gamma] = 0.
