@@ -320,9 +320,10 @@ class ClusterModel(mesa.Model):
                                 else np.full(len(w.regions), 1.0 / len(w.regions)))
         self.firms = FirmState.empty(max(n, 16))
         self.ties = TieState.empty(self.firms.capacity, p.world.max_ties)
-        sizes = np.minimum(
-            np.maximum(p.demography.min_size, 1.0) * (1.0 - self.rng.random(n)) ** (-1.0 / tails),
-            p.demography.max_size)
+        floor = np.maximum(self.world.sector_array("size_floor")[sector],
+                           max(p.demography.min_size, 1.0))
+        sizes = np.minimum(floor * (1.0 - self.rng.random(n)) ** (-1.0 / tails),
+                           p.demography.max_size)
         slots = self._create_firms(region, sector, sizes, parent=np.full(n, -1, dtype=np.int64),
                                    t=0)
         # the initial firms have histories: a firm already losing money has been doing so for a
@@ -481,6 +482,8 @@ class ClusterModel(mesa.Model):
             return 0
         sizes = demography.pareto_sizes(self.rng, n, p.demography.size_tail,
                                          p.demography.min_size, p.demography.max_size)
+        sizes = np.minimum(sizes * self.world.sector_array("size_floor")[new["sector"]],
+                           p.demography.max_size)
         if p.demography.entry_mode == "attraction":  # outsiders enter only where they would earn
             keep = (new["parent"] >= 0) | demography.viable(self, new["region"], new["sector"],
                                                              sizes)

@@ -109,6 +109,10 @@ SECTOR_FIELDS: dict[str, dataclasses.Field] = {
                            "waste to dispose of or treat (slurry, effluent)"),
     "demand_weight": _p(1.0, 0.0, 1e6, "weight",
                         "share of initial firms when `firms` is not given"),
+    "size_floor": _p(1.0, 1.0, 1e6, "workers",
+                     "smallest size a firm of the sector is set up at (its technology's "
+                     "minimum scale): the floor of the Pareto law of initial firms' and "
+                     "entrants' sizes"),
 }
 
 #: ``[[firms]]`` fields.

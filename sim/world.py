@@ -71,6 +71,9 @@ class Sector:
         Waste per unit of output that must be disposed of or treated (slurry, effluent).
     demand_weight : float
         Share of initial firms in this sector when the world does not list counts.
+    size_floor : float
+        Smallest size a firm of the sector is set up at (its technology's minimum scale): the
+        floor of the Pareto law of initial firms' and entrants' sizes (with ``min_size``).
     """
 
     name: str
@@ -82,6 +85,7 @@ class Sector:
     price: float = 1.0
     waste_per_output: float = 0.0
     demand_weight: float = 1.0
+    size_floor: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

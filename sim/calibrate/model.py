@@ -34,12 +34,12 @@ __all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "
            "measure", "simulate"]
 
 #: Bumped whenever what a pattern measures changes; part of every run id.
-VERSION = "patterns-1"
+VERSION = "patterns-2"
 #: The outcomes the model reports, in order.
 PATTERNS: tuple[str, ...] = (
     "micro_share", "mean_size", "zipf_exponent", "zipf_xmin", "zipf_n_tail",
     "growth_mad_sd", "growth_kurtosis", "growth_n", "annual_entry_rate", "annual_exit_rate",
-    "facility_completion", "facility_utilisation", "firms", "employment",
+    "net_entry_rate", "facility_completion", "facility_utilisation", "firms", "employment",
     "sector_firms", "sector_employment",
 )
 #: Measurement settings (``patterns.NAME`` overrides): name -> (default, what is allowed).
@@ -127,6 +127,9 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
         "growth_n": float(g.size),
         "annual_entry_rate": pt.annual_rate(late["entries"], late["firms"]),
         "annual_exit_rate": pt.annual_rate(late["exits"], late["firms"]),
+        # entry less exit: 0 (or demand's growth) in a steady state, the condition of issue 11
+        "net_entry_rate": (pt.annual_rate(late["entries"], late["firms"])
+                           - pt.annual_rate(late["exits"], late["firms"])),
         "facility_completion": pt.facility_completion(status),
         "facility_utilisation": (pt.mean_utilisation(late["facility_use_rate"],
                                                      late["facilities_operating"])
