@@ -302,14 +302,10 @@ def known_outputs(world: World) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _output_templates() -> tuple[str, ...]:
-    from sim.model import ClusterModel
+    """The per-step output templates, declared in :mod:`sim.outputs` (no model is built)."""
+    from sim.outputs import SERIES
 
-    region, sector = "QREGIONQ", "QSECTORQ"
-    world = World(regions=(Region(region, 5.0, 5.0),), sectors=(Sector(sector, "input"),),
-                  firms=(FirmGroup(region, sector, 3),))
-    model = ClusterModel(Params().replace(world_size=10.0), world, (), rng=0, agents=False)
-    return tuple(k.replace(sector, "{sector}").replace(region, "{region}")
-                 for k in model.recorder.latest)
+    return SERIES
 
 
 # -- reading and merging --------------------------------------------------------------------------
