@@ -9,16 +9,6 @@ from pathlib import Path
 __all__ = ["register"]
 
 
-def _reps(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"got {text!r}; allowed: an integer >= 2 or auto") from None
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "compare", help="compare scenarios over replicates, with confidence intervals",
@@ -32,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("base", type=Path, metavar="BASE.toml", help="the reference scenario")
     p.add_argument("alternatives", type=Path, nargs="+", metavar="ALT.toml",
                    help="scenarios compared with BASE")
-    p.add_argument("--reps", type=_reps, default=10,
+    p.add_argument("--reps", default="10",
                    help="replicates per scenario (default 10), or auto: add replicates until "
                    "the paired 95%% interval of --target is at most --width wide")
     p.add_argument("--width", type=float, default=None,
@@ -67,9 +57,16 @@ def main(args: argparse.Namespace) -> int:
     from sim.errors import InputError
     from sim.scenario import parse_set
 
+    reps = args.reps
+    if reps != "auto":
+        try:
+            reps = int(reps)
+        except ValueError:
+            raise InputError("--reps", "", f"got {reps!r}; allowed: an integer >= 2 or auto")\
+                from None
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")
-    res = compare([args.base, *args.alternatives], reps=args.reps, out=args.out,
+    res = compare([args.base, *args.alternatives], reps=reps, out=args.out,
                   steps=args.steps, seed=args.seed, workers=args.workers,
                   scheduler=args.scheduler, overrides=parse_set(args.sets), force=args.force,
                   progress=not args.no_progress, target=args.target, width=args.width,
