@@ -30,7 +30,8 @@ __all__ = ["effect_figures", "decision_summary", "render_html", "LABELS", "effec
 
 #: Readable names of outputs (declared in :mod:`sim.outputs`).
 LABELS = outputs.LABELS
-_COLOURS = ("#c0392b", "#1f5f8b", "#27ae60", "#8e44ad", "#d68910", "#16a085", "#7f8c8d")
+#: Line colours of the alternatives: none of them red or green, which mean bad and good here.
+_COLOURS = ("#1f5f8b", "#d68910", "#8e44ad", "#16a085", "#7f8c8d", "#5d4037")
 
 
 def effect_class(name: str, lo: float, hi: float) -> str:
@@ -100,7 +101,8 @@ th { background: #f4f6f8; } td.l, th.l { text-align: left; }
 .decision h2 { margin-top: 0.4em; border: none; }
 .warn { color: #8a5300; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
-figure { display: inline-block; margin: 0.4em; } img { max-width: 100%; }
+figure { display: inline-block; margin: 0.4em; width: 520px; max-width: 100%; }
+img { max-width: 100%; }
 """
 
 
@@ -248,8 +250,23 @@ def decision_summary(comp, summary: pd.DataFrame, costs: pd.DataFrame,
     lines: dict[str, list[str]] = {"ranking": [], "effects": [], "cost": [], "robustness": [],
                                    "caveats": []}
     order = list(rank["scenario"])
+    sig = rank[(rank["scenario"] != comp.base)
+               & ((rank["diff_ci_low"] > 0) | (rank["diff_ci_high"] < 0))]
+    way = outputs.direction(target) or 1
+    better = sig[(sig["diff_mean"] * way) > 0]["scenario"].tolist()
+    worse = sig[(sig["diff_mean"] * way) < 0]["scenario"].tolist()
+    if better:
+        verb = "improves" if len(better) == 1 else "improve"
+        lines["ranking"].append(f"{', '.join(better)} clearly {verb} {tl} over {comp.base}.")
+    if worse:
+        verb = "does" if len(worse) == 1 else "do"
+        lines["ranking"].append(f"{', '.join(worse)} clearly {verb} worse than {comp.base} "
+                                f"on {tl}.")
+    if not better and not worse:
+        lines["ranking"].append(f"No alternative changes {tl} significantly compared with "
+                                f"{comp.base}: the order below may be chance.")
     lines["ranking"].append(
-        f"Ranked by {tl} at month {comp.steps}: " + " > ".join(order) + ".")
+        f"Order by mean {tl} at month {comp.steps}: " + ", ".join(order) + ".")
     top = rank.iloc[0]
     p_best = float(top["p_best"])
     for label in comp.labels[1:]:
