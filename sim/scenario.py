@@ -595,7 +595,14 @@ def _build_world(data, where: _Where, params: Params) -> World:
 
 
 def _build_interventions(data, where: _Where, world: World) -> tuple[Intervention, ...]:
-    entries = data["interventions"]
+    entries = []
+    for entry in data["interventions"]:  # `enabled = false` drops an (inherited) intervention
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise where.fail(f"interventions.{entry['name']}.enabled", f"got {_show(enabled)}; "
+                             "allowed: true or false (false drops the intervention)")
+        if enabled:
+            entries.append(entry)
     names = [e["name"] for e in entries]
     refs = {"regions": [r.name for r in world.regions], "sectors": [s.name for s in world.sectors],
             "inputs": list(world.inputs)}
@@ -613,7 +620,7 @@ def _build_interventions(data, where: _Where, world: World) -> tuple[Interventio
         infos = cls.fields_info()
         values: dict[str, Any] = {}
         for k, v in entry.items():
-            if k == "kind":
+            if k in ("kind", "enabled"):
                 continue
             if k not in infos:
                 raise where.fail(f"{at}.{k}", f"unknown key for kind {kind!r}"
