@@ -797,22 +797,29 @@ def comparison_experiment(levels: list[dict[str, Any]], *, replicates: int, seed
 
 def _comparison_design(exp: Experiment) -> Design:
     """The runs of a comparison: point ``p`` is scenario ``p``; replicate ``r`` of every point
-    has the same seed."""
+    has the same seed. With ``options["futures"]`` (a robustness study, :mod:`sim.robust`) the
+    points are every future crossed with every scenario, the future's parameter values
+    overriding the scenario's."""
     levels = exp.options[COMPARISON]
-    points = pd.DataFrame({"scenario": [lv["label"] for lv in levels]})
+    futures = exp.options.get("futures")
+    cells = ([(None, {}, lv) for lv in levels] if futures is None else
+             [(f, values, lv) for f, values in enumerate(futures) for lv in levels])
+    points = pd.DataFrame([({} if f is None else {"future": f}) | {"scenario": lv["label"]}
+                           | values for f, values, lv in cells])
     version = models.model_version(exp.model)
     runs = []
-    for p, lv in enumerate(levels):
+    for p, (f, values, lv) in enumerate(cells):
+        overrides = {**lv["overrides"], **values}
+        factors = ({} if f is None else {"future": f}) | {"scenario": lv["label"]} | values
         for r in range(exp.replicates):
             seed = run_seed(exp.seed, "common", p, r)
             ident = hashlib.sha256(canonical_json({
                 "model": exp.model, "model_version": version, "scenario_hash": lv["hash"],
-                "steps": exp.steps, "overrides": lv["overrides"], "seed": seed, "point": p,
+                "steps": exp.steps, "overrides": overrides, "seed": seed, "point": p,
                 "replicate": r,
             }).encode()).hexdigest()[:16]
             runs.append(RunSpec(id=ident, point=p, replicate=r, seed=seed, model=exp.model,
-                                scenario=lv["path"], steps=exp.steps,
-                                overrides=dict(lv["overrides"]),
-                                factors={"scenario": lv["label"]}, final=tuple(lv["final"]),
-                                series=exp.series, every=exp.every))
+                                scenario=lv["path"], steps=exp.steps, overrides=overrides,
+                                factors=factors, final=tuple(lv["final"]), series=exp.series,
+                                every=exp.every))
     return Design(experiment=exp, points=points, runs=tuple(runs))
