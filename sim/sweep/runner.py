@@ -241,8 +241,9 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
 
     Parameters
     ----------
-    experiment : str or Path
-        The experiment file (validated first; nothing is written if it is wrong).
+    experiment : str, Path or Experiment
+        The experiment file (validated first; nothing is written if it is wrong), or an
+        experiment made in code (a comparison, :func:`sim.compare.comparison_of`).
     out : str or Path
         The sweep directory; created, or resumed if it holds the same design.
     workers : int, optional
