@@ -353,8 +353,11 @@ def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
                "overrides": o, "final": final_names(sc.world)}
               for lab, sc, o in zip(labels, scenarios, own, strict=True)]
     name = " vs ".join(labels)
+    from sim.provenance import git_commit
+
     return comparison_experiment(levels, replicates=reps, seed=seed, steps=steps,
-                                 series=SERIES_KEPT, name=name, overrides=overrides, rule=rule)
+                                 series=SERIES_KEPT, name=name, overrides=overrides, rule=rule,
+                                 code=git_commit())
 
 
 def load_comparison(out: str | Path, replicates: int | None = None) -> Comparison:

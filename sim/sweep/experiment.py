@@ -747,7 +747,8 @@ COMPARISON = "scenarios"
 def comparison_experiment(levels: list[dict[str, Any]], *, replicates: int, seed: int,
                           steps: int, series: tuple[str, ...], name: str = "comparison",
                           description: str = "", overrides: dict[str, Any] | None = None,
-                          rule: dict[str, Any] | None = None) -> Experiment:
+                          rule: dict[str, Any] | None = None,
+                          code: str | None = None) -> Experiment:
     """A comparison as an experiment: one factor, ``scenario``, whose levels are scenario files,
     crossed with ``replicates`` replicates under common random numbers.
 
@@ -766,6 +767,9 @@ def comparison_experiment(levels: list[dict[str, Any]], *, replicates: int, seed
         The ``--set`` values as given, recorded in the design.
     rule : dict, optional
         How the number of replicates was chosen (``--reps auto``), recorded in the design.
+    code : str, optional
+        The git commit of the code; part of the design, so that a folder computed by other
+        code is not resumed (a comparison is cheap to run again; a sweep keys on the version).
     """
     labels = [lv["label"] for lv in levels]
     final = tuple(dict.fromkeys(n for lv in levels for n in lv["final"]))
@@ -775,6 +779,8 @@ def comparison_experiment(levels: list[dict[str, Any]], *, replicates: int, seed
     options: dict[str, Any] = {COMPARISON: scen}
     if rule is not None:
         options["replicates_rule"] = dict(rule)
+    if code is not None:
+        options["code"] = code
     lines = [f"# A comparison made by `clustersim compare` ({name}); not an experiment file.",
              "[experiment]", f"name = {json.dumps(name)}", f"steps = {steps}", "",
              "[design]", f"replicates = {replicates}", f"seed = {seed}",
