@@ -469,6 +469,25 @@ def apply_overrides(scenarios, overrides: dict[str, Any]) -> list[Any]:
             for sc, o in zip(scenarios, split_overrides(scenarios, overrides), strict=True)]
 
 
+def claim_folder(exp, out: Path, force: bool, what: str) -> None:
+    """May ``exp`` run into ``out``? Yes for a new or empty folder or one that holds this very
+    ``exp`` (it resumes); a folder holding anything else is refused, or with ``force``
+    removed first."""
+    from sim.sweep.store import SweepStore
+
+    try:
+        SweepStore(out).check(exp)
+    except InputError:
+        if not force:
+            raise InputError(str(out), "", "already holds other results; allowed: a new or "
+                             f"empty folder, the same {what} (to resume it), or --force to "
+                             "replace it") from None
+        if out.is_dir():
+            shutil.rmtree(out)
+        else:
+            out.unlink()
+
+
 @dataclass
 class CompareResult:
     """What :func:`compare` did: the report, the comparison, and how the runs went."""
@@ -510,7 +529,6 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
         The outcome the ranking, the decision summary and ``--reps auto`` are about.
     """
     from sim.sweep.runner import run_sweep
-    from sim.sweep.store import SweepStore
 
     auto = reps == "auto"
     if not auto and (not isinstance(reps, int) or isinstance(reps, bool) or reps < 2):
@@ -535,15 +553,7 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     exp = comparison_of(paths, reps=max_reps if auto else reps, steps=steps, seed=seed,
                         overrides=overrides, rule=rule)
     out = Path(out)
-    store = SweepStore(out)
-    try:
-        store.check(exp)
-    except InputError:
-        if not force:
-            raise InputError(str(out), "", "already holds other results; allowed: a new or "
-                             "empty folder, the same comparison (to resume it), or --force to "
-                             "replace it") from None
-        shutil.rmtree(out)
+    claim_folder(exp, out, force, "comparison")
 
     def run(limit):
         return run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress,

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,7 +293,7 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
     policy: regret, share of futures beating the reference), ``prim_trajectory.csv``,
     ``prim_box.json``, ``robust.json`` (provenance) and ``robust.html``.
     """
-    from sim.compare import OUTCOMES, comparison_of
+    from sim.compare import OUTCOMES, claim_folder, comparison_of
     from sim.sweep.experiment import COMPARISON, Experiment, Factor
     from sim.sweep.runner import run_sweep
     from sim.sweep.store import SweepStore
@@ -334,15 +333,8 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
     exp: Experiment = dataclasses.replace(base, name=f"robust: {base.name}", options=options,
                                           factors=factors, text=text, series=())
     out = Path(out)
+    claim_folder(exp, out, force, "study")
     store = SweepStore(out)
-    try:
-        store.check(exp)
-    except InputError:
-        if not force:
-            raise InputError(str(out), "", "already holds other results; allowed: a new or "
-                             "empty folder, the same study (to resume it), or --force to "
-                             "replace it") from None
-        shutil.rmtree(out)
     summary = run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress)
     runs = store.read_runs()
     runs = runs[runs["status"] == "ok"]

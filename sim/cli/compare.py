@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["register", "add_run_arguments"]
 
 
 def register(sub) -> None:
@@ -37,6 +37,12 @@ def register(sub) -> None:
                    help="months (default: the scenarios' own, which must agree)")
     p.add_argument("--seed", type=int, default=0, help="root seed of the replicates (default 0)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    add_run_arguments(p)
+    p.set_defaults(func=main)
+
+
+def add_run_arguments(p) -> None:
+    """The options every experiment on the sweep runner shares (compare, robust)."""
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: the number of cores; 1 = in this "
                    "process)")
@@ -48,8 +54,7 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an output folder that holds something else")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=main, on_interrupt="finished runs are kept; run the same command again "
-                   "to resume")
+    p.set_defaults(on_interrupt="finished runs are kept; run the same command again to resume")
 
 
 def main(args: argparse.Namespace) -> int:

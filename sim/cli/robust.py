@@ -10,6 +10,8 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
+    from sim.cli.compare import add_run_arguments
+
     p = sub.add_parser(
         "robust", help="rank policies (scenario files) across uncertain futures: regret and "
         "PRIM scenario discovery",
@@ -37,17 +39,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--peel-alpha", type=float, default=0.05,
                    help="share of the box peeled at each PRIM step (default 0.05)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: the cores; 1 = in this process)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="submit the runs to this running Dask scheduler")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a parameter or intervention field in every scenario")
-    p.add_argument("--force", action="store_true",
-                   help="replace an output folder that holds something else")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=main, on_interrupt="finished runs are kept; run the same command again "
-                   "to resume")
+    add_run_arguments(p)
+    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
