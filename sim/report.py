@@ -185,20 +185,20 @@ def _cost_text(r: pd.Series, unit: str, currency: str) -> tuple[str, str]:
 
     status = r[f"{unit}_status"]
     money = f" {currency}" if currency else ""
-    what = "job" if unit == "job" else "firm kept"
+    what, whats = ("job", "jobs") if unit == "job" else ("firm kept", "firms kept")
     if status == costeff.COST_PER_UNIT:
         iv = _interval(r[f"{unit}_ratio_ci_low"], r[f"{unit}_ratio_ci_high"])
         return "", f"{_fmt(r[f'{unit}_ratio'])}{money} per extra {what} (95% CI {iv})"
     if status == costeff.DOMINATES:
-        return "good", f"dominates: more {what}s at no extra public cost"
+        return "good", f"dominates: more {whats} at no extra public cost"
     if status == costeff.DOMINATED:
-        return "bad", f"dominated: fewer {what}s at no saving"
+        return "bad", f"dominated: fewer {whats} at no saving"
     if status == costeff.SAVING_PER_LOSS:
         iv = _interval(r[f"{unit}_ratio_ci_low"], r[f"{unit}_ratio_ci_high"])
         return "bad", (f"saves {_fmt(r[f'{unit}_ratio'])}{money} per {what} lost "
                        f"(95% CI {iv})")
     if status == costeff.NO_GAIN:
-        return "ns", f"no significant gain in {what}s: no cost per {what}"
+        return "ns", f"no significant gain in {whats}: no cost per {what}"
     return "ns", str(status)
 
 
