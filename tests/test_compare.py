@@ -572,3 +572,25 @@ def test_command_bad_scenario_exit_2(tmp_path, capsys):
     assert main(["compare", str(base), str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "bad.toml: params.trust_gain: got 3" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_report_words_for_each_cost_case():
+    from sim.costeff import cost_effectiveness
+    from sim.report import _cost_text
+
+    gain = np.array([10.0, 12.0, 11.0, 9.0, 10.0])
+    cases = {
+        "cost": (np.array([100.0, 130.0, 105.0, 95.0, 101.0]), gain, "per extra job (95% CI ["),
+        "dominates": (-np.ones(5), gain, "dominates: more jobs at no extra public cost"),
+        "dominated": (np.ones(5), -gain, "dominated: fewer jobs at no saving"),
+        "none": (np.ones(5), np.array([1.0, -1.0, 2.0, -2.0, 0.0]),
+                 "no significant gain in jobs: no cost per job"),
+    }
+    for cost, jobs, words in cases.values():
+        row = pd.Series(cost_effectiveness(cost, jobs, jobs))
+        cls, text = _cost_text(row, "job", "thousand USD")
+        assert words in text
+        assert "-" not in text.split("(")[0]  # no negative cost printed as a cost
+    _, firm = _cost_text(pd.Series(cost_effectiveness(*cases["none"][:2], cases["none"][1])),
+                         "firm", "")
+    assert firm == "no significant gain in firms kept: no cost per firm kept"
