@@ -419,6 +419,10 @@ def render_html(res, table, ranges, target, labels, meta) -> str:
                f"PRIM finds them mostly where <b>{esc(lims)}</b>: the box holds "
                f"{traj.loc[i, 'coverage']:.0%} of the failures (coverage), and "
                f"{traj.loc[i, 'density']:.0%} of the futures in it are failures (density).</p>")
+        if n_fail < 10:
+            box += (f"<p class='warn'>With {n_fail} failures the box is a hint, not a finding: "
+                    "PRIM fits a box around few points easily. Sample more futures "
+                    "(--futures) before reading it as a condition.</p>")
         trows = "".join(f"<tr><td>{k}</td><td>{r['coverage']:.0%}</td><td>{r['density']:.0%}"
                         f"</td><td>{r['mass']:.0%}</td></tr>" for k, r in traj.iterrows())
         box += ("<details><summary>peeling trajectory (coverage against density)</summary>"
