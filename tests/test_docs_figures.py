@@ -44,5 +44,5 @@ def test_render_fails_on_a_changed_figure():
 def test_rerunning_the_comparisons_gives_the_data_file(tmp_path, capsys):
     """After a change to the model or the scenarios this fails until
     `python experiments/docs_figures.py` is run and its output committed."""
-    code = script().main(["--check", "--out", str(tmp_path)])
+    code = script().main(["--check", "--out", str(tmp_path), "--workers", "1"])
     assert code == 0, capsys.readouterr().out
