@@ -19,7 +19,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(CLI) compare scenarios/baseline.toml scenarios/cfc.toml scenarios/trust_then_cfc.toml \
-		--reps 8 --out results/demo
+		--reps 8 --out results/demo --force
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -193,7 +193,9 @@ def final_outcomes(model) -> dict[str, float]:
     out["jobs_created"] = out["employment"] - model.initial_employment
     out["time_to_first_facility"] = (float(model.first_facility_step)
                                      if model.first_facility_step >= 0 else float("nan"))
-    out["public_cost_per_job"] = (out["public_spending_total"] / out["jobs_created"]
+    # gross: over all jobs created, not the jobs a policy added (that needs the no-policy run
+    # with the same seed: see sim.costeff and clustersim compare)
+    out["public_spending_per_gross_job"] = (out["public_spending_total"] / out["jobs_created"]
                                   if out["jobs_created"] > 0 and out["public_spending_total"] > 0
                                   else float("nan"))
     df = model.recorder.columns  # totals from month 1: the burn-in is not the run's

@@ -306,14 +306,10 @@ def known_outputs(world: World) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _output_templates() -> tuple[str, ...]:
-    from sim.model import ClusterModel
+    """The per-step output templates, declared in :mod:`sim.outputs` (no model is built)."""
+    from sim.outputs import SERIES
 
-    region, sector = "QREGIONQ", "QSECTORQ"
-    world = World(regions=(Region(region, 5.0, 5.0),), sectors=(Sector(sector, "input"),),
-                  firms=(FirmGroup(region, sector, 3),))
-    model = ClusterModel(Params().replace(world_size=10.0), world, (), rng=0, agents=False)
-    return tuple(k.replace(sector, "{sector}").replace(region, "{region}")
-                 for k in model.recorder.latest)
+    return SERIES
 
 
 # -- reading and merging --------------------------------------------------------------------------
@@ -611,7 +607,14 @@ def _build_world(data, where: _Where, params: Params) -> World:
 
 def _build_interventions(data, where: _Where, world: World,
                          params: Params) -> tuple[Intervention, ...]:
-    entries = data["interventions"]
+    entries = []
+    for entry in data["interventions"]:  # `enabled = false` drops an (inherited) intervention
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise where.fail(f"interventions.{entry['name']}.enabled", f"got {_show(enabled)}; "
+                             "allowed: true or false (false drops the intervention)")
+        if enabled:
+            entries.append(entry)
     names = [e["name"] for e in entries]
     refs = {"regions": [r.name for r in world.regions], "sectors": [s.name for s in world.sectors],
             "inputs": list(world.inputs)}
@@ -629,7 +632,7 @@ def _build_interventions(data, where: _Where, world: World,
         infos = cls.fields_info()
         values: dict[str, Any] = {}
         for k, v in entry.items():
-            if k == "kind":
+            if k in ("kind", "enabled"):
                 continue
             if k not in infos:
                 raise where.fail(f"{at}.{k}", f"unknown key for kind {kind!r}"

@@ -1,12 +1,21 @@
-"""Replicated comparisons: seeds, confidence intervals against scipy, paired differences with
-common random numbers, public cost, the results folder and the report, the command."""
+"""Replicated comparisons as experiments on the sweep runner: confidence intervals against scipy,
+paired differences with common random numbers (exactly 0 for identical scenarios), costs,
+ranking, resuming after kill -9, Dask, querying with `clustersim results`, --reps auto, the
+report and the command. Nothing here depends on the model's numbers: runs are compared with
+direct runs of the same seed, with each other, or with constructed data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +24,21 @@ import pytest
 from scipy import stats
 
 from sim import compare as cmp
+from sim import costeff
 from sim.cli import main
 from sim.compare import (
     Comparison,
+    load_comparison,
     paired_difference,
     public_costs,
-    replicate_seeds,
-    run_comparison,
+    ranking,
     summarise,
     t_interval,
-    write_comparison,
 )
 from sim.errors import InputError
-from sim.scenario import load_scenario
+from sim.report import effect_class
+from sim.sweep.experiment import run_seed
+from sim.sweep.results import query
 
 SMALL = """
 [scenario]
@@ -79,16 +90,6 @@ def small(folder: Path, name: str, extra: str = "") -> Path:
 
 
 # -- statistics -----------------------------------------------------------------------------------
-def test_replicate_seeds_are_spawned_children():
-    seeds = replicate_seeds(7, 5)
-    assert seeds == replicate_seeds(7, 5)
-    assert len(set(seeds)) == 5
-    children = np.random.SeedSequence(7).spawn(5)
-    assert seeds == [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
-    assert replicate_seeds(7, 3) == seeds[:3]  # more replicates extend, never reshuffle
-    assert replicate_seeds(8, 5) != seeds
-
-
 @pytest.mark.parametrize("n", [2, 3, 8, 30])
 def test_t_interval_matches_scipy(n):
     x = np.random.default_rng(n).normal(3.0, 2.0, n)
@@ -166,94 +167,244 @@ def test_summarise_against_scipy():
     assert (s["base"] == "base").all()
 
 
-def test_public_costs_by_hand():
+def test_public_costs_from_paired_replicates():
     comp = synthetic({"base": [0.0, 0.0, 0.0, 0.0], "alt": [100.0, 120.0, 80.0, 100.0]},
                      jobs={"base": [50.0, 60.0, 40.0, 50.0], "alt": [60.0, 70.0, 52.0, 58.0]},
                      firms={"base": [10.0, 10.0, 10.0, 10.0], "alt": [10.0, 9.0, 11.0, 10.0]})
     row = public_costs(comp).iloc[0]
     assert row["d_public"] == 100.0
-    assert row["d_jobs"] == 10.0
-    assert row["cost_per_job"] == pytest.approx(10.0)
-    assert row["cost_per_job_ci_low"] <= 10.0 <= row["cost_per_job_ci_high"]
-    # no firm gained on average: no cost per firm
-    assert row["d_firms"] == 0.0
-    assert np.isnan(row["cost_per_firm"])
+    assert row["job_gain"] == 10.0
+    assert row["job_status"] == costeff.COST_PER_UNIT
+    assert row["job_ratio"] == pytest.approx(10.0)
+    lo, hi = costeff.fieller_interval([100.0, 120.0, 80.0, 100.0], [10.0, 10.0, 12.0, 8.0])
+    assert (row["job_ratio_ci_low"], row["job_ratio_ci_high"]) == pytest.approx((lo, hi))
+    # no firm gained on average: no cost per firm, and no point estimate
+    assert row["firm_gain"] == 0.0
+    assert row["firm_status"] == costeff.NO_GAIN
+    assert np.isnan(row["firm_ratio"])
+
+
+def test_ranking_and_its_robustness():
+    comp = synthetic({"base": [0.0] * 6, "a": [0.0] * 6, "b": [0.0] * 6},
+                     jobs={"base": [10.0, 11.0, 9.0, 10.0, 12.0, 10.0],
+                           "a": [20.0, 22.0, 19.0, 21.0, 20.0, 23.0],
+                           "b": [10.5, 11.0, 9.5, 10.0, 12.5, 10.0]})
+    rank = ranking(comp, "employment")
+    assert list(rank["scenario"]) == ["a", "b", "base"]
+    assert rank.loc[0, "p_best"] == 1.0  # a is first in every resample
+    assert rank.loc[0, "wins_vs_base"] == 1.0
+    assert bool(rank.loc[0, "settled"]) is True
+    assert bool(rank.loc[1, "settled"]) is False  # b vs base: not significant
+    assert rank["p_best"].sum() == pytest.approx(1.0)
+    # an outcome where less is better ranks the other way
+    comp.runs["exits_total"] = comp.runs["employment"]
+    assert list(ranking(comp, "exits_total")["scenario"]) == ["base", "b", "a"]
+
+
+def test_colours_follow_the_desirable_direction():
+    assert effect_class("employment", 1.0, 3.0) == "good"
+    assert effect_class("employment", -3.0, -1.0) == "bad"
+    assert effect_class("exits_total", 1.0, 3.0) == "bad"  # more exits is not green
+    assert effect_class("exits_total", -3.0, -1.0) == "good"
+    assert effect_class("eg_gamma_mean", 1.0, 3.0) == "sig"  # no better direction
+    assert effect_class("employment", -1.0, 3.0) == "ns"
+    assert effect_class("employment", float("nan"), float("nan")) == "ns"
 
 
 # -- running ---------------------------------------------------------------------------------------
+def run_cmp(tmp_path, paths, out="out", **kw):
+    kw.setdefault("reps", 3)
+    kw.setdefault("workers", 1)
+    kw.setdefault("progress", False)
+    return cmp.compare(paths, out=tmp_path / out, **kw)
+
+
 @pytest.fixture
 def pair(tmp_path):
     """A small base and an identical copy under another name."""
     return small(tmp_path, "base"), small(tmp_path, "copy")
 
 
-def test_identical_scenarios_differ_by_exactly_zero(pair):
-    comp = run_comparison([load_scenario(p) for p in pair], reps=3, seed=11, workers=1,
-                          progress=False)
+def test_identical_scenarios_differ_by_exactly_zero(tmp_path, pair):
+    res = run_cmp(tmp_path, pair, seed=11)
+    comp = res.comparison
     summary = summarise(comp)
     alt = summary[summary["scenario"] == "copy"]
-    assert len(alt) >= 15
+    assert len(alt) >= 25  # with the breakdowns by sector and town
+    assert {"employment_sector_metal", "firms_town_A", "employment_town_B"} <= set(
+        alt["outcome"])
     finite = alt[np.isfinite(alt["diff_mean"])]
     assert (finite["diff_mean"] == 0).all()
     assert (finite["diff_ci_low"] == 0).all()
     assert (finite["diff_ci_high"] == 0).all()
-    assert (finite["diff_ci_low"] <= 0).all()
-    assert (finite["diff_ci_high"] >= 0).all()
-    # and the runs themselves are identical, replicate by replicate
+    # the runs themselves are identical, replicate by replicate, and so are the series
     runs = comp.runs.drop(columns="scenario")
     a = runs[comp.runs["scenario"] == "base"].reset_index(drop=True)
     b = runs[comp.runs["scenario"] == "copy"].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+    s = comp.series.drop(columns=["scenario", "run_id", "point"])
+    sa = s[comp.series["scenario"] == "base"].reset_index(drop=True)
+    sb = s[comp.series["scenario"] == "copy"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sa, sb)
+    steps, mean, lo, hi = cmp.effect_over_time(comp, "copy", "employment")
+    assert (mean == 0).all()
+    assert (lo == 0).all()
+    assert (hi == 0).all()
+    costs = pd.read_csv(tmp_path / "out" / "costs.csv")
+    assert costs.loc[0, "job_status"] == costeff.NO_GAIN
+
+
+def test_a_scenario_against_itself_under_another_label(tmp_path, pair):
+    res = run_cmp(tmp_path, [pair[0], pair[0]], reps=2, steps=3)
+    assert res.comparison.labels == ["base", "base#2"]
+    summary = summarise(res.comparison)
+    alt = summary[summary["scenario"] == "base#2"]
+    assert (alt["diff_mean"].dropna() == 0).all()
 
 
 def test_common_random_numbers_and_seeds(tmp_path):
-    base = load_scenario(small(tmp_path, "base"))
-    alt = load_scenario(small(tmp_path, "alt", TRAINING))
-    comp = run_comparison([base, alt], reps=3, seed=5, workers=1, progress=False)
-    assert comp.seeds == replicate_seeds(5, 3)
-    assert list(comp.runs["seed"]) == comp.seeds * 2
-    assert list(comp.runs["replicate"]) == [0, 1, 2] * 2
-    assert comp.runs.shape[0] == 6
+    base = small(tmp_path, "base")
+    alt = small(tmp_path, "alt", TRAINING)
+    comp = run_cmp(tmp_path, [base, alt], seed=5).comparison
+    expected = [run_seed(5, "common", 0, r) for r in range(3)]
+    assert comp.seeds == expected
+    runs = comp.runs.sort_values(["scenario", "replicate"])
+    assert list(runs[runs["scenario"] == "alt"]["seed"]) == expected
+    assert list(runs[runs["scenario"] == "base"]["seed"]) == expected
     assert set(comp.series["step"]) == set(range(11))
-    # the training programme costs 2 per trained firm, 2 firms a month for 10 months
-    spend = comp.runs.set_index(["scenario", "replicate"])["public_spending_total"]
-    assert (spend["alt"] == 40.0).all()
-    assert (spend["base"] == 0.0).all()
     # one replicate equals a direct run with its seed
     from sim.api import simulate
 
-    direct = simulate(alt, seed=comp.seeds[1])
-    got = comp.runs[(comp.runs["scenario"] == "alt") & (comp.runs["replicate"] == 1)].iloc[0]
+    direct = simulate(alt, seed=expected[1])
+    got = runs[(runs["scenario"] == "alt") & (runs["replicate"] == 1)].iloc[0]
     assert got["employment"] == direct.final["employment"]
+    assert got["public_spending_total"] == direct.final["public_spending_total"]
+    assert got["employment_sector_metal"] == direct.firms["employees"].sum()
 
 
-def test_workers_do_not_change_results(tmp_path):
-    scs = [load_scenario(small(tmp_path, "base")), load_scenario(small(tmp_path, "alt",
-                                                                       TRAINING))]
-    one = run_comparison(scs, reps=2, seed=3, workers=1, progress=False)
-    two = run_comparison(scs, reps=2, seed=3, workers=2, progress=False)
+def test_local_workers_give_the_sequential_results(tmp_path):
+    paths = [small(tmp_path, "base"), small(tmp_path, "alt", TRAINING)]
+    one = run_cmp(tmp_path, paths, out="one", reps=2, seed=3).comparison
+    two = run_cmp(tmp_path, paths, out="two", reps=2, seed=3, workers=2).comparison
     pd.testing.assert_frame_equal(one.runs, two.runs)
     pd.testing.assert_frame_equal(one.series, two.series)
 
 
+def test_queryable_with_clustersim_results(tmp_path, pair, capsys):
+    run_cmp(tmp_path, pair, reps=2, steps=3)
+    got = query(tmp_path / "out", "select scenario, count(*) as n from runs "
+                "group by scenario order by scenario")
+    assert got.to_dict("list") == {"scenario": ["base", "copy"], "n": [2, 2]}
+    assert main(["results", str(tmp_path / "out")]) == 0
+    assert "2 points x 2 replicates = 4 runs" in capsys.readouterr().out
+
+
 def test_bad_arguments(pair, tmp_path):
-    scs = [load_scenario(p) for p in pair]
     with pytest.raises(InputError, match="--reps: got 1; allowed: an integer >= 2"):
-        run_comparison(scs, reps=1, workers=1, progress=False)
+        run_cmp(tmp_path, pair, reps=1)
     with pytest.raises(InputError, match="needs a base scenario and at least one"):
-        run_comparison(scs[:1], reps=2, workers=1, progress=False)
-    other = load_scenario(pair[1]).with_overrides({"steps": 5})
+        run_cmp(tmp_path, pair[:1], reps=2)
+    other = small(tmp_path, "other").read_text().replace("steps = 10", "steps = 5")
+    (tmp_path / "other.toml").write_text(other)
     with pytest.raises(InputError, match="horizons differ .*give --steps"):
-        run_comparison([scs[0], other], reps=2, workers=1, progress=False)
+        run_cmp(tmp_path, [pair[0], tmp_path / "other.toml"], reps=2)
+    with pytest.raises(InputError, match="--width"):
+        run_cmp(tmp_path, pair, reps="auto")
+    with pytest.raises(InputError, match="--target"):
+        run_cmp(tmp_path, pair, reps=2, target="jobz")
+    assert not (tmp_path / "out").exists()
     # an explicit horizon settles it
-    comp = run_comparison([scs[0], other], reps=2, steps=3, workers=1, progress=False)
-    assert comp.steps == 3
+    res = run_cmp(tmp_path, [pair[0], tmp_path / "other.toml"], reps=2, steps=3)
+    assert res.comparison.steps == 3
 
 
-def test_duplicate_names_get_unique_labels(pair):
-    sc = load_scenario(pair[0])
-    comp = run_comparison([sc, sc], reps=2, steps=2, workers=1, progress=False)
-    assert comp.labels == ["base", "base#2"]
+def test_not_a_comparison(tmp_path):
+    with pytest.raises(InputError, match="not a sweep directory"):
+        load_comparison(tmp_path)
+
+
+# -- resuming --------------------------------------------------------------------------------------
+CLI = [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())"]
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_the_uninterrupted_store(tmp_path):
+    base = small(tmp_path, "base")
+    alt = small(tmp_path, "alt", TRAINING)
+    args = [str(base), str(alt), "--reps", "6", "--steps", "120", "--seed", "4",
+            "--workers", "1", "--no-progress"]
+    out = tmp_path / "killed"
+    cmd = [*CLI, "compare", *args, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list((out / "runs").glob("*.json"))) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    done = len(list((out / "runs").glob("*.json")))
+    assert 2 <= done < 12
+    assert not (out / "report.html").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{12 - done} runs now, {done} already done" in again.stdout
+    whole = tmp_path / "whole"
+    assert main(["compare", *args, "--out", str(whole)]) == 0
+    drop = ["wall_time"]
+    a = pd.read_parquet(out / "runs.parquet").drop(columns=drop)
+    b = pd.read_parquet(whole / "runs.parquet").drop(columns=drop)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"),
+                                  pd.read_csv(whole / "summary.csv"))
+    pd.testing.assert_frame_equal(pd.read_csv(out / "costs.csv"),
+                                  pd.read_csv(whole / "costs.csv"))
+
+
+@pytest.mark.slow
+def test_on_a_dask_scheduler(tmp_path, pair):
+    from test_sweep_dask import dask_cluster
+
+    seq = run_cmp(tmp_path, pair, out="seq", reps=2, steps=4).comparison
+    with dask_cluster(tmp_path) as (address, _):
+        res = run_cmp(tmp_path, pair, out="dask", reps=2, steps=4, workers=None,
+                      scheduler=address)
+    assert res.mode == f"Dask cluster at {address}"
+    pd.testing.assert_frame_equal(seq.runs, res.comparison.runs)
+
+
+# -- --reps auto ---------------------------------------------------------------------------------
+def test_reps_auto_stops_at_once_for_identical_scenarios(tmp_path, pair):
+    res = run_cmp(tmp_path, pair, reps="auto", width=1.0, steps=3)
+    rule = res.comparison.rule
+    assert rule["met"] is True
+    assert rule["reps"] == cmp.AUTO_START == res.comparison.reps
+    assert rule["widest"] == 0.0
+
+
+def test_reps_auto_adds_replicates_up_to_the_cap(tmp_path):
+    paths = [small(tmp_path, "base"), small(tmp_path, "alt", TRAINING)]
+    res = run_cmp(tmp_path, paths, reps="auto", width=1e-9, max_reps=7, steps=6,
+                  target="output")
+    rule = res.comparison.rule
+    assert rule["reps"] == 7 == res.comparison.reps
+    assert rule["met"] is False
+    assert [h["reps"] for h in rule["history"]][0] == cmp.AUTO_START
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
+    assert sorted(set(runs["replicate"])) == list(range(7))
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "NOT reached" in page
+    # the same command again: nothing to run, the same answer
+    again = run_cmp(tmp_path, paths, reps="auto", width=1e-9, max_reps=7, steps=6,
+                    target="output")
+    assert again.ran == 0
+    assert again.comparison.rule["reps"] == 7
 
 
 # -- the results folder ----------------------------------------------------------------------------
@@ -263,52 +414,56 @@ def written(tmp_path_factory):
     base = small(folder, "base")
     alt = small(folder, "alt", TRAINING)
     out = folder / "out"
-    report, comp = cmp.compare([base, alt], reps=3, out=out, seed=2, workers=1,
-                               progress=False)
-    return out, report, comp
+    res = cmp.compare([base, alt], reps=3, out=out, seed=2, workers=1, progress=False)
+    return out, res.report, res.comparison
 
 
 def test_folder_contents(written):
     out, report, comp = written
     assert report == out / "report.html"
     names = {p.name for p in out.iterdir()}
-    assert {"summary.csv", "costs.csv", "runs.parquet", "series.parquet", "report.html",
-            "run.json", "figures"} <= names
-    assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+    assert {"summary.csv", "costs.csv", "ranking.csv", "runs.parquet", "series",
+            "design.parquet", "experiment.json", "report.html", "comparison.json",
+            "figures"} <= names
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     summary = pd.read_csv(out / "summary.csv")
     for col in ("scenario", "outcome", "n", "mean", "sd", "ci_low", "ci_high", "diff_mean",
                 "diff_ci_low", "diff_ci_high", "diff_p"):
         assert col in summary
     for outcome in ("firms", "employment", "output", "mean_productivity", "cooperation_rate",
-                    "facilities_operating", "eg_gamma_mean", "public_spending_total"):
+                    "facilities_operating", "eg_gamma_mean", "public_spending_total",
+                    "employment_sector_metal", "firms_town_A"):
         assert outcome in set(summary["outcome"])
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 6
     assert {"scenario", "replicate", "seed"} <= set(runs)
-    series = pd.read_parquet(out / "series.parquet")
-    assert len(series) == 2 * 3 * 11
     assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
         f"{n}.png" for n in cmp.FIGURE_OUTCOMES)
     assert (out / "figures" / "firms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    costs = pd.read_csv(out / "costs.csv")
-    assert costs.loc[0, "d_public"] == 40.0
 
 
-def test_run_json_provenance(written):
+def test_provenance_keys_in_every_file(written):
+    import pyarrow.parquet as pq
+
     out, _, comp = written
-    run = json.loads((out / "run.json").read_text())
+    run = json.loads((out / "comparison.json").read_text())
     assert run["seeds"] == comp.seeds
     assert run["seed"] == 2
     assert run["reps"] == 3
     assert run["base"] == "base"
     assert [s["hash"] for s in run["scenarios"]] == [sc.hash for sc in comp.scenarios]
-    for key in ("version", "git_commit", "created", "python", "numpy", "numba", "mesa",
-                "steps", "files"):
+    files = [out / "design.parquet", out / "runs.parquet",
+             *sorted((out / "series").glob("*.parquet"))[:1]]
+    for f in files:
+        meta = json.loads(pq.read_schema(f).metadata[b"clustersim.provenance"])
+        for key in ("version", "git_commit", "scenario_hash", "seed"):
+            assert key in meta, (f.name, key)
+        assert meta["scenario_hash"] == {sc.name: sc.hash for sc in comp.scenarios}
+    for key in ("version", "git_commit", "scenario_hash", "seed"):
         assert key in run
-    assert "report.html" in run["files"]
 
 
-def test_report_is_self_contained(written):
+def test_report_is_self_contained_and_opens_with_the_decision(written):
     out, _, comp = written
     page = (out / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>")
@@ -317,11 +472,17 @@ def test_report_is_self_contained(written):
     assert "<link" not in page
     assert "@import" not in page
     assert page.count("src='data:image/png;base64,") == len(cmp.FIGURE_OUTCOMES)
+    first = page.index("<h2>")
+    assert page[first:].startswith("<h2>Decision summary</h2>")
+    for words in ("Ranking", "Effect on jobs and firms", "Cost per job",
+                  "How robust the ranking is", "Caveats"):
+        assert f"<b>{words}</b>" in page
     for sc in comp.scenarios:
         assert sc.hash in page  # provenance
-    assert "public cost per job" in page
+    assert "By sector" in page
+    assert "By town" in page
     assert "kind = &quot;training&quot;" in page  # the scenario texts, escaped
-    assert comp.runs["seed"].astype(str).iloc[0] in page
+    assert str(comp.seeds[0]) in page
 
 
 def test_existing_folder_is_refused_then_forced(written, tmp_path):
@@ -335,46 +496,24 @@ def test_existing_folder_is_refused_then_forced(written, tmp_path):
     with pytest.raises(InputError, match="already holds other results"):
         cmp.compare([other, other], reps=2, out=target, workers=1, progress=False)
     assert (target / "notes.txt").read_text() == "mine"
-    report, comp = cmp.compare([other, other], reps=2, out=target, workers=1, progress=False,
-                               force=True)
-    assert comp is not None
-    assert report.is_file()
+    res = cmp.compare([other, other], reps=2, out=target, workers=1, progress=False,
+                      force=True)
+    assert res.report.is_file()
     assert not (target / "notes.txt").exists()
 
 
-def test_same_comparison_again_is_nothing_to_do(written, monkeypatch, tmp_path):
+def test_same_comparison_again_runs_nothing(written, tmp_path):
     out, _, comp = written
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    run = json.loads((copy / "run.json").read_text())
-    run["git_commit"] = "abc"  # as if from a clean checkout
-    (copy / "run.json").write_text(json.dumps(run))
-    real = cmp._identity
-    monkeypatch.setattr(cmp, "_identity", lambda *a: {**real(*a), "git_commit": "abc"})
     paths = [sc.path for sc in comp.scenarios]
-    report, again = cmp.compare(paths, reps=3, out=copy, seed=2, workers=1, progress=False)
-    assert again is None
-    assert report == copy / "report.html"
+    res = cmp.compare(paths, reps=3, out=copy, seed=2, workers=1, progress=False)
+    assert res.ran == 0
+    assert res.already == 6
+    pd.testing.assert_frame_equal(res.comparison.runs, comp.runs)
     # a different seed is a different comparison
     with pytest.raises(InputError, match="already holds other results"):
         cmp.compare(paths, reps=3, out=copy, seed=3, workers=1, progress=False)
-
-
-def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
-    base = load_scenario(small(tmp_path, "base"))
-    comp = run_comparison([base, base], reps=2, steps=2, workers=1, progress=False)
-
-    def boom(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    from sim import report
-
-    monkeypatch.setattr(report, "render_html", boom)
-    out = tmp_path / "out"
-    with pytest.raises(KeyboardInterrupt):
-        write_comparison(comp, out)
-    assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.toml"]
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -388,12 +527,17 @@ def test_command(tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert code == 0
     assert stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
-    run = json.loads((out / "run.json").read_text())
+    run = json.loads((out / "comparison.json").read_text())
     assert run["overrides"] == {"interventions.training.cost_per_firm": 3.0}
     assert run["steps"] == 4
-    # the intervention override reached the scenario that has the intervention
-    costs = pd.read_csv(out / "costs.csv")
-    assert costs.loc[0, "d_public"] == 4 * 2 * 3.0
+    # the intervention override reached the scenario that has the intervention, only
+    from sim.api import simulate
+
+    direct = simulate(alt, steps=4, seed=run["seeds"][0],
+                      overrides={"interventions.training.cost_per_firm": 3.0})
+    runs = pd.read_parquet(out / "runs.parquet")
+    got = runs[(runs["scenario"] == "alt") & (runs["replicate"] == 0)].iloc[0]
+    assert got["public_spending_total"] == direct.final["public_spending_total"]
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
@@ -403,6 +547,9 @@ def test_command(tmp_path, capsys):
      "'trainin' (did you mean 'training'?); allowed: 'training'"),
     (["--set", "n_firms=300"], "--set: n_firms: the scenario lists its initial firms"),
     (["--reps", "1"], "--reps: got 1; allowed: an integer >= 2"),
+    (["--reps", "many"], "--reps"),
+    (["--reps", "auto"], "--width: got None; allowed: a number > 0"),
+    (["--reps", "3", "--width", "2"], "--width: only used with --reps auto"),
     (["--steps", "0"], "--steps: got 0; allowed: an integer >= 1"),
     (["--workers", "0"], "--workers: got 0; allowed: an integer >= 1"),
 ])
@@ -426,3 +573,25 @@ def test_command_bad_scenario_exit_2(tmp_path, capsys):
     assert main(["compare", str(base), str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "bad.toml: params.trust_gain: got 3" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_report_words_for_each_cost_case():
+    from sim.costeff import cost_effectiveness
+    from sim.report import _cost_text
+
+    gain = np.array([10.0, 12.0, 11.0, 9.0, 10.0])
+    cases = {
+        "cost": (np.array([100.0, 130.0, 105.0, 95.0, 101.0]), gain, "per extra job (95% CI ["),
+        "dominates": (-np.ones(5), gain, "dominates: more jobs at no extra public cost"),
+        "dominated": (np.ones(5), -gain, "dominated: fewer jobs at no saving"),
+        "none": (np.ones(5), np.array([1.0, -1.0, 2.0, -2.0, 0.0]),
+                 "no significant gain in jobs: no cost per job"),
+    }
+    for cost, jobs, words in cases.values():
+        row = pd.Series(cost_effectiveness(cost, jobs, jobs))
+        cls, text = _cost_text(row, "job", "thousand USD")
+        assert words in text
+        assert "-" not in text.split("(")[0]  # no negative cost printed as a cost
+    _, firm = _cost_text(pd.Series(cost_effectiveness(*cases["none"][:2], cases["none"][1])),
+                         "firm", "")
+    assert firm == "no significant gain in firms kept: no cost per firm kept"

@@ -491,3 +491,37 @@ def test_reference_lists_every_kind_and_field():
         assert f'`kind = "{kind}"`' in ref
         for name in cls.fields_info():
             assert f"| `{name}` |" in ref
+
+
+# -- enabled = false -------------------------------------------------------------------------------
+def test_enabled_false_drops_an_inherited_intervention(tmp_path):
+    from sim.scenario import load_scenario
+
+    parent = Path(__file__).resolve().parents[1] / "scenarios" / "hebron_stone.toml"
+    child = tmp_path / "no_cfc.toml"
+    child.write_text(f'extends = "{parent}"\n[scenario]\nname = "no_cfc"\n'
+                     '[[interventions]]\nname = "slurry_cfc"\nenabled = false\n')
+    full = load_scenario(parent)
+    dropped = load_scenario(child)
+    assert "slurry_cfc" in [iv.name for iv in full.interventions]
+    assert [iv.name for iv in dropped.interventions] == [
+        iv.name for iv in full.interventions if iv.name != "slurry_cfc"]
+    # the same through --set
+    same = full.with_overrides({"interventions.slurry_cfc.enabled": False})
+    assert [iv.name for iv in same.interventions] == [iv.name for iv in dropped.interventions]
+    # enabled = true keeps it
+    kept = full.with_overrides({"interventions.slurry_cfc.enabled": True})
+    assert [iv.name for iv in kept.interventions] == [iv.name for iv in full.interventions]
+
+
+def test_enabled_must_be_true_or_false(tmp_path):
+    from sim.errors import InputError
+    from sim.scenario import load_scenario
+
+    parent = Path(__file__).resolve().parents[1] / "scenarios" / "hebron_stone.toml"
+    child = tmp_path / "bad.toml"
+    child.write_text(f'extends = "{parent}"\n[[interventions]]\nname = "slurry_cfc"\n'
+                     'enabled = "no"\n')
+    with pytest.raises(InputError, match=r"bad\.toml: interventions\[0\]\.enabled: got 'no'; "
+                       "allowed: true or false"):
+        load_scenario(child)

@@ -1,37 +1,60 @@
 """``clustersim compare BASE.toml ALT.toml ...``: replicated comparison with confidence
-intervals."""
+intervals, run as a resumable experiment on the sweep runner."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["register", "add_run_arguments"]
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "compare", help="compare scenarios over replicates, with confidence intervals",
-        description="Run R replicates of each scenario with common random numbers (replicate i "
-        "of every scenario uses the same seed), and write summary.csv (means, 95%% confidence "
-        "intervals, paired differences from BASE), costs.csv (public cost per job and per "
-        "firm), runs.parquet, series.parquet, figures and a self-contained report.html.")
+        description="Run R replicates of each scenario with common random numbers (replicate r "
+        "of every scenario uses the same seed) as an experiment on the sweep runner: resumable "
+        "(start the same command again after an interruption), on local workers or a Dask "
+        "cluster, and queryable with `clustersim results DIR`. Writes summary.csv (means, "
+        "95%% confidence intervals, paired differences from BASE), costs.csv (cost per extra "
+        "job and per firm kept), ranking.csv, figures and a self-contained report.html that "
+        "opens with a decision summary.")
     p.add_argument("base", type=Path, metavar="BASE.toml", help="the reference scenario")
     p.add_argument("alternatives", type=Path, nargs="+", metavar="ALT.toml",
                    help="scenarios compared with BASE")
-    p.add_argument("--reps", type=int, default=10, help="replicates per scenario (default 10)")
+    p.add_argument("--reps", default="10",
+                   help="replicates per scenario (default 10), or auto: add replicates until "
+                   "the paired 95%% interval of --target is at most --width wide")
+    p.add_argument("--width", type=float, default=None,
+                   help="with --reps auto: the widest paired 95%% interval accepted, in the "
+                   "target's units (e.g. 20 workers)")
+    p.add_argument("--max-reps", type=int, default=40,
+                   help="with --reps auto: the most replicates per scenario (default 40)")
+    p.add_argument("--target", default="employment",
+                   help="the outcome the ranking, the decision summary and --reps auto are "
+                   "about (default employment)")
     p.add_argument("--steps", type=int, default=None,
                    help="months (default: the scenarios' own, which must agree)")
     p.add_argument("--seed", type=int, default=0, help="root seed of the replicates (default 0)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    add_run_arguments(p)
+    p.set_defaults(func=main)
+
+
+def add_run_arguments(p) -> None:
+    """The options every experiment on the sweep runner shares (compare, robust)."""
     p.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: the number of cores)")
+                   help="local worker processes (default: the number of cores; 1 = in this "
+                   "process)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="submit the runs to this running Dask scheduler")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter or intervention field in every scenario, e.g. "
                    "coop_benefit=0.03 or interventions.cfc.grant_share=0.8 (repeatable)")
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an output folder that holds something else")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=main, on_interrupt="nothing was written")
+    p.set_defaults(on_interrupt="finished runs are kept; run the same command again to resume")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -39,16 +62,43 @@ def main(args: argparse.Namespace) -> int:
     from sim.errors import InputError
     from sim.scenario import parse_set
 
+    reps = args.reps
+    if reps != "auto":
+        try:
+            reps = int(reps)
+        except ValueError:
+            raise InputError("--reps", "", f"got {reps!r}; allowed: an integer >= 2 or auto")\
+                from None
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")
-    report, comp = compare([args.base, *args.alternatives], reps=args.reps, out=args.out,
-                           steps=args.steps, seed=args.seed, workers=args.workers,
-                           overrides=parse_set(args.sets), force=args.force,
-                           progress=not args.no_progress)
-    if comp is None:
-        print(f"{args.out} already holds this comparison; nothing to do")
-    else:
-        print(f"{len(comp.labels)} scenarios x {comp.reps} replicates, {comp.steps} months, "
-              f"{comp.wall_time_s:.1f} s on {comp.workers} worker(s)")
-    print(f"report: {report}")
-    return 0
+    res = compare([args.base, *args.alternatives], reps=reps, out=args.out,
+                  steps=args.steps, seed=args.seed, workers=args.workers,
+                  scheduler=args.scheduler, overrides=parse_set(args.sets), force=args.force,
+                  progress=not args.no_progress, target=args.target, width=args.width,
+                  max_reps=args.max_reps)
+    comp = res.comparison
+    done = (f"{res.ran} runs now, {res.already} already done" if res.already
+            else f"{res.ran} runs")
+    print(f"{len(comp.labels)} scenarios x {comp.reps} replicates, {comp.steps} months: "
+          f"{done}, {comp.wall_time_s:.1f} s ({res.mode})")
+    if comp.rule.get("target"):
+        rule = comp.rule
+        print(f"--reps auto: {rule['reps']} replicates; widest paired 95% interval of "
+              f"{rule['target']} {rule['widest']:.4g} (target {rule['width']:g}): "
+              + ("reached" if rule["met"] else f"NOT reached at the cap of {rule['cap']}"))
+    for line in comp_lines(res):
+        print(line)
+    print(f"report: {res.report}")
+    return 0 if res.complete else 1
+
+
+def comp_lines(res) -> list[str]:
+    out = []
+    if res.failed:
+        out.append(f"{res.failed} runs failed (see `clustersim results {res.report.parent} "
+                   "--sql \"select id, scenario, error from runs where status = 'failed'\"`); "
+                   "the report uses the runs that finished")
+    if res.lost:
+        out.append(f"{res.lost} runs could not be completed; run the same command again to "
+                   "finish them")
+    return out

@@ -52,6 +52,7 @@ __all__ = [
     "build_design",
     "run_seed",
     "canonical_json",
+    "comparison_experiment",
 ]
 
 METHODS: tuple[str, ...] = ("grid", "lhs", "sobol", "morris")
@@ -155,6 +156,8 @@ class Experiment:
     series: tuple[str, ...] = ()
     every: int = 1
     checked: bool = field(default=True, compare=False)
+    #: The experiment as text when it was made in code, not read from a file (a comparison).
+    text: str | None = field(default=None, compare=False)
 
     def resolved(self) -> dict[str, Any]:
         """Everything that decides the runs and what is kept of them (JSON-ready).
@@ -677,6 +680,8 @@ def build_design(exp: Experiment) -> Design:
     Morris trajectories from ``SALib.sample.morris.sample``; all draw from child 0 of
     ``SeedSequence(exp.seed)``.
     """
+    if COMPARISON in exp.options:
+        return _comparison_design(exp)
     names = [f.name for f in exp.factors]
     rng = np.random.default_rng(np.random.SeedSequence(exp.seed, spawn_key=(_STREAM_SAMPLER,)))
     if exp.method == "grid":
@@ -732,3 +737,95 @@ def _sample(exp: Experiment, rng: np.random.Generator) -> np.ndarray:
     return morris_sample.sample(copy.deepcopy(problem), opts["trajectories"],
                                 num_levels=opts["levels"],
                                 optimal_trajectories=opts["optimal_trajectories"], seed=rng)
+
+
+# -- comparisons -----------------------------------------------------------------------------------
+#: Key of ``Experiment.options`` that makes an experiment a comparison of scenario files.
+COMPARISON = "scenarios"
+
+
+def comparison_experiment(levels: list[dict[str, Any]], *, replicates: int, seed: int,
+                          steps: int, series: tuple[str, ...], name: str = "comparison",
+                          description: str = "", overrides: dict[str, Any] | None = None,
+                          rule: dict[str, Any] | None = None,
+                          code: str | None = None) -> Experiment:
+    """A comparison as an experiment: one factor, ``scenario``, whose levels are scenario files,
+    crossed with ``replicates`` replicates under common random numbers.
+
+    Parameters
+    ----------
+    levels : list of dict
+        One per scenario, the base first: ``label`` (unique), ``path``, ``hash`` (the resolved
+        scenario's content hash), ``overrides`` (the ``--set`` values that apply to it) and
+        ``final`` (the outcomes its runs report).
+    replicates, seed, steps : int
+        Replicate ``r`` of every scenario gets the same seed (:func:`run_seed`, ``"common"``),
+        so identical scenarios give identical runs.
+    series : tuple of str
+        Per-step outputs kept for every run (every step).
+    overrides : dict, optional
+        The ``--set`` values as given, recorded in the design.
+    rule : dict, optional
+        How the number of replicates was chosen (``--reps auto``), recorded in the design.
+    code : str, optional
+        The git commit of the code; part of the design, so that a folder computed by other
+        code is not resumed (a comparison is cheap to run again; a sweep keys on the version).
+    """
+    labels = [lv["label"] for lv in levels]
+    final = tuple(dict.fromkeys(n for lv in levels for n in lv["final"]))
+    scen = [{"label": lv["label"], "path": str(lv["path"]), "hash": lv["hash"],
+             "overrides": dict(lv.get("overrides") or {}), "final": list(lv["final"])}
+            for lv in levels]
+    options: dict[str, Any] = {COMPARISON: scen}
+    if rule is not None:
+        options["replicates_rule"] = dict(rule)
+    if code is not None:
+        options["code"] = code
+    lines = [f"# A comparison made by `clustersim compare` ({name}); not an experiment file.",
+             "[experiment]", f"name = {json.dumps(name)}", f"steps = {steps}", "",
+             "[design]", f"replicates = {replicates}", f"seed = {seed}",
+             'seeding = "common"', ""]
+    for lv in scen:
+        lines += ["[[scenarios]]", f"label = {json.dumps(lv['label'])}",
+                  f"path = {json.dumps(lv['path'])}", f"hash = {json.dumps(lv['hash'])}"]
+        lines += [f"set.{json.dumps(k)} = {json.dumps(v)}" for k, v in lv["overrides"].items()]
+        lines.append("")
+    text = "\n".join(lines)
+    return Experiment(
+        source=Path(scen[0]["path"]), sha256=hashlib.sha256(text.encode()).hexdigest(),
+        name=name, description=description, model="cluster", scenario=None,
+        scenario_hash=None, steps=int(steps), method="grid", options=options,
+        replicates=int(replicates), seed=int(seed), seeding="common",
+        overrides=dict(sorted((overrides or {}).items())),
+        factors=(Factor(name="scenario", path="scenario", levels=tuple(labels)),),
+        final=final, series=tuple(series), every=1, checked=True, text=text)
+
+
+def _comparison_design(exp: Experiment) -> Design:
+    """The runs of a comparison: point ``p`` is scenario ``p``; replicate ``r`` of every point
+    has the same seed. With ``options["futures"]`` (a robustness study, :mod:`sim.robust`) the
+    points are every future crossed with every scenario, the future's parameter values
+    overriding the scenario's."""
+    levels = exp.options[COMPARISON]
+    futures = exp.options.get("futures")
+    cells = ([(None, {}, lv) for lv in levels] if futures is None else
+             [(f, values, lv) for f, values in enumerate(futures) for lv in levels])
+    points = pd.DataFrame([({} if f is None else {"future": f}) | {"scenario": lv["label"]}
+                           | values for f, values, lv in cells])
+    version = models.model_version(exp.model)
+    runs = []
+    for p, (f, values, lv) in enumerate(cells):
+        overrides = {**lv["overrides"], **values}
+        factors = ({} if f is None else {"future": f}) | {"scenario": lv["label"]} | values
+        for r in range(exp.replicates):
+            seed = run_seed(exp.seed, "common", p, r)
+            ident = hashlib.sha256(canonical_json({
+                "model": exp.model, "model_version": version, "scenario_hash": lv["hash"],
+                "steps": exp.steps, "overrides": overrides, "seed": seed, "point": p,
+                "replicate": r,
+            }).encode()).hexdigest()[:16]
+            runs.append(RunSpec(id=ident, point=p, replicate=r, seed=seed, model=exp.model,
+                                scenario=lv["path"], steps=exp.steps, overrides=overrides,
+                                factors=factors, final=tuple(lv["final"]), series=exp.series,
+                                every=exp.every))
+    return Design(experiment=exp, points=points, runs=tuple(runs))

@@ -101,5 +101,12 @@ def simulate(model: str, scenario: str | None, *, steps: int | None, seed: int,
 
         return patterns_simulate(scenario, steps=steps, seed=seed, overrides=dict(overrides))
     from sim.api import simulate as cluster_simulate
+    from sim.outputs import breakdown
+    from sim.scenario import load_scenario
 
-    return cluster_simulate(scenario, steps=steps, seed=seed, overrides=dict(overrides))
+    loaded = load_scenario(scenario)
+    result = cluster_simulate(loaded, steps=steps, seed=seed, overrides=dict(overrides))
+    world = loaded.world
+    result.final.update(breakdown(result.firms, [s.name for s in world.sectors],
+                                  [r.name for r in world.regions]))
+    return result

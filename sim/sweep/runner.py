@@ -33,7 +33,7 @@ import pandas as pd
 
 from sim.errors import InputError
 from sim.sweep import models
-from sim.sweep.experiment import RunSpec, load_experiment
+from sim.sweep.experiment import Experiment, RunSpec, load_experiment
 from sim.sweep.store import SweepStore
 
 __all__ = ["SweepSummary", "execute_run", "run_sweep", "default_workers"]
@@ -236,13 +236,14 @@ def _warm_up(model: str) -> bool:
 # -- the sweep -------------------------------------------------------------------------------------
 def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, retry_failed: bool = False,
-              progress: bool = True) -> SweepSummary:
+              progress: bool = True, replicates: int | None = None) -> SweepSummary:
     """Run every run of an experiment that ``out`` does not hold yet.
 
     Parameters
     ----------
-    experiment : str or Path
-        The experiment file (validated first; nothing is written if it is wrong).
+    experiment : str, Path or Experiment
+        The experiment file (validated first; nothing is written if it is wrong), or an
+        experiment made in code (a comparison, :func:`sim.compare.comparison_of`).
     out : str or Path
         The sweep directory; created, or resumed if it holds the same design.
     workers : int, optional
@@ -254,6 +255,9 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
         Run again the runs recorded as failed.
     progress : bool
         Show a progress bar on stderr.
+    replicates : int, optional
+        Run only the replicates below this number (the rest of the design stays to do);
+        ``clustersim compare --reps auto`` adds replicates this way.
 
     Returns
     -------
@@ -264,7 +268,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
     InputError
         A bad experiment file, a directory holding another design, or an unreachable scheduler.
     """
-    exp = load_experiment(experiment)
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     design = exp.design
     store = SweepStore(out)
     store.check(exp)  # refuse a foreign or different directory before writing anything
@@ -287,9 +291,10 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
         failed_before = store.failed_ids() if done else set()
         if retry_failed:
             done -= failed_before
-        todo = [r for r in design.runs if r.id not in done]
-        summary = SweepSummary(name=exp.name, out=store.out, total=len(design.runs),
-                               already=len(design.runs) - len(todo))
+        wanted = [r for r in design.runs if replicates is None or r.replicate < replicates]
+        todo = [r for r in wanted if r.id not in done]
+        summary = SweepSummary(name=exp.name, out=store.out, total=len(wanted),
+                               already=len(wanted) - len(todo))
         if not todo:
             store.consolidate()
             summary.failed_total = len(failed_before)

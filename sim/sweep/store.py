@@ -241,8 +241,11 @@ class SweepStore:
         self.series_dir.mkdir(exist_ok=True)
         meta = self.describe(exp, design)
         _atomic_write_table(pa.Table.from_pandas(design.table(), preserve_index=False),
-                            self.design_parquet)
-        shutil.copyfile(exp.source, self.experiment_copy)
+                            self.design_parquet, self._file_provenance(meta))
+        if exp.text is not None:  # made in code (a comparison): its own description
+            _atomic_write_text(exp.text, self.experiment_copy)
+        else:
+            shutil.copyfile(exp.source, self.experiment_copy)
         # experiment.json last: its presence marks a prepared directory
         _atomic_write_text(json.dumps(meta, indent=2) + "\n", self.experiment_json)
         self._meta = meta
@@ -368,9 +371,17 @@ class SweepStore:
 
     @staticmethod
     def _file_provenance(meta: dict[str, Any]) -> dict[str, Any]:
-        """What a Parquet file of this sweep records about where it came from."""
-        return {**meta.get("provenance", {}), "experiment": meta.get("name"),
-                "scenario": meta.get("scenario")}
+        """What a Parquet file of this sweep records about where it came from: the same keys
+        as every other result file (``version``, ``git_commit``, ``scenario_hash``, ``seed``)
+        and the sweep's own."""
+        prov = meta.get("provenance", {})
+        scenario = meta.get("scenario") or {}
+        levels = meta.get("resolved", {}).get("design", {}).get("scenarios") or []
+        hashes = {lv["label"]: lv["hash"] for lv in levels}
+        return {**prov, "experiment": meta.get("name"), "scenario": meta.get("scenario"),
+                "version": prov.get("package_version"), "git_commit": prov.get("git_commit"),
+                "scenario_hash": scenario.get("hash") or hashes or None,
+                "seed": prov.get("base_seed")}
 
     # -- querying -----------------------------------------------------------------------------
     def connect(self):
