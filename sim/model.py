@@ -210,7 +210,11 @@ class ClusterModel(mesa.Model):
         self.books = {}
         self.capital_before = None
         self.public_step = 0.0
-        self.recorder.record(self, entries=0, exits=0)
+        outer_threads = self._set_threads()  # the recorder's kernels run on the steps' threads
+        try:
+            self.recorder.record(self, entries=0, exits=0)
+        finally:
+            numba.set_num_threads(outer_threads)
 
     def _set_threads(self, slots: int | None = None) -> int:
         """Choose the numba threads for this step (or the set-up, of ``slots`` firm slots);

@@ -48,7 +48,8 @@ SERIES: tuple[str, ...] = (
     "public_facilities_operating", "facility_users", "facility_use_rate", "spv_members",
     "public_spending", "public_spending_total", "eg_gamma_{sector}", "lq_{sector}_{region}",
     "eg_gamma_mean", "herfindahl_regions", "morans_i", "contributions", "entry_capital",
-    "exit_capital", "capital_change", "fees", "interest_subsidy", "entries", "exits",
+    "exit_capital", "capital_change", "fees", "interest_subsidy", "payouts", "investment",
+    "burn_in", "entries", "exits",
 )
 #: Whole-run outcomes added to the last row of the series (see :func:`sim.collect.final_outcomes`).
 FINAL_EXTRA: tuple[str, ...] = (
