@@ -156,7 +156,7 @@ def _kernel_cases(n_firms: int, seed: int):
                         acted)
     cells = model.cells
     out_nk = np.empty((n, k))
-    out = [np.empty(n) for _ in range(4)]
+    out = [np.empty(n) for _ in range(6)]
     finput = w["sector_input"][f.sector]
     sup = model.suppliers
     chosen = np.empty(n, dtype=np.int64)
@@ -175,27 +175,30 @@ def _kernel_cases(n_firms: int, seed: int):
           cells.side, cp.tie_radius, 0.5, key, month, met)),
         ("outcomes", cooperation._outcomes,
          (t.partner, t.back, t.trust, acted, f.alive, f.revenue, f.productivity, f.reputation,
-          cp.coop_benefit, cp.coop_cost, cp.trust_gain, cp.trust_loss, cp.spillover,
-          cp.reputation_memory, cp.trust_floor, out_nk, out[0], out[1], out[2], out[3],
-          np.empty(n, dtype=np.bool_))),
+          f.willingness, cp.coop_benefit, cp.coop_cost, cp.trust_gain, cp.trust_loss,
+          cp.spillover, cp.reputation_memory, cp.trust_floor, cp.learning_rate, cp.aspiration,
+          out_nk, out[0], out[1], out[2], out[3], out[4], np.empty(n, dtype=np.bool_))),
         ("choose_supplier", suppliers._choose,
          (f.alive, f.x, f.y, f.region, finput, f.supplier, 0.5, f.firm_id, key, month, sup.x,
           sup.y, sup.region, w["by_input_start"], w["by_input"], sup.price, 0.004,
           m.within_mult, m.between_mult, w["infra_factor"], 0.02, chosen, unit)),
         ("mean_trust", facilities._mean_trust, (t.partner, t.trust, out[0])),
         ("output", market._output,
-         (f.alive, f.productivity, f.employees, service, zeros, zeros, f.sector,
-          len(model.world.sectors), out[0])),
+         (f.alive, f.productivity, f.talent, f.employees, service, zeros, zeros, f.sector,
+          len(model.world.sectors), f.region, model.localisation, p.market.labour_elasticity,
+          out[0])),
         ("accounts", market._accounts,
          (f.alive, f.region, f.sector, f.output, f.employees, f.capital, unit,
           model.sector_price, w["market_access"], w["sector_ipo"], w["sector_wpo"], 0.05,
           m.waste_mult, 0.4, w["wage_index"], w["land_cost"], m.land_mult, 0.05,
           m.between_mult, w["infra_factor"], zeros, 0.05, 0.01, f.interest_subsidy,
-          f.coop_income, service, zeros, zeros, out[0], out[1], out[2], out[3],
-          np.empty(n))),
+          f.coop_income, service, zeros, zeros, p.market.labour_elasticity, out[0], out[1],
+          out[2], out[3], np.empty(n), out[4])),
         ("grow", demography._grow,
-         (f.alive, f.employees, f.profit, f.revenue, 0.05, 0.04, 1.0, 2000.0, f.firm_id, key,
-          month, out[0])),
+         (f.alive, f.employees, f.capital.copy(), f.revenue, model.tmp["labour_gap"],
+          f.productivity, f.sector, model.world.sector_array("productivity"),
+          model.world.sector_array("productivity_sd"), 0.1, 0.04, 1.0, 2000.0, 1.0, 1.0,
+          f.debt_extra_months, 0.02, f.firm_id, key, month, out[0], out[5])),
     ]
 
 
