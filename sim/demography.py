@@ -38,12 +38,13 @@ __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
 @parallel_kernel
 def _grow(alive, employees, capital, revenue, labour_gap, productivity, sector, sector_mean,
-          sector_sd, sensitivity, sd, floor, cap, hire_cost, borrow_months, debt_extra_months,
-          reversion, firm_id, key, month, out, new_productivity):
+          sector_sd, sensitivity, sd, sd_elasticity, floor, cap, hire_cost, borrow_months,
+          debt_extra_months, reversion, firm_id, key, month, out, new_productivity):
     """New employment and productivity; returns the capital spent on hiring (in chunks).
     Writes only element i of ``out``, ``new_productivity`` and ``capital``.
 
-    Employment: ``L exp(g gap + sd eps)`` within [floor, cap], where ``gap`` is the labour gap
+    Employment: ``L exp(g gap + sd L^-sd_elasticity eps)`` within [floor, cap] (the noise's
+    spread falls with size when ``sd_elasticity`` > 0), where ``gap`` is the labour gap
     of :mod:`sim.market` (float64[N]); growth beyond the current size is financed: each new
     worker costs ``hire_cost`` from capital, which may go down to minus ``borrow_months`` (plus
     ``debt_extra_months[i]`` under a guarantee) of revenue. Productivity, an AR(1) in logs
@@ -63,7 +64,10 @@ def _grow(alive, employees, capital, revenue, labour_gap, productivity, sector, 
             if not alive[i]:
                 continue
             eps = streams.normal(key, month, streams.GROWTH, firm_id[i])
-            size = employees[i] * np.exp(sensitivity * labour_gap[i] + sd * eps)
+            spread = sd
+            if sd_elasticity > 0.0 and employees[i] > 1.0:
+                spread = sd * employees[i] ** -sd_elasticity
+            size = employees[i] * np.exp(sensitivity * labour_gap[i] + spread * eps)
             if size < floor:
                 size = floor
             elif size > cap:
@@ -95,7 +99,8 @@ def grow(firms, dp, labour_gap: np.ndarray, sector_mean: np.ndarray, sector_sd: 
     prod = np.empty_like(firms.productivity)
     spent = _grow(firms.alive, firms.employees, firms.capital, firms.revenue, labour_gap,
                   firms.productivity, firms.sector, sector_mean, sector_sd,
-                  dp.growth_sensitivity, dp.growth_sd, dp.min_size, dp.max_size, dp.hire_cost,
+                  dp.growth_sensitivity, dp.growth_sd, dp.growth_sd_size_elasticity,
+                  dp.min_size, dp.max_size, dp.hire_cost,
                   dp.borrow_months, firms.debt_extra_months, dp.productivity_reversion,
                   firms.firm_id, key, month, out, prod)
     firms.employees = out

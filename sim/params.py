@@ -252,6 +252,11 @@ class DemographyParams:
     growth_sensitivity: float = _p(0.1, 0.0, 10.0, "1/log gap",
                                    "monthly log-growth of employment per unit of log(marginal "
                                    "value product of labour / cost of a worker)")
+    growth_sd_size_elasticity: float = _p(0.0, 0.0, 1.0, "elasticity",
+                                          "the spread of growth noise falls with size as "
+                                          "employees^-this (0: Gibrat's law exactly)",
+                                          "about 0.15-0.2: Stanley et al. 1996; value "
+                                          "calibrated (docs/validation.md)")
     hire_cost: float = _p(1.0, 0.0, 1e6, "money/worker",
                           "capital needed to equip one more worker (growth is financed)")
     borrow_months: float = _p(1.0, 0.0, 1_000.0, "months of revenue",

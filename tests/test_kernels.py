@@ -472,7 +472,8 @@ def _case_grow(rng):
     return (rng.random(n) > 0.2, rng.uniform(0.5, 50, n), rng.normal(0, 30, n), revenue,
             rng.uniform(-1, 1, n), rng.uniform(0.5, 2, n), rng.integers(0, n_sectors, n),
             rng.uniform(0.8, 1.2, n_sectors), rng.uniform(0, 0.3, n_sectors),
-            float(rng.uniform(0, 1)), float(rng.uniform(0, 0.3)), 1.0, 40.0,
+            float(rng.uniform(0, 1)), float(rng.uniform(0, 0.3)),
+            float(rng.choice([0.0, rng.uniform(0.05, 0.4)])), 1.0, 40.0,
             float(rng.choice([0.0, rng.uniform(0.1, 3)])), float(rng.uniform(0, 3)),
             rng.choice([0.0, 2.0], n), float(rng.choice([0.0, rng.uniform(0, 0.2)])),
             *_draw_inputs(rng, n), np.full(n, np.nan), np.full(n, np.nan))
@@ -1242,12 +1243,13 @@ def test_slots_where_is_flatnonzero(seed, n, value):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grow_matches_numpy(seed):
     args = _case_grow(np.random.default_rng(seed))
-    (alive, emp, capital, revenue, gap, prod, sector, mean, sd_s, g, sd, floor, cap, hire,
+    (alive, emp, capital, revenue, gap, prod, sector, mean, sd_s, g, sd, beta, floor, cap, hire,
      borrow, extra, reversion, firm_id, key, month, out, new_prod) = args
     capital_before = capital.copy()
     spent = demography._grow(*args)
     eps = np.array([_normal(key, month, streams.GROWTH, f) for f in firm_id])
-    wanted = np.clip(emp * np.exp(g * gap + sd * eps), floor, cap)
+    spread = np.where(emp > 1.0, sd * emp ** -beta, sd) if beta > 0 else np.full(emp.size, sd)
+    wanted = np.clip(emp * np.exp(g * gap + spread * eps), floor, cap)
     if hire > 0:  # hiring is financed: capital plus what the firm may borrow
         room = capital_before + (borrow + extra) * np.maximum(revenue, 0.0)
         affordable = emp + np.maximum(room, 0.0) / hire

@@ -152,8 +152,8 @@ def test_a_firms_draws_follow_its_id_not_its_memory_slot():
     moved = [np.zeros(n), np.zeros(n)]
     for o, idx in enumerate((np.arange(n), perm)):
         demography._grow(alive[idx], emp[idx], np.full(n, 1e9), revenue[idx], gap[idx],
-                         prod[idx], sector[idx], np.ones(2), np.full(2, 0.2), 0.05, 0.2, 1.0,
-                         1e4, 1.0, 0.0, np.zeros(n), 0.02, firm_id[idx], key, 9, grown[o],
+                         prod[idx], sector[idx], np.ones(2), np.full(2, 0.2), 0.05, 0.2, 0.1,
+                         1.0, 1e4, 1.0, 0.0, np.zeros(n), 0.02, firm_id[idx], key, 9, grown[o],
                          moved[o])
     np.testing.assert_array_equal(grown[0][perm], grown[1])
     np.testing.assert_array_equal(moved[0][perm], moved[1])
