@@ -95,14 +95,17 @@ def test_citation_file_is_valid_cff_1_2_0():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     # the keys CFF 1.2.0 requires, and the types it gives them
     assert cff["cff-version"] == "1.2.0"
-    assert isinstance(cff["message"], str) and cff["message"].strip()
-    assert isinstance(cff["title"], str) and cff["title"].strip()
+    assert isinstance(cff["message"], str)
+    assert cff["message"].strip()
+    assert isinstance(cff["title"], str)
+    assert cff["title"].strip()
     assert cff["authors"] == [{"name": "The clustersim developers"}]
     assert str(cff["version"]) == VERSION
     assert cff["type"] == "software"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(cff["date-released"]))
     assert cff["license"] == "MIT"
-    assert "doi" not in cff and "identifiers" not in cff  # none has been minted
+    assert "doi" not in cff
+    assert "identifiers" not in cff
 
 
 def test_changelog_has_an_entry_for_this_version():

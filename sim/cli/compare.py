@@ -35,6 +35,16 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.errors import InputError
+    from sim.output import claim_folder
+
+    if args.seed < 0:
+        raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
+    with claim_folder(args.out):  # one command at a time writes a folder
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from sim.compare import compare
     from sim.errors import InputError
     from sim.scenario import parse_set

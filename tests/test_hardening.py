@@ -1,0 +1,149 @@
+"""Hostile and careless input, concurrency and resource limits (issue 14): each case gets one
+clear line and exit code 2, writes nothing, overwrites nothing, and never hangs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.output import claim_folder, lock_path
+
+SMALL = """
+[scenario]
+name = "{name}"
+steps = 2
+
+[[regions]]
+name = "A"
+x = 10.0
+y = 10.0
+
+[[sectors]]
+name = "metal"
+input = "steel"
+
+[[firms]]
+region = "A"
+sector = "metal"
+count = 30
+"""
+
+
+def scenario(tmp_path: Path, name: str = "small") -> Path:
+    path = tmp_path / f"{name.replace('/', '_')}.toml"
+    path.write_text(SMALL.format(name=name))
+    return path
+
+
+def one_error_line(capsys, command: str) -> str:
+    """The command's stderr, checked to be exactly one error line (no traceback)."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"clustersim {command}: error: "), err
+    return lines[0]
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+# -- silent overwrites ----------------------------------------------------------------------------
+def test_a_run_into_a_folder_another_command_is_writing_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    with claim_folder(out):  # as a first `clustersim run` does while it computes
+        assert main(["run", str(scenario(tmp_path)), "--out", str(out)]) == 2
+    line = one_error_line(capsys, "run")
+    assert f"{out}: another clustersim command is writing to it" in line
+    assert not out.exists()
+
+
+def test_a_compare_into_a_folder_another_command_is_writing_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    a, b = scenario(tmp_path, "a"), scenario(tmp_path, "b")
+    with claim_folder(out):
+        assert main(["compare", str(a), str(b), "--reps", "2", "--workers", "1", "--out",
+                     str(out), "--no-progress"]) == 2
+    line = one_error_line(capsys, "compare")
+    assert f"{out}: another clustersim command is writing to it" in line
+    assert not out.exists()
+
+
+def test_a_claim_is_released_and_leaves_no_lock_file(tmp_path):
+    out = tmp_path / "deep" / "out"
+    assert main(["run", str(scenario(tmp_path)), "--out", str(out)]) == 0
+    assert (out / "run.json").is_file()
+    assert not lock_path(out).exists()
+    with claim_folder(out):  # free again
+        assert lock_path(out).exists()
+
+
+def test_a_refused_claim_leaves_nothing_behind(tmp_path, capsys):
+    out = tmp_path / "new" / "deeper" / "out"
+    assert main(["run", str(tmp_path / "missing.toml"), "--out", str(out)]) == 2
+    one_error_line(capsys, "run")
+    assert tree(tmp_path) == []
+    a = scenario(tmp_path, "a")
+    assert main(["compare", str(a), str(tmp_path / "missing.toml"), "--reps", "2", "--out",
+                 str(out), "--no-progress"]) == 2
+    one_error_line(capsys, "compare")
+    assert tree(tmp_path) == ["a.toml"]
+
+
+# -- bad output paths -----------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["proc", "file"])
+def test_run_and_compare_refuse_an_out_under_proc_or_a_file(tmp_path, capsys, where):
+    a, b = scenario(tmp_path, "a"), scenario(tmp_path, "b")
+    before = tree(tmp_path)
+    out = Path("/proc/clustersim-test/out") if where == "proc" else a / "out"
+    assert main(["run", str(a), "--out", str(out)]) == 2
+    line = one_error_line(capsys, "run")
+    assert line.startswith(f"clustersim run: error: {out}: ")
+    assert main(["compare", str(a), str(b), "--reps", "2", "--out", str(out),
+                 "--no-progress"]) == 2
+    line = one_error_line(capsys, "compare")
+    assert ("a system pseudo-filesystem" if where == "proc" else "is a file, not a folder") \
+        in line
+    assert tree(tmp_path) == before
+
+
+# -- command-line values --------------------------------------------------------------------------
+def test_a_negative_seed_is_refused(tmp_path, capsys):
+    a, b = scenario(tmp_path, "a"), scenario(tmp_path, "b")
+    assert main(["run", str(a), "--seed", "-1", "--out", str(tmp_path / "out")]) == 2
+    assert "--seed: got -1; allowed: an integer >= 0" in one_error_line(capsys, "run")
+    assert main(["compare", str(a), str(b), "--seed", "-1", "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 2
+    assert "--seed: got -1; allowed: an integer >= 0" in one_error_line(capsys, "compare")
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_steps_on_the_command_line_have_the_files_cap(tmp_path, capsys):
+    from sim.scenario import META_FIELDS
+
+    cap = META_FIELDS["steps"].metadata["hi"]
+    assert main(["run", str(scenario(tmp_path)), "--steps", str(cap + 1), "--out",
+                 str(tmp_path / "out")]) == 2
+    assert f"--steps: got {cap + 1}; allowed: an integer >= 0 and at most {cap:,}" in \
+        one_error_line(capsys, "run")
+    # the same cap as the file's and --set's
+    assert main(["run", str(scenario(tmp_path)), "--set", f"steps={cap + 1}", "--out",
+                 str(tmp_path / "out")]) == 2
+    one_error_line(capsys, "run")
+    assert not (tmp_path / "out").exists()
+
+
+# -- default output paths -------------------------------------------------------------------------
+def test_a_scenario_name_cannot_lead_the_default_output_out_of_results(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    path = scenario(tmp_path, "../../../escaped")
+    assert main(["run", str(path)]) == 0
+    made = [p for p in tmp_path.rglob("run.json")]
+    assert len(made) == 1
+    assert made[0].parent.parent == work / "results"
+    assert json.loads(made[0].read_text())["scenario"] == "../../../escaped"
