@@ -14,8 +14,10 @@ Every file is written to a temporary name and moved into place with ``os.replace
 finished when ``runs/<id>.json`` exists; its series is written first, so an existing run row
 implies its series. The per-run rows are small JSON files because they are written and read
 once each (a fifth of the cost of a one-row Parquet file); the tables anyone queries,
-``runs.parquet`` and ``series/*.parquet``, are Parquet. A lock (``DIR/.lock``, ``flock``) keeps
-two sweeps from writing to one DIR.
+``runs.parquet`` and ``series/*.parquet``, are Parquet. A lock (``.DIR.lock`` beside ``DIR``,
+``flock``; see :func:`sim.output.claim_folder`) keeps two sweeps from writing to one DIR. A new
+DIR is prepared in a temporary folder beside it and renamed into place complete, so a sweep
+killed while preparing leaves no half-made DIR to refuse.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ import pyarrow.parquet as pq
 
 from sim import __version__
 from sim.errors import InputError
+from sim.output import claim_folder, lock_path, new_temp_dir
 from sim.sweep.experiment import Design, Experiment
 
 __all__ = ["FORMAT", "SweepStore", "run_schema", "series_schema", "git_commit"]
 
 FORMAT = "clustersim-sweep/1"
+_BUSY = "another sweep is writing to this directory"
 
 
 def _factor_type(levels, integer: bool) -> pa.DataType:
@@ -147,7 +151,8 @@ class SweepStore:
         self.runs_dir = self.out / "runs"
         self.series_dir = self.out / "series"
         self.runs_parquet = self.out / "runs.parquet"
-        self.lock_file = self.out / ".lock"
+        self.lock_file = lock_path(self.out)
+        self._holding = False
         self._meta: dict[str, Any] | None = None
         self._schema: pa.Schema | None = None
         self._series_schema: pa.Schema | None = None
@@ -201,8 +206,12 @@ class SweepStore:
         Raises
         ------
         InputError
-            If ``DIR`` holds another design, or is a non-empty directory that is not a sweep.
+            If another sweep is writing to ``DIR``, if ``DIR`` holds another design, or is a
+            non-empty directory that is not a sweep.
         """
+        if not self._holding and self.busy():
+            raise InputError(str(self.out), "", _BUSY + "; wait for it to finish, or give "
+                             "another --out")
         if self.experiment_json.exists():
             old = self.metadata()
             if old.get("fingerprint") != exp.fingerprint():
@@ -216,7 +225,7 @@ class SweepStore:
                     f"delete {self.out} to start again"))
             return True
         if self.out.exists() and (not self.out.is_dir() or any(
-                p.name != self.lock_file.name for p in self.out.iterdir())):
+                p.name != ".lock" for p in self.out.iterdir())):  # .lock: of older versions
             raise InputError(str(self.out), "", "exists and is not a sweep directory (no "
                              "experiment.json); give a new or empty --out directory")
         return False
@@ -234,39 +243,65 @@ class SweepStore:
         InputError
             As :meth:`check`.
         """
+        self._clean_preparations()
         if self.check(exp):
             self._clean_temporaries()
             return False
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.series_dir.mkdir(exist_ok=True)
         meta = self.describe(exp, design)
-        _atomic_write_table(pa.Table.from_pandas(design.table(), preserve_index=False),
-                            self.design_parquet)
-        shutil.copyfile(exp.source, self.experiment_copy)
-        # experiment.json last: its presence marks a prepared directory
-        _atomic_write_text(json.dumps(meta, indent=2) + "\n", self.experiment_json)
+        # everything in a temporary folder beside DIR, renamed into place when complete
+        tmp = new_temp_dir(self.out)
+        try:
+            (tmp / self.runs_dir.name).mkdir()
+            (tmp / self.series_dir.name).mkdir()
+            _atomic_write_table(pa.Table.from_pandas(design.table(), preserve_index=False),
+                                tmp / self.design_parquet.name)
+            shutil.copyfile(exp.source, tmp / self.experiment_copy.name)
+            _atomic_write_text(json.dumps(meta, indent=2) + "\n", tmp / self.experiment_json.name)
+            if self.out.is_dir():  # an empty folder (check() allows no more) is replaced
+                with contextlib.suppress(FileNotFoundError):
+                    (self.out / ".lock").unlink()
+                self.out.rmdir()
+            os.rename(tmp, self.out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         self._meta = meta
         return True
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold ``DIR/.lock`` so that only one sweep writes here at a time."""
+    def busy(self) -> bool:
+        """Is another process holding this directory's lock (a sweep writing to it)?"""
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no locking
-            yield
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "a+") as fh:
+            return False
+        try:
+            fh = open(self.lock_file)  # noqa: SIM115 - closed below
+        except OSError:
+            return False
+        with fh:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise InputError(str(self.out), "", "another sweep is writing to this "
-                                 "directory; wait for it or give another --out") from None
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+    def _clean_preparations(self) -> None:
+        """Remove folders left by a sweep killed while it prepared DIR (call under the lock)."""
+        parent = self.out.parent
+        if parent.is_dir():
+            for p in parent.glob(f".{self.out.name}.tmp-*"):
+                shutil.rmtree(p, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the lock of ``DIR`` so that only one sweep writes here at a time."""
+        with claim_folder(self.out, busy=_BUSY):
+            self._holding = True
             try:
                 yield
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                self._holding = False
 
     def _clean_temporaries(self) -> None:
         for folder in (self.out, self.runs_dir, self.series_dir):
