@@ -267,3 +267,105 @@ def test_ctrl_c_prints_one_line(tmp_path):
             proc.communicate()
     assert proc.returncode == 130
     assert err == "clustersim sweep: interrupted; finished work is kept\n"
+
+
+# -- results, analyze, bench ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def a_sweep(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("sweep")
+    exp = tmp / "exp.toml"
+    exp.write_text(GRID.format(reps=2, cost=0.0).replace('final = ["y"]',
+                                                        'final = ["y"]\nseries = ["y"]'))
+    run_sweep(exp, tmp / "out", workers=1, progress=False)
+    return tmp / "out"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("sql", [
+    "copy runs to '{out}/runs.parquet' (format parquet)",
+    "copy (select 1 as x) to '{out}/runs.parquet' (format parquet)",
+    "copy (select 1 as x) to '{tmp}/elsewhere.csv'",
+    "attach '{tmp}/new.db' as other",
+    "attach '{out}/new.db' as other",
+    "export database '{tmp}/exported'",
+    "select * from read_csv('/etc/passwd')",
+    "set enable_external_access = true",
+    "install httpfs",
+])
+def test_results_sql_is_read_only(a_sweep, tmp_path, capsys, sql):
+    before = snapshot(a_sweep)
+    assert main(["results", str(a_sweep), "--sql", sql.format(out=a_sweep,
+                                                               tmp=tmp_path)]) == 2
+    line = one_error_line(capsys, "results")
+    assert line.startswith("clustersim results: error: --sql: ")
+    assert snapshot(a_sweep) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_results_sql_still_reads_every_view(a_sweep, capsys):
+    assert main(["results", str(a_sweep), "--sql", "select (select count(*) from runs) as r, "
+                 "(select count(*) from design) as d, (select count(distinct run_id) from "
+                 "series) as s"]) == 0
+    assert capsys.readouterr().out.split() == ["r", "d", "s", "6", "6", "6"]
+
+
+def test_results_csv_is_not_overwritten_without_force(a_sweep, tmp_path, capsys):
+    csv = tmp_path / "runs.csv"
+    csv.write_text("precious\n")
+    assert main(["results", str(a_sweep), "--csv", str(csv)]) == 2
+    assert f"{csv}: already exists; allowed: a new file, or --force to replace it" in \
+        one_error_line(capsys, "results")
+    assert csv.read_text() == "precious\n"
+    assert main(["results", str(a_sweep), "--csv", str(csv), "--force"]) == 0
+    assert csv.read_text().startswith("id,point,replicate,seed,status")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.csv"]  # no temporary left
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "proc", "under-a-file", "a-folder"])
+def test_results_csv_to_a_bad_path_is_one_line(a_sweep, tmp_path, capsys, where):
+    (tmp_path / "file").write_text("x")
+    csv = {"missing-folder": tmp_path / "nowhere" / "r.csv",
+           "proc": Path("/proc/r.csv"),
+           "under-a-file": tmp_path / "file" / "r.csv",
+           "a-folder": tmp_path}[where]
+    assert main(["results", str(a_sweep), "--csv", str(csv)]) == 2
+    assert one_error_line(capsys, "results").startswith(f"clustersim results: error: {csv}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("resamples", ["0", "-5", "1", "100001"])
+def test_analyze_refuses_a_resample_count_it_cannot_use(a_sweep, capsys, resamples):
+    assert main(["analyze", str(a_sweep), "--resamples", resamples, "--no-figures"]) == 2
+    assert f"--resamples: got {resamples}; allowed: an integer from 2 to 100,000" in \
+        one_error_line(capsys, "analyze")
+    assert not (a_sweep / "analysis").exists()
+
+
+@pytest.mark.parametrize("where", ["proc", "under-a-file", "a-folder"])
+def test_bench_json_to_a_bad_path_is_one_line_before_any_timing(tmp_path, capsys, where,
+                                                                monkeypatch):
+    import sim.bench
+
+    def never(*args, **kwargs):  # pragma: no cover - reached only if the path is not checked
+        raise AssertionError("the benchmark ran before its --json path was checked")
+
+    monkeypatch.setattr(sim.bench, "run_benchmarks", never)
+    (tmp_path / "file").write_text("x")
+    path = {"proc": Path("/proc/bench/b.json"), "under-a-file": tmp_path / "file" / "b.json",
+            "a-folder": tmp_path}[where]
+    assert main(["bench", "--sizes", "100", "--json", str(path)]) == 2
+    assert one_error_line(capsys, "bench").startswith(f"clustersim bench: error: {path}: ")
+
+
+def test_bench_json_write_failure_is_one_line(tmp_path, capsys):
+    from sim.cli.bench import _write
+    from sim.errors import InputError
+
+    path = tmp_path / "b.json"
+    path.mkdir()  # appears after the check: writing fails
+    with pytest.raises(InputError, match="cannot be written"):
+        _write(path, {"x": 1.0})

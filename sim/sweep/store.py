@@ -130,10 +130,6 @@ def _atomic_write_text(text: str, path: Path) -> None:
         raise
 
 
-def _sql_str(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 class SweepStore:
     """The files of one sweep directory.
 
@@ -413,22 +409,33 @@ class SweepStore:
 
         ``runs`` reads ``runs.parquet`` when it is up to date; after a sweep was killed before
         it could consolidate, it reads the per-run files instead (without writing anything).
+
+        The connection is read-only for the files: the tables are handed to DuckDB as Arrow
+        datasets, and DuckDB itself gets no file access at all (``enable_external_access``
+        off, the configuration locked), so a query can neither write (``COPY``, ``ATTACH``,
+        ``EXPORT``), nor read anything but these views, nor load extensions.
         """
         import duckdb
+        import pyarrow.dataset as ds
 
-        self.metadata()
-        con = duckdb.connect()
+        meta = self.metadata()
+        con = duckdb.connect(config={"enable_external_access": False,
+                                     "autoinstall_known_extensions": False,
+                                     "autoload_known_extensions": False,
+                                     "lock_configuration": True})
         if self._fresh():
-            con.execute(f"create view runs as select * from read_parquet("
-                        f"{_sql_str(self.runs_parquet)})")
+            con.register("_runs_frame", ds.dataset(self.runs_parquet, format="parquet"))
         else:
             con.register("_runs_frame", self._gather())
-            con.execute("create view runs as select * from _runs_frame")
-        con.execute(f"create view design as select * from read_parquet("
-                    f"{_sql_str(self.design_parquet)})")
-        if self.series_dir.is_dir() and any(self.series_dir.glob("*.parquet")):
-            pattern = _sql_str(self.series_dir / "*.parquet")
+        con.execute("create view runs as select * from _runs_frame")
+        con.register("_design_frame", ds.dataset(self.design_parquet, format="parquet"))
+        con.execute("create view design as select * from _design_frame")
+        files = sorted(str(p) for p in self.series_dir.glob("*.parquet")) \
+            if self.series_dir.is_dir() else []
+        if files and meta["columns"]["series"]:
+            con.register("_series_frame", ds.dataset(files, format="parquet",
+                                                     schema=series_schema(meta)))
             # a series file without its run row is left over from a kill: not part of the data
-            con.execute(f"create view series as select * from read_parquet({pattern}, "
-                        "union_by_name = true) where run_id in (select id from runs)")
+            con.execute("create view series as select * from _series_frame "
+                        "where run_id in (select id from runs)")
         return con
