@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError
+from sim.inputs import parse_toml, read_input
 from sim.interventions import KINDS, Intervention
 from sim.params import ParameterError, Params, _p, coerce, describe_allowed
 from sim.provenance import text_hash
@@ -128,6 +129,8 @@ _NOT_INHERITED = ("name", "description")
 _REFERENCES = {"region": "regions", "regions": "regions", "sector": "sectors",
                "sectors": "sectors", "input": "inputs", "inputs": "inputs"}
 _SET_SOURCE = "--set"
+#: Longest ``extends`` chain: a file and at most this many ancestors.
+MAX_EXTENDS = 32
 
 
 # -- the scenario ---------------------------------------------------------------------------------
@@ -325,22 +328,16 @@ def _resolve(path: Path, chain: tuple[tuple[Path, str], ...]):
         cycle = " -> ".join(p.name for p in (*seen[seen.index(resolved):], resolved))
         raise InputError(chain[-1][1], "extends",
                          f"cycle: {cycle}; allowed: a chain of scenarios that ends")
+    if len(chain) > MAX_EXTENDS:
+        raise InputError(chain[0][1], "extends", f"a chain of more than {MAX_EXTENDS} extends "
+                         f"(reached {source}); allowed: at most {MAX_EXTENDS} levels")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except IsADirectoryError:
-        raise InputError(source, "", "is a folder; allowed: a scenario file (TOML)") from None
+        text = read_input(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object[:exc.start].count(b"\n") + 1
         raise InputError(source, "", f"not UTF-8 text (line {line}: {exc.reason}); allowed: "
                          "a TOML file saved as UTF-8") from None
-    except OSError as exc:
-        raise InputError(source, "", f"cannot be read ({exc.strerror})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, "", f"not valid TOML: {exc}") from None
+    raw = parse_toml(text, source)
     own, own_origins = _normalise(raw, source)
     if "extends" not in raw:
         base = {"scenario": {}, "params": {}, "interventions": []}

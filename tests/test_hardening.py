@@ -4,6 +4,9 @@ clear line and exit code 2, writes nothing, overwrites nothing, and never hangs.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +150,82 @@ def test_a_scenario_name_cannot_lead_the_default_output_out_of_results(tmp_path,
     assert len(made) == 1
     assert made[0].parent.parent == work / "results"
     assert json.loads(made[0].read_text())["scenario"] == "../../../escaped"
+
+
+# -- input files that are not small regular files -------------------------------------------------
+def validate_in_a_subprocess(path: Path) -> subprocess.CompletedProcess:
+    """``clustersim validate PATH`` in its own process, so that a hang or a read without end
+    fails the test (by its timeout) instead of stopping the suite."""
+    return subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_device_is_not_a_scenario(device):
+    done = validate_in_a_subprocess(Path(device))
+    assert done.returncode == 2
+    assert done.stderr == (f"clustersim validate: error: {device}: is not a regular file (a "
+                           "device, FIFO or socket); allowed: a scenario file (TOML)\n")
+
+
+def test_a_fifo_is_not_a_scenario_and_does_not_hang(tmp_path):
+    fifo = tmp_path / "scenario.toml"
+    os.mkfifo(fifo)
+    done = validate_in_a_subprocess(fifo)
+    assert done.returncode == 2
+    assert "is not a regular file (a device, FIFO or socket)" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_an_oversized_scenario_is_refused(tmp_path, capsys):
+    from sim.inputs import MAX_INPUT_BYTES
+
+    big = tmp_path / "big.toml"
+    big.write_text(SMALL.format(name="big") + "# padding\n" * (MAX_INPUT_BYTES // 10))
+    assert main(["validate", str(big)]) == 2
+    assert f"{big}: larger than 1,024 KiB; allowed: a scenario file (TOML) of at most " \
+        "1,024 KiB" in capsys.readouterr().err
+    ok = tmp_path / "ok.toml"  # just under the cap is fine
+    text = SMALL.format(name="ok")
+    ok.write_text(text + "#" * (MAX_INPUT_BYTES - len(text.encode()) - 1) + "\n")
+    assert main(["validate", str(ok)]) == 0
+
+
+def test_device_and_oversized_experiment_files_are_refused(tmp_path, capsys):
+    from sim.inputs import MAX_INPUT_BYTES
+
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (MAX_INPUT_BYTES + 1))
+    for path in (Path("/dev/zero"), big):
+        assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+        line = one_error_line(capsys, "sweep")
+        assert f"{path}: cannot read the experiment file: " in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_long_extends_chain_is_one_line(tmp_path, capsys):
+    from sim.scenario import MAX_EXTENDS
+
+    n = 990  # the length that exhausted the recursion
+    (tmp_path / f"s{n}.toml").write_text(SMALL.format(name="root"))
+    for i in range(n):
+        (tmp_path / f"s{i}.toml").write_text(f'extends = "s{i + 1}.toml"\n')
+    assert main(["validate", str(tmp_path / "s0.toml")]) == 2
+    line = one_error_line(capsys, "validate")
+    assert f"extends: a chain of more than {MAX_EXTENDS} extends" in line
+    # the cap itself is allowed
+    start = n - MAX_EXTENDS
+    assert main(["validate", str(tmp_path / f"s{start}.toml")]) == 0
+
+
+@pytest.mark.parametrize("depth", [33, 100, 5000])
+def test_deeply_nested_toml_is_one_line(tmp_path, capsys, depth):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * depth + "]" * depth + "\n")
+    assert main(["validate", str(deep)]) == 2
+    assert f"{deep}: tables and arrays nested more than 32 levels deep; allowed: at most 32" in \
+        one_error_line(capsys, "validate")
+    exp = tmp_path / "exp.toml"
+    exp.write_text(deep.read_text())
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
+    assert "nested more than 32 levels deep" in one_error_line(capsys, "sweep")

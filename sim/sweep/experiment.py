@@ -28,7 +28,6 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.inputs import parse_toml, read_input
 from sim.params import ParameterError
 from sim.sweep import models
 
@@ -392,15 +392,13 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     source = Path(path)
     chk = _Check(source)
     try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        chk.fail("", f"cannot read the experiment file: {exc.strerror or exc}")
+        raw = read_input(source, "an experiment file (TOML)")
+    except InputError as exc:
+        chk.fail("", f"cannot read the experiment file: {exc.message}")
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = parse_toml(raw.decode("utf-8"), str(source))
     except UnicodeDecodeError:
         chk.fail("", "not a text file in UTF-8")
-    except tomllib.TOMLDecodeError as exc:
-        chk.fail("", f"not valid TOML: {exc}")
     chk.keys(data, "", tuple(_TOP))
 
     # [experiment]
