@@ -229,3 +229,63 @@ def test_deeply_nested_toml_is_one_line(tmp_path, capsys, depth):
     exp.write_text(deep.read_text())
     assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
     assert "nested more than 32 levels deep" in one_error_line(capsys, "sweep")
+
+
+# -- sizes that cannot run ----------------------------------------------------------------------
+EXPERIMENT = """
+[experiment]
+model = "ishigami"
+steps = 2
+
+[design]
+{design}
+seed = 1
+
+[[factors]]
+path = "x1"
+{factor1}
+
+[[factors]]
+path = "x2"
+{factor2}
+
+[outputs]
+final = ["y"]
+"""
+RANGE = "range = [0.0, 1.0]"
+
+
+@pytest.mark.parametrize(("design", "factors", "fragment"), [
+    ('method = "sobol"\nsamples = 1073741824', (RANGE, RANGE),
+     "design.samples: got 1073741824; allowed: an integer from 2 to 1,000,000"),
+    ('method = "sobol"\nsamples = 262144\nsecond_order = true', (RANGE, RANGE),
+     "design: 1,572,864 points x 1 replicates = 1,572,864 runs; allowed: at most 1,000,000"),
+    ('method = "lhs"\nsamples = 100000000', (RANGE, RANGE),
+     "design.samples: got 100000000; allowed: an integer from 2 to 1,000,000"),
+    ('method = "lhs"\nsamples = 1000\nreplicates = 1000000000', (RANGE, RANGE),
+     "design.replicates: got 1000000000; allowed: an integer from 1 to 1,000,000"),
+    ('method = "lhs"\nsamples = 1000\nreplicates = 1001', (RANGE, RANGE),
+     "design: 1,000 points x 1,001 replicates = 1,001,000 runs; allowed: at most 1,000,000"),
+    ('method = "grid"', (RANGE + "\nnum = 1000000000000", "levels = [1.0, 2.0]"),
+     "factors[0].num: got 1000000000000; allowed: an integer from 2 to 1,000,000"),
+    ('method = "grid"', (RANGE + "\nnum = 10000", RANGE + "\nnum = 10000"),
+     "design: 100,000,000 points x 1 replicates = 100,000,000 runs; allowed: at most"),
+    ('method = "morris"\ntrajectories = 1000000000', (RANGE, RANGE),
+     "design.trajectories: got 1000000000; allowed: an integer from 2 to 1,000,000"),
+])
+def test_designs_too_large_to_run_are_refused_before_they_are_laid_out(tmp_path, capsys, design,
+                                                                      factors, fragment):
+    exp = tmp_path / "exp.toml"
+    exp.write_text(EXPERIMENT.format(design=design, factor1=factors[0], factor2=factors[1]))
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    assert fragment in one_error_line(capsys, "sweep")
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_replicates_are_capped(tmp_path, capsys):
+    a, b = scenario(tmp_path, "a"), scenario(tmp_path, "b")
+    assert main(["compare", str(a), str(b), "--reps", "1000000000", "--out",
+                 str(tmp_path / "out"), "--no-progress"]) == 2
+    assert "--reps: got 1000000000; allowed: an integer from 2 to 10,000" in \
+        one_error_line(capsys, "compare")
+    assert not (tmp_path / "out").exists()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["register", "MAX_REPS"]
+
+#: Most replicates per scenario of a comparison.
+MAX_REPS = 10_000
 
 
 def register(sub) -> None:
@@ -40,6 +43,9 @@ def main(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
+    if args.reps > MAX_REPS:  # every replicate's series is held in memory
+        raise InputError("--reps", "", f"got {args.reps}; allowed: an integer from 2 to "
+                         f"{MAX_REPS:,}")
     with claim_folder(args.out):  # one command at a time writes a folder
         return _main(args)
 
