@@ -46,7 +46,7 @@ from typing import Any
 from sim.errors import InputError
 from sim.inputs import parse_toml, read_input
 from sim.interventions import KINDS, Intervention
-from sim.params import ParameterError, Params, _p, coerce, describe_allowed
+from sim.params import MAX_FIRMS, ParameterError, Params, _p, coerce, describe_allowed
 from sim.provenance import text_hash
 from sim.world import FirmGroup, Region, Sector, World, default_world
 
@@ -116,7 +116,7 @@ SECTOR_FIELDS: dict[str, dataclasses.Field] = {
 FIRM_FIELDS: dict[str, dataclasses.Field] = {
     "region": _p("", doc="a region name"),
     "sector": _p("", doc="a sector name"),
-    "count": _p(0, 0, 10_000_000, "firms", "number of firms"),
+    "count": _p(0, 0, MAX_FIRMS, "firms", "number of firms"),
     "size_tail": _p(1.5, 0.1, 10.0, "exponent",
                     "Pareto exponent of initial sizes (default: the parameter `size_tail`)"),
 }
@@ -588,6 +588,10 @@ def _build_world(data, where: _Where, params: Params) -> World:
                                  f"{_names(names)}{_suggest(v, names)}")
     if "firms" in data and sum(g.count for g in items["firms"]) == 0:
         raise where.fail("firms", "no firms at all; allowed: at least one firm (a count > 0)")
+    total = sum(g.count for g in items["firms"])
+    if total > MAX_FIRMS:
+        raise where.fail("firms", f"{total:,} firms in all; allowed: at most {MAX_FIRMS:,} "
+                         "(the memory a model of more would need)")
     try:
         return World(regions=tuple(items["regions"]), sectors=tuple(items["sectors"]),
                      firms=tuple(items["firms"]))
