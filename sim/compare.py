@@ -475,8 +475,12 @@ def claim_folder(exp, out: Path, force: bool, what: str) -> None:
     removed first."""
     from sim.sweep.store import SweepStore
 
+    store = SweepStore(out)
+    if store.busy():  # another command holds the folder (sim.output.claim_folder)
+        raise InputError(str(out), "", "another clustersim command is writing to it; wait for "
+                         "it to finish, or give another --out")
     try:
-        SweepStore(out).check(exp)
+        store.check(exp)
     except InputError:
         if not force:
             raise InputError(str(out), "", "already holds other results; allowed: a new or "

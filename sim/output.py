@@ -2,15 +2,20 @@
 
 Results are first written to a temporary folder beside the destination and moved into place
 in one rename, so an interrupted run leaves nothing half-written; an existing destination is
-never replaced by different content unless the caller asks for it.
+never replaced by different content unless the caller asks for it. A command that writes a
+results folder first claims it (:func:`claim_folder`): a second command aimed at the same folder
+while the first runs is refused instead of silently overwriting it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,8 @@ from sim.errors import InputError
 from sim.provenance import write_parquet
 
 __all__ = ["write_run", "summary_figure", "check_destination", "move_into_place",
-           "new_temp_dir", "SAME_RUN_KEYS"]
+           "new_temp_dir", "SAME_RUN_KEYS", "claim_folder", "check_out_path", "lock_path",
+           "safe_component"]
 
 #: A destination holding a run with these provenance values is the same run.
 SAME_RUN_KEYS = ("version", "git_commit", "scenario_hash", "seed", "steps", "overrides")
@@ -36,6 +42,123 @@ FIGURE_PANELS = (
     ("eg_gamma_mean", "Ellison-Glaeser gamma (mean)"),
     ("public_spending_total", "Public spending (cumulative)"),
 )
+
+
+#: Pseudo-filesystems where results cannot be written (their files are the kernel's).
+PSEUDO_FS = (Path("/proc"), Path("/sys"))
+
+
+def safe_component(text: str) -> str:
+    """``text`` as one file-name component: anything but letters, digits, ``_``, ``-`` and
+    ``.`` becomes ``_``, so that a name (a scenario's, say) with ``/`` or ``..`` in it cannot
+    lead a default output path out of its folder. Prefix it (``run-``) before use: on its own
+    it may still be ``..``."""
+    return re.sub(r"[^\w.-]", "_", text, flags=re.ASCII) or "_"
+
+
+def check_out_path(out: str | Path) -> Path:
+    """Refuse an output folder that cannot be made: under ``/proc`` or ``/sys``, or below a
+    path component that is a file. Writes nothing; returns ``out`` as a Path.
+
+    Raises
+    ------
+    InputError
+        Naming ``out`` and what is allowed.
+    """
+    out = Path(out)
+    absolute = Path(os.path.abspath(out))
+    for pseudo in PSEUDO_FS:
+        if absolute == pseudo or pseudo in absolute.parents:
+            raise InputError(str(out), "", f"is under {pseudo}, a system pseudo-filesystem; "
+                             "allowed: a folder on a disk you can write to")
+    for above in absolute.parents:
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                raise InputError(str(out), "", f"{above} is a file, not a folder; allowed: "
+                                 "a folder path whose parents are folders")
+            break
+    return out
+
+
+def lock_path(out: str | Path) -> Path:
+    """The lock file of results folder ``out``: ``.NAME.lock`` beside it (not inside, since a
+    finished folder is moved into place whole)."""
+    absolute = Path(os.path.abspath(out))
+    return absolute.with_name(f".{absolute.name}.lock")
+
+
+@contextlib.contextmanager
+def claim_folder(out: str | Path, busy: str = "another clustersim command is writing to "
+                 "it") -> Iterator[Path]:
+    """Hold results folder ``out`` for this process until the block ends.
+
+    Takes an exclusive ``flock`` on :func:`lock_path` (creating ``out``'s parent folders if
+    needed); a second claim of the same folder, from any process, fails at once. The lock is
+    the system's: it goes with the process, even after ``kill -9``. On leaving, the lock file is
+    removed, and so are the parent folders made for it if the block failed and left them empty:
+    a refused command leaves nothing behind.
+
+    Raises
+    ------
+    InputError
+        ``out`` cannot be made (:func:`check_out_path`, or no permission), or another process
+        holds it (the message says ``busy``).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        yield Path(out)
+        return
+    out = check_out_path(out)
+    lock = lock_path(out)
+    made = [d for d in (lock.parent, *lock.parent.parents) if not d.exists()]
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            fh = open(lock, "a+")  # noqa: SIM115 - closed below
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                raise InputError(str(out), "", f"{busy}; wait for it to finish, or give "
+                                 "another --out") from None
+            # the holder before us may have removed the file after we opened it: then our lock
+            # is on a file nobody else will see; take the lock of the file that is there now
+            try:
+                if os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            fh.close()
+        else:  # pragma: no cover - three other commands came and went in between
+            raise InputError(str(out), "", f"{busy}; wait for it to finish, or give another "
+                             "--out")
+    except OSError as exc:
+        _remove_empty(made)
+        raise InputError(str(out), "", f"cannot be created ({exc.strerror or exc}); allowed: "
+                         "a folder in a place you can write to") from None
+    except InputError:
+        _remove_empty(made)
+        raise
+    ok = False
+    try:
+        yield out
+        ok = True
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # while still holding it: see the inode check above
+        fh.close()
+        if not ok:
+            _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove these folders (deepest first) if they are empty."""
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def check_destination(out: Path, prov: dict[str, Any], force: bool) -> bool:

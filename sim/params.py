@@ -63,11 +63,17 @@ class Switches:
     entry: bool = _p(True, doc="spin-offs and outside entrants arrive and choose a location")
 
 
+#: Most initial firms: a model takes ~450 B a firm to set up and ~800 B a firm over a long run
+#: (docs/performance.md), and more while its arrays grow, so 5,000,000 firms peak at a few GB
+#: (2.3 GiB measured over the first months) and 10,000,000 could exhaust a 24 GiB machine.
+MAX_FIRMS = 5_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class WorldParams:
     """Size of the landscape and of the initial population."""
 
-    n_firms: int = _p(500, 0, 10_000_000, "firms",
+    n_firms: int = _p(500, 0, MAX_FIRMS, "firms",
                       "initial number of firms when the world does not list counts")
     world_size: float = _p(60.0, 1.0, 10_000.0, "km", "side of the square landscape")
     max_ties: int = _p(6, 1, 32, "ties", "most partners a firm keeps at once")

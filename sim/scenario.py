@@ -44,8 +44,17 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError
+from sim.inputs import parse_toml, read_input
 from sim.interventions import KINDS, Intervention
-from sim.params import _FIELD_INFO, ParameterError, Params, _p, coerce, describe_allowed
+from sim.params import (
+    _FIELD_INFO,
+    MAX_FIRMS,
+    ParameterError,
+    Params,
+    _p,
+    coerce,
+    describe_allowed,
+)
 from sim.provenance import text_hash
 from sim.world import FirmGroup, Region, Sector, World, default_world
 
@@ -119,7 +128,7 @@ SECTOR_FIELDS: dict[str, dataclasses.Field] = {
 FIRM_FIELDS: dict[str, dataclasses.Field] = {
     "region": _p("", doc="a region name"),
     "sector": _p("", doc="a sector name"),
-    "count": _p(0, 0, 10_000_000, "firms", "number of firms"),
+    "count": _p(0, 0, MAX_FIRMS, "firms", "number of firms"),
     "size_tail": _p(1.5, 0.1, 10.0, "exponent",
                     "Pareto exponent of initial sizes (default: the parameter `size_tail`)"),
 }
@@ -132,6 +141,8 @@ _NOT_INHERITED = ("name", "description")
 _REFERENCES = {"region": "regions", "regions": "regions", "sector": "sectors",
                "sectors": "sectors", "input": "inputs", "inputs": "inputs"}
 _SET_SOURCE = "--set"
+#: Longest ``extends`` chain: a file and at most this many ancestors.
+MAX_EXTENDS = 32
 
 
 # -- the scenario ---------------------------------------------------------------------------------
@@ -325,22 +336,16 @@ def _resolve(path: Path, chain: tuple[tuple[Path, str], ...]):
         cycle = " -> ".join(p.name for p in (*seen[seen.index(resolved):], resolved))
         raise InputError(chain[-1][1], "extends",
                          f"cycle: {cycle}; allowed: a chain of scenarios that ends")
+    if len(chain) > MAX_EXTENDS:
+        raise InputError(chain[0][1], "extends", f"a chain of more than {MAX_EXTENDS} extends "
+                         f"(reached {source}); allowed: at most {MAX_EXTENDS} levels")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "", "no such file") from None
-    except IsADirectoryError:
-        raise InputError(source, "", "is a folder; allowed: a scenario file (TOML)") from None
+        text = read_input(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object[:exc.start].count(b"\n") + 1
         raise InputError(source, "", f"not UTF-8 text (line {line}: {exc.reason}); allowed: "
                          "a TOML file saved as UTF-8") from None
-    except OSError as exc:
-        raise InputError(source, "", f"cannot be read ({exc.strerror})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(source, "", f"not valid TOML: {exc}") from None
+    raw = parse_toml(text, source)
     own, own_origins = _normalise(raw, source)
     if "extends" not in raw:
         base = {"scenario": {}, "params": {}, "interventions": []}
@@ -598,6 +603,10 @@ def _build_world(data, where: _Where, params: Params) -> World:
                                  f"{_names(names)}{_suggest(v, names)}")
     if "firms" in data and sum(g.count for g in items["firms"]) == 0:
         raise where.fail("firms", "no firms at all; allowed: at least one firm (a count > 0)")
+    total = sum(g.count for g in items["firms"])
+    if total > MAX_FIRMS:
+        raise where.fail("firms", f"{total:,} firms in all; allowed: at most {MAX_FIRMS:,} "
+                         "(the memory a model of more would need)")
     try:
         return World(regions=tuple(items["regions"]), sectors=tuple(items["sectors"]),
                      firms=tuple(items["firms"]))

@@ -161,7 +161,7 @@ def test_broken_experiment_is_refused_with_exact_message(tmp_path, capsys, text,
 
 
 def test_missing_file_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="cannot read the experiment file: No such file"):
+    with pytest.raises(InputError, match="cannot read the experiment file: no such file"):
         load_experiment(tmp_path / "none.toml")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -39,6 +40,8 @@ def main(args: argparse.Namespace) -> int:
         raise InputError("--sizes", "", "allowed: positive integers separated by commas")
     if args.threads < 1 or args.steps < 1 or args.repeats < 1:
         raise InputError("--threads/--steps/--repeats", "", "allowed: integers >= 1")
+    if args.json is not None:  # before minutes of timing, not after
+        _check_json(args.json)
     say = lambda m: print(f"  timing {m} ...", file=sys.stderr)  # noqa: E731
     if args.full:
         from sim.bench import run_full_suite
@@ -67,10 +70,30 @@ def _write(path: Path | None, res: dict) -> None:
 
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {**res, "provenance": provenance(machine=platform.machine())}
-    path.write_text(json.dumps(doc, indent=2, default=float) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=2, default=float) + "\n")
+    except OSError as exc:
+        from sim.errors import InputError
+
+        raise InputError(str(path), "", f"cannot be written ({exc.strerror or exc}); allowed: a "
+                         "file in a folder you can write to") from None
     print(f"written: {path}")
+
+
+def _check_json(path: Path) -> None:
+    """Refuse a --json path that cannot be written: a folder, under /proc, below a file."""
+    from sim.errors import InputError
+    from sim.output import check_out_path
+
+    if path.is_dir():
+        raise InputError(str(path), "", "is a folder; allowed: the path of a JSON file")
+    check_out_path(path)
+    above = next(p for p in Path(os.path.abspath(path)).parents if p.exists())
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise InputError(str(path), "", f"cannot be written (no permission in {above}); "
+                         "allowed: a file in a folder you can write to")
 
 
 def _print_full(res: dict) -> None:

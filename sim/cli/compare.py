@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register", "add_run_arguments"]
+__all__ = ["register", "add_run_arguments", "MAX_REPS"]
+
+#: Most replicates per scenario of a comparison.
+MAX_REPS = 10_000
 
 
 def register(sub) -> None:
@@ -58,17 +61,33 @@ def add_run_arguments(p) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.errors import InputError
+
+    if args.seed < 0:
+        raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
+    if args.reps != "auto":
+        try:
+            args.reps = int(args.reps)
+        except ValueError:
+            raise InputError("--reps", "", f"got {args.reps!r}; allowed: an integer from 2 to "
+                             f"{MAX_REPS:,} or auto") from None
+        if args.reps > MAX_REPS:  # every replicate's series is held in memory
+            raise InputError("--reps", "", f"got {args.reps}; allowed: an integer from 2 to "
+                             f"{MAX_REPS:,} or auto")
+    if args.max_reps > MAX_REPS:
+        raise InputError("--max-reps", "", f"got {args.max_reps}; allowed: an integer up to "
+                         f"{MAX_REPS:,}")
+    # the sweep store the comparison runs on claims its folder (sim.output.claim_folder): a
+    # second command into the same folder is told another is writing
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from sim.compare import compare
     from sim.errors import InputError
     from sim.scenario import parse_set
 
-    reps = args.reps
-    if reps != "auto":
-        try:
-            reps = int(reps)
-        except ValueError:
-            raise InputError("--reps", "", f"got {reps!r}; allowed: an integer >= 2 or auto")\
-                from None
+    reps = args.reps  # an int (checked by main) or "auto"
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")
     res = compare([args.base, *args.alternatives], reps=reps, out=args.out,

@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--sql", metavar="QUERY", help="a query, e.g. \"select status, count(*) "
                    "from runs group by status\"")
     p.add_argument("--csv", metavar="OUT", help="write the result to this CSV file")
+    p.add_argument("--force", action="store_true", help="replace an existing --csv file")
     p.add_argument("--max-rows", type=int, default=60, metavar="N",
                    help="print at most N rows (default 60)")
     p.set_defaults(func=_results)
@@ -25,5 +26,6 @@ def register(subparsers) -> None:
 def _results(args: argparse.Namespace) -> int:
     from sim.sweep.results import query_results
 
-    print(query_results(args.dir, sql=args.sql, csv=args.csv, max_rows=args.max_rows))
+    print(query_results(args.dir, sql=args.sql, csv=args.csv, max_rows=args.max_rows,
+                        force=args.force))
     return 0

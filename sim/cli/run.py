@@ -28,23 +28,37 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from sim.api import simulate
     from sim.errors import InputError
-    from sim.output import check_destination, write_run
-    from sim.scenario import load_scenario, parse_set
+    from sim.output import check_out_path, claim_folder, safe_component
+    from sim.scenario import META_FIELDS, load_scenario, parse_set
 
-    if args.steps is not None and args.steps < 0:
-        raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 0")
+    max_steps = META_FIELDS["steps"].metadata["hi"]
+    if args.steps is not None and not 0 <= args.steps <= max_steps:
+        raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 0 and at "
+                         f"most {max_steps:,} (the cap of a scenario's steps)")
+    if args.seed < 0:
+        raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
     if args.threads < 1:
         raise InputError("--threads", "", f"got {args.threads}; allowed: an integer >= 1")
+    if args.out is not None:
+        check_out_path(args.out)
     scenario = load_scenario(args.scenario)
     overrides = parse_set(args.sets)
     if overrides:
         scenario = scenario.with_overrides(overrides)
+    # a scenario's name is free text: the default folder stays one name inside results/
+    out = args.out or Path("results") / safe_component(f"run-{scenario.name}-seed{args.seed}")
+    with claim_folder(out):
+        return _run(args, scenario, overrides, out)
+
+
+def _run(args: argparse.Namespace, scenario, overrides, out: Path) -> int:
+    from tqdm import tqdm
+
+    from sim.api import simulate
+    from sim.output import check_destination, write_run
+
     steps = scenario.steps if args.steps is None else args.steps
-    out = args.out or Path("results") / f"run-{scenario.name}-seed{args.seed}"
     # refuse early, before computing, if the destination holds something else
     if out.exists() and out.is_dir() and any(out.iterdir()) and not args.force:
         from sim.provenance import provenance

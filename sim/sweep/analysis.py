@@ -29,6 +29,9 @@ from sim.sweep.store import SweepStore
 
 __all__ = ["Analysis", "analyze", "sobol_table", "morris_table", "main_effects", "phase_table"]
 
+#: Most bootstrap resamples ``analyze`` accepts (each costs a pass over the runs).
+MAX_RESAMPLES = 100_000
+
 _Z95 = 1.959963984540054
 
 
@@ -187,6 +190,9 @@ def analyze(out: str | Path, *, outputs: list[str] | None = None, conf_level: fl
     if not 0 < conf_level < 1:
         raise InputError("--conf-level", "", f"got {conf_level}; allowed: a number between 0 "
                          "and 1")
+    if isinstance(num_resamples, bool) or not 2 <= num_resamples <= MAX_RESAMPLES:
+        raise InputError("--resamples", "", f"got {num_resamples}; allowed: an integer from 2 "
+                         f"to {MAX_RESAMPLES:,} (bootstrap resamples of the intervals)")
     design = meta["resolved"]["design"]
     method = design["method"]
     factors = meta["columns"]["factors"]

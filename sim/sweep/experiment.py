@@ -28,7 +28,6 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.inputs import parse_toml, read_input
 from sim.params import ParameterError
 from sim.sweep import models
 
@@ -68,6 +68,9 @@ DISTRIBUTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Morris designs sit on the edges of the unit cube, where unbounded distributions are infinite.
 BOUNDED = ("uniform", "loguniform", "triangular", "truncnormal")
 SEEDINGS = ("common", "independent")
+#: Most runs (points x replicates) of one sweep: a run's plan takes ~2.5 KB of memory while the
+#: sweep runs (1,000,000 runs: ~2.5 GB, ~25 s to lay out), and its design a row on disk.
+MAX_RUNS = 1_000_000
 LHS_OPTIMIZATIONS = ("none", "random-cd", "lloyd")
 #: Columns of the run table that no factor or outcome may shadow.
 RESERVED_COLUMNS = ("id", "point", "replicate", "seed", "status", "error", "wall_time",
@@ -317,7 +320,7 @@ class _Check:
             self.fail(key, f"got {data[key]!r}; allowed: a table [{key}] holding {_TOP[key]}")
         return data[key]
 
-    def integer(self, table, prefix, key, lo, default=None, required=False, what=""):
+    def integer(self, table, prefix, key, lo, default=None, required=False, what="", hi=None):
         if key not in table:
             if required:
                 self.fail(prefix + key, f"missing; allowed: an integer >= {lo}{what}")
@@ -325,6 +328,8 @@ class _Check:
         v = table[key]
         if not _is_int(v) or v < lo:
             self.fail(prefix + key, f"got {v!r}; allowed: an integer >= {lo}{what}")
+        if hi is not None and v > hi:
+            self.fail(prefix + key, f"got {v!r}; allowed: an integer from {lo} to {hi:,}{what}")
         return v
 
     def string(self, table, prefix, key, default=None, required=False, what="a string"):
@@ -395,15 +400,13 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     source = Path(path)
     chk = _Check(source)
     try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        chk.fail("", f"cannot read the experiment file: {exc.strerror or exc}")
+        raw = read_input(source, "an experiment file (TOML)")
+    except InputError as exc:
+        chk.fail("", f"cannot read the experiment file: {exc.message}")
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = parse_toml(raw.decode("utf-8"), str(source))
     except UnicodeDecodeError:
         chk.fail("", "not a text file in UTF-8")
-    except tomllib.TOMLDecodeError as exc:
-        chk.fail("", f"not valid TOML: {exc}")
     chk.keys(data, "", tuple(_TOP))
 
     # [experiment]
@@ -433,7 +436,7 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     why = {k: f"not used by method {method!r}; allowed for {method!r}: {', '.join(allowed)}"
            for m, ks in _DESIGN_KEYS.items() if m != method for k in ks if k not in allowed}
     chk.keys(de, "design.", allowed, why)
-    replicates = chk.integer(de, "design.", "replicates", 1, default=1)
+    replicates = chk.integer(de, "design.", "replicates", 1, default=1, hi=MAX_RUNS)
     seed = chk.integer(de, "design.", "seed", 0, required=True, what=" (the sweep's base seed)")
     seeding = chk.choice(de, "design.", "seeding", SEEDINGS, default="common")
     options = _design_options(chk, de, method)
@@ -498,6 +501,11 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
                              "experiment.steps; remove experiment.steps to vary it")
     if method == "morris" and len(factors) < 2:
         chk.fail("factors", "a Morris screening needs at least two factors")
+    points = design_points(method, options, factors)
+    if points * replicates > MAX_RUNS:
+        chk.fail("design", f"{points:,} points x {replicates:,} replicates = "
+                 f"{points * replicates:,} runs; allowed: at most {MAX_RUNS:,} runs in one "
+                 "sweep (split it into several experiments)")
 
     try:
         scenario_hash, check = models.open_scenario(model, scenario)
@@ -514,23 +522,35 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     return exp
 
 
+def design_points(method: str, options: dict[str, Any], factors) -> int:
+    """The number of points a design will have, computed without laying it out."""
+    d = len(factors)
+    if method == "grid":
+        return math.prod(len(f.levels) for f in factors)
+    if method == "lhs":
+        return options["samples"]
+    if method == "sobol":
+        return options["samples"] * ((2 * d + 2) if options["second_order"] else (d + 2))
+    return (options["optimal_trajectories"] or options["trajectories"]) * (d + 1)
+
+
 def _design_options(chk: _Check, de: dict, method: str) -> dict[str, Any]:
     if method == "lhs":
         return {"samples": chk.integer(de, "design.", "samples", 2, required=True,
-                                       what=" (the number of points)"),
+                                       what=" (the number of points)", hi=MAX_RUNS),
                 "optimization": chk.choice(de, "design.", "optimization", LHS_OPTIMIZATIONS,
                                            default="none")}
     if method == "sobol":
         n = chk.integer(de, "design.", "samples", 2, required=True,
                         what=" and a power of two (the base sample N; runs = N (D + 2) x "
-                             "replicates)")
+                             "replicates)", hi=MAX_RUNS)
         if n & (n - 1):
             lo = 1 << (n.bit_length() - 1)
             chk.fail("design.samples", f"got {n}; allowed: a power of two (Sobol' sequences "
                      f"are balanced only there), e.g. {lo} or {2 * lo}")
         return {"samples": n, "second_order": chk.boolean(de, "design.", "second_order", False)}
     if method == "morris":
-        n = chk.integer(de, "design.", "trajectories", 2, required=True)
+        n = chk.integer(de, "design.", "trajectories", 2, required=True, hi=MAX_RUNS)
         levels = chk.integer(de, "design.", "levels", 2, default=4, what=" and even")
         if levels % 2:
             chk.fail("design.levels", f"got {levels}; allowed: an even integer >= 2 "
@@ -587,7 +607,7 @@ def _factor(chk: _Check, f: dict, i: int, method: str) -> Factor:
             if "num" not in f:
                 chk.fail(pre + "num", "missing; allowed: an integer >= 2 (evenly spaced levels "
                          "across range)")
-            num = chk.integer(f, pre, "num", 2)
+            num = chk.integer(f, pre, "num", 2, hi=MAX_RUNS)
             grid_vals = np.linspace(lo, hi, num)
             if integer:
                 grid_vals = np.rint(grid_vals)

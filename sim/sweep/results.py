@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pandas as pd
@@ -64,11 +65,14 @@ def summary_text(out: str | Path) -> str:
 
 
 def query_results(out: str | Path, *, sql: str | None = None, csv: str | Path | None = None,
-                  max_rows: int = 60) -> str:
+                  max_rows: int = 60, force: bool = False) -> str:
     """The text ``clustersim results`` prints; with ``csv``, also write the result there.
 
-    Without ``sql`` the text is :func:`summary_text` and the CSV holds the ``runs`` table.
+    Without ``sql`` the text is :func:`summary_text` and the CSV holds the ``runs`` table. An
+    existing ``csv`` is replaced only with ``force``; the file is written whole or not at all.
     """
+    if csv is not None:
+        _check_csv(Path(csv), force)
     if sql is None:
         text = summary_text(out)
         if csv is None:
@@ -78,6 +82,51 @@ def query_results(out: str | Path, *, sql: str | None = None, csv: str | Path | 
         frame = query(out, sql)
         text = frame.to_string(index=False, max_rows=max_rows)
     if csv is not None:
-        frame.to_csv(csv, index=False)
+        _write_csv(frame, Path(csv))
         text += f"\nwrote {len(frame)} rows to {csv}"
     return text
+
+
+def _check_csv(path: Path, force: bool) -> None:
+    """Refuse, before any query runs, a CSV destination that cannot or may not be written."""
+    from sim.output import check_out_path
+
+    if path.is_dir():
+        raise InputError(str(path), "", "is a folder; allowed: the path of a CSV file")
+    if path.exists() and not force:
+        raise InputError(str(path), "", "already exists; allowed: a new file, or --force to "
+                         "replace it")
+    check_out_path(path)
+    if not path.parent.is_dir():
+        raise InputError(str(path), "", f"no folder {path.parent}; allowed: a file in an "
+                         "existing folder")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to a temporary file beside ``path`` and move it into place."""
+    import os
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(str(path), "", f"cannot be written ({exc.strerror or exc}); allowed: "
+                         "a file in a folder you can write to") from None
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            frame.to_csv(fh, index=False)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputError(str(path), "", f"cannot be written ({exc.strerror or exc}); allowed: "
+                         "a file in a folder you can write to") from None
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

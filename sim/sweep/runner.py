@@ -196,28 +196,144 @@ def _probe(address: str) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme == "tcp" and parts.hostname and parts.port:
+    if parts.scheme in ("tcp", "tls") and parts.hostname and parts.port:
         socket.create_connection((parts.hostname, parts.port), timeout=10).close()
+
+
+#: Schemes of a scheduler address that --scheduler accepts.
+SCHEMES = ("tcp", "tls")
+_ADDRESS = "tcp://HOST:PORT or tls://HOST:PORT"
+
+
+def check_scheduler(address: str) -> str:
+    """Check a ``--scheduler`` address before anything is written: its form, TLS settings for a
+    ``tls://`` address, and that something listens there. Returns the address with its scheme.
+
+    Raises
+    ------
+    InputError
+        Naming ``--scheduler`` and what is allowed.
+    """
+    from urllib.parse import urlsplit
+
+    full = address if "://" in address else f"tcp://{address}"
+    try:
+        parts = urlsplit(full)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if parts is None or parts.scheme not in SCHEMES or not parts.hostname or not port \
+            or parts.path not in ("", "/"):
+        raise InputError("--scheduler", "", f"got {address!r}; allowed: {_ADDRESS}, the "
+                         "address a running Dask scheduler prints")
+    if parts.scheme == "tls":
+        import dask
+
+        missing = [k for k in ("ca-file", "client.cert") if not dask.config.get(
+            f"distributed.comm.tls.{k}", None)]
+        if missing:
+            raise InputError("--scheduler", "", f"got {address!r}, a TLS address, but the Dask "
+                             "configuration has no " + " and no ".join(
+                                 f"distributed.comm.tls.{k}" for k in missing)
+                             + "; allowed: a tls:// address with the client's certificate set "
+                             "in the Dask configuration (see docs/sweeps.md)")
+    try:
+        _probe(full)
+    except OSError as exc:
+        raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
+                         f"{address}: {exc}") from None
+    return full
+
+
+#: Seconds to wait for a first worker on a --scheduler cluster before warning (and waiting on).
+NO_WORKERS_WARNING_S = 60.0
+
+
+def wait_for_a_worker(client, address: str, timeout: float | None = None) -> None:
+    """Return once the cluster has a worker; after ``timeout`` seconds without one, say so on
+    stderr (once) and keep waiting: a scheduler without workers would otherwise wait silently
+    forever."""
+    timeout = NO_WORKERS_WARNING_S if timeout is None else timeout
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+        return
+    except TimeoutError:
+        print(f"clustersim sweep: warning: no Dask worker has joined the scheduler at {address} "
+              f"after {timeout:g} s; still waiting (start workers with `dask worker "
+              f"{address}`, or press Ctrl-C)", file=sys.stderr, flush=True)
+    client.wait_for_workers(1)
+
+
+@contextlib.contextmanager
+def _quiet_interrupts():
+    """Local worker processes started in this block ignore SIGINT: a Ctrl-C in the terminal
+    (sent to the whole process group) stops this process, which shuts the cluster down,
+    instead of making every worker print its own traceback."""
+    import signal
+
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 @contextlib.contextmanager
 def _dask_client(workers: int | None, scheduler: str | None):
     from distributed import Client, LocalCluster
+    from distributed.security import Security
 
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="30s")
-        except OSError as exc:
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
                              f"{scheduler}: {exc}") from None
-        with client:
+        with _restore_logging(), client, _quiet_shutdown():
+            wait_for_a_worker(client, scheduler)
             yield client, f"Dask cluster at {scheduler}"
         return
-    with (LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                       dashboard_address=None, silence_logs=logging.ERROR, host="127.0.0.1",
-                       env=_worker_env()) as cluster,
-          Client(cluster) as client):
+    # The local cluster talks TLS with a certificate made for it and held in memory, on random
+    # ports of 127.0.0.1, and serves no dashboard: another user of this machine can neither
+    # find it nor run code in its workers. The scheduler's HTTP server (which Dask starts even
+    # without a dashboard) gets a random port and no routes.
+    import dask
+
+    with (dask.config.set({"distributed.scheduler.http.routes": []}), _quiet_interrupts()):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               protocol="tls://", security=Security.temporary(),
+                               host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
+                               silence_logs=logging.CRITICAL, env=_worker_env())
+    # (a run's own errors are recorded with the run, and a lost worker's in the summary)
+    with (_restore_logging(), cluster, Client(cluster, security=cluster.security) as client,
+          _quiet_shutdown()):
         yield client, f"{workers} local worker processes"
+
+
+@contextlib.contextmanager
+def _quiet_shutdown():
+    """On Ctrl-C, silence the logs of the shutdown that follows: the connections the closing
+    cluster breaks are expected then, and the command says in one line what it kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)
+        raise
+
+
+@contextlib.contextmanager
+def _restore_logging():
+    """Put back, once the cluster is closed, what :func:`_quiet_shutdown` silenced."""
+    before = logging.root.manager.disable
+    try:
+        yield
+    finally:
+        logging.disable(before)
 
 
 def _warm_up(model: str) -> bool:
@@ -279,11 +395,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
         raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
     n_workers = workers or default_workers()
     if scheduler is not None:  # fail before writing anything
-        try:
-            _probe(scheduler)
-        except OSError as exc:
-            raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
-                             f"{scheduler}: {exc}") from None
+        scheduler = check_scheduler(scheduler)
 
     with store.lock():
         store.prepare(exp, design)

@@ -14,8 +14,10 @@ Every file is written to a temporary name and moved into place with ``os.replace
 finished when ``runs/<id>.json`` exists; its series is written first, so an existing run row
 implies its series. The per-run rows are small JSON files because they are written and read
 once each (a fifth of the cost of a one-row Parquet file); the tables anyone queries,
-``runs.parquet`` and ``series/*.parquet``, are Parquet. A lock (``DIR/.lock``, ``flock``) keeps
-two sweeps from writing to one DIR.
+``runs.parquet`` and ``series/*.parquet``, are Parquet. A lock (``.DIR.lock`` beside ``DIR``,
+``flock``; see :func:`sim.output.claim_folder`) keeps two sweeps from writing to one DIR. A new
+DIR is prepared in a temporary folder beside it and renamed into place complete, so a sweep
+killed while preparing leaves no half-made DIR to refuse.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ import pyarrow.parquet as pq
 
 from sim import __version__
 from sim.errors import InputError
+from sim.output import claim_folder, lock_path, new_temp_dir
 from sim.sweep.experiment import Design, Experiment
 
 __all__ = ["FORMAT", "SweepStore", "run_schema", "series_schema", "git_commit"]
 
 FORMAT = "clustersim-sweep/1"
+_BUSY = "another sweep is writing to this directory"
 
 
 def _factor_type(levels, integer: bool) -> pa.DataType:
@@ -126,10 +130,6 @@ def _atomic_write_text(text: str, path: Path) -> None:
         raise
 
 
-def _sql_str(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 class SweepStore:
     """The files of one sweep directory.
 
@@ -147,7 +147,8 @@ class SweepStore:
         self.runs_dir = self.out / "runs"
         self.series_dir = self.out / "series"
         self.runs_parquet = self.out / "runs.parquet"
-        self.lock_file = self.out / ".lock"
+        self.lock_file = lock_path(self.out)
+        self._holding = False
         self._meta: dict[str, Any] | None = None
         self._schema: pa.Schema | None = None
         self._series_schema: pa.Schema | None = None
@@ -201,8 +202,12 @@ class SweepStore:
         Raises
         ------
         InputError
-            If ``DIR`` holds another design, or is a non-empty directory that is not a sweep.
+            If another sweep is writing to ``DIR``, if ``DIR`` holds another design, or is a
+            non-empty directory that is not a sweep.
         """
+        if not self._holding and self.busy():
+            raise InputError(str(self.out), "", _BUSY + "; wait for it to finish, or give "
+                             "another --out")
         if self.experiment_json.exists():
             old = self.metadata()
             if old.get("fingerprint") != exp.fingerprint():
@@ -216,7 +221,7 @@ class SweepStore:
                     f"delete {self.out} to start again"))
             return True
         if self.out.exists() and (not self.out.is_dir() or any(
-                p.name != self.lock_file.name for p in self.out.iterdir())):
+                p.name != ".lock" for p in self.out.iterdir())):  # .lock: of older versions
             raise InputError(str(self.out), "", "exists and is not a sweep directory (no "
                              "experiment.json); give a new or empty --out directory")
         return False
@@ -234,42 +239,68 @@ class SweepStore:
         InputError
             As :meth:`check`.
         """
+        self._clean_preparations()
         if self.check(exp):
             self._clean_temporaries()
             return False
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.series_dir.mkdir(exist_ok=True)
         meta = self.describe(exp, design)
-        _atomic_write_table(pa.Table.from_pandas(design.table(), preserve_index=False),
-                            self.design_parquet, self._file_provenance(meta))
-        if exp.text is not None:  # made in code (a comparison): its own description
-            _atomic_write_text(exp.text, self.experiment_copy)
-        else:
-            shutil.copyfile(exp.source, self.experiment_copy)
-        # experiment.json last: its presence marks a prepared directory
-        _atomic_write_text(json.dumps(meta, indent=2) + "\n", self.experiment_json)
+        # everything in a temporary folder beside DIR, renamed into place when complete
+        tmp = new_temp_dir(self.out)
+        try:
+            (tmp / self.runs_dir.name).mkdir()
+            (tmp / self.series_dir.name).mkdir()
+            _atomic_write_table(pa.Table.from_pandas(design.table(), preserve_index=False),
+                                tmp / self.design_parquet.name, self._file_provenance(meta))
+            if exp.text is not None:  # made in code (a comparison): its own description
+                _atomic_write_text(exp.text, tmp / self.experiment_copy.name)
+            else:
+                shutil.copyfile(exp.source, tmp / self.experiment_copy.name)
+            _atomic_write_text(json.dumps(meta, indent=2) + "\n", tmp / self.experiment_json.name)
+            if self.out.is_dir():  # an empty folder (check() allows no more) is replaced
+                with contextlib.suppress(FileNotFoundError):
+                    (self.out / ".lock").unlink()
+                self.out.rmdir()
+            os.rename(tmp, self.out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         self._meta = meta
         return True
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold ``DIR/.lock`` so that only one sweep writes here at a time."""
+    def busy(self) -> bool:
+        """Is another process holding this directory's lock (a sweep writing to it)?"""
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no locking
-            yield
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "a+") as fh:
+            return False
+        try:
+            fh = open(self.lock_file)  # noqa: SIM115 - closed below
+        except OSError:
+            return False
+        with fh:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise InputError(str(self.out), "", "another sweep is writing to this "
-                                 "directory; wait for it or give another --out") from None
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+    def _clean_preparations(self) -> None:
+        """Remove folders left by a sweep killed while it prepared DIR (call under the lock)."""
+        parent = self.out.parent
+        if parent.is_dir():
+            for p in parent.glob(f".{self.out.name}.tmp-*"):
+                shutil.rmtree(p, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the lock of ``DIR`` so that only one sweep writes here at a time."""
+        with claim_folder(self.out, busy=_BUSY):
+            self._holding = True
             try:
                 yield
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                self._holding = False
 
     def _clean_temporaries(self) -> None:
         for folder in (self.out, self.runs_dir, self.series_dir):
@@ -389,22 +420,33 @@ class SweepStore:
 
         ``runs`` reads ``runs.parquet`` when it is up to date; after a sweep was killed before
         it could consolidate, it reads the per-run files instead (without writing anything).
+
+        The connection is read-only for the files: the tables are handed to DuckDB as Arrow
+        datasets, and DuckDB itself gets no file access at all (``enable_external_access``
+        off, the configuration locked), so a query can neither write (``COPY``, ``ATTACH``,
+        ``EXPORT``), nor read anything but these views, nor load extensions.
         """
         import duckdb
+        import pyarrow.dataset as ds
 
-        self.metadata()
-        con = duckdb.connect()
+        meta = self.metadata()
+        con = duckdb.connect(config={"enable_external_access": False,
+                                     "autoinstall_known_extensions": False,
+                                     "autoload_known_extensions": False,
+                                     "lock_configuration": True})
         if self._fresh():
-            con.execute(f"create view runs as select * from read_parquet("
-                        f"{_sql_str(self.runs_parquet)})")
+            con.register("_runs_frame", ds.dataset(self.runs_parquet, format="parquet"))
         else:
             con.register("_runs_frame", self._gather())
-            con.execute("create view runs as select * from _runs_frame")
-        con.execute(f"create view design as select * from read_parquet("
-                    f"{_sql_str(self.design_parquet)})")
-        if self.series_dir.is_dir() and any(self.series_dir.glob("*.parquet")):
-            pattern = _sql_str(self.series_dir / "*.parquet")
+        con.execute("create view runs as select * from _runs_frame")
+        con.register("_design_frame", ds.dataset(self.design_parquet, format="parquet"))
+        con.execute("create view design as select * from _design_frame")
+        files = sorted(str(p) for p in self.series_dir.glob("*.parquet")) \
+            if self.series_dir.is_dir() else []
+        if files and meta["columns"]["series"]:
+            con.register("_series_frame", ds.dataset(files, format="parquet",
+                                                     schema=series_schema(meta)))
             # a series file without its run row is left over from a kill: not part of the data
-            con.execute(f"create view series as select * from read_parquet({pattern}, "
-                        "union_by_name = true) where run_id in (select id from runs)")
+            con.execute("create view series as select * from _series_frame "
+                        "where run_id in (select id from runs)")
         return con
