@@ -51,6 +51,9 @@ class ClusterModel(mesa.Model):
         Policies and shocks, applied on their schedules.
     rng : int or numpy.random.Generator or SeedSequence
         The one source of randomness (Mesa's ``rng=``).
+    seed : int, optional
+        Another name for ``rng`` (what ``mesa.batch_run`` and older Mesa code pass); give one
+        of the two. ``seed=5`` and ``rng=5`` make the same run.
     agents : bool
         Keep Mesa agent views of firms, suppliers and facilities (default True). Firm views are
         made lazily: an entrant gets its :class:`FirmAgent` the first time ``model.agents`` (or
@@ -60,21 +63,34 @@ class ClusterModel(mesa.Model):
         run a 100,000-firm month about 1.8x faster (docs/performance.md); a sweep's replicates
         in separate processes use the cores better still, which is why one is the default.
         Results are bit-identical whatever the number.
-    **overrides
-        Parameter overrides by bare or dotted name, e.g. ``ClusterModel(n_firms=200, rng=1)``.
+    **kwargs
+        Parameter overrides by bare or dotted name, e.g. ``ClusterModel(n_firms=200, rng=1)``
+        (named ``kwargs`` because Mesa's SolaraViz skips only a catch-all of that name).
+
+    Attributes
+    ----------
+    recorder : sim.collect.Recorder
+        Every per-step output (``model.series()``).
+    datacollector : mesa.DataCollector
+        The main series (:data:`sim.collect.MESA_SERIES`) for Mesa's own tools
+        (``mesa.batch_run``, ``make_plot_component``), collected at set-up and every step.
     """
 
     def __init__(self, params: Params | None = None, world: World | None = None,
                  interventions: tuple[Intervention, ...] | list[Intervention] = (), *,
                  rng: Any = None, agents: bool = True, threads: int | None = None,
-                 **overrides: Any):
+                 seed: Any = None, **kwargs: Any):
+        if seed is not None:
+            if rng is not None:
+                raise ValueError("ClusterModel: give rng or seed, not both")
+            rng = seed
         super().__init__(rng=rng)
         #: the key of every per-firm draw (sim.streams): first thing drawn from the seed
         self.stream_key = streams.make_key(self.rng)
         self.threads = threads
         params = params or Params()
-        if overrides:
-            params = params.replace(overrides)
+        if kwargs:
+            params = params.replace(kwargs)
         self.params = params
         self.world = world or default_world()
         self.use_agents = agents
@@ -113,9 +129,11 @@ class ClusterModel(mesa.Model):
                 cooperation.form_ties(self.firms, self.ties, self.cells, params.cooperation,
                                       self.stream_key, 0, meet_prob=params.world.initial_tie_share)
             self.recorder = collect.Recorder()
+            self.datacollector = collect.mesa_datacollector()
             self.books = {}  # the initial firms are the starting stock, not this month's entrants
             self.capital_before = None  # nor has their capital changed yet
             self.recorder.record(self, entries=0, exits=0)
+            self.datacollector.collect(self)
         finally:
             numba.set_num_threads(outer_threads)
 
@@ -170,6 +188,8 @@ class ClusterModel(mesa.Model):
         # the recorder charges its own time, to "metrics" and "data collection"
         self.recorder.record(self, entries=n_entries, exits=int(leaving.size))
         self._t_last = time.perf_counter()
+        self.datacollector.collect(self)  # the main series again, for Mesa's tools
+        self._tick("data collection")
         numba.set_num_threads(outer_threads)
 
     def _set_threads(self, slots: int | None = None) -> int:
