@@ -30,7 +30,7 @@ from mesa.visualization.utils import force_update, update_counter
 from sim import live
 from sim.draw import COLOR_BY, ChartsView, FastFigure, MapView
 from sim.model import ClusterModel
-from sim.params import Params, _FIELD_INFO
+from sim.params import _FIELD_INFO, Params
 from sim.state import FacilityState
 
 __all__ = ["ClassroomModel", "Page", "model_params", "scenario_files", "SLIDERS",
@@ -177,7 +177,7 @@ def MapPanel(model):
                                dependencies=[model, color_by])
     with solara.Column(classes=["clustersim-map"]):
         solara.ToggleButtonsSingle(value=color_by, values=list(COLOR_BY),
-                                   on_value=set_color_by)
+                                   on_value=set_color_by, dense=True)
         solara.Image(live_fig.png(model), format="png")
 
 
@@ -245,15 +245,27 @@ def ActionsPanel(model):
                               color="primary").meta(title=help_text)
         if message:
             solara.Info(message)
-        solara.Markdown("**Interventions** (month {}):\n\n".format(model.steps) + "\n".join(
-            f"- {line}" for line in intervention_lines(model)) if model.schedules
-                        else "**Interventions**: none yet")
+        # plain text, not solara.Markdown: that loads KaTeX, which solara-assets does not ship
+        solara.Text(f"Interventions (month {model.steps}):" if model.schedules
+                    else "Interventions: none yet", style={"font-weight": "bold"})
+        for line in intervention_lines(model):
+            solara.Text(line, style={"display": "block", "margin-left": "1em"})
 
 
 @solara.component
 def Page():
-    """The app's page (what ``solara run sim.app`` serves)."""
+    """The app's page (what ``solara run sim.app`` serves): Mesa's SolaraViz gives the
+    controls, the parameters and the step counter in the sidebar; the map, the charts and the
+    buttons are laid out below it (rather than in SolaraViz's draggable grid, whose fixed cell
+    height would crop the map). Reset replaces ``model.value``, which the panels follow."""
     first = _default_scenario()
-    model = solara.use_memo(lambda: ClassroomModel(scenario=first.stem), dependencies=[])
-    SolaraViz(model, components=[(MapPanel, 0), (ChartsPanel, 0), (ActionsPanel, 0)],
-              model_params=model_params(first), play_interval=1, name="clustersim classroom")
+    initial = solara.use_memo(lambda: ClassroomModel(scenario=first.stem), dependencies=[])
+    model = solara.use_reactive(initial)
+    params = solara.use_memo(lambda: model_params(first), dependencies=[])
+    SolaraViz(model, components=[], model_params=params, play_interval=1,
+              name="clustersim classroom")
+    with solara.Column(style={"padding": "8px"}):
+        with solara.Row(style={"flex-wrap": "wrap", "align-items": "flex-start"}):
+            MapPanel(model.value)
+            ChartsPanel(model.value)
+        ActionsPanel(model.value)
