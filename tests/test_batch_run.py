@@ -68,7 +68,8 @@ def test_datacollector_follows_the_recorder():
 
 def test_catch_all_is_kwargs_for_solaraviz():
     params = inspect.signature(ClusterModel.__init__).parameters
-    assert "kwargs" in params and params["kwargs"].kind is inspect.Parameter.VAR_KEYWORD
+    assert "kwargs" in params
+    assert params["kwargs"].kind is inspect.Parameter.VAR_KEYWORD
     from mesa.visualization.solara_viz import _check_model_params
 
     _check_model_params(ClusterModel.__init__, {"n_firms": 100, "seed": 1})  # does not raise
