@@ -36,6 +36,11 @@ class RunResult:
     firms: pd.DataFrame
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    def _repr_html_(self) -> str:  # a short summary in notebooks
+        from sim.notebook import result_html
+
+        return result_html(self)
+
 
 def run_model(model, steps: int, progress=None) -> None:
     """Step ``model`` ``steps`` times; ``progress`` (a callable) is told after each step."""

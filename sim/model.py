@@ -228,6 +228,11 @@ class ClusterModel(mesa.Model):
         """The live firms as a pandas DataFrame, one row per firm."""
         return collect.firm_table(self)
 
+    def _repr_html_(self) -> str:  # a short summary in notebooks
+        from sim.notebook import model_html
+
+        return model_html(self)
+
     def final_outcomes(self) -> dict[str, float]:
         """Final values of every series plus per-run outcomes (survival, time to facility...)."""
         return collect.final_outcomes(self)

@@ -150,3 +150,23 @@ def test_solaraviz_takes_the_plain_model_as_mesas_docs_show():
     assert model.steps == 1
     assert len(model.datacollector.model_vars["firms"]) == 2
 
+
+
+def test_notebook_summaries():
+    from sim.api import simulate
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(FREE_RIDING)
+    html = sc._repr_html_()
+    assert "classroom_free_riding" in html
+    assert "tool_room (cfc)" in html
+    model = sc.build(rng=1, agents=False)
+    model.step()
+    html = model._repr_html_()
+    assert "<th style='text-align:left'>month</th><td style='text-align:left'>1</td>" in html
+    assert "tool_room (cfc, waiting)" in html
+    result = simulate(sc, steps=2, seed=1)
+    html = result._repr_html_()
+    assert "RunResult" in html
+    assert "cooperation_rate" in html
+    assert "<script" not in html.lower()
