@@ -170,3 +170,12 @@ def test_notebook_summaries():
     assert "RunResult" in html
     assert "cooperation_rate" in html
     assert "<script" not in html.lower()
+
+
+def test_app_update_benchmark_reports_its_parts():
+    from sim.bench import app_updates_per_s
+
+    res = app_updates_per_s(n_firms=200, updates=3)
+    assert res["updates_per_s"] > 0
+    parts = res["step_ms"] + res["map_ms"] + res["charts_ms"]
+    assert res["updates_per_s"] == pytest.approx(1e3 / parts)
