@@ -169,9 +169,8 @@ class LiveFigure:
 
 
 @solara.component
-def MapPanel(model):
-    """The landscape, redrawn after every step."""
-    update_counter.get()
+def MapPanel(model, tick: int = 0):
+    """The landscape, redrawn for each ``tick`` (its parent's count of updates)."""
     color_by, set_color_by = solara.use_state("sector")
     live_fig = solara.use_memo(lambda: LiveFigure(MapView, model, color_by=color_by),
                                dependencies=[model, color_by])
@@ -182,9 +181,8 @@ def MapPanel(model):
 
 
 @solara.component
-def ChartsPanel(model):
+def ChartsPanel(model, tick: int = 0):
     """Firms, employment, cooperation, trust, concentration, facilities and pledges."""
-    update_counter.get()
     live_fig = solara.use_memo(lambda: LiveFigure(ChartsView, model), dependencies=[model])
     with solara.Column(classes=["clustersim-charts"]):
         solara.Image(live_fig.png(model), format="png")
@@ -224,9 +222,9 @@ def intervention_lines(model) -> list[str]:
 
 
 @solara.component
-def ActionsPanel(model):
-    """Buttons that act now, and the interventions of the run."""
-    update_counter.get()
+def ActionsPanel(model, lines: tuple[str, ...] = ()):
+    """Buttons that act now, and ``lines``, the interventions of the run
+    (:func:`intervention_lines`)."""
     regions = [r.name for r in model.world.regions]
     region, set_region = solara.use_state(regions[0])
     if region not in regions:
@@ -246,9 +244,9 @@ def ActionsPanel(model):
         if message:
             solara.Info(message)
         # plain text, not solara.Markdown: that loads KaTeX, which solara-assets does not ship
-        solara.Text(f"Interventions (month {model.steps}):" if model.schedules
-                    else "Interventions: none yet", style={"font-weight": "bold"})
-        for line in intervention_lines(model):
+        solara.Text("Interventions:" if lines else "Interventions: none yet",
+                    style={"font-weight": "bold"})
+        for line in lines:
             solara.Text(line, style={"display": "block", "margin-left": "1em"})
 
 
@@ -264,8 +262,16 @@ def Page():
     params = solara.use_memo(lambda: model_params(first), dependencies=[])
     SolaraViz(model, components=[], model_params=params, play_interval=1,
               name="clustersim classroom")
+    LivePanels(model.value)
+
+
+@solara.component
+def LivePanels(model):
+    """The map, the charts and the buttons: the one component that listens to Mesa's
+    update counter, so that each step re-renders the page once, not once per panel."""
+    tick = update_counter.get()
     with solara.Column(style={"padding": "8px"}):
         with solara.Row(style={"flex-wrap": "wrap", "align-items": "flex-start"}):
-            MapPanel(model.value)
-            ChartsPanel(model.value)
-        ActionsPanel(model.value)
+            MapPanel(model, tick)
+            ChartsPanel(model, tick)
+        ActionsPanel(model, tuple(intervention_lines(model)))

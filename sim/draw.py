@@ -82,7 +82,7 @@ class FastFigure:
         from PIL import Image
 
         buf = io.BytesIO()
-        Image.fromarray(self.rgba()).save(buf, format="png", compress_level=1)
+        Image.fromarray(self.rgba()[..., :3]).save(buf, format="png", compress_level=1)
         return buf.getvalue()
 
 
@@ -249,15 +249,18 @@ class ChartsView:
                 lo, hi = bounds.get(ax, (np.inf, -np.inf))
                 bounds[ax] = (min(lo, finite.min()), max(hi, finite.max()))
             n = values.size
-            if n > ax.get_xlim()[1]:
-                ax.set_xlim(0, 24 * int(np.ceil(n / 24)))
+            x1 = ax.get_xlim()[1]
+            if n > x1:  # months: 24, 48, 96, ... (doubling)
+                while x1 < n:
+                    x1 *= 2
+                ax.set_xlim(0, x1)
                 changed = True
         for ax, (lo, hi) in bounds.items():
             y0, y1 = ax.get_ylim()
-            if lo < y0 or hi > y1:
-                span = max(hi - lo, abs(hi) * 0.1, 1e-3)
-                ax.set_ylim(min(y0, lo - 0.15 * span) if lo < y0 else y0,
-                            max(y1, hi + 0.25 * span) if hi > y1 else y1)
+            if lo < y0 or hi > y1:  # grow by half again, so that growth is rare
+                new0 = y0 if lo >= y0 else lo - 0.5 * max(abs(lo), 0.1 * (y1 - y0))
+                new1 = y1 if hi <= y1 else hi + 0.5 * max(hi - new0, abs(hi))
+                ax.set_ylim(new0, new1)
                 changed = True
         return changed
 
