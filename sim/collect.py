@@ -34,12 +34,17 @@ MESA_SERIES = ("firms", "employment", "output", "cooperation_rate", "mean_trust"
 
 
 def pledges(model) -> tuple[int, int]:
-    """Firms pledged in the pledge drives open now, and the members those drives need (the sum
-    of their ``spv_min``): a drive whose pledges stay below what it needs is stalling."""
-    fac = model.facilities
+    """Firms pledged in the pledge drives open this month (including those that succeeded or
+    closed unbuilt this month), and the members those drives need (the sum of their
+    ``spv_min``): a drive whose pledges stay below what it needs is stalling."""
+    fac, t = model.facilities, model.steps
+    build_months = model.params.facilities.build_months
     got = need = 0
     for f in range(fac.n):
-        if fac.status[f] == FacilityState.DRIVE:
+        status = fac.status[f]
+        if (status == FacilityState.DRIVE
+                or (status == FacilityState.BUILDING and fac.ready_at[f] - build_months == t)
+                or (status == FacilityState.FAILED and fac.drive_until[f] - 1 == t)):
             got += fac.pledged[f]
             need += fac.spv_min[f]
     return got, need

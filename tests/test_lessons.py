@@ -87,16 +87,17 @@ def test_clusters_form_and_lock_in():
 
 
 def test_free_riding_stalls_the_pledge_drive():
-    """The tool-room offer: its drive opens (20 members needed) but stalls in at least 5 of 8
-    runs, with at most 15 pledges in any month of a stalled drive."""
+    """The tool-room offer: its drive opens in month 6 (20 members needed; open to month 23 if
+    it does not succeed, and no private drive opens before month 24) but stalls in at least 5 of 8 runs, with at most 15
+    pledges in any month of a stalled drive."""
     stalled = 0
     for seed in SEEDS:
         model, _ = _run("classroom_free_riding", seed)
-        dc = model.datacollector.get_model_vars_dataframe()
-        assert dc["pledges_needed"].max() >= 20  # the drive was open
+        drive = model.datacollector.get_model_vars_dataframe().iloc[6:24]  # months 6-23
+        assert drive["pledges_needed"].iloc[0] >= 20  # the offer's drive opened in month 6
         if not _public_built(model):
             stalled += 1
-            assert dc["pledges"].max() <= 15
+            assert drive["pledges"].max() <= 15
     assert stalled >= 5
 
 
