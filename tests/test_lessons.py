@@ -88,8 +88,8 @@ def test_clusters_form_and_lock_in():
 
 def test_free_riding_stalls_the_pledge_drive():
     """The tool-room offer: its drive opens in month 6 (20 members needed; open to month 23 if
-    it does not succeed, and no private drive opens before month 24) but stalls in at least 5 of 8 runs, with at most 15
-    pledges in any month of a stalled drive."""
+    it does not succeed, and no private drive opens before month 24) but stalls in at least 5
+    of 8 runs, with at most 15 pledges in any month of a stalled drive."""
     stalled = 0
     for seed in SEEDS:
         model, _ = _run("classroom_free_riding", seed)
