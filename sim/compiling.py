@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["cache_dir", "install", "MESSAGE"]
+__all__ = ["cache_dir", "install", "silence", "MESSAGE"]
 
 MESSAGE = "compiling kernels (first run only, about 20 s)"
 _state = {"installed": False, "told": False}
@@ -41,6 +41,11 @@ def _tell(*_args) -> None:
     if not _state["told"]:
         _state["told"] = True
         print(MESSAGE, file=sys.stderr, flush=True)
+
+
+def silence() -> None:
+    """Never print the notice in this process (as if it had been printed already)."""
+    _state["told"] = True
 
 
 def install() -> None:
