@@ -179,3 +179,23 @@ def test_app_update_benchmark_reports_its_parts():
     assert res["updates_per_s"] > 0
     parts = res["step_ms"] + res["map_ms"] + res["charts_ms"]
     assert res["updates_per_s"] == pytest.approx(1e3 / parts)
+
+
+def test_viz_serves_on_loopback_only_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
+    from sim.cli import main
+    from sim.cli.viz import server_command, server_env
+
+    cmd = server_command(8123)
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    assert "--no-check-version" in cmd
+    env = server_env(FREE_RIDING)
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    assert env["CLUSTERSIM_SCENARIO"] == str(FREE_RIDING.resolve())
+    monkeypatch.chdir(tmp_path)
+    for args, message in ((["viz", "missing.toml"], "missing.toml"),
+                          (["viz", str(FREE_RIDING), "--port", "0"], "--port")):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err
+        assert len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
