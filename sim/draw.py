@@ -147,11 +147,19 @@ class MapView:
         if self.color_by == "sector":
             handles += [Line2D([], [], ls="", marker="o", color=c, label=s.name, ms=5)
                         for s, c in zip(model.world.sectors, self.sector_colours, strict=True)]
+        else:
+            from matplotlib import colormaps
+
+            cmap = colormaps["RdYlGn"]
+            handles += [Line2D([], [], ls="", marker="o", color=c, label=label, ms=5)
+                        for c, label in ((cmap(1.0), "kept all promises"),
+                                         (cmap(0.0), "kept none"),
+                                         ((0.7, 0.7, 0.7, 1.0), "no partner"))]
         handles.append(Line2D([], [], ls="", marker="v", color="#7f8c8d", label="supplier", ms=5))
         handles += [Line2D([], [], ls="", marker="s", color=_FACILITY_COLOURS[k], mec="black",
                            label=label, ms=6)
                     for k, label in (("operating", "facility"), ("drive", "pledging"),
-                                     ("declining", "declining"))]
+                                     ("building", "being built"), ("declining", "declining"))]
         self.ax.legend(handles=handles, loc="lower left", fontsize=6, framealpha=0.8, ncol=2)
 
     @property
