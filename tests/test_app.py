@@ -192,10 +192,21 @@ def test_viz_serves_on_loopback_only_and_refuses_bad_input(tmp_path, capsys, mon
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
     assert env["CLUSTERSIM_SCENARIO"] == str(FREE_RIDING.resolve())
     monkeypatch.chdir(tmp_path)
-    for args, message in ((["viz", "missing.toml"], "missing.toml"),
-                          (["viz", str(FREE_RIDING), "--port", "0"], "--port")):
-        assert main(args) == 2
-        err = capsys.readouterr().err.strip()
-        assert message in err
-        assert len(err.splitlines()) == 1
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    taken = busy.getsockname()[1]
+    cases = ((["viz", "missing.toml"], "missing.toml"),
+             (["viz", str(FREE_RIDING), "--port", "0"], "--port"),
+             (["viz", str(FREE_RIDING), "--port", str(taken)], "in use"))
+    try:
+        for args, message in cases:
+            assert main(args) == 2
+            err = capsys.readouterr().err.strip()
+            assert message in err
+            assert len(err.splitlines()) == 1
+    finally:
+        busy.close()
     assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["register", "server_command"]
+__all__ = ["register", "server_command", "server_env", "port_is_free"]
 
 HOST = "127.0.0.1"
 
@@ -36,6 +36,18 @@ def server_command(port: int) -> list[str]:
     """The command that serves the app on 127.0.0.1:``port``."""
     return [sys.executable, "-m", "solara", "run", "sim.app", "--host", HOST, "--port",
             str(port), "--no-open", "--production", "--no-check-version", "--log-level", "warning"]
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def server_env(scenario: Path) -> dict[str, str]:
@@ -66,6 +78,9 @@ def main(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise InputError("viz", "", f"the app needs the 'app' extra ({exc.name} is missing); "
                          "allowed: pip install -e '.[app]'") from None
+    if not port_is_free(args.port):
+        raise InputError("--port", "", f"{args.port} is in use on {HOST}; allowed: a free port "
+                         "(--port 8800, say)")
     print(f"clustersim viz: http://{HOST}:{args.port}/  ({scenario}; Ctrl+C stops it)",
           flush=True)
     return subprocess.call(server_command(args.port), env=server_env(scenario))
