@@ -34,7 +34,7 @@ from sim.params import _FIELD_INFO, Params
 from sim.state import FacilityState
 
 __all__ = ["ClassroomModel", "Page", "model_params", "scenario_files", "SLIDERS",
-           "LiveFigure", "ACTIONS"]
+           "LiveFigure", "ACTIONS", "map_component", "charts_component"]
 
 #: Parameters with a slider, and the window of the parameter table's range the slider covers
 #: where that range is too wide to slide through (None: the table's own bound).
@@ -186,6 +186,18 @@ def ChartsPanel(model, tick: int = 0):
     live_fig = solara.use_memo(lambda: LiveFigure(ChartsView, model), dependencies=[model])
     with solara.Column(classes=["clustersim-charts"]):
         solara.Image(live_fig.png(model), format="png")
+
+
+def map_component(model):
+    """The map as a component for Mesa's own ``SolaraViz``, which redraws it each step:
+    ``SolaraViz(ClusterModel(...), components=[map_component, charts_component])`` (the
+    model's space is its arrays, not a Mesa grid, so Mesa's space component has none)."""
+    return MapPanel(model, update_counter.value)  # a new tick: redrawn, not skipped
+
+
+def charts_component(model):
+    """The live charts as a component for Mesa's own ``SolaraViz`` (see :func:`map_component`)."""
+    return ChartsPanel(model, update_counter.value)
 
 
 def act(model, action: str, region: str) -> str:

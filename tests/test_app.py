@@ -181,6 +181,20 @@ def test_app_update_benchmark_reports_its_parts():
     assert res["updates_per_s"] == pytest.approx(1e3 / parts)
 
 
+def test_map_and_charts_components_in_a_plain_solaraviz(app):
+    from mesa.visualization import SolaraViz
+
+    model = ClusterModel(n_firms=80, rng=2)
+    page = SolaraViz(model, components=[app.map_component, app.charts_component])
+    box, rc = solara.render(solara.AppLayout(children=[page]), handle_error=False)
+    before = [img.value for img in rc.find(ipywidgets.Image).widgets]
+    assert len(before) == 2
+    _buttons(rc)["Step"].click()
+    after = [img.value for img in rc.find(ipywidgets.Image).widgets]
+    assert after[0] != before[0]
+    assert after[1] != before[1]
+
+
 def test_viz_serves_on_loopback_only_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
     from sim.cli import main
     from sim.cli.viz import server_command, server_env
