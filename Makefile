@@ -7,21 +7,33 @@ STAMP   = $(VENV)/.installed-stamp
 
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install browser-deps demo test test-fast bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,app]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's chromium for the browser tests of the app (Playwright's own browser download needs
+# more than a package registry). Installed when missing and we are root (CI is); otherwise the
+# command to run is printed, and the browser tests skip, except in CI (CI=true), where they fail.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "browser tests need Debian's chromium: sudo apt-get install chromium"; \
+		fi; \
+	fi
 
 demo: $(STAMP)
 	$(CLI) compare scenarios/baseline.toml scenarios/cfc.toml scenarios/trust_then_cfc.toml \
 		--reps 8 --out results/demo --force
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(PY) -m pytest
 
 test-fast: $(STAMP)

@@ -19,6 +19,15 @@ from importlib.metadata import PackageNotFoundError, version
 # starts its thread pool; values the user chose (this or OMP_WAIT_POLICY) are kept.
 os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
+# One numba cache folder for every entry point (make, clustersim, python, pytest, the app), so
+# kernels compiled once are loaded everywhere after: NUMBA_CACHE_DIR if set, else the project's
+# .cache/numba (as the Makefile sets) or a per-user folder (sim.compiling). Set before numba is
+# imported; nothing is written until numba caches a kernel.
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    from sim.compiling import cache_dir as _cache_dir
+
+    os.environ["NUMBA_CACHE_DIR"] = str(_cache_dir())
+
 try:
     __version__ = version("msme-clustersim")
 except PackageNotFoundError:  # running from a source tree that is not installed

@@ -39,6 +39,11 @@ class RunResult:
     #: the burn-in's rows (steps before 0, flagged ``burn_in``), or None
     burn_in: pd.DataFrame | None = None
 
+    def _repr_html_(self) -> str:  # a short summary in notebooks
+        from sim.notebook import result_html
+
+        return result_html(self)
+
 
 def run_model(model, steps: int, progress=None) -> None:
     """Step ``model`` ``steps`` times; ``progress`` (a callable) is told after each step."""

@@ -16,12 +16,53 @@ import pandas as pd
 from sim import metrics
 from sim.state import FacilityState
 
-__all__ = ["Recorder", "indicators", "snapshot", "firm_table", "final_outcomes", "HEADLINE"]
+__all__ = ["Recorder", "indicators", "snapshot", "firm_table", "final_outcomes", "HEADLINE",
+           "MESA_SERIES", "mesa_datacollector", "pledges"]
 
 #: The outputs a summary figure and a comparison report show first.
 HEADLINE = ("firms", "employment", "output", "mean_productivity", "cooperation_rate",
             "mean_trust", "jp_share", "facilities_operating", "eg_gamma_mean",
             "public_spending_total")
+
+
+#: The main series kept in the model's ``mesa.DataCollector`` (``model.datacollector``), for
+#: Mesa's own tools (``mesa.batch_run``, ``make_plot_component``): values of the recorder's row
+#: plus the pledges of open drives (:func:`pledges`).
+MESA_SERIES = ("firms", "employment", "output", "cooperation_rate", "mean_trust",
+               "eg_gamma_mean", "herfindahl_regions", "facilities_operating", "facilities_built",
+               "public_spending_total", "pledges", "pledges_needed")
+
+
+def pledges(model) -> tuple[int, int]:
+    """Firms pledged in the pledge drives open this month (including those that succeeded or
+    closed unbuilt this month), and the members those drives need (the sum of their
+    ``spv_min``): a drive whose pledges stay below what it needs is stalling."""
+    fac, t = model.facilities, model.steps
+    build_months = model.params.facilities.build_months
+    got = need = 0
+    for f in range(fac.n):
+        status = fac.status[f]
+        if (status == FacilityState.DRIVE
+                or (status == FacilityState.BUILDING and fac.ready_at[f] - build_months == t)
+                or (status == FacilityState.FAILED and fac.drive_until[f] - 1 == t)):
+            got += fac.pledged[f]
+            need += fac.spv_min[f]
+    return got, need
+
+
+def _latest(key: str):
+    return lambda model: model.recorder.latest[key]
+
+
+def mesa_datacollector():
+    """A ``mesa.DataCollector`` of :data:`MESA_SERIES`. Its reporters read the row the recorder
+    has just computed, so collecting costs a dozen look-ups a step."""
+    import mesa
+
+    reporters = {key: _latest(key) for key in MESA_SERIES[:-2]}
+    reporters["pledges"] = lambda model: pledges(model)[0]
+    reporters["pledges_needed"] = lambda model: pledges(model)[1]
+    return mesa.DataCollector(model_reporters=reporters)
 
 
 class Recorder:

@@ -77,6 +77,7 @@ def open_drive(fac: FacilityState, project: FacilityProject, t: int) -> int:
     fac.fees.append(0.0)
     fac.support.append(0.0)
     fac.sponsor.append(project.sponsor)
+    fac.pledged.append(0)
     return fac.n - 1
 
 
@@ -238,12 +239,14 @@ def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t:
                 firms.revenue, int(fac.region[f]), in_sectors, float(contribution_at_min),
                 float(fp.max_contribution_months), asked)
     idx = slots_where(asked, True)
+    fac.pledged[f] = 0
     if idx.size < spv_min or idx.size == 0:
         return False, idx[:0], 0.0
     theta = firms.pledge_threshold[idx] * (1.0 - fp.trust_weight * mean_trust[idx])
     counts = theta * idx.size  # thresholds as numbers of other pledgers
     order = np.argsort(counts, kind="stable")
     k = int(_cascade(counts[order]))
+    fac.pledged[f] = k  # shown as a series: a drive that stalls below spv_min
     if k < spv_min:
         return False, idx[:0], 0.0
     members = np.sort(idx[order[:k]])

@@ -51,6 +51,9 @@ class ClusterModel(mesa.Model):
         Policies and shocks, applied on their schedules.
     rng : int or numpy.random.Generator or SeedSequence
         The one source of randomness (Mesa's ``rng=``).
+    seed : int, optional
+        Another name for ``rng`` (what ``mesa.batch_run`` and older Mesa code pass); give one
+        of the two. ``seed=5`` and ``rng=5`` make the same run.
     agents : bool
         Keep Mesa agent views of firms, suppliers and facilities (default True). Firm views are
         made lazily: an entrant gets its :class:`FirmAgent` the first time ``model.agents`` (or
@@ -60,21 +63,34 @@ class ClusterModel(mesa.Model):
         run a 100,000-firm month about 1.8x faster (docs/performance.md); a sweep's replicates
         in separate processes use the cores better still, which is why one is the default.
         Results are bit-identical whatever the number.
-    **overrides
-        Parameter overrides by bare or dotted name, e.g. ``ClusterModel(n_firms=200, rng=1)``.
+    **kwargs
+        Parameter overrides by bare or dotted name, e.g. ``ClusterModel(n_firms=200, rng=1)``
+        (named ``kwargs`` because Mesa's SolaraViz skips only a catch-all of that name).
+
+    Attributes
+    ----------
+    recorder : sim.collect.Recorder
+        Every per-step output (``model.series()``).
+    datacollector : mesa.DataCollector
+        The main series (:data:`sim.collect.MESA_SERIES`) for Mesa's own tools
+        (``mesa.batch_run``, ``make_plot_component``), collected at set-up and every step.
     """
 
     def __init__(self, params: Params | None = None, world: World | None = None,
                  interventions: tuple[Intervention, ...] | list[Intervention] = (), *,
                  rng: Any = None, agents: bool = True, threads: int | None = None,
-                 **overrides: Any):
+                 seed: Any = None, **kwargs: Any):
+        if seed is not None:
+            if rng is not None:
+                raise ValueError("ClusterModel: give rng or seed, not both")
+            rng = seed
         super().__init__(rng=rng)
         #: the key of every per-firm draw (sim.streams): first thing drawn from the seed
         self.stream_key = streams.make_key(self.rng)
         self.threads = threads
         params = params or Params()
-        if overrides:
-            params = params.replace(overrides)
+        if kwargs:
+            params = params.replace(kwargs)
         self.params = params
         #: months simulated before month 0 (sim.params.WorldParams.burn_in)
         self.burn_in = params.world.burn_in
@@ -113,12 +129,15 @@ class ClusterModel(mesa.Model):
                 cooperation.form_ties(self.firms, self.ties, self.cells, params.cooperation,
                                       self.stream_key, 0, meet_prob=params.world.initial_tie_share)
             self.recorder = collect.Recorder()
+            self.datacollector = collect.mesa_datacollector()
             self.books = {}  # the initial firms are the starting stock, not this month's entrants
             self.capital_before = None  # nor has their capital changed yet
             # the set-up state is recorded before the burn-in's months
             self.steps = -self.burn_in - 1 if self.burn_in > 0 else 0
             self.recorder.record(self, entries=0, exits=0)
             self.steps = 0
+            if self.burn_in <= 0:  # Mesa's DataCollector keeps one row a month from month 0
+                self.datacollector.collect(self)
         finally:
             numba.set_num_threads(outer_threads)
         self._burn_in()
@@ -193,6 +212,9 @@ class ClusterModel(mesa.Model):
         # the recorder charges its own time, to "metrics" and "data collection"
         self.recorder.record(self, entries=n_entries, exits=int(leaving.size))
         self._t_last = time.perf_counter()
+        if policies:  # the main series again, for Mesa's tools (from month 0, not the burn-in)
+            self.datacollector.collect(self)
+            self._tick("data collection")
         numba.set_num_threads(outer_threads)
 
     def _burn_in(self) -> None:
@@ -213,6 +235,7 @@ class ClusterModel(mesa.Model):
         outer_threads = self._set_threads()  # the recorder's kernels run on the steps' threads
         try:
             self.recorder.record(self, entries=0, exits=0)
+            self.datacollector.collect(self)
         finally:
             numba.set_num_threads(outer_threads)
 
@@ -252,6 +275,11 @@ class ClusterModel(mesa.Model):
     def firm_table(self):
         """The live firms as a pandas DataFrame, one row per firm."""
         return collect.firm_table(self)
+
+    def _repr_html_(self) -> str:  # a short summary in notebooks
+        from sim.notebook import model_html
+
+        return model_html(self)
 
     def final_outcomes(self) -> dict[str, float]:
         """Final values of every series plus per-run outcomes (survival, time to facility...)."""

@@ -19,6 +19,10 @@ import types
 import numba
 from numba.core.cpu_options import ParallelOptions
 
+from sim import compiling
+
+compiling.install()  # a cold cache says "compiling kernels" before the first compilation
+
 __all__ = ["PRANGE_ONLY", "ParallelKernel", "parallel_kernel"]
 
 #: ``parallel=`` for kernels whose only parallel loop is their ``prange``. ``parallel=True`` also

@@ -188,6 +188,11 @@ class Scenario:
     def __hash__(self) -> int:  # equal scenarios have equal content hashes
         return hash(self.hash)
 
+    def _repr_html_(self) -> str:  # a short summary in notebooks
+        from sim.notebook import scenario_html
+
+        return scenario_html(self)
+
     def build(self, rng: Any = None, agents: bool = True, threads: int | None = None):
         """A fresh :class:`sim.model.ClusterModel` of this scenario (``threads``: numba threads
         for large models; results do not depend on it)."""

@@ -235,6 +235,7 @@ class FacilityState:
     fees: list[float] = field(default_factory=list)
     support: list[float] = field(default_factory=list)  # public operating support this month
     sponsor: list[str] = field(default_factory=list)  # intervention name, or "" if private
+    pledged: list[int] = field(default_factory=list)  # firms pledged in the drive's last month
 
     @property
     def n(self) -> int:

@@ -61,8 +61,14 @@ def main(args: argparse.Namespace) -> int:
     print(f"numba kernels vs pure-Python twins at 2,000 firms: {res['numba_vs_python']:,.0f}x")
     for name, row in res["kernels"].items():
         print(f"  {name:<18} {row['ratio']:>8,.0f}x  ({1e6 * row['numba_s']:,.0f} us)")
+    _print_app(res["app_1000"])
     _write(args.json, res)
     return 0
+
+
+def _print_app(app: dict) -> None:
+    print(f"classroom app at 1,000 firms: {app['updates_per_s']:.1f} updates/s (step "
+          f"{app['step_ms']:.1f} ms, map {app['map_ms']:.1f} ms, charts {app['charts_ms']:.1f} ms)")
 
 
 def _write(path: Path | None, res: dict) -> None:
@@ -123,6 +129,8 @@ def _print_full(res: dict) -> None:
     print(f"phases at 100,000 firms, 1 thread ({1e3 * ph['seconds_per_step']:.0f} ms/step): "
           + ", ".join(f"{k} {100 * v:.0f}%" for k, v in ph.items() if k != "seconds_per_step"))
     print(f"numba kernels vs pure-Python twins at 2,000 firms: {res['numba_vs_python']:,.0f}x")
+    if "app_1000" in res:
+        _print_app(res["app_1000"])
     if "scaling_exponent_10k_1m" in res:
         ex = res["scaling_exponent_10k_1m"]
         print("cost ~ firms^b from 10,000 to 1,000,000 firms: "
