@@ -4,7 +4,7 @@ A facility project (a Common Facility Centre from a policy, or a private shared 
 firms of one sector in one region try to set up every ``drive_interval`` months) opens a pledge
 drive. Eligible firms (in the region and sectors served, not in another SPV, able to pay their
 share) pledge in a Granovetter (1978) cascade: firm i pledges once the share of eligible firms
-already pledged reaches its threshold ``theta_i (1 - trust_weight * mean trust_i)``, so trust
+already pledged reaches its threshold ``theta_i - trust_weight * mean trust_i``, so trust
 raises each firm's belief that others will pay. The drive succeeds when at least ``spv_min``
 firms pledge (the MSE-CDP rule of an SPV of 20 firms); members then pay the private share of the
 cost, ``max(member_share_min, 1 - grant_share)``, split equally, and the grant pays the rest. A
@@ -242,7 +242,10 @@ def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t:
     fac.pledged[f] = 0
     if idx.size < spv_min or idx.size == 0:
         return False, idx[:0], 0.0
-    theta = firms.pledge_threshold[idx] * (1.0 - fp.trust_weight * mean_trust[idx])
+    # trust raises a firm's belief that others will pay: it shifts the threshold down (a scaled
+    # threshold would keep the spread-to-mean ratio that decides a cascade, so trust would
+    # barely matter)
+    theta = firms.pledge_threshold[idx] - fp.trust_weight * mean_trust[idx]
     counts = theta * idx.size  # thresholds as numbers of other pledgers
     order = np.argsort(counts, kind="stable")
     k = int(_cascade(counts[order]))

@@ -167,7 +167,7 @@ class FacilityParams:
 
     drive_interval: int = _p(24, 1, 10_000, "months",
                              "months between private pledge drives in a region and sector")
-    pledge_threshold_mean: float = _p(0.25, -1.0, 2.0, "share of eligible firms",
+    pledge_threshold_mean: float = _p(0.4, -1.0, 2.0, "share of eligible firms",
                                       "mean pledge threshold: a firm pledges once this share of "
                                       "eligible firms has pledged", "Granovetter 1978 (form)")
     pledge_threshold_sd: float = _p(0.12, 0.0, 2.0, "share of eligible firms",

@@ -12,7 +12,8 @@ probability ``1 - loyalty`` (Kirman & Vriend 2001) and switches to the supplier 
 delivered cost (gate price plus freight that grows with distance and with movement restrictions)
 if it saves at least ``switch_gain``. Trusted partners (trust both ways above ``jp_trust_min``)
 buying the same input form joint-purchasing groups (connected components of such ties); a group
-of at least ``jp_min_size`` firms buys from its most used supplier and gets ``jp_discount``.
+of at least ``jp_min_size`` firms buys from its most used supplier and gets ``jp_discount``,
+except members for whom that costs more than their own choice (a supplier past its capacity).
 """
 
 from __future__ import annotations
@@ -213,12 +214,17 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
         members = slots_where(member, True)
         if members.size:
             gsup = _group_suppliers(root, chosen, members, sup.n)
-            chosen[members] = gsup
-            # members pay the group supplier's delivered cost, less the group discount
+            # the group supplier's delivered cost, less the group discount; a member follows
+            # its group only where that is no dearer than its own choice (a group does not
+            # pile onto a supplier its volume has pushed past capacity)
+            group_cost = unit_cost.copy()
             _group_costs(members, gsup, firms.x, firms.y, firms.region, sup.x, sup.y, sup.region,
                          sup.price, sp.freight_per_km, mods.within_mult, mods.between_mult,
                          world_arrays["infra_factor"],
-                         1.0 - min(sp.jp_discount + mods.jp_discount_extra, 1.0), unit_cost)
+                         1.0 - min(sp.jp_discount + mods.jp_discount_extra, 1.0), group_cost)
+            follow = group_cost[members] <= unit_cost[members]
+            chosen[members] = np.where(follow, gsup, chosen[members])
+            unit_cost[members] = np.where(follow, group_cost[members], unit_cost[members])
             jp_members = int(members.size)
     else:
         firms.jp_group.fill(-1)

@@ -245,11 +245,22 @@ def test_purchasing_group_buys_from_its_most_used_supplier_at_a_discount():
     books, cost = _choose(firms, sup, wa, mods, sp, ties=ties, groups=True)
     assert books["jp_members"] == 3
     np.testing.assert_array_equal(firms.jp_group, [0, 0, 0])  # the group's root: lowest slot
-    np.testing.assert_array_equal(firms.supplier, [0, 0, 0])  # A: used by two of three
-    # delivered cost from A (distances 2, 4 and hypot(10, 6) km), less 5%
+    # A, used by two of three; firm 2 would pay more at A, even with the discount, than at its
+    # own B (distances hypot(10, 6) and 1 km), so it keeps B
+    np.testing.assert_array_equal(firms.supplier, [0, 0, 1])
+    # delivered cost from A (distances 2 and 4 km) less 5%; firm 2 its own cost at B
+    np.testing.assert_allclose(cost, [0.95 * (1 + 0.004 * 2.0), 0.95 * (1 + 0.004 * 4.0),
+                                      0.97 * (1 + 0.004 * 1.0)], rtol=1e-12)
+    assert 0.95 * (1 + 0.004 * math.hypot(10.0, 6.0)) > 0.97 * (1 + 0.004 * 1.0)
+
+
+def test_a_group_member_follows_its_group_when_the_discount_makes_it_cheaper():
+    firms, sup, wa, mods, ties = _group_world()
+    sp = _supplier_params(loyalty=1.0, jp_trust_min=0.6, jp_min_size=3, jp_discount=0.2)
+    _, cost = _choose(firms, sup, wa, mods, sp, ties=ties, groups=True)
+    np.testing.assert_array_equal(firms.supplier, [0, 0, 0])  # 20% off A beats B for all
     dist = np.array([2.0, 4.0, math.hypot(10.0, 6.0)])
-    mult = np.array([1.0, 1.0, 1.0])
-    np.testing.assert_allclose(cost, 0.95 * 1.0 * (1 + 0.004 * dist * mult), rtol=1e-12)
+    np.testing.assert_allclose(cost, 0.8 * (1 + 0.004 * dist), rtol=1e-12)
 
 
 @pytest.mark.parametrize(("trust_12", "min_size"), [(0.5, 3), (0.8, 4)])
