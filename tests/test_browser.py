@@ -136,7 +136,9 @@ def test_play_advances_the_step_counter_and_the_charts(page):
     page.get_by_role("button", name="▶", exact=True).click()
     page.wait_for_function(
         "() => /Step: ([3-9]|\\d\\d)/.test(document.body.innerText)", timeout=30_000)
-    page.get_by_role("button", name="❚❚", exact=True).click()
+    pause = page.get_by_role("button", name="❚❚", exact=True)
+    if pause.is_enabled():  # a short classroom run may have reached its last month already
+        pause.click()
     assert _step(page) >= 3
     assert _src(page, "charts") != before
 
