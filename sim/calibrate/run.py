@@ -41,6 +41,7 @@ from sim.calibrate import model as pmodel
 from sim.calibrate.targets import SHIPPED, Target, load_targets, parse_targets
 from sim.errors import InputError
 from sim.params import ParameterError, Params
+from sim.sweep.experiment import _Check as _ExperimentCheck
 
 __all__ = ["Calibration", "FreeParameter", "load_calibration", "sweep_toml", "calibrate",
            "CalibrationResult", "FORMAT"]
@@ -116,16 +117,9 @@ def _num(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-class _Check:
-    def __init__(self, source: Path):
-        self.source = source
-
-    def fail(self, key: str, message: str):
-        raise InputError(str(self.source), key, message)
+class _Check(_ExperimentCheck):
+    """The sweep experiment's checks (one wording for every file), with the calibration
+    file's own hint for a missing table and strings that may be empty."""
 
     def table(self, data: dict, key: str, required: bool = True) -> dict:
         if key not in data:
@@ -135,29 +129,6 @@ class _Check:
         if not isinstance(data[key], dict):
             self.fail(key, f"got {data[key]!r}; allowed: a [{key}] table")
         return data[key]
-
-    def keys(self, table: dict, prefix: str, allowed) -> None:
-        for k in table:
-            if k not in allowed:
-                self.fail(prefix + k, f"unknown key{_suggest(k, allowed)}; allowed: "
-                          f"{', '.join(allowed)}")
-
-    def integer(self, table, prefix, key, lo, default=None, required=False, what=""):
-        if key not in table:
-            if required:
-                self.fail(prefix + key, f"missing; allowed: an integer >= {lo}{what}")
-            return default
-        v = table[key]
-        if not _int(v) or v < lo:
-            self.fail(prefix + key, f"got {v!r}; allowed: an integer >= {lo}{what}")
-        return v
-
-    def choice(self, table, prefix, key, options, default):
-        v = table.get(key, default)
-        if v not in options:
-            self.fail(prefix + key, f"got {v!r}; allowed: one of "
-                      f"{', '.join(repr(o) for o in options)}{_suggest(v, options)}")
-        return v
 
     def string(self, table, prefix, key, default=None, required=False):
         if key not in table:
