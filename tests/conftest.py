@@ -41,6 +41,30 @@ def tiny_world(counts: dict[tuple[str, str], int] | None = None, n_regions: int 
     return World(regions=tuple(regions), sectors=sectors, firms=firms)
 
 
+def one_town_toml(name: str, steps: int, count: int = 30) -> str:
+    """A minimal scenario file: one town, one sector, ``count`` metal firms, ``steps`` months
+    (for tests of the commands, where the model hardly matters)."""
+    return f"""
+[scenario]
+name = "{name}"
+steps = {steps}
+
+[[regions]]
+name = "A"
+x = 10.0
+y = 10.0
+
+[[sectors]]
+name = "metal"
+input = "steel"
+
+[[firms]]
+region = "A"
+sector = "metal"
+count = {count}
+"""
+
+
 def quiet_params(*on: str, **overrides) -> Params:
     """Params with every mechanism switched off except those named in ``on``, and no burn-in
     (a hand-built state is tested as built), unless ``burn_in`` is given."""

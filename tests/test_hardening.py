@@ -13,31 +13,12 @@ import pytest
 
 from sim.cli import main
 from sim.output import claim_folder, lock_path
-
-SMALL = """
-[scenario]
-name = "{name}"
-steps = 2
-
-[[regions]]
-name = "A"
-x = 10.0
-y = 10.0
-
-[[sectors]]
-name = "metal"
-input = "steel"
-
-[[firms]]
-region = "A"
-sector = "metal"
-count = 30
-"""
+from tests.conftest import one_town_toml
 
 
 def scenario(tmp_path: Path, name: str = "small") -> Path:
     path = tmp_path / f"{name.replace('/', '_')}.toml"
-    path.write_text(SMALL.format(name=name))
+    path.write_text(one_town_toml(name, 2))
     return path
 
 
@@ -181,12 +162,12 @@ def test_an_oversized_scenario_is_refused(tmp_path, capsys):
     from sim.inputs import MAX_INPUT_BYTES
 
     big = tmp_path / "big.toml"
-    big.write_text(SMALL.format(name="big") + "# padding\n" * (MAX_INPUT_BYTES // 10))
+    big.write_text(one_town_toml("big", 2) + "# padding\n" * (MAX_INPUT_BYTES // 10))
     assert main(["validate", str(big)]) == 2
     assert f"{big}: larger than 1,024 KiB; allowed: a scenario file (TOML) of at most " \
         "1,024 KiB" in capsys.readouterr().err
     ok = tmp_path / "ok.toml"  # just under the cap is fine
-    text = SMALL.format(name="ok")
+    text = one_town_toml("ok", 2)
     ok.write_text(text + "#" * (MAX_INPUT_BYTES - len(text.encode()) - 1) + "\n")
     assert main(["validate", str(ok)]) == 0
 
@@ -207,7 +188,7 @@ def test_a_long_extends_chain_is_one_line(tmp_path, capsys):
     from sim.scenario import MAX_EXTENDS
 
     n = 990  # the length that exhausted the recursion
-    (tmp_path / f"s{n}.toml").write_text(SMALL.format(name="root"))
+    (tmp_path / f"s{n}.toml").write_text(one_town_toml("root", 2))
     for i in range(n):
         (tmp_path / f"s{i}.toml").write_text(f'extends = "s{i + 1}.toml"\n')
     assert main(["validate", str(tmp_path / "s0.toml")]) == 2
@@ -304,7 +285,7 @@ def test_the_documented_firm_maximum_is_one_this_machine_can_hold(tmp_path, caps
     assert "allowed: an integer from 0 to 5000000" in one_error_line(capsys, "run")
     # counts of the [[firms]] groups are capped in all, not only one by one
     two = tmp_path / "two.toml"
-    two.write_text(SMALL.format(name="two").replace("count = 30", "count = 3000000")
+    two.write_text(one_town_toml("two", 2, count=3_000_000)
                    + '\n[[firms]]\nregion = "A"\nsector = "metal"\ncount = 3000000\n')
     assert main(["validate", str(two)]) == 2
     assert "firms: 6,000,000 firms in all; allowed: at most 5,000,000" in \

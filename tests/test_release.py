@@ -16,29 +16,11 @@ import yaml
 import sim
 from sim.cli import main
 from sim.provenance import PARQUET_KEY
+from tests.conftest import one_town_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
-SMALL = """
-[scenario]
-name = "{name}"
-steps = 3
-
-[[regions]]
-name = "A"
-x = 10.0
-y = 10.0
-
-[[sectors]]
-name = "metal"
-input = "steel"
-
-[[firms]]
-region = "A"
-sector = "metal"
-count = 30
-"""
 
 SWEEP = """
 [experiment]
@@ -118,7 +100,7 @@ def test_changelog_has_an_entry_for_this_version():
 def test_every_result_records_the_version(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("a", "b"):
-        (tmp_path / f"{name}.toml").write_text(SMALL.format(name=name))
+        (tmp_path / f"{name}.toml").write_text(one_town_toml(name, 3))
     assert main(["run", "a.toml", "--out", "run"]) == 0
     assert set(versions(json.loads((tmp_path / "run" / "run.json").read_text()))) == {VERSION}
     for f in ("timeseries.parquet", "firms.parquet"):
