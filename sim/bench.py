@@ -197,8 +197,8 @@ def _kernel_cases(n_firms: int, seed: int):
           out[2], out[3], np.empty(n), out[4])),
         ("grow", demography._grow,
          (f.alive, f.employees, f.capital.copy(), f.revenue, model.tmp["labour_gap"],
-          f.productivity, f.sector, model.world.sector_array("productivity"),
-          model.world.sector_array("productivity_sd"), 0.1, 0.04, 0.15, 1.0, 2000.0, 1.0, 1.0,
+          f.productivity, f.sector, w["sector_productivity"],
+          w["sector_productivity_sd"], 0.1, 0.04, 0.15, 1.0, 2000.0, 1.0, 1.0,
           f.debt_extra_months, 0.02, f.firm_id, key, month, out[0], out[5])),
     ]
 

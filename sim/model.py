@@ -197,8 +197,8 @@ class ClusterModel(mesa.Model):
         # employment follows the labour gap, financed from capital; productivity shocks
         self.books["investment"] = (demography.grow(self.firms, p.demography,
                                                     self.tmp["labour_gap"],
-                                                    self.world.sector_array("productivity"),
-                                                    self.world.sector_array("productivity_sd"),
+                                                    self.world_arrays["sector_productivity"],
+                                                    self.world_arrays["sector_productivity_sd"],
                                                     self.stream_key, clock)
                                     if p.switches.growth else 0.0)
         leaving = (demography.exits(self.firms, p.demography) if p.switches.exit
@@ -303,6 +303,9 @@ class ClusterModel(mesa.Model):
             "sector_input_price": w.sector_array("input_price"),
             "sector_price": w.sector_array("price"),
             "sector_weight": w.sector_array("demand_weight"),
+            "sector_productivity": w.sector_array("productivity"),
+            "sector_productivity_sd": w.sector_array("productivity_sd"),
+            "sector_size_floor": w.sector_array("size_floor"),
         }
         self.sector_price = self.world_arrays["sector_price"].copy()
 
@@ -352,7 +355,7 @@ class ClusterModel(mesa.Model):
                                 else np.full(len(w.regions), 1.0 / len(w.regions)))
         self.firms = FirmState.empty(max(n, 16))
         self.ties = TieState.empty(self.firms.capacity, p.world.max_ties)
-        floor = np.maximum(self.world.sector_array("size_floor")[sector],
+        floor = np.maximum(self.world_arrays["sector_size_floor"][sector],
                            max(p.demography.min_size, 1.0))
         sizes = np.minimum(floor * (1.0 - self.rng.random(n)) ** (-1.0 / tails),
                            p.demography.max_size)
@@ -514,7 +517,7 @@ class ClusterModel(mesa.Model):
             return 0
         sizes = demography.pareto_sizes(self.rng, n, p.demography.size_tail,
                                          p.demography.min_size, p.demography.max_size)
-        sizes = np.minimum(sizes * self.world.sector_array("size_floor")[new["sector"]],
+        sizes = np.minimum(sizes * self.world_arrays["sector_size_floor"][new["sector"]],
                            p.demography.max_size)
         if p.demography.entry_mode == "attraction":  # outsiders enter only where they would earn
             keep = (new["parent"] >= 0) | demography.viable(self, new["region"], new["sector"],
