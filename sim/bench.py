@@ -196,10 +196,11 @@ def _kernel_cases(n_firms: int, seed: int):
           f.coop_income, service, zeros, zeros, p.market.labour_elasticity, out[0], out[1],
           out[2], out[3], np.empty(n), out[4])),
         ("grow", demography._grow,
-         (f.alive, f.employees, f.capital.copy(), f.revenue, model.tmp["labour_gap"],
-          f.productivity, f.sector, w["sector_productivity"],
-          w["sector_productivity_sd"], 0.1, 0.04, 0.15, 1.0, 2000.0, 1.0, 1.0,
-          f.debt_extra_months, 0.02, f.firm_id, key, month, out[0], out[5])),
+         (f.alive, f.employees, f.desired.copy(), f.capital.copy(), f.revenue,
+          model.tmp["labour_gap"], f.productivity, f.talent.copy(), f.talent_gap.copy(),
+          f.sector, w["sector_productivity"], w["sector_productivity_sd"], 0.1, 0.04, 0.15, 1.0,
+          2000.0, 1.0, 1.0, f.debt_extra_months, 0.02, 0.2, p.market.labour_elasticity, 0.01,
+          0.05, f.firm_id, key, month, out[0], out[5])),
     ]
 
 

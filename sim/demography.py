@@ -37,22 +37,31 @@ __all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
 
 
 @parallel_kernel
-def _grow(alive, employees, capital, revenue, labour_gap, productivity, sector, sector_mean,
-          sector_sd, sensitivity, sd, sd_elasticity, floor, cap, hire_cost, borrow_months,
-          debt_extra_months, reversion, firm_id, key, month, out, new_productivity):
-    """New employment and productivity; returns the capital spent on hiring (in chunks).
-    Writes only element i of ``out``, ``new_productivity`` and ``capital``.
+def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity, talent,
+          talent_gap, sector, sector_mean, sector_sd, sensitivity, sd, sd_elasticity, floor, cap,
+          hire_cost, borrow_months, debt_extra_months, reversion, band, theta, talent_sd,
+          learning, firm_id, key, month, out, new_productivity):
+    """New employment, desired size, productivity and talent; returns the capital spent on
+    hiring (in chunks). Writes only element i of ``out``, ``new_productivity``, ``desired``,
+    ``talent``, ``talent_gap`` and ``capital``.
 
-    Employment: ``L exp(g gap + sd L^-sd_elasticity eps)`` within [floor, cap] (the noise's
-    spread falls with size when ``sd_elasticity`` > 0), where ``gap`` is the labour gap
-    of :mod:`sim.market` (float64[N]); growth beyond the current size is financed: each new
-    worker costs ``hire_cost`` from capital, which may go down to minus ``borrow_months`` (plus
-    ``debt_extra_months[i]`` under a guarantee) of revenue. Productivity, an AR(1) in logs
-    around the sector's mean ``sector_mean`` (float64[S]): ``log A' = log A + reversion
-    (log mean - log A) + sigma_s eta`` with ``sigma_s = sector_sd[s] sqrt(reversion (2 -
-    reversion))``, the shock that keeps the stationary spread of log A at ``sector_sd``. eps
-    and eta are standard normals from the ``GROWTH``
-    and ``PRODUCTIVITY`` streams (:func:`sim.streams.normal`).
+    The desired size ``D`` (float64[N]) follows the labour gap at ``D`` with proportional
+    noise: ``D' = D exp(g gap_D + sd D^-sd_elasticity eps)`` within [floor, cap] (the noise's
+    spread falls with size when ``sd_elasticity`` > 0), where ``gap_D = gap + (theta - 1)
+    log(D / L)`` is the labour gap of :mod:`sim.market` (float64[N], at the employment ``L``)
+    moved to ``D`` under the labour elasticity ``theta``. Employment jumps to ``D'`` when
+    ``|log(D' / L)| > band`` and stays put otherwise (lumpy adjustment); with ``band = 0`` it
+    follows ``D'`` every month and ``D`` is ``L``. Growth beyond the current size is financed:
+    each new worker costs ``hire_cost`` from capital, which may go down to minus
+    ``borrow_months`` (plus ``debt_extra_months[i]`` under a guarantee) of revenue.
+    Productivity, an AR(1) in logs around the sector's mean ``sector_mean`` (float64[S]):
+    ``log A' = log A + reversion (log mean - log A) + sigma_s eta`` with ``sigma_s =
+    sector_sd[s] sqrt(reversion (2 - reversion))``, the shock that keeps the stationary spread
+    of log A at ``sector_sd``. Talent: the owner learns the share ``learning`` of what is left
+    of ``talent_gap`` (float64[N], the log of true over shown talent, drawn at birth: Jovanovic
+    1982) each month, and takes a permanent shock: ``log T' = log T + learning talent_gap +
+    talent_sd zeta``. eps, eta and zeta are standard normals from the ``GROWTH``,
+    ``PRODUCTIVITY`` and ``TALENT`` streams (:func:`sim.streams.normal`).
     """
     n = alive.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
@@ -64,14 +73,22 @@ def _grow(alive, employees, capital, revenue, labour_gap, productivity, sector, 
             if not alive[i]:
                 continue
             eps = streams.normal(key, month, streams.GROWTH, firm_id[i])
+            base = employees[i]
+            gap = labour_gap[i]
+            if band > 0.0 and desired[i] > 0.0 and base > 0.0:
+                gap += (theta - 1.0) * np.log(desired[i] / base)
+                base = desired[i]
             spread = sd
-            if sd_elasticity > 0.0 and employees[i] > 1.0:
-                spread = sd * employees[i] ** -sd_elasticity
-            size = employees[i] * np.exp(sensitivity * labour_gap[i] + spread * eps)
-            if size < floor:
-                size = floor
-            elif size > cap:
-                size = cap
+            if sd_elasticity > 0.0 and base > 1.0:
+                spread = sd * base ** -sd_elasticity
+            want = base * np.exp(sensitivity * gap + spread * eps)
+            if want < floor:
+                want = floor
+            elif want > cap:
+                want = cap
+            size = want
+            if band > 0.0 and employees[i] > 0.0 and abs(np.log(want / employees[i])) <= band:
+                size = employees[i]
             if size > employees[i] and hire_cost > 0.0:
                 room = capital[i] + (borrow_months + debt_extra_months[i]) * max(revenue[i], 0.0)
                 affordable = employees[i] + max(room, 0.0) / hire_cost
@@ -81,28 +98,39 @@ def _grow(alive, employees, capital, revenue, labour_gap, productivity, sector, 
                 capital[i] -= spent
                 part[c, 0] += spent
             out[i] = size
+            desired[i] = want if band > 0.0 else size
             if reversion > 0.0 and productivity[i] > 0.0:
                 eta = streams.normal(key, month, streams.PRODUCTIVITY, firm_id[i])
                 s = sector[i]
                 pull = reversion * np.log(sector_mean[s] / productivity[i])
                 shock = sector_sd[s] * np.sqrt(reversion * (2.0 - reversion))
                 new_productivity[i] = productivity[i] * np.exp(pull + shock * eta)
+            if learning > 0.0 and talent_gap[i] != 0.0:
+                learnt = learning * talent_gap[i]
+                talent_gap[i] -= learnt
+                talent[i] *= np.exp(learnt)
+            if talent_sd > 0.0:
+                zeta = streams.normal(key, month, streams.TALENT, firm_id[i])
+                talent[i] *= np.exp(talent_sd * zeta)
     return add_chunks(part)[0]
 
 
 def grow(firms, dp, labour_gap: np.ndarray, sector_mean: np.ndarray, sector_sd: np.ndarray,
-         key: np.ndarray, month: int) -> float:
-    """Employment follows the labour gap with proportional noise, financed from capital or
-    credit; productivity takes its shock (in place). The noise is keyed by ``(key, month)``
-    (:mod:`sim.streams`). Returns the capital spent on hiring."""
+         theta: float, key: np.ndarray, month: int) -> float:
+    """Employment follows the desired size, which follows the labour gap with proportional
+    noise, in lumps when ``adjustment_band`` > 0; hiring is financed from capital or credit;
+    productivity and talent take their shocks (in place). ``theta`` is the labour elasticity
+    of output. The noise is keyed by ``(key, month)`` (:mod:`sim.streams`). Returns the
+    capital spent on hiring."""
     out = np.empty_like(firms.employees)
     prod = np.empty_like(firms.productivity)
-    spent = _grow(firms.alive, firms.employees, firms.capital, firms.revenue, labour_gap,
-                  firms.productivity, firms.sector, sector_mean, sector_sd,
-                  dp.growth_sensitivity, dp.growth_sd, dp.growth_sd_size_elasticity,
-                  dp.min_size, dp.max_size, dp.hire_cost,
+    spent = _grow(firms.alive, firms.employees, firms.desired, firms.capital, firms.revenue,
+                  labour_gap, firms.productivity, firms.talent, firms.talent_gap, firms.sector,
+                  sector_mean, sector_sd, dp.growth_sensitivity, dp.growth_sd,
+                  dp.growth_sd_size_elasticity, dp.min_size, dp.max_size, dp.hire_cost,
                   dp.borrow_months, firms.debt_extra_months, dp.productivity_reversion,
-                  firms.firm_id, key, month, out, prod)
+                  dp.adjustment_band, theta, dp.talent_sd, dp.talent_learning, firms.firm_id, key,
+                  month, out, prod)
     firms.employees = out
     firms.productivity = prod
     return float(spent)

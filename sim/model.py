@@ -199,6 +199,7 @@ class ClusterModel(mesa.Model):
                                                     self.tmp["labour_gap"],
                                                     self.world_arrays["sector_productivity"],
                                                     self.world_arrays["sector_productivity_sd"],
+                                                    p.market.labour_elasticity,
                                                     self.stream_key, clock)
                                     if p.switches.growth else 0.0)
         leaving = (demography.exits(self.firms, p.demography) if p.switches.exit
@@ -364,6 +365,8 @@ class ClusterModel(mesa.Model):
         # the initial firms have histories: a firm already losing money has been doing so for a
         # while, so their exits spread over the first year instead of all falling in month 12
         self.firms.loss_streak[slots] = self.rng.integers(0, p.demography.exit_patience, size=n)
+        # and their owners know their talent: only new owners learn it (Jovanovic 1982)
+        self.firms.talent_gap[slots] = 0.0
         # neighbours in space become neighbours in memory: partners (who are neighbours) then
         # share cache lines, which makes every per-tie kernel several times faster on big models
         self.firms.reorder(slots[spatial_order(self.firms.x[slots], self.firms.y[slots],
@@ -422,6 +425,9 @@ class ClusterModel(mesa.Model):
         prod[has_parent] = f.productivity[parent[has_parent]] * np.exp(
             dp.spinoff_productivity_sd * rng.standard_normal(has_parent.sum()))
         talent = self._talent(region, sector, mu, sizes)
+        # what the owner's talent truly is, learnt over the firm's first years (Jovanovic 1982)
+        talent_gap = (dp.talent_uncertainty * rng.standard_normal(n)
+                      if dp.talent_uncertainty > 0 else np.zeros(n))
         will = np.clip(cp.willingness_mean + cp.willingness_sd * rng.standard_normal(n), 0, 1)
         will[has_parent] = f.willingness[parent[has_parent]]
         fp = p.facilities
@@ -433,8 +439,10 @@ class ClusterModel(mesa.Model):
         f.region[slots], f.sector[slots] = region, sector
         f.x[slots], f.y[slots] = x, y
         f.employees[slots] = sizes
+        f.desired[slots] = sizes
         f.productivity[slots] = prod
         f.talent[slots] = talent
+        f.talent_gap[slots] = talent_gap
         f.willingness[slots] = will
         f.reputation[slots] = will  # newcomers are known by their declared attitude
         f.pledge_threshold[slots] = theta

@@ -275,6 +275,23 @@ class DemographyParams:
                                        "spillovers and policy)")
     growth_sd: float = _p(0.04, 0.0, 1.0, "log units/month",
                           "proportional noise in employment (Gibrat)", "Gibrat; Gabaix 1999")
+    adjustment_band: float = _p(0.0, 0.0, 5.0, "log units",
+                                "employment moves to the desired size only when they differ by "
+                                "more than this (fixed costs of hiring and firing make "
+                                "adjustment lumpy; 0: it follows every month)",
+                                "lumpy employment adjustment: Hamermesh 1989; Caballero, Engel "
+                                "& Haltiwanger 1997 (docs/sources.md#firm-growth-rates)")
+    talent_sd: float = _p(0.0, 0.0, 1.0, "log units/month",
+                          "owners' talent (capabilities) takes a permanent shock of this spread "
+                          "each month: Gibrat's law in capabilities (0: fixed at birth)",
+                          "Luttmer 2007 (docs/sources.md#firm-size-distribution)")
+    talent_uncertainty: float = _p(0.0, 0.0, 5.0, "log units",
+                                   "spread of an owner's true talent around what the firm "
+                                   "starts with, learnt over the first years (0: known at "
+                                   "birth)", "Jovanovic 1982 (docs/sources.md#entry-and-exit)")
+    talent_learning: float = _p(0.05, 0.0, 1.0, "1/month",
+                                "share of what is still unknown of an owner's talent learnt "
+                                "each month", "Jovanovic 1982 (form); value calibrated")
     min_size: float = _p(1.0, 0.0, 1e6, "workers", "reflecting lower bound on employment")
     max_size: float = _p(2_000.0, 1.0, 1e9, "workers", "upper bound on employment")
     size_tail: float = _p(1.5, 0.1, 10.0, "exponent",

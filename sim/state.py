@@ -29,7 +29,9 @@ FIRM_FIELDS: dict[str, tuple[type, float]] = {
     "employees": (np.float64, 0.0),
     "capital": (np.float64, 0.0),
     "productivity": (np.float64, 0.0),  # efficiency: shocks, spillovers, training act on it
-    "talent": (np.float64, 0.0),  # the owner's span of control (Lucas 1978), fixed at birth
+    "talent": (np.float64, 0.0),  # the owner's span of control (Lucas 1978): capabilities
+    "talent_gap": (np.float64, 0.0),  # log(true talent / talent shown so far): learnt with age
+    "desired": (np.float64, 0.0),  # the size the owner would choose now; employment follows it
     "willingness": (np.float64, 0.0),
     "reputation": (np.float64, 0.0),
     "pledge_threshold": (np.float64, 0.0),
@@ -67,6 +69,8 @@ class FirmState:
     capital: np.ndarray
     productivity: np.ndarray
     talent: np.ndarray
+    talent_gap: np.ndarray
+    desired: np.ndarray
     willingness: np.ndarray
     reputation: np.ndarray
     pledge_threshold: np.ndarray

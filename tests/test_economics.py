@@ -98,10 +98,11 @@ def test_growth_is_financed_from_capital_or_credit():
     gap = np.ones(n)  # wants to grow by exp(0.7) ~ 2x
     prod = np.ones(n)
     out, new_prod = np.empty(n), np.empty(n)
-    spent = demography._grow(alive, emp, capital, revenue, gap, prod, np.zeros(n, np.int64),
-                             np.ones(1), np.zeros(1), 0.7, 0.0, 0.0, 1.0, 1e6, 1.0, 0.0,
-                             np.zeros(n),
-                             0.0, np.arange(n), np.zeros(2, np.uint64), 1, out, new_prod)
+    spent = demography._grow(alive, emp, emp.copy(), capital, revenue, gap, prod, np.ones(n),
+                             np.zeros(n), np.zeros(n, np.int64), np.ones(1), np.zeros(1), 0.7,
+                             0.0, 0.0, 1.0, 1e6, 1.0, 0.0, np.zeros(n), 0.0, 0.0, 0.65, 0.0, 0.0,
+                             np.arange(n),
+                             np.zeros(2, np.uint64), 1, out, new_prod)
     np.testing.assert_allclose(out, [10.0, 15.0, 10.0 * np.exp(0.7)])
     np.testing.assert_allclose(capital, [0.0, 0.0, 1e6 - 10.0 * (np.exp(0.7) - 1.0)])
     assert spent == pytest.approx(5.0 + 10.0 * (np.exp(0.7) - 1.0))
@@ -118,10 +119,12 @@ def test_productivity_falls_as_well_as_rises_and_keeps_its_sector_spread():
     fell = rose = 0
     for month in range(400):
         out, new_prod = np.empty(n), np.empty(n)
-        demography._grow(alive, np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), prod,
-                         np.zeros(n, np.int64), np.ones(1), np.array([0.2]), 0.0, 0.0, 0.0,
-                         1.0, 10.0, 0.0, 0.0, np.zeros(n), 0.05, np.arange(n, dtype=np.int64),
-                         np.array([7, 9], dtype=np.uint64), month, out, new_prod)
+        demography._grow(alive, np.ones(n), np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n),
+                         prod, np.ones(n), np.zeros(n), np.zeros(n, np.int64), np.ones(1),
+                         np.array([0.2]), 0.0, 0.0, 0.0, 1.0, 10.0, 0.0, 0.0, np.zeros(n), 0.05,
+                         0.0, 0.65, 0.0, 0.0,
+                         np.arange(n, dtype=np.int64), np.array([7, 9], dtype=np.uint64), month,
+                         out, new_prod)
         fell += int((new_prod < prod).sum())
         rose += int((new_prod > prod).sum())
         prod = new_prod

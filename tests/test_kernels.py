@@ -469,13 +469,19 @@ def _case_grow(rng):
     n = 30
     revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
     n_sectors = 3
-    return (rng.random(n) > 0.2, rng.uniform(0.5, 50, n), rng.normal(0, 30, n), revenue,
-            rng.uniform(-1, 1, n), rng.uniform(0.5, 2, n), rng.integers(0, n_sectors, n),
+    emp = rng.uniform(0.5, 50, n)
+    return (rng.random(n) > 0.2, emp, emp * np.exp(rng.normal(0, 0.3, n)), rng.normal(0, 30, n),
+            revenue, rng.uniform(-1, 1, n), rng.uniform(0.5, 2, n), rng.uniform(0.5, 2, n),
+            np.where(rng.random(n) < 0.3, 0.0, rng.normal(0, 0.5, n)),
+            rng.integers(0, n_sectors, n),
             rng.uniform(0.8, 1.2, n_sectors), rng.uniform(0, 0.3, n_sectors),
             float(rng.uniform(0, 1)), float(rng.uniform(0, 0.3)),
             float(rng.choice([0.0, rng.uniform(0.05, 0.4)])), 1.0, 40.0,
             float(rng.choice([0.0, rng.uniform(0.1, 3)])), float(rng.uniform(0, 3)),
             rng.choice([0.0, 2.0], n), float(rng.choice([0.0, rng.uniform(0, 0.2)])),
+            float(rng.choice([0.0, rng.uniform(0.05, 0.4)])), float(rng.uniform(0.5, 0.9)),
+            float(rng.choice([0.0, rng.uniform(0.0, 0.05)])),
+            float(rng.choice([0.0, rng.uniform(0.01, 0.3)])),
             *_draw_inputs(rng, n), np.full(n, np.nan), np.full(n, np.nan))
 
 
@@ -1243,18 +1249,26 @@ def test_slots_where_is_flatnonzero(seed, n, value):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_grow_matches_numpy(seed):
     args = _case_grow(np.random.default_rng(seed))
-    (alive, emp, capital, revenue, gap, prod, sector, mean, sd_s, g, sd, beta, floor, cap, hire,
-     borrow, extra, reversion, firm_id, key, month, out, new_prod) = args
-    capital_before = capital.copy()
+    (alive, emp, desired, capital, revenue, gap, prod, talent, talent_gap, sector, mean, sd_s, g,
+     sd, beta, floor, cap, hire, borrow, extra, reversion, band, theta, talent_sd, learning,
+     firm_id, key, month, out, new_prod) = args
+    capital_before, desired_before, talent_before = capital.copy(), desired.copy(), talent.copy()
+    talent_gap_before = talent_gap.copy()
     spent = demography._grow(*args)
     eps = np.array([_normal(key, month, streams.GROWTH, f) for f in firm_id])
-    spread = np.where(emp > 1.0, sd * emp ** -beta, sd) if beta > 0 else np.full(emp.size, sd)
-    wanted = np.clip(emp * np.exp(g * gap + spread * eps), floor, cap)
+    base = desired_before if band > 0 else emp  # the noise moves the desired size
+    gap_base = gap + (theta - 1) * np.log(base / emp)  # the labour gap there
+    spread = np.where(base > 1.0, sd * base ** -beta, sd) if beta > 0 else np.full(emp.size, sd)
+    want = np.clip(base * np.exp(g * gap_base + spread * eps), floor, cap)
+    # employment jumps to the desired size only beyond the band
+    wanted = np.where(np.abs(np.log(want / emp)) <= band, emp, want) if band > 0 else want
     if hire > 0:  # hiring is financed: capital plus what the firm may borrow
         room = capital_before + (borrow + extra) * np.maximum(revenue, 0.0)
         affordable = emp + np.maximum(room, 0.0) / hire
         wanted = np.where(wanted > emp, np.maximum(np.minimum(wanted, affordable), emp), wanted)
     np.testing.assert_allclose(out, np.where(alive, wanted, emp), rtol=1e-12)
+    np.testing.assert_allclose(desired, np.where(alive, want if band > 0 else wanted,
+                                                 desired_before), rtol=1e-12)
     cost = np.where(alive & (out > emp), hire * (out - emp), 0.0)
     np.testing.assert_allclose(capital, capital_before - cost, rtol=1e-12, atol=1e-12)
     assert spent == pytest.approx(cost.sum(), rel=1e-10, abs=1e-12)
@@ -1263,6 +1277,12 @@ def test_grow_matches_numpy(seed):
     moved = prod * np.exp(reversion * np.log(mean[sector] / prod) + shock * eta)
     np.testing.assert_allclose(new_prod, np.where(alive & (reversion > 0), moved, prod),
                                rtol=1e-12)
+    zeta = np.array([_normal(key, month, streams.TALENT, f) for f in firm_id])
+    learnt = learning * talent_gap_before  # the owner learns a share of its true talent
+    np.testing.assert_allclose(talent_gap, np.where(alive, talent_gap_before - learnt,
+                                                    talent_gap_before), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(talent, np.where(
+        alive, talent_before * np.exp(learnt + talent_sd * zeta), talent_before), rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

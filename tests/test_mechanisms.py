@@ -552,10 +552,11 @@ def _firms(**arrays):
 
 def test_growth_without_noise_follows_the_labour_gap_within_floor_and_cap():
     dp = Params().replace(growth_sensitivity=0.05, growth_sd=0.0, min_size=1.0,
-                          max_size=2000.0, productivity_reversion=0.0, hire_cost=0.0).demography
+                          max_size=2000.0, productivity_reversion=0.0, hire_cost=0.0,
+                          adjustment_band=0.0, talent_sd=0.0).demography
     f = _firms(employees=[10.0, 10.0, 1.0, 1999.9, 10.0], revenue=[10.0] * 5)
     gap = np.array([0.2, -0.3, -1.0, 1.0, 0.0])  # log(marginal value of a worker / its cost)
-    demography.grow(f, dp, gap, np.ones(1), np.zeros(1), _key(0), 1)
+    demography.grow(f, dp, gap, np.ones(1), np.zeros(1), 0.65, _key(0), 1)
     np.testing.assert_allclose(f.employees, [
         10.0 * math.exp(0.05 * 0.2),  # L exp(g gap)
         10.0 * math.exp(0.05 * -0.3),

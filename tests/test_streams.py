@@ -127,7 +127,7 @@ def test_normals_have_the_moments_of_a_standard_normal():
 def test_stream_numbers_are_distinct_and_stable():
     # renumbering a stream changes every result of every scenario: pin them
     assert streams.STREAMS == {"decide": 1, "meet": 2, "imitate": 3, "supplier": 4, "growth": 5,
-                               "spinoff": 6, "productivity": 7}
+                               "spinoff": 6, "productivity": 7, "talent": 8}
 
 
 def test_a_firms_draws_follow_its_id_not_its_memory_slot():
@@ -148,12 +148,15 @@ def test_a_firms_draws_follow_its_id_not_its_memory_slot():
     np.testing.assert_array_equal(acted[0][perm], acted[1])
     emp, gap, revenue = rng.uniform(1, 50, n), rng.normal(0, 0.5, n), rng.uniform(1, 9, n)
     prod, sector = rng.uniform(0.5, 2, n), rng.integers(0, 2, n)
+    desired, talent = emp * rng.uniform(0.7, 1.4, n), rng.uniform(0.5, 2, n)
     grown = [np.zeros(n), np.zeros(n)]
     moved = [np.zeros(n), np.zeros(n)]
     for o, idx in enumerate((np.arange(n), perm)):
-        demography._grow(alive[idx], emp[idx], np.full(n, 1e9), revenue[idx], gap[idx],
-                         prod[idx], sector[idx], np.ones(2), np.full(2, 0.2), 0.05, 0.2, 0.1,
-                         1.0, 1e4, 1.0, 0.0, np.zeros(n), 0.02, firm_id[idx], key, 9, grown[o],
+        demography._grow(alive[idx], emp[idx], desired[idx].copy(), np.full(n, 1e9),
+                         revenue[idx], gap[idx], prod[idx], talent[idx].copy(),
+                         np.full(n, 0.3), sector[idx], np.ones(2), np.full(2, 0.2), 0.05, 0.2,
+                         0.1, 1.0, 1e4, 1.0, 0.0, np.zeros(n), 0.02, 0.1, 0.65, 0.05, 0.1,
+                         firm_id[idx], key, 9, grown[o],
                          moved[o])
     np.testing.assert_array_equal(grown[0][perm], grown[1])
     np.testing.assert_array_equal(moved[0][perm], moved[1])
