@@ -11,7 +11,8 @@ Productivity takes a shock each month and returns slowly to its sector's mean (a
 logs), so it can fall as well as rise.
 
 Exit. A firm leaves after ``exit_patience`` consecutive months of losses, or at once when its
-debt exceeds ``debt_limit_months`` of revenue (plus any months a credit guarantee adds).
+debt exceeds ``debt_limit_months`` of revenue (plus any months a credit guarantee adds), or
+for reasons of its owner's own (retirement, illness, a job elsewhere) at ``death_rate``.
 
 Entry and location. Profitable firms spin off new firms of their sector in their region
 (Arthur 1990: a spin-off "copies" its parent's location). Outside entrants arrive at a rate
@@ -150,10 +151,12 @@ def _spinoffs(alive, profit, prob, firm_id, key, month, out):
 
 @parallel_kernel
 def _exits(alive, profit, revenue, capital, debt_extra_months, debt_limit_months, patience,
-           loss_streak, leave):
+           loss_streak, death_rate, firm_id, key, month, leave):
     """Count each live firm's months of losses in a row and flag those that leave: after
-    ``patience`` such months, or when debt exceeds ``debt_limit_months`` (plus the firm's
-    ``debt_extra_months``) of revenue. Writes only element i of ``loss_streak`` and ``leave``."""
+    ``patience`` such months, when debt exceeds ``debt_limit_months`` (plus the firm's
+    ``debt_extra_months``) of revenue, or, with probability ``death_rate``, for reasons of the
+    owner's own (block 0 of the ``CLOSURE`` stream). Writes only element i of ``loss_streak``
+    and ``leave``."""
     n = alive.shape[0]
     for i in numba.prange(n):
         leave[i] = False
@@ -165,13 +168,18 @@ def _exits(alive, profit, revenue, capital, debt_extra_months, debt_limit_months
             loss_streak[i] = 0
         limit = (debt_limit_months + debt_extra_months[i]) * max(revenue[i], 0.0)
         leave[i] = loss_streak[i] >= patience or capital[i] < -limit
+        if death_rate > 0.0 and not leave[i]:
+            u, _, _, _ = streams.uniform4(key, month, streams.CLOSURE, firm_id[i], 0)
+            leave[i] = u < death_rate
 
 
-def exits(firms, dp) -> np.ndarray:
-    """Slots of firms that leave this month (sustained losses or too much debt)."""
+def exits(firms, dp, key: np.ndarray, month: int) -> np.ndarray:
+    """Slots of firms that leave this month (sustained losses, too much debt, or the owner's
+    own reasons at ``death_rate``); the last draw is keyed by ``(key, month)``."""
     leave = np.empty(firms.capacity, dtype=np.bool_)
     _exits(firms.alive, firms.profit, firms.revenue, firms.capital, firms.debt_extra_months,
-           dp.debt_limit_months, dp.exit_patience, firms.loss_streak, leave)
+           dp.debt_limit_months, dp.exit_patience, firms.loss_streak, dp.death_rate,
+           firms.firm_id, key, month, leave)
     return slots_where(leave, True)
 
 

@@ -202,7 +202,7 @@ class ClusterModel(mesa.Model):
                                                     p.market.labour_elasticity,
                                                     self.stream_key, clock)
                                     if p.switches.growth else 0.0)
-        leaving = (demography.exits(self.firms, p.demography) if p.switches.exit
+        leaving = (demography.exits(self.firms, p.demography, self.stream_key, clock) if p.switches.exit
                    else np.zeros(0, dtype=np.int64))
         self._remove_firms(leaving)
         n_entries = self._enter() if p.switches.entry else 0
@@ -365,8 +365,6 @@ class ClusterModel(mesa.Model):
         # the initial firms have histories: a firm already losing money has been doing so for a
         # while, so their exits spread over the first year instead of all falling in month 12
         self.firms.loss_streak[slots] = self.rng.integers(0, p.demography.exit_patience, size=n)
-        # and their owners know their talent: only new owners learn it (Jovanovic 1982)
-        self.firms.talent_gap[slots] = 0.0
         # neighbours in space become neighbours in memory: partners (who are neighbours) then
         # share cache lines, which makes every per-tie kernel several times faster on big models
         self.firms.reorder(slots[spatial_order(self.firms.x[slots], self.firms.y[slots],

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 __all__ = ["philox", "uniform4", "normal", "make_key", "DECIDE", "MEET", "IMITATE",
-           "SUPPLIER", "GROWTH", "SPINOFF", "PRODUCTIVITY", "TALENT", "STREAMS"]
+           "SUPPLIER", "GROWTH", "SPINOFF", "PRODUCTIVITY", "TALENT", "CLOSURE", "STREAMS"]
 
 # stream numbers: one per kind of per-firm draw (never renumber: it changes every result)
 DECIDE = 1  #: keep one's word with each partner (four tie slots a block)
@@ -36,9 +36,10 @@ GROWTH = 5  #: the noise in employment growth
 SPINOFF = 6  #: spin off a new firm
 PRODUCTIVITY = 7  #: the shock to a firm's productivity
 TALENT = 8  #: the shock to an owner's talent (capabilities)
+CLOSURE = 9  #: a firm closes for its owner's own reasons
 STREAMS = {"decide": DECIDE, "meet": MEET, "imitate": IMITATE, "supplier": SUPPLIER,
            "growth": GROWTH, "spinoff": SPINOFF,
-           "productivity": PRODUCTIVITY, "talent": TALENT}
+           "productivity": PRODUCTIVITY, "talent": TALENT, "closure": CLOSURE}
 
 _MASK = np.uint64(0xFFFFFFFF)
 _M0 = np.uint64(0xD2511F53)  # Philox4x32 multipliers and Weyl key increments (Salmon et al.)

@@ -237,8 +237,9 @@ def test_without_learning_and_imitation_willingness_does_not_move():
     will0 = m.firms.willingness.copy()
     for _ in range(6):
         m.step()
-    both = m.firms.alive & (m.firms.firm_id == ids0)  # the same firms, not newcomers in a slot
-    np.testing.assert_array_equal(m.firms.willingness[both], will0[both])
+    n0 = ids0.size  # the same firms, not newcomers in a slot (nor in slots added since)
+    both = m.firms.alive[:n0] & (m.firms.firm_id[:n0] == ids0)
+    np.testing.assert_array_equal(m.firms.willingness[:n0][both], will0[both])
 
 
 # ---------------------------------------------------------------------------- burn-in
@@ -304,22 +305,24 @@ def test_outsiders_do_not_enter_where_they_would_lose_money():
 @pytest.mark.slow
 @pytest.mark.statistical
 def test_defaults_reach_a_steady_state_where_entry_balances_exit():
-    """Over years 5-20 at the defaults (1,000 firms, seeds 1-3): the annual entry rate exceeds
-    the exit rate by demand's growth rate (1.2% a year) within 1.5 percentage points, and the
-    number of firms follows local
-    demand, which grows at ``demand_growth`` a month (a balanced path: the firm count at month
-    240 over month 0's is within 0.15 of demand's growth factor, 1.001^240 = 1.27)."""
-    growth = (1.0 + Params().market.demand_growth) ** 240
+    """Over years 5-20 at the defaults (1,000 firms, seeds 1-3) the annual entry and exit rates
+    agree within 1.5 percentage points and the number of firms at month 240 is within 15% of
+    month 60's. The cluster sells at the outside market's price at the defaults (local demand
+    never lifts the price above it), so its size is set by free entry, selection and
+    congestion, not by local demand's growth; and the owners' exogenous closures
+    (``death_rate``) keep even the ablest firms mortal, so the population's talent settles
+    instead of rising without end."""
     for seed in (1, 2, 3):
         m = ClusterModel(n_firms=1000, rng=seed)
         for _ in range(240):
             m.step()
+        outside = m.params.market.outside_price * m.world_arrays["sector_price"]
+        np.testing.assert_allclose(m.sector_price, outside, rtol=1e-12)
         s = m.series().set_index("step").loc[60:]
         entry = 12 * (s["entries"] / s["firms"]).mean()
         exit_ = 12 * (s["exits"] / s["firms"]).mean()
-        assert abs(entry - exit_ - (growth ** (1 / 20) - 1)) < 0.015, (seed, entry, exit_)
-        start = m.series().set_index("step").loc[0, "firms"]
-        assert s["firms"].iloc[-1] / start == pytest.approx(growth, abs=0.15), seed
+        assert abs(entry - exit_) < 0.015, (seed, entry, exit_)
+        assert s["firms"].iloc[-1] / s["firms"].iloc[0] == pytest.approx(1.0, abs=0.15), seed
 
 
 # ---------------------------------------------------------------------------- scale
@@ -353,17 +356,20 @@ def _per_firm(n_firms: int, seeds) -> dict[str, float]:
 @pytest.mark.statistical
 def test_results_per_firm_do_not_depend_on_how_many_firms_are_simulated():
     """The issue found the input price at month 120 at 1.07 with 250 firms and 0.63 with 5,000.
-    Per-firm results at 250, 1,000 and 5,000 firms (means over seeds: 6, 3 and 2) agree with the
-    5,000-firm run within stated tolerances: 10% for the typical (geometric mean) firm size, the
-    input price and the firm count's growth; 0.03 for the micro share and the cooperation rate;
-    2 points a year for the entry rate."""
+    Per-firm results at 1,000 firms (seeds 1-3) agree with the 5,000-firm run (seeds 1-2)
+    within 10% for the typical (geometric mean) firm size, the input price and the firm
+    count's growth, 0.03 for the micro share and the cooperation rate and 2 points a year for
+    the entry rate. At 250 firms (seeds 1-6) the tolerances are 15% and 0.04: there the typical
+    firm is about 10% larger and the micro share about 3 points lower than at 5,000 (measured
+    over 10 seeds), because each input still has its four suppliers, who then serve 60 buyers
+    each instead of 1,250, and their crowding prices move in coarser steps (docs/validation.md)."""
     big = _per_firm(5000, (1, 2))
-    for n, seeds in ((250, range(1, 7)), (1000, (1, 2, 3))):
+    for n, seeds, rel, share in ((250, range(1, 7), 0.15, 0.04), (1000, (1, 2, 3), 0.10, 0.03)):
         small = _per_firm(n, seeds)
         for key in ("typical_size", "input_price", "firms_growth"):
-            assert small[key] == pytest.approx(big[key], rel=0.10), (n, key, small, big)
+            assert small[key] == pytest.approx(big[key], rel=rel), (n, key, small, big)
         for key in ("share_micro", "cooperation_rate"):
-            assert small[key] == pytest.approx(big[key], abs=0.03), (n, key, small, big)
+            assert small[key] == pytest.approx(big[key], abs=share), (n, key, small, big)
         assert small["entry_rate"] == pytest.approx(big["entry_rate"], abs=0.02), (n, small)
 
 

@@ -489,7 +489,8 @@ def _case_exits(rng):
     n = 40
     return (rng.random(n) > 0.2, rng.normal(0, 1, n), rng.uniform(-1, 10, n),
             rng.normal(0, 20, n), rng.choice([0.0, 2.0], n), 3.0, 4,
-            rng.integers(0, 5, n), np.zeros(n, dtype=np.bool_))
+            rng.integers(0, 5, n), float(rng.choice([0.0, rng.uniform(0.05, 0.5)])),
+            *_draw_inputs(rng, n), np.zeros(n, dtype=np.bool_))
 
 
 def _case_age(rng):
@@ -1288,14 +1289,17 @@ def test_grow_matches_numpy(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_exits_match_numpy(seed):
     args = _case_exits(np.random.default_rng(seed))
-    alive, profit, revenue, capital, extra, months, patience, streak, leave = args
+    (alive, profit, revenue, capital, extra, months, patience, streak, death, firm_id, key,
+     month, leave) = args
     before = streak.copy()
     demography._exits(*args)
     expected_streak = np.where(alive, np.where(profit < 0, before + 1, 0), before)
     np.testing.assert_array_equal(streak, expected_streak)
     limit = (months + extra) * np.maximum(revenue, 0.0)
+    u = np.array([streams.uniform4(key, month, streams.CLOSURE, f, 0)[0] for f in firm_id])
+    closes = (u < death) if death > 0 else np.zeros(alive.size, dtype=bool)
     np.testing.assert_array_equal(
-        leave, alive & ((expected_streak >= patience) | (capital < -limit)))
+        leave, alive & ((expected_streak >= patience) | (capital < -limit) | closes))
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -567,23 +567,35 @@ def test_growth_without_noise_follows_the_labour_gap_within_floor_and_cap():
 
 
 def test_exit_after_exit_patience_loss_months():
-    dp = Params().replace(exit_patience=3, debt_limit_months=3.0).demography
+    dp = Params().replace(exit_patience=3, debt_limit_months=3.0, death_rate=0.0).demography
     f = _firms(profit=[-1.0, -1.0], revenue=[10.0, 10.0], capital=[0.0, 0.0])
-    assert demography.exits(f, dp).size == 0
+    assert demography.exits(f, dp, _key(0), 1).size == 0
     f.profit[1] = 0.5  # a profitable month resets the streak
-    assert demography.exits(f, dp).size == 0
+    assert demography.exits(f, dp, _key(0), 1).size == 0
     f.profit[1] = -1.0
-    np.testing.assert_array_equal(demography.exits(f, dp), [0])  # third loss month in a row
+    np.testing.assert_array_equal(demography.exits(f, dp, _key(0), 1), [0])  # third loss month in a row
     np.testing.assert_array_equal(f.loss_streak, [3, 1])
+
+
+def test_owners_close_profitable_firms_at_the_death_rate():
+    # 20,000 profitable firms, death_rate 0.01: closures ~ Binomial(20000, 0.01), mean 200,
+    # sd 14; tolerance 5 sd. Each month's closures are new draws: two months differ.
+    n = 20_000
+    dp = Params().replace(exit_patience=3, death_rate=0.01).demography
+    f = _firms(profit=np.ones(n), revenue=np.full(n, 10.0), capital=np.zeros(n))
+    first = demography.exits(f, dp, _key(0), 1)
+    assert abs(first.size - 200) < 70
+    assert not np.array_equal(first, demography.exits(f, dp, _key(0), 2))
+    assert demography.exits(f, Params().replace(death_rate=0.0).demography, _key(0), 1).size == 0
 
 
 @pytest.mark.parametrize(("capital", "extra", "leaves"), [
     (-29.9, 0.0, False), (-30.1, 0.0, True), (-49.0, 2.0, False), (-51.0, 2.0, True)])
 def test_exit_on_the_debt_limit(capital, extra, leaves):
     # limit: (3 months + guarantee months) * revenue 10
-    dp = Params().replace(exit_patience=12, debt_limit_months=3.0).demography
+    dp = Params().replace(exit_patience=12, debt_limit_months=3.0, death_rate=0.0).demography
     f = _firms(profit=[1.0], revenue=[10.0], capital=[capital], debt_extra_months=[extra])
-    assert demography.exits(f, dp).size == int(leaves)
+    assert demography.exits(f, dp, _key(0), 1).size == int(leaves)
 
 
 # --------------------------------------------------------------------------- entry

@@ -182,13 +182,16 @@ def test_dartboard_is_not_attraction(make_world, make_params):
 @pytest.fixture(scope="module")
 def gibrat_run(make_params):
     """40,000 firms, only growth on: no sensitivity to the labour gap, growth not limited by
-    finance (hire_cost 0), noise s = 0.1 per month, a floor of 0 that never binds and a cap of
+    finance (hire_cost 0), no lumpy adjustment, talent known at birth, the same spread of
+    noise at every size, s = 0.1 per month, a floor of 0 that never binds and a cap of
     1e9; 60 months. Initial sizes have a thin Pareto tail
     (10), so that the initial spread of log sizes adds little sampling noise to the slope.
     Returns (s, log sizes [61, n])."""
     s = 0.1
     params = make_params("growth", n_firms=40_000, growth_sensitivity=0.0, growth_sd=s,
-                         min_size=0.0, max_size=1e9, size_tail=10.0, hire_cost=0.0)
+                         min_size=0.0, max_size=1e9, size_tail=10.0, hire_cost=0.0,
+                         growth_sd_size_elasticity=0.0, adjustment_band=0.0,
+                         talent_uncertainty=0.0, talent_sd=0.0)
     model = ClusterModel(params, rng=12345, agents=False)
     alive = model.firms.alive.copy()
     logs = [np.log(model.firms.employees[alive])]

@@ -127,7 +127,7 @@ def test_normals_have_the_moments_of_a_standard_normal():
 def test_stream_numbers_are_distinct_and_stable():
     # renumbering a stream changes every result of every scenario: pin them
     assert streams.STREAMS == {"decide": 1, "meet": 2, "imitate": 3, "supplier": 4, "growth": 5,
-                               "spinoff": 6, "productivity": 7, "talent": 8}
+                               "spinoff": 6, "productivity": 7, "talent": 8, "closure": 9}
 
 
 def test_a_firms_draws_follow_its_id_not_its_memory_slot():
