@@ -271,7 +271,7 @@ def test_measure_on_hand_made_outputs():
                            "facilities_operating": [0, 0, 1, 1]})
     before = pd.DataFrame({"firm_id": [1, 2, 3], "employees": [2.0, 4.0, 10.0]})
     after = pd.DataFrame({"firm_id": [2, 3, 4], "employees": [4.0, 20.0, 1.0],
-                          "sector": ["stone", "food", "stone"]})
+                          "sector": ["stone", "food", "stone"], "uses_facility": [3, 0, 0]})
     cfg = pmodel.settings({"burn_in": 1, "min_tail": 5, "sector": "stone"})
     out = pmodel.measure(series, before, after, [2, 3, 0, 2], [0, 0, 0, 0], cfg)
     assert out["micro_share"] == pytest.approx(2 / 3)
@@ -283,11 +283,20 @@ def test_measure_on_hand_made_outputs():
     assert out["facility_completion"] == pytest.approx(2 / 3)
     assert out["facility_utilisation"] == pytest.approx(0.6)
     assert (out["sector_firms"], out["sector_employment"]) == (2.0, 5.0)
+    assert out["sector_facility_use"] == 1.0  # both stone firms use a facility (3 and 0)
     assert (out["firms"], out["employment"]) == (3.0, 25.0)
     # publicly sponsored drives, when there are any, are the ones counted
     out = pmodel.measure(series, before, after, [2, 3, 3, 2], [0, 1, 1, 0], cfg)
     assert out["facility_completion"] == 0.0
+    assert out["sector_facility_use"] == 0.0  # facilities 3 and 0 are not sponsored
+    out = pmodel.measure(series, before, after, [2, 3, 3, 2], [1, 0, 0, 0], cfg)
+    assert out["sector_facility_use"] == 0.5  # one of the two stone firms uses facility 0
     assert set(out) == set(pmodel.PATTERNS)
+    # without the use column, or without a sector, there is no facility-use share
+    out = pmodel.measure(series, before, after.drop(columns="uses_facility"), [2], [0], cfg)
+    assert math.isnan(out["sector_facility_use"])
+    out = pmodel.measure(series, before, after, [2], [0], pmodel.settings({"burn_in": 1}))
+    assert math.isnan(out["sector_facility_use"])
 
 
 def test_the_patterns_model_is_registered_and_reproducible(tmp_path):
