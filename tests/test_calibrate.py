@@ -333,7 +333,8 @@ def test_pattern_settings_are_checked():
 
 
 # -- calibration files -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["calibrate_default.toml", "calibrate_hebron.toml"])
+@pytest.mark.parametrize("name", ["calibrate_default.toml", "calibrate_hebron.toml",
+                                  "calibrate_tirupur.toml"])
 def test_shipped_calibration_files_are_valid(name):
     cal = load_calibration(ROOT / "experiments" / name)
     assert cal.fit
@@ -344,6 +345,18 @@ def test_shipped_calibration_files_are_valid(name):
     text = sweep_toml(cal)
     assert 'model = "patterns"' in text
     assert f'"patterns.burn_in" = {cal.settings["burn_in"]}' in text
+
+
+def test_the_tirupur_calibration_fits_the_tirupur_sources():
+    cal = load_calibration(ROOT / "experiments" / "calibrate_tirupur.toml")
+    assert cal.scenario.name == "tirupur_cetp.toml"
+    assert cal.settings["sector"] == "dyeing"
+    shipped = load_targets()
+    for t in (*cal.fit, *cal.hold_out):
+        assert shipped[t.key] == t  # the shipped targets, not the file's own
+    tirupur = {t.key for t in (*cal.fit, *cal.hold_out) if t.source == "docs/sources.md#tirupur"}
+    assert {t.key for t in cal.fit} <= tirupur
+    assert "tirupur_cetps_formed" in tirupur
 
 
 def _write(tmp_path, text: str, scenario: bool = True) -> Path:
