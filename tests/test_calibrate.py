@@ -384,6 +384,9 @@ BAD = [
     ("sector target without a sector", TINY.replace('"growth_kurtosis"]',
                                                     '"growth_kurtosis", "stone_firms"]'),
      "patterns.hold_out[2]", "needs calibration.sector"),
+    ("facility-use target without a sector", TINY.replace(
+        '"growth_kurtosis"]', '"growth_kurtosis", "tirupur_cetp_share"]'),
+     "patterns.hold_out[2]", "needs calibration.sector"),
     ("unknown sector", TINY.replace("growth_window = 12", 'growth_window = 12\nsector = "x"'),
      "calibration.sector", "a sector name of the scenario"),
     ("bad rule", TINY.replace('rule = "quantile"', 'rule = "quantil"'), "acceptance.rule",
