@@ -118,7 +118,8 @@ def _anchors() -> set[str]:
 def test_shipped_targets_cite_sections_of_sources_md():
     targets = load_targets()
     assert {"micro_share", "zipf_exponent", "growth_mad_sd", "entry_rate", "exit_rate",
-            "facility_completion", "stone_employment", "stone_firms"} <= set(targets)
+            "facility_completion", "stone_employment", "stone_firms", "tirupur_dyeing_units",
+            "tirupur_cetp_share", "tirupur_cetps_formed"} <= set(targets)
     anchors = _anchors()
     for t in targets.values():
         assert t.source.split("#", 1)[1] in anchors, t.key
@@ -271,7 +272,7 @@ def test_measure_on_hand_made_outputs():
                            "facilities_operating": [0, 0, 1, 1]})
     before = pd.DataFrame({"firm_id": [1, 2, 3], "employees": [2.0, 4.0, 10.0]})
     after = pd.DataFrame({"firm_id": [2, 3, 4], "employees": [4.0, 20.0, 1.0],
-                          "sector": ["stone", "food", "stone"]})
+                          "sector": ["stone", "food", "stone"], "uses_facility": [3, 0, 0]})
     cfg = pmodel.settings({"burn_in": 1, "min_tail": 5, "sector": "stone"})
     out = pmodel.measure(series, before, after, [2, 3, 0, 2], [0, 0, 0, 0], cfg)
     assert out["micro_share"] == pytest.approx(2 / 3)
@@ -283,11 +284,20 @@ def test_measure_on_hand_made_outputs():
     assert out["facility_completion"] == pytest.approx(2 / 3)
     assert out["facility_utilisation"] == pytest.approx(0.6)
     assert (out["sector_firms"], out["sector_employment"]) == (2.0, 5.0)
+    assert out["sector_facility_use"] == 1.0  # both stone firms use a facility (3 and 0)
     assert (out["firms"], out["employment"]) == (3.0, 25.0)
     # publicly sponsored drives, when there are any, are the ones counted
     out = pmodel.measure(series, before, after, [2, 3, 3, 2], [0, 1, 1, 0], cfg)
     assert out["facility_completion"] == 0.0
+    assert out["sector_facility_use"] == 0.0  # facilities 3 and 0 are not sponsored
+    out = pmodel.measure(series, before, after, [2, 3, 3, 2], [1, 0, 0, 0], cfg)
+    assert out["sector_facility_use"] == 0.5  # one of the two stone firms uses facility 0
     assert set(out) == set(pmodel.PATTERNS)
+    # without the use column, or without a sector, there is no facility-use share
+    out = pmodel.measure(series, before, after.drop(columns="uses_facility"), [2], [0], cfg)
+    assert math.isnan(out["sector_facility_use"])
+    out = pmodel.measure(series, before, after, [2], [0], pmodel.settings({"burn_in": 1}))
+    assert math.isnan(out["sector_facility_use"])
 
 
 def test_the_patterns_model_is_registered_and_reproducible(tmp_path):
@@ -323,7 +333,8 @@ def test_pattern_settings_are_checked():
 
 
 # -- calibration files -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["calibrate_default.toml", "calibrate_hebron.toml"])
+@pytest.mark.parametrize("name", ["calibrate_default.toml", "calibrate_hebron.toml",
+                                  "calibrate_tirupur.toml"])
 def test_shipped_calibration_files_are_valid(name):
     cal = load_calibration(ROOT / "experiments" / name)
     assert cal.fit
@@ -334,6 +345,18 @@ def test_shipped_calibration_files_are_valid(name):
     text = sweep_toml(cal)
     assert 'model = "patterns"' in text
     assert f'"patterns.burn_in" = {cal.settings["burn_in"]}' in text
+
+
+def test_the_tirupur_calibration_fits_the_tirupur_sources():
+    cal = load_calibration(ROOT / "experiments" / "calibrate_tirupur.toml")
+    assert cal.scenario.name == "tirupur_cetp.toml"
+    assert cal.settings["sector"] == "dyeing"
+    shipped = load_targets()
+    for t in (*cal.fit, *cal.hold_out):
+        assert shipped[t.key] == t  # the shipped targets, not the file's own
+    tirupur = {t.key for t in (*cal.fit, *cal.hold_out) if t.source == "docs/sources.md#tirupur"}
+    assert {t.key for t in cal.fit} <= tirupur
+    assert "tirupur_cetps_formed" in tirupur
 
 
 def _write(tmp_path, text: str, scenario: bool = True) -> Path:
@@ -360,6 +383,9 @@ BAD = [
      "at least 13"),
     ("sector target without a sector", TINY.replace('"growth_kurtosis"]',
                                                     '"growth_kurtosis", "stone_firms"]'),
+     "patterns.hold_out[2]", "needs calibration.sector"),
+    ("facility-use target without a sector", TINY.replace(
+        '"growth_kurtosis"]', '"growth_kurtosis", "tirupur_cetp_share"]'),
      "patterns.hold_out[2]", "needs calibration.sector"),
     ("unknown sector", TINY.replace("growth_window = 12", 'growth_window = 12\nsector = "x"'),
      "calibration.sector", "a sector name of the scenario"),

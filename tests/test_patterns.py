@@ -117,6 +117,16 @@ def test_facility_completion_counts_settled_drives_only():
     assert math.isnan(pt.facility_completion([]))
 
 
+def test_facility_use_share_counts_only_the_facilities_named():
+    # five firms: none, facility 0, facility 2, facility 2, facility 1
+    uses = [-1, 0, 2, 2, 1]
+    assert pt.facility_use_share(uses, [0, 1, 2]) == pytest.approx(4 / 5)
+    assert pt.facility_use_share(uses, [2]) == pytest.approx(2 / 5)
+    assert pt.facility_use_share(uses, []) == 0.0
+    assert pt.facility_use_share([-1, -1], [-1, 0]) == 0.0  # -1 is no facility, never counted
+    assert math.isnan(pt.facility_use_share([], [0]))
+
+
 def test_mean_utilisation_over_operating_months():
     assert pt.mean_utilisation([0.0, 0.5, 0.7, 0.0], [0, 1, 2, 0]) == pytest.approx(0.6)
     assert math.isnan(pt.mean_utilisation([0.0, 0.0], [0, 0]))

@@ -9,7 +9,9 @@ returns, as its final outcomes, the patterns of :data:`PATTERNS` measured after 
 - entry and exit rates a year over the months after the burn-in;
 - facility completion (settled pledge drives that reached operation; the publicly sponsored
   ones when there are any, else all) and mean utilisation over the months after the burn-in;
-- firms and employment at the end, in all and in one named sector.
+- firms and employment at the end, in all and in one named sector, and the share of that
+  sector's live firms that use a facility at the end (the publicly sponsored facilities when
+  there are any, else all).
 
 How they are measured is set by overrides named ``patterns.*`` (:data:`SETTINGS`), fixed for a
 whole sweep; every other override goes to the scenario as for the cluster model. The run is
@@ -34,13 +36,13 @@ __all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "
            "measure", "simulate"]
 
 #: Bumped whenever what a pattern measures changes; part of every run id.
-VERSION = "patterns-2"
+VERSION = "patterns-3"
 #: The outcomes the model reports, in order.
 PATTERNS: tuple[str, ...] = (
     "micro_share", "mean_size", "zipf_exponent", "zipf_xmin", "zipf_n_tail",
     "growth_mad_sd", "growth_kurtosis", "growth_n", "annual_entry_rate", "annual_exit_rate",
     "net_entry_rate", "facility_completion", "facility_utilisation", "firms", "employment",
-    "sector_firms", "sector_employment",
+    "sector_firms", "sector_employment", "sector_facility_use",
 )
 #: Measurement settings (``patterns.NAME`` overrides): name -> (default, what is allowed).
 SETTINGS: dict[str, tuple[Any, str]] = {
@@ -101,9 +103,12 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
         ``facilities_operating``.
     before, after : DataFrame
         ``model.firm_table()`` ``growth_window`` months before the end and at the end
-        (``firm_id``, ``employees``, ``sector``).
+        (``firm_id``, ``employees``, ``sector``; ``uses_facility`` at the end, without which
+        ``sector_facility_use`` is NaN).
     facility_status, facility_sponsor : sequences
-        One entry per facility drive (``model.facilities.status`` and ``.sponsor``).
+        One entry per facility drive (``model.facilities.status`` and ``.sponsor``); the
+        sponsored drives, when there are any, are the ones ``facility_completion`` and
+        ``sector_facility_use`` count.
     cfg : dict
         :func:`settings`.
     """
@@ -114,6 +119,7 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
     late = series[series["step"] > cfg["burn_in"]]
     status = np.asarray(facility_status, dtype=np.int64)
     sponsored = np.asarray(facility_sponsor, dtype=bool)
+    counted = np.flatnonzero(sponsored) if sponsored.any() else np.arange(status.size)
     if sponsored.any():
         status = status[sponsored]
     out = {
@@ -138,11 +144,15 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
         "employment": float(sizes.sum()),
         "sector_firms": float("nan"),
         "sector_employment": float("nan"),
+        "sector_facility_use": float("nan"),
     }
     if cfg["sector"]:
         mine = after["sector"].to_numpy() == cfg["sector"]
         out["sector_firms"] = float(mine.sum())
         out["sector_employment"] = float(sizes[mine].sum())
+        if "uses_facility" in after:
+            out["sector_facility_use"] = pt.facility_use_share(
+                after["uses_facility"].to_numpy()[mine], counted)
     return out
 
 

@@ -10,7 +10,8 @@ counts), so it can be tested on cases whose answer is known in closed form:
 - :func:`growth_rates`, :func:`mad_sd_ratio`, :func:`kurtosis`: the shape of annual log growth
   rates (Laplace: ratio 1/sqrt(2) = 0.707, kurtosis 6; normal: sqrt(2/pi) = 0.798, 3);
 - :func:`annual_rate`: entries or exits a year per firm;
-- :func:`facility_completion`, :func:`mean_utilisation`: joint facilities.
+- :func:`facility_completion`, :func:`mean_utilisation`, :func:`facility_use_share`: joint
+  facilities.
 
 Sources of the observed values: ``docs/sources.md``. Every function returns ``nan`` when its
 input cannot give a value (no firms, too short a tail), never raises for that.
@@ -35,6 +36,7 @@ __all__ = [
     "annual_rate",
     "facility_completion",
     "mean_utilisation",
+    "facility_use_share",
 ]
 
 #: A micro firm has fewer than this many workers (the Palestinian 0-4 class; sources.md).
@@ -217,3 +219,17 @@ def mean_utilisation(use_rate, operating) -> float:
         raise ValueError("one count of operating facilities per month is needed")
     keep = (o > 0) & np.isfinite(u)
     return float(u[keep].mean()) if keep.any() else NAN
+
+
+def facility_use_share(uses, counted) -> float:
+    """Share of firms that use one of the facilities ``counted``.
+
+    ``uses`` holds one entry per firm: the number of the facility whose services it uses, -1 for
+    none (``sim.state.FirmState.uses``); ``counted`` are the facility numbers that count (say,
+    the publicly sponsored ones). ``nan`` when there are no firms.
+    """
+    u = np.asarray(uses, dtype=np.int64).ravel()
+    if not u.size:
+        return NAN
+    c = np.asarray(counted, dtype=np.int64).ravel()
+    return float(np.mean(np.isin(u, c[c >= 0])))

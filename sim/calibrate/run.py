@@ -300,10 +300,10 @@ def load_calibration(path: str | Path) -> Calibration:
                 chk.fail(f"patterns.{key}[{i}]", f"target {n!r} compares pattern "
                          f"{t.pattern!r}, which model {model!r} does not report; it reports: "
                          f"{', '.join(outcomes)}")
-            if t.pattern == "sector_employment" or t.pattern == "sector_firms":
+            if t.pattern.startswith("sector_"):
                 if not settings.get("sector"):
                     chk.fail(f"patterns.{key}[{i}]", f"target {n!r} needs calibration.sector "
-                             "(the sector whose firms and employment it counts)")
+                             "(the sector whose firms, employment and facility use it counts)")
             picked.append(t)
         chosen[key] = tuple(picked)
     keys_fit = [t.key for t in chosen["fit"]]
