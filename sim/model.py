@@ -202,8 +202,8 @@ class ClusterModel(mesa.Model):
                                                     p.market.labour_elasticity,
                                                     self.stream_key, clock)
                                     if p.switches.growth else 0.0)
-        leaving = (demography.exits(self.firms, p.demography, self.stream_key, clock) if p.switches.exit
-                   else np.zeros(0, dtype=np.int64))
+        leaving = (demography.exits(self.firms, p.demography, self.stream_key, clock)
+                   if p.switches.exit else np.zeros(0, dtype=np.int64))
         self._remove_firms(leaving)
         n_entries = self._enter() if p.switches.entry else 0
         demography.age(self.firms)

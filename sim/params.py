@@ -287,7 +287,7 @@ class DemographyParams:
     talent_sd: float = _p(0.0, 0.0, 1.0, "log units/month",
                           "owners' talent (capabilities) takes a permanent shock of this spread "
                           "each month: Gibrat's law in capabilities (0: fixed at birth)",
-                          "Luttmer 2007 (docs/sources.md#firm-size-distribution); off: without "
+                          "Luttmer 2007 (docs/sources.md#entry-and-exit); off: without "
                           "a normalisation talent then rises without end (docs/validation.md)")
     talent_uncertainty: float = _p(0.71, 0.0, 5.0, "log units",
                                    "spread of an owner's true talent around what the firm "

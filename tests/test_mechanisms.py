@@ -573,7 +573,8 @@ def test_exit_after_exit_patience_loss_months():
     f.profit[1] = 0.5  # a profitable month resets the streak
     assert demography.exits(f, dp, _key(0), 1).size == 0
     f.profit[1] = -1.0
-    np.testing.assert_array_equal(demography.exits(f, dp, _key(0), 1), [0])  # third loss month in a row
+    # the third loss month in a row
+    np.testing.assert_array_equal(demography.exits(f, dp, _key(0), 1), [0])
     np.testing.assert_array_equal(f.loss_streak, [3, 1])
 
 
