@@ -192,7 +192,7 @@ class ClusterModel(mesa.Model):
             self._book_by_credit_policy(self.firms.alive, self.tmp["interest_subsidy"])
         if p.switches.suppliers:  # suppliers' volumes, hence next month's prices
             suppliers.update_volumes(self.firms, self.suppliers, self.world_arrays["sector_ipo"],
-                                     p.suppliers.volume_memory)
+                                     p.suppliers.volume_memory, p.suppliers.supplier_expansion)
         self._tick("market")
         # employment follows the labour gap, financed from capital; productivity shocks
         self.books["investment"] = (demography.grow(self.firms, p.demography,
@@ -393,6 +393,7 @@ class ClusterModel(mesa.Model):
         per = np.bincount(sup.input, minlength=len(w.inputs)).astype(np.float64)
         mean_volume = np.where(by_input > 0, by_input / np.maximum(per, 1.0), 1.0)[sup.input]
         sup.ref_volume = p.suppliers.reference_volume * mean_volume
+        sup.capacity = p.suppliers.supplier_capacity * sup.ref_volume
         sup.volume = mean_volume.copy()
 
     def _create_firms(self, region, sector, sizes, parent, t: int) -> np.ndarray:

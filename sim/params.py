@@ -144,6 +144,13 @@ class SupplierParams:
     supplier_capacity: float = _p(2.0, 0.01, 1e6, "multiple of reference volume",
                                   "above this volume a supplier's price rises steeply (capacity)",
                                   "Albino, Carbonara & Giannoccaro 2003 (form); value assumed")
+    supplier_expansion: float = _p(0.0, 0.0, 1.0, "1/month",
+                                   "a supplier selling above its capacity expands it by this "
+                                   "share of the excess each month (investment, and new "
+                                   "suppliers' entry: supply is elastic in the long run; 0: "
+                                   "capacity fixed at set-up)",
+                                   "off by default: suppliers' fixed capacity is what bounds the "
+                                   "generic cluster (docs/validation.md)")
     price_floor: float = _p(0.5, 0.0, 1.0, "share of base price", "lowest price a supplier charges")
     freight_per_km: float = _p(0.004, 0.0, 1.0, "share of base price per km",
                                "delivered price rises with distance to the supplier")

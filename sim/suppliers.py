@@ -6,7 +6,9 @@ one supplier the cheaper it gets for all: a
 positive feedback that concentrates purchases, up to the supplier's capacity, above which its
 price rises as ``(V / (capacity V_ref))^2`` (Albino, Carbonara & Giannoccaro 2003 balance
 cooperation against supplier capacity). ``V_ref`` is ``reference_volume`` times the mean initial
-volume per supplier of the input, so prices do not depend on how many firms are simulated.
+volume per supplier of the input, so prices do not depend on how many firms are simulated. A
+supplier that sells above its capacity expands it, a share ``supplier_expansion`` of the excess
+a month: the capacity constraint binds in the short run, not for ever.
 Each month a firm reconsiders its supplier with
 probability ``1 - loyalty`` (Kirman & Vriend 2001) and switches to the supplier with the lowest
 delivered cost (gate price plus freight that grows with distance and with movement restrictions)
@@ -44,7 +46,10 @@ def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
     # scale economies only cut the price: a supplier below its reference volume (an idle one
     # too) charges its base price, so that a crowded supplier's buyers have somewhere to go
     scale = np.clip(scale, sp.price_floor, 1.0)
-    crowding = np.maximum(rel / sp.supplier_capacity, 1.0) ** 2
+    if sup.capacity is None or sp.supplier_expansion == 0.0:  # capacity fixed at set-up
+        crowding = np.maximum(rel / sp.supplier_capacity, 1.0) ** 2
+    else:
+        crowding = np.maximum(np.maximum(sup.volume, 1e-12) / sup.capacity, 1.0) ** 2
     return sup.base_price * input_mult[sup.input] * scale * crowding
 
 
@@ -246,7 +251,12 @@ def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
     return add_chunks(part)
 
 
-def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float) -> None:
-    """Smooth each supplier's volume towards what its buyers used this month."""
+def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float,
+                   expansion: float = 0.0) -> None:
+    """Smooth each supplier's volume towards what its buyers used this month; a supplier
+    selling above its capacity expands it by the share ``expansion`` of the excess (capacity
+    never shrinks)."""
     now = _volumes(firms.alive, firms.supplier, firms.output, firms.sector, sector_ipo, sup.n)
     sup.volume = memory * now + (1.0 - memory) * sup.volume
+    if expansion > 0.0 and sup.capacity is not None:
+        sup.capacity = sup.capacity + expansion * np.maximum(sup.volume - sup.capacity, 0.0)

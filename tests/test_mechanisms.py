@@ -229,6 +229,26 @@ def test_supplier_volume_follows_its_buyers():
     np.testing.assert_allclose(sup.volume, [0.5 * 45 + 0.5 * 200, 0.5 * 200])
 
 
+def test_a_supplier_past_its_capacity_expands_it_and_charges_less_for_it():
+    # volume 300 against capacities 100 and 400: the first expands by 10% of its excess of
+    # 200 (to 120) and never shrinks; the second keeps 400. Prices: crowding (V / capacity)^2
+    firms = FirmState.empty(1)
+    sup = SupplierState(x=np.zeros(2), y=np.zeros(2), region=np.zeros(2, dtype=np.int64),
+                        input=np.zeros(2, dtype=np.int64), base_price=np.ones(2),
+                        volume=np.array([300.0, 300.0]), price=np.ones(2),
+                        ref_volume=np.full(2, 50.0), capacity=np.array([100.0, 400.0]))
+    suppliers.update_volumes(firms, sup, np.array([0.3]), memory=1.0, expansion=0.1)
+    np.testing.assert_allclose(sup.capacity, [100.0, 400.0])  # volume fell to 0: no shrinking
+    sup.volume = np.array([300.0, 300.0])
+    suppliers.update_volumes(firms, sup, np.array([0.3]), memory=0.0, expansion=0.1)
+    np.testing.assert_allclose(sup.capacity, [120.0, 400.0])
+    sp = Params().replace(supplier_expansion=0.1, scale_elasticity=0.0).suppliers
+    np.testing.assert_allclose(suppliers.gate_prices(sup, sp, np.ones(1)), [(300 / 120) ** 2, 1])
+    fixed = Params().replace(supplier_expansion=0.0, scale_elasticity=0.0,
+                             supplier_capacity=2.0).suppliers  # capacity 2 x 50 = 100
+    np.testing.assert_allclose(suppliers.gate_prices(sup, fixed, np.ones(1)), [9.0, 9.0])
+
+
 def _group_world(trust_12=0.8):
     # firms 0 and 1 near A; firm 2 near B and buying from B; ties 0-1 and 1-2
     firms, sup, wa, mods = _supplier_world(firm_xy=((20.0, 12.0), (20.0, 14.0), (10.0, 16.0)),
