@@ -9,7 +9,10 @@ time replaced by its textbook limit:
 - closed market: ``outside_price = 0`` (the cluster sells only into its own, fixed demand);
 - no agglomeration or congestion: localisation, wage and rent elasticities 0;
 - no learning: ``learning_rate = 0`` (willingness moves only by imitation);
-- unfinanced growth: ``hire_cost = 0`` (a firm hires as fast as its labour gap says).
+- unfinanced growth: ``hire_cost = 0`` (a firm hires as fast as its labour gap says);
+- unlimited supplier capacity: ``supplier_capacity`` 10^6 (input prices never rise with volume);
+- owners know their talent: ``talent_uncertainty = 0`` (no learning, no selection by it);
+- smooth adjustment: ``adjustment_band = 0`` (employment follows the desired size monthly).
 
 A mechanism carries an effect when removing it changes the effect by more than the interval.
 
@@ -46,6 +49,9 @@ VARIANTS = {
                                        "rent_density_elasticity": 0.0},
     "no learning": {"learning_rate": 0.0},
     "unfinanced growth": {"hire_cost": 0.0},
+    "unlimited supplier capacity": {"supplier_capacity": 1e6},
+    "owners know their talent": {"talent_uncertainty": 0.0},
+    "smooth adjustment": {"adjustment_band": 0.0},
 }
 OUTCOMES = ("employment", "firms", "survival", "public_facilities_built", "mean_trust",
             "cooperation_rate", "public_spending_total")
