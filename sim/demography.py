@@ -61,19 +61,22 @@ def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity,
     of log A at ``sector_sd``. Talent: the owner learns the share ``learning`` of what is left
     of ``talent_gap`` (float64[N], the log of true over shown talent, drawn at birth: Jovanovic
     1982) each month, and takes a permanent shock: ``log T' = log T + learning talent_gap +
-    talent_sd zeta``. eps, eta and zeta are standard normals from the ``GROWTH``,
-    ``PRODUCTIVITY`` and ``TALENT`` streams (:func:`sim.streams.normal`).
+    talent_sd zeta``. eps and eta are the pair of independent standard normals of the
+    ``GROWTH`` stream (:func:`sim.streams.normal_pair`), zeta a standard normal of the
+    ``TALENT`` stream (:func:`sim.streams.normal`).
     """
     n = alive.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     part = np.zeros((n_chunks, 1))
+    band_up = np.exp(band)
     for c in numba.prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             out[i] = employees[i]
             new_productivity[i] = productivity[i]
             if not alive[i]:
                 continue
-            eps = streams.normal(key, month, streams.GROWTH, firm_id[i])
+            # the growth noise and the productivity shock: one pair of independent normals
+            eps, eta = streams.normal_pair(key, month, streams.GROWTH, firm_id[i])
             base = employees[i]
             gap = labour_gap[i]
             if band > 0.0 and desired[i] > 0.0 and base > 0.0:
@@ -88,7 +91,9 @@ def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity,
             elif want > cap:
                 want = cap
             size = want
-            if band > 0.0 and employees[i] > 0.0 and abs(np.log(want / employees[i])) <= band:
+            # within the band (|ln(want / L)| <= band, written without logs): no change
+            if (band > 0.0 and employees[i] > 0.0 and want <= employees[i] * band_up
+                    and want * band_up >= employees[i]):
                 size = employees[i]
             if size > employees[i] and hire_cost > 0.0:
                 room = capital[i] + (borrow_months + debt_extra_months[i]) * max(revenue[i], 0.0)
@@ -101,7 +106,6 @@ def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity,
             out[i] = size
             desired[i] = want if band > 0.0 else size
             if reversion > 0.0 and productivity[i] > 0.0:
-                eta = streams.normal(key, month, streams.PRODUCTIVITY, firm_id[i])
                 s = sector[i]
                 pull = reversion * np.log(sector_mean[s] / productivity[i])
                 shock = sector_sd[s] * np.sqrt(reversion * (2.0 - reversion))

@@ -221,7 +221,7 @@ class MarketParams:
     demand_growth: float = _p(0.001, -0.1, 0.1, "1/month", "monthly growth of sector demand")
     wage: float = _p(0.40, 0.0, 1_000.0, "money/worker-month",
                      "monthly wage per worker (times the region's wage index)")
-    fixed_cost: float = _p(0.105, 0.0, 1_000.0, "money/month", "overhead of running a firm",
+    fixed_cost: float = _p(0.091, 0.0, 1_000.0, "money/month", "overhead of running a firm",
                            "calibrated (docs/validation.md)")
     transport_share: float = _p(0.05, 0.0, 1.0, "share of revenue",
                                 "cost of reaching the market, at market access 1 and no "
@@ -266,25 +266,25 @@ class DemographyParams:
     growth_sensitivity: float = _p(0.1, 0.0, 10.0, "1/log gap",
                                    "monthly log-growth of employment per unit of log(marginal "
                                    "value product of labour / cost of a worker)")
-    growth_sd_size_elasticity: float = _p(0.22, 0.0, 1.0, "elasticity",
+    growth_sd_size_elasticity: float = _p(0.24, 0.0, 1.0, "elasticity",
                                           "the spread of growth noise falls with size as "
                                           "employees^-this (0: Gibrat's law exactly)",
                                           "about 0.15-0.2: Stanley et al. 1996; value "
-                                          "calibrated, 0.22 (docs/validation.md)")
+                                          "calibrated, 0.24 (docs/validation.md)")
     hire_cost: float = _p(1.0, 0.0, 1e6, "money/worker",
                           "capital needed to equip one more worker (growth is financed)")
     borrow_months: float = _p(1.0, 0.0, 1_000.0, "months of revenue",
                               "debt a firm may take on to finance growth (plus any guarantee)")
-    productivity_reversion: float = _p(0.043, 0.0, 1.0, "1/month",
+    productivity_reversion: float = _p(0.027, 0.0, 1.0, "1/month",
                                        "log productivity returns this share of the way to its "
                                        "sector's mean each month and takes shocks that keep its "
                                        "spread at the sector's productivity_sd: it can fall as "
                                        "well as rise (0: productivity changes only by "
                                        "spillovers and policy)", "calibrated (docs/validation.md)")
-    growth_sd: float = _p(0.041, 0.0, 1.0, "log units/month",
+    growth_sd: float = _p(0.042, 0.0, 1.0, "log units/month",
                           "proportional noise in the desired size (Gibrat)",
                           "Gibrat; Gabaix 1999; value calibrated (docs/validation.md)")
-    adjustment_band: float = _p(0.15, 0.0, 5.0, "log units",
+    adjustment_band: float = _p(0.19, 0.0, 5.0, "log units",
                                 "employment moves to the desired size only when they differ by "
                                 "more than this (fixed costs of hiring and firing make "
                                 "adjustment lumpy; 0: it follows every month)",
@@ -296,18 +296,18 @@ class DemographyParams:
                           "each month: Gibrat's law in capabilities (0: fixed at birth)",
                           "Luttmer 2007 (docs/sources.md#entry-and-exit); off: without "
                           "a normalisation talent then rises without end (docs/validation.md)")
-    talent_uncertainty: float = _p(0.71, 0.0, 5.0, "log units",
+    talent_uncertainty: float = _p(0.65, 0.0, 5.0, "log units",
                                    "spread of an owner's true talent around what the firm "
                                    "starts with, learnt over the first years (0: known at "
                                    "birth)", "Jovanovic 1982 (docs/sources.md#entry-and-exit); "
                                    "value calibrated (docs/validation.md)")
-    talent_learning: float = _p(0.077, 0.0, 1.0, "1/month",
+    talent_learning: float = _p(0.12, 0.0, 1.0, "1/month",
                                 "share of what is still unknown of an owner's talent learnt "
                                 "each month", "Jovanovic 1982 (form); value calibrated "
                                 "(docs/validation.md)")
     min_size: float = _p(1.0, 0.0, 1e6, "workers", "reflecting lower bound on employment")
     max_size: float = _p(2_000.0, 1.0, 1e9, "workers", "upper bound on employment")
-    size_tail: float = _p(1.96, 0.1, 10.0, "exponent",
+    size_tail: float = _p(2.07, 0.1, 10.0, "exponent",
                           "Pareto exponent of the sizes firms start with, before their owners "
                           "learn their talent (P(L>=5) = 5^-tail)",
                           "calibrated to the micro share and the Zipf tail together "
@@ -316,17 +316,17 @@ class DemographyParams:
                                        "capital a firm starts with")
     exit_patience: int = _p(9, 1, 10_000, "months", "consecutive loss-making months before exit",
                             "calibrated (docs/validation.md)")
-    death_rate: float = _p(0.0021, 0.0, 1.0, "1/month",
+    death_rate: float = _p(0.0045, 0.0, 1.0, "1/month",
                            "chance a firm closes in a month for reasons of its owner's own "
                            "(retirement, illness, a job elsewhere), whatever its profits",
                            "exogenous exit as in Hopenhayn 1992 and Luttmer 2007; value "
                            "calibrated (docs/validation.md)")
     debt_limit_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
                                   "a firm whose debt exceeds this leaves at once")
-    spinoff_prob: float = _p(0.0018, 0.0, 1.0, "1/month",
+    spinoff_prob: float = _p(0.0047, 0.0, 1.0, "1/month",
                              "chance a profitable firm spins off a new firm",
                              "Arthur 1990 (form); value calibrated (docs/validation.md)")
-    entry_rate: float = _p(0.0088, 0.0, 1.0, "1/month per firm",
+    entry_rate: float = _p(0.0068, 0.0, 1.0, "1/month per firm",
                            "outside entrants per month, per existing firm",
                            "calibrated (docs/validation.md)")
     entry_floor: float = _p(0.0, 0.0, 1e6, "firms/month",

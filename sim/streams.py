@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["philox", "uniform4", "normal", "make_key", "DECIDE", "MEET", "IMITATE",
+__all__ = ["philox", "uniform4", "normal", "normal_pair", "make_key", "DECIDE", "MEET", "IMITATE",
            "SUPPLIER", "GROWTH", "SPINOFF", "PRODUCTIVITY", "TALENT", "CLOSURE", "STREAMS"]
 
 # stream numbers: one per kind of per-firm draw (never renumber: it changes every result)
@@ -34,7 +34,7 @@ IMITATE = 3  #: compare with a partner, which partner, whether to copy its attit
 SUPPLIER = 4  #: reconsider one's supplier
 GROWTH = 5  #: the noise in employment growth
 SPINOFF = 6  #: spin off a new firm
-PRODUCTIVITY = 7  #: the shock to a firm's productivity
+PRODUCTIVITY = 7  #: retired: a firm's productivity shock is the GROWTH draw's second normal
 TALENT = 8  #: the shock to an owner's talent (capabilities)
 CLOSURE = 9  #: a firm closes for its owner's own reasons
 STREAMS = {"decide": DECIDE, "meet": MEET, "imitate": IMITATE, "supplier": SUPPLIER,
@@ -110,6 +110,35 @@ def normal(key, month, stream, firm_id):
         z = _polar(u2, u3)
         if z == z:
             return z
+        block += 1
+
+
+@numba.njit(cache=True)
+def _polar_pair(u1, u2):
+    """Both normals of Marsaglia's polar step, or (nan, nan) outside the unit disc."""
+    v1 = 2.0 * u1 - 1.0
+    v2 = 2.0 * u2 - 1.0
+    s = v1 * v1 + v2 * v2
+    if s <= 0.0 or s >= 1.0:
+        return np.nan, np.nan
+    f = np.sqrt(-2.0 * np.log(s) / s)
+    return v1 * f, v2 * f
+
+
+@numba.njit(cache=True)
+def normal_pair(key, month, stream, firm_id):
+    """Two independent standard normals for (month, stream, firm_id): both of the polar
+    method's normals from the point :func:`normal` accepts, so the first is :func:`normal`'s
+    (Marsaglia & Bray 1964: the two are independent). Half the hashing of two draws."""
+    block = 0
+    while True:
+        u0, u1, u2, u3 = uniform4(key, month, stream, firm_id, block)
+        a, b = _polar_pair(u0, u1)
+        if a == a:
+            return a, b
+        a, b = _polar_pair(u2, u3)
+        if a == a:
+            return a, b
         block += 1
 
 

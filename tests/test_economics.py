@@ -395,16 +395,17 @@ def _winners(model) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.statistical
 def test_clusters_form_from_an_even_start_and_lock_in():
-    """From an even start in identical towns, at the defaults (six seeds):
+    """From an even start in identical towns, at the defaults (ten seeds):
 
-    - the mean Ellison-Glaeser gamma rises by at least 0.02 over 20 years in at least five
+    - the mean Ellison-Glaeser gamma rises by at least 0.02 over 20 years in at least eight
       seeds (clusters form);
-    - by year 10 at least eight (seed, sector) pairs have a leading town with 1.5 times the
-      employment of the next, and at least 85% of those still lead at year 20 (lock-in);
+    - by year 10 at least twelve (seed, sector) pairs have a leading town with 1.5 times the
+      employment of the next, and at least 85% of those still lead at year 20 (lock-in; if
+      leadership were reshuffled at random among the three towns, a third would);
     - the seeds do not all crown the same towns (which town wins is decided by history, not by
       the map: path dependence, Arthur 1990)."""
     rises, clear, kept, crowns = 0, 0, 0, set()
-    for seed in range(1, 7):
+    for seed in range(1, 11):
         m = ClusterModel(world=symmetric_world(), rng=seed)
         for _ in range(120):
             m.step()
@@ -420,7 +421,7 @@ def test_clusters_form_from_an_even_start_and_lock_in():
         clear += int(lead.sum())
         kept += int((lead & (mid == end)).sum())
         crowns.add(tuple(end))
-    assert rises >= 5
-    assert clear >= 8
+    assert rises >= 8
+    assert clear >= 12
     assert kept >= 0.85 * clear
     assert len(crowns) >= 2

@@ -1273,7 +1273,8 @@ def test_grow_matches_numpy(seed):
     cost = np.where(alive & (out > emp), hire * (out - emp), 0.0)
     np.testing.assert_allclose(capital, capital_before - cost, rtol=1e-12, atol=1e-12)
     assert spent == pytest.approx(cost.sum(), rel=1e-10, abs=1e-12)
-    eta = np.array([_normal(key, month, streams.PRODUCTIVITY, f) for f in firm_id])
+    # the productivity shock is the second normal of the growth draw's polar pair
+    eta = np.array([streams.normal_pair(key, month, streams.GROWTH, int(f))[1] for f in firm_id])
     shock = sd_s[sector] * np.sqrt(reversion * (2 - reversion))
     moved = prod * np.exp(reversion * np.log(mean[sector] / prod) + shock * eta)
     np.testing.assert_allclose(new_prod, np.where(alive & (reversion > 0), moved, prod),
