@@ -425,3 +425,52 @@ def test_clusters_form_from_an_even_start_and_lock_in():
     assert clear >= 12
     assert kept >= 0.85 * clear
     assert len(crowns) >= 2
+
+
+# ---------------------------------------------------------------------------- selection by age
+
+
+def _hazard_and_spread_by_age(**kw) -> tuple[float, float, float, float]:
+    """Monthly exit hazard and the spread of annual log growth of young (< 2 years) and old
+    (>= 5 years) firms over ten years at 1,000 firms, seeds 1-3."""
+    exits = {"young": [0, 0], "old": [0, 0]}
+    growth: dict[str, list[float]] = {"young": [], "old": []}
+    for seed in (1, 2, 3):
+        m = ClusterModel(n_firms=1000, rng=seed, **kw)
+        year_before = {}
+        for t in range(120):
+            f = m.firms
+            ids, ages = f.firm_id[f.alive].copy(), f.age[f.alive].copy()
+            if t == 108:
+                sizes = f.employees[f.alive].tolist()
+                year_before = dict(zip(ids.tolist(), zip(ages.tolist(), sizes, strict=True),
+                                       strict=True))
+            m.step()
+            left = ~np.isin(ids, m.firms.firm_id[m.firms.alive])
+            for group, mask in (("young", ages < 24), ("old", ages >= 60)):
+                exits[group][0] += int(left[mask].sum())
+                exits[group][1] += int(mask.sum())
+        now = dict(zip(m.firms.firm_id[m.firms.alive].tolist(),
+                       m.firms.employees[m.firms.alive].tolist(), strict=True))
+        for i, (age, size) in year_before.items():
+            if i in now and (age < 24 or age >= 60):
+                growth["young" if age < 24 else "old"].append(float(np.log(now[i] / size)))
+    return (exits["young"][0] / exits["young"][1], exits["old"][0] / exits["old"][1],
+            float(np.std(growth["young"])), float(np.std(growth["old"])))
+
+
+@pytest.mark.slow
+@pytest.mark.statistical
+def test_young_firms_exit_more_and_grow_more_unevenly_because_owners_learn():
+    """Jovanovic (1982) selection, the stylised facts of Evans (1987) and Dunne, Roberts &
+    Samuelson (1989): at the defaults young firms' monthly exit hazard is at least twice old
+    firms' (measured 2.0% against 0.7%) and the spread of their annual growth at least 1.3
+    times (0.29 against 0.20). With owners who know their talent at birth
+    (``talent_uncertainty = 0``) both ratios fall below 1.25 (measured 1.05 and 1.16): the
+    learning is what makes them (thousands of firm-months behind each hazard)."""
+    young, old, spread_young, spread_old = _hazard_and_spread_by_age()
+    assert young > 2.0 * old
+    assert spread_young > 1.3 * spread_old
+    young, old, spread_young, spread_old = _hazard_and_spread_by_age(talent_uncertainty=0.0)
+    assert young < 1.25 * old
+    assert spread_young < 1.25 * spread_old

@@ -586,6 +586,29 @@ def test_growth_without_noise_follows_the_labour_gap_within_floor_and_cap():
     ], rtol=1e-12)
 
 
+def test_employment_moves_in_lumps_to_the_desired_size():
+    # no noise, no pull, band 0.2: a desired size 10% above the workforce leaves it alone (and
+    # is remembered); 30% above or 25% below, the firm hires or fires all the way at once
+    dp = Params().replace(growth_sensitivity=0.0, growth_sd=0.0, hire_cost=0.0,
+                          productivity_reversion=0.0, adjustment_band=0.2, talent_sd=0.0,
+                          min_size=1.0, max_size=2000.0).demography
+    f = _firms(employees=[10.0, 10.0, 10.0], desired=[11.0, 13.0, 7.5], revenue=[10.0] * 3)
+    demography.grow(f, dp, np.zeros(3), np.ones(1), np.zeros(1), 0.65, _key(0), 1)
+    np.testing.assert_allclose(f.employees, [10.0, 13.0, 7.5], rtol=1e-12)
+    np.testing.assert_allclose(f.desired, [11.0, 13.0, 7.5], rtol=1e-12)
+
+
+def test_owners_learn_their_talent_a_share_a_month():
+    # talent_gap 0.5 learnt at 0.2 a month: talent x exp(0.1), then x exp(0.08); gap 0.4, 0.32
+    dp = Params().replace(growth_sd=0.0, productivity_reversion=0.0, talent_learning=0.2,
+                          talent_sd=0.0, adjustment_band=0.0).demography
+    f = _firms(employees=[5.0], talent=[2.0], talent_gap=[0.5], revenue=[10.0])
+    demography.grow(f, dp, np.zeros(1), np.ones(1), np.zeros(1), 0.65, _key(0), 1)
+    np.testing.assert_allclose([f.talent[0], f.talent_gap[0]], [2.0 * math.exp(0.1), 0.4])
+    demography.grow(f, dp, np.zeros(1), np.ones(1), np.zeros(1), 0.65, _key(0), 2)
+    np.testing.assert_allclose([f.talent[0], f.talent_gap[0]], [2.0 * math.exp(0.18), 0.32])
+
+
 def test_exit_after_exit_patience_loss_months():
     dp = Params().replace(exit_patience=3, debt_limit_months=3.0, death_rate=0.0).demography
     f = _firms(profit=[-1.0, -1.0], revenue=[10.0, 10.0], capital=[0.0, 0.0])
