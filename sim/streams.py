@@ -85,37 +85,9 @@ def uniform4(key, month, stream, firm_id, block):
 
 
 @numba.njit(cache=True)
-def _polar(u1, u2):
-    """Marsaglia's polar step: a standard normal from two uniforms, or nan if the point
-    (2 u1 - 1, 2 u2 - 1) falls outside the unit disc (probability 1 - pi / 4)."""
-    v1 = 2.0 * u1 - 1.0
-    v2 = 2.0 * u2 - 1.0
-    s = v1 * v1 + v2 * v2
-    if s <= 0.0 or s >= 1.0:
-        return np.nan
-    return v1 * np.sqrt(-2.0 * np.log(s) / s)
-
-
-@numba.njit(cache=True)
-def normal(key, month, stream, firm_id):
-    """A standard normal for (month, stream, firm_id): the polar method on the words of blocks
-    0, 1, ... in order, two tries a block, until a point falls in the unit disc (the first block
-    fails with probability (1 - pi / 4)^2 = 4.6%)."""
-    block = 0
-    while True:
-        u0, u1, u2, u3 = uniform4(key, month, stream, firm_id, block)
-        z = _polar(u0, u1)
-        if z == z:  # not nan
-            return z
-        z = _polar(u2, u3)
-        if z == z:
-            return z
-        block += 1
-
-
-@numba.njit(cache=True)
 def _polar_pair(u1, u2):
-    """Both normals of Marsaglia's polar step, or (nan, nan) outside the unit disc."""
+    """Marsaglia's polar step: both standard normals from two uniforms, or (nan, nan) if the
+    point (2 u1 - 1, 2 u2 - 1) falls outside the unit disc (probability 1 - pi / 4)."""
     v1 = 2.0 * u1 - 1.0
     v2 = 2.0 * u2 - 1.0
     s = v1 * v1 + v2 * v2
@@ -126,20 +98,33 @@ def _polar_pair(u1, u2):
 
 
 @numba.njit(cache=True)
+def _polar(u1, u2):
+    """The first normal of :func:`_polar_pair`, or nan."""
+    return _polar_pair(u1, u2)[0]
+
+
+@numba.njit(cache=True)
 def normal_pair(key, month, stream, firm_id):
-    """Two independent standard normals for (month, stream, firm_id): both of the polar
-    method's normals from the point :func:`normal` accepts, so the first is :func:`normal`'s
-    (Marsaglia & Bray 1964: the two are independent). Half the hashing of two draws."""
+    """Two independent standard normals for (month, stream, firm_id) (Marsaglia & Bray 1964):
+    the polar method on the words of blocks 0, 1, ... in order, two tries a block, until a
+    point falls in the unit disc (the first block fails with probability (1 - pi / 4)^2 =
+    4.6%). Half the hashing of two draws."""
     block = 0
     while True:
         u0, u1, u2, u3 = uniform4(key, month, stream, firm_id, block)
         a, b = _polar_pair(u0, u1)
-        if a == a:
+        if a == a:  # not nan
             return a, b
         a, b = _polar_pair(u2, u3)
         if a == a:
             return a, b
         block += 1
+
+
+@numba.njit(cache=True)
+def normal(key, month, stream, firm_id):
+    """A standard normal for (month, stream, firm_id): the first of :func:`normal_pair`."""
+    return normal_pair(key, month, stream, firm_id)[0]
 
 
 def make_key(rng: np.random.Generator) -> np.ndarray:
