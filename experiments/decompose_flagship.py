@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.api import simulate
-from sim.provenance import provenance
-from sim.scenario import load_scenario
+from sim.io.provenance import provenance
+from sim.io.scenario import load_scenario
+from sim.studies.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = {name: ROOT / "scenarios" / f"{name}.toml"

@@ -49,7 +49,7 @@ def compute(name: str, out_root: Path, workers: int | None = None) -> dict:
     """Run (or resume) one comparison and reduce it to the numbers the doc quotes."""
     import pandas as pd
 
-    from sim.compare import compare
+    from sim.studies.compare import compare
 
     files, reps, seed = COMPARISONS[name]
     paths = [ROOT / "scenarios" / f"{f}.toml" for f in files]

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.calibrate import abc
-from sim.calibrate import model as pmodel
-from sim.calibrate.run import default_out, load_calibration
+from sim.studies.calibrate import abc
+from sim.studies.calibrate import model as pmodel
+from sim.studies.calibrate.run import default_out, load_calibration
 
 
 def _one(job):

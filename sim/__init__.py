@@ -3,8 +3,9 @@
 Importing the package computes and writes nothing. The main entry points:
 
 - :class:`sim.model.ClusterModel`, the Mesa model;
-- :func:`sim.scenario.load_scenario`, reading a scenario file;
-- :func:`sim.api.simulate`, one run of a scenario returning its series and final outcomes.
+- :func:`sim.io.scenario.load_scenario`, reading a scenario file;
+- :func:`sim.studies.simulate.simulate`, one run of a scenario returning its series and final
+outcomes.
 """
 
 import os
@@ -21,10 +22,10 @@ os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 # One numba cache folder for every entry point (make, clustersim, python, pytest, the app), so
 # kernels compiled once are loaded everywhere after: NUMBA_CACHE_DIR if set, else the project's
-# .cache/numba (as the Makefile sets) or a per-user folder (sim.compiling). Set before numba is
+# .cache/numba (as the Makefile sets) or a per-user folder (sim.core.compiling). Set before numba is
 # imported; nothing is written until numba caches a kernel.
 if not os.environ.get("NUMBA_CACHE_DIR"):
-    from sim.compiling import cache_dir as _cache_dir
+    from sim.core.compiling import cache_dir as _cache_dir
 
     os.environ["NUMBA_CACHE_DIR"] = str(_cache_dir())
 

@@ -1,6 +1,6 @@
 """Mesa agents: thin views onto the model's arrays.
 
-The state of every firm lives in :class:`sim.state.FirmState`; a :class:`FirmAgent` only holds
+The state of every firm lives in :class:`sim.core.state.FirmState`; a :class:`FirmAgent` only holds
 its slot index and reads (or writes) the arrays through properties. This keeps the hot loops in
 numba kernels over arrays while Mesa's tools (``model.agents``, ``AgentSet.select``,
 ``groupby``, ``agg``) and the browser still see one agent per firm.
@@ -79,7 +79,7 @@ class FirmAgent(mesa.Agent):
 
 
 class SupplierAgent(mesa.Agent):
-    """A supplier of an input, a view onto :class:`sim.state.SupplierState`."""
+    """A supplier of an input, a view onto :class:`sim.core.state.SupplierState`."""
 
     def __init__(self, model, slot: int):
         super().__init__(model)
@@ -109,7 +109,7 @@ class SupplierAgent(mesa.Agent):
 
 
 class FacilityAgent(mesa.Agent):
-    """A joint facility (CFC or private), a view onto :class:`sim.state.FacilityState`."""
+    """A joint facility (CFC or private), a view onto :class:`sim.core.state.FacilityState`."""
 
     STATUS = ("pledge drive", "under construction", "operating", "failed", "closed")
 

@@ -1,13 +1,13 @@
 """The cluster model: MSMEs that cooperate, share suppliers and build joint infrastructure.
 
 :class:`ClusterModel` is a Mesa model whose state lives in structures of arrays
-(:mod:`sim.state`); each mechanism is a module with a small function of (state, params, rng)
-(:mod:`sim.cooperation`, :mod:`sim.suppliers`, :mod:`sim.facilities`, :mod:`sim.market`,
-:mod:`sim.demography`) behind a switch in :class:`sim.params.Switches`. Firms are also Mesa
-agents (:class:`sim.agents.FirmAgent`), thin views that hold a slot index.
+(:mod:`sim.core.state`); each mechanism is a module of :mod:`sim.mechanisms` with a small function
+of (state, params, rng) (cooperation, suppliers, facilities, market, demography) behind a switch in
+:class:`sim.core.params.Switches`. Firms are also Mesa agents (:class:`sim.agents.FirmAgent`), thin
+views that hold a slot index.
 
 All randomness comes from ``self.rng``, the one :class:`numpy.random.Generator` Mesa builds from
-the ``rng`` argument. Per-firm draws are counter-based (:mod:`sim.streams`): a pure function of
+the ``rng`` argument. Per-firm draws are counter-based (:mod:`sim.core.streams`): a pure function of
 a key drawn once from ``self.rng``, the month, the kind of draw and the firm, computed inside the
 parallel kernels; the few other draws (entrants, interventions) come from ``self.rng`` in a
 fixed order. One seed gives bit-identical runs whatever the number of numba threads.
@@ -23,13 +23,15 @@ import mesa
 import numba
 import numpy as np
 
-from sim import collect, cooperation, demography, facilities, market, metrics, streams, suppliers
 from sim.agents import FacilityAgent, FirmAgent, SupplierAgent
+from sim.core import streams
+from sim.core.params import Params
+from sim.core.spatial import build_cell_list, spatial_order
+from sim.core.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
+from sim.core.world import World, default_world
 from sim.interventions.base import Intervention, Schedule
-from sim.params import Params
-from sim.spatial import build_cell_list, spatial_order
-from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
-from sim.world import World, default_world
+from sim.measure import collect, metrics
+from sim.mechanisms import cooperation, demography, facilities, market, suppliers
 
 __all__ = ["ClusterModel", "PARALLEL_MIN_FIRMS"]
 
@@ -46,7 +48,7 @@ class ClusterModel(mesa.Model):
     params : Params, optional
         All scalar parameters (defaults: a generic cluster).
     world : World, optional
-        Regions, sectors and initial firms (default: :func:`sim.world.default_world`).
+        Regions, sectors and initial firms (default: :func:`sim.core.world.default_world`).
     interventions : sequence of Intervention
         Policies and shocks, applied on their schedules.
     rng : int or numpy.random.Generator or SeedSequence
@@ -69,10 +71,10 @@ class ClusterModel(mesa.Model):
 
     Attributes
     ----------
-    recorder : sim.collect.Recorder
+    recorder : sim.measure.collect.Recorder
         Every per-step output (``model.series()``).
     datacollector : mesa.DataCollector
-        The main series (:data:`sim.collect.MESA_SERIES`) for Mesa's own tools
+        The main series (:data:`sim.measure.collect.MESA_SERIES`) for Mesa's own tools
         (``mesa.batch_run``, ``make_plot_component``), collected at set-up and every step.
     """
 
@@ -85,14 +87,14 @@ class ClusterModel(mesa.Model):
                 raise ValueError("ClusterModel: give rng or seed, not both")
             rng = seed
         super().__init__(rng=rng)
-        #: the key of every per-firm draw (sim.streams): first thing drawn from the seed
+        #: the key of every per-firm draw (sim.core.streams): first thing drawn from the seed
         self.stream_key = streams.make_key(self.rng)
         self.threads = threads
         params = params or Params()
         if kwargs:
             params = params.replace(kwargs)
         self.params = params
-        #: months simulated before month 0 (sim.params.WorldParams.burn_in)
+        #: months simulated before month 0 (sim.core.params.WorldParams.burn_in)
         self.burn_in = params.world.burn_in
         self.world = world or default_world()
         self.use_agents = agents
@@ -116,7 +118,7 @@ class ClusterModel(mesa.Model):
         self._facility_agents: list[FacilityAgent] = []
 
         # the set-up runs kernels too: on the threads the steps will use (and so, on one thread,
-        # their serial builds: sim.parallel)
+        # their serial builds: sim.core.parallel)
         n_initial = sum(g.count for g in self.world.firms) if self.world.firms else (
             params.world.n_firms)
         outer_threads = self._set_threads(n_initial)
@@ -278,7 +280,7 @@ class ClusterModel(mesa.Model):
         return collect.firm_table(self)
 
     def _repr_html_(self) -> str:  # a short summary in notebooks
-        from sim.notebook import model_html
+        from sim.views.notebook import model_html
 
         return model_html(self)
 
@@ -375,8 +377,9 @@ class ClusterModel(mesa.Model):
         q = market.sector_output(f.alive, f.sector, q_firm, len(w.sectors))
         mean_q = float(q.sum() / max(n, 1)) if n else 1.0
         self.demand0 = np.where(q > 0, q, mean_q * self.world_arrays["sector_weight"])
-        # congestion and localisation are measured against the start (sim.market), floored at a
-        # quarter of an even spread so that a region or sector starting empty stays finite
+        # congestion and localisation are measured against the start (sim.mechanisms.market),
+        # floored at a quarter of an even spread so that a region or sector starting empty stays
+        # finite
         n_s, n_r = len(w.sectors), len(w.regions)
         emp = market.employment_by(f, n_s, n_r)
         total = max(float(emp.sum()), 1.0)

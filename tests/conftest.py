@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import compiling
-from sim.params import Params
-from sim.world import FirmGroup, Region, Sector, World
+from sim.core import compiling
+from sim.core.params import Params
+from sim.core.world import FirmGroup, Region, Sector, World
 
 # tests that check a command's stderr line by line must not see the one-off "compiling kernels"
 # notice when the cache is cold (tests/test_compiling.py checks it in fresh interpreters)
 compiling.silence()
 
-#: Every mechanism switch, in the order of :class:`sim.params.Switches`.
+#: Every mechanism switch, in the order of :class:`sim.core.params.Switches`.
 SWITCHES = ("cooperation", "suppliers", "joint_purchasing", "facilities", "market", "growth",
             "exit", "entry")
 

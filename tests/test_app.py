@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import solara
 
-from sim import live
+from sim.core.params import _FIELD_INFO, Params
+from sim.core.state import FacilityState
 from sim.interventions.shocks import MovementRestriction
 from sim.model import ClusterModel
-from sim.params import _FIELD_INFO, Params
-from sim.state import FacilityState
+from sim.views import live
 
 ROOT = Path(__file__).resolve().parents[1]
 FREE_RIDING = ROOT / "scenarios" / "classroom_free_riding.toml"
@@ -26,9 +26,9 @@ FREE_RIDING = ROOT / "scenarios" / "classroom_free_riding.toml"
 def app(monkeypatch):
     monkeypatch.setenv("CLUSTERSIM_SCENARIO", str(FREE_RIDING))
     monkeypatch.setenv("CLUSTERSIM_SCENARIO_DIR", str(ROOT / "scenarios"))
-    import sim.app
+    import sim.views.app
 
-    return sim.app
+    return sim.views.app
 
 
 def _buttons(rc) -> dict[str, v.Btn]:
@@ -153,8 +153,8 @@ def test_solaraviz_takes_the_plain_model_as_mesas_docs_show():
 
 
 def test_notebook_summaries():
-    from sim.api import simulate
-    from sim.scenario import load_scenario
+    from sim.io.scenario import load_scenario
+    from sim.studies.simulate import simulate
 
     sc = load_scenario(FREE_RIDING)
     html = sc._repr_html_()
@@ -173,7 +173,7 @@ def test_notebook_summaries():
 
 
 def test_app_update_benchmark_reports_its_parts():
-    from sim.bench import app_updates_per_s
+    from sim.bench.model import app_updates_per_s
 
     res = app_updates_per_s(n_firms=200, updates=3)
     assert res["updates_per_s"] > 0

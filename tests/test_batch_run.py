@@ -8,7 +8,7 @@ import mesa
 import pandas as pd
 import pytest
 
-from sim.collect import MESA_SERIES
+from sim.measure.collect import MESA_SERIES
 from sim.model import ClusterModel
 
 PARAMS = {"n_firms": [60, 90], "coop_benefit": 0.03, "seed": [1, 2]}

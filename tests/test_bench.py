@@ -32,7 +32,7 @@ def test_phase_timings_account_for_the_step():
 
 
 def test_firm_steps_per_second_reports_rate_phases_and_cpu_share():
-    from sim.bench import firm_steps_per_second
+    from sim.bench.model import firm_steps_per_second
 
     r = firm_steps_per_second(300, steps=2, repeats=1, burn_in=1, agents=False)
     assert r["firm_steps_per_s"] > 0
@@ -42,7 +42,7 @@ def test_firm_steps_per_second_reports_rate_phases_and_cpu_share():
 
 
 def test_paired_rates_alternate_thread_counts_and_pair_the_ratios(monkeypatch):
-    import sim.bench as bench
+    import sim.bench.model as bench
 
     calls = []
 
@@ -67,7 +67,7 @@ def test_paired_rates_alternate_thread_counts_and_pair_the_ratios(monkeypatch):
 
 
 def test_firm_steps_per_second_times_each_step():
-    from sim.bench import firm_steps_per_second
+    from sim.bench.model import firm_steps_per_second
 
     r = firm_steps_per_second(300, steps=3, repeats=1, burn_in=1, agents=False)
     assert len(r["step_seconds"]) == 3
@@ -102,7 +102,7 @@ def _timed(live, step, **phases):
 
 
 def test_scaling_exponents_by_hand():
-    from sim.bench import scaling_exponents
+    from sim.bench.model import scaling_exponents
 
     small = _timed(1_000, 0.01, cooperation=0.004, metrics=0.006)
     # x100 firms: cooperation x100 (linear), metrics x1000 (b = 1.5), the step x10 (b = 0.5)
@@ -114,7 +114,7 @@ def test_scaling_exponents_by_hand():
 
 
 def test_targets_are_judged_from_the_figures():
-    from sim.bench import check_targets
+    from sim.bench.model import check_targets
 
     res = {
         "firm_steps_per_s_threads_1": {"100000": 1.6e6},

@@ -1,5 +1,5 @@
-"""Calibration by pattern-oriented modelling (sim.calibrate): targets, ABC, the patterns model,
-the calibration file, the pipeline and ``clustersim calibrate``.
+"""Calibration by pattern-oriented modelling (sim.studies.calibrate): targets, ABC, the patterns
+model, the calibration file, the pipeline and ``clustersim calibrate``.
 
 The ABC recovery test uses the Ishigami stand-in with x1 = x3 = 0, where y = 7 sin^2(x2) is
 monotone in x2 on [0, pi/2], so the parameter that produced an observed y is known exactly.
@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibrate import abc
-from sim.calibrate import model as pmodel
-from sim.calibrate.run import calibrate, load_calibration, sweep_toml
-from sim.calibrate.targets import Target, load_targets, parse_targets
 from sim.cli import main
-from sim.errors import InputError
-from sim.params import ParameterError
+from sim.core.errors import InputError
+from sim.core.params import ParameterError
+from sim.studies.calibrate import abc
+from sim.studies.calibrate import model as pmodel
+from sim.studies.calibrate.run import calibrate, load_calibration, sweep_toml
+from sim.studies.calibrate.targets import Target, load_targets, parse_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "docs" / "sources.md"
@@ -244,7 +244,7 @@ def test_smm_refinement_on_the_ishigami_toy(tmp_path):
 
 
 def test_smm_metamodel_recovers_a_quadratic_exactly():
-    from sim.calibrate import smm
+    from sim.studies.calibrate import smm
 
     rng = np.random.default_rng(1)
     theta = rng.uniform(0, 2, (60, 2))
@@ -301,7 +301,7 @@ def test_measure_on_hand_made_outputs():
 
 
 def test_the_patterns_model_is_registered_and_reproducible(tmp_path):
-    from sim.sweep import models
+    from sim.studies.sweep import models
 
     assert "patterns" in models.MODELS
     assert models.known_outcomes("patterns") == pmodel.PATTERNS
@@ -440,7 +440,7 @@ def test_missing_file_and_foreign_out_directory_exit_2(tmp_path, capsys):
 
 
 def test_analysis_and_figures_survive_failed_runs(tmp_path):
-    from sim.calibrate.run import analyse, write_outputs
+    from sim.studies.calibrate.run import analyse, write_outputs
 
     f = tmp_path / "toy.toml"
     f.write_text(TOY)

@@ -1,9 +1,9 @@
-"""The recorder's outputs: the fast path of :mod:`sim.collect` against the single metrics.
+"""The recorder's outputs: the fast path of :mod:`sim.measure.collect` against the single metrics.
 
-:func:`sim.collect.indicators` gets the firm-array indicators from
-:func:`sim.metrics.firm_indicators` and :func:`sim.collect.snapshot` its sums from
-:func:`sim.metrics.alive_totals`; the row must be the one the single public functions of
-:mod:`sim.metrics` and numpy's masked sums give on the same model state (to summation-order
+:func:`sim.measure.collect.indicators` gets the firm-array indicators from
+:func:`sim.measure.metrics.firm_indicators` and :func:`sim.measure.collect.snapshot` its sums from
+:func:`sim.measure.metrics.alive_totals`; the row must be the one the single public functions of
+:mod:`sim.measure.metrics` and numpy's masked sums give on the same model state (to summation-order
 rounding), and bit-identical for any number of numba threads.
 """
 
@@ -13,9 +13,9 @@ import numba
 import numpy as np
 import pytest
 
-from sim import collect, metrics
 from sim import model as model_module
-from sim.cooperation import add_tie
+from sim.measure import collect, metrics
+from sim.mechanisms.cooperation import add_tie
 from sim.model import ClusterModel
 
 

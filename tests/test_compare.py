@@ -23,10 +23,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim import compare as cmp
-from sim import costeff
 from sim.cli import main
-from sim.compare import (
+from sim.core.errors import InputError
+from sim.studies import compare as cmp
+from sim.studies import costeff
+from sim.studies.compare import (
     Comparison,
     load_comparison,
     paired_difference,
@@ -35,10 +36,9 @@ from sim.compare import (
     summarise,
     t_interval,
 )
-from sim.errors import InputError
-from sim.report import effect_class
-from sim.sweep.experiment import run_seed
-from sim.sweep.results import query
+from sim.studies.report import effect_class
+from sim.studies.sweep.experiment import run_seed
+from sim.studies.sweep.results import query
 
 SMALL = """
 [scenario]
@@ -273,7 +273,7 @@ def test_common_random_numbers_and_seeds(tmp_path):
     assert list(runs[runs["scenario"] == "base"]["seed"]) == expected
     assert set(comp.series["step"]) == set(range(11))
     # one replicate equals a direct run with its seed
-    from sim.api import simulate
+    from sim.studies.simulate import simulate
 
     direct = simulate(alt, seed=expected[1])
     got = runs[(runs["scenario"] == "alt") & (runs["replicate"] == 1)].iloc[0]
@@ -533,7 +533,7 @@ def test_command(tmp_path, capsys):
     assert run["overrides"] == {"interventions.training.cost_per_firm": 3.0}
     assert run["steps"] == 4
     # the intervention override reached the scenario that has the intervention, only
-    from sim.api import simulate
+    from sim.studies.simulate import simulate
 
     direct = simulate(alt, steps=4, seed=run["seeds"][0],
                       overrides={"interventions.training.cost_per_firm": 3.0})
@@ -578,8 +578,8 @@ def test_command_bad_scenario_exit_2(tmp_path, capsys):
 
 
 def test_report_words_for_each_cost_case():
-    from sim.costeff import cost_effectiveness
-    from sim.report import _cost_text
+    from sim.studies.costeff import cost_effectiveness
+    from sim.studies.report import _cost_text
 
     gain = np.array([10.0, 12.0, 11.0, 9.0, 10.0])
     cases = {

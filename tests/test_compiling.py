@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sim import compiling
+from sim.core import compiling
 
 ROOT = Path(__file__).resolve().parents[1]
 
 KERNEL = """
-import sim.parallel  # installs the notice, as every model import does
+import sim.core.parallel  # installs the notice, as every model import does
 import numba
 
 @numba.njit(cache=True)

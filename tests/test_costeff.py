@@ -1,4 +1,4 @@
-"""Cost-effectiveness from paired replicates (sim.costeff): Fieller's interval against its
+"""Cost-effectiveness from paired replicates (sim.studies.costeff): Fieller's interval against its
 definition, every sign case, and coverage on constructed data with a known ratio."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import costeff
-from sim.costeff import classify, cost_effectiveness, fieller_interval
+from sim.studies import costeff
+from sim.studies.costeff import classify, cost_effectiveness, fieller_interval
 
 
 def _p(c, e, r):

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.core.params import ParameterError, Params
 from sim.interventions.cfc import CommonFacilityCentre
 from sim.interventions.trust import TrustBuilding
 from sim.model import ClusterModel
-from sim.params import ParameterError, Params
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = (CommonFacilityCentre(name="cfc", region="Core", start=2, project_cost=200.0,

@@ -1,6 +1,6 @@
 """The documentation stays in step with the code.
 
-- every parameter of :func:`sim.params.param_table` is described in the prose of docs/ODD.md;
+- every parameter of :func:`sim.core.params.param_table` is described in the prose of docs/ODD.md;
 - docs/params.md, and the parameter table embedded in docs/ODD.md, equal the current output of
   ``clustersim params --markdown`` (so a changed parameter forces regenerating them);
 - every intervention kind in :data:`sim.interventions.KINDS`, and every field of each kind, is
@@ -19,8 +19,8 @@ import pytest
 
 from sim.cli import main
 from sim.cli import params as params_cli
+from sim.core.params import Params, param_table
 from sim.interventions import KINDS, Intervention
-from sim.params import Params, param_table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 ODD = DOCS / "ODD.md"
@@ -136,8 +136,8 @@ def test_every_name_has_one_declaration():
     ``from_params`` (default -1 = the parameter's value, same unit and range), or a firm
     group's ``size_tail`` (unset = the parameter). Fields of different kinds that share a name
     share a unit."""
-    from sim import scenario
-    from sim.world import FirmGroup
+    from sim.core.world import FirmGroup
+    from sim.io import scenario
 
     params = Params.names()
     field_info = {row["name"]: row for row in param_table()}

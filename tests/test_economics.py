@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import cooperation, demography, market, suppliers
+from sim.core.params import Params
+from sim.core.state import SupplierState
+from sim.core.world import FirmGroup, Region, Sector, World
+from sim.mechanisms import cooperation, demography, market, suppliers
 from sim.model import ClusterModel
-from sim.params import Params
-from sim.state import SupplierState
-from sim.world import FirmGroup, Region, Sector, World
 from tests.conftest import quiet_params, tiny_world
 
 # ---------------------------------------------------------------------------- open market
@@ -263,7 +263,7 @@ def test_burn_in_is_recorded_at_negative_steps_and_flagged():
 
 
 def test_no_intervention_acts_during_the_burn_in():
-    from sim.scenario import load_scenario
+    from sim.io.scenario import load_scenario
 
     sc = load_scenario("scenarios/cfc.toml").with_overrides({"burn_in": 12})
     m = sc.build(rng=1)

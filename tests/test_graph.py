@@ -1,11 +1,12 @@
-"""Twin, reference and hand-built tests of :mod:`sim.graph`, the parallel connected components.
+"""Twin, reference and hand-built tests of :mod:`sim.measure.graph`, the parallel connected
+components.
 
 Every numba kernel of the module is run against its own pure-Python ``kernel.py_func`` on the
 same small inputs (integers exactly, including every array it writes). The components are
 checked against scipy's ``connected_components`` on random valid tie tables, against cases
 whose answer is known by hand (chains and stars across many chunks, isolated and dead firms,
 empty tables), for the same result with 1 and 2 threads, and against scipy on the tie table of
-a model run, through the joint-purchasing rule as :func:`sim.suppliers.purchasing_groups`
+a model run, through the joint-purchasing rule as :func:`sim.mechanisms.suppliers.purchasing_groups`
 applies it.
 """
 
@@ -16,8 +17,9 @@ import pytest
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 
-from sim import graph, suppliers
-from sim.graph import CHUNK, components, largest_component
+from sim.measure import graph
+from sim.measure.graph import CHUNK, components, largest_component
+from sim.mechanisms import suppliers
 from sim.model import ClusterModel
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
@@ -85,7 +87,8 @@ def ways(partner: np.ndarray, trust: np.ndarray, kind: str):
 
 
 def forest_inputs(partner: np.ndarray, alive: np.ndarray, chunk: int):
-    """Everything :func:`sim.graph._forest` sets up before phase 1, for the phase's twins."""
+    """Everything :func:`sim.measure.graph._forest` sets up before phase 1, for the phase's
+    twins."""
     n, k = partner.shape
     n_chunks, width, shift, chunk_of = graph._layout(n, chunk)
     levels, table_ = graph._levels(n_chunks)

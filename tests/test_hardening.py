@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.output import claim_folder, lock_path
+from sim.io.output import claim_folder, lock_path
 from tests.conftest import one_town_toml
 
 
@@ -106,7 +106,7 @@ def test_a_negative_seed_is_refused(tmp_path, capsys):
 
 
 def test_run_steps_on_the_command_line_have_the_files_cap(tmp_path, capsys):
-    from sim.scenario import META_FIELDS
+    from sim.io.scenario import META_FIELDS
 
     cap = META_FIELDS["steps"].metadata["hi"]
     assert main(["run", str(scenario(tmp_path)), "--steps", str(cap + 1), "--out",
@@ -159,7 +159,7 @@ def test_a_fifo_is_not_a_scenario_and_does_not_hang(tmp_path):
 
 
 def test_an_oversized_scenario_is_refused(tmp_path, capsys):
-    from sim.inputs import MAX_INPUT_BYTES
+    from sim.io.inputs import MAX_INPUT_BYTES
 
     big = tmp_path / "big.toml"
     big.write_text(one_town_toml("big", 2) + "# padding\n" * (MAX_INPUT_BYTES // 10))
@@ -173,7 +173,7 @@ def test_an_oversized_scenario_is_refused(tmp_path, capsys):
 
 
 def test_device_and_oversized_experiment_files_are_refused(tmp_path, capsys):
-    from sim.inputs import MAX_INPUT_BYTES
+    from sim.io.inputs import MAX_INPUT_BYTES
 
     big = tmp_path / "big.toml"
     big.write_bytes(b"#" * (MAX_INPUT_BYTES + 1))
@@ -185,7 +185,7 @@ def test_device_and_oversized_experiment_files_are_refused(tmp_path, capsys):
 
 
 def test_a_long_extends_chain_is_one_line(tmp_path, capsys):
-    from sim.scenario import MAX_EXTENDS
+    from sim.io.scenario import MAX_EXTENDS
 
     n = 990  # the length that exhausted the recursion
     (tmp_path / f"s{n}.toml").write_text(one_town_toml("root", 2))
@@ -273,7 +273,7 @@ def test_compare_replicates_are_capped(tmp_path, capsys):
 
 
 def test_the_documented_firm_maximum_is_one_this_machine_can_hold(tmp_path, capsys):
-    from sim.params import MAX_FIRMS, ParameterError, Params
+    from sim.core.params import MAX_FIRMS, ParameterError, Params
 
     assert MAX_FIRMS == 5_000_000  # 10,000,000 ran out of memory on a 24 GiB machine
     with pytest.raises(ParameterError, match="allowed: an integer from 0 to 5000000"):

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.sweep import SweepStore, run_sweep
-from sim.sweep import runner as sweep_runner
+from sim.studies.sweep import SweepStore, run_sweep
+from sim.studies.sweep import runner as sweep_runner
 
 GRID = """
 [experiment]
@@ -81,8 +81,8 @@ def test_a_sweep_killed_while_preparing_its_folder_starts_again(tmp_path, capsys
     # the process dies (as with kill -9: no clean-up runs) in the middle of the preparation
     code = textwrap.dedent(f"""
         import os, shutil
-        import sim.sweep.store as store
-        from sim.sweep import run_sweep
+        import sim.studies.sweep.store as store
+        from sim.studies.sweep import run_sweep
 
         def die(*args, **kwargs):
             os._exit(9)
@@ -348,12 +348,12 @@ def test_analyze_refuses_a_resample_count_it_cannot_use(a_sweep, capsys, resampl
 @pytest.mark.parametrize("where", ["proc", "under-a-file", "a-folder"])
 def test_bench_json_to_a_bad_path_is_one_line_before_any_timing(tmp_path, capsys, where,
                                                                 monkeypatch):
-    import sim.bench
+    import sim.bench.model
 
     def never(*args, **kwargs):  # pragma: no cover - reached only if the path is not checked
         raise AssertionError("the benchmark ran before its --json path was checked")
 
-    monkeypatch.setattr(sim.bench, "run_benchmarks", never)
+    monkeypatch.setattr(sim.bench.model, "run_benchmarks", never)
     (tmp_path / "file").write_text("x")
     path = {"proc": Path("/proc/bench/b.json"), "under-a-file": tmp_path / "file" / "b.json",
             "a-folder": tmp_path}[where]
@@ -363,7 +363,7 @@ def test_bench_json_to_a_bad_path_is_one_line_before_any_timing(tmp_path, capsys
 
 def test_bench_json_write_failure_is_one_line(tmp_path, capsys):
     from sim.cli.bench import _write
-    from sim.errors import InputError
+    from sim.core.errors import InputError
 
     path = tmp_path / "b.json"
     path.mkdir()  # appears after the check: writing fails

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sim import suppliers
+from sim.core.params import Params
+from sim.core.state import FacilityState
+from sim.core.world import FirmGroup, Region, Sector, World
 from sim.interventions import KINDS, Intervention
 from sim.interventions.base import SIZE_BOUNDS
 from sim.interventions.cfc import CommonFacilityCentre, mse_cdp_grant_share
@@ -28,10 +30,8 @@ from sim.interventions.shocks import (
 from sim.interventions.training import Training
 from sim.interventions.trust import TrustBuilding
 from sim.interventions.zone import IndustrialZone
+from sim.mechanisms import suppliers
 from sim.model import ClusterModel
-from sim.params import Params
-from sim.state import FacilityState
-from sim.world import FirmGroup, Region, Sector, World
 
 #: Everything off that moves firms' numbers between steps, except production and the market.
 QUIET = {"cooperation": False, "suppliers": False, "joint_purchasing": False,
@@ -160,7 +160,7 @@ def test_industrial_zone_lowers_transport_cost():
 def test_industrial_zone_attracts_entrants():
     spec = IndustrialZone(name="zone", regions=("B",), land_cost_multiplier=0.1,
                           development_cost=0.0, monthly_cost=0.0)
-    from sim.demography import attractiveness
+    from sim.mechanisms.demography import attractiveness
 
     m = run(model([spec]), 1)
     with_zone = attractiveness(m)
@@ -363,7 +363,7 @@ def test_credit_ends_cleanly():
 
 # -- trust building -------------------------------------------------------------------------------
 def tie(m: ClusterModel, i: int, j: int, trust: float) -> None:
-    from sim.cooperation import add_tie
+    from sim.mechanisms.cooperation import add_tie
 
     assert add_tie(m.ties, np.array([i]), np.array([j]), trust, trust) == 1
 

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import metrics
 from sim.agents import FirmAgent
+from sim.core.params import Params
+from sim.core.state import FIRM_FIELDS, FacilityState
 from sim.interventions.cfc import CommonFacilityCentre
 from sim.interventions.credit import Credit
 from sim.interventions.purchasing import JointPurchasing
@@ -28,9 +29,8 @@ from sim.interventions.shocks import DemandShock, InputPriceShock, MovementRestr
 from sim.interventions.training import Training
 from sim.interventions.trust import TrustBuilding
 from sim.interventions.zone import IndustrialZone
+from sim.measure import metrics
 from sim.model import ClusterModel
-from sim.params import Params
-from sim.state import FIRM_FIELDS, FacilityState
 
 from conftest import reverse_slots  # isort: skip
 

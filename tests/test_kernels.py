@@ -26,9 +26,10 @@ import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chisquare
 
-from sim import cooperation, demography, facilities, market, spatial, streams, suppliers, totals
-from sim.parallel import ParallelKernel
-from sim.spatial import build_cell_list
+from sim.core import spatial, streams, totals
+from sim.core.parallel import ParallelKernel
+from sim.core.spatial import build_cell_list
+from sim.mechanisms import cooperation, demography, facilities, market, suppliers
 
 # module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
 # sys.path); tests elsewhere use them through the fixtures of conftest.py
@@ -39,8 +40,9 @@ SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
 MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, totals)
 #: Kernels outside the mechanism modules and the test file that twins them.
-TWINNED_ELSEWHERE = {"sim.metrics": "test_metrics.py", "sim.streams": "test_streams.py",
-                     "sim.graph": "test_graph.py"}
+TWINNED_ELSEWHERE = {"sim.measure.metrics": "test_metrics.py",
+                     "sim.core.streams": "test_streams.py",
+                     "sim.measure.graph": "test_graph.py"}
 SEEDS = range(4)
 WORLD = 60.0
 
@@ -510,59 +512,59 @@ def _case_spinoffs(rng):
 
 
 TWIN_CASES = {
-    "sim.spatial._cell_of": _case_cell_of,
-    "sim.spatial._cell_list": _case_cell_list,
-    "sim.spatial._random_neighbour": _case_random_neighbour,
-    "sim.cooperation._decide": _case_decide,
-    "sim.cooperation._outcomes": _case_outcomes,
-    "sim.cooperation._meet": _case_meet,
-    "sim.cooperation._margin": _case_margin,
-    "sim.cooperation._unlink": _case_unlink,
-    "sim.cooperation._shared": _case_shared,
-    "sim.cooperation._imitate": _case_imitate,
-    "sim.cooperation._dissolve": _case_dissolve,
-    "sim.cooperation._drop": _case_drop,
-    "sim.cooperation._free_slot": _case_free_slot,
-    "sim.cooperation._linked": _case_linked,
-    "sim.cooperation._add": _case_add,
-    "sim.cooperation._form_rest": _case_form_rest,
-    "sim.cooperation._meets": _case_meets,
-    "sim.cooperation._split_meetings": _case_split_meetings,
-    "sim.cooperation._form_solo": _case_form_solo,
-    "sim.cooperation._add_pairs": _case_add_pairs,
-    "sim.suppliers._delivered": _case_delivered,
-    "sim.suppliers._choose": _case_choose,
-    "sim.suppliers._volumes": _case_volumes,
-    "sim.suppliers._group_suppliers": _case_group_suppliers,
-    "sim.suppliers._group_costs": _case_group_costs,
-    "sim.suppliers._inputs": _case_inputs,
-    "sim.suppliers._group_members": _case_group_members,
-    "sim.facilities._cascade": _case_cascade,
-    "sim.facilities._mean_trust": _case_mean_trust,
-    "sim.facilities._use": _case_use,
-    "sim.facilities._member_counts": _case_member_counts,
-    "sim.facilities._can_pledge": _case_can_pledge,
-    "sim.facilities._serve": _case_serve,
-    "sim.market._output": _case_output,
-    "sim.market._employment": _case_employment,
-    "sim.totals.slots_where": _case_slots_where,
-    "sim.totals.add_chunks": _case_add_chunks,
-    "sim.market._service_of": _case_service_of,
-    "sim.market._fee_of": _case_fee_of,
-    "sim.market._settle": _case_settle,
-    "sim.market._accounts": _case_accounts,
-    "sim.demography._grow": _case_grow,
-    "sim.demography._spinoffs": _case_spinoffs,
-    "sim.demography._exits": _case_exits,
-    "sim.demography._age": _case_age,
-    "sim.demography._firm_counts": _case_firm_counts,
+    "sim.core.spatial._cell_of": _case_cell_of,
+    "sim.core.spatial._cell_list": _case_cell_list,
+    "sim.core.spatial._random_neighbour": _case_random_neighbour,
+    "sim.mechanisms.cooperation._decide": _case_decide,
+    "sim.mechanisms.cooperation._outcomes": _case_outcomes,
+    "sim.mechanisms.cooperation._meet": _case_meet,
+    "sim.mechanisms.cooperation._margin": _case_margin,
+    "sim.mechanisms.cooperation._unlink": _case_unlink,
+    "sim.mechanisms.cooperation._shared": _case_shared,
+    "sim.mechanisms.cooperation._imitate": _case_imitate,
+    "sim.mechanisms.cooperation._dissolve": _case_dissolve,
+    "sim.mechanisms.cooperation._drop": _case_drop,
+    "sim.mechanisms.cooperation._free_slot": _case_free_slot,
+    "sim.mechanisms.cooperation._linked": _case_linked,
+    "sim.mechanisms.cooperation._add": _case_add,
+    "sim.mechanisms.cooperation._form_rest": _case_form_rest,
+    "sim.mechanisms.cooperation._meets": _case_meets,
+    "sim.mechanisms.cooperation._split_meetings": _case_split_meetings,
+    "sim.mechanisms.cooperation._form_solo": _case_form_solo,
+    "sim.mechanisms.cooperation._add_pairs": _case_add_pairs,
+    "sim.mechanisms.suppliers._delivered": _case_delivered,
+    "sim.mechanisms.suppliers._choose": _case_choose,
+    "sim.mechanisms.suppliers._volumes": _case_volumes,
+    "sim.mechanisms.suppliers._group_suppliers": _case_group_suppliers,
+    "sim.mechanisms.suppliers._group_costs": _case_group_costs,
+    "sim.mechanisms.suppliers._inputs": _case_inputs,
+    "sim.mechanisms.suppliers._group_members": _case_group_members,
+    "sim.mechanisms.facilities._cascade": _case_cascade,
+    "sim.mechanisms.facilities._mean_trust": _case_mean_trust,
+    "sim.mechanisms.facilities._use": _case_use,
+    "sim.mechanisms.facilities._member_counts": _case_member_counts,
+    "sim.mechanisms.facilities._can_pledge": _case_can_pledge,
+    "sim.mechanisms.facilities._serve": _case_serve,
+    "sim.mechanisms.market._output": _case_output,
+    "sim.mechanisms.market._employment": _case_employment,
+    "sim.core.totals.slots_where": _case_slots_where,
+    "sim.core.totals.add_chunks": _case_add_chunks,
+    "sim.mechanisms.market._service_of": _case_service_of,
+    "sim.mechanisms.market._fee_of": _case_fee_of,
+    "sim.mechanisms.market._settle": _case_settle,
+    "sim.mechanisms.market._accounts": _case_accounts,
+    "sim.mechanisms.demography._grow": _case_grow,
+    "sim.mechanisms.demography._spinoffs": _case_spinoffs,
+    "sim.mechanisms.demography._exits": _case_exits,
+    "sim.mechanisms.demography._age": _case_age,
+    "sim.mechanisms.demography._firm_counts": _case_firm_counts,
 }
 
 
 #: Kernels that change the tie table in place; their first four arguments are partner, trust
 #: and the triangle counts and reverse slots they keep up to date.
-TIE_MUTATORS = {f"sim.cooperation.{k}" for k in ("_dissolve", "_drop", "_add", "_form_rest",
-                                                 "_add_pairs", "_unlink")}
+TIE_MUTATORS = {f"sim.mechanisms.cooperation.{k}"
+                for k in ("_dissolve", "_drop", "_add", "_form_rest", "_add_pairs", "_unlink")}
 
 
 # --------------------------------------------------------------------------- discovery

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.scenario import load_scenario
-from sim.state import FacilityState
+from sim.core.state import FacilityState
+from sim.io.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

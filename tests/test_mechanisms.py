@@ -14,19 +14,20 @@ import math
 import numpy as np
 import pytest
 
-from sim import cooperation, demography, facilities, market, streams, suppliers
 from sim.agents import FirmAgent
-from sim.facilities import FacilityProject, open_drive
+from sim.core import streams
+from sim.core.params import Params
+from sim.core.spatial import build_cell_list
+from sim.core.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
+from sim.mechanisms import cooperation, demography, facilities, market, suppliers
+from sim.mechanisms.facilities import FacilityProject, open_drive
 from sim.model import ClusterModel
-from sim.params import Params
-from sim.spatial import build_cell_list
-from sim.state import FacilityState, FirmState, Modifiers, SupplierState, TieState
 
 # --------------------------------------------------------------------------- cooperation
 
 
 def _key(seed: int) -> np.ndarray:
-    """A key for the counter-based draws (sim.streams), from a seed."""
+    """A key for the counter-based draws (sim.core.streams), from a seed."""
     return streams.make_key(np.random.default_rng(seed))
 
 

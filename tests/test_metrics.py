@@ -1,4 +1,4 @@
-"""Analytic, statistical and twin tests of :mod:`sim.metrics`.
+"""Analytic, statistical and twin tests of :mod:`sim.measure.metrics`.
 
 Each metric is checked against values computed by hand or known in closed form; the numba
 kernels are checked against their own pure-Python ``py_func`` and against a second, simpler
@@ -14,8 +14,8 @@ import pytest
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 
-from sim import metrics
-from sim.metrics import (
+from sim.measure import metrics
+from sim.measure.metrics import (
     alive_holders,
     alive_totals,
     ellison_glaeser,
@@ -947,7 +947,8 @@ def test_grid_sums_kernel_twin(n):
 
 
 def firm_indicators_one_by_one(f, n_regions=3, n_sectors=4, world=20.0, n_cells=16):
-    """The reference: each single function of sim.metrics, as the recorder used to call them."""
+    """The reference: each single function of sim.measure.metrics, as the recorder used to call
+    them."""
     emp, alive = f["emp"], f["alive"]
     args = (emp, f["region"], f["sector"], alive, n_regions, n_sectors)
     return {

@@ -1,5 +1,6 @@
-"""Output names declared in one place (sim.outputs): they match what a model records, loading a
-scenario builds no model, and the breakdowns and directions are right on constructed data."""
+"""Output names declared in one place (sim.measure.outputs): they match what a model records,
+loading a scenario builds no model, and the breakdowns and directions are right on constructed
+data."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from sim import outputs
-from sim.params import Params
-from sim.world import FirmGroup, Region, Sector, World
+from sim.core.params import Params
+from sim.core.world import FirmGroup, Region, Sector, World
+from sim.measure import outputs
 
 
 def test_declared_series_are_what_a_model_records():
@@ -54,9 +55,9 @@ def test_loading_a_when_metric_scenario_builds_no_model(tmp_path):
         when_metric = "lq_metal_A"
         when_at_least = 0.5
     """))
-    code = ("import sys; from sim.scenario import load_scenario; "
+    code = ("import sys; from sim.io.scenario import load_scenario; "
             f"load_scenario({str(path)!r}); "
-            "print(sorted(m for m in sys.modules if m in ('sim.model', 'sim.collect')))")
+            "print(sorted(m for m in sys.modules if m in ('sim.model', 'sim.measure.collect')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""Parallel kernels (:mod:`sim.parallel`): each call runs the build that matches numba's thread
+"""Parallel kernels (:mod:`sim.core.parallel`): each call runs the build that matches numba's thread
 count, both builds agree, and a model on one thread never touches a parallel build (so it never
 compiles one, and never starts OpenMP's threads, which would spin on the other core)."""
 
@@ -12,7 +12,7 @@ import textwrap
 import numba
 import numpy as np
 
-from sim.parallel import ParallelKernel, parallel_kernel
+from sim.core.parallel import ParallelKernel, parallel_kernel
 
 
 @parallel_kernel
@@ -56,7 +56,7 @@ def test_a_one_thread_model_uses_no_parallel_build():
         import importlib, pkgutil, threading
         import sim
         from sim.model import ClusterModel
-        from sim.parallel import ParallelKernel
+        from sim.core.parallel import ParallelKernel
         m = ClusterModel(n_firms=300, rng=1, agents=False, threads=1)
         for _ in range(3):
             m.step()

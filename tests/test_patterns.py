@@ -1,4 +1,5 @@
-"""Pattern functions of the calibration (sim.calibrate.patterns) on cases with known answers.
+"""Pattern functions of the calibration (sim.studies.calibrate.patterns) on cases with known
+answers.
 
 Statistical checks draw exact samples from a seeded generator; each tolerance is several
 standard errors of the estimator at the sample size used.
@@ -11,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.calibrate import patterns as pt
+from sim.studies.calibrate import patterns as pt
 
 LAPLACE_RATIO = 1 / math.sqrt(2)
 NORMAL_RATIO = math.sqrt(2 / math.pi)

@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import facilities, metrics
-from sim.facilities import FacilityProject, open_drive
+from sim.core.state import FacilityState
+from sim.measure import metrics
+from sim.mechanisms import facilities
+from sim.mechanisms.facilities import FacilityProject, open_drive
 from sim.model import ClusterModel
-from sim.state import FacilityState
 
 # --------------------------------------------------------------------------- (a) Polya urn
 
@@ -120,7 +121,7 @@ def test_dartboard_gamma_against_the_location_probabilities(make_world, make_par
 
     Gamma is measured on the entrants only: the 20 initial firms are placed by hand, not by the
     dartboard. G, H and gamma are computed here from the firm arrays, independently of
-    :mod:`sim.metrics`.
+    :mod:`sim.measure.metrics`.
     """
     gammas = []
     for model, entrants in _dartboard_entrants(make_world, make_params, 3, 600, range(200)):

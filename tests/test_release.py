@@ -15,7 +15,7 @@ import yaml
 
 import sim
 from sim.cli import main
-from sim.provenance import PARQUET_KEY
+from sim.io.provenance import PARQUET_KEY
 from tests.conftest import one_town_toml
 
 ROOT = Path(__file__).resolve().parents[1]

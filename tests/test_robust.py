@@ -1,6 +1,6 @@
-"""Robust decisions (sim.robust): PRIM recovers a known box, regret and shares on constructed
-data, Latin hypercube futures over ranges from the parameter table, and a tiny study of the
-shipped Hebron scenarios end to end."""
+"""Robust decisions (sim.studies.robust): PRIM recovers a known box, regret and shares on
+constructed data, Latin hypercube futures over ranges from the parameter table, and a tiny study of
+the shipped Hebron scenarios end to end."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import robust as rb
 from sim.cli import main
-from sim.errors import InputError
+from sim.core.errors import InputError
+from sim.studies import robust as rb
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -90,7 +90,7 @@ def test_analyse_finds_where_the_robust_policy_fails():
 
 # -- futures -------------------------------------------------------------------------------------
 def test_uncertain_ranges_from_the_parameter_table():
-    from sim.params import Params
+    from sim.core.params import Params
 
     p = Params()
     ranges = dict((n, (lo, hi)) for n, lo, hi in rb.uncertain_ranges(["coop_benefit"]))
@@ -149,7 +149,7 @@ def test_robust_on_the_hebron_scenarios(tmp_path, capsys):
     assert "<script" not in page
     assert "minimax regret" in page
     # queryable, and every policy ran in every future with the same seeds
-    from sim.sweep.results import query
+    from sim.studies.sweep.results import query
 
     got = query(out, "select future, count(*) as n, count(distinct seed) as seeds from runs "
                 "group by future order by future")

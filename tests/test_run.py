@@ -1,4 +1,5 @@
-"""``clustersim run`` and :func:`sim.api.simulate`: what a run writes, and what it refuses."""
+"""``clustersim run`` and :func:`sim.studies.simulate.simulate`: what a run writes, and what it
+refuses."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sim.api import simulate
 from sim.cli import main
-from sim.errors import InputError
-from sim.provenance import PARQUET_KEY
+from sim.core.errors import InputError
+from sim.io.provenance import PARQUET_KEY
+from sim.studies.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "classroom_free_riding.toml"

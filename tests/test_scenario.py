@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import InputError
+from sim.core.errors import InputError
+from sim.core.params import Params
+from sim.core.world import default_world
 from sim.interventions.cfc import CommonFacilityCentre
 from sim.interventions.trust import TrustBuilding
-from sim.model import ClusterModel
-from sim.params import Params
-from sim.scenario import (
+from sim.io.scenario import (
     Scenario,
     known_outputs,
     load_scenario,
     parse_set,
     reference_markdown,
 )
-from sim.world import default_world
+from sim.model import ClusterModel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -480,7 +480,7 @@ def test_set_then_override_end_to_end(parent):
 def test_docs_hold_the_generated_reference():
     doc = (ROOT / "docs" / "scenarios.md").read_text()
     assert reference_markdown() in doc, (
-        "docs/scenarios.md is out of date: paste sim.scenario.reference_markdown() into it")
+        "docs/scenarios.md is out of date: paste sim.io.scenario.reference_markdown() into it")
 
 
 def test_reference_lists_every_kind_and_field():
@@ -495,7 +495,7 @@ def test_reference_lists_every_kind_and_field():
 
 # -- enabled = false -------------------------------------------------------------------------------
 def test_enabled_false_drops_an_inherited_intervention(tmp_path):
-    from sim.scenario import load_scenario
+    from sim.io.scenario import load_scenario
 
     parent = Path(__file__).resolve().parents[1] / "scenarios" / "hebron_stone.toml"
     child = tmp_path / "no_cfc.toml"
@@ -515,8 +515,8 @@ def test_enabled_false_drops_an_inherited_intervention(tmp_path):
 
 
 def test_enabled_must_be_true_or_false(tmp_path):
-    from sim.errors import InputError
-    from sim.scenario import load_scenario
+    from sim.core.errors import InputError
+    from sim.io.scenario import load_scenario
 
     parent = Path(__file__).resolve().parents[1] / "scenarios" / "hebron_stone.toml"
     child = tmp_path / "bad.toml"

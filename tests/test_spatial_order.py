@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.core.spatial import _spread_bits, spatial_order
+from sim.core.state import FIRM_FIELDS, FirmState
 from sim.model import ClusterModel
-from sim.spatial import _spread_bits, spatial_order
-from sim.state import FIRM_FIELDS, FirmState
 
 
 def test_spread_bits_by_hand():

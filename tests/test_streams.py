@@ -1,4 +1,4 @@
-"""Tests of the counter-based random numbers (:mod:`sim.streams`).
+"""Tests of the counter-based random numbers (:mod:`sim.core.streams`).
 
 Philox4x32-10 is checked bit for bit against the known-answer vectors published with Random123
 (``tests/kat_vectors`` of github.com/DEShawResearch/random123, the three ``philox4x32 10``
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import streams
+from sim.core import streams
 
 # counter (4 words), key (2 words), result (4 words)
 KAT = [
@@ -151,7 +151,7 @@ def test_stream_numbers_are_distinct_and_stable():
 
 def test_a_firms_draws_follow_its_id_not_its_memory_slot():
     # the same firms stored in another slot order make the same decisions, firm by firm
-    from sim import cooperation, demography
+    from sim.mechanisms import cooperation, demography
     rng = np.random.default_rng(4)
     n, k = 200, 6
     partner = np.where(rng.random((n, k)) < 0.6, 0, -1).astype(np.int32)  # only >= 0 is read

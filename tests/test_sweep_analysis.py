@@ -13,9 +13,9 @@ from SALib.analyze import morris as salib_morris
 from SALib.analyze import sobol as salib_sobol
 
 from sim.cli import main
-from sim.errors import InputError
-from sim.sweep import SweepStore, analyze, run_sweep
-from sim.sweep.ishigami import ishigami, sobol_indices
+from sim.core.errors import InputError
+from sim.studies.sweep import SweepStore, analyze, run_sweep
+from sim.studies.sweep.ishigami import ishigami, sobol_indices
 
 ROOT = Path(__file__).resolve().parents[1]
 PI = math.pi

@@ -1,4 +1,5 @@
-"""Sweeps of the cluster model itself (through sim.api.simulate and sim.scenario)."""
+"""Sweeps of the cluster model itself (through sim.studies.simulate.simulate and
+sim.io.scenario)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.sweep import load_experiment, run_sweep
+from sim.studies.sweep import load_experiment, run_sweep
 
-pytest.importorskip("sim.api")
-pytest.importorskip("sim.scenario")
+pytest.importorskip("sim.studies.simulate")
+pytest.importorskip("sim.io.scenario")
 
 ROOT = Path(__file__).resolve().parents[1]
 CFC = ROOT / "scenarios" / "cfc.toml"

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.sweep import run_sweep
+from sim.studies.sweep import run_sweep
 
 CLI = [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())"]
 DASK = [sys.executable, "-m", "dask"]

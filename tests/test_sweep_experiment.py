@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.errors import InputError
-from sim.sweep import build_design, load_experiment
-from sim.sweep import experiment as experiment_mod
-from sim.sweep.experiment import run_seed
+from sim.core.errors import InputError
+from sim.studies.sweep import build_design, load_experiment
+from sim.studies.sweep import experiment as experiment_mod
+from sim.studies.sweep.experiment import run_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 PI = math.pi

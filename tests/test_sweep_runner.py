@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.cli import main
-from sim.sweep import load_experiment, models, run_sweep
-from sim.sweep.ishigami import ishigami
-from sim.sweep.store import SweepStore
+from sim.studies.sweep import load_experiment, models, run_sweep
+from sim.studies.sweep.ishigami import ishigami
+from sim.studies.sweep.store import SweepStore
 
 PI = math.pi
 CLI = [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())"]

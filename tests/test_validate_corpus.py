@@ -2,8 +2,8 @@
 
 Every file in ``tests/data/broken_scenarios/`` starts with ``# expect: MESSAGE``, the exact
 error (file paths relative to the corpus folder). Loading must raise that one
-:class:`sim.errors.InputError`; ``clustersim validate`` must print it as one line on stderr, with
-exit code 2, no traceback, and write nothing.
+:class:`sim.core.errors.InputError`; ``clustersim validate`` must print it as one line on stderr,
+with exit code 2, no traceback, and write nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.errors import InputError
-from sim.scenario import load_scenario
+from sim.core.errors import InputError
+from sim.io.scenario import load_scenario
 
 CORPUS = Path(__file__).parent / "data" / "broken_scenarios"
 FILES = sorted(CORPUS.glob("*.toml"))

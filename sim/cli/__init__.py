@@ -2,8 +2,8 @@
 
 Subcommands live in the modules of this package; each defines ``register(subparsers)``, which
 adds its parser and sets ``func`` to a callable taking the parsed arguments and returning an exit
-code. Bad input (:class:`sim.errors.InputError` or a parameter error) is reported as one line on
-stderr with exit code 2 and no traceback.
+code. Bad input (:class:`sim.core.errors.InputError` or a parameter error) is reported as one line
+on stderr with exit code 2 and no traceback.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pkgutil
 import sys
 
 from sim import __version__
-from sim.errors import InputError
-from sim.params import ParameterError
+from sim.core.errors import InputError
+from sim.core.params import ParameterError
 
 __all__ = ["main", "build_parser"]
 

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from sim.sweep.analysis import analyze
+    from sim.studies.sweep.analysis import analyze
 
     print(analyze(args.dir, outputs=args.output, conf_level=args.conf_level,
                   num_resamples=args.resamples, figures=not args.no_figures))

@@ -30,9 +30,9 @@ def register(sub) -> None:
 def main(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from sim.animate import animate, check_output
-    from sim.errors import InputError
-    from sim.scenario import load_scenario, parse_set
+    from sim.core.errors import InputError
+    from sim.io.scenario import load_scenario, parse_set
+    from sim.views.animate import animate, check_output
 
     if args.steps is not None and not 1 <= args.steps <= 100_000:
         raise InputError("--steps", "", f"got {args.steps}; allowed: an integer 1-100000")

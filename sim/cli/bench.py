@@ -33,8 +33,8 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.bench import run_benchmarks
-    from sim.errors import InputError
+    from sim.bench.model import run_benchmarks
+    from sim.core.errors import InputError
 
     if any(n < 1 for n in args.sizes):
         raise InputError("--sizes", "", "allowed: positive integers separated by commas")
@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
         _check_json(args.json)
     say = lambda m: print(f"  timing {m} ...", file=sys.stderr)  # noqa: E731
     if args.full:
-        from sim.bench import run_full_suite
+        from sim.bench.model import run_full_suite
 
         res = run_full_suite(progress=say, repeats=args.repeats, large_firms=args.large_firms,
                              large_steps=args.large_steps)
@@ -72,7 +72,7 @@ def _print_app(app: dict) -> None:
 
 
 def _write(path: Path | None, res: dict) -> None:
-    from sim.provenance import provenance
+    from sim.io.provenance import provenance
 
     if path is None:
         return
@@ -81,7 +81,7 @@ def _write(path: Path | None, res: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2, default=float) + "\n")
     except OSError as exc:
-        from sim.errors import InputError
+        from sim.core.errors import InputError
 
         raise InputError(str(path), "", f"cannot be written ({exc.strerror or exc}); allowed: a "
                          "file in a folder you can write to") from None
@@ -90,8 +90,8 @@ def _write(path: Path | None, res: dict) -> None:
 
 def _check_json(path: Path) -> None:
     """Refuse a --json path that cannot be written: a folder, under /proc, below a file."""
-    from sim.errors import InputError
-    from sim.output import check_out_path
+    from sim.core.errors import InputError
+    from sim.io.output import check_out_path
 
     if path.is_dir():
         raise InputError(str(path), "", "is a folder; allowed: the path of a JSON file")

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from sim.calibrate.run import calibrate
+    from sim.studies.calibrate.run import calibrate
 
     result = calibrate(args.calibration, args.out, workers=args.workers,
                        scheduler=args.scheduler, progress=not args.no_progress)

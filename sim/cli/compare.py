@@ -61,7 +61,7 @@ def add_run_arguments(p) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.errors import InputError
+    from sim.core.errors import InputError
 
     if args.seed < 0:
         raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
@@ -77,15 +77,15 @@ def main(args: argparse.Namespace) -> int:
     if args.max_reps > MAX_REPS:
         raise InputError("--max-reps", "", f"got {args.max_reps}; allowed: an integer up to "
                          f"{MAX_REPS:,}")
-    # the sweep store the comparison runs on claims its folder (sim.output.claim_folder): a
+    # the sweep store the comparison runs on claims its folder (sim.io.output.claim_folder): a
     # second command into the same folder is told another is writing
     return _main(args)
 
 
 def _main(args: argparse.Namespace) -> int:
-    from sim.compare import compare
-    from sim.errors import InputError
-    from sim.scenario import parse_set
+    from sim.core.errors import InputError
+    from sim.io.scenario import parse_set
+    from sim.studies.compare import compare
 
     reps = args.reps  # an int (checked by main) or "auto"
     if args.steps is not None and args.steps < 1:

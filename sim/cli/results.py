@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from sim.sweep.results import query_results
+    from sim.studies.sweep.results import query_results
 
     print(query_results(args.dir, sql=args.sql, csv=args.csv, max_rows=args.max_rows,
                         force=args.force))

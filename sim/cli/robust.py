@@ -44,9 +44,9 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.errors import InputError
-    from sim.robust import robust
-    from sim.scenario import parse_set
+    from sim.core.errors import InputError
+    from sim.io.scenario import parse_set
+    from sim.studies.robust import robust
 
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")

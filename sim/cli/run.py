@@ -28,9 +28,9 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.errors import InputError
-    from sim.output import check_out_path, claim_folder, safe_component
-    from sim.scenario import META_FIELDS, load_scenario, parse_set
+    from sim.core.errors import InputError
+    from sim.io.output import check_out_path, claim_folder, safe_component
+    from sim.io.scenario import META_FIELDS, load_scenario, parse_set
 
     max_steps = META_FIELDS["steps"].metadata["hi"]
     if args.steps is not None and not 0 <= args.steps <= max_steps:
@@ -55,13 +55,13 @@ def main(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, scenario, overrides, out: Path) -> int:
     from tqdm import tqdm
 
-    from sim.api import simulate
-    from sim.output import check_destination, write_run
+    from sim.io.output import check_destination, write_run
+    from sim.studies.simulate import simulate
 
     steps = scenario.steps if args.steps is None else args.steps
     # refuse early, before computing, if the destination holds something else
     if out.exists() and out.is_dir() and any(out.iterdir()) and not args.force:
-        from sim.provenance import provenance
+        from sim.io.provenance import provenance
 
         probe = provenance(scenario=scenario, seed=args.seed, steps=steps, overrides=overrides)
         if not check_destination(out, probe, force=False):

@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from sim.sweep import run_sweep
+    from sim.studies.sweep import run_sweep
 
     summary = run_sweep(args.experiment, args.out, workers=args.workers,
                         scheduler=args.scheduler, retry_failed=args.retry_failed,
@@ -56,7 +56,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sim.sweep.bench import bench_sweep
+    from sim.bench.sweep import bench_sweep
 
     report = bench_sweep(args.json, workers=args.workers, runs=args.runs, cost_ms=args.cost_ms,
                          noop_runs=args.noop_runs, experiment=args.experiment)

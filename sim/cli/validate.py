@@ -20,9 +20,9 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.errors import InputError
-    from sim.params import ParameterError
-    from sim.scenario import load_scenario
+    from sim.core.errors import InputError
+    from sim.core.params import ParameterError
+    from sim.io.scenario import load_scenario
 
     bad = 0
     for path in args.files:

@@ -1,8 +1,8 @@
 """``clustersim viz [SCENARIO.toml] [--port P]``: the classroom app, in the browser.
 
-Serves :mod:`sim.app` (Mesa's SolaraViz with the map, live charts, sliders and act-now buttons)
-with solara's server on 127.0.0.1 only: the page is reachable from this computer, not from the
-network. Solara's JavaScript and CSS come from the ``solara-assets`` package, so the page works
+Serves :mod:`sim.views.app` (Mesa's SolaraViz with the map, live charts, sliders and act-now
+buttons) with solara's server on 127.0.0.1 only: the page is reachable from this computer, not from
+the network. Solara's JavaScript and CSS come from the ``solara-assets`` package, so the page works
 offline.
 """
 
@@ -34,7 +34,7 @@ def register(sub) -> None:
 
 def server_command(port: int) -> list[str]:
     """The command that serves the app on 127.0.0.1:``port``."""
-    return [sys.executable, "-m", "solara", "run", "sim.app", "--host", HOST, "--port",
+    return [sys.executable, "-m", "solara", "run", "sim.views.app", "--host", HOST, "--port",
             str(port), "--no-open", "--production", "--no-check-version", "--log-level", "warning"]
 
 
@@ -65,8 +65,8 @@ def server_env(scenario: Path) -> dict[str, str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.errors import InputError
-    from sim.scenario import load_scenario
+    from sim.core.errors import InputError
+    from sim.io.scenario import load_scenario
 
     if not 1 <= args.port <= 65535:
         raise InputError("--port", "", f"got {args.port}; allowed: an integer 1-65535")

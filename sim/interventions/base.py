@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from sim.params import _p
+from sim.core.params import _p
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.model import ClusterModel
@@ -50,7 +50,7 @@ class Intervention:
     #: Fields that stand for a model parameter (field -> ``group.name``): left at -1 they take
     #: the parameter's value when the intervention starts, so ``--set NAME=...`` reaches this
     #: intervention too; set, they apply to this intervention alone. A parameter is declared
-    #: once, in :mod:`sim.params`; such a field only lets a scenario override it locally.
+    #: once, in :mod:`sim.core.params`; such a field only lets a scenario override it locally.
     from_params: ClassVar[dict[str, str]] = {}
 
     name: str = _p("", doc="unique name of this intervention in the scenario (used by `after` "

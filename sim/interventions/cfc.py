@@ -6,10 +6,10 @@ at least 10% of the project cost (the model parameters ``spv_min_members`` and
 ``member_share_min``, which a CFC may override for itself), and a central grant by cost band
 (2022 guidelines: 70% for Rs 5-10 crore projects, 60% for Rs 10-30 crore, 80%/70% in special
 categories, grant capped at Rs 21 crore). While the intervention is active, a pledge drive runs
-each month until it succeeds or ``drive_months`` pass (see :mod:`sim.facilities`); the grant is
-paid when the SPV forms, and never exceeds the intervention's ``budget`` (members pay the rest).
-When the intervention ends (``end``, ``duration``) a drive still open closes unbuilt. An optional
-operating grant pays part of the running cost while the intervention lasts.
+each month until it succeeds or ``drive_months`` pass (see :mod:`sim.mechanisms.facilities`); the
+grant is paid when the SPV forms, and never exceeds the intervention's ``budget`` (members pay the
+rest). When the intervention ends (``end``, ``duration``) a drive still open closes unbuilt. An
+optional operating grant pays part of the running cost while the intervention lasts.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.facilities import SERVICES, FacilityProject, open_drive
+from sim.core.params import _p
+from sim.core.state import FacilityState
 from sim.interventions.base import Intervention, Schedule
-from sim.params import _p
-from sim.state import FacilityState
+from sim.mechanisms.facilities import SERVICES, FacilityProject, open_drive
 
 __all__ = ["CommonFacilityCentre", "mse_cdp_grant_share"]
 

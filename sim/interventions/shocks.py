@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.core.params import _p
 from sim.interventions.base import Intervention, Schedule
-from sim.params import _p
 
 __all__ = ["MovementRestriction", "DemandShock", "InputPriceShock", "WasteRegulation"]
 

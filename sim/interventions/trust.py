@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.cooperation import add_tie
+from sim.core.params import _p
 from sim.interventions.base import Intervention, Schedule
-from sim.params import _p
+from sim.mechanisms.cooperation import add_tie
 
 __all__ = ["TrustBuilding"]
 

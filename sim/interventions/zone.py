@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.core.params import _p
 from sim.interventions.base import Intervention, Schedule
-from sim.params import _p
 
 __all__ = ["IndustrialZone"]
 

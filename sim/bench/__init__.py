@@ -1,0 +1,1 @@
+"""Benchmarks of the model, its kernels and the sweep layer (``clustersim bench``)."""

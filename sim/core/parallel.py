@@ -1,0 +1,72 @@
+"""Parallel kernels that compile only when they run in parallel.
+
+Every per-firm kernel of the model is written so that its result does not depend on the number
+of threads (each firm writes only its own outputs; totals add within fixed chunks, see
+:mod:`sim.core.totals`). numba compiles a ``prange`` kernel with ``parallel=`` through its parfor
+passes, which makes it two to five times slower to compile than the same function compiled
+plainly, where ``prange`` runs as ``range``. A :class:`ParallelKernel` holds both builds and runs
+the parallel one only when numba runs on more than one thread in the calling thread: the model
+sets that per step (``ClusterModel(threads=...)``, and always one thread for small models), so a
+classroom run, a sweep's replicates and every one-thread run never compile a parallel build.
+Both builds are cached on disk (``cache=True``) under their own names.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+
+import numba
+from numba.core.cpu_options import ParallelOptions
+
+from sim.core import compiling
+
+compiling.install()  # a cold cache says "compiling kernels" before the first compilation
+
+__all__ = ["PRANGE_ONLY", "ParallelKernel", "parallel_kernel"]
+
+#: ``parallel=`` for kernels whose only parallel loop is their ``prange``. ``parallel=True`` also
+#: turns array expressions (``out += part[c]``, ``a.sum(axis=0)``, even ``np.zeros``) into
+#: parallel loops, which wake the threads again for each small serial step. An options object,
+#: not a dict: numba empties a dict on the first compilation, so a second signature of the same
+#: kernel would silently get ``parallel=True``.
+PRANGE_ONLY = ParallelOptions({"comprehension": False, "reduction": False,
+                               "inplace_binop": False, "setitem": False, "numpy": False,
+                               "stencil": False, "fusion": False})
+
+
+def _renamed(fn: types.FunctionType, suffix: str) -> types.FunctionType:
+    """A copy of ``fn`` under another name, so that numba caches its build apart from fn's."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                              fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    copy.__module__ = fn.__module__
+    copy.__doc__ = fn.__doc__
+    return copy
+
+
+class ParallelKernel:
+    """A ``prange`` kernel built twice: ``parallel`` (its prange loops on numba's threads) and
+    ``serial`` (a plain build), each compiled on first use. Calling it runs ``parallel`` when
+    ``numba.get_num_threads() > 1`` and ``serial`` otherwise; the two give the same results.
+    ``py_func`` is the Python function, as on a numba dispatcher. Call it from Python only: a
+    numba-compiled function cannot call this object (use ``.parallel`` or ``.serial``)."""
+
+    def __init__(self, fn: types.FunctionType):
+        self.py_func = fn
+        self.parallel = numba.njit(cache=True, parallel=PRANGE_ONLY)(fn)
+        self.serial = numba.njit(cache=True)(_renamed(fn, "__serial"))
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args):
+        if numba.get_num_threads() > 1:
+            return self.parallel(*args)
+        return self.serial(*args)
+
+    def __repr__(self) -> str:
+        return f"<ParallelKernel {self.py_func.__module__}.{self.py_func.__qualname__}>"
+
+
+def parallel_kernel(fn: types.FunctionType) -> ParallelKernel:
+    """Decorator: ``fn`` as a :class:`ParallelKernel`."""
+    return ParallelKernel(fn)

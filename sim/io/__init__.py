@@ -1,0 +1,1 @@
+"""Input and output: reading user files safely, scenario files, result folders and provenance."""

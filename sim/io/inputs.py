@@ -1,0 +1,87 @@
+"""Reading the user's input files safely: regular files only, of bounded size and nesting.
+
+A scenario or experiment file is small text. A path to a device (``/dev/zero``,
+``/dev/urandom``), a FIFO or a socket would be read forever, or wait forever for a writer; a
+huge file would be read whole into memory; TOML nested a thousand levels deep exhausts the
+parser's recursion. Each is refused with one :class:`sim.core.errors.InputError` line instead.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from sim.core.errors import InputError
+
+__all__ = ["MAX_INPUT_BYTES", "MAX_NESTING", "read_input", "parse_toml"]
+
+#: Largest input file read (the shipped scenarios are under 10 KiB).
+MAX_INPUT_BYTES = 1 << 20
+#: Deepest nesting of tables and arrays accepted in an input file (the formats use 3).
+MAX_NESTING = 32
+
+
+def read_input(path: str | Path, what: str = "a scenario file (TOML)") -> bytes:
+    """The bytes of the regular file ``path``, at most :data:`MAX_INPUT_BYTES` of them.
+
+    Raises
+    ------
+    InputError
+        The path is missing, a folder, not a regular file, too large or unreadable.
+    """
+    source = str(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise InputError(source, "", "no such file") from None
+    except OSError as exc:
+        raise InputError(source, "", f"cannot be read ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise InputError(source, "", f"is a folder; allowed: {what}")
+        raise InputError(source, "", f"is not a regular file (a device, FIFO or socket); "
+                         f"allowed: {what}")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            data = fh.read(MAX_INPUT_BYTES + 1)
+        except OSError as exc:
+            raise InputError(source, "", f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(source, "", f"larger than {MAX_INPUT_BYTES // 1024:,} KiB; allowed: "
+                         f"{what} of at most {MAX_INPUT_BYTES // 1024:,} KiB")
+    return data
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, refusing malformed TOML and nesting deeper than
+    :data:`MAX_NESTING` levels with one InputError line each."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(source, "", f"not valid TOML: {exc}") from None
+    except RecursionError:  # the parser's own stack ran out: far deeper than the cap
+        data = None
+    if data is None or _depth(data) > MAX_NESTING:
+        raise InputError(source, "", f"tables and arrays nested more than {MAX_NESTING} levels "
+                         f"deep; allowed: at most {MAX_NESTING}")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of tables and arrays, without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            level += 1
+            deepest = max(deepest, level)
+            if level <= MAX_NESTING:
+                stack.extend((v, level) for v in (item.values() if isinstance(item, dict)
+                                                  else item))
+    return deepest

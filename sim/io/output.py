@@ -1,0 +1,266 @@
+"""Writing a run's results: series, firm table, provenance and a summary figure.
+
+Results are first written to a temporary folder beside the destination and moved into place
+in one rename, so an interrupted run leaves nothing half-written; an existing destination is
+never replaced by different content unless the caller asks for it. A command that writes a
+results folder first claims it (:func:`claim_folder`): a second command aimed at the same folder
+while the first runs is refused instead of silently overwriting it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.core.errors import InputError
+from sim.io.provenance import write_parquet
+
+__all__ = ["write_run", "summary_figure", "check_destination", "move_into_place",
+           "new_temp_dir", "SAME_RUN_KEYS", "claim_folder", "check_out_path", "lock_path",
+           "safe_component"]
+
+#: A destination holding a run with these provenance values is the same run.
+SAME_RUN_KEYS = ("version", "git_commit", "scenario_hash", "seed", "steps", "overrides")
+
+FIGURE_PANELS = (
+    ("firms", "Firms"),
+    ("employment", "Employment (workers)"),
+    ("mean_productivity", "Mean productivity"),
+    ("cooperation_rate", "Cooperation rate"),
+    ("mean_trust", "Mean trust"),
+    ("jp_share", "Joint-purchasing share"),
+    ("facilities_operating", "Facilities operating"),
+    ("eg_gamma_mean", "Ellison-Glaeser gamma (mean)"),
+    ("public_spending_total", "Public spending (cumulative)"),
+)
+
+
+#: Pseudo-filesystems where results cannot be written (their files are the kernel's).
+PSEUDO_FS = (Path("/proc"), Path("/sys"))
+
+
+def safe_component(text: str) -> str:
+    """``text`` as one file-name component: anything but letters, digits, ``_``, ``-`` and
+    ``.`` becomes ``_``, so that a name (a scenario's, say) with ``/`` or ``..`` in it cannot
+    lead a default output path out of its folder. Prefix it (``run-``) before use: on its own
+    it may still be ``..``."""
+    return re.sub(r"[^\w.-]", "_", text, flags=re.ASCII) or "_"
+
+
+def check_out_path(out: str | Path) -> Path:
+    """Refuse an output folder that cannot be made: under ``/proc`` or ``/sys``, or below a
+    path component that is a file. Writes nothing; returns ``out`` as a Path.
+
+    Raises
+    ------
+    InputError
+        Naming ``out`` and what is allowed.
+    """
+    out = Path(out)
+    absolute = Path(os.path.abspath(out))
+    for pseudo in PSEUDO_FS:
+        if absolute == pseudo or pseudo in absolute.parents:
+            raise InputError(str(out), "", f"is under {pseudo}, a system pseudo-filesystem; "
+                             "allowed: a folder on a disk you can write to")
+    for above in absolute.parents:
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                raise InputError(str(out), "", f"{above} is a file, not a folder; allowed: "
+                                 "a folder path whose parents are folders")
+            break
+    return out
+
+
+def lock_path(out: str | Path) -> Path:
+    """The lock file of results folder ``out``: ``.NAME.lock`` beside it (not inside, since a
+    finished folder is moved into place whole)."""
+    absolute = Path(os.path.abspath(out))
+    return absolute.with_name(f".{absolute.name}.lock")
+
+
+@contextlib.contextmanager
+def claim_folder(out: str | Path, busy: str = "another clustersim command is writing to "
+                 "it") -> Iterator[Path]:
+    """Hold results folder ``out`` for this process until the block ends.
+
+    Takes an exclusive ``flock`` on :func:`lock_path` (creating ``out``'s parent folders if
+    needed); a second claim of the same folder, from any process, fails at once. The lock is
+    the system's: it goes with the process, even after ``kill -9``. On leaving, the lock file is
+    removed, and so are the parent folders made for it if the block failed and left them empty:
+    a refused command leaves nothing behind.
+
+    Raises
+    ------
+    InputError
+        ``out`` cannot be made (:func:`check_out_path`, or no permission), or another process
+        holds it (the message says ``busy``).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        yield Path(out)
+        return
+    out = check_out_path(out)
+    lock = lock_path(out)
+    made = [d for d in (lock.parent, *lock.parent.parents) if not d.exists()]
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            fh = open(lock, "a+")  # noqa: SIM115 - closed below
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                raise InputError(str(out), "", f"{busy}; wait for it to finish, or give "
+                                 "another --out") from None
+            # the holder before us may have removed the file after we opened it: then our lock
+            # is on a file nobody else will see; take the lock of the file that is there now
+            try:
+                if os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            fh.close()
+        else:  # pragma: no cover - three other commands came and went in between
+            raise InputError(str(out), "", f"{busy}; wait for it to finish, or give another "
+                             "--out")
+    except OSError as exc:
+        _remove_empty(made)
+        raise InputError(str(out), "", f"cannot be created ({exc.strerror or exc}); allowed: "
+                         "a folder in a place you can write to") from None
+    except InputError:
+        _remove_empty(made)
+        raise
+    ok = False
+    try:
+        yield out
+        ok = True
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # while still holding it: see the inode check above
+        fh.close()
+        if not ok:
+            _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove these folders (deepest first) if they are empty."""
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def check_destination(out: Path, prov: dict[str, Any], force: bool) -> bool:
+    """Decide whether a run may be written to ``out``.
+
+    Returns False if ``out`` already holds this very run (nothing to do), True if it may be
+    written; raises InputError if ``out`` holds something else and ``force`` is not set.
+    """
+    if not out.exists():
+        return True
+    if out.is_file():
+        raise InputError(str(out), "", "exists and is a file; allowed: a new or empty folder")
+    if not any(out.iterdir()):
+        return True
+    old_file = out / "run.json"
+    if old_file.is_file():
+        try:
+            old = json.loads(old_file.read_text())
+        except (OSError, ValueError):
+            old = {}
+        same = all(_json_norm(old.get(k)) == _json_norm(prov.get(k)) for k in SAME_RUN_KEYS)
+        if same and not str(prov.get("git_commit", "")).endswith("+dirty"):
+            return False
+    if force:
+        return True
+    raise InputError(str(out), "", "already holds different results; allowed: a new folder, "
+                     "or --force to replace it")
+
+
+def _json_norm(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def write_run(result, out: str | Path, force: bool = False) -> tuple[Path, bool]:
+    """Write ``result`` (a :class:`sim.studies.simulate.RunResult`) into folder ``out``.
+
+    Returns (folder, written); written is False when ``out`` already held this exact run.
+    """
+    out = Path(out)
+    if not check_destination(out, result.provenance, force):
+        return out, False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = new_temp_dir(out)
+    try:
+        prov = {k: v for k, v in result.provenance.items() if k != "params"}
+        write_parquet(result.series, tmp / "timeseries.parquet", prov)
+        result.series.to_csv(tmp / "timeseries.csv", index=False)
+        write_parquet(result.firms, tmp / "firms.parquet", prov)
+        if result.burn_in is not None and len(result.burn_in):  # recorded, apart and flagged
+            write_parquet(result.burn_in, tmp / "burn_in.parquet", prov)
+        run = dict(result.provenance)
+        run["final"] = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                        for k, v in result.final.items()}
+        (tmp / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
+        summary_figure(result.series, tmp / "summary.png",
+                       title=f"{run.get('scenario', '')} (seed {run.get('seed')})")
+        move_into_place(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out, True
+
+
+def new_temp_dir(out: Path) -> Path:
+    """A temporary folder beside ``out`` with the permissions a new folder would get (mkdtemp
+    makes private ones), to be filled and then moved into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    tmp.chmod(0o777 & ~mask)
+    return tmp
+
+
+def move_into_place(tmp: Path, out: Path) -> None:
+    """Make the finished folder ``tmp`` (a sibling of ``out``) become ``out``, replacing any old
+    ``out`` only once the new one is complete."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def summary_figure(series, path: str | Path, title: str = "") -> None:
+    """A 3 x 3 grid of the headline series of one run, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 3, figsize=(12, 8.5), sharex=True)
+    for ax, (col, label) in zip(axes.flat, FIGURE_PANELS, strict=True):
+        if col in series:
+            ax.plot(series["step"], series[col], color="#1f5f8b", lw=1.6)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("month")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

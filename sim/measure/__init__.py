@@ -1,0 +1,2 @@
+"""Measurement: pure metrics of a firm population, the recorder of a run and the declared
+outputs."""

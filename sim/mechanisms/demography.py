@@ -1,0 +1,339 @@
+"""Growth, exit, entry and location choice.
+
+Growth. Employment moves towards the size at which a worker is worth what it costs, with
+proportional noise (Gibrat's law): ``log L' = log L + g * gap + sigma * eps``, where ``gap`` is the
+log of the marginal value product of labour over the cost of a worker (:mod:`sim.mechanisms.market`;
+with decreasing returns it falls as the firm grows), bounded below by a reflecting floor
+``min_size`` (which, with a downward drift, gives a Pareto tail: Gabaix 1999) and above by
+``max_size``. Growth is financed: each new worker costs ``hire_cost`` of capital, and a firm may
+borrow only up to ``borrow_months`` of revenue (more under a credit guarantee). Productivity takes a
+shock each month and returns slowly to its sector's mean (an AR(1) in logs), so it can fall as well
+as rise.
+
+Exit. A firm leaves after ``exit_patience`` consecutive months of losses, or at once when its
+debt exceeds ``debt_limit_months`` of revenue (plus any months a credit guarantee adds), or
+for reasons of its owner's own (retirement, illness, a job elsewhere) at ``death_rate``.
+
+Entry and location. Profitable firms spin off new firms of their sector in their region
+(Arthur 1990: a spin-off "copies" its parent's location). Outside entrants arrive at a rate
+proportional to the number of firms and choose a sector by its price (relative to the base)
+and a region by its attractiveness, a logit on the log number of firms of the sector already
+there (increasing returns), suppliers of its input, operating facilities serving it, market
+access and land cost (Bottazzi, Dosi, Fagiolo & Secchi 2007). Two textbook limits are built in:
+``entry_mode = "copy"`` (each entrant copies the region and sector of a uniformly random firm:
+a Polya urn, whose regional shares converge to a Dirichlet law) and ``"dartboard"`` (regions
+drawn with fixed probabilities, no spillovers: Ellison & Glaeser's null, E[gamma] = 0).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from sim.core import streams
+from sim.core.parallel import parallel_kernel
+from sim.core.totals import CHUNK, add_chunks, slots_where
+
+__all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
+
+
+@parallel_kernel
+def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity, talent,
+          talent_gap, sector, sector_mean, sector_sd, sensitivity, sd, sd_elasticity, floor, cap,
+          hire_cost, borrow_months, debt_extra_months, reversion, band, theta, talent_sd,
+          learning, firm_id, key, month, out, new_productivity):
+    """New employment, desired size, productivity and talent; returns the capital spent on
+    hiring (in chunks). Writes only element i of ``out``, ``new_productivity``, ``desired``,
+    ``talent``, ``talent_gap`` and ``capital``.
+
+    The desired size ``D`` (float64[N]) follows the labour gap at ``D`` with proportional noise:
+    ``D' = D exp(g gap_D + sd D^-sd_elasticity eps)`` within [floor, cap] (the noise's spread falls
+    with size when ``sd_elasticity`` > 0), where ``gap_D = gap + (theta - 1) log(D / L)`` is the
+    labour gap of :mod:`sim.mechanisms.market` (float64[N], at the employment ``L``) moved to ``D``
+    under the labour elasticity ``theta``. Employment jumps to ``D'`` when ``|log(D' / L)| > band``
+    and stays put otherwise (lumpy adjustment); with ``band = 0`` it follows ``D'`` every month and
+    ``D`` is ``L``. Growth beyond the current size is financed: each new worker costs ``hire_cost``
+    from capital, which may go down to minus
+    ``borrow_months`` (plus ``debt_extra_months[i]`` under a guarantee) of revenue.
+    Productivity, an AR(1) in logs around the sector's mean ``sector_mean`` (float64[S]):
+    ``log A' = log A + reversion (log mean - log A) + sigma_s eta`` with ``sigma_s =
+    sector_sd[s] sqrt(reversion (2 - reversion))``, the shock that keeps the stationary spread
+    of log A at ``sector_sd``. Talent: the owner learns the share ``learning`` of what is left
+    of ``talent_gap`` (float64[N], the log of true over shown talent, drawn at birth: Jovanovic
+    1982) each month, and takes a permanent shock: ``log T' = log T + learning talent_gap +
+    talent_sd zeta``. eps and eta are the pair of independent standard normals of the
+    ``GROWTH`` stream (:func:`sim.core.streams.normal_pair`), zeta a standard normal of the
+    ``TALENT`` stream (:func:`sim.core.streams.normal`).
+    """
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, 1))
+    band_up = np.exp(band)
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            out[i] = employees[i]
+            new_productivity[i] = productivity[i]
+            if not alive[i]:
+                continue
+            # the growth noise and the productivity shock: one pair of independent normals
+            eps, eta = streams.normal_pair(key, month, streams.GROWTH, firm_id[i])
+            base = employees[i]
+            gap = labour_gap[i]
+            if band > 0.0 and desired[i] > 0.0 and base > 0.0:
+                gap += (theta - 1.0) * np.log(desired[i] / base)
+                base = desired[i]
+            spread = sd
+            if sd_elasticity > 0.0 and base > 1.0:
+                spread = sd * base ** -sd_elasticity
+            want = base * np.exp(sensitivity * gap + spread * eps)
+            if want < floor:
+                want = floor
+            elif want > cap:
+                want = cap
+            size = want
+            # within the band (|ln(want / L)| <= band, written without logs): no change
+            if (band > 0.0 and employees[i] > 0.0 and want <= employees[i] * band_up
+                    and want * band_up >= employees[i]):
+                size = employees[i]
+            if size > employees[i] and hire_cost > 0.0:
+                room = capital[i] + (borrow_months + debt_extra_months[i]) * max(revenue[i], 0.0)
+                affordable = employees[i] + max(room, 0.0) / hire_cost
+                if size > affordable:
+                    size = max(affordable, employees[i])
+                spent = hire_cost * (size - employees[i])
+                capital[i] -= spent
+                part[c, 0] += spent
+            out[i] = size
+            desired[i] = want if band > 0.0 else size
+            if reversion > 0.0 and productivity[i] > 0.0:
+                s = sector[i]
+                pull = reversion * np.log(sector_mean[s] / productivity[i])
+                shock = sector_sd[s] * np.sqrt(reversion * (2.0 - reversion))
+                new_productivity[i] = productivity[i] * np.exp(pull + shock * eta)
+            if learning > 0.0 and talent_gap[i] != 0.0:
+                learnt = learning * talent_gap[i]
+                talent_gap[i] -= learnt
+                talent[i] *= np.exp(learnt)
+            if talent_sd > 0.0:
+                zeta = streams.normal(key, month, streams.TALENT, firm_id[i])
+                talent[i] *= np.exp(talent_sd * zeta)
+    return add_chunks(part)[0]
+
+
+def grow(firms, dp, labour_gap: np.ndarray, sector_mean: np.ndarray, sector_sd: np.ndarray,
+         theta: float, key: np.ndarray, month: int) -> float:
+    """Employment follows the desired size, which follows the labour gap with proportional
+    noise, in lumps when ``adjustment_band`` > 0; hiring is financed from capital or credit;
+    productivity and talent take their shocks (in place). ``theta`` is the labour elasticity
+    of output. The noise is keyed by ``(key, month)`` (:mod:`sim.core.streams`). Returns the
+    capital spent on hiring."""
+    out = np.empty_like(firms.employees)
+    prod = np.empty_like(firms.productivity)
+    spent = _grow(firms.alive, firms.employees, firms.desired, firms.capital, firms.revenue,
+                  labour_gap, firms.productivity, firms.talent, firms.talent_gap, firms.sector,
+                  sector_mean, sector_sd, dp.growth_sensitivity, dp.growth_sd,
+                  dp.growth_sd_size_elasticity, dp.min_size, dp.max_size, dp.hire_cost,
+                  dp.borrow_months, firms.debt_extra_months, dp.productivity_reversion,
+                  dp.adjustment_band, theta, dp.talent_sd, dp.talent_learning, firms.firm_id, key,
+                  month, out, prod)
+    firms.employees = out
+    firms.productivity = prod
+    return float(spent)
+
+
+@parallel_kernel
+def _spinoffs(alive, profit, prob, firm_id, key, month, out):
+    """out[i] = live, profitable firm i spins off a firm this month (probability ``prob``, block
+    0 of the ``SPINOFF`` stream). bool[N] output."""
+    n = alive.shape[0]
+    for i in numba.prange(n):
+        out[i] = False
+        if alive[i] and profit[i] > 0.0:
+            u, _, _, _ = streams.uniform4(key, month, streams.SPINOFF, firm_id[i], 0)
+            out[i] = u < prob
+
+
+@parallel_kernel
+def _exits(alive, profit, revenue, capital, debt_extra_months, debt_limit_months, patience,
+           loss_streak, death_rate, firm_id, key, month, leave):
+    """Count each live firm's months of losses in a row and flag those that leave: after
+    ``patience`` such months, when debt exceeds ``debt_limit_months`` (plus the firm's
+    ``debt_extra_months``) of revenue, or, with probability ``death_rate``, for reasons of the
+    owner's own (block 0 of the ``CLOSURE`` stream). Writes only element i of ``loss_streak``
+    and ``leave``."""
+    n = alive.shape[0]
+    for i in numba.prange(n):
+        leave[i] = False
+        if not alive[i]:
+            continue
+        if profit[i] < 0.0:
+            loss_streak[i] += 1
+        else:
+            loss_streak[i] = 0
+        limit = (debt_limit_months + debt_extra_months[i]) * max(revenue[i], 0.0)
+        leave[i] = loss_streak[i] >= patience or capital[i] < -limit
+        if death_rate > 0.0 and not leave[i]:
+            u, _, _, _ = streams.uniform4(key, month, streams.CLOSURE, firm_id[i], 0)
+            leave[i] = u < death_rate
+
+
+def exits(firms, dp, key: np.ndarray, month: int) -> np.ndarray:
+    """Slots of firms that leave this month (sustained losses, too much debt, or the owner's
+    own reasons at ``death_rate``); the last draw is keyed by ``(key, month)``."""
+    leave = np.empty(firms.capacity, dtype=np.bool_)
+    _exits(firms.alive, firms.profit, firms.revenue, firms.capital, firms.debt_extra_months,
+           dp.debt_limit_months, dp.exit_patience, firms.loss_streak, dp.death_rate,
+           firms.firm_id, key, month, leave)
+    return slots_where(leave, True)
+
+
+@parallel_kernel
+def _age(alive, age):
+    """Live firms grow one month older (int64[N] ``age``, in place)."""
+    for i in numba.prange(alive.shape[0]):
+        if alive[i]:
+            age[i] += 1
+
+
+def age(firms) -> None:
+    """Every live firm grows one month older."""
+    _age(firms.alive, firms.age)
+
+
+def pareto_sizes(rng: np.random.Generator, n: int, tail: float, floor: float,
+                 cap: float) -> np.ndarray:
+    """Initial firm sizes: Pareto with exponent ``tail`` above ``max(floor, 1)``, capped."""
+    lo = max(floor, 1.0)
+    u = rng.random(n)
+    return np.minimum(lo * (1.0 - u) ** (-1.0 / tail), cap)
+
+
+def place(rng: np.random.Generator, region_codes: np.ndarray, world_arrays: dict,
+          world_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Locations around each region's centre (normal with the region's radius), in the map."""
+    n = region_codes.size
+    x = world_arrays["region_x"][region_codes] + rng.standard_normal(n) * world_arrays[
+        "region_radius"][region_codes]
+    y = world_arrays["region_y"][region_codes] + rng.standard_normal(n) * world_arrays[
+        "region_radius"][region_codes]
+    return np.clip(x, 0.0, world_size), np.clip(y, 0.0, world_size)
+
+
+def _logit_choice(utility: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Row-wise draws from softmax(utility) by inverse CDF. utility: [n, R], u: [n]."""
+    z = utility - utility.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    cdf = np.cumsum(p, axis=1)
+    cdf /= cdf[:, -1:]
+    choice = (cdf < u[:, None]).sum(axis=1)
+    return np.minimum(choice, utility.shape[1] - 1)
+
+
+def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[str, object]:
+    """Who enters this month: spin-offs and outside entrants, with sector, region and place.
+
+    Spin-offs are drawn per firm, keyed by ``(key, month)`` (:mod:`sim.core.streams`); how many
+    outsiders enter, and where, comes from ``rng``.
+
+    Returns a dict of arrays describing the entrants (``region``, ``sector``, ``parent`` slot or
+    -1); the model creates them.
+    """
+    firms, dp = model.firms, model.params.demography
+    n_alive = firms.n_alive
+    n_regions = len(model.world.regions)
+    n_sectors = len(model.world.sectors)
+
+    # spin-offs of profitable firms: same sector, same region (Arthur 1990)
+    spins = np.empty(firms.capacity, dtype=np.bool_)
+    _spinoffs(firms.alive, firms.profit, dp.spinoff_prob, firms.firm_id, key, month, spins)
+    parents = slots_where(spins, True)
+
+    # outside entrants
+    if dp.entrants_per_step >= 0:
+        n_out = int(dp.entrants_per_step)
+    else:
+        n_out = int(rng.poisson(dp.entry_rate * n_alive + dp.entry_floor))
+    mode = dp.entry_mode
+    if mode == "copy":
+        if n_alive == 0:
+            n_out = 0
+        live = slots_where(firms.alive, True)
+        model_firm = live[rng.integers(0, max(n_alive, 1), size=n_out)]
+        out_region = firms.region[model_firm]
+        out_sector = firms.sector[model_firm]
+    else:
+        sector_u = rng.random(n_out)
+        w = model.world_arrays
+        price_ratio = model.sector_price / w["sector_price"]
+        s_util = (np.log(np.maximum(w["sector_weight"], 1e-12))
+                  + dp.sector_choice_sensitivity * (price_ratio - 1.0))
+        out_sector = _logit_choice(np.broadcast_to(s_util, (n_out, n_sectors)), sector_u)
+        region_u = rng.random(n_out)
+        if mode == "dartboard":
+            probs = model.dartboard_probs
+            cdf = np.cumsum(probs) / probs.sum()
+            out_region = np.minimum(np.searchsorted(cdf, region_u, side="right"), n_regions - 1)
+        else:
+            util = attractiveness(model)  # [S, R]
+            out_region = _logit_choice(util[out_sector], region_u)
+    return {
+        "region": np.concatenate([firms.region[parents], out_region]).astype(np.int64),
+        "sector": np.concatenate([firms.sector[parents], out_sector]).astype(np.int64),
+        "parent": np.concatenate([parents, np.full(n_out, -1, dtype=np.int64)]),
+    }
+
+
+def viable(model, region: np.ndarray, sector: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Whether outside entrants of potential size ``sizes`` would make a profit where they
+    chose to go, bool[n]: free entry, which makes entry fall as congestion rises.
+
+    A new firm's talent makes its labour gap 0 at its potential size ``L`` at base prices and
+    costs (:meth:`sim.model.ClusterModel._talent`). Now, with the cost of a worker ``c`` times
+    and the value of output ``v`` times the base (price and localisation), its best size is
+    ``L* = L (v / c)^(1 / (1 - theta))``, where it earns ``(1 - theta) / theta w L* - F``."""
+    mp, w = model.params.market, model.world_arrays
+    theta = mp.labour_elasticity
+    base = mp.wage * w["wage_index"][region] + w["land_cost"][region]
+    now = (mp.wage * w["wage_index"][region] * model.wage_mult[region]
+           + w["land_cost"][region] * model.mods.land_mult[region] * model.rent_mult[region])
+    value = (model.sector_price[sector] / w["sector_price"][sector]
+             * model.localisation[sector, region])
+    if theta >= 1.0:
+        return value >= now / base
+    best = sizes * (value * base / np.maximum(now, 1e-12)) ** (1.0 / (1.0 - theta))
+    return (1.0 - theta) / theta * now * best > mp.fixed_cost
+
+
+@parallel_kernel
+def _firm_counts(alive, sector, region, n_sectors, n_regions):
+    """Live firms of each sector in each region, int64[S, R] (counted in chunks)."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, n_sectors, n_regions), dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                part[c, sector[i], region[i]] += 1
+    return add_chunks(part)
+
+
+def attractiveness(model) -> np.ndarray:
+    """Utility of each region for an entrant of each sector, float64[S, R]."""
+    firms, dp, w = model.firms, model.params.demography, model.world_arrays
+    n_regions = len(model.world.regions)
+    n_sectors = len(model.world.sectors)
+    counts = _firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
+    sup = model.suppliers
+    sup_counts = np.bincount(sup.input * n_regions + sup.region,
+                             minlength=len(model.world.inputs) * n_regions
+                             ).reshape(len(model.world.inputs), n_regions)
+    sup_for_sector = sup_counts[w["sector_input"]]
+    fac_counts = np.zeros((n_sectors, n_regions))
+    fac = model.facilities
+    for f in np.flatnonzero(fac.operating()) if fac.n else []:
+        fac_counts[fac.sectors[f], fac.region[f]] += 1.0
+    land = w["land_cost"] * model.mods.land_mult * model.rent_mult  # congestion included
+    land_norm = land / max(float(w["land_cost"].mean()), 1e-12)
+    return (dp.beta_sector * np.log1p(counts) + dp.beta_supplier * np.log1p(sup_for_sector)
+            + dp.beta_facility * fac_counts + dp.beta_access * w["market_access"][None, :]
+            - dp.beta_land * land_norm[None, :])

@@ -1,0 +1,263 @@
+"""Choice 2: choose and share suppliers; scale economies and joint purchasing.
+
+A supplier's gate price falls with the volume it sells above its reference volume,
+``p = p0 * min(1, max(floor, (V/V_ref)^-eta))`` (scale economies), so the more firms buy from
+one supplier the cheaper it gets for all: a
+positive feedback that concentrates purchases, up to the supplier's capacity, above which its
+price rises as ``(V / (capacity V_ref))^2`` (Albino, Carbonara & Giannoccaro 2003 balance
+cooperation against supplier capacity). ``V_ref`` is ``reference_volume`` times the mean initial
+volume per supplier of the input, so prices do not depend on how many firms are simulated. A
+supplier that sells above its capacity expands it, a share ``supplier_expansion`` of the excess
+a month: the capacity constraint binds in the short run, not for ever.
+Each month a firm reconsiders its supplier with
+probability ``1 - loyalty`` (Kirman & Vriend 2001) and switches to the supplier with the lowest
+delivered cost (gate price plus freight that grows with distance and with movement restrictions)
+if it saves at least ``switch_gain``. Trusted partners (trust both ways above ``jp_trust_min``)
+buying the same input form joint-purchasing groups (connected components of such ties); a group
+of at least ``jp_min_size`` firms buys from its most used supplier and gets ``jp_discount``,
+except members for whom that costs more than their own choice (a supplier past its capacity).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from sim.core import streams
+from sim.core.parallel import parallel_kernel
+from sim.core.totals import CHUNK, add_chunks, slots_where
+from sim.measure import graph
+
+__all__ = ["step", "gate_prices", "infra_factor"]
+
+
+def infra_factor(infrastructure: np.ndarray) -> np.ndarray:
+    """Transport cost multiplier of a region's infrastructure: 1 at 0.5, 0.75 at 1, 1.25 at 0."""
+    return 1.25 - 0.5 * infrastructure
+
+
+def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
+    """Price at each supplier's gate from its smoothed volume: scale economies below capacity
+    (``(V / V_ref)^-eta`` within ``[floor, 2 - floor]``), and a steep rise above it
+    (``(V / (capacity V_ref))^2``), so that no supplier can serve a whole cluster cheaply."""
+    ref = sup.ref_volume if sup.ref_volume is not None else np.full(sup.n, sp.reference_volume)
+    with np.errstate(divide="ignore"):
+        rel = np.maximum(sup.volume, 1e-12) / ref
+        scale = np.where(sup.volume > 0, rel ** (-sp.scale_elasticity), np.inf)
+    # scale economies only cut the price: a supplier below its reference volume (an idle one
+    # too) charges its base price, so that a crowded supplier's buyers have somewhere to go
+    scale = np.clip(scale, sp.price_floor, 1.0)
+    if sup.capacity is None or sp.supplier_expansion == 0.0:  # capacity fixed at set-up
+        crowding = np.maximum(rel / sp.supplier_capacity, 1.0) ** 2
+    else:
+        crowding = np.maximum(np.maximum(sup.volume, 1e-12) / sup.capacity, 1.0) ** 2
+    return sup.base_price * input_mult[sup.input] * scale * crowding
+
+
+@numba.njit(cache=True)
+def _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within, between, infra):
+    dx = fx[i] - sx[k]
+    dy = fy[i] - sy[k]
+    dist = np.sqrt(dx * dx + dy * dy)
+    r = fregion[i]
+    if sregion[k] == r:
+        mult = within[r]
+    else:
+        mult = max(between[r], between[sregion[k]])
+    return price[k] * (1.0 + freight * dist * mult * infra[r])
+
+
+@parallel_kernel
+def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, month, sx, sy,
+            sregion, by_input_start, by_input, price, freight, within, between, infra,
+            switch_gain, chosen, unit_cost):
+    """Each firm's supplier and delivered unit cost this month.
+
+    alive : bool[N]; fx, fy : float64[N]; fregion, finput, current : int64[N]
+    loyalty : float, probability of not looking around this month (firms without a supplier
+        always look); firm_id : int64[N], key : uint64[2], month : int name the draws (block 0
+        of the ``SUPPLIER`` stream, drawn only for firms that have a supplier and loyalty < 1)
+    sx, sy : float64[M]; sregion : int64[M]; price : float64[M] gate prices
+    by_input_start : int64[I+1], by_input : int64[M]: suppliers of input c are
+        by_input[by_input_start[c]:by_input_start[c+1]]
+    within, between : float64[R] transport multipliers; infra : float64[R]
+    Outputs chosen : int64[N], unit_cost : float64[N] (delivered cost per input unit).
+    """
+    n = alive.shape[0]
+    for i in numba.prange(n):
+        chosen[i] = current[i]
+        unit_cost[i] = 0.0
+        if not alive[i]:
+            chosen[i] = -1
+            continue
+        c = finput[i]
+        cur = current[i]
+        if cur >= 0:
+            cur_cost = _delivered(i, cur, fx, fy, fregion, sx, sy, sregion, price, freight,
+                                  within, between, infra)
+        else:
+            cur_cost = np.inf
+        look = cur < 0
+        if not look and loyalty < 1.0:
+            u, _, _, _ = streams.uniform4(key, month, streams.SUPPLIER, firm_id[i], 0)
+            look = u >= loyalty
+        if look:
+            best = -1
+            best_cost = np.inf
+            for a in range(by_input_start[c], by_input_start[c + 1]):
+                k = by_input[a]
+                d = _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight,
+                               within, between, infra)
+                if d < best_cost:
+                    best_cost = d
+                    best = k
+            if best >= 0 and (cur < 0 or best_cost < cur_cost * (1.0 - switch_gain)):
+                chosen[i] = best
+                cur_cost = best_cost
+        unit_cost[i] = cur_cost
+
+
+def purchasing_groups(partner, back, trust, alive, finput, trust_min):
+    """Connected components of ties trusted both ways at ``trust_min`` or above between firms
+    buying the same input (:func:`sim.measure.graph.components`, in parallel).
+
+    Returns root : int64[N] (the lowest slot of each live firm's group, -1 for dead firms) and
+    size : int64[N] (the size of each live firm's group, 0 for dead firms).
+    """
+    return graph.find_components(partner, None, (back, trust, float(trust_min), finput), alive)
+
+
+@parallel_kernel
+def _inputs(sector, sector_input, out):
+    """The input each firm buys, ``out[i] = sector_input[sector[i]]`` (int64[N])."""
+    for i in numba.prange(sector.shape[0]):
+        out[i] = sector_input[sector[i]]
+
+
+@parallel_kernel
+def _group_members(alive, root, size, min_size, group, member):
+    """Joint-purchasing members: live firms whose group (root int64[N], size int64[N] from
+    :func:`purchasing_groups`) has at least ``min_size`` firms. Writes ``member[i]`` (bool[N])
+    and ``group[i]`` (int64[N]): the root of member i's group, -1 for everyone else."""
+    for i in numba.prange(alive.shape[0]):
+        member[i] = alive[i] and size[i] >= min_size
+        group[i] = root[i] if member[i] else -1
+
+
+@parallel_kernel
+def _group_costs(members, gsup, fx, fy, fregion, sx, sy, sregion, price, freight, within, between,
+                 infra, pay, unit_cost):
+    """unit_cost[i] = ``pay`` times the delivered cost of the group supplier ``gsup[a]`` for each
+    member ``i = members[a]`` (inf without a supplier). Writes only the members' elements."""
+    for a in numba.prange(members.shape[0]):
+        i = members[a]
+        k = gsup[a]
+        cost = np.inf
+        if k >= 0:
+            cost = _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within,
+                              between, infra)
+        unit_cost[i] = cost * pay
+
+
+@numba.njit(cache=True)
+def _group_suppliers(root, supplier, members, n_suppliers):
+    """For each member, its group's most used supplier (ties to the lowest index, "none" (-1)
+    lowest of all). root : int64[N] group of each firm, its lowest slot; supplier : int64[N];
+    members : int64[M] ascending, whole groups (with each member, every firm of its group, so
+    its root too: as :func:`_group_members` lists them). Serial, O(M log G + G * S) with G
+    groups and S suppliers, and nothing the size of the table. Returns int64[M]."""
+    n_groups = 0
+    for a in range(members.shape[0]):
+        if root[members[a]] == members[a]:
+            n_groups += 1
+    roots = np.empty(n_groups, dtype=np.int64)  # ascending, as the members are
+    n_groups = 0
+    for a in range(members.shape[0]):
+        if root[members[a]] == members[a]:
+            roots[n_groups] = members[a]
+            n_groups += 1
+    gid = np.searchsorted(roots, root[members])  # each member's group, numbered by root
+    counts = np.zeros((n_groups, n_suppliers + 1), dtype=np.int64)  # column 0: no supplier
+    for a in range(members.shape[0]):
+        counts[gid[a], supplier[members[a]] + 1] += 1
+    best = np.empty(n_groups, dtype=np.int64)
+    for g in range(n_groups):
+        top = 0
+        for c in range(1, n_suppliers + 1):
+            if counts[g, c] > counts[g, top]:
+                top = c
+        best[g] = top - 1
+    out = np.empty(members.shape[0], dtype=np.int64)
+    for a in range(members.shape[0]):
+        out[a] = best[gid[a]]
+    return out
+
+
+def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.ndarray,
+         month: int) -> tuple[dict[str, float], np.ndarray]:
+    """One month of supplier choice. Writes ``firms.supplier`` and ``firms.jp_group``; returns
+    the books and each firm's delivered unit cost (money per input unit, after any discount).
+    Draws are keyed by ``(key, month)`` (:mod:`sim.core.streams`).
+    """
+    sup.price = gate_prices(sup, sp, mods.input_price_mult)
+    n = firms.capacity
+    finput = np.empty(n, dtype=np.int64)
+    _inputs(firms.sector, world_arrays["sector_input"], finput)
+    chosen = np.empty(n, dtype=np.int64)
+    unit_cost = np.empty(n, dtype=np.float64)
+    _choose(firms.alive, firms.x, firms.y, firms.region, finput, firms.supplier, sp.loyalty,
+            firms.firm_id, key, month, sup.x, sup.y, sup.region,
+            world_arrays["by_input_start"], world_arrays["by_input"], sup.price,
+            sp.freight_per_km, mods.within_mult, mods.between_mult, world_arrays["infra_factor"],
+            sp.switch_gain, chosen, unit_cost)
+
+    jp_members = 0
+    if use_groups and ties is not None:
+        root, size = purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
+                                       sp.jp_trust_min - mods.jp_trust_shift)
+        member = np.empty(n, dtype=np.bool_)
+        _group_members(firms.alive, root, size, sp.jp_min_size, firms.jp_group, member)
+        members = slots_where(member, True)
+        if members.size:
+            gsup = _group_suppliers(root, chosen, members, sup.n)
+            # the group supplier's delivered cost, less the group discount; a member follows
+            # its group only where that is no dearer than its own choice (a group does not
+            # pile onto a supplier its volume has pushed past capacity)
+            group_cost = unit_cost.copy()
+            _group_costs(members, gsup, firms.x, firms.y, firms.region, sup.x, sup.y, sup.region,
+                         sup.price, sp.freight_per_km, mods.within_mult, mods.between_mult,
+                         world_arrays["infra_factor"],
+                         1.0 - min(sp.jp_discount + mods.jp_discount_extra, 1.0), group_cost)
+            follow = group_cost[members] <= unit_cost[members]
+            chosen[members] = np.where(follow, gsup, chosen[members])
+            unit_cost[members] = np.where(follow, group_cost[members], unit_cost[members])
+            jp_members = int(members.size)
+    else:
+        firms.jp_group.fill(-1)
+    firms.supplier = chosen
+    return {"jp_members": jp_members}, unit_cost
+
+
+@parallel_kernel
+def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
+    """Input bought from each supplier this month, float64[M]: output times the sector's input
+    per output, summed over live buyers in chunks (:mod:`sim.core.totals`)."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, n_suppliers))
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i] and supplier[i] >= 0:
+                part[c, supplier[i]] += output[i] * ipo[sector[i]]
+    return add_chunks(part)
+
+
+def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float,
+                   expansion: float = 0.0) -> None:
+    """Smooth each supplier's volume towards what its buyers used this month; a supplier
+    selling above its capacity expands it by the share ``expansion`` of the excess (capacity
+    never shrinks)."""
+    now = _volumes(firms.alive, firms.supplier, firms.output, firms.sector, sector_ipo, sup.n)
+    sup.volume = memory * now + (1.0 - memory) * sup.volume
+    if expansion > 0.0 and sup.capacity is not None:
+        sup.capacity = sup.capacity + expansion * np.maximum(sup.volume - sup.capacity, 0.0)

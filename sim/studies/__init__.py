@@ -1,0 +1,2 @@
+"""Studies built on the model: one run, replicated comparisons, cost-effectiveness, robustness,
+reports, parameter sweeps and calibration."""

@@ -1,0 +1,13 @@
+"""Calibration by pattern-oriented modelling: ``clustersim calibrate EXPERIMENT.toml``.
+
+- :mod:`sim.studies.calibrate.patterns`: pure pattern functions of a run's outputs;
+- :mod:`sim.studies.calibrate.model`: the sweep model ``patterns`` that runs a scenario and reports
+its
+  patterns as final outcomes;
+- :mod:`sim.studies.calibrate.targets`: the observed targets
+(``sim/data/calibration_targets.toml``);
+- :mod:`sim.studies.calibrate.abc`: distances, ABC rejection and posterior summaries;
+- :mod:`sim.studies.calibrate.run`: the calibration file, the pipeline and its outputs.
+
+Importing this package runs and writes nothing. See docs/calibration.md.
+"""

@@ -1,0 +1,193 @@
+"""The sweep model ``patterns``: one run of a scenario, reported as the patterns calibration fits.
+
+A sweep (``[experiment] model = "patterns"``) runs a scenario as the ``cluster`` model does and
+returns, as its final outcomes, the patterns of :data:`PATTERNS` measured after a burn-in:
+
+- the size distribution of the live firms at the end (micro share, mean size, tail exponent);
+- annual log growth of the firms alive both ``growth_window`` months before the end and at the
+  end, matched by firm id (MAD/SD ratio and kurtosis);
+- entry and exit rates a year over the months after the burn-in;
+- facility completion (settled pledge drives that reached operation; the publicly sponsored
+  ones when there are any, else all) and mean utilisation over the months after the burn-in;
+- firms and employment at the end, in all and in one named sector, and the share of that
+  sector's live firms that use a facility at the end (the publicly sponsored facilities when
+  there are any, else all).
+
+How they are measured is set by overrides named ``patterns.*`` (:data:`SETTINGS`), fixed for a
+whole sweep; every other override goes to the scenario as for the cluster model. The run is
+deterministic in its seed, as the cluster model's runs are. Only the model's public outputs are
+read: ``series()``, ``firm_table()`` and the facility table ``model.facilities``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.params import ParameterError
+from sim.studies.calibrate import patterns as pt
+
+__all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "settings",
+           "measure", "simulate"]
+
+#: Bumped whenever what a pattern measures changes; part of every run id.
+VERSION = "patterns-3"
+#: The outcomes the model reports, in order.
+PATTERNS: tuple[str, ...] = (
+    "micro_share", "mean_size", "zipf_exponent", "zipf_xmin", "zipf_n_tail",
+    "growth_mad_sd", "growth_kurtosis", "growth_n", "annual_entry_rate", "annual_exit_rate",
+    "net_entry_rate", "facility_completion", "facility_utilisation", "firms", "employment",
+    "sector_firms", "sector_employment", "sector_facility_use",
+)
+#: Measurement settings (``patterns.NAME`` overrides): name -> (default, what is allowed).
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "burn_in": (0, "an integer >= 0 (months discarded before patterns are measured)"),
+    "growth_window": (12, "an integer >= 1 (months between the two size snapshots)"),
+    "min_tail": (20, "an integer >= 5 (fewest firms in the fitted size tail)"),
+    "sector": ("", "a sector name of the scenario, or '' for none"),
+}
+PREFIX = "patterns."
+
+
+def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(settings, scenario overrides)``: the ``patterns.*`` keys (prefix removed) and the
+    rest."""
+    own = {k[len(PREFIX):]: v for k, v in overrides.items() if k.startswith(PREFIX)}
+    rest = {k: v for k, v in overrides.items() if not k.startswith(PREFIX)}
+    return own, rest
+
+
+def settings(own: dict[str, Any], sectors: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The measurement settings with defaults filled in; raises ParameterError for a bad one."""
+    out = {k: v[0] for k, v in SETTINGS.items()}
+    for key, value in own.items():
+        if key not in SETTINGS:
+            raise ParameterError(PREFIX + key, f"unknown setting; allowed: "
+                                 f"{', '.join(PREFIX + k for k in SETTINGS)}")
+        allowed = SETTINGS[key][1]
+        if key == "sector":
+            if not isinstance(value, str) or (value and sectors is not None
+                                              and value not in sectors):
+                raise ParameterError(PREFIX + key, f"got {value!r}; allowed: {allowed}"
+                                     + (f" ({', '.join(sectors)})" if sectors else ""))
+        else:
+            lo = {"burn_in": 0, "growth_window": 1, "min_tail": 5}[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ParameterError(PREFIX + key, f"got {value!r}; allowed: {allowed}")
+        out[key] = value
+    return out
+
+
+def check_steps(steps: int, cfg: dict[str, Any]) -> None:
+    """The run must be long enough for the burn-in and the growth window."""
+    need = max(cfg["burn_in"], cfg["growth_window"]) + 1
+    if steps < need:
+        raise ParameterError("steps", f"got {steps}; allowed: at least {need} months (more "
+                             f"than the burn-in of {cfg['burn_in']} and the growth window of "
+                             f"{cfg['growth_window']})")
+
+
+def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
+            facility_status, facility_sponsor, cfg: dict[str, Any]) -> dict[str, float]:
+    """The patterns from a run's outputs.
+
+    Parameters
+    ----------
+    series : DataFrame
+        ``model.series()``: ``step``, ``firms``, ``entries``, ``exits``, ``facility_use_rate``,
+        ``facilities_operating``.
+    before, after : DataFrame
+        ``model.firm_table()`` ``growth_window`` months before the end and at the end
+        (``firm_id``, ``employees``, ``sector``; ``uses_facility`` at the end, without which
+        ``sector_facility_use`` is NaN).
+    facility_status, facility_sponsor : sequences
+        One entry per facility drive (``model.facilities.status`` and ``.sponsor``); the
+        sponsored drives, when there are any, are the ones ``facility_completion`` and
+        ``sector_facility_use`` count.
+    cfg : dict
+        :func:`settings`.
+    """
+    sizes = after["employees"].to_numpy(dtype=np.float64)
+    a, xmin, n_tail = pt.tail_exponent(sizes, min_tail=cfg["min_tail"])
+    g = pt.growth_rates(before["firm_id"].to_numpy(), before["employees"].to_numpy(),
+                        after["firm_id"].to_numpy(), sizes)
+    late = series[series["step"] > cfg["burn_in"]]
+    status = np.asarray(facility_status, dtype=np.int64)
+    sponsored = np.asarray(facility_sponsor, dtype=bool)
+    counted = np.flatnonzero(sponsored) if sponsored.any() else np.arange(status.size)
+    if sponsored.any():
+        status = status[sponsored]
+    out = {
+        "micro_share": pt.micro_share(sizes),
+        "mean_size": pt.mean_size(sizes),
+        "zipf_exponent": a,
+        "zipf_xmin": xmin,
+        "zipf_n_tail": float(n_tail),
+        "growth_mad_sd": pt.mad_sd_ratio(g),
+        "growth_kurtosis": pt.kurtosis(g),
+        "growth_n": float(g.size),
+        "annual_entry_rate": pt.annual_rate(late["entries"], late["firms"]),
+        "annual_exit_rate": pt.annual_rate(late["exits"], late["firms"]),
+        # entry less exit: 0 (or demand's growth) in a steady state, the condition of issue 11
+        "net_entry_rate": (pt.annual_rate(late["entries"], late["firms"])
+                           - pt.annual_rate(late["exits"], late["firms"])),
+        "facility_completion": pt.facility_completion(status),
+        "facility_utilisation": (pt.mean_utilisation(late["facility_use_rate"],
+                                                     late["facilities_operating"])
+                                 if "facility_use_rate" in late else float("nan")),
+        "firms": float(len(after)),
+        "employment": float(sizes.sum()),
+        "sector_firms": float("nan"),
+        "sector_employment": float("nan"),
+        "sector_facility_use": float("nan"),
+    }
+    if cfg["sector"]:
+        mine = after["sector"].to_numpy() == cfg["sector"]
+        out["sector_firms"] = float(mine.sum())
+        out["sector_employment"] = float(sizes[mine].sum())
+        if "uses_facility" in after:
+            out["sector_facility_use"] = pt.facility_use_share(
+                after["uses_facility"].to_numpy()[mine], counted)
+    return out
+
+
+@dataclass
+class PatternRun:
+    """What :func:`simulate` returns, shaped like :class:`sim.studies.simulate.RunResult` for the
+    sweep."""
+
+    final: dict[str, float]
+    series: pd.DataFrame
+    provenance: dict[str, Any]
+
+
+def simulate(scenario: str | Path, *, steps: int | None, seed: int,
+             overrides: dict[str, Any]) -> PatternRun:
+    """Run ``scenario`` with ``overrides`` and measure its patterns (see the module docstring)."""
+    from sim.io.provenance import provenance
+    from sim.io.scenario import load_scenario
+    from sim.studies.simulate import run_model
+
+    own, rest = split_overrides(dict(overrides))
+    base = load_scenario(Path(scenario))
+    sc = base.with_overrides(rest) if rest else base
+    cfg = settings(own, tuple(s.name for s in sc.world.sectors))
+    n_steps = sc.steps if steps is None else int(steps)
+    check_steps(n_steps, cfg)
+    t0 = time.perf_counter()
+    model = sc.build(rng=seed, agents=False)
+    run_model(model, n_steps - cfg["growth_window"])
+    before = model.firm_table()[["firm_id", "employees"]].copy()
+    run_model(model, cfg["growth_window"])
+    after = model.firm_table()
+    series = model.series()
+    fac = model.facilities
+    final = measure(series, before, after, list(fac.status), list(fac.sponsor), cfg)
+    prov = provenance(scenario=sc, seed=seed, params=model.params, steps=n_steps,
+                      overrides=dict(overrides), wall_time_s=time.perf_counter() - t0)
+    return PatternRun(final=final, series=series, provenance=prov)

@@ -1,0 +1,235 @@
+"""Patterns of a run: pure functions of arrays that summarise what the model produced.
+
+Pattern-oriented modelling (Grimm et al. 2005) fits a model to several observed patterns at
+once. Each function here computes one pattern from plain arrays (firm sizes, firm ids, monthly
+counts), so it can be tested on cases whose answer is known in closed form:
+
+- :func:`micro_share`, :func:`mean_size`: the size distribution's body;
+- :func:`hill_exponent`, :func:`pareto_exponent`, :func:`tail_exponent`: its upper tail, as
+  the exponent ``a`` of ``P(S > s) ~ s^-a`` (Zipf: ``a`` near 1);
+- :func:`growth_rates`, :func:`mad_sd_ratio`, :func:`kurtosis`: the shape of annual log growth
+  rates (Laplace: ratio 1/sqrt(2) = 0.707, kurtosis 6; normal: sqrt(2/pi) = 0.798, 3);
+- :func:`annual_rate`: entries or exits a year per firm;
+- :func:`facility_completion`, :func:`mean_utilisation`, :func:`facility_use_share`: joint
+  facilities.
+
+Sources of the observed values: ``docs/sources.md``. Every function returns ``nan`` when its
+input cannot give a value (no firms, too short a tail), never raises for that.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "MICRO_LIMIT",
+    "micro_share",
+    "mean_size",
+    "hill_exponent",
+    "pareto_exponent",
+    "tail_exponent",
+    "growth_rates",
+    "mad_sd_ratio",
+    "kurtosis",
+    "annual_rate",
+    "facility_completion",
+    "mean_utilisation",
+    "facility_use_share",
+]
+
+#: A micro firm has fewer than this many workers (the Palestinian 0-4 class; sources.md).
+MICRO_LIMIT = 5.0
+NAN = float("nan")
+
+
+def _positive(sizes) -> np.ndarray:
+    x = np.asarray(sizes, dtype=np.float64).ravel()
+    return x[np.isfinite(x) & (x > 0)]
+
+
+def micro_share(sizes, limit: float = MICRO_LIMIT) -> float:
+    """Share of firms with fewer than ``limit`` workers."""
+    x = np.asarray(sizes, dtype=np.float64).ravel()
+    return float(np.mean(x < limit)) if x.size else NAN
+
+
+def mean_size(sizes) -> float:
+    """Mean workers per firm."""
+    x = np.asarray(sizes, dtype=np.float64).ravel()
+    return float(x.mean()) if x.size else NAN
+
+
+def hill_exponent(sizes, k: int) -> float:
+    """Hill's (1975) estimator of the tail exponent from the ``k`` largest sizes.
+
+    ``a = k / sum_{i<=k} ln(x_(i) / x_(k+1))``, with ``x_(1) >= x_(2) >= ...`` the sizes in
+    decreasing order. For a Pareto law ``P(S > s) = (s / m)^-a`` it is the maximum-likelihood
+    estimate of ``a`` given the threshold ``x_(k+1)``.
+    """
+    x = np.sort(_positive(sizes))[::-1]
+    if k < 1 or x.size <= k:
+        return NAN
+    logs = np.log(x[:k] / x[k])
+    total = float(logs.sum())
+    return k / total if total > 0 else NAN
+
+
+def pareto_exponent(sizes, xmin: float) -> float:
+    """Maximum-likelihood tail exponent ``a`` of the sizes at or above ``xmin``.
+
+    For ``P(S > s) = (s / xmin)^-a``, ``a = n / sum ln(x_i / xmin)`` (Clauset, Shalizi & Newman
+    2009, eq. 3.1, written for the survival function: their density exponent is ``1 + a``).
+    """
+    x = _positive(sizes)
+    tail = x[x >= xmin]
+    total = float(np.log(tail / xmin).sum()) if tail.size else 0.0
+    return tail.size / total if total > 0 else NAN
+
+
+def _ks_pareto(tail: np.ndarray, xmin: float, a: float) -> float:
+    """Kolmogorov-Smirnov distance between sorted ``tail`` and the fitted Pareto law."""
+    n = tail.size
+    fit = 1.0 - (tail / xmin) ** (-a)
+    upper = np.arange(1, n + 1) / n
+    lower = np.arange(0, n) / n
+    return float(max(np.max(np.abs(upper - fit)), np.max(np.abs(lower - fit))))
+
+
+def tail_exponent(sizes, min_tail: int = 20, candidates: int = 200) -> tuple[float, float, int]:
+    """Tail exponent with its threshold chosen as Clauset, Shalizi & Newman (2009) do.
+
+    For each candidate threshold ``xmin`` (the distinct sizes, at most ``candidates`` of them
+    spread over the quantiles, leaving at least ``min_tail`` sizes above), fit
+    :func:`pareto_exponent` and keep the threshold whose fit is closest to the data in the
+    Kolmogorov-Smirnov distance.
+
+    Returns
+    -------
+    (exponent, xmin, n_tail)
+        ``(nan, nan, 0)`` when fewer than ``min_tail`` positive sizes are given.
+    """
+    x = np.sort(_positive(sizes))
+    if x.size < max(min_tail, 2):
+        return NAN, NAN, 0
+    pool = np.unique(x[: x.size - min_tail + 1])
+    if pool.size > candidates:
+        pool = np.unique(np.quantile(pool, np.linspace(0.0, 1.0, candidates),
+                                     method="closest_observation"))
+    best = (math.inf, NAN, NAN, 0)
+    for xmin in pool:
+        start = int(np.searchsorted(x, xmin, side="left"))
+        tail = x[start:]
+        if tail.size < min_tail:
+            continue
+        total = float(np.log(tail / xmin).sum())
+        if total <= 0:
+            continue
+        a = tail.size / total
+        d = _ks_pareto(tail, xmin, a)
+        if d < best[0]:
+            best = (d, a, float(xmin), int(tail.size))
+    return best[1], best[2], best[3]
+
+
+def growth_rates(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray:
+    """Log growth ``ln(s_after / s_before)`` of the firms present, with a positive size, in both.
+
+    Firms are matched by id (a slot may hold another firm a year later); the result follows the
+    order of ``ids_after``.
+    """
+    ib = np.asarray(ids_before).ravel()
+    ia = np.asarray(ids_after).ravel()
+    sb = np.asarray(sizes_before, dtype=np.float64).ravel()
+    sa = np.asarray(sizes_after, dtype=np.float64).ravel()
+    if ib.size != sb.size or ia.size != sa.size:
+        raise ValueError("each id array needs one size per id")
+    order = np.argsort(ib, kind="stable")
+    ib_sorted, sb_sorted = ib[order], sb[order]
+    pos = np.searchsorted(ib_sorted, ia)
+    pos_ok = pos < ib_sorted.size
+    found = np.zeros(ia.size, dtype=bool)
+    found[pos_ok] = ib_sorted[pos[pos_ok]] == ia[pos_ok]
+    before = np.full(ia.size, np.nan)
+    before[found] = sb_sorted[pos[found]]
+    ok = found & (before > 0) & (sa > 0) & np.isfinite(sa)
+    return np.log(sa[ok] / before[ok])
+
+
+def mad_sd_ratio(values) -> float:
+    """Mean absolute deviation from the mean over the standard deviation (both about the mean).
+
+    1/sqrt(2) = 0.707 for a Laplace law, sqrt(2/pi) = 0.798 for a normal one, 0.866 for a
+    uniform one; robust to a few extreme values, unlike the kurtosis.
+    """
+    g = np.asarray(values, dtype=np.float64).ravel()
+    g = g[np.isfinite(g)]
+    if g.size < 2:
+        return NAN
+    d = g - g.mean()
+    sd = float(np.sqrt(np.mean(d * d)))
+    return float(np.mean(np.abs(d))) / sd if sd > 0 else NAN
+
+
+def kurtosis(values) -> float:
+    """Pearson's kurtosis ``m4 / m2^2`` (not the excess): 6 for a Laplace law, 3 for a normal."""
+    g = np.asarray(values, dtype=np.float64).ravel()
+    g = g[np.isfinite(g)]
+    if g.size < 2:
+        return NAN
+    d = g - g.mean()
+    m2 = float(np.mean(d * d))
+    return float(np.mean(d**4)) / (m2 * m2) if m2 > 0 else NAN
+
+
+def annual_rate(events, firms) -> float:
+    """Events a year per firm, from monthly counts: ``12 sum(events) / sum(firms)``.
+
+    ``events[t]`` are the month's entries (or exits), ``firms[t]`` the firms alive at the end of
+    that month; the ratio of the sums is the average monthly rate weighted by the population.
+    """
+    e = np.asarray(events, dtype=np.float64).ravel()
+    n = np.asarray(firms, dtype=np.float64).ravel()
+    if e.size != n.size:
+        raise ValueError("one firm count per month is needed")
+    total = float(n.sum())
+    return 12.0 * float(e.sum()) / total if e.size and total > 0 else NAN
+
+
+def facility_completion(status, completed=(2, 4), failed=(3,)) -> float:
+    """Share of settled pledge drives that led to an operating facility.
+
+    ``status`` holds one code per drive (``sim.core.state.FacilityState``: 0 drive open, 1 building,
+    2 operating, 3 failed, 4 closed after operating). Drives that are still open or whose
+    facility is still being built are not settled and are left out.
+    """
+    s = np.asarray(status).ravel()
+    done = np.isin(s, completed).sum()
+    lost = np.isin(s, failed).sum()
+    return float(done / (done + lost)) if done + lost else NAN
+
+
+def mean_utilisation(use_rate, operating) -> float:
+    """Mean monthly utilisation (facility users over capacity) over the months with at least
+    one operating facility."""
+    u = np.asarray(use_rate, dtype=np.float64).ravel()
+    o = np.asarray(operating, dtype=np.float64).ravel()
+    if u.size != o.size:
+        raise ValueError("one count of operating facilities per month is needed")
+    keep = (o > 0) & np.isfinite(u)
+    return float(u[keep].mean()) if keep.any() else NAN
+
+
+def facility_use_share(uses, counted) -> float:
+    """Share of firms that use one of the facilities ``counted``.
+
+    ``uses`` holds one entry per firm: the number of the facility whose services it uses, -1 for
+    none (``sim.core.state.FirmState.uses``); ``counted`` are the facility numbers that count (say,
+    the publicly sponsored ones). ``nan`` when there are no firms.
+    """
+    u = np.asarray(uses, dtype=np.int64).ravel()
+    if not u.size:
+        return NAN
+    c = np.asarray(counted, dtype=np.int64).ravel()
+    return float(np.mean(np.isin(u, c[c >= 0])))

@@ -1,0 +1,147 @@
+"""Observed targets: what each pattern should be, within what interval, and from which source.
+
+The shipped targets are in ``sim/data/calibration_targets.toml`` (read with
+:mod:`importlib.resources`); a calibration file may add or replace targets with its own
+``[targets.KEY]`` tables, in the same format::
+
+    [targets.micro_share]
+    pattern = "micro_share"          # the model outcome compared with it
+    value = 0.91                     # observed
+    interval = [0.86, 0.96]          # or: tolerance = 0.05 (value +- tolerance)
+    source = "docs/sources.md#firm-size-distribution"
+    description = "share of firms with fewer than 5 workers"
+
+A simulated value ``s`` is scaled by the half-interval on its own side of the observed value,
+``z = (s - value) / (high - value)`` above it and ``(s - value) / (value - low)`` below, so
+``|z| <= 1`` exactly when ``s`` lies in the interval.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.core.errors import InputError
+
+__all__ = ["Target", "SHIPPED", "load_targets", "parse_targets"]
+
+#: Where the shipped targets live, for messages.
+SHIPPED = "sim/data/calibration_targets.toml"
+_KEYS = ("pattern", "value", "interval", "tolerance", "source", "description")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One observed pattern."""
+
+    key: str
+    pattern: str
+    value: float
+    low: float
+    high: float
+    source: str
+    description: str = ""
+
+    def z(self, simulated) -> np.ndarray:
+        """Signed distance of simulated values from the observed one, in half-intervals (NaN
+        stays NaN)."""
+        s = np.asarray(simulated, dtype=np.float64)
+        up = (s - self.value) / (self.high - self.value)
+        down = (s - self.value) / (self.value - self.low)
+        return np.where(s >= self.value, up, down)
+
+    def within(self, simulated) -> np.ndarray:
+        """True where the simulated value lies in ``[low, high]``."""
+        s = np.asarray(simulated, dtype=np.float64)
+        return (s >= self.low) & (s <= self.high)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "pattern": self.pattern, "observed": self.value,
+                "interval": [self.low, self.high], "source": self.source,
+                "description": self.description}
+
+
+def _num(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def parse_targets(table: Any, where: str, prefix: str = "targets.") -> dict[str, Target]:
+    """Validate a ``{KEY: {pattern, value, interval | tolerance, source, description}}`` table.
+
+    Raises
+    ------
+    InputError
+        Naming ``where`` (the file) and the key path.
+    """
+    if not isinstance(table, dict):
+        raise InputError(where, prefix.rstrip("."), f"got {table!r}; allowed: [targets.KEY] "
+                         "tables")
+    out: dict[str, Target] = {}
+    for key, t in table.items():
+        pre = f"{prefix}{key}"
+        if not isinstance(t, dict):
+            raise InputError(where, pre, f"got {t!r}; allowed: a table with pattern, value, "
+                             "interval or tolerance, source")
+        for k in t:
+            if k not in _KEYS:
+                raise InputError(where, f"{pre}.{k}", f"unknown key; allowed: {', '.join(_KEYS)}")
+        for k in ("pattern", "source"):
+            if not isinstance(t.get(k), str) or not t.get(k):
+                raise InputError(where, f"{pre}.{k}", f"got {t.get(k)!r}; allowed: a string"
+                                 + (" such as 'docs/sources.md#firm-size-distribution'"
+                                    if k == "source" else " naming a model outcome"))
+        if not t["source"].startswith("docs/sources.md#"):
+            raise InputError(where, f"{pre}.source", f"got {t['source']!r}; allowed: a section "
+                             "of docs/sources.md, 'docs/sources.md#ANCHOR'")
+        if not _num(t.get("value")):
+            raise InputError(where, f"{pre}.value", f"got {t.get('value')!r}; allowed: a number")
+        value = float(t["value"])
+        if ("interval" in t) == ("tolerance" in t):
+            raise InputError(where, pre, "give either interval = [low, high] or tolerance = "
+                             "a number > 0, not both or neither")
+        if "interval" in t:
+            iv = t["interval"]
+            if (not isinstance(iv, list) or len(iv) != 2 or not all(_num(v) for v in iv)
+                    or not iv[0] < value < iv[1]):
+                raise InputError(where, f"{pre}.interval", f"got {iv!r}; allowed: [low, high] "
+                                 f"with low < value ({value:g}) < high")
+            low, high = float(iv[0]), float(iv[1])
+        else:
+            tol = t["tolerance"]
+            if not _num(tol) or tol <= 0:
+                raise InputError(where, f"{pre}.tolerance", f"got {tol!r}; allowed: a number > 0")
+            low, high = value - float(tol), value + float(tol)
+        desc = t.get("description", "")
+        if not isinstance(desc, str):
+            raise InputError(where, f"{pre}.description", f"got {desc!r}; allowed: a string")
+        out[key] = Target(key=key, pattern=t["pattern"], value=value, low=low, high=high,
+                          source=t["source"], description=desc)
+    return out
+
+
+def load_targets(path: str | Path | None = None) -> dict[str, Target]:
+    """The targets of a TOML file, by default the shipped ``calibration_targets.toml``."""
+    if path is None:
+        text = resources.files("sim").joinpath("data", "calibration_targets.toml").read_text(
+            encoding="utf-8")
+        where = SHIPPED
+    else:
+        where = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(where, "", f"cannot read the targets file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(where, "", f"not valid TOML: {exc}") from None
+    extra = [k for k in data if k != "targets"]
+    if extra:
+        raise InputError(where, extra[0], "unknown key; allowed: targets")
+    return parse_targets(data.get("targets", {}), where)

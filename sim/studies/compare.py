@@ -1,0 +1,613 @@
+"""Replicated comparison of scenarios: an experiment on the sweep runner and store.
+
+The question a policy analyst asks: what does an intervention do for this cluster compared with
+another, or with nothing, and at what public cost? A comparison is an experiment whose one
+factor is the list of scenario files (:func:`sim.studies.sweep.experiment.comparison_experiment`),
+crossed with replicates: replicate ``r`` of every scenario gets the same seed (common random
+numbers), so differences from the base scenario are paired and, for identical scenarios,
+exactly zero. It runs on the sweep runner (:func:`sim.studies.sweep.runner.run_sweep`: in this
+process, on local worker processes or on a Dask cluster) into a sweep directory, so that it resumes
+after any interruption and ``clustersim results DIR --sql ...`` queries it.
+
+Everything reported is computed from that directory (:func:`load_comparison`): per scenario
+and outcome the mean and t-based 95% interval, the paired difference from the base with its
+interval and p-value (:func:`summarise`), the cost per extra job and per firm kept
+(:func:`public_costs`, Fieller intervals, :mod:`sim.studies.costeff`), a ranking with its robustness
+over resampled replicates (:func:`ranking`) and the report (:mod:`sim.studies.report`).
+
+``--reps auto`` (:func:`compare` with ``reps="auto"``) adds replicates until the paired 95%
+interval of a chosen outcome is narrower than a stated width for every alternative, or a cap
+is reached.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.core.errors import InputError
+from sim.measure import outputs as _outputs
+
+__all__ = [
+    "OUTCOMES",
+    "FIGURE_OUTCOMES",
+    "SERIES_KEPT",
+    "Comparison",
+    "t_interval",
+    "paired_difference",
+    "summarise",
+    "public_costs",
+    "ranking",
+    "load_comparison",
+    "write_comparison",
+    "apply_overrides",
+    "compare",
+]
+
+#: Final outcomes summarised by default (with the by-sector and by-town breakdowns).
+OUTCOMES: tuple[str, ...] = (
+    "firms", "employment", "jobs_created", "output", "mean_productivity", "survival",
+    "entries_total", "exits_total", "cooperation_rate", "mean_trust", "jp_share",
+    "facilities_built", "facilities_operating", "public_facilities_built",
+    "public_facilities_operating", "facility_users", "spv_members", "time_to_first_facility",
+    "eg_gamma_mean", "herfindahl_regions", "public_spending_total",
+)
+#: Per-step outputs drawn over time as paired differences from the base (effect bands).
+FIGURE_OUTCOMES: tuple[str, ...] = (
+    "firms", "employment", "mean_productivity", "cooperation_rate", "mean_trust",
+    "facilities_operating", "eg_gamma_mean", "public_spending_total",
+)
+#: Per-step outputs kept for every run of a comparison.
+SERIES_KEPT: tuple[str, ...] = tuple(dict.fromkeys((
+    *FIGURE_OUTCOMES, "output", "public_facilities_operating", "facility_users", "jp_share",
+    "entries", "exits")))
+LEVEL = 0.95
+#: Replicates ``--reps auto`` starts with, and its default cap.
+AUTO_START, AUTO_CAP = 5, 40
+
+
+@dataclass
+class Comparison:
+    """The replicates of a comparison, in a fixed order (scenario, then replicate).
+
+    Attributes
+    ----------
+    labels : list of str
+        One unique label per scenario; the first is the base.
+    scenarios : list of Scenario
+    runs : DataFrame
+        One row per replicate: ``scenario``, ``replicate``, ``seed`` and every final outcome.
+    series : DataFrame
+        Every per-step output of every replicate, with ``scenario``, ``replicate``, ``seed``.
+    seeds : list of int
+        Replicate ``i`` of every scenario used ``seeds[i]``.
+    """
+
+    labels: list[str]
+    scenarios: list[Any]
+    steps: int
+    seed: int
+    seeds: list[int]
+    runs: pd.DataFrame
+    series: pd.DataFrame
+    overrides: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    wall_time_s: float = 0.0
+    mode: str = ""
+    #: How the replicates were chosen (``--reps auto``): target, width, cap, widths reached.
+    rule: dict[str, Any] = field(default_factory=dict)
+    #: The outcome the ranking and the decision summary are about.
+    target: str = "employment"
+
+    @property
+    def base(self) -> str:
+        return self.labels[0]
+
+    @property
+    def reps(self) -> int:
+        return len(self.seeds)
+
+
+# -- statistics -----------------------------------------------------------------------------------
+def t_interval(values, level: float = LEVEL) -> dict[str, float]:
+    """Mean, standard deviation and t-based confidence interval of the finite ``values``.
+
+    Returns a dict with ``n``, ``mean``, ``sd`` (ddof 1), ``ci_low``, ``ci_high``. With one
+    value the interval is undefined (NaN); with no spread it is the mean itself.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    nan = float("nan")
+    if n == 0:
+        return {"n": 0, "mean": nan, "sd": nan, "ci_low": nan, "ci_high": nan}
+    mean = float(x.mean())
+    if n == 1:
+        return {"n": 1, "mean": mean, "sd": nan, "ci_low": nan, "ci_high": nan}
+    sd = float(x.std(ddof=1))
+    if sd == 0.0:
+        return {"n": n, "mean": mean, "sd": 0.0, "ci_low": mean, "ci_high": mean}
+    half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def paired_difference(alt, base, level: float = LEVEL) -> dict[str, float]:
+    """The paired difference ``alt - base`` over replicates where both are finite.
+
+    Returns ``n``, ``mean``, ``sd``, ``ci_low``, ``ci_high`` (as :func:`t_interval`) and ``p``,
+    the two-sided p-value of the paired t-test (1 when every difference is 0).
+    """
+    a = np.asarray(alt, dtype=np.float64)
+    b = np.asarray(base, dtype=np.float64)
+    both = np.isfinite(a) & np.isfinite(b)
+    out = t_interval(a[both] - b[both], level)
+    n, sd = out["n"], out["sd"]
+    if n < 2:
+        out["p"] = float("nan")
+    elif sd == 0.0:
+        out["p"] = 1.0 if out["mean"] == 0.0 else 0.0
+    else:
+        tstat = out["mean"] / (sd / math.sqrt(n))
+        out["p"] = float(2.0 * stats.t.sf(abs(tstat), n - 1))
+    return out
+
+
+def summarise(comp: Comparison, outcomes: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Per scenario and outcome: mean, sd, 95% CI; for non-base scenarios the paired difference
+    from the base with its 95% CI and p-value. One row per (scenario, outcome). ``outcomes``
+    default: :data:`OUTCOMES` and the by-sector and by-town breakdowns in the runs."""
+    if outcomes is None:
+        outcomes = outcomes_of(comp)
+    runs = comp.runs
+    base = runs[runs["scenario"] == comp.base].set_index("replicate")
+    rows = []
+    for label in comp.labels:
+        mine = runs[runs["scenario"] == label].set_index("replicate")
+        for name in outcomes:
+            if name not in mine:
+                continue
+            row: dict[str, Any] = {"scenario": label, "outcome": name}
+            row.update(t_interval(mine[name].to_numpy()))
+            if label != comp.base and name in base:
+                a, b = mine[name].align(base[name], join="inner")
+                d = paired_difference(a.to_numpy(), b.to_numpy())
+                row.update({f"diff_{k}": v for k, v in d.items()})
+            else:
+                row.update({f"diff_{k}": float("nan")
+                            for k in ("n", "mean", "sd", "ci_low", "ci_high", "p")})
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    df.insert(2, "base", comp.base)
+    df["level"] = LEVEL
+    return df
+
+
+def outcomes_of(comp: Comparison) -> tuple[str, ...]:
+    """The outcomes a comparison summarises: :data:`OUTCOMES`, then the breakdowns."""
+    extra = [c for c in comp.runs.columns
+             if c.startswith(("employment_sector_", "firms_sector_", "employment_town_",
+                              "firms_town_"))]
+    return (*OUTCOMES, *extra)
+
+
+def _paired_columns(comp: Comparison, label: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    runs = comp.runs
+    mine = runs[runs["scenario"] == label].set_index("replicate")[column]
+    base = runs[runs["scenario"] == comp.base].set_index("replicate")[column]
+    a, b = mine.align(base, join="inner")
+    return a.to_numpy(dtype=np.float64), b.to_numpy(dtype=np.float64)
+
+
+def public_costs(comp: Comparison) -> pd.DataFrame:
+    """Extra public spending per extra job and per extra firm in business, against the base.
+
+    For each non-base scenario, from the paired differences replicate by replicate (the base
+    with the same seed is the counterfactual): the extra public spending with its t interval,
+    and for jobs (employment at the end) and firms (in business at the end) what
+    :func:`sim.studies.costeff.classify` says: a cost per unit with its Fieller interval only when
+    the gain is significant, "dominates"/"dominated" where the signs make a ratio meaningless.
+    """
+    from sim.studies.costeff import cost_effectiveness
+
+    rows = []
+    for label in comp.labels[1:]:
+        pub_a, pub_b = _paired_columns(comp, label, "public_spending_total")
+        emp_a, emp_b = _paired_columns(comp, label, "employment")
+        fir_a, fir_b = _paired_columns(comp, label, "firms")
+        res = cost_effectiveness(pub_a - pub_b, emp_a - emp_b, fir_a - fir_b, LEVEL)
+        rows.append({"scenario": label, "base": comp.base, **res})
+    return pd.DataFrame(rows)
+
+
+def ranking(comp: Comparison, target: str | None = None, n_boot: int = 2000) -> pd.DataFrame:
+    """Scenarios ranked by the mean of ``target`` (higher is better when the outcome's declared
+    direction is +1, lower when -1), with how robust the ranking is over the replicates.
+
+    Columns: ``rank``, ``scenario``, ``mean``, the paired difference from the base with its
+    interval, ``p_best`` (the share of bootstrap resamples of the replicates, the same
+    replicates for every scenario, in which the scenario ranks first), ``wins_vs_base`` (the
+    share of replicates in which it does better than the base with the same seed) and
+    ``settled`` (whether its paired difference from the next-ranked scenario excludes zero).
+    The bootstrap's generator derives from the comparison's seed.
+    """
+    target = target or comp.target
+    sign = _outputs.direction(target) or 1
+    runs = comp.runs
+    wide = runs.pivot(index="replicate", columns="scenario", values=target)[comp.labels]
+    wide = wide.dropna()
+    x = wide.to_numpy(dtype=np.float64) * sign
+    n = x.shape[0]
+    order = np.argsort(-x.mean(axis=0), kind="stable")
+    rng = np.random.default_rng(np.random.SeedSequence(comp.seed, spawn_key=(3,)))
+    best = np.zeros(len(comp.labels))
+    if n:
+        idx = rng.integers(0, n, size=(n_boot, n))
+        means = x[idx].mean(axis=1)  # (n_boot, scenarios)
+        top = means.max(axis=1, keepdims=True)
+        ties = (means == top)
+        best = (ties / ties.sum(axis=1, keepdims=True)).mean(axis=0)
+    rows = []
+    for k, j in enumerate(order):
+        label = comp.labels[j]
+        d = paired_difference(wide[label], wide[comp.base])
+        nxt = order[k + 1] if k + 1 < len(order) else None
+        settled = float("nan")
+        if nxt is not None:
+            dn = paired_difference(x[:, j], x[:, nxt])
+            settled = bool(np.isfinite(dn["ci_low"]) and dn["ci_low"] > 0)
+        rows.append({"rank": k + 1, "scenario": label, "outcome": target,
+                     "mean": float(wide[label].mean()) if n else float("nan"),
+                     "diff_mean": d["mean"], "diff_ci_low": d["ci_low"],
+                     "diff_ci_high": d["ci_high"], "p_best": float(best[j]),
+                     "wins_vs_base": (float(np.mean(x[:, j] > x[:, comp.labels.index(
+                         comp.base)])) if n and label != comp.base else float("nan")),
+                     "settled": settled})
+    return pd.DataFrame(rows)
+
+
+def effect_over_time(comp: Comparison, label: str, column: str, level: float = LEVEL):
+    """Per step, the paired difference ``label - base`` of ``column`` over the replicates:
+    (steps, mean, low, high), t-based; where the differences do not vary the band is the mean."""
+    s = comp.series
+    if column not in s or s.empty:
+        return None
+    wide = s.pivot_table(index="step", columns=["scenario", "replicate"], values=column,
+                         aggfunc="first")
+    if label not in wide.columns.get_level_values(0):
+        return None
+    a, b = wide[label], wide[comp.base]
+    reps = sorted(set(a.columns) & set(b.columns))
+    d = (a[reps] - b[reps]).to_numpy(dtype=np.float64)
+    n = np.isfinite(d).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(np.where(n[:, None] > 0, d, 0.0), axis=1)
+        sd = np.nanstd(d, axis=1, ddof=1) if d.shape[1] > 1 else np.zeros(len(d))
+        tq = stats.t.ppf(0.5 + level / 2.0, np.maximum(n - 1, 1))
+        half = np.where(n >= 2, tq * np.nan_to_num(sd) / np.sqrt(np.maximum(n, 1)), 0.0)
+    return wide.index.to_numpy(), mean, mean - half, mean + half
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+def _unique_labels(scenarios) -> list[str]:
+    labels: list[str] = []
+    for sc in scenarios:
+        label, k = sc.name, 2
+        while label in labels:
+            label, k = f"{sc.name}#{k}", k + 1
+        labels.append(label)
+    return labels
+
+
+def split_overrides(scenarios, overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``--set`` overrides that apply to each scenario (see :func:`apply_overrides`)."""
+    import difflib
+
+    names = [{iv.name for iv in sc.interventions} for sc in scenarios]
+    for key in overrides:
+        if key.startswith("interventions.") and key.count(".") >= 2:
+            name = key.split(".")[1]
+            if not any(name in n for n in names):
+                every = sorted(set().union(*names))
+                close = difflib.get_close_matches(name, every, n=1, cutoff=0.6)
+                raise InputError("--set", key, f"no scenario has an intervention named "
+                                 f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                                 + "; allowed: " + (", ".join(map(repr, every)) or "(none)"))
+    return [{k: v for k, v in overrides.items()
+             if not (k.startswith("interventions.") and k.count(".") >= 2
+                     and k.split(".")[1] not in mine)} for mine in names]
+
+
+def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
+                  overrides: dict[str, Any] | None = None, rule: dict[str, Any] | None = None):
+    """Load and check the scenarios of a comparison; returns its experiment
+    (:func:`sim.studies.sweep.experiment.comparison_experiment`). Writes nothing, builds no
+    model."""
+    from sim.io.scenario import load_scenario
+    from sim.measure.outputs import final_names
+    from sim.studies.sweep.experiment import comparison_experiment
+
+    scenarios = [load_scenario(p) for p in paths]
+    if len(scenarios) < 2:
+        raise InputError("compare", "", "needs a base scenario and at least one alternative")
+    overrides = dict(overrides or {})
+    own = split_overrides(scenarios, overrides)
+    checked = [sc.with_overrides(o) if o else sc for sc, o in zip(scenarios, own, strict=True)]
+    if steps is None:
+        horizons = {sc.steps for sc in checked}
+        if len(horizons) > 1:
+            which = ", ".join(f"{sc.name}: {sc.steps}" for sc in checked)
+            raise InputError("--steps", "", f"the scenarios' own horizons differ ({which}); "
+                             "allowed: give --steps so that all run the same months")
+        steps = checked[0].steps
+    if steps < 1:
+        raise InputError("--steps", "", f"got {steps}; allowed: an integer >= 1")
+    labels = _unique_labels(scenarios)
+    levels = [{"label": lab, "path": str(Path(sc.path).resolve()), "hash": sc.hash,
+               "overrides": o, "final": final_names(sc.world)}
+              for lab, sc, o in zip(labels, scenarios, own, strict=True)]
+    name = " vs ".join(labels)
+    from sim.io.provenance import git_commit
+
+    return comparison_experiment(levels, replicates=reps, seed=seed, steps=steps,
+                                 series=SERIES_KEPT, name=name, overrides=overrides, rule=rule,
+                                 code=git_commit())
+
+
+def load_comparison(out: str | Path, replicates: int | None = None) -> Comparison:
+    """A comparison read back from its sweep directory ``out`` (finished runs only; with
+    ``replicates``, only the replicates below it)."""
+    from sim.io.scenario import load_scenario
+    from sim.studies.sweep.store import SweepStore
+
+    store = SweepStore(out)
+    meta = store.metadata()
+    design = meta["resolved"]["design"]
+    levels = design.get("scenarios")
+    if not levels:
+        raise InputError(str(out), "", "not a comparison (a sweep of another kind); run "
+                         "`clustersim compare` into a new folder")
+    labels = [lv["label"] for lv in levels]
+    runs = store.read_runs()
+    runs = runs[runs["status"] == "ok"]
+    if replicates is not None:
+        runs = runs[runs["replicate"] < replicates]
+    keep = [c for c in runs.columns if c not in ("id", "point", "status", "error", "traceback",
+                                                  "wall_time")]
+    ids = list(runs["id"])
+    runs = runs[["id", "point", *keep]].reset_index(drop=True)
+    files = [store.series_dir / f"{i}.parquet" for i in ids]
+    files = [f for f in files if f.is_file()]
+    if files:
+        series = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        series.insert(0, "scenario", [labels[p] for p in series["point"]])
+    else:
+        series = pd.DataFrame(columns=["scenario", "run_id", "point", "replicate", "step"])
+    seeds = (runs[runs["point"] == 0].sort_values("replicate")["seed"].astype(int).tolist())
+    scenarios = []
+    for lv in levels:
+        try:
+            sc = load_scenario(lv["path"])
+            scenarios.append(sc.with_overrides(lv["overrides"]) if lv["overrides"] else sc)
+        except InputError:
+            scenarios.append(None)  # moved or changed since: the report says so
+    resolved = meta["resolved"]
+    return Comparison(labels=labels, scenarios=scenarios, steps=int(resolved["steps"]),
+                      seed=int(design["seed"]), seeds=seeds,
+                      runs=runs.drop(columns=["id", "point"]), series=series,
+                      overrides=dict(resolved.get("overrides") or {}),
+                      rule=dict(design.get("replicates_rule") or {}))
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    from sim.studies.sweep.store import _atomic_write_text
+
+    _atomic_write_text(text, path)
+
+
+def write_comparison(comp: Comparison, out: str | Path) -> Path:
+    """Write the analysis of a comparison into its sweep directory ``out``; returns the path
+    of ``report.html``.
+
+    Files: ``summary.csv`` (per scenario and outcome: mean, sd, CI, paired difference from the
+    base with CI and p), ``costs.csv`` (cost per extra job and per firm kept),
+    ``ranking.csv``, ``figures/*.png`` (effects over time), ``comparison.json`` (provenance
+    and the decision summary) and ``report.html`` (self-contained), each written to a
+    temporary name and moved into place; the runs themselves are the sweep's
+    (``runs.parquet``, ``series/``, ``design.parquet``), queryable with ``clustersim results``.
+    """
+    from sim.io.provenance import provenance
+    from sim.studies import report
+
+    out = Path(out)
+    summary = summarise(comp)
+    costs = public_costs(comp)
+    rank = ranking(comp)
+    prov = provenance(steps=comp.steps, overrides=comp.overrides,
+                      wall_time_s=comp.wall_time_s)
+    scen = [{"label": lab, "name": getattr(sc, "name", lab),
+             "file": str(getattr(sc, "path", "") or ""), "hash": getattr(sc, "hash", None)}
+            for lab, sc in zip(comp.labels, comp.scenarios, strict=True)]
+    run = {**prov, "seed": comp.seed, "reps": comp.reps, "base": comp.base,
+           "seeds": comp.seeds, "scenarios": scen,
+           "scenario_hash": {s["label"]: s["hash"] for s in scen},
+           "workers": comp.workers, "mode": comp.mode, "level": LEVEL, "target": comp.target,
+           "replicates_rule": comp.rule,
+           "seeding": "common random numbers: replicate r of every scenario uses the same "
+                      "seed (sim.studies.sweep.experiment.run_seed, seeding 'common')"}
+    decision = report.decision_summary(comp, summary, costs, rank)
+    run["decision"] = decision
+    _atomic_text(out / "summary.csv", summary.to_csv(index=False))
+    _atomic_text(out / "costs.csv", costs.to_csv(index=False))
+    _atomic_text(out / "ranking.csv", rank.to_csv(index=False))
+    figures = report.effect_figures(comp, FIGURE_OUTCOMES)
+    (out / "figures").mkdir(exist_ok=True)
+    for name, png in figures.items():
+        target = out / "figures" / f"{name}.png"
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(png)
+        tmp.replace(target)
+    html = report.render_html(comp, summary, costs, figures, run, rank, decision)
+    _atomic_text(out / "comparison.json", json.dumps(run, indent=2, default=str) + "\n")
+    _atomic_text(out / "report.html", html)
+    return out / "report.html"
+
+
+def apply_overrides(scenarios, overrides: dict[str, Any]) -> list[Any]:
+    """Apply ``--set`` overrides to every scenario of a comparison.
+
+    Parameter overrides apply to all; an ``interventions.NAME.FIELD`` override applies to the
+    scenarios that have an intervention NAME, and at least one must have it.
+    """
+    return [sc.with_overrides(o) if o else sc
+            for sc, o in zip(scenarios, split_overrides(scenarios, overrides), strict=True)]
+
+
+def claim_folder(exp, out: Path, force: bool, what: str) -> None:
+    """May ``exp`` run into ``out``? Yes for a new or empty folder or one that holds this very
+    ``exp`` (it resumes); a folder holding anything else is refused, or with ``force``
+    removed first."""
+    from sim.studies.sweep.store import SweepStore
+
+    store = SweepStore(out)
+    if store.busy():  # another command holds the folder (sim.io.output.claim_folder)
+        raise InputError(str(out), "", "another clustersim command is writing to it; wait for "
+                         "it to finish, or give another --out")
+    try:
+        store.check(exp)
+    except InputError:
+        if not force:
+            raise InputError(str(out), "", "already holds other results; allowed: a new or "
+                             f"empty folder, the same {what} (to resume it), or --force to "
+                             "replace it") from None
+        if out.is_dir():
+            shutil.rmtree(out)
+        else:
+            out.unlink()
+
+
+@dataclass
+class CompareResult:
+    """What :func:`compare` did: the report, the comparison, and how the runs went."""
+
+    report: Path
+    comparison: Comparison
+    ran: int
+    already: int
+    failed: int
+    lost: int
+    mode: str
+
+    @property
+    def complete(self) -> bool:
+        return self.failed == 0 and self.lost == 0
+
+
+def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None,
+            seed: int = 0, workers: int | None = None, scheduler: str | None = None,
+            overrides: dict[str, Any] | None = None, force: bool = False,
+            progress: bool = True, target: str = "employment", width: float | None = None,
+            max_reps: int = AUTO_CAP) -> CompareResult:
+    """Load, run (or resume) and report a comparison: what ``clustersim compare`` does.
+
+    Parameters
+    ----------
+    paths : sequence of paths
+        Scenario files; the first is the base.
+    reps : int or "auto"
+        Replicates per scenario (>= 2); ``"auto"``: from :data:`AUTO_START` up, until the paired
+        95% interval of ``target`` is at most ``width`` wide for every alternative, or
+        ``max_reps`` is reached.
+    out : path
+        The comparison's folder (a sweep directory): created, or resumed if it holds the same
+        comparison. With ``force``, a folder holding anything else is replaced.
+    workers, scheduler
+        As for :func:`sim.studies.sweep.runner.run_sweep`.
+    target : str
+        The outcome the ranking, the decision summary and ``--reps auto`` are about.
+    """
+    from sim.studies.sweep.runner import run_sweep
+
+    auto = reps == "auto"
+    if not auto and (not isinstance(reps, int) or isinstance(reps, bool) or reps < 2):
+        raise InputError("--reps", "", f"got {reps}; allowed: an integer >= 2 (confidence "
+                         "intervals need at least two replicates) or auto")
+    if workers is not None and workers < 1:
+        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
+    if target not in OUTCOMES:
+        raise InputError("--target", "", f"got {target!r}; allowed: one of "
+                         + ", ".join(OUTCOMES))
+    rule = None
+    if auto:
+        if width is None or not width > 0:
+            raise InputError("--width", "", f"got {width}; allowed: a number > 0 (with --reps "
+                             "auto: the widest paired 95% interval of --target accepted)")
+        if not isinstance(max_reps, int) or max_reps < AUTO_START:
+            raise InputError("--max-reps", "", f"got {max_reps}; allowed: an integer >= "
+                             f"{AUTO_START}")
+        rule = {"target": target, "width": float(width), "start": AUTO_START, "cap": max_reps}
+    elif width is not None:
+        raise InputError("--width", "", "only used with --reps auto")
+    exp = comparison_of(paths, reps=max_reps if auto else reps, steps=steps, seed=seed,
+                        overrides=overrides, rule=rule)
+    out = Path(out)
+    claim_folder(exp, out, force, "comparison")
+
+    def run(limit):
+        return run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress,
+                         replicates=limit)
+
+    totals = {"ran": 0, "already": 0, "failed": 0, "lost": 0, "wall": 0.0}
+
+    def account(summary):
+        totals["ran"] += summary.ran
+        totals["already"] = max(totals["already"], summary.already)
+        totals["failed"] = summary.failed_total
+        totals["lost"] = summary.lost
+        totals["wall"] += summary.wall
+        return summary
+
+    n = reps if not auto else AUTO_START
+    summary = account(run(None if not auto else n))
+    comp = load_comparison(out, n)
+    if auto:
+        history = []
+        while True:
+            widths = _widths(comp, target)
+            history.append({"reps": n, "widest": max(widths.values()) if widths else 0.0})
+            worst = max(widths.values()) if widths else 0.0
+            if worst <= width or n >= max_reps or not summary.exit_code == 0:
+                break
+            # the interval narrows as 1/sqrt(n): aim at the width, at least two more
+            need = math.ceil(n * (worst / width) ** 2) if worst > 0 else n + 2
+            n = min(max_reps, max(n + 2, need))
+            summary = account(run(n))
+            comp = load_comparison(out, n)
+        comp.rule = {**rule, "reps": n, "met": bool(worst <= width), "widest": worst,
+                     "widths": widths, "history": history}
+    comp.target = target
+    comp.mode = summary.mode
+    comp.workers = workers or 0
+    comp.wall_time_s = totals["wall"]
+    report = write_comparison(comp, out)
+    return CompareResult(report=report, comparison=comp, ran=totals["ran"],
+                         already=totals["already"], failed=totals["failed"],
+                         lost=totals["lost"], mode=summary.mode)
+
+
+def _widths(comp: Comparison, target: str) -> dict[str, float]:
+    """Width of the paired 95% interval of ``target``, per alternative."""
+    out = {}
+    for label in comp.labels[1:]:
+        a, b = _paired_columns(comp, label, target)
+        d = paired_difference(a, b)
+        w = d["ci_high"] - d["ci_low"]
+        out[label] = float(w) if np.isfinite(w) else float("inf")
+    return out

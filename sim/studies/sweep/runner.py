@@ -1,0 +1,464 @@
+"""Running a sweep: sequentially in this process, on local worker processes, or on a Dask cluster.
+
+The runs themselves are pure: :func:`execute_run` takes a
+:class:`~sim.studies.sweep.experiment.RunSpec` (parameters, seed, what to keep) and returns the
+run's row and series; it never touches the disk and never reads worker state, so a run gives the
+same result wherever it runs. Only this process writes, through
+:class:`~sim.studies.sweep.store.SweepStore`, one file per finished run, moved into place
+atomically. Starting the same command again after any interruption runs exactly the runs that have
+no file yet.
+
+Parallel runs go through Dask: a ``distributed.LocalCluster`` of single-threaded worker processes
+on this machine by default, or an existing cluster given by its scheduler address. A run whose
+model raises is recorded as failed, with its error; a run lost with its worker is rescheduled by
+Dask, and if it cannot be completed at all it is left missing (to be retried by the next start),
+never recorded half-done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.errors import InputError
+from sim.studies.sweep import models
+from sim.studies.sweep.experiment import Experiment, RunSpec, load_experiment
+from sim.studies.sweep.store import SweepStore
+
+__all__ = ["SweepSummary", "execute_run", "run_sweep", "default_workers"]
+
+#: Environment passed on to local worker processes when set here (numba's on-disk cache, so
+#: kernels compile once per machine; thread counts).
+INHERITED_ENV = ("NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS")
+
+
+@dataclass
+class SweepSummary:
+    """What a call of :func:`run_sweep` did (``wall`` and ``startup`` in seconds; ``startup``
+    is the time to start or reach the Dask cluster, included in ``wall``)."""
+
+    name: str
+    out: Path
+    total: int
+    already: int = 0
+    ok: int = 0
+    failed: int = 0
+    lost: int = 0
+    wall: float = 0.0
+    startup: float = 0.0
+    mode: str = "sequential"
+    failures: list[str] = field(default_factory=list)
+    lost_errors: list[str] = field(default_factory=list)
+    failed_total: int = 0
+
+    @property
+    def ran(self) -> int:
+        return self.ok + self.failed
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.ran == 0 and self.lost == 0 and self.already == self.total
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every run of the design is finished (ok or failed), else 1."""
+        return 0 if self.already + self.ran == self.total else 1
+
+    def __str__(self) -> str:
+        if self.nothing_to_do:
+            return (f"sweep {self.name!r}: nothing to do: all {self.total} runs are already in "
+                    f"{self.out} ({self.failed_total} failed)")
+        rate = self.ran / self.wall * 60 if self.wall > 0 else float("nan")
+        lines = [
+            f"sweep {self.name!r} ({self.mode}): {self.ran} runs in {self.wall:.1f} s "
+            f"({rate:.1f} runs/min): {self.ok} ok, {self.failed} failed"
+            + (f"; {self.already} were already done" if self.already else ""),
+            f"{self.already + self.ran} of {self.total} runs are in {self.out}"
+            f" ({self.failed_total} failed in all)",
+        ]
+        lines += [f"  failed: {msg}" for msg in self.failures[:5]]
+        if len(self.failures) > 5:
+            lines.append(f"  ... and {len(self.failures) - 5} more failures (see runs.parquet)")
+        if self.lost:
+            lines.append(f"{self.lost} runs could not be completed (lost workers?); run the "
+                         "same command again to finish them")
+            lines += [f"  lost: {msg}" for msg in self.lost_errors[:3]]
+        return "\n".join(lines)
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# -- one run ---------------------------------------------------------------------------------------
+def _thin_series(series: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
+    missing = [n for n in spec.series if n not in series.columns]
+    if "step" not in series.columns or missing:
+        raise KeyError(f"the model's series has no column {(missing or ['step'])[0]!r}; it "
+                       f"has: {', '.join(map(str, series.columns))}")
+    steps = series["step"].to_numpy()
+    keep = (steps % spec.every == 0) | (steps == steps.max())
+    out = series.loc[keep, ["step", *spec.series]].reset_index(drop=True)
+    out.insert(0, "replicate", spec.replicate)
+    out.insert(0, "point", spec.point)
+    out.insert(0, "run_id", spec.id)
+    out["step"] = out["step"].astype(np.int64)
+    for n in spec.series:
+        out[n] = out[n].astype(np.float64)
+    return out
+
+
+def execute_run(spec: RunSpec) -> dict[str, Any]:
+    """Run one simulation and shape its result; never raises for the model's own errors.
+
+    Returns
+    -------
+    dict
+        ``row``: the run's row (id, point, replicate, seed, status, error, wall_time, factor
+        values, final outcomes, traceback); ``series``: a DataFrame or None.
+    """
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"id": spec.id, "point": spec.point, "replicate": spec.replicate,
+                           "seed": spec.seed, **spec.factors}
+    series = None
+    try:
+        result = models.simulate(spec.model, spec.scenario, steps=spec.steps, seed=spec.seed,
+                                 overrides=spec.overrides)
+        finals = {}
+        for name in spec.final:
+            if name not in result.final:
+                raise KeyError(f"the model reported no outcome {name!r}; it reports: "
+                               f"{', '.join(sorted(result.final))}")
+            finals[name] = float(result.final[name])
+        if spec.series:
+            series = _thin_series(result.series, spec)
+        row.update(status="ok", error=None, traceback=None, **finals)
+    except Exception as exc:  # the run failed; the sweep goes on and records why
+        series = None
+        row.update({n: None for n in spec.final})
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                   traceback=traceback.format_exc())
+    row["wall_time"] = time.perf_counter() - t0
+    return {"row": row, "series": series}
+
+
+# -- executors -------------------------------------------------------------------------------------
+def _sequential(specs: list[RunSpec]) -> Iterator[tuple[dict | None, str | None]]:
+    for spec in specs:
+        yield execute_run(spec), None
+
+
+def _on_dask(client, specs: list[RunSpec]) -> Iterator[tuple[dict | None, str | None]]:
+    from distributed import as_completed
+
+    futures = client.map(execute_run, specs, key=[f"clustersim-run-{s.id}" for s in specs])
+    # results are fetched by the client's event loop as they finish; errors come back as values
+    pending = as_completed(futures, with_results=True, raise_errors=False)
+    del futures  # as_completed holds each future until it is yielded; then it can be freed
+    try:
+        for fut, result in pending:
+            if fut.status == "finished":
+                yield result, None
+            else:  # lost worker (KilledWorker), cancelled, ...
+                exc = result[1] if isinstance(result, tuple) else result
+                yield None, f"{type(exc).__name__}: {exc}"
+            fut.release()
+    finally:
+        pending.clear()
+
+
+def _worker_env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+    # one core per worker process: no numba thread pool competing with the other workers
+    env.setdefault("NUMBA_NUM_THREADS", "1")
+    return env
+
+
+def _probe(address: str) -> None:
+    """Fail fast (OSError) when nothing listens at a ``tcp://host:port`` address; Dask's own
+    client would keep retrying until its timeout."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme in ("tcp", "tls") and parts.hostname and parts.port:
+        socket.create_connection((parts.hostname, parts.port), timeout=10).close()
+
+
+#: Schemes of a scheduler address that --scheduler accepts.
+SCHEMES = ("tcp", "tls")
+_ADDRESS = "tcp://HOST:PORT or tls://HOST:PORT"
+
+
+def check_scheduler(address: str) -> str:
+    """Check a ``--scheduler`` address before anything is written: its form, TLS settings for a
+    ``tls://`` address, and that something listens there. Returns the address with its scheme.
+
+    Raises
+    ------
+    InputError
+        Naming ``--scheduler`` and what is allowed.
+    """
+    from urllib.parse import urlsplit
+
+    full = address if "://" in address else f"tcp://{address}"
+    try:
+        parts = urlsplit(full)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if parts is None or parts.scheme not in SCHEMES or not parts.hostname or not port \
+            or parts.path not in ("", "/"):
+        raise InputError("--scheduler", "", f"got {address!r}; allowed: {_ADDRESS}, the "
+                         "address a running Dask scheduler prints")
+    if parts.scheme == "tls":
+        import dask
+
+        missing = [k for k in ("ca-file", "client.cert") if not dask.config.get(
+            f"distributed.comm.tls.{k}", None)]
+        if missing:
+            raise InputError("--scheduler", "", f"got {address!r}, a TLS address, but the Dask "
+                             "configuration has no " + " and no ".join(
+                                 f"distributed.comm.tls.{k}" for k in missing)
+                             + "; allowed: a tls:// address with the client's certificate set "
+                             "in the Dask configuration (see docs/sweeps.md)")
+    try:
+        _probe(full)
+    except OSError as exc:
+        raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
+                         f"{address}: {exc}") from None
+    return full
+
+
+#: Seconds to wait for a first worker on a --scheduler cluster before warning (and waiting on).
+NO_WORKERS_WARNING_S = 60.0
+
+
+def wait_for_a_worker(client, address: str, timeout: float | None = None) -> None:
+    """Return once the cluster has a worker; after ``timeout`` seconds without one, say so on
+    stderr (once) and keep waiting: a scheduler without workers would otherwise wait silently
+    forever."""
+    timeout = NO_WORKERS_WARNING_S if timeout is None else timeout
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+        return
+    except TimeoutError:
+        print(f"clustersim sweep: warning: no Dask worker has joined the scheduler at {address} "
+              f"after {timeout:g} s; still waiting (start workers with `dask worker "
+              f"{address}`, or press Ctrl-C)", file=sys.stderr, flush=True)
+    client.wait_for_workers(1)
+
+
+@contextlib.contextmanager
+def _quiet_interrupts():
+    """Local worker processes started in this block ignore SIGINT: a Ctrl-C in the terminal
+    (sent to the whole process group) stops this process, which shuts the cluster down,
+    instead of making every worker print its own traceback."""
+    import signal
+
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None):
+    from distributed import Client, LocalCluster
+    from distributed.security import Security
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise InputError("--scheduler", "", f"cannot reach the Dask scheduler at "
+                             f"{scheduler}: {exc}") from None
+        with _restore_logging(), client, _quiet_shutdown():
+            wait_for_a_worker(client, scheduler)
+            yield client, f"Dask cluster at {scheduler}"
+        return
+    # The local cluster talks TLS with a certificate made for it and held in memory, on random
+    # ports of 127.0.0.1, and serves no dashboard: another user of this machine can neither
+    # find it nor run code in its workers. The scheduler's HTTP server (which Dask starts even
+    # without a dashboard) gets a random port and no routes.
+    import dask
+
+    with (dask.config.set({"distributed.scheduler.http.routes": []}), _quiet_interrupts()):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               protocol="tls://", security=Security.temporary(),
+                               host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
+                               silence_logs=logging.CRITICAL, env=_worker_env())
+    # (a run's own errors are recorded with the run, and a lost worker's in the summary)
+    with (_restore_logging(), cluster, Client(cluster, security=cluster.security) as client,
+          _quiet_shutdown()):
+        yield client, f"{workers} local worker processes"
+
+
+@contextlib.contextmanager
+def _quiet_shutdown():
+    """On Ctrl-C, silence the logs of the shutdown that follows: the connections the closing
+    cluster breaks are expected then, and the command says in one line what it kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)
+        raise
+
+
+@contextlib.contextmanager
+def _restore_logging():
+    """Put back, once the cluster is closed, what :func:`_quiet_shutdown` silenced."""
+    before = logging.root.manager.disable
+    try:
+        yield
+    finally:
+        logging.disable(before)
+
+
+def _warm_up(model: str) -> bool:
+    """Import what a run needs, once per worker, before the first run starts (and fail early,
+    with a clear message, on workers where clustersim is not installed)."""
+    import sim.studies.sweep.runner  # noqa: F401
+
+    if model in models.SCENARIO_MODELS:
+        try:
+            import sim.studies.simulate  # noqa: F401
+        except ImportError:
+            return False
+    return True
+
+
+# -- the sweep -------------------------------------------------------------------------------------
+def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = None,
+              scheduler: str | None = None, retry_failed: bool = False,
+              progress: bool = True, replicates: int | None = None) -> SweepSummary:
+    """Run every run of an experiment that ``out`` does not hold yet.
+
+    Parameters
+    ----------
+    experiment : str, Path or Experiment
+        The experiment file (validated first; nothing is written if it is wrong), or an
+        experiment made in code (a comparison, :func:`sim.studies.compare.comparison_of`).
+    out : str or Path
+        The sweep directory; created, or resumed if it holds the same design.
+    workers : int, optional
+        Local worker processes; default: this machine's cores. ``1`` runs in this process,
+        one run after the other.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``) to submit the runs to.
+    retry_failed : bool
+        Run again the runs recorded as failed.
+    progress : bool
+        Show a progress bar on stderr.
+    replicates : int, optional
+        Run only the replicates below this number (the rest of the design stays to do);
+        ``clustersim compare --reps auto`` adds replicates this way.
+
+    Returns
+    -------
+    SweepSummary
+
+    Raises
+    ------
+    InputError
+        A bad experiment file, a directory holding another design, or an unreachable scheduler.
+    """
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    design = exp.design
+    store = SweepStore(out)
+    store.check(exp)  # refuse a foreign or different directory before writing anything
+    if scheduler is not None and workers is not None:
+        raise InputError("--workers", "", "not used with --scheduler (the cluster has its own "
+                         "workers); give one or the other")
+    if workers is not None and workers < 1:
+        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
+    n_workers = workers or default_workers()
+    if scheduler is not None:  # fail before writing anything
+        scheduler = check_scheduler(scheduler)
+
+    with store.lock():
+        store.prepare(exp, design)
+        done = set(store.run_files())
+        failed_before = store.failed_ids() if done else set()
+        if retry_failed:
+            done -= failed_before
+        wanted = [r for r in design.runs if replicates is None or r.replicate < replicates]
+        todo = [r for r in wanted if r.id not in done]
+        summary = SweepSummary(name=exp.name, out=store.out, total=len(wanted),
+                               already=len(wanted) - len(todo))
+        if not todo:
+            store.consolidate()
+            summary.failed_total = len(failed_before)
+            return summary
+
+        t0 = time.perf_counter()
+        bar = _progress(progress, exp.name, summary)
+        try:
+            if scheduler is None and n_workers == 1:
+                summary.mode = "sequential, in this process"
+                _collect(_sequential(todo), store, summary, bar)
+            else:
+                with _dask_client(n_workers, scheduler) as (client, mode):
+                    summary.mode = mode
+                    try:
+                        client.run(_warm_up, exp.model)
+                    except ImportError as exc:
+                        raise InputError("--scheduler", "", f"the Dask workers cannot import "
+                                         f"clustersim ({exc}); install msme-clustersim, the "
+                                         "same version, where the workers run") from None
+                    summary.startup = time.perf_counter() - t0
+                    _collect(_on_dask(client, todo), store, summary, bar)
+        finally:
+            bar.close()
+            summary.wall = time.perf_counter() - t0
+            store.consolidate()
+        summary.failed_total = len(store.failed_ids())
+    return summary
+
+
+def _progress(enabled: bool, name: str, summary: SweepSummary):
+    from tqdm import tqdm
+
+    return tqdm(total=summary.total, initial=summary.already, desc=name, unit="run",
+                disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+
+
+def _collect(results: Iterable[tuple[dict | None, str | None]], store: SweepStore,
+             summary: SweepSummary, bar) -> None:
+    for result, lost in results:
+        if result is None:
+            summary.lost += 1
+            summary.lost_errors.append(lost)
+            continue
+        row = result["row"]
+        store.write_run(row, result["series"])
+        if row["status"] == "ok":
+            summary.ok += 1
+        else:
+            summary.failed += 1
+            summary.failures.append(f"run {row['id']} (point {row['point']}, replicate "
+                                    f"{row['replicate']}): {row['error']}")
+        bar.update(1)
+        bar.set_postfix_str(f"ok={summary.ok} failed={summary.failed}", refresh=False)
