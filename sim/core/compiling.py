@@ -30,7 +30,7 @@ def cache_dir(environ=os.environ) -> Path:
     """The numba cache folder this process should use (see the module docstring)."""
     if environ.get("NUMBA_CACHE_DIR"):
         return Path(environ["NUMBA_CACHE_DIR"])
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # sim/core/compiling.py -> the source tree
     if (root / "pyproject.toml").is_file() and (root / "sim").is_dir():
         return root / ".cache" / "numba"  # a source tree (editable install): as the Makefile
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
