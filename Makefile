@@ -1,4 +1,5 @@
-# Two commands on a fresh machine with Python 3.11 and pip: `make demo` and `make test`.
+# Two commands on a fresh machine with Python 3.11 and pip: `make demo` and `make test`;
+# for a class, `make viz` (the classroom app; docs/teaching/README.md).
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
@@ -7,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: install browser-deps demo test test-fast bench lint clean
+.PHONY: install browser-deps demo viz test test-fast bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,14 @@ browser-deps:
 demo: $(STAMP)
 	$(CLI) compare scenarios/baseline.toml scenarios/cfc.toml scenarios/trust_then_cfc.toml \
 		--reps 8 --out results/demo --force
+
+# The classroom app, from a fresh clone: installs once, then serves on 127.0.0.1 and prints the
+# address to open. `make viz SCENARIO=scenarios/classroom_shocks.toml PORT=8800` for another
+# scenario or port. Ctrl+C stops it (the server too).
+SCENARIO ?= scenarios/classroom_cluster_formation.toml
+PORT     ?= 8765
+viz: $(STAMP)
+	@$(CLI) viz $(SCENARIO) --port $(PORT)
 
 test: $(STAMP) browser-deps
 	$(PY) -m pytest

@@ -1,12 +1,16 @@
-"""Each lesson plan in docs/teaching/ runs its scenario and shows its key contrast.
+"""Each lesson plan in docs/teaching/ shows, in the app's own model, what it tells the class.
 
-Seeded, over several replicates, with the tolerances stated in each test; the assertions are
-about the mechanism each lesson teaches (a sector concentrates and stays put, a pledge drive
-stalls or succeeds, a shock cuts employment and leaves a gap), not about exact figures.
+The runs are the classroom app's (:class:`sim.views.app.Run`: a fresh page, or Reset after the
+slider moves and the twin run each lesson asks for), over seeds 0-9, with the tolerances
+stated in each test. The lessons give the share of runs in which each effect shows (measured
+over seeds 0-19 when they were written); the tolerances here are what ten seeds must show for
+that share to stand. The assertions are about the mechanism each lesson teaches, not exact
+figures.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -14,12 +18,12 @@ import numpy as np
 import pytest
 
 from sim.core.state import FacilityState
-from sim.io.scenario import load_scenario
+from sim.views.app import Run, Settings
+from sim.views.draw import _facility_state
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ROOT / "scenarios"
 TEACHING = ROOT / "docs" / "teaching"
-SEEDS = range(8)
+SEEDS = range(10)
 
 pytestmark = [pytest.mark.slow, pytest.mark.statistical]
 
@@ -32,19 +36,20 @@ LESSONS = {
 
 
 @cache
-def _run(name: str, seed: int, overrides: tuple = ()):
-    sc = load_scenario(SCENARIOS / f"{name}.toml")
-    if overrides:
-        sc = sc.with_overrides(dict(overrides))
-    model = sc.build(rng=seed, agents=False)
-    regions_by_month = {}
-    for _ in range(sc.steps):
-        model.step()
-        if model.steps in (60, sc.steps) and name == "classroom_cluster_formation":
-            f = model.firms
-            live = f.alive & (f.sector == 0)
-            regions_by_month[model.steps] = np.bincount(f.region[live], minlength=3)
-    return model, regions_by_month
+def _run(scenario: str, seed: int, moved: tuple = (), twin: str = "off"):
+    """The app's run to its last month; per month: the leading town's share of metal firms
+    (lesson 1) and the state of the public facility (lessons 2-3), as the map shows them."""
+    run = Run(Settings(str(ROOT / "scenarios" / f"{scenario}.toml"), seed, moved, twin))
+    metal, facility = {}, {}
+    while run.step():
+        m = run.left
+        f = m.firms
+        live = f.alive & (f.sector == 0)
+        metal[m.steps] = np.bincount(f.region[live], minlength=len(m.world.regions))
+        fac = m.facilities
+        public = [k for k in range(fac.n) if fac.sponsor[k]]
+        facility[m.steps] = _facility_state(fac, public[0]) if public else ""
+    return run, metal, facility
 
 
 def _public_built(model) -> bool:
@@ -61,84 +66,102 @@ def test_lesson_plan_is_complete(lesson, scenario):
     for heading in ("## Question", "## Steps in the app", "## What the class should see",
                     "## Discussion questions", "## The metrics on screen"):
         assert heading in text, heading
+    assert re.search(r"\d+ of \d+ runs|in \d+% of runs", text), "shares of runs"
+    assert "speed" in text  # the lesson says how fast to play
     index = (TEACHING / "README.md").read_text()
     assert lesson in index
 
 
 def test_clusters_form_and_lock_in():
-    """Metal starts spread evenly over three towns. Tolerances: in at least 6 of 8 runs it
-    ends with >= 60% of its firms in one town and the EG gamma rises by > 0.05; the town that
-    leads at month 60 still leads at month 120 in at least 6 of 8 (lock-in); and not every run
-    picks the same town (at least two different leaders: path dependence)."""
-    concentrated = rising = locked = 0
-    leaders = set()
+    """Lesson 1 (measured over 20 seeds: metal >= 60% in one town in 16, gamma up in 19, the
+    month-60 leader still leading at 120 in 19, each town the winner in some; with the pull
+    of the sector at 0, >= 60% in one town in 3). Over ten seeds: >= 6, >= 8, >= 8, at least
+    two towns win; with beta_sector = 0 at most 4; and seeds 0 and 1 pick the towns the
+    lesson names."""
+    concentrated = rising = locked = flat = 0
+    leaders = []
     for seed in SEEDS:
-        model, counts = _run("classroom_cluster_formation", seed)
-        series = model.series()
-        final = counts[120]
-        concentrated += final.max() >= 0.6 * final.sum()
-        rising += series["eg_gamma_mean"].iloc[-1] > series["eg_gamma_mean"].iloc[0] + 0.05
-        locked += int(np.argmax(counts[60])) == int(np.argmax(final))
-        leaders.add(int(np.argmax(final)))
+        run, metal, _ = _run("classroom_cluster_formation", seed)
+        gamma = run.left.series()["eg_gamma_mean"]
+        concentrated += metal[120].max() >= 0.6 * metal[120].sum()
+        rising += gamma.iloc[-1] > gamma.iloc[0] + 0.05
+        locked += int(np.argmax(metal[60])) == int(np.argmax(metal[120]))
+        leaders.append(run.left.world.regions[int(np.argmax(metal[120]))].name)
+        _, even, _ = _run("classroom_cluster_formation", seed, (("beta_sector", 0.0),))
+        flat += even[120].max() >= 0.6 * even[120].sum()
     assert concentrated >= 6
-    assert rising >= 6
-    assert locked >= 6
-    assert len(leaders) >= 2
+    assert rising >= 8
+    assert locked >= 8
+    assert len(set(leaders)) >= 2
+    assert flat <= 4
+    assert leaders[:2] == ["North", "West"]  # lesson 1, step 4
 
 
 def test_free_riding_stalls_the_pledge_drive():
-    """The tool-room offer: its drive opens in month 6 (20 members needed; open to month 23 if
-    it does not succeed, and no private drive opens before month 24) but stalls in at least 5
-    of 8 runs, with at most 15 pledges in any month of a stalled drive."""
-    stalled = 0
+    """Lesson 2 (measured over 20 seeds: stalls in 17, at most 18 pledges and a median of 4
+    in a stalled drive). Over ten seeds: the offer's drive opens in month 6, stalls in >= 7,
+    with the most pledges of a stalled drive at most 19 in every run and a median <= 8; and
+    the amber square is on the map from month 6 while the drive is open."""
+    stalled, most = 0, []
     for seed in SEEDS:
-        model, _ = _run("classroom_free_riding", seed)
-        drive = model.datacollector.get_model_vars_dataframe().iloc[6:24]  # months 6-23
-        assert drive["pledges_needed"].iloc[0] >= 20  # the offer's drive opened in month 6
-        if not _public_built(model):
+        run, _, facility = _run("classroom_free_riding", seed)
+        drive = run.left.datacollector.get_model_vars_dataframe().iloc[6:24]
+        assert drive["pledges_needed"].iloc[0] >= 20
+        assert facility[6] == "drive"
+        if not _public_built(run.left):
             stalled += 1
-            assert drive["pledges"].max() <= 15
-    assert stalled >= 5
+            most.append(int(drive["pledges"].max()))
+    assert stalled >= 7
+    assert max(most) <= 19
+    assert np.median(most) <= 8
 
 
 def test_trust_first_gets_the_facility_built():
-    """The same offer after a year of trust building: mean trust when the offer opens is
-    higher by > 0.15 in every run, and the SPV forms in at least 5 of 8 runs and in at least 3
-    more runs than without trust building (same seeds)."""
+    """Lesson 3 (measured over 20 seeds: mean trust 0.55-0.59 at month 13 against 0.30-0.36
+    without; the SPV forms in 20 against 3; green at month 60 in 8, the others opening red and
+    closed by month 60). Over ten seeds: trust higher by > 0.15 at month 13 in every run; the
+    SPV forms in >= 9 and in >= 5 more runs than without trust building; the square grey from
+    month 14 to 25 in every run where it forms in month 14, operating (green or red) at month
+    26; green at month 60 in 2 to 7 runs, and every run where it opened red closed by then."""
     built = {"classroom_free_riding": 0, "classroom_trust_first": 0}
+    green_at_60 = 0
     for seed in SEEDS:
         trust = {}
         for name in built:
-            model, _ = _run(name, seed)
-            built[name] += _public_built(model)
-            trust[name] = model.series()["mean_trust"].iloc[13]
+            run, _, facility = _run(name, seed)
+            built[name] += _public_built(run.left)
+            trust[name] = run.left.series()["mean_trust"].iloc[13]
         assert trust["classroom_trust_first"] > trust["classroom_free_riding"] + 0.15
-    assert built["classroom_trust_first"] >= 5
-    assert built["classroom_trust_first"] >= built["classroom_free_riding"] + 3
+        _, _, facility = _run("classroom_trust_first", seed)
+        if facility[14] == "building":
+            assert {facility[m] for m in range(14, 26)} == {"building"}
+            assert facility[26] in ("operating", "declining")
+            if facility[26] == "declining":
+                assert facility[60] == "closed"
+        green_at_60 += facility[60] == "operating"
+    assert built["classroom_trust_first"] >= 9
+    assert built["classroom_trust_first"] >= built["classroom_free_riding"] + 5
+    assert 2 <= green_at_60 <= 7
 
 
 def test_shocks_cut_employment_and_leave_a_gap():
-    """Against the same seed without restrictions (both multipliers 1): identical until the
-    restrictions start in month 24; employment lower when they are lifted (month 48) in every
-    run, at least 10% lower in at least 6 of 8 and by at least 15% in the median run; it then
-    recovers part of the gap (closer at month 96 than at month 48 in at least 6 of 8 runs),
-    while fewer firms are in business at month 96 in at least 6 of 8. (How deep the cut goes
-    depends on the run: where a few large firms with able owners hold much of Hill's
-    employment, they ride the restrictions out.)"""
-    off = (("interventions.closures.within_multiplier", 1.0),
-           ("interventions.closures.between_multiplier", 1.0))
-    recovered = fewer_firms = 0
+    """Lesson 4, as its twin run shows it (right: the same seed without the restrictions;
+    measured over 20 seeds: employment lower at month 48 in all, by more than 10% in 19, by
+    36% in the median run; the gap narrower at 96 than at 48 in 19; fewer firms at 96 in
+    all). Over ten seeds: identical until month 23; lower at 48 in every run, by > 10% in
+    >= 8, median cut > 20%; narrower gap at 96 in >= 8; fewer firms at 96 in >= 9."""
+    recovered = fewer = 0
     cuts = []
     for seed in SEEDS:
-        shock = _run("classroom_shocks", seed)[0].series()
-        calm = _run("classroom_shocks", seed, off)[0].series()
+        run, _, _ = _run("classroom_shocks", seed, twin="no_interventions")
+        shock, calm = run.left.series(), run.right.series()
         assert shock["employment"].iloc[23] == calm["employment"].iloc[23]
         ratio = shock["employment"] / calm["employment"]
         assert ratio.iloc[48] < 0.97
         cuts.append(1.0 - ratio.iloc[48])
         recovered += ratio.iloc[96] > ratio.iloc[48]
-        fewer_firms += shock["firms"].iloc[96] < calm["firms"].iloc[96]
-    assert sum(c > 0.1 for c in cuts) >= 6
-    assert np.median(cuts) > 0.15
-    assert recovered >= 6
-    assert fewer_firms >= 6
+        fewer += shock["firms"].iloc[96] < calm["firms"].iloc[96]
+    assert sum(c > 0.1 for c in cuts) >= 8
+    assert np.median(cuts) > 0.2
+    assert recovered >= 8
+    assert fewer >= 9

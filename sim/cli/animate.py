@@ -6,6 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
+from sim.core.errors import InputError
+
 __all__ = ["register"]
 
 
@@ -28,9 +32,6 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from sim.core.errors import InputError
     from sim.io.scenario import load_scenario, parse_set
     from sim.views.animate import animate, check_output
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["register", "server_command", "server_env", "port_is_free"]
+from sim.core.errors import InputError
+
+__all__ = ["register", "server_command", "server_env", "port_is_free", "serve"]
 
 HOST = "127.0.0.1"
 
@@ -40,9 +44,11 @@ def server_command(port: int) -> list[str]:
 
 def port_is_free(port: int) -> bool:
     """Whether a server could listen on 127.0.0.1:``port`` now."""
-    import socket
 
     with socket.socket() as s:
+        # as the server will: a port whose last connections are still closing (TIME_WAIT,
+        # right after a stop) is free to listen on
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:
@@ -58,14 +64,18 @@ def server_env(scenario: Path) -> dict[str, str]:
     env["CLUSTERSIM_SCENARIO"] = str(scenario.resolve())
     env["CLUSTERSIM_SCENARIO_DIR"] = str(scenario.resolve().parent)
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
-    # Mesa 3.3.1's ComponentsView trips solara's rules-of-hooks check (a known, harmless
-    # early return): keep the warning out of the classroom's terminal
-    env.setdefault("PYTHONWARNINGS", "ignore::UserWarning:solara.validate_hooks")
+    env["SOLARA_THEME_SHOW_BANNER"] = "False"  # no "runs on Solara" badge over the charts
+    env["SOLARA_THEME_TITLE"] = "clustersim classroom"
+    # keep two harmless warnings out of the classroom's terminal: Mesa 3.3.1's ComponentsView
+    # trips solara's rules-of-hooks check (a known, harmless
+    # early return); and solara's note that its cookies want https, on a server that is
+    # reachable from this computer only
+    env.setdefault("PYTHONWARNINGS", "ignore::UserWarning:solara.validate_hooks,"
+                   "ignore:Cookies with samesite=none require https")
     return env
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.core.errors import InputError
     from sim.io.scenario import load_scenario
 
     if not 1 <= args.port <= 65535:
@@ -73,14 +83,55 @@ def main(args: argparse.Namespace) -> int:
     scenario = args.scenario or Path("scenarios/baseline.toml")
     load_scenario(scenario)  # bad input is reported here, in one line, before serving
     try:
-        import mesa.visualization  # noqa: F401
-        import solara  # noqa: F401
+        import warnings
+
+        with warnings.catch_warnings():  # Mesa 3.3.1's ComponentsView trips solara's hook
+            warnings.simplefilter("ignore", UserWarning)  # check (see server_env)
+            import mesa.visualization  # noqa: F401
+            import solara  # noqa: F401
     except ImportError as exc:
         raise InputError("viz", "", f"the app needs the 'app' extra ({exc.name} is missing); "
                          "allowed: pip install -e '.[app]'") from None
     if not port_is_free(args.port):
         raise InputError("--port", "", f"{args.port} is in use on {HOST}; allowed: a free port "
                          "(--port 8800, say)")
-    print(f"clustersim viz: http://{HOST}:{args.port}/  ({scenario}; Ctrl+C stops it)",
-          flush=True)
-    return subprocess.call(server_command(args.port), env=server_env(scenario))
+    print(f"clustersim viz: open http://{HOST}:{args.port}/ in a browser on this computer "
+          f"({scenario}; Ctrl+C stops it)", flush=True)
+    return serve(server_command(args.port), server_env(scenario))
+
+
+def serve(command: list[str], env: dict[str, str], grace: float = 10.0) -> int:
+    """Run the server ``command`` until it ends or we are told to stop: SIGTERM or SIGHUP (a
+    service manager, a closed terminal) stop the server too (SIGTERM, then SIGKILL after
+    ``grace`` seconds), so that no server is left holding the port; Ctrl+C reaches both (one
+    process group). Returns the server's exit code, or 0 after a stop we asked for."""
+    proc = subprocess.Popen(command, env=env)
+    stopping: list[int] = []
+
+    def stop(signum, frame) -> None:
+        stopping.append(signum)
+        if proc.poll() is None:
+            proc.terminate()
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=grace if stopping else None)
+                break
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            except KeyboardInterrupt:  # the server got Ctrl+C too: let it finish
+                stopping.append(signal.SIGINT)
+                if proc.poll() is None:
+                    proc.terminate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if stopping:
+        print("clustersim viz: stopped", flush=True)
+        return 0
+    return code

@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.core.errors import InputError
 
-__all__ = ["animate", "FORMATS", "check_output", "frames"]
+__all__ = ["animate", "FORMATS", "check_output", "frames", "animation_model"]
 
 #: Output formats by file suffix.
 FORMATS = (".gif", ".mp4")
@@ -46,16 +46,20 @@ def check_output(out: Path, force: bool = False) -> None:
 
 def frames(model, steps: int, color_by: str = "sector", progress=None):
     """Yield ``steps + 1`` RGB frames (uint8 arrays): the state at set-up, then after each
-    month. ``progress`` (a callable) is told after each month."""
+    month. ``progress`` (a callable) is told after each month. The map and the charts are the
+    classroom app's (:mod:`sim.views.draw`), the months axis ending at the last month."""
     from matplotlib.figure import Figure
 
-    from sim.views.draw import ChartsView, FastFigure, MapView
+    from sim.views.draw import ChartsView, FastFigure, MapView, chart_panels
 
-    fig = Figure(figsize=(11.0, 5.2))
-    grid = fig.add_gridspec(3, 3, left=0.01, right=0.985, bottom=0.05, top=0.93, wspace=0.32,
-                            hspace=0.5, width_ratios=(1.9, 1.0, 1.0))
-    map_view = MapView(fig.add_subplot(grid[:, 0]), model, color_by=color_by)
-    charts = ChartsView([fig.add_subplot(grid[r, 1 + c]) for r in range(3) for c in range(2)])
+    panels = chart_panels(model)
+    rows = (len(panels) + 1) // 2
+    fig = Figure(figsize=(12.0, 5.6))
+    grid = fig.add_gridspec(rows, 3, left=0.01, right=0.985, bottom=0.07, top=0.95,
+                            wspace=0.25, hspace=0.6, width_ratios=(1.9, 1.0, 1.0))
+    map_view = MapView(fig.add_subplot(grid[:, 0]), model, color_by=color_by, fontsize=9)
+    charts = ChartsView([fig.add_subplot(grid[r, 1 + c]) for r in range(rows) for c in range(2)],
+                        panels, end=model.steps + steps, fontsize=8)
     fast = FastFigure(fig, dpi=80)
     for k in range(steps + 1):
         if k:
@@ -67,6 +71,12 @@ def frames(model, steps: int, color_by: str = "sector", progress=None):
             fast.invalidate()
         fast.artists = map_view.artists + charts.artists
         yield np.array(fast.rgba()[..., :3])
+
+
+def animation_model(scenario, seed: int = 0):
+    """The model an animation of ``scenario`` (a loaded scenario) at ``seed`` runs: the
+    scenario's own, as ``clustersim run`` and the classroom app build it."""
+    return scenario.build(rng=seed, agents=False)
 
 
 def animate(scenario, out: str | Path, *, steps: int | None = None, seed: int = 0,
@@ -81,7 +91,7 @@ def animate(scenario, out: str | Path, *, steps: int | None = None, seed: int = 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(Path(scenario))
     steps = scenario.steps if steps is None else int(steps)
-    model = scenario.build(rng=seed, agents=False)
+    model = animation_model(scenario, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".animate-", suffix=out.suffix, dir=out.parent)
     os.close(fd)

@@ -63,7 +63,7 @@ def end_now(model, name: str) -> bool:
             was_active = sch.active
             sch.active, sch.ended_at = False, max(model.steps, 0)
             if was_active:
-                sch.spec.on_end(model, sch)
+                sch.spec.on_end(model.policy_context(), sch)
             return was_active
     return False
 
