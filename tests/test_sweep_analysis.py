@@ -112,6 +112,80 @@ def test_morris_analysis_is_salib_on_the_stored_trajectories(tmp_path):
     np.testing.assert_allclose(table["sigma"], ref["sigma"], rtol=1e-12)
 
 
+# -- what SALib gives, in the cases a researcher hits ----------------------------------------------
+def test_second_order_indices_are_reported_when_the_design_asks_for_them(tmp_path):
+    out = swept(tmp_path, "sobol", "samples = 16\nsecond_order = true")
+    x, y = point_means(out)
+    meta = SweepStore(out).metadata()
+    ref = salib_sobol.analyze(meta["problem"], y, calc_second_order=True, num_resamples=50,
+                              seed=meta["analysis_seed"])
+    result = analyze(out, num_resamples=50)
+    s2 = result.tables["sobol_s2"]
+    assert list(zip(s2["factor"], s2["factor_2"], strict=True)) == [
+        ("x1", "x2"), ("x1", "x3"), ("x2", "x3")]
+    np.testing.assert_allclose(s2["S2"], [ref["S2"][0, 1], ref["S2"][0, 2], ref["S2"][1, 2]],
+                               rtol=1e-12)
+    np.testing.assert_allclose(s2["S2_conf"], [ref["S2_conf"][0, 1], ref["S2_conf"][0, 2],
+                                               ref["S2_conf"][1, 2]], rtol=1e-12)
+    assert (out / "analysis" / "sobol_s2.csv").is_file()
+    # 16 base samples: the note says the indices are rough
+    assert any("rests on 16 base samples" in n for n in result.notes)
+
+
+def test_a_constant_outcome_gets_salibs_zeros_not_nan(tmp_path):
+    path = tmp_path / "flat.toml"
+    path.write_text('[experiment]\nmodel = "ishigami"\n\n[design]\nmethod = "sobol"\nseed = 3\n'
+                    'samples = 8\n\n[overrides]\na = 0.0\nb = 0.0\n\n'  # y = sin(x1) = 0
+                    + "".join(f'[[factors]]\npath = "x{i}"\nrange = [-1.0, 1.0]\n\n'
+                              for i in (2, 3))
+                    + '[outputs]\nfinal = ["y"]\n')
+    out = tmp_path / "out"
+    run_sweep(path, out, workers=1, progress=False)
+    table = analyze(out, num_resamples=20, figures=False).tables["sobol"]
+    assert table[["S1", "S1_conf", "ST", "ST_conf"]].to_numpy().tolist() == [[0.0] * 4] * 2
+
+
+def test_an_outcome_missing_at_some_points_is_analysed_on_the_blocks_that_have_it(
+        tmp_path, monkeypatch):
+    out = swept(tmp_path, "sobol", "samples = 8")  # blocks of d + 2 = 5 points
+    x, y = point_means(out)
+    read = SweepStore.read_runs
+
+    def with_holes(self):
+        runs = read(self)
+        runs.loc[runs["point"].isin([7, 21]), "y"] = np.nan  # in blocks 1 and 4
+        return runs
+
+    monkeypatch.setattr(SweepStore, "read_runs", with_holes)
+    result = analyze(out, num_resamples=30, figures=False)
+    keep = np.r_[0:5, 10:20, 25:40]
+    meta = SweepStore(out).metadata()
+    ref = salib_sobol.analyze(meta["problem"], y[keep], calc_second_order=False,
+                              num_resamples=30, seed=meta["analysis_seed"])
+    np.testing.assert_allclose(result.tables["sobol"]["S1"], ref["S1"], rtol=1e-12)
+    assert any("missing at 2 of 40 points" in n and "6 of 8 base samples" in n
+               for n in result.notes)
+
+
+def test_complete_blocks_keeps_whole_blocks_without_a_nan():
+    from sim.studies.sweep.analysis import complete_blocks
+
+    y = np.arange(12.0)
+    y[[4, 11]] = np.nan
+    assert complete_blocks(y, 3).tolist() == [0, 1, 2, 6, 7, 8]
+    assert complete_blocks(np.full(4, np.nan), 2).size == 0
+
+
+def test_indices_outside_zero_one_get_a_note():
+    from sim.studies.sweep.analysis import range_notes
+
+    t = pd.DataFrame({"outcome": ["y", "y"], "factor": ["a", "b"], "S1": [-0.2, 0.5],
+                      "S1_conf": [0.1, 0.1], "ST": [0.3, 1.01], "ST_conf": [0.1, 0.1]})
+    notes = range_notes({"sobol": t})
+    assert len(notes) == 1
+    assert "S1 of a for 'y' is -0.2, outside [0, 1]" in notes[0]
+
+
 # -- grids and Latin hypercubes ------------------------------------------------------------------
 PHASE = """
 [experiment]
