@@ -138,3 +138,28 @@ def test_targets_are_judged_from_the_figures():
     assert rows["... and of its fastest-growing phase"]["measured"] == "metrics 1.20"
     assert met["data collection + Mesa agents at 100,000 firms"] is True
     assert rows["data collection + Mesa agents at 100,000 firms"]["measured"] == "2.2%"
+
+
+def test_month_cost_splits_a_month_into_fixed_and_per_firm_parts():
+    from sim.bench.model import month_cost
+
+    res = month_cost(small=60, large=240, months=3, repeats=1)
+    assert res["large_live_firms"] > res["live_firms"] > 0
+    # the straight line goes through both sizes' costs
+    for n, ms in ((res["live_firms"], res["ms_per_month"]),
+                  (res["large_live_firms"], res["large_ms_per_month"])):
+        fit = res["fixed_ms_per_month"] + res["per_firm_us"] * 1e-3 * n
+        assert fit == pytest.approx(ms, rel=1e-9)
+    assert res["firm_steps_per_s"] == pytest.approx(
+        res["live_firms"] / (res["ms_per_month"] / 1e3), rel=1e-9)
+
+
+def test_throughput_counts_runs_per_hour_on_the_cores():
+    from sim.bench.model import WORKLOADS, throughput
+
+    classroom = [w for w in WORKLOADS if w[0] == "classroom"]
+    res = throughput(repeats=1, cores=2, workloads=classroom)
+    row = res["workloads"]["classroom"]
+    assert row["seconds_per_run"] > 0
+    assert row["runs_per_hour"] == pytest.approx(2 * 3600 / row["seconds_per_run"])
+    assert {w[0] for w in WORKLOADS} == {"calibration", "classroom", "hebron", "compare"}

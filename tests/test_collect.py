@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from sim import model as model_module
+from sim.core.totals import CHUNK
 from sim.measure import collect, metrics
 from sim.mechanisms.cooperation import add_tie
 from sim.model import ClusterModel
@@ -23,7 +24,7 @@ from sim.model import ClusterModel
 def model():
     """A model with firm slots over three chunks of the parallel reductions, a few steps in."""
     m = ClusterModel(n_firms=9000, rng=5, agents=False)
-    assert m.firms.capacity > 2 * metrics.CHUNK
+    assert m.firms.capacity > 2 * CHUNK
     for _ in range(3):
         m.step()
     return m
@@ -59,7 +60,8 @@ def row_one_by_one(model) -> dict:
     row["firms"] = int(alive.sum())
     for key in ("employees", "output", "revenue", "capital"):
         row["employment" if key == "employees" else key] = float(getattr(f, key)[alive].sum())
-    row["profit"] = float(model.books.get("profit", f.profit[alive].sum()))
+    booked = model.books.private.profit
+    row["profit"] = float(f.profit[alive].sum() if booked is None else booked)
     row["jp_share"] = float((f.jp_group[alive] >= 0).mean()) if row["firms"] else 0.0
     row["spv_members"] = int((f.member_of[alive] >= 0).sum())
     return row
@@ -148,7 +150,7 @@ def test_cooperation_rate_is_promises_kept_over_ties_played_this_month(make_worl
     add_tie(m.ties, np.array([2]), np.array([3]), 0.16, 0.16)
     m.firms.willingness[:4] = (1.0, 1.0, 0.0, 0.0)
     m.step()
-    assert (m.books["coop_played"], m.books["coop_kept"]) == (4, 2.0)
+    assert (m.books.private.coop_played, m.books.private.coop_kept) == (4, 2.0)
     assert m.ties.degree()[:4].tolist() == [1, 1, 0, 0]  # the cheats' tie has dissolved
     assert m.recorder.latest["cooperation_rate"] == 0.5
     assert m.series()["cooperation_rate"].iloc[0] == 0.0  # step 0: nothing played yet

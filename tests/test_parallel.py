@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numba
 import numpy as np
 
-from sim.core.parallel import ParallelKernel, parallel_kernel
+from sim.core.parallel import ParallelKernel, num_threads, parallel_kernel, set_threads
 
 
 @parallel_kernel
@@ -36,6 +37,35 @@ def test_a_call_runs_the_build_for_the_thread_count(monkeypatch):
         numba.set_num_threads(old)
     expected = ["serial", "parallel" if numba.config.NUMBA_NUM_THREADS > 1 else "serial"]
     assert calls == expected
+
+
+def test_set_threads_chooses_the_build_without_a_look_up_per_call(monkeypatch):
+    # in a thread of its own, so that the choice it records does not outlive the test
+    calls, seen = [], {}
+    kernel = ParallelKernel(_square_into.py_func)
+    monkeypatch.setattr(kernel, "parallel", lambda *a: calls.append("parallel"))
+    monkeypatch.setattr(kernel, "serial", lambda *a: calls.append("serial"))
+    many = numba.config.NUMBA_NUM_THREADS
+
+    def work():
+        before = set_threads(1)
+        seen["one"] = num_threads()
+        kernel(np.ones(3), np.zeros(3))
+        seen["restored"] = set_threads(many)
+        kernel(np.ones(3), np.zeros(3))
+        # no look-up per call: numba's own setting, changed behind its back, is not read
+        monkeypatch.setattr(numba, "get_num_threads", lambda: 1 / 0)
+        monkeypatch.setattr("sim.core.parallel._lookup", [lambda: 1 / 0])
+        kernel(np.ones(3), np.zeros(3))
+        monkeypatch.undo()
+        set_threads(before)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    par = "parallel" if many > 1 else "serial"
+    assert calls == ["serial", par, par]
+    assert seen == {"one": 1, "restored": 1}
 
 
 def test_both_builds_and_the_python_function_agree():

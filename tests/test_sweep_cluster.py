@@ -43,6 +43,35 @@ every = 3
 """
 
 
+@pytest.mark.parametrize(("key", "bad", "message"), [
+    ("final", "employmnet", "did you mean 'employment'?"),
+    ("series", "mean_trsut", "did you mean 'mean_trust'?"),
+    ("final", "employment_sector_nowhere", "reports"),  # a breakdown of no sector of the world
+])
+def test_an_outcome_the_model_does_not_report_is_refused_before_any_run(
+        tmp_path, capsys, monkeypatch, key, bad, message):
+    """A misspelt outcome used to pass validation, run every run and then fail each with a
+    KeyError: the cluster model declares its outcomes (for the scenario's world), so the file is
+    refused at once, in one line naming the file and the key, with exit code 2."""
+    from sim.studies.sweep import models
+
+    def no_runs(*args, **kwargs):
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr(models.get("cluster"), "simulate", no_runs)
+    exp = tmp_path / "typo.toml"
+    first = {"final": '"firms"', "series": '"firms"'}[key]
+    exp.write_text(SMALL.replace(f"{key} = [{first}", f'{key} = ["{bad}"', 1))
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"clustersim sweep: error: {exp}: outputs.{key}[0]: got {bad!r}; "
+                               "model 'cluster' reports")
+    assert message in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(("factor", "message"), [
     ('path = "initial_trust"\nlevels = [0.5, 1.5]', "initial_trust: got 1.5"),
     # the scenario lists its firms: n_firms would be ignored

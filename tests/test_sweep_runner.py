@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -184,14 +185,15 @@ def test_bad_worker_options_are_input_errors(tmp_path, capsys):
 
 
 def test_a_run_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    real = models.simulate
+    model = models.get("ishigami")
+    real = model.simulate
 
-    def flaky(model, scenario, *, steps, seed, overrides):
+    def flaky(scenario, *, steps, seed, overrides):
         if overrides["x1"] == 0.0:
             raise FloatingPointError("the model diverged")
-        return real(model, scenario, steps=steps, seed=seed, overrides=overrides)
+        return real(scenario, steps=steps, seed=seed, overrides=overrides)
 
-    monkeypatch.setattr(models, "simulate", flaky)
+    monkeypatch.setattr(model, "simulate", flaky)
     out = tmp_path / "out"
     summary = run_sweep(grid(tmp_path), out, workers=1, progress=False)
     assert (summary.ok, summary.failed, summary.exit_code) == (12, 6, 0)
@@ -206,14 +208,17 @@ def test_a_run_that_raises_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path,
     assert not list((out / "series").glob(f"{failed['id'].iloc[0]}*"))
     # a plain re-run keeps them; --retry-failed runs them again
     assert run_sweep(grid(tmp_path), out, workers=1, progress=False).nothing_to_do
-    monkeypatch.setattr(models, "simulate", real)
+    monkeypatch.setattr(model, "simulate", real)
     summary = run_sweep(grid(tmp_path), out, workers=1, progress=False, retry_failed=True)
     assert (summary.ran, summary.failed_total) == (6, 0)
     check_complete(out, 18)
 
 
 def test_an_outcome_the_model_does_not_report_fails_the_run_clearly(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "known_outcomes", lambda model: None)  # as if not declared
+    model = models.get("ishigami")  # a model that declares more than it reports
+    opened = model.open(None)
+    monkeypatch.setattr(model, "open", lambda scenario: dataclasses.replace(
+        opened, final=("y", "z")))
     text = GRID.format(extra="").replace('final = ["y"]', 'final = ["y", "z"]')
     run_sweep(write(tmp_path, text), tmp_path / "out", workers=1, progress=False)
     runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")

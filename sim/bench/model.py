@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["firm_steps_per_second", "paired_rates", "kernel_speedup", "run_benchmarks",
            "run_full_suite", "phase_breakdown", "start_times", "large_run", "in_process_run",
-           "app_updates_per_s"]
+           "app_updates_per_s", "throughput", "month_cost", "WORKLOADS"]
 
 #: A small run in a fresh interpreter: the classroom case of the start-up benchmarks.
 _CLASSROOM = """
@@ -187,18 +187,18 @@ def _kernel_cases(n_firms: int, seed: int):
         ("mean_trust", facilities._mean_trust, (t.partner, t.trust, out[0])),
         ("output", market._output,
          (f.alive, f.productivity, f.talent, f.employees, service, zeros, zeros, f.sector,
-          len(model.world.sectors), f.region, model.localisation, p.market.labour_elasticity,
-          out[0])),
+          len(model.world.sectors), f.region, model.market.localisation,
+          p.market.labour_elasticity, out[0])),
         ("accounts", market._accounts,
          (f.alive, f.region, f.sector, f.output, f.employees, f.capital, unit,
-          model.sector_price, w["market_access"], w["sector_ipo"], w["sector_wpo"], 0.05,
+          model.market.sector_price, w["market_access"], w["sector_ipo"], w["sector_wpo"], 0.05,
           m.waste_mult, 0.4, w["wage_index"], w["land_cost"], m.land_mult, 0.05,
           m.between_mult, w["infra_factor"], zeros, 0.05, 0.01, f.interest_subsidy,
           f.coop_income, service, zeros, zeros, p.market.labour_elasticity, out[0], out[1],
           out[2], out[3], np.empty(n), out[4])),
         ("grow", demography._grow,
          (f.alive, f.employees, f.desired.copy(), f.capital.copy(), f.revenue,
-          model.tmp["labour_gap"], f.productivity, f.talent.copy(), f.talent_gap.copy(),
+          model.month.labour_gap, f.productivity, f.talent.copy(), f.talent_gap.copy(),
           f.sector, w["sector_productivity"], w["sector_productivity_sd"], 0.1, 0.04, 0.15, 1.0,
           2000.0, 1.0, 1.0, f.debt_extra_months, 0.02, 0.2, p.market.labour_elasticity, 0.01,
           0.05, f.firm_id, key, month, out[0], out[5])),
@@ -416,6 +416,9 @@ def run_full_suite(progress: Callable[[str], None] | None = None, repeats: int =
             out["scaling_exponent_100k_1m"] = scaling_exponents(detail["100000"],
                                                                 detail["1000000"])
     one = out["firm_steps_per_s_threads_1"]
+    out["throughput"] = throughput(repeats=max(repeats, 5), progress=say)
+    say("the cost of a month at 500 and 5,000 firms on one thread")
+    out["month_cost"] = month_cost(repeats=max(repeats, 5))
     say("phase breakdown at 100,000 firms")
     out["phases_100k_1_thread"] = phase_breakdown(100_000, threads=1)
     say("kernels against their Python twins at 2,000 firms")
@@ -472,3 +475,109 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                      ">= 10 updates/s", f"{app['updates_per_s']:.1f}/s",
                      app["updates_per_s"] >= 10))
     return [{"target": t, "wanted": w, "measured": m, "met": ok} for t, w, m, ok in rows]
+
+
+# ----------------------------------------------------------------------------------------------
+# Throughput: many small runs (issue 24)
+
+#: The shipped small workloads: (name, what it is, scenario file, steps, pattern settings or None
+#: for a plain run, overrides). The calibrations' runs go through the patterns model as
+#: ``clustersim calibrate`` runs them; the others through :func:`sim.studies.simulate.simulate`.
+WORKLOADS = (
+    ("calibration", "a run of experiments/calibrate_default.toml: baseline, 240 months, patterns",
+     "baseline.toml", 240, {"talent_sd": 0.0, "patterns.burn_in": 60,
+                            "patterns.growth_window": 12}),
+    ("classroom", "scenarios/classroom_cluster_formation.toml as shipped",
+     "classroom_cluster_formation.toml", None, None),
+    ("hebron", "a run of experiments/calibrate_hebron.toml: Hebron stone, 120 months, patterns",
+     "hebron_stone.toml", 120, {"patterns.burn_in": 24, "patterns.sector": "stone"}),
+    ("compare", "a compare replicate: baseline and cfc, 120 months each (one pair = one run)",
+     ("baseline.toml", "cfc.toml"), None, None),
+)
+
+
+def _scenario_path(name: str):
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[2] / "scenarios" / name
+    return here if here.is_file() else Path("scenarios") / name
+
+
+def _workload_run(spec, seed: int) -> None:
+    _, _, files, steps, overrides = spec
+    if overrides is not None and any(k.startswith("patterns.") for k in overrides):
+        from sim.studies.calibrate.model import simulate as patterns
+
+        patterns(_scenario_path(files), steps=steps, seed=seed, overrides=overrides)
+        return
+    from sim.studies.simulate import simulate
+
+    for name in (files,) if isinstance(files, str) else files:
+        simulate(_scenario_path(name), steps=steps, seed=seed, overrides=overrides)
+
+
+def throughput(repeats: int = 5, cores: int = 2, workloads=WORKLOADS,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Runs per hour of each shipped small workload.
+
+    Each run is timed end to end in this warm process, on one thread, as a sweep worker runs it
+    (scenario read, model built, burn-in, months, outputs), after one untimed run that loads
+    the kernels; seeds 1..repeats, median seconds. Runs per hour on ``cores`` cores is
+    ``cores x 3600 / median``: one warm worker per core, as the sweep engine runs them."""
+    import numba
+
+    outer = numba.get_num_threads()
+    numba.set_num_threads(1)
+    out: dict[str, Any] = {"cores": cores, "repeats": repeats, "workloads": {}}
+    try:
+        for spec in workloads:
+            if progress:
+                progress(f"{spec[0]} runs ({spec[1]})")
+            _workload_run(spec, seed=0)  # kernels loaded, caches warm
+            times = []
+            for r in range(repeats):
+                t0 = time.perf_counter()
+                _workload_run(spec, seed=1 + r)
+                times.append(time.perf_counter() - t0)
+            med = statistics.median(times)
+            out["workloads"][spec[0]] = {"what": spec[1], "seconds_per_run": med,
+                                         "seconds_all": times,
+                                         "runs_per_hour": cores * 3600.0 / med}
+    finally:
+        numba.set_num_threads(outer)
+    return out
+
+
+def month_cost(small: int = 500, large: int = 5_000, months: int = 120, repeats: int = 5,
+               seed: int = 1) -> dict[str, Any]:
+    """Milliseconds per month at ``small`` firms on one thread, split into a fixed part and a
+    per-firm part by a straight line through the month's cost at ``small`` and ``large`` firms
+    (cost = fixed + per_firm x live firms), with firm-steps per second at both sizes.
+
+    Each repeat builds a model (burn-in untimed) and times ``months`` months; medians over the
+    repeats, the two sizes in alternation so that the machine's drift hits both."""
+    from sim.model import ClusterModel
+
+    ClusterModel(n_firms=small, rng=0, agents=False, threads=1).step()  # kernels loaded
+
+    def once(n: int, r: int) -> tuple[float, float]:
+        model = ClusterModel(n_firms=n, rng=seed + r, agents=False, threads=1)
+        live = 0
+        t0 = time.perf_counter()
+        for _ in range(months):
+            model.step()
+            live += model.firms.n_alive
+        return (time.perf_counter() - t0) / months, live / months
+
+    per = {small: [], large: []}
+    for r in range(repeats):
+        for n in (small, large):
+            per[n].append(once(n, r))
+    (t_s, n_s), (t_l, n_l) = ((statistics.median(x[0] for x in per[n]),
+                               statistics.median(x[1] for x in per[n])) for n in (small, large))
+    per_firm = (t_l - t_s) / (n_l - n_s) if n_l != n_s else float("nan")
+    fixed = t_s - per_firm * n_s
+    return {"firms": small, "live_firms": n_s, "ms_per_month": 1e3 * t_s,
+            "fixed_ms_per_month": 1e3 * fixed, "per_firm_us": 1e6 * per_firm,
+            "firm_steps_per_s": n_s / t_s, "large_firms": large, "large_live_firms": n_l,
+            "large_ms_per_month": 1e3 * t_l, "large_firm_steps_per_s": n_l / t_l}

@@ -8,6 +8,7 @@ themselves are pure and live in :mod:`sim.measure.metrics`.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,8 @@ import pandas as pd
 from sim.core.state import FacilityState
 from sim.measure import metrics
 
-__all__ = ["Recorder", "indicators", "snapshot", "firm_table", "final_outcomes", "HEADLINE",
-           "MESA_SERIES", "mesa_datacollector", "pledges"]
+__all__ = ["Recorder", "Recording", "GROUPS", "group_of", "indicators", "snapshot", "firm_table",
+           "final_outcomes", "HEADLINE", "MESA_SERIES", "mesa_datacollector", "pledges"]
 
 #: The outputs a summary figure and a comparison report show first.
 HEADLINE = ("firms", "employment", "output", "mean_productivity", "cooperation_rate",
@@ -65,23 +66,210 @@ def mesa_datacollector():
     return mesa.DataCollector(model_reporters=reporters)
 
 
+#: What each group of outputs costs to compute: the outputs of one group come out of the same
+#: calls. ``firm indicators`` (:func:`sim.measure.metrics.firm_indicators`: the Gini, the
+#: Ellison-Glaeser gammas, location quotients, Moran's I...) and ``network``
+#: (:func:`sim.measure.metrics.network_indicators`) are the costly ones; ``firms`` is two sums
+#: over the firm slots, ``count`` a count of them; ``facilities`` a pass over the facilities;
+#: ``books`` and ``run`` read numbers the month has already booked.
+GROUPS: dict[str, str] = {
+    "step": "run", "burn_in": "run", "entries": "run", "exits": "run",
+    "firms": "count", "employment": "firms", "output": "firms", "revenue": "firms",
+    "profit": "firms", "capital": "firms", "capital_change": "firms", "jp_share": "firms",
+    "spv_members": "firms",
+    "mean_productivity": "firm indicators", "sd_productivity": "firm indicators",
+    "share_micro": "firm indicators", "share_small": "firm indicators",
+    "share_medium": "firm indicators", "share_large": "firm indicators",
+    "gini_size": "firm indicators", "eg_gamma_mean": "firm indicators",
+    "herfindahl_regions": "firm indicators", "morans_i": "firm indicators",
+    "mean_trust": "network", "mean_degree": "network", "tie_density": "network",
+    "giant_component_share": "network", "clustering": "network",
+    "supplier_concentration": "suppliers",
+    "facilities_operating": "facilities", "facilities_built": "facilities",
+    "public_facilities_built": "facilities", "public_facilities_operating": "facilities",
+    "facility_users": "facilities", "facility_use_rate": "facilities",
+    "cooperation_rate": "books", "public_spending": "books", "public_spending_total": "books",
+    "contributions": "books", "entry_capital": "books", "exit_capital": "books",
+    "fees": "books", "interest_subsidy": "books", "payouts": "books", "investment": "books",
+}
+#: Every group, in the order a row computes them.
+ALL_GROUPS = frozenset(GROUPS.values())
+
+
+def group_of(name: str) -> str | None:
+    """The group an output belongs to (None for a name that is not a per-step output; the
+    world's ``eg_gamma_{sector}`` and ``lq_{sector}_{region}`` are firm indicators)."""
+    if name in GROUPS:
+        return GROUPS[name]
+    if name.startswith(("eg_gamma_", "lq_")):
+        return "firm indicators"
+    return None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a model records, and how often: the default records every output every month,
+    burn-in included (the series ``model.series()`` has always had).
+
+    Parameters
+    ----------
+    outputs : tuple of str, optional
+        The per-step outputs to keep (names of :data:`sim.measure.outputs.SERIES`, expanded for
+        the world); None keeps them all. Only the groups of :data:`GROUPS` these need are
+        computed: a calibration that reads firms, entries and exits never computes the
+        Ellison-Glaeser gammas. ``step`` is always kept.
+    every : int or None
+        Keep a row every ``every`` months (steps 0, every, 2 every, ...); the last month is
+        kept too when the run ends with :meth:`sim.model.ClusterModel.finish`. Months in between
+        compute nothing but what an intervention's ``when_metric`` or Mesa's collector reads.
+        None keeps only the row ``finish`` keeps: the last month's (a sweep that reads final
+        outcomes only).
+    burn_in : bool
+        Keep the burn-in's rows (steps before 0, at the same frequency); False computes nothing
+        during the burn-in.
+    mesa : bool
+        Collect the model's ``mesa.DataCollector`` every month from month 0 (its series,
+        :data:`MESA_SERIES`, are then computed every month whatever ``outputs`` and ``every``
+        say); False leaves it empty.
+
+    A value recorded is the value the default recording has for that month and output, to the
+    bit; a run's outcomes (:func:`final_outcomes`) are the same whatever the recording.
+    """
+
+    outputs: tuple[str, ...] | None = None
+    every: int | None = 1
+    burn_in: bool = True
+    mesa: bool = True
+
+    def __post_init__(self):
+        if self.outputs is not None:
+            if isinstance(self.outputs, str) or not all(isinstance(o, str)
+                                                        for o in self.outputs):
+                raise ValueError(f"Recording.outputs: expected a sequence of output names, got "
+                                 f"{self.outputs!r}")
+            object.__setattr__(self, "outputs", tuple(self.outputs))
+            unknown = [o for o in self.outputs if group_of(o) is None]
+            if unknown:
+                raise ValueError(f"Recording.outputs: unknown output {unknown[0]!r}; allowed: "
+                                 "the per-step outputs of sim.measure.outputs.SERIES")
+        if self.every is not None and (isinstance(self.every, bool)
+                                       or not isinstance(self.every, int | np.integer)
+                                       or self.every < 1):
+            raise ValueError(f"Recording.every: expected a whole number of months >= 1 (or "
+                             f"None: the last month only), got {self.every!r}")
+
+    @property
+    def full(self) -> bool:
+        """Whether this is the default recording (every output, every month, burn-in too)."""
+        return self.outputs is None and self.every == 1 and self.burn_in and self.mesa
+
+    def check(self, names) -> None:
+        """Raise ValueError if an output is not among ``names`` (the world's per-step
+        outputs, e.g. an ``eg_gamma_`` of a sector the world does not have)."""
+        if self.outputs is None:
+            return
+        known = set(names)
+        for o in self.outputs:
+            if o not in known:
+                raise ValueError(f"Recording.outputs: unknown output {o!r} for this world; "
+                                 f"allowed: {', '.join(sorted(known))}")
+
+
 class Recorder:
-    """Rows of per-step outputs."""
+    """Rows of per-step outputs, as a :class:`Recording` asks (default: every output, every
+    month).
 
-    def __init__(self):
+    Parameters
+    ----------
+    recording : Recording, optional
+    watch : sequence of str
+        Outputs read during the run whatever the recording keeps (the ``when_metric`` of
+        interventions): computed every month from month 0 into :attr:`latest`.
+
+    Attributes
+    ----------
+    columns : dict of lists
+        The rows kept, by output.
+    latest : dict
+        The outputs computed for the last month recorded: every output under the default
+        recording, else those kept or watched (at least ``step``, ``burn_in``, ``entries``
+        and ``exits``).
+    entries_total, exits_total : int
+        Entrants and leavers summed over months 1.. (whatever the recording keeps).
+    """
+
+    def __init__(self, recording: Recording | None = None, watch=()):
+        self.recording = rec = recording or Recording()
         self.columns: dict[str, list[Any]] = {}
-        self.latest: dict[str, float] = {}
+        self.latest: dict[str, Any] = {}
         self.n = 0
+        self.entries_total = 0
+        self.exits_total = 0
+        self._flows = (0, 0)  # this month's entries and exits
+        self._latest_step: int | None = None
+        self._latest_full = False
+        self._kept_step: int | None = None
+        self._order: tuple[str, ...] | None = None  # the outputs of every row so far, in order
+        self._lists: list[list[Any]] = []
+        self._keep = None if rec.outputs is None else frozenset(("step", *rec.outputs))
+        self._keep_groups = (ALL_GROUPS if self._keep is None
+                             else frozenset(group_of(o) for o in self._keep))
+        watch = (*watch, *(MESA_SERIES[:-2] if rec.mesa else ()))
+        self._watch_groups = frozenset(g for g in map(group_of, watch) if g is not None)
 
-    def record(self, model, **extra: Any) -> None:
-        """Append the model's outputs for this step. When ``model.timings`` is a dict, the time
-        spent computing the indicators is charged to "metrics" and the rest of the recording
-        (sums, counts, assembling and appending the row) to "data collection"."""
+    def record(self, model, entries: int = 0, exits: int = 0) -> None:
+        """The outputs of the month just ended (``entries`` firms entered, ``exits`` left):
+        kept as a row when the recording asks for this month, else only what is watched is
+        computed. When ``model.timings`` is a dict, the time spent computing the indicators
+        is charged to "metrics" and the rest of the recording to "data collection"."""
+        t = model.steps
+        if t > 0:
+            self.entries_total += entries
+            self.exits_total += exits
+        self._flows = (entries, exits)
+        rec = self.recording
+        keep = rec.every is not None and t % rec.every == 0 and (t >= 0 or rec.burn_in)
+        groups = self._keep_groups if keep else frozenset()
+        if t >= 0:
+            groups = groups | self._watch_groups
+        self._compute(model, groups, keep)
+
+    def finish(self, model) -> None:
+        """Keep a row for the model's current month if the recording skipped it (the last
+        month of a run kept at a frequency)."""
+        if self._kept_step != model.steps:
+            self._compute(model, self._keep_groups | self._watch_groups, True)
+
+    def full_row(self, model) -> dict[str, Any]:
+        """Every output of the current month (:attr:`latest` when it has them all)."""
+        if not (self._latest_full and self._latest_step == model.steps):
+            self._compute(model, ALL_GROUPS, False)
+        return self.latest
+
+    def _compute(self, model, groups: frozenset, keep: bool) -> None:
         t0 = time.perf_counter()
-        values = indicators(model)
+        values = indicators(model, groups)
         t1 = time.perf_counter()
-        row = snapshot(model, values)
-        row.update(extra)
+        row = snapshot(model, values, groups)
+        row["entries"], row["exits"] = self._flows
+        if keep:
+            self._append(row if self._keep is None
+                         else {k: v for k, v in row.items() if k in self._keep})
+            self._kept_step = model.steps
+        self.latest = row
+        self._latest_step, self._latest_full = model.steps, groups == ALL_GROUPS
+        timings = getattr(model, "timings", None)
+        if timings is not None:
+            t2 = time.perf_counter()
+            timings["metrics"] = timings.get("metrics", 0.0) + (t1 - t0)
+            timings["data collection"] = timings.get("data collection", 0.0) + (t2 - t1)
+
+    def _append(self, row: dict[str, Any]) -> None:
+        if self._order is not None and tuple(row) == self._order:
+            for col, value in zip(self._lists, row.values(), strict=True):
+                col.append(value)  # the usual case: the same outputs as the last row
+            self.n += 1
+            return
         for key, value in row.items():
             col = self.columns.get(key)
             if col is None:  # a column that appears late is padded with NaN for earlier steps
@@ -90,13 +278,10 @@ class Recorder:
         for col in self.columns.values():
             if len(col) < self.n + 1:
                 col.append(np.nan)
-        self.latest = row
         self.n += 1
-        timings = getattr(model, "timings", None)
-        if timings is not None:
-            t2 = time.perf_counter()
-            timings["metrics"] = timings.get("metrics", 0.0) + (t1 - t0)
-            timings["data collection"] = timings.get("data collection", 0.0) + (t2 - t1)
+        # rows with these outputs, in this order, take the short path above
+        self._order = tuple(row) if tuple(row) == tuple(self.columns) else None
+        self._lists = list(self.columns.values())
 
     def dataframe(self, burn_in: bool = False) -> pd.DataFrame:
         """The rows recorded, from month 0 (and the burn-in's rows before it, flagged in the
@@ -107,9 +292,10 @@ class Recorder:
         return df[df["step"] >= 0].reset_index(drop=True)
 
 
-def indicators(model) -> dict[str, Any]:
+def indicators(model, groups=ALL_GROUPS) -> dict[str, Any]:
     """The outcome indicators of :mod:`sim.measure.metrics` for the model's current state: the
-    costly part of recording a step (inequality, concentration, agglomeration, the tie network).
+    costly part of recording a step (inequality, concentration, agglomeration, the tie network),
+    those of the ``groups`` asked for (:data:`GROUPS`).
 
     The firm-array indicators come from :func:`sim.measure.metrics.firm_indicators`, which computes
     productivity_stats, size_class_shares, gini(emp[alive]), ellison_glaeser,
@@ -117,82 +303,123 @@ def indicators(model) -> dict[str, Any]:
     in a few parallel passes; mean_trust and tie_stats come from one pass over the tie table,
     :func:`sim.measure.metrics.network_indicators`."""
     f, w, ties = model.firms, model.world, model.ties
-    out = metrics.firm_indicators(f.employees, f.productivity, f.region, f.sector, f.x, f.y,
-                                  f.alive, len(w.regions), len(w.sectors),
-                                  model.params.world.world_size)
-    out.update(metrics.network_indicators(ties.partner, ties.trust, f.alive, ties.triangles))
-    out["supplier_concentration"] = metrics.supplier_concentration(
-        model.suppliers.volume, model.suppliers.input, len(w.inputs))
+    out: dict[str, Any] = {}
+    if "firm indicators" in groups:
+        out = metrics.firm_indicators(f.employees, f.productivity, f.region, f.sector, f.x, f.y,
+                                      f.alive, len(w.regions), len(w.sectors),
+                                      model.params.world.world_size)
+    if "network" in groups:
+        out.update(metrics.network_indicators(ties.partner, ties.trust, f.alive,
+                                              ties.triangles))
+    if "suppliers" in groups:
+        out["supplier_concentration"] = metrics.supplier_concentration(
+            model.suppliers.volume, model.suppliers.input, len(w.inputs))
     return out
 
 
-def snapshot(model, values: dict[str, Any] | None = None) -> dict[str, float]:
-    """Every per-step output of the model in its current state, one flat row; ``values`` are
-    this state's :func:`indicators` if already computed."""
-    ind = indicators(model) if values is None else values
+def snapshot(model, values: dict[str, Any] | None = None,
+             groups=ALL_GROUPS) -> dict[str, float]:
+    """The per-step outputs of the model in its current state, one flat row: every one, or
+    those of the ``groups`` asked for (:data:`GROUPS`; ``step`` and ``burn_in`` always);
+    ``values`` are this state's :func:`indicators` if already computed."""
+    ind = indicators(model, groups) if values is None else values
     f, w = model.firms, model.world
     alive = f.alive
-    employment, output, revenue, profit, capital = metrics.alive_totals(
-        alive, f.employees, f.output, f.revenue, f.profit, f.capital)
-    in_jp, spv_members = metrics.alive_holders(alive, f.jp_group, f.member_of)
     row: dict[str, float] = {"step": model.steps}
-    row["firms"] = int(np.count_nonzero(alive))
-    row["employment"] = float(employment)
-    row["output"] = float(output)
-    row["revenue"] = float(revenue)
-    # profit of every firm that produced this month, including those that then left
-    row["profit"] = float(model.books.get("profit", profit))
-    row["capital"] = float(capital)
-    row["mean_productivity"], row["sd_productivity"] = ind["productivity"]
-    for name, share in zip(("micro", "small", "medium", "large"), ind["size_classes"],
-                           strict=True):
-        row[f"share_{name}"] = float(share)
-    row["gini_size"] = ind["gini_size"]
-    n_slots, trust = ind["trust"]
-    # share of this month's promises kept, over the ties played this month (some then dissolve)
-    played = model.books.get("coop_played", 0)
-    row["cooperation_rate"] = model.books.get("coop_kept", 0.0) / played if played else 0.0
-    row["mean_trust"] = trust if n_slots else 0.0
-    row.update(ind["ties"])
-    row["supplier_concentration"] = ind["supplier_concentration"]
-    row["jp_share"] = float(in_jp / row["firms"]) if row["firms"] else 0.0
-    fac = model.facilities
-    operating = fac.operating() if fac.n else np.zeros(0, dtype=bool)
-    row["facilities_operating"] = int(operating.sum())
-    row["facilities_built"] = int(sum(s in (FacilityState.BUILDING, FacilityState.OPERATING,
-                                            FacilityState.CLOSED) for s in fac.status))
-    # facilities a policy sponsored (CFCs), apart from those firms set up on their own
-    public = [s for s, sp in zip(fac.status, fac.sponsor, strict=True) if sp]
-    row["public_facilities_built"] = int(sum(s in (FacilityState.BUILDING,
-                                                   FacilityState.OPERATING,
-                                                   FacilityState.CLOSED) for s in public))
-    row["public_facilities_operating"] = int(sum(s == FacilityState.OPERATING for s in public))
-    row["facility_users"] = int(sum(u for u, o in zip(fac.users, operating, strict=True) if o))
-    cap = sum(c for c, o in zip(fac.capacity, operating, strict=True) if o)
-    row["facility_use_rate"] = row["facility_users"] / cap if cap else 0.0
-    row["spv_members"] = int(spv_members)
-    row["public_spending"] = float(model.public_step)
-    row["public_spending_total"] = float(model.public_total + (
-        model.public_step if model.steps == 0 else 0.0))
-    gamma, lq = ind["eg_gamma"], ind["lq"]
-    for s, sector in enumerate(w.sectors):
-        row[f"eg_gamma_{sector.name}"] = float(gamma[s])
-        for r, region in enumerate(w.regions):
-            row[f"lq_{sector.name}_{region.name}"] = float(lq[s, r])
-    finite = gamma[np.isfinite(gamma)]
-    row["eg_gamma_mean"] = float(finite.mean()) if finite.size else float("nan")
-    row["herfindahl_regions"] = ind["herfindahl_regions"]
-    row["morans_i"] = ind["morans_i"]
-    for key in ("contributions", "entry_capital", "exit_capital"):
-        row[key] = float(model.books.get(key, 0.0))
-    # the month's change in live firms' capital: this row's total less the model's at the start
-    before = getattr(model, "capital_before", None)
-    row["capital_change"] = 0.0 if before is None else row["capital"] - before
-    for key in ("fees", "interest_subsidy", "payouts", "investment"):
-        row[key] = float(model.books.get(key, 0.0))
+    books, account = model.books.private, model.books.public
+    if "count" in groups or "firms" in groups:
+        row["firms"] = int(np.count_nonzero(alive))
+    if "firms" in groups:
+        employment, output, revenue, profit, capital = metrics.alive_totals(
+            alive, f.employees, f.output, f.revenue, f.profit, f.capital)
+        in_jp, spv_members = metrics.alive_holders(alive, f.jp_group, f.member_of)
+        row["employment"] = float(employment)
+        row["output"] = float(output)
+        row["revenue"] = float(revenue)
+        # profit of every firm that produced this month, including those that then left (at a
+        # start, with no month booked, the live firms')
+        row["profit"] = float(profit if books.profit is None else books.profit)
+        row["capital"] = float(capital)
+    if "firm indicators" in groups:
+        row["mean_productivity"], row["sd_productivity"] = ind["productivity"]
+        for name, share in zip(("micro", "small", "medium", "large"), ind["size_classes"],
+                               strict=True):
+            row[f"share_{name}"] = float(share)
+        row["gini_size"] = ind["gini_size"]
+    if "books" in groups:
+        # share of this month's promises kept, over the ties played this month (some then
+        # dissolve)
+        played = books.coop_played
+        row["cooperation_rate"] = books.coop_kept / played if played else 0.0
+    if "network" in groups:
+        n_slots, trust = ind["trust"]
+        row["mean_trust"] = trust if n_slots else 0.0
+        row.update(ind["ties"])
+    if "suppliers" in groups:
+        row["supplier_concentration"] = ind["supplier_concentration"]
+    if "firms" in groups:
+        row["jp_share"] = float(in_jp / row["firms"]) if row["firms"] else 0.0
+    if "facilities" in groups:
+        row.update(_facility_counts(model.facilities))
+    if "firms" in groups:
+        row["spv_members"] = int(spv_members)
+    if "books" in groups:
+        row["public_spending"] = float(account.month)
+        row["public_spending_total"] = float(account.total + (
+            account.month if model.steps == 0 else 0.0))
+    if "firm indicators" in groups:
+        gamma, lq = ind["eg_gamma"], ind["lq"]
+        for s, sector in enumerate(w.sectors):
+            row[f"eg_gamma_{sector.name}"] = float(gamma[s])
+            for r, region in enumerate(w.regions):
+                row[f"lq_{sector.name}_{region.name}"] = float(lq[s, r])
+        finite = gamma[np.isfinite(gamma)]
+        row["eg_gamma_mean"] = float(finite.mean()) if finite.size else float("nan")
+        row["herfindahl_regions"] = ind["herfindahl_regions"]
+        row["morans_i"] = ind["morans_i"]
+    if "books" in groups:
+        row["contributions"] = float(books.contributions)
+        row["entry_capital"] = float(books.entry_capital)
+        row["exit_capital"] = float(books.exit_capital)
+    if "firms" in groups:
+        # the month's change in live firms' capital: this row's total less the model's at the
+        # start
+        before = books.opening_capital
+        row["capital_change"] = 0.0 if before is None else row["capital"] - before
+    if "books" in groups:
+        row["fees"] = float(books.fees)
+        row["interest_subsidy"] = float(books.interest_subsidy)
+        row["payouts"] = float(books.payouts)
+        row["investment"] = float(books.investment)
     # the burn-in's months (and the set-up state) are recorded at negative steps, flagged
     row["burn_in"] = bool(model.steps < 0)
     return row
+
+
+_BUILT = (FacilityState.BUILDING, FacilityState.OPERATING, FacilityState.CLOSED)
+
+
+def _facility_counts(fac: FacilityState) -> dict[str, float]:
+    """Facilities operating and ever built (all, and those a policy sponsored: CFCs, apart
+    from those firms set up on their own), their users, and the users per place of capacity
+    in the operating ones: one pass over the facilities."""
+    operating = built = public_built = public_operating = users = 0
+    cap = 0
+    for status, sponsor, used, capacity in zip(fac.status, fac.sponsor, fac.users, fac.capacity,
+                                               strict=True):
+        if status in _BUILT:
+            built += 1
+            public_built += bool(sponsor)
+        if status == FacilityState.OPERATING:
+            operating += 1
+            public_operating += bool(sponsor)
+            users += used
+            cap += capacity
+    users = int(users)
+    return {"facilities_operating": operating, "facilities_built": built,
+            "public_facilities_built": public_built,
+            "public_facilities_operating": public_operating, "facility_users": users,
+            "facility_use_rate": users / cap if cap else 0.0}
 
 
 def firm_table(model) -> pd.DataFrame:
@@ -225,8 +452,10 @@ def firm_table(model) -> pd.DataFrame:
 
 
 def final_outcomes(model) -> dict[str, float]:
-    """Last row of the series plus per-run outcomes."""
-    out = {k: float(v) for k, v in model.recorder.latest.items() if np.isscalar(v)}
+    """Last row of the series plus per-run outcomes (the same whatever the model's
+    :class:`Recording`: outputs the recording skipped are computed for the final state)."""
+    rec = model.recorder
+    out = {k: float(v) for k, v in rec.full_row(model).items() if np.isscalar(v)}
     alive_ids = model.firms.firm_id[model.firms.alive]
     initial = model.initial_firm_ids
     out["survival"] = (float(np.isin(initial, alive_ids).mean()) if initial.size
@@ -239,8 +468,7 @@ def final_outcomes(model) -> dict[str, float]:
     out["public_spending_per_gross_job"] = (out["public_spending_total"] / out["jobs_created"]
                                   if out["jobs_created"] > 0 and out["public_spending_total"] > 0
                                   else float("nan"))
-    df = model.recorder.columns  # totals from month 1: the burn-in is not the run's
-    after = np.asarray(df.get("step", [0])) > 0
-    out["entries_total"] = float(np.nansum(np.asarray(df.get("entries", [0]))[after]))
-    out["exits_total"] = float(np.nansum(np.asarray(df.get("exits", [0]))[after]))
+    # totals from month 1: the burn-in is not the run's
+    out["entries_total"] = float(rec.entries_total)
+    out["exits_total"] = float(rec.exits_total)
     return out

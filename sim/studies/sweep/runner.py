@@ -8,6 +8,11 @@ same result wherever it runs. Only this process writes, through
 atomically. Starting the same command again after any interruption runs exactly the runs that have
 no file yet.
 
+Small runs go to the workers in batches (:func:`batches`, :func:`execute_batch`): one task runs
+several runs of one scenario in one process with the kernels and the scenario loaded once and
+only the kept outcomes recorded, and each run is still stored as its own file, so a sweep resumes
+at run granularity (a batch a killed worker was running is run again, to the same bits).
+
 Parallel runs go through Dask: a ``distributed.LocalCluster`` of single-threaded worker processes
 on this machine by default, or an existing cluster given by its scheduler address. A run whose
 model raises is recorded as failed, with its error; a run lost with its worker is rescheduled by
@@ -20,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -28,17 +34,25 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
+from sim.core import compiling
 from sim.core.errors import InputError
 from sim.studies.sweep import models
 from sim.studies.sweep.experiment import Experiment, RunSpec, load_experiment
 from sim.studies.sweep.store import SweepStore
 
-__all__ = ["SweepSummary", "execute_run", "run_sweep", "default_workers"]
+__all__ = ["SweepSummary", "execute_run", "execute_batch", "iter_batch", "batches", "run_sweep",
+           "default_workers"]
 
+#: Most runs handed to a worker at once (see :func:`batches`).
+MAX_BATCH = 64
+#: Batches per worker a large sweep is cut into: enough for balance and a live progress bar.
+BATCHES_PER_WORKER = 16
 #: Environment passed on to local worker processes when set here (numba's on-disk cache, so
 #: kernels compile once per machine; thread counts).
 INHERITED_ENV = ("NUMBA_CACHE_DIR", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -125,6 +139,30 @@ def _thin_series(series: pd.DataFrame, spec: RunSpec) -> pd.DataFrame:
     return out
 
 
+def _base_row(spec: RunSpec) -> dict[str, Any]:
+    return {"id": spec.id, "point": spec.point, "replicate": spec.replicate, "seed": spec.seed,
+            **spec.factors}
+
+
+def _shaped(spec: RunSpec, row: dict[str, Any], result) -> pd.DataFrame | None:
+    """Fill ``row`` with a successful run's final outcomes; its kept series (or None)."""
+    finals = {}
+    for name in spec.final:
+        if name not in result.final:
+            raise KeyError(f"the model reported no outcome {name!r}; it reports: "
+                           f"{', '.join(sorted(result.final))}")
+        finals[name] = float(result.final[name])
+    series = _thin_series(result.series, spec) if spec.series else None
+    row.update(status="ok", error=None, traceback=None, **finals)
+    return series
+
+
+def _failed(spec: RunSpec, row: dict[str, Any], exc: BaseException) -> None:
+    row.update({n: None for n in spec.final})
+    row.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+               traceback="".join(traceback.format_exception(exc)))
+
+
 def execute_run(spec: RunSpec) -> dict[str, Any]:
     """Run one simulation and shape its result; never raises for the model's own errors.
 
@@ -135,50 +173,96 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
         values, final outcomes, traceback); ``series``: a DataFrame or None.
     """
     t0 = time.perf_counter()
-    row: dict[str, Any] = {"id": spec.id, "point": spec.point, "replicate": spec.replicate,
-                           "seed": spec.seed, **spec.factors}
-    series = None
+    row, series = _base_row(spec), None
     try:
-        result = models.simulate(spec.model, spec.scenario, steps=spec.steps, seed=spec.seed,
-                                 overrides=spec.overrides)
-        finals = {}
-        for name in spec.final:
-            if name not in result.final:
-                raise KeyError(f"the model reported no outcome {name!r}; it reports: "
-                               f"{', '.join(sorted(result.final))}")
-            finals[name] = float(result.final[name])
-        if spec.series:
-            series = _thin_series(result.series, spec)
-        row.update(status="ok", error=None, traceback=None, **finals)
+        result = models.get(spec.model).simulate(spec.scenario, steps=spec.steps,
+                                                 seed=spec.seed, overrides=spec.overrides)
+        series = _shaped(spec, row, result)
     except Exception as exc:  # the run failed; the sweep goes on and records why
         series = None
-        row.update({n: None for n in spec.final})
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                   traceback=traceback.format_exc())
+        _failed(spec, row, exc)
     row["wall_time"] = time.perf_counter() - t0
     return {"row": row, "series": series}
 
 
+def iter_batch(specs: list[RunSpec]) -> Iterator[dict[str, Any]]:
+    """The runs of one batch (same model, scenario, months and outcomes kept) in this process,
+    shaped as :func:`execute_run` shapes them and yielded as each finishes. The model runs them
+    with :meth:`sim.studies.sweep.models.Model.simulate_many`: kernels and scenario loaded once,
+    only what is kept recorded; every value kept is the one :func:`execute_run` would keep."""
+    first = specs[0]
+    runs = models.get(first.model).simulate_many(
+        first.scenario, steps=first.steps, seeds=[s.seed for s in specs],
+        overrides=[dict(s.overrides) for s in specs], final=first.final, series=first.series,
+        every=first.every)
+    t0 = time.perf_counter()
+    for spec in specs:
+        row, series = _base_row(spec), None
+        try:
+            result = next(runs)
+            if isinstance(result, Exception):
+                raise result
+            series = _shaped(spec, row, result)
+        except Exception as exc:  # the run failed; the batch goes on and records why
+            series = None
+            _failed(spec, row, exc)
+        now = time.perf_counter()
+        row["wall_time"], t0 = now - t0, now
+        yield {"row": row, "series": series}
+
+
+def execute_batch(specs: list[RunSpec]) -> list[dict[str, Any]]:
+    """:func:`iter_batch` as a list: what a Dask worker returns for one task."""
+    return list(iter_batch(specs))
+
+
+def _batch_key(spec: RunSpec) -> tuple:
+    return (spec.model, spec.scenario, spec.steps, spec.final, spec.series, spec.every)
+
+
+def batches(specs: list[RunSpec], workers: int) -> list[list[RunSpec]]:
+    """Consecutive runs that share a model, scenario, months and kept outcomes, in batches of
+    about ``len(specs) / (workers * BATCHES_PER_WORKER)`` runs (at most :data:`MAX_BATCH`):
+    a large sweep of small runs pays a worker's hand-over once a batch instead of once a run,
+    while every worker still gets many batches (balance, progress) and a batch lost to a
+    killed worker costs little to run again. A small sweep runs one run a batch."""
+    size = max(1, min(MAX_BATCH, len(specs) // max(1, workers * BATCHES_PER_WORKER)))
+    out: list[list[RunSpec]] = []
+    for spec in specs:
+        if out and len(out[-1]) < size and _batch_key(out[-1][0]) == _batch_key(spec):
+            out[-1].append(spec)
+        else:
+            out.append([spec])
+    return out
+
+
 # -- executors -------------------------------------------------------------------------------------
 def _sequential(specs: list[RunSpec]) -> Iterator[tuple[dict | None, str | None]]:
-    for spec in specs:
-        yield execute_run(spec), None
+    for batch in batches(specs, 1):
+        for result in iter_batch(batch):  # each run is stored as soon as it finishes
+            yield result, None
 
 
-def _on_dask(client, specs: list[RunSpec]) -> Iterator[tuple[dict | None, str | None]]:
+def _on_dask(client, specs: list[RunSpec],
+             workers: int) -> Iterator[tuple[dict | None, str | None]]:
     from distributed import as_completed
 
-    futures = client.map(execute_run, specs, key=[f"clustersim-run-{s.id}" for s in specs])
+    groups = batches(specs, workers)
+    keys = [f"clustersim-runs-{g[0].id}-{len(g)}" for g in groups]
+    size = dict(zip(keys, map(len, groups), strict=True))
+    futures = client.map(execute_batch, groups, key=keys)
     # results are fetched by the client's event loop as they finish; errors come back as values
     pending = as_completed(futures, with_results=True, raise_errors=False)
     del futures  # as_completed holds each future until it is yielded; then it can be freed
     try:
         for fut, result in pending:
             if fut.status == "finished":
-                yield result, None
+                for one in result:
+                    yield one, None
             else:  # lost worker (KilledWorker), cancelled, ...
                 exc = result[1] if isinstance(result, tuple) else result
-                yield None, f"{type(exc).__name__}: {exc}"
+                for _ in range(size[fut.key]):
+                    yield None, f"{type(exc).__name__}: {exc}"
             fut.release()
     finally:
         pending.clear()
@@ -194,8 +278,6 @@ def _worker_env() -> dict[str, str]:
 def _probe(address: str) -> None:
     """Fail fast (OSError) when nothing listens at a ``tcp://host:port`` address; Dask's own
     client would keep retrying until its timeout."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     if parts.scheme in ("tcp", "tls") and parts.hostname and parts.port:
         socket.create_connection((parts.hostname, parts.port), timeout=10).close()
@@ -215,8 +297,6 @@ def check_scheduler(address: str) -> str:
     InputError
         Naming ``--scheduler`` and what is allowed.
     """
-    from urllib.parse import urlsplit
-
     full = address if "://" in address else f"tcp://{address}"
     try:
         parts = urlsplit(full)
@@ -271,8 +351,6 @@ def _quiet_interrupts():
     """Local worker processes started in this block ignore SIGINT: a Ctrl-C in the terminal
     (sent to the whole process group) stops this process, which shuts the cluster down,
     instead of making every worker print its own traceback."""
-    import signal
-
     try:
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread: signals are not ours to change
@@ -337,16 +415,11 @@ def _restore_logging():
         logging.disable(before)
 
 
-def _warm_up(model: str) -> bool:
+def _warm_up() -> bool:
     """Import what a run needs, once per worker, before the first run starts (and fail early,
     with a clear message, on workers where clustersim is not installed)."""
-    import sim.studies.sweep.runner  # noqa: F401
+    import sim.studies.sweep.runner  # noqa: F401 - the import is the point
 
-    if model in models.SCENARIO_MODELS:
-        try:
-            import sim.studies.simulate  # noqa: F401
-        except ImportError:
-            return False
     return True
 
 
@@ -420,16 +493,25 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
                 summary.mode = "sequential, in this process"
                 _collect(_sequential(todo), store, summary, bar)
             else:
-                with _dask_client(n_workers, scheduler) as (client, mode):
-                    summary.mode = mode
-                    try:
-                        client.run(_warm_up, exp.model)
-                    except ImportError as exc:
-                        raise InputError("--scheduler", "", f"the Dask workers cannot import "
-                                         f"clustersim ({exc}); install msme-clustersim, the "
-                                         "same version, where the workers run") from None
-                    summary.startup = time.perf_counter() - t0
-                    _collect(_on_dask(client, todo), store, summary, bar)
+                if scheduler is None:
+                    # the first run here, before the local workers start: a cold machine
+                    # compiles the kernels once, in this process, and the workers load them
+                    # from the cache (a remote cluster's machines keep caches of their own)
+                    summary.mode = "in this process (the only run)"
+                    compiling.ahead(lambda: _collect(_sequential(todo[:1]), store, summary, bar))
+                    todo = todo[1:]
+                if todo:
+                    with _dask_client(n_workers, scheduler) as (client, mode):
+                        summary.mode = mode
+                        try:
+                            client.run(_warm_up)
+                        except ImportError as exc:
+                            raise InputError("--scheduler", "", f"the Dask workers cannot "
+                                             f"import clustersim ({exc}); install "
+                                             "msme-clustersim, the same version, where the "
+                                             "workers run") from None
+                        summary.startup = time.perf_counter() - t0
+                        _collect(_on_dask(client, todo, n_workers), store, summary, bar)
         finally:
             bar.close()
             summary.wall = time.perf_counter() - t0
@@ -439,8 +521,6 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
 
 
 def _progress(enabled: bool, name: str, summary: SweepSummary):
-    from tqdm import tqdm
-
     return tqdm(total=summary.total, initial=summary.already, desc=name, unit="run",
                 disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
 
