@@ -14,7 +14,9 @@ import pytest
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 
+from sim.core.totals import CHUNK
 from sim.measure import metrics
+from sim.measure.metrics import agglomeration as m_agg
 from sim.measure.metrics import (
     alive_holders,
     alive_totals,
@@ -32,6 +34,11 @@ from sim.measure.metrics import (
     supplier_concentration,
     tie_stats,
 )
+from sim.measure.metrics import checks as m_chk
+from sim.measure.metrics import indicators as m_ind
+from sim.measure.metrics import inequality as m_ineq
+from sim.measure.metrics import network as m_net
+from sim.measure.metrics import suppliers as m_sup
 
 # pytest puts tests/ on sys.path: the shared builders live in conftest.py
 from conftest import assert_identical  # isort: skip
@@ -655,7 +662,7 @@ def test_tie_stats_with_kept_triangles_equals_counting():
         n, k = int(rng.integers(2, 40)), int(rng.integers(1, 7))
         partner, alive = random_ties(rng, n, k, n_tries=int(rng.integers(0, 3 * n)))
         degree, triangles = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        metrics._degree_triangles(partner, alive, degree, triangles, 1)
+        m_net._degree_triangles(partner, alive, degree, triangles, 1)
         assert tie_stats(partner, alive, triangles) == pytest.approx(
             tie_stats(partner, alive), nan_ok=True)
     with pytest.raises(ValueError, match="triangles: expected shape"):
@@ -672,15 +679,15 @@ def test_degree_triangles_kernel_twin(seed, chunks):
     partner, alive = random_ties(rng, 30, 5, n_tries=60)
     fast = np.zeros(30, np.int64), np.zeros(30, np.int64)
     slow = np.zeros(30, np.int64), np.zeros(30, np.int64)
-    assert metrics._degree_triangles(partner, alive, *fast, chunks) == (0, -1)
-    assert metrics._degree_triangles.py_func(partner, alive, *slow, 1) == (0, -1)
+    assert m_net._degree_triangles(partner, alive, *fast, chunks) == (0, -1)
+    assert m_net._degree_triangles.py_func(partner, alive, *slow, 1) == (0, -1)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
     # and on an invalid table both report the same error at the same (lowest) firm
     bad = np.flatnonzero(alive)[[0, -1]]
     partner[bad, 0] = bad
-    assert (metrics._degree_triangles(partner, alive, *fast, chunks)
-            == metrics._degree_triangles.py_func(partner, alive, *slow, 1))
+    assert (m_net._degree_triangles(partner, alive, *fast, chunks)
+            == m_net._degree_triangles.py_func(partner, alive, *slow, 1))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -689,9 +696,9 @@ def test_degree_triangles_range_kernel_twin(seed):
     partner, alive = random_ties(rng, 30, 5, n_tries=60)
     out = [(np.zeros(30, np.int64), np.zeros(30, np.int64)) for _ in range(2)]
     lo, hi = 7, 23
-    fast = metrics._degree_triangles_range(partner, alive, *out[0], lo, hi,
+    fast = m_net._degree_triangles_range(partner, alive, *out[0], lo, hi,
                                            np.full(30, -1, np.int64))
-    slow = metrics._degree_triangles_range.py_func(partner, alive, *out[1], lo, hi,
+    slow = m_net._degree_triangles_range.py_func(partner, alive, *out[1], lo, hi,
                                                    np.full(30, -1, np.int64))
     assert fast == slow == (0, -1)
     np.testing.assert_array_equal(out[0][0], out[1][0])
@@ -700,7 +707,7 @@ def test_degree_triangles_range_kernel_twin(seed):
     assert not out[0][0][hi:].any()
 
 
-@pytest.mark.parametrize("n", [0, 1, 30, 2 * metrics.CHUNK + 77])
+@pytest.mark.parametrize("n", [0, 1, 30, 2 * CHUNK + 77])
 def test_tie_sums_kernel_twin(n):
     rng = np.random.default_rng([5, n])
     partner, trust, alive = random_ties_with_trust(rng, n, 5, 2 * n)
@@ -711,13 +718,13 @@ def test_tie_sums_kernel_twin(n):
     local = triangles[alive][wedge] / (deg[wedge] * (deg[wedge] - 1) / 2.0)
     trusted = trust[alive][partner[alive] >= 0].sum()
     for tri, tr in ((triangles, trust), (triangles, None), (None, trust), (None, None)):
-        fast = metrics._tie_sums(partner, alive, tri, tr)
+        fast = m_net._tie_sums(partner, alive, tri, tr)
         if n <= 30:  # the pure-Python twin is slow on big tables
-            assert fast == metrics._tie_sums.py_func(partner, alive, tri, tr)
+            assert fast == m_net._tie_sums.py_func(partner, alive, tri, tr)
         assert fast[:3] == (alive.sum(), deg.sum(), wedge.sum())
         assert fast[3] == (pytest.approx(local.sum(), rel=1e-12) if tri is not None else 0.0)
         assert fast[4] == (pytest.approx(trusted, rel=1e-12) if tr is not None else 0.0)
-        assert_same_for_any_threads(lambda tri=tri, tr=tr: metrics._tie_sums(partner, alive,
+        assert_same_for_any_threads(lambda tri=tri, tr=tr: m_net._tie_sums(partner, alive,
                                                                               tri, tr))
 
 
@@ -731,7 +738,7 @@ def test_mean_trust_by_hand():
     assert np.isnan(mean_trust(partner, trust, np.zeros(4, dtype=bool))[1])
 
 
-@pytest.mark.parametrize("n", [0, 30, 2 * metrics.CHUNK + 77])
+@pytest.mark.parametrize("n", [0, 30, 2 * CHUNK + 77])
 def test_network_indicators_equal_mean_trust_and_tie_stats(n):
     rng = np.random.default_rng([7, n])
     partner, trust, alive = random_ties_with_trust(rng, n, 5, 2 * n)
@@ -795,7 +802,7 @@ def test_productivity_stats_undefined():
 # ------------------------------------------------------------- the radix sort behind gini
 
 #: Slot counts for the kernels below: empty, tiny, and several chunks with a ragged end.
-SIZES = [0, 1, 37, 2 * metrics.CHUNK + 77]
+SIZES = [0, 1, 37, 2 * CHUNK + 77]
 
 
 def tricky_values(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
@@ -819,48 +826,48 @@ def test_compact_keys_kernel_twin(kind, n):
     rng = np.random.default_rng([21, n])
     x = tricky_values(rng, kind, n)
     alive = rng.random(n) < 0.8
-    keys = metrics._compact_keys(x, alive)
+    keys = m_ineq._compact_keys(x, alive)
     assert keys.dtype == np.uint64
-    np.testing.assert_array_equal(keys, metrics._compact_keys.py_func(x, alive), strict=True)
+    np.testing.assert_array_equal(keys, m_ineq._compact_keys.py_func(x, alive), strict=True)
     # the keys are the bit patterns of the alive values, -0.0 read as +0.0
     np.testing.assert_array_equal(keys, (x[alive] + 0.0).view(np.uint64))
-    assert_same_for_any_threads(lambda: metrics._compact_keys(x, alive))
+    assert_same_for_any_threads(lambda: m_ineq._compact_keys(x, alive))
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("n", [*SIZES, 3 * metrics.SORT_CHUNK + 5])
+@pytest.mark.parametrize("n", [*SIZES, 3 * m_chk.SORT_CHUNK + 5])
 def test_radix_sort_kernel_twin(kind, n):
     rng = np.random.default_rng([22, n])
     x = tricky_values(rng, kind, n) + 0.0
     keys = x.view(np.uint64)
-    fast = metrics._radix_sort(keys.copy())
+    fast = m_ineq._radix_sort(keys.copy())
     np.testing.assert_array_equal(fast.view(np.float64), np.sort(x), strict=True)
     np.testing.assert_array_equal(fast, np.sort(keys), strict=True)  # as unsigned integers
-    if n < metrics.SORT_CHUNK:  # the pure-Python twin is slow
-        np.testing.assert_array_equal(fast, metrics._radix_sort.py_func(keys.copy()))
-    assert_same_for_any_threads(lambda: metrics._radix_sort(keys.copy()))
+    if n < m_chk.SORT_CHUNK:  # the pure-Python twin is slow
+        np.testing.assert_array_equal(fast, m_ineq._radix_sort.py_func(keys.copy()))
+    assert_same_for_any_threads(lambda: m_ineq._radix_sort(keys.copy()))
 
 
 def test_radix_sort_all_equal_and_full_width_keys():
     same = np.full(50, 12345, dtype=np.uint64)
-    np.testing.assert_array_equal(metrics._radix_sort(same.copy()), same)
+    np.testing.assert_array_equal(m_ineq._radix_sort(same.copy()), same)
     wide = np.array([2**64 - 1, 0, 2**63, 1, 2**63 - 1], dtype=np.uint64)
-    np.testing.assert_array_equal(metrics._radix_sort(wide.copy()), np.sort(wide))
+    np.testing.assert_array_equal(m_ineq._radix_sort(wide.copy()), np.sort(wide))
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_gini_sums_kernel_twin(n):
     xs = np.sort(np.random.default_rng([23, n]).lognormal(size=n))
-    fast = metrics._gini_sums(xs)
-    assert fast == metrics._gini_sums.py_func(xs)
+    fast = m_ineq._gini_sums(xs)
+    assert fast == m_ineq._gini_sums.py_func(xs)
     rank = np.arange(1, n + 1)
     assert fast[0] == pytest.approx(np.sum((2.0 * rank - n - 1.0) * xs), rel=1e-12, abs=1e-12)
     assert fast[1] == pytest.approx(xs.sum(), rel=1e-12)
-    assert_same_for_any_threads(lambda: metrics._gini_sums(xs))
+    assert_same_for_any_threads(lambda: m_ineq._gini_sums(xs))
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("n", [2, 37, 2 * metrics.CHUNK + 77, 3 * metrics.SORT_CHUNK + 5])
+@pytest.mark.parametrize("n", [2, 37, 2 * CHUNK + 77, 3 * m_chk.SORT_CHUNK + 5])
 def test_gini_equals_the_sorting_formula(kind, n):
     x = tricky_values(np.random.default_rng([24, n]), kind, n)
     expected = gini_by_sorting(x)
@@ -876,8 +883,8 @@ def test_firm_sums_kernel_twin(n):
     f = random_firms(np.random.default_rng([25, n]), n)
     bounds = np.array([5.0, 50.0, 250.0])
     args = (f["alive"], f["emp"], f["prod"], bounds)
-    fast = metrics._firm_sums(*args)
-    assert_identical(fast, metrics._firm_sums.py_func(*args))
+    fast = m_ind._firm_sums(*args)
+    assert_identical(fast, m_ind._firm_sums.py_func(*args))
     alive = f["alive"]
     emp, prod = f["emp"][alive], f["prod"][alive]
     count, emp_total, prod_total, classes, bad = fast
@@ -886,50 +893,50 @@ def test_firm_sums_kernel_twin(n):
     assert prod_total == pytest.approx(prod.sum(), rel=1e-12)
     np.testing.assert_array_equal(
         classes, np.bincount(np.searchsorted(bounds, emp, side="right"), minlength=4))
-    assert_same_for_any_threads(lambda: metrics._firm_sums(*args))
+    assert_same_for_any_threads(lambda: m_ind._firm_sums(*args))
     if alive.any():  # an alive firm with a negative size, or a nan productivity, is reported
         for key, value in (("emp", -1.0), ("emp", np.inf), ("prod", np.nan)):
             bad_firms = {**f, key: f[key].copy()}
             bad_firms[key][np.flatnonzero(alive)[-1]] = value
-            assert metrics._firm_sums(alive, bad_firms["emp"], bad_firms["prod"], bounds)[4]
+            assert m_ind._firm_sums(alive, bad_firms["emp"], bad_firms["prod"], bounds)[4]
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_squared_deviations_kernel_twin(n):
     f = random_firms(np.random.default_rng([26, n]), n)
     args = (f["alive"], f["prod"], 1.1)
-    fast = metrics._squared_deviations(*args)
-    assert fast == metrics._squared_deviations.py_func(*args)
+    fast = m_ind._squared_deviations(*args)
+    assert fast == m_ind._squared_deviations.py_func(*args)
     assert fast == pytest.approx(np.sum((f["prod"][f["alive"]] - 1.1) ** 2), rel=1e-12)
-    assert_same_for_any_threads(lambda: metrics._squared_deviations(*args))
+    assert_same_for_any_threads(lambda: m_ind._squared_deviations(*args))
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_table_sums_kernel_twin(n):
     f = random_firms(np.random.default_rng([27, n]), n)
     args = (f["alive"], f["emp"], f["region"], f["sector"], 4, 3)
-    fast = metrics._table_sums(*args)
-    assert_identical(fast, metrics._table_sums.py_func(*args))
+    fast = m_ind._table_sums(*args)
+    assert_identical(fast, m_ind._table_sums.py_func(*args))
     e, sq, plants, bad = fast
     assert not bad
     # the same sums by numpy: the table of the public functions
-    want = metrics._firm_table(f["emp"], f["region"], f["sector"], f["alive"], 3, 4)
+    want = m_chk.firm_table(f["emp"], f["region"], f["sector"], f["alive"], 3, 4)
     np.testing.assert_allclose(e, want[0], rtol=1e-12)
     np.testing.assert_allclose(sq, want[1], rtol=1e-12)
     np.testing.assert_array_equal(plants, want[2])
-    assert_same_for_any_threads(lambda: metrics._table_sums(*args))
+    assert_same_for_any_threads(lambda: m_ind._table_sums(*args))
     if f["alive"].any():  # an alive firm's code out of range is skipped and reported
         region = f["region"].copy()
         region[np.flatnonzero(f["alive"])[0]] = 3
-        assert metrics._table_sums(f["alive"], f["emp"], region, f["sector"], 4, 3)[3]
+        assert m_ind._table_sums(f["alive"], f["emp"], region, f["sector"], 4, 3)[3]
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_grid_sums_kernel_twin(n):
     f = random_firms(np.random.default_rng([28, n]), n, world=20.0)
     args = (f["alive"], f["x"], f["y"], f["emp"], 20.0, 5)
-    fast = metrics._grid_sums(*args)
-    assert_identical(fast, metrics._grid_sums.py_func(*args))
+    fast = m_ind._grid_sums(*args)
+    assert_identical(fast, m_ind._grid_sums.py_func(*args))
     grid, bad = fast
     assert not bad
     # by hand: each alive firm's cell, the far edge in the last cell
@@ -939,11 +946,11 @@ def test_grid_sums_kernel_twin(n):
     want = np.zeros((5, 5))
     np.add.at(want, (iy, ix), f["emp"][alive])
     np.testing.assert_allclose(grid, want, rtol=1e-12)
-    assert_same_for_any_threads(lambda: metrics._grid_sums(*args))
+    assert_same_for_any_threads(lambda: m_ind._grid_sums(*args))
     if alive.any():  # an alive firm off the map is skipped and reported
         y = f["y"].copy()
         y[np.flatnonzero(alive)[0]] = np.nan
-        assert metrics._grid_sums(alive, f["x"], y, f["emp"], 20.0, 5)[1]
+        assert m_ind._grid_sums(alive, f["x"], y, f["emp"], 20.0, 5)[1]
 
 
 def firm_indicators_one_by_one(f, n_regions=3, n_sectors=4, world=20.0, n_cells=16):
@@ -982,7 +989,7 @@ def assert_close(got, want, what="result"):
 
 
 @pytest.mark.parametrize("p_dead", [0.0, 0.2, 1.0])
-@pytest.mark.parametrize("n", [0, 1, 37, 3 * metrics.CHUNK + 11])
+@pytest.mark.parametrize("n", [0, 1, 37, 3 * CHUNK + 11])
 def test_firm_indicators_equal_the_single_functions(n, p_dead):
     f = random_firms(np.random.default_rng([29, n]), n, p_dead=p_dead)
     got = call_firm_indicators(f)
@@ -1030,14 +1037,14 @@ def test_alive_sums_and_holders_kernel_twins(n):
     alive = rng.random(n) < 0.8
     values = (rng.normal(size=n), rng.lognormal(size=n), np.where(alive, 1.0, np.nan))
     codes = (rng.integers(-1, 3, n), np.full(n, -1), rng.integers(0, 2, n))
-    sums = metrics._alive_sums(alive, values)
-    held = metrics._alive_holders(alive, codes)
-    np.testing.assert_array_equal(sums, metrics._alive_sums.py_func(alive, values), strict=True)
-    np.testing.assert_array_equal(held, metrics._alive_holders.py_func(alive, codes), strict=True)
+    sums = m_ind._alive_sums(alive, values)
+    held = m_ind._alive_holders(alive, codes)
+    np.testing.assert_array_equal(sums, m_ind._alive_sums.py_func(alive, values), strict=True)
+    np.testing.assert_array_equal(held, m_ind._alive_holders.py_func(alive, codes), strict=True)
     np.testing.assert_allclose(sums, [v[alive].sum() for v in values], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(held, [(c[alive] >= 0).sum() for c in codes])
-    assert_same_for_any_threads(lambda: metrics._alive_sums(alive, values))
-    assert_same_for_any_threads(lambda: metrics._alive_holders(alive, codes))
+    assert_same_for_any_threads(lambda: m_ind._alive_sums(alive, values))
+    assert_same_for_any_threads(lambda: m_ind._alive_holders(alive, codes))
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(0, 0), (0, 3), (5, 6), (2, 37), (0, 40)])
@@ -1046,8 +1053,8 @@ def test_sum_alive_kernel_twin(lo, hi):
     x = rng.normal(size=40)
     alive = rng.random(40) < 0.7
     x[~alive] = np.nan  # dead slots are never read
-    fast = metrics._sum_alive(x, alive, lo, hi)
-    assert fast == metrics._sum_alive.py_func(x, alive, lo, hi)
+    fast = m_ind._sum_alive(x, alive, lo, hi)
+    assert fast == m_ind._sum_alive.py_func(x, alive, lo, hi)
     assert fast == pytest.approx(x[lo:hi][alive[lo:hi]].sum(), rel=1e-12, abs=1e-15)
 
 
@@ -1064,3 +1071,99 @@ def test_alive_totals_and_holders():
         alive_totals(alive, np.zeros(4), np.zeros(3))
     with pytest.raises(ValueError, match=r"codes\[0\]: expected integer codes"):
         alive_holders(alive, np.zeros(4))
+
+
+# ------------------------------------------------------ the small tables' indicators kernel
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 17, 127, 128, 129, 255, 256, 300, 1031, 9999])
+def test_pairwise_sum_adds_in_numpys_order(n):
+    rng = np.random.default_rng([31, n])
+    a = rng.lognormal(0.0, 3.0, n + 5)
+    for lo in (0, 5):
+        got = m_agg.pairwise_sum(a, lo, n)
+        assert got == a[lo:lo + n].sum()  # bit for bit, where a plain loop is not
+        assert got == m_agg.pairwise_sum.py_func(a, lo, n)
+        if n <= 128:
+            assert m_agg._pairwise_block(a, lo, n) == m_agg._pairwise_block.py_func(a, lo, n)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 8, 9, 16, 17, 31, 64])
+def test_einsum_square_adds_in_einsums_order(n):
+    rng = np.random.default_rng([32, n])
+    for _ in range(50):
+        x = rng.random(n) * rng.choice([1e-3, 1.0, 1e3])
+        got = m_agg._einsum_square(x)
+        assert got == np.einsum("i,i->", x, x)
+        assert got == m_agg._einsum_square.py_func(x)
+
+
+def _random_tables(rng):
+    """Random sector x region tables, plant sums and grids, with empty sectors and regions,
+    single plants, a constant grid now and then, and sizes on both sides of numpy's blocks."""
+    n_s, n_r = int(rng.integers(1, 7)), int(rng.integers(1, 20))
+    m = int(rng.choice([2, 3, 16, 17, 40]))
+    e = rng.random((n_s, n_r)) * rng.choice([1.0, 100.0, 1e4]) * (rng.random((n_s, n_r)) > 0.3)
+    sq = e.sum(axis=1) ** 2 * rng.random(n_s)
+    plants = rng.integers(0, 5, n_s)
+    grid = rng.random((m, m)) * (rng.random((m, m)) > 0.5) * 100.0
+    if rng.random() < 0.1:
+        grid[:] = 3.0
+    return e, sq, plants, grid
+
+
+def test_table_indicators_kernel_twin_and_numpy_to_the_bit():
+    rng = np.random.default_rng(33)
+    for _ in range(400):
+        e, sq, plants, grid = _random_tables(rng)
+        fast = m_agg.table_indicators(e, sq, plants, grid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slow = m_agg.table_indicators.py_func(e, sq, plants, grid)
+            numpy_way = (m_agg.eg_of_table(e, sq, plants), m_agg.lq_of_table(e),
+                         herfindahl(e.sum(axis=0)), m_agg.morans_i_of_grid(grid))
+        for got in (slow, numpy_way):
+            gamma, lq, herf, moran = got
+            np.testing.assert_array_equal(fast[0], gamma, strict=True)
+            np.testing.assert_array_equal(fast[1], lq, strict=True)
+            assert_identical(float(fast[2]), float(herf))
+            assert_identical(float(fast[3]), float(moran))
+
+
+def test_table_indicators_by_hand():
+    # two sectors in two regions: sector 0 all in region 0, sector 1 split evenly
+    e = np.array([[6.0, 0.0], [3.0, 3.0]])
+    sq = np.array([18.0, 12.0])  # sector 0: two plants of 3; sector 1: three plants of 2
+    plants = np.array([2, 3])
+    grid = np.zeros((2, 2))
+    grid[0, 0] = 1.0
+    gamma, lq, herf, moran = m_agg.table_indicators(e, sq, plants, grid)
+    # LQ_00 = (6/9) / (6/12) = 4/3; LQ_01 = 0; LQ_10 = (3/9) / (6/12) = 2/3; LQ_11 = 2
+    np.testing.assert_allclose(lq, [[4 / 3, 0.0], [2 / 3, 2.0]], rtol=1e-15)
+    assert herf == pytest.approx((9 / 12) ** 2 + (3 / 12) ** 2, rel=1e-15)
+    # a single occupied corner of a 2 x 2 rook grid: z = (3/4, -1/4, -1/4, -1/4), its two
+    # neighbours opposite it: I = (4 / 8) * 2 (-3/16 - 3/16 + 1/16 + 1/16) / (12/16) = -1/3
+    assert moran == pytest.approx(-1.0 / 3.0, rel=1e-15)
+    # gamma of sector 0 against sector 1 (x = (1/2, 1/2), H = 18/36, H_other = 12/36):
+    # G = 1/2, c = (1 - 1/2) / (2/3) = 3/4, gamma = (1/2 - 3/4 * 5/6) / (3/4 * 1/2) = -1/3
+    assert gamma[0] == pytest.approx(-1.0 / 3.0, rel=1e-14)
+    # sector 1 against sector 0, all in one region: no reference
+    assert np.isnan(gamma[1])
+
+
+def test_supplier_hhi_kernel_twin_and_numpy_to_the_bit():
+    rng = np.random.default_rng(34)
+    for _ in range(300):
+        m, n_inputs = int(rng.integers(0, 40)), int(rng.integers(1, 12))
+        code = rng.integers(0, n_inputs, m)
+        v = rng.lognormal(0.0, 2.0, m) * (rng.random(m) > 0.3)
+        fast, ok = m_sup._supplier_hhi(code, v, n_inputs)
+        assert ok
+        assert_identical(float(fast), m_sup._supplier_concentration(v, code, n_inputs))
+        slow, ok_slow = m_sup._supplier_hhi.py_func(code, v, n_inputs)
+        assert ok_slow
+        assert_identical(float(fast), float(slow))
+    # bad input: the kernel declines and the numpy twin names the problem
+    assert not m_sup._supplier_hhi(np.array([0, 3]), np.ones(2), 3)[1]
+    assert not m_sup._supplier_hhi(np.array([0]), np.array([np.inf]), 3)[1]
+    with pytest.raises(ValueError, match="codes must lie"):
+        supplier_concentration(np.ones(2), np.array([0, 3]), 3)
