@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from sim.studies.calibrate import abc
-from sim.studies.calibrate import model as pmodel
 from sim.studies.calibrate.run import default_out, load_calibration
+from sim.studies.sweep import patterns as pmodel
 
 
 def _one(job):

@@ -13,6 +13,7 @@ from sim.core import compiling
 from sim.core.params import Params
 from sim.core.world import FirmGroup, Region, Sector, World
 
+compiling.configure()  # the process settings of every entry point (sim.core.compiling)
 # tests that check a command's stderr line by line must not see the one-off "compiling kernels"
 # notice when the cache is cold (tests/test_compiling.py checks it in fresh interpreters)
 compiling.silence()

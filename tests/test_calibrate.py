@@ -20,9 +20,9 @@ from sim.cli import main
 from sim.core.errors import InputError
 from sim.core.params import ParameterError
 from sim.studies.calibrate import abc
-from sim.studies.calibrate import model as pmodel
 from sim.studies.calibrate.run import calibrate, load_calibration, sweep_toml
 from sim.studies.calibrate.targets import Target, load_targets, parse_targets
+from sim.studies.sweep import patterns as pmodel
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "docs" / "sources.md"
@@ -303,21 +303,22 @@ def test_measure_on_hand_made_outputs():
 def test_the_patterns_model_is_registered_and_reproducible(tmp_path):
     from sim.studies.sweep import models
 
-    assert "patterns" in models.MODELS
-    assert models.known_outcomes("patterns") == pmodel.PATTERNS
-    assert models.model_version("patterns").endswith(pmodel.VERSION)
+    model = models.get("patterns")
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY_SCENARIO)
+    assert "patterns" in models.MODELS
+    assert model.open(scenario).final == pmodel.PATTERNS
+    assert model.version.endswith(pmodel.VERSION)
     kw = {"steps": 13, "overrides": {"patterns.burn_in": 1, "growth_sd": 0.1}}
-    a = models.simulate("patterns", str(scenario), seed=9, **kw).final
-    b = models.simulate("patterns", str(scenario), seed=9, **kw).final
-    c = models.simulate("patterns", str(scenario), seed=10, **kw).final
+    a = model.simulate(str(scenario), seed=9, **kw).final
+    b = model.simulate(str(scenario), seed=9, **kw).final
+    c = model.simulate(str(scenario), seed=10, **kw).final
     assert list(a) == list(pmodel.PATTERNS)
     assert np.array_equal(np.array(list(a.values())), np.array(list(b.values())),
                           equal_nan=True)
     assert a != c
     with pytest.raises(ParameterError, match="at least 13 months"):
-        models.simulate("patterns", str(scenario), seed=9, steps=12, overrides={})
+        model.simulate(str(scenario), seed=9, steps=12, overrides={})
 
 
 def test_pattern_settings_are_checked():

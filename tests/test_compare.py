@@ -27,15 +27,8 @@ from sim.cli import main
 from sim.core.errors import InputError
 from sim.studies import compare as cmp
 from sim.studies import costeff
-from sim.studies.compare import (
-    Comparison,
-    load_comparison,
-    paired_difference,
-    public_costs,
-    ranking,
-    summarise,
-    t_interval,
-)
+from sim.studies.compare import Comparison, load_comparison, public_costs, ranking, summarise
+from sim.studies.paired import effect_over_time, paired_difference, t_interval
 from sim.studies.report import effect_class
 from sim.studies.sweep.experiment import run_seed
 from sim.studies.sweep.results import query
@@ -246,7 +239,7 @@ def test_identical_scenarios_differ_by_exactly_zero(tmp_path, pair):
     sa = s[comp.series["scenario"] == "base"].reset_index(drop=True)
     sb = s[comp.series["scenario"] == "copy"].reset_index(drop=True)
     pd.testing.assert_frame_equal(sa, sb)
-    steps, mean, lo, hi = cmp.effect_over_time(comp, "copy", "employment")
+    steps, mean, lo, hi = effect_over_time(comp, "copy", "employment")
     assert (mean == 0).all()
     assert (lo == 0).all()
     assert (hi == 0).all()

@@ -54,7 +54,7 @@ def test_same_seed_is_bit_identical():
     for name in sa:  # every slot, dead ones included: no uninitialised memory in the state
         np.testing.assert_array_equal(sa[name], sb[name], err_msg=name, strict=True)
     _assert_same_facilities(a, b)
-    assert dict(a.public_by) == dict(b.public_by)
+    assert dict(a.books.public.by) == dict(b.books.public.by)
 
 
 def _assert_same_facilities(a, b) -> None:

@@ -1,4 +1,4 @@
-"""Twin, reference and hand-built tests of :mod:`sim.measure.graph`, the parallel connected
+"""Twin, reference and hand-built tests of :mod:`sim.core.graph`, the parallel connected
 components.
 
 Every numba kernel of the module is run against its own pure-Python ``kernel.py_func`` on the
@@ -17,8 +17,8 @@ import pytest
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 
-from sim.measure import graph
-from sim.measure.graph import CHUNK, components, largest_component
+from sim.core import graph
+from sim.core.graph import CHUNK, components, largest_component
 from sim.mechanisms import suppliers
 from sim.model import ClusterModel
 
@@ -87,7 +87,7 @@ def ways(partner: np.ndarray, trust: np.ndarray, kind: str):
 
 
 def forest_inputs(partner: np.ndarray, alive: np.ndarray, chunk: int):
-    """Everything :func:`sim.measure.graph._forest` sets up before phase 1, for the phase's
+    """Everything :func:`sim.core.graph._forest` sets up before phase 1, for the phase's
     twins."""
     n, k = partner.shape
     n_chunks, width, shift, chunk_of = graph._layout(n, chunk)

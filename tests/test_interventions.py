@@ -90,8 +90,8 @@ def test_training_raises_exactly_the_chosen_firms_productivity():
     np.testing.assert_allclose(m.firms.productivity[trained], before[trained] * 1.1, rtol=1e-15)
     untouched = np.setdiff1d(np.arange(m.firms.capacity), trained)
     np.testing.assert_array_equal(m.firms.productivity[untouched], before[untouched])
-    assert m.public_total == pytest.approx(4 * 2.5)
-    assert m.public_by["tr"] == pytest.approx(10.0)
+    assert m.books.public.total == pytest.approx(4 * 2.5)
+    assert m.books.public.by["tr"] == pytest.approx(10.0)
 
 
 def test_training_runs_out_of_firms_and_stops_spending():
@@ -99,7 +99,7 @@ def test_training_runs_out_of_firms_and_stops_spending():
     m = run(model([spec]), 6)
     # 30 firms in A: 7, 7, 7, 7, 2, then none left to train
     assert m.firms.trained.sum() == 30
-    assert m.public_total == pytest.approx(30.0)
+    assert m.books.public.total == pytest.approx(30.0)
     assert m.series()["public_spending"].tolist() == [0, 7, 7, 7, 7, 2, 0]
 
 
@@ -108,11 +108,11 @@ def test_training_budget_caps_spending():
     m = run(model([spec]), 5)
     # 5 firms (10), then only one more fits the remaining 3; then the budget is spent
     assert m.firms.trained.sum() == 6
-    assert m.public_total == pytest.approx(12.0)
+    assert m.books.public.total == pytest.approx(12.0)
     assert m.schedules[0].active  # 1 left: still active, but too little for a firm
     spec = Training(name="tr", firms_per_month=5, cost_per_firm=2.0, budget=12.0)
     m = run(model([spec]), 4)
-    assert m.public_total == pytest.approx(12.0)
+    assert m.books.public.total == pytest.approx(12.0)
     assert m.schedules[0].ended_at == 3  # the cap ends it
 
 
@@ -142,7 +142,7 @@ def test_industrial_zone_multiplies_land_cost():
     np.testing.assert_allclose(gap[a], 0.75 * 0.04 * m.firms.employees[a], rtol=1e-12)
     np.testing.assert_array_equal(gap[b], 0.0)
     assert m.mods.land_mult.tolist() == [0.25, 1.0]
-    assert m.public_total == pytest.approx(40.0 + 1.5)  # development on opening + upkeep
+    assert m.books.public.total == pytest.approx(40.0 + 1.5)  # development on opening + upkeep
 
 
 def test_industrial_zone_lowers_transport_cost():
@@ -154,7 +154,7 @@ def test_industrial_zone_lowers_transport_cost():
     infra = m.world_arrays["infra_factor"][0]
     np.testing.assert_allclose(gap[a], 0.5 * share * m.firms.revenue[a] * infra, rtol=1e-12)
     np.testing.assert_array_equal(gap[b], 0.0)
-    assert m.public_total == 0.0
+    assert m.books.public.total == 0.0
 
 
 def test_industrial_zone_attracts_entrants():
@@ -163,9 +163,9 @@ def test_industrial_zone_attracts_entrants():
     from sim.mechanisms.demography import attractiveness
 
     m = run(model([spec]), 1)
-    with_zone = attractiveness(m)
+    with_zone = attractiveness(m, m.market)
     m.mods.reset()
-    assert with_zone[0, 1] > attractiveness(m)[0, 1]
+    assert with_zone[0, 1] > attractiveness(m, m.market)[0, 1]
 
 
 # -- movement restrictions ------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_movement_restriction_multiplies_transport_cost():
     np.testing.assert_array_equal(gap[a], 0.0)
     assert m.mods.within_mult.tolist() == [1.0, 1.5]
     assert m.mods.between_mult.tolist() == [1.0, 3.0]
-    assert m.public_total == 0.0  # a shock costs no public money
+    assert m.books.public.total == 0.0  # a shock costs no public money
 
 
 def test_movement_restriction_raises_delivered_input_cost():
@@ -201,7 +201,7 @@ def test_movement_restriction_raises_delivered_input_cost():
                                    mods.within_mult, mods.between_mult,
                                    m.world_arrays["infra_factor"])
         assert got == pytest.approx(expected, rel=1e-12)
-    assert m.tmp["unit_input_cost"][i] == pytest.approx(suppliers._delivered(
+    assert m.month.unit_input_cost[i] == pytest.approx(suppliers._delivered(
         i, f.supplier[i], f.x, f.y, f.region, sup.x, sup.y, sup.region, sup.price,
         m.params.suppliers.freight_per_km, mods.within_mult, mods.between_mult,
         m.world_arrays["infra_factor"]), rel=1e-12)
@@ -228,7 +228,7 @@ def test_demand_shock_scales_the_price_of_its_sector():
     np.testing.assert_allclose(with_.firms.revenue[stone], 0.8 * without.firms.revenue[stone],
                                rtol=1e-12)
     np.testing.assert_array_equal(with_.firms.revenue[food], without.firms.revenue[food])
-    np.testing.assert_allclose(with_.sector_price, [0.8, 1.0])
+    np.testing.assert_allclose(with_.market.sector_price, [0.8, 1.0])
 
 
 def test_demand_shock_through_the_demand_curve():
@@ -237,8 +237,8 @@ def test_demand_shock_through_the_demand_curve():
     without = run(model([]), 1)
     # P = P0 (D m / Q)^(1/elasticity): the price falls by m^(1/elasticity), output unchanged
     e = with_.params.market.demand_elasticity
-    assert with_.sector_price[0] == pytest.approx(without.sector_price[0] * 0.5 ** (1 / e),
-                                                  rel=1e-12)
+    assert with_.market.sector_price[0] == pytest.approx(
+        without.market.sector_price[0] * 0.5 ** (1 / e), rel=1e-12)
 
 
 def test_input_price_shock_scales_the_input_bill():
@@ -248,10 +248,10 @@ def test_input_price_shock_scales_the_input_bill():
     without = run(model([], w=w), 1)
     stone = with_.firms.alive & (with_.firms.sector == 0)
     food = with_.firms.alive & (with_.firms.sector == 1)
-    np.testing.assert_allclose(with_.tmp["input_cost"][stone],
-                               1.3 * without.tmp["input_cost"][stone], rtol=1e-12)
-    np.testing.assert_array_equal(with_.tmp["input_cost"][food], without.tmp["input_cost"][food])
-    assert with_.public_total == 0.0
+    np.testing.assert_allclose(with_.month.input_cost[stone],
+                               1.3 * without.month.input_cost[stone], rtol=1e-12)
+    np.testing.assert_array_equal(with_.month.input_cost[food], without.month.input_cost[food])
+    assert with_.books.public.total == 0.0
 
 
 def test_waste_regulation_scales_untreated_waste_cost():
@@ -262,11 +262,11 @@ def test_waste_regulation_scales_untreated_waste_cost():
     f = with_.firms
     stone = f.alive & (f.sector == 0)
     expected = f.output[stone] * 0.4 * with_.params.market.waste_cost * 5.0
-    np.testing.assert_allclose(with_.tmp["waste_cost"][stone], expected, rtol=1e-12)
+    np.testing.assert_allclose(with_.month.waste_cost[stone], expected, rtol=1e-12)
     np.testing.assert_allclose(with_.firms.profit[stone] - without.firms.profit[stone],
                                -4.0 / 5.0 * expected, rtol=1e-12)
     food = f.alive & (f.sector == 1)
-    np.testing.assert_array_equal(with_.tmp["waste_cost"][food], 0.0)  # food makes no waste
+    np.testing.assert_array_equal(with_.month.waste_cost[food], 0.0)  # food makes no waste
 
 
 # -- credit ---------------------------------------------------------------------------------------
@@ -281,8 +281,8 @@ def test_credit_books_the_interest_subsidy():
     m = run(indebted(spec), 1)
     a = alive_in(m, "A")
     rate = m.params.market.interest_rate
-    assert m.public_total == pytest.approx(a.size * 10.0 * rate * 0.5, rel=1e-12)
-    assert m.public_by["credit"] == pytest.approx(m.public_total)
+    assert m.books.public.total == pytest.approx(a.size * 10.0 * rate * 0.5, rel=1e-12)
+    assert m.books.public.by["credit"] == pytest.approx(m.books.public.total)
     np.testing.assert_array_equal(m.firms.interest_subsidy[a], 0.5)
     np.testing.assert_array_equal(m.firms.interest_subsidy[alive_in(m, "B")], 0.0)
     # firms in A pay half the interest: their profit is higher by exactly that
@@ -306,7 +306,7 @@ def test_credit_guarantee_keeps_indebted_firms():
     alive_ids = f.firm_id[f.alive]
     assert np.isin(ids_a, alive_ids).all()  # guaranteed: kept
     assert not np.isin(ids_b, alive_ids).any()  # not guaranteed: closed
-    assert m.public_total == 0.0  # guaranteed firms that survive cost nothing
+    assert m.books.public.total == 0.0  # guaranteed firms that survive cost nothing
 
 
 def test_credit_guarantee_pays_its_share_of_a_failure():
@@ -318,9 +318,9 @@ def test_credit_guarantee_pays_its_share_of_a_failure():
     run(m, 1)
     assert not m.firms.alive[doomed]
     assert m.series()["exits"].iloc[-1] == 1
-    debt = -m.books["exit_capital"]  # its capital when it left (after this month's profit)
+    debt = -m.books.private.exit_capital  # its capital when it left (after this month's profit)
     assert 990.0 < debt < 1010.0
-    assert m.public_total == pytest.approx(0.4 * debt, rel=1e-12)
+    assert m.books.public.total == pytest.approx(0.4 * debt, rel=1e-12)
 
 
 def test_overlapping_credit_programmes_book_their_own_spending():
@@ -330,9 +330,9 @@ def test_overlapping_credit_programmes_book_their_own_spending():
     m.firms.capital[m.firms.alive] = -10.0
     run(m, 1)
     rate = m.params.market.interest_rate
-    assert m.public_by["credit_a"] == pytest.approx(alive_in(m, "A").size * 10.0 * rate * 0.5,
+    assert m.books.public.by["credit_a"] == pytest.approx(alive_in(m, "A").size * 10.0 * rate * 0.5,
                                                     rel=1e-12)
-    assert m.public_by["credit_b"] == pytest.approx(alive_in(m, "B").size * 10.0 * rate * 0.2,
+    assert m.books.public.by["credit_b"] == pytest.approx(alive_in(m, "B").size * 10.0 * rate * 0.2,
                                                     rel=1e-12)
 
 
@@ -340,11 +340,12 @@ def test_credit_end_clears_firms_that_left_the_target():
     spec = Credit(name="credit", size_classes=("micro",), interest_subsidy=0.5, duration=2)
     m = indebted(spec)
     run(m, 1)
-    covered = np.flatnonzero(m.firms.credit_policy == 0)
+    cover = m.policy_context().shared["credit"]
+    covered = np.flatnonzero(cover.owner == cover.code(m.schedules[0]))
     assert covered.size
     m.firms.employees[covered] = 100.0  # they grow out of the micro class
     run(m, 2)
-    assert (m.firms.credit_policy == -1).all()
+    assert (cover.owner == -1).all()
     assert (m.firms.interest_subsidy == 0.0).all()
 
 
@@ -354,7 +355,7 @@ def test_credit_ends_cleanly():
     assert m.schedules[0].ended_at == 3
     assert (m.firms.interest_subsidy == 0.0).all()
     assert (m.firms.debt_extra_months == 0.0).all()
-    assert (m.firms.credit_policy == -1).all()
+    assert (m.policy_context().shared["credit"].owner == -1).all()
     spent = m.series()["public_spending"].tolist()
     assert spent[1] > 0
     assert spent[2] > 0
@@ -389,8 +390,8 @@ def test_trust_building_raises_trust_among_participants_and_books_staff_cost():
     assert trust_of(m, b[1], b[2]) == 0.2
     run(m, 1)
     assert trust_of(m, a[0], a[1]) == pytest.approx(0.6 + 0.5 * 0.4)
-    assert m.public_total == pytest.approx(6.0)
-    assert m.public_by["cda"] == pytest.approx(6.0)
+    assert m.books.public.total == pytest.approx(6.0)
+    assert m.books.public.by["cda"] == pytest.approx(6.0)
 
 
 def test_trust_building_brokers_ties_between_participants():
@@ -421,8 +422,9 @@ def test_trust_building_does_not_enrol_an_entrant_in_a_departed_participants_slo
     gone = a[0]
     other = a[1:][m.ties.degree()[a[1:]] < m.params.world.max_ties - 1][0]
     m._remove_firms(np.array([gone]))
-    slot = m._create_firms(np.array([m.world.region_index("A")]), np.array([0]),
-                           np.array([2.0]), parent=np.array([-1]), t=m.steps)
+    slot = m.population.create(m.firms, m.ties, np.array([m.world.region_index("A")]),
+                               np.array([0]), np.array([2.0]), parent=np.array([-1]), t=m.steps,
+                               books=m.books)
     assert slot.tolist() == [gone]  # the lowest free slot: the departed participant's
     tie(m, gone, other, 0.2)
     run(m, 3)
@@ -442,7 +444,7 @@ def test_trust_building_budget_stops_activities():
     run(m, 5)
     # two full months (6), then 1.5 left: too little for a month, which is paid but not held
     assert trust_of(m, a[0], a[1]) == pytest.approx(1 - 0.8 * 0.5 ** 2)
-    assert m.public_total == pytest.approx(7.5)
+    assert m.books.public.total == pytest.approx(7.5)
     assert m.schedules[0].ended
 
 
@@ -471,7 +473,7 @@ def test_joint_purchasing_lowers_the_trust_needed_and_cuts_prices():
                                          sup.region, sup.price, m.params.suppliers.freight_per_km,
                                          m.mods.within_mult, m.mods.between_mult,
                                          m.world_arrays["infra_factor"])
-        assert m.tmp["unit_input_cost"][i] == pytest.approx(0.85 * delivered, rel=1e-12)
+        assert m.month.unit_input_cost[i] == pytest.approx(0.85 * delivered, rel=1e-12)
     assert len({int(f.supplier[i]) for i in chain}) == 1  # one supplier for the group
     # month 1: no members yet (groups form during the month); month 2: 4 members
     assert m.series()["public_spending"].tolist() == [0.0, 1.5, 1.5 + 4 * 0.25]
@@ -503,9 +505,9 @@ def test_cfc_with_a_generous_grant_is_built():
     paid = capital0 + m.firms.profit - m.firms.capital
     np.testing.assert_allclose(paid[a], 0.2 * 120.0 / 30, rtol=1e-12)
     np.testing.assert_allclose(paid[alive_in(m, "B")], 0.0, atol=1e-12)
-    assert m.public_total == pytest.approx(0.8 * 120.0)
-    assert m.public_by["cfc"] == pytest.approx(96.0)
-    assert m.books["contributions"] == pytest.approx(24.0)
+    assert m.books.public.total == pytest.approx(0.8 * 120.0)
+    assert m.books.public.by["cfc"] == pytest.approx(96.0)
+    assert m.books.private.contributions == pytest.approx(24.0)
     run(m, 2)  # opens after build_months
     assert fac.status[f] == FacilityState.OPERATING
     assert m.first_facility_step == 3
@@ -530,7 +532,7 @@ def test_cfc_fails_with_too_few_eligible_firms():
     assert fac.status[0] == FacilityState.DRIVE  # open for drive_months
     run(m, 1)
     assert fac.status[0] == FacilityState.FAILED
-    assert m.public_total == 0.0
+    assert m.books.public.total == 0.0
     assert (m.firms.member_of == -1).all()
     assert (m.series()["contributions"] == 0.0).all()
 
@@ -541,7 +543,7 @@ def test_cfc_fails_when_members_cannot_pay():
                                 spv_min_members=10, drive_months=2)
     m = run(cfc_model(spec, initial_capital_months=3.0), 2)
     assert m.facilities.status[0] == FacilityState.FAILED
-    assert m.public_total == 0.0
+    assert m.books.public.total == 0.0
 
 
 def test_cfc_grant_never_exceeds_the_budget():
@@ -550,8 +552,8 @@ def test_cfc_grant_never_exceeds_the_budget():
     m = run(cfc_model(spec), 1)
     a = alive_in(m, "A")
     assert m.facilities.status[0] == FacilityState.BUILDING
-    assert m.public_total == pytest.approx(50.0)
-    assert m.books["contributions"] == pytest.approx(70.0)  # members pay the rest
+    assert m.books.public.total == pytest.approx(50.0)
+    assert m.books.private.contributions == pytest.approx(70.0)  # members pay the rest
     assert m.facilities.member_share[0] == pytest.approx(70.0 / 120.0)
     assert a.size == 30
     assert m.schedules[0].ended_at == -1  # still active this month; it ends next month
@@ -597,8 +599,8 @@ def test_member_share_min_is_the_least_share_the_members_of_every_drive_pay():
     assert fac.sponsor == ["cfc", ""]
     assert fac.member_share == [0.5, 1.0]
     assert fac.status == [FacilityState.BUILDING, FacilityState.BUILDING]
-    assert m.public_by["cfc"] == pytest.approx(60.0)
-    assert m.books["contributions"] == pytest.approx(60.0 + 30.0)
+    assert m.books.public.by["cfc"] == pytest.approx(60.0)
+    assert m.books.private.contributions == pytest.approx(60.0 + 30.0)
 
 
 def test_cfc_operating_grant_is_booked_and_counts_against_running_cost():
@@ -705,7 +707,7 @@ def test_budget_ends_an_intervention():
     sch = m.schedules[0]
     assert sch.spent == pytest.approx(5.0)
     assert sch.ended_at == 4
-    assert m.public_total == pytest.approx(5.0)
+    assert m.books.public.total == pytest.approx(5.0)
 
 
 def test_an_ended_intervention_never_restarts():

@@ -70,7 +70,7 @@ def check_state(model, check_ties, all_agents: bool = False) -> None:
     check_ties(ties.partner, ties.trust, live)
     # the triangle counts the tie kernels keep up to date match a recount from scratch
     degree, triangles = np.zeros(f.capacity, np.int64), np.zeros(f.capacity, np.int64)
-    assert metrics._degree_triangles(ties.partner, live, degree, triangles, 1) == (0, -1)
+    assert metrics.network._degree_triangles(ties.partner, live, degree, triangles, 1) == (0, -1)
     np.testing.assert_array_equal(ties.triangles[live], triangles[live])
     assert not ties.triangles[~live].any(), "a dead slot keeps triangles"
     np.testing.assert_array_equal(ties.back, reverse_slots(ties.partner))
@@ -126,7 +126,7 @@ def check_series(model) -> None:
     # public money: the running total is the sum of the months, and of the accounts
     np.testing.assert_allclose(df["public_spending_total"], df["public_spending"].cumsum(),
                                rtol=1e-12, atol=1e-9)
-    assert model.public_total == pytest.approx(sum(model.public_by.values()), rel=1e-12)
+    assert model.books.public.total == pytest.approx(sum(model.books.public.by.values()), rel=1e-12)
     for sch in model.schedules:
         assert sch.spent <= (sch.spec.budget if sch.spec.budget >= 0 else np.inf) + 1e-9
     assert np.all(df["public_spending"] >= 0)
@@ -229,8 +229,8 @@ def test_invariants_hold_with_every_policy(seed, assert_ties_valid):
     model = ClusterModel(interventions=POLICIES, rng=seed, n_firms=300)
     run_checked(model, STEPS, assert_ties_valid)
     # the policies did act: public money was spent and booked to them
-    assert model.public_total > 0
-    assert set(model.public_by) <= {p.name for p in POLICIES}
+    assert model.books.public.total > 0
+    assert set(model.books.public.by) <= {p.name for p in POLICIES}
 
 
 def test_invariants_hold_without_agent_views(assert_ties_valid):

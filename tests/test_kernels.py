@@ -29,7 +29,7 @@ from scipy.stats import chisquare
 from sim.core import spatial, streams, totals
 from sim.core.parallel import ParallelKernel
 from sim.core.spatial import build_cell_list
-from sim.mechanisms import cooperation, demography, facilities, market, suppliers
+from sim.mechanisms import cooperation, demography, facilities, market, population, suppliers
 
 # module-level twin cases need the shared builders as plain functions (pytest puts tests/ on
 # sys.path); tests elsewhere use them through the fixtures of conftest.py
@@ -38,11 +38,14 @@ from conftest import (  # isort: skip
 
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
-MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, totals)
+MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, population,
+              totals)
 #: Kernels outside the mechanism modules and the test file that twins them.
-TWINNED_ELSEWHERE = {"sim.measure.metrics": "test_metrics.py",
+TWINNED_ELSEWHERE = {**{f"sim.measure.metrics.{m}": "test_metrics.py"
+                        for m in ("checks", "inequality", "agglomeration", "network", "suppliers",
+                                  "indicators")},
                      "sim.core.streams": "test_streams.py",
-                     "sim.measure.graph": "test_graph.py"}
+                     "sim.core.graph": "test_graph.py"}
 SEEDS = range(4)
 WORLD = 60.0
 
@@ -505,6 +508,41 @@ def _case_firm_counts(rng, n=50, n_sectors=3, n_regions=4):
             n_sectors, n_regions)
 
 
+def _case_inverse_cdf(rng):
+    p = rng.random((3, 5))
+    p[1] = 0.25  # a row of equal weights
+    return p, rng.integers(0, 3, 20), rng.random(20), np.zeros(20, dtype=np.int64)
+
+
+def _case_born(rng, size=30, n=6, n_regions=3, n_sectors=2):
+    free = np.flatnonzero(rng.random(size) > 0.5)[:n]
+    n = free.size
+    live = np.setdiff1d(np.arange(size), free)
+    parent = np.where(rng.random(n) < 0.4, rng.choice(live, n), -1)
+    k = int((parent >= 0).sum())
+    sizes = rng.uniform(1.0, 30.0, n)
+    theta = float(rng.uniform(0.5, 0.9))
+    firm_floats = [rng.uniform(0.0, 2.0, size) for _ in range(10)]
+    x, y = rng.uniform(0.0, WORLD, size), rng.uniform(0.0, WORLD, size)
+    return (free, rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n), parent, sizes,
+            int(rng.integers(0, 100)), int(rng.integers(0, 50)),
+            *(rng.normal(size=n) for _ in range(2)), *(rng.normal(size=k) for _ in range(2)),
+            np.exp(rng.normal(0.0, 0.3, n)), np.exp(rng.normal(0.0, 0.1, k)),
+            *(rng.normal(size=n) for _ in range(3)), sizes ** (1.0 - theta), sizes ** theta,
+            *(rng.uniform(0.0, WORLD, n_regions) for _ in range(2)),
+            rng.uniform(1.0, 5.0, n_regions), rng.uniform(0.5, 2.0, n_sectors),
+            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 1.5, n_regions),
+            rng.uniform(0.75, 1.25, n_regions), rng.uniform(0.0, 0.5, n_sectors),
+            rng.uniform(0.5, 1.0, n_sectors), rng.uniform(0.0, 0.2, n_sectors),
+            rng.uniform(0.8, 1.2, n_regions), rng.uniform(0.0, 0.1, n_regions), WORLD, 1.5,
+            float(rng.choice([0.0, 0.3])), 0.5, 0.2, 0.3, 0.1, theta, 0.1, 0.05, 1.0, 3.0,
+            np.isin(np.arange(size), live), np.where(np.isin(np.arange(size), live),
+                                                      np.arange(size), -1),
+            rng.integers(0, n_regions, size), rng.integers(0, n_sectors, size), x, y,
+            *firm_floats[:6], *firm_floats[6:8], rng.integers(0, 20, size),
+            *firm_floats[8:10])
+
+
 def _case_spinoffs(rng):
     n = 40
     return (rng.random(n) > 0.2, rng.normal(0, 1, n), float(rng.uniform(0.2, 0.8)),
@@ -557,6 +595,8 @@ TWIN_CASES = {
     "sim.mechanisms.demography._spinoffs": _case_spinoffs,
     "sim.mechanisms.demography._exits": _case_exits,
     "sim.mechanisms.demography._age": _case_age,
+    "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
+    "sim.mechanisms.population._born": _case_born,
     "sim.mechanisms.demography._firm_counts": _case_firm_counts,
 }
 

@@ -313,8 +313,8 @@ def facility_model(make_world, make_params):
     f.revenue[:30] = 10.0
     f.pledge_threshold[:30] = 0.0
     n = f.capacity
-    model.tmp["input_cost"] = np.zeros(n)
-    model.tmp["waste_cost"] = np.zeros(n)
+    model.month.last_input_cost = np.zeros(n)  # last month's bills
+    model.month.last_waste_cost = np.zeros(n)
     return model
 
 
@@ -329,7 +329,7 @@ def test_pledge_drive_succeeds_members_split_the_private_share_and_the_grant_is_
         facility_model):
     m = facility_model
     f = open_drive(m.facilities, _project(), t=5)
-    books = facilities.step(m, 5)
+    books = facilities.step(m, m.month, 5)
     fac = m.facilities
     assert fac.status[f] == FacilityState.BUILDING
     assert fac.ready_at[f] == 5 + 12
@@ -340,12 +340,12 @@ def test_pledge_drive_succeeds_members_split_the_private_share_and_the_grant_is_
     assert books["contributions"] == pytest.approx(40.0)
     assert books["built"] == 1
     # the grant, 60% of the cost, is public spending booked to the sponsor
-    assert m.public_step == pytest.approx(60.0)
-    assert m.public_by["cfc"] == pytest.approx(60.0)
+    assert m.books.public.month == pytest.approx(60.0)
+    assert m.books.public.by["cfc"] == pytest.approx(60.0)
     # it opens after build_months, at full quality
-    facilities.step(m, 5 + 11)
+    facilities.step(m, m.month, 5 + 11)
     assert fac.status[f] == FacilityState.BUILDING
-    facilities.step(m, 5 + 12)
+    facilities.step(m, m.month, 5 + 12)
     assert fac.status[f] == FacilityState.OPERATING
     assert fac.quality[f] == 1.0
     assert m.first_facility_step == 17
@@ -360,7 +360,7 @@ def test_pledge_drive_needs_spv_min_pledgers(facility_model, n_early, spv_min, b
     m = facility_model
     m.firms.pledge_threshold[n_early:30] = 0.9
     f = open_drive(m.facilities, _project(spv_min=spv_min), t=0)
-    books = facilities.step(m, 0)
+    books = facilities.step(m, m.month, 0)
     if built:
         assert m.facilities.status[f] == FacilityState.BUILDING
         np.testing.assert_allclose(m.firms.capital[:n_early], 100.0 - 40.0 / n_early)
@@ -368,7 +368,7 @@ def test_pledge_drive_needs_spv_min_pledgers(facility_model, n_early, spv_min, b
     else:  # a one-month drive that fails is over
         assert m.facilities.status[f] == FacilityState.FAILED
         assert books["contributions"] == 0.0
-        assert m.public_step == 0.0
+        assert m.books.public.month == 0.0
         np.testing.assert_array_equal(m.firms.capital[:30], 100.0)
         assert np.all(m.firms.member_of[:30] == -1)
 
@@ -378,13 +378,13 @@ def test_pledge_drive_only_counts_firms_that_can_pay(facility_model):
     # the share at the minimum SPV is 40 / 20 = 2 per member: 12 firms with capital 1 cannot pay
     m.firms.capital[:12] = 1.0
     f = open_drive(m.facilities, _project(), t=0)
-    facilities.step(m, 0)
+    facilities.step(m, m.month, 0)
     assert m.facilities.status[f] == FacilityState.FAILED  # 18 eligible < 20
     # nor can firms whose revenue is too small: 2 > 6 months * 0.3
     m.firms.capital[:30] = 100.0
     m.firms.revenue[:12] = 0.3
     f = open_drive(m.facilities, _project(), t=1)
-    facilities.step(m, 1)
+    facilities.step(m, m.month, 1)
     assert m.facilities.status[f] == FacilityState.FAILED
 
 
@@ -394,11 +394,11 @@ def test_trust_lowers_pledge_thresholds(facility_model):
     ring = np.arange(30)
     cooperation.add_tie(m.ties, ring, (ring + 1) % 30, 1.0, 1.0)
     f = open_drive(m.facilities, _project(drive_months=2), t=0)
-    facilities.step(m, 0)
+    facilities.step(m, m.month, 0)
     assert m.facilities.status[f] == FacilityState.DRIVE  # nobody goes first
     # with full trust in every partner the threshold 0.5 * (1 - 1.0 * 1.0) = 0
     m.params = m.params.replace(trust_weight=1.0)
-    facilities.step(m, 1)
+    facilities.step(m, m.month, 1)
     assert m.facilities.status[f] == FacilityState.BUILDING
 
 
@@ -419,12 +419,12 @@ def test_facility_use_members_and_free_riders(facility_model):
     m.firms.member_of[0] = f
     m.firms.revenue[:30] = 0.0  # no benefit: nobody else uses it
     m.firms.revenue[:3] = (8.0, 8.0, 20.0)
-    facilities.step(m, 1)
+    facilities.step(m, m.month, 1)
     # member, benefit 0.8 > 0.5: uses; non-member, 0.8 < 1.0: does not; non-member, 2.0 > 1.0
     np.testing.assert_array_equal(m.firms.uses[:3], [f, -1, f])
     np.testing.assert_array_equal(m.firms.uses[3:30], -1)
-    np.testing.assert_allclose(m.tmp["facility_fee"][:3], [0.5, 0.0, 1.0])
-    np.testing.assert_allclose(m.tmp["facility_level"][:3], [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(m.month.facility_fee[:3], [0.5, 0.0, 1.0])
+    np.testing.assert_allclose(m.month.facility_level[:3], [1.0, 0.0, 1.0])
     assert m.facilities.users[f] == 2
     assert m.facilities.fees[f] == pytest.approx(1.5)
     # fees 1.5 < operating cost 5: the facility runs at a loss and loses 5% of its quality
@@ -441,15 +441,14 @@ def test_an_entrant_in_a_reused_slot_decides_on_no_bills_not_its_predecessors(fa
     m.facilities.status[f] = FacilityState.OPERATING
     m.facilities.quality[f] = 1.0
     m.firms.revenue[:30] = 0.0
-    m.tmp["input_cost"][:2] = 10.0
-    m.books = {"entry_capital": 0.0, "exit_capital": 0.0}  # as at the start of a month
+    m.month.last_input_cost[:2] = 10.0
     m._remove_firms(np.array([0]))
-    slot = m._create_firms(np.array([0]), np.array([0]), np.array([1.0]),
-                           parent=np.array([-1]), t=4)
+    slot = m.population.create(m.firms, m.ties, np.array([0]), np.array([0]), np.array([1.0]),
+                               parent=np.array([-1]), t=4, books=m.books)
     assert slot.tolist() == [0]
-    facilities.step(m, 5)
+    facilities.step(m, m.month, 5)
     np.testing.assert_array_equal(m.firms.uses[:2], [-1, f])
-    np.testing.assert_allclose(m.tmp["facility_fee"][:2], [0.0, 1.0])
+    np.testing.assert_allclose(m.month.facility_fee[:2], [0.0, 1.0])
 
 
 def test_facility_fees_members_pay_fee_cover_times_cost_per_capacity_only_when_they_use_it(
@@ -464,9 +463,9 @@ def test_facility_fees_members_pay_fee_cover_times_cost_per_capacity_only_when_t
     m.firms.revenue[:30] = 0.0
     m.firms.revenue[:2] = 5.0  # members, benefit 0.5 > 0.25: use it
     m.firms.revenue[3:5] = (5.0, 10.0)  # non-members: 0.5 < 0.75 does not, 1.0 > 0.75 does
-    facilities.step(m, 1)
+    facilities.step(m, m.month, 1)
     np.testing.assert_array_equal(m.firms.uses[:5], [f, f, -1, -1, f])
-    np.testing.assert_allclose(m.tmp["facility_fee"][:5], [0.25, 0.25, 0.0, 0.0, 0.75])
+    np.testing.assert_allclose(m.month.facility_fee[:5], [0.25, 0.25, 0.0, 0.0, 0.75])
     assert m.facilities.fees[f] == pytest.approx(1.25)
     assert m.facilities.cash[f] == pytest.approx(1.25 - 5.0)
 
@@ -476,10 +475,10 @@ def test_facility_congestion_shares_service_among_users(facility_model):
     f = _operating(m, capacity=2.0)
     m.firms.revenue[:30] = 0.0
     m.firms.revenue[:4] = 100.0  # four users, capacity two
-    facilities.step(m, 1)
+    facilities.step(m, m.month, 1)
     assert m.facilities.users[f] == 4
     # service level = quality * capacity / users = 0.5 for each user
-    np.testing.assert_allclose(m.tmp["facility_level"][:4], 0.5)
+    np.testing.assert_allclose(m.month.facility_level[:4], 0.5)
     # fee = 5 / 2 = 2.5 member, 5.0 non-member; fees 20 >= 5: quality stays at 1
     assert m.facilities.fees[f] == pytest.approx(20.0)
     assert m.facilities.quality[f] == 1.0
@@ -490,10 +489,10 @@ def test_facility_declines_and_closes_when_it_does_not_earn_its_keep(facility_mo
     f = _operating(m, quality=0.33)
     m.firms.member_of[:5] = f
     m.firms.revenue[:30] = 0.0  # no users at all
-    facilities.step(m, 1)
+    facilities.step(m, m.month, 1)
     assert m.facilities.quality[f] == pytest.approx(0.33 * 0.95)  # 0.3135, still open
     assert m.facilities.status[f] == FacilityState.OPERATING
-    facilities.step(m, 2)  # 0.2978 < 0.3: closes, and its SPV members are released
+    facilities.step(m, m.month, 2)  # 0.2978 < 0.3: closes, and its SPV members are released
     assert m.facilities.status[f] == FacilityState.CLOSED
     assert np.all(m.firms.member_of[:30] == -1)
 
@@ -520,18 +519,18 @@ def market_model(make_world, make_params):
     f.employees[:3] = (10.0, 20.0, 20.0)
     f.capital[:3] = (-10.0, 5.0, 5.0)
     f.coop_income[:3] = 0.0
-    m.demand0 = np.array([100.0])
+    m.market.demand0 = np.array([100.0])
     return m
 
 
 def test_market_price_costs_and_profit_by_hand(market_model):
     m = market_model
-    books = market.step(m, 0)
+    books = market.step(m, m.market, m.month, 0)
     f = m.firms
     np.testing.assert_allclose(f.output[:3], [10.0, 40.0, 10.0])
     # P = P0 (D / Q)^(1 / elasticity) = (100 / 60)^(1/2)
     price = (100.0 / 60.0) ** 0.5
-    assert m.sector_price[0] == pytest.approx(price)
+    assert m.market.sector_price[0] == pytest.approx(price)
     rev = price * 10.0
     assert f.revenue[0] == pytest.approx(rev)
     # revenue - inputs (10 * 0.3 * 1) - wages (0.4 * 10) - land (0.03 * 10)
@@ -540,22 +539,22 @@ def test_market_price_costs_and_profit_by_hand(market_model):
     assert f.profit[0] == pytest.approx(profit, rel=1e-12)
     assert f.capital[0] == pytest.approx(-10.0 + profit, rel=1e-12)
     assert books["profit"] == pytest.approx(f.profit[:3].sum())
-    assert m.tmp["input_cost"][0] == pytest.approx(3.0)
+    assert m.month.input_cost[0] == pytest.approx(3.0)
 
 
 def test_market_price_grows_with_demand_and_is_capped(market_model):
     m = market_model
     m.params = m.params.replace(demand_growth=0.01)
-    market.step(m, 12)
-    assert m.sector_price[0] == pytest.approx((100.0 * 1.01**12 / 60.0) ** 0.5)
+    market.step(m, m.market, m.month, 12)
+    assert m.market.sector_price[0] == pytest.approx((100.0 * 1.01**12 / 60.0) ** 0.5)
     # an almost empty market: the price is capped at 3 times the base price
     m.firms.employees[:3] = 1e-6
-    market.step(m, 0)
-    assert m.sector_price[0] == m.params.market.price_cap
+    market.step(m, m.market, m.month, 0)
+    assert m.market.sector_price[0] == m.params.market.price_cap
     # with the market switched off the price is the base price
     m.params = m.params.replace({"switches.market": False})
-    market.step(m, 0)
-    assert m.sector_price[0] == 1.0
+    market.step(m, m.market, m.month, 0)
+    assert m.market.sector_price[0] == 1.0
 
 
 # --------------------------------------------------------------------------- growth and exit
@@ -652,10 +651,16 @@ def _entry_model(make_world, make_params, counts, n_regions, n_sectors, **kw):
     return ClusterModel(params, world, rng=0, agents=False)
 
 
+def _entry(m, seed):
+    """This month's entrants of model ``m``, drawn with a generator of seed ``seed``."""
+    return demography.entry(m, m.market, m.population.dartboard, np.random.default_rng(seed),
+                            _key(seed), 1)
+
+
 def test_copy_entry_copies_an_existing_firms_region_and_sector(make_world, make_params):
     m = _entry_model(make_world, make_params, {("R0", "S0"): 3, ("R1", "S1"): 7}, 2, 2,
                      entry_mode="copy", entrants_per_step=5000)
-    new = demography.entry(m, np.random.default_rng(1), _key(1), 1)
+    new = _entry(m, 1)
     pairs = set(zip(new["region"].tolist(), new["sector"].tolist(), strict=True))
     assert pairs == {(0, 0), (1, 1)}
     np.testing.assert_array_equal(new["parent"], -1)
@@ -666,9 +671,9 @@ def test_copy_entry_copies_an_existing_firms_region_and_sector(make_world, make_
 def test_dartboard_entry_uses_fixed_probabilities(make_world, make_params):
     m = _entry_model(make_world, make_params, {("R0", "S0"): 2, ("R1", "S0"): 6}, 2, 1,
                      entry_mode="dartboard", entrants_per_step=10_000)
-    np.testing.assert_allclose(m.dartboard_probs, [0.25, 0.75])
+    np.testing.assert_allclose(m.population.dartboard, [0.25, 0.75])
     m.firms.region[m.firms.alive] = 0  # where firms are now does not matter
-    new = demography.entry(m, np.random.default_rng(2), _key(2), 1)
+    new = _entry(m, 2)
     # P(R0) = 0.25; SE = 0.0043, tolerance 4 SE
     assert np.mean(new["region"] == 0) == pytest.approx(0.25, abs=0.018)
 
@@ -681,7 +686,7 @@ def test_attraction_entry_prefers_regions_with_more_firms_of_the_sector(
                      entry_mode="attraction", entrants_per_step=10_000, beta_sector=beta_sector)
     # logit on beta * log(1 + n): P(R0) = 1 / (1 + (4 / 31)^beta)
     p0 = 1.0 / (1.0 + (4.0 / 31.0) ** beta_sector)
-    new = demography.entry(m, np.random.default_rng(3), _key(3), 1)
+    new = _entry(m, 3)
     se = math.sqrt(p0 * (1 - p0) / 10_000)
     assert np.mean(new["region"] == 0) == pytest.approx(p0, abs=4 * se)
 
@@ -692,7 +697,7 @@ def test_spinoffs_stay_in_their_parents_region_and_sector(make_world, make_param
     m.params = m.params.replace(spinoff_prob=1.0)
     f = m.firms
     f.profit[:8] = (1.0, -1.0, 1.0, 0.0, 1.0, 1.0, -1.0, 1.0)  # profitable: 0, 2, 4, 5, 7
-    new = demography.entry(m, np.random.default_rng(4), _key(4), 1)
+    new = _entry(m, 4)
     np.testing.assert_array_equal(new["parent"], [0, 2, 4, 5, 7])
     np.testing.assert_array_equal(new["region"], f.region[[0, 2, 4, 5, 7]])
     np.testing.assert_array_equal(new["sector"], f.sector[[0, 2, 4, 5, 7]])

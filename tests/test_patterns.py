@@ -1,4 +1,4 @@
-"""Pattern functions of the calibration (sim.studies.calibrate.patterns) on cases with known
+"""Pattern functions of the calibration (sim.measure.patterns) on cases with known
 answers.
 
 Statistical checks draw exact samples from a seeded generator; each tolerance is several
@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.studies.calibrate import patterns as pt
+from sim.measure import patterns as pt
 
 LAPLACE_RATIO = 1 / math.sqrt(2)
 NORMAL_RATIO = math.sqrt(2 / math.pi)

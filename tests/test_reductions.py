@@ -126,7 +126,7 @@ def test_dartboard_gamma_against_the_location_probabilities(make_world, make_par
     gammas = []
     for model, entrants in _dartboard_entrants(make_world, make_params, 3, 600, range(200)):
         f = model.firms
-        p = model.dartboard_probs
+        p = model.population.dartboard
         np.testing.assert_allclose(p, np.array([1, 2, 3, 4, 10]) / 20)
         emp, reg, sec = f.employees[entrants], f.region[entrants], f.sector[entrants]
         for s in range(3):
@@ -282,7 +282,7 @@ def _drive(model, thresholds) -> bool:
         name="lab", region=0, sectors=np.array([0]), service=0, effect=0.1, cost=1.0,
         grant_share=0.0, capacity=50.0, operating_cost=1.0, spv_min=SPV_MIN, member_share=1.0,
         drive_months=1), t=0)
-    facilities.step(model, 0)
+    facilities.step(model, model.month, 0)
     status = model.facilities.status[k]
     assert status in (FacilityState.BUILDING, FacilityState.FAILED)
     return status == FacilityState.BUILDING

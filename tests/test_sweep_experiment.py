@@ -276,7 +276,7 @@ def test_run_ids_are_unique_stable_and_depend_on_what_decides_the_result(tmp_pat
     other = load_experiment(write(tmp_path, BASE.replace("[[factors]]", "[overrides]\nb = 0.2\n"
                                                          "\n[[factors]]", 1), "b.toml"))
     assert not set(ids) & {r.id for r in build_design(other).runs}
-    monkeypatch.setattr(experiment_mod.models, "model_version", lambda model: "ishigami-2")
+    monkeypatch.setattr(type(experiment_mod.models.get("ishigami")), "version", "ishigami-2")
     assert not set(ids) & {r.id for r in build_design(exp).runs}
 
 
@@ -303,3 +303,42 @@ def test_shipped_experiments_are_valid(path):
     exp = load_experiment(path)
     design = build_design(exp)
     assert 0 < len(design.runs) <= 6000  # modest by default
+
+
+PINNED = """
+[experiment]
+name = "pin"
+model = "ishigami"
+
+[design]
+method = "grid"
+replicates = 2
+seed = 11
+
+[overrides]
+b = 0.2
+
+[[factors]]
+path = "x1"
+levels = [0.0, 1.5]
+
+[[factors]]
+path = "x2"
+range = [-1.0, 1.0]
+num = 3
+
+[outputs]
+final = ["y"]
+"""
+
+
+def test_run_ids_and_the_design_fingerprint_are_a_stored_format(tmp_path):
+    """Sweep folders on disk are resumed by their design's fingerprint and their runs' ids:
+    both must stay what earlier versions computed (these values were computed before the
+    experiment got its explicit fields), or every existing folder would be refused or rerun."""
+    exp = load_experiment(write(tmp_path, PINNED))
+    assert exp.fingerprint() == ("fc068ebf0c2379a9eca62515d655f7f8"
+                                 "0ec7cc3580bb5f09a24d518aef6dc004")
+    ids = [r.id for r in exp.design.runs]
+    assert len(ids) == 12
+    assert ids[:3] == ["0ad0786339e9f75f", "7098f2c514eafed9", "6bea65bbc7a2e969"]

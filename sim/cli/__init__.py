@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sim.core import compiling
+
+    compiling.configure()  # before any model runs; the app's server and workers inherit it
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

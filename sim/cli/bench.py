@@ -14,14 +14,20 @@ __all__ = ["register"]
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark the model and its kernels",
-                       description="Firm-steps per second of the default model at several "
-                       "sizes, and the speed-up of the numba kernels over their Python twins. "
-                       "Medians of several repeats after a warm-up.")
+                       description="Runs per hour of the shipped small workloads (a "
+                       "calibration's run, a classroom scenario, Hebron, a compare replicate) "
+                       "and the fixed cost of a month at 500 firms; firm-steps per second of "
+                       "the default model at several sizes, and the speed-up of the numba "
+                       "kernels over their Python twins. Medians of several repeats after a "
+                       "warm-up.")
     p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
                    default=[2_000, 20_000, 200_000], help="comma-separated firm counts")
     p.add_argument("--threads", type=int, default=1, help="numba threads (default 1)")
     p.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
     p.add_argument("--repeats", type=int, default=3, help="repeats (the median is reported)")
+    p.add_argument("--throughput", action="store_true",
+                   help="only the small-run figures: runs per hour and the cost of a month at "
+                   "500 firms (about a minute)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     p.add_argument("--full", action="store_true",
                    help="the whole suite of docs/performance.md: 1,000 to 1,000,000 firms on "
@@ -49,7 +55,13 @@ def main(args: argparse.Namespace) -> int:
         res = run_full_suite(progress=say, repeats=args.repeats, large_firms=args.large_firms,
                              large_steps=args.large_steps)
         _print_full(res)
+        _print_throughput(res["throughput"], res["month_cost"])
         _write(args.json, res)
+        return 0
+    small = _small_runs(say, args.repeats)
+    if args.throughput:
+        _print_throughput(*small)
+        _write(args.json, {"throughput": small[0], "month_cost": small[1]})
         return 0
     res = run_benchmarks(args.sizes, threads=args.threads, steps=args.steps,
                          repeats=args.repeats,
@@ -62,8 +74,30 @@ def main(args: argparse.Namespace) -> int:
     for name, row in res["kernels"].items():
         print(f"  {name:<18} {row['ratio']:>8,.0f}x  ({1e6 * row['numba_s']:,.0f} us)")
     _print_app(res["app_1000"])
+    _print_throughput(*small)
+    res["throughput"], res["month_cost"] = small
     _write(args.json, res)
     return 0
+
+
+def _small_runs(say, repeats: int) -> tuple[dict, dict]:
+    from sim.bench.model import month_cost, throughput
+
+    tp = throughput(repeats=max(repeats, 5), progress=say)
+    say("the cost of a month at 500 and 5,000 firms on one thread")
+    return tp, month_cost(repeats=max(repeats, 5))
+
+
+def _print_throughput(tp: dict, month: dict) -> None:
+    print(f"small runs, one warm worker per core on {tp['cores']} cores (median of "
+          f"{tp['repeats']} runs each):")
+    for name, row in tp["workloads"].items():
+        print(f"  {name:<12} {row['runs_per_hour']:>9,.0f} runs/h  "
+              f"({row['seconds_per_run']:.3f} s a run: {row['what']})")
+    print(f"a month at {month['firms']:,} firms, one thread: {month['ms_per_month']:.2f} ms, of "
+          f"which fixed {month['fixed_ms_per_month']:.2f} ms and "
+          f"{month['per_firm_us']:.2f} us a firm; {month['firm_steps_per_s']:,.0f} firm-steps/s "
+          f"({month['large_firm_steps_per_s']:,.0f} at {month['large_firms']:,} firms)")
 
 
 def _print_app(app: dict) -> None:

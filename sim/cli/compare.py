@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.core.errors import InputError
+
 __all__ = ["register", "add_run_arguments", "MAX_REPS"]
 
 #: Most replicates per scenario of a comparison.
@@ -61,8 +63,6 @@ def add_run_arguments(p) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.core.errors import InputError
-
     if args.seed < 0:
         raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
     if args.reps != "auto":
@@ -83,7 +83,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from sim.core.errors import InputError
     from sim.io.scenario import parse_set
     from sim.studies.compare import compare
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.core.errors import InputError
+
 __all__ = ["register"]
 
 
@@ -44,7 +46,6 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.core.errors import InputError
     from sim.io.scenario import parse_set
     from sim.studies.robust import robust
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tqdm import tqdm
+
+from sim.core.errors import InputError
+
 __all__ = ["register"]
 
 
@@ -28,7 +32,6 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.core.errors import InputError
     from sim.io.output import check_out_path, claim_folder, safe_component
     from sim.io.scenario import META_FIELDS, load_scenario, parse_set
 
@@ -53,8 +56,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, scenario, overrides, out: Path) -> int:
-    from tqdm import tqdm
-
     from sim.io.output import check_destination, write_run
     from sim.studies.simulate import simulate
 

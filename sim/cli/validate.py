@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.core.errors import InputError
+from sim.core.params import ParameterError
+
 __all__ = ["register"]
 
 
@@ -20,8 +23,6 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.core.errors import InputError
-    from sim.core.params import ParameterError
     from sim.io.scenario import load_scenario
 
     bad = 0

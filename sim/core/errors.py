@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "ParameterError"]
 
 
 class InputError(Exception):
@@ -23,3 +23,16 @@ class InputError(Exception):
         self.source, self.key, self.message = str(source), key, message
         where = f"{self.source}: {key}" if key else self.source
         super().__init__(f"{where}: {message}")
+
+
+class ParameterError(ValueError):
+    """A parameter value that is unknown, of the wrong type or out of range.
+
+    The message names the parameter, the bad value and what is allowed; ``key`` holds the
+    parameter's path so that file loaders can prefix it with their own location.
+    """
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.detail = message

@@ -16,37 +16,23 @@ says which, e.g. USD or INR); distances in kilometres; firm size in workers.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from sim.core.errors import ParameterError
+from sim.core.fields import coerce, describe_allowed, suggest
+from sim.core.fields import param as _p
+
 __all__ = [
+    "FIELD_INFO",
+    "MAX_FIRMS",
     "ParameterError",
     "Params",
+    "coerce",
+    "describe_allowed",
+    "param_field",
     "param_table",
 ]
-
-
-class ParameterError(ValueError):
-    """A parameter value that is unknown, of the wrong type or out of range.
-
-    The message names the parameter, the bad value and what is allowed; ``key`` holds the
-    parameter's path so that file loaders can prefix it with their own location.
-    """
-
-    def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.detail = message
-
-
-def _p(default, lo=None, hi=None, unit="", doc="", source="assumption", choices=None):
-    """A parameter field with its range, unit, description and source in the metadata."""
-    return field(
-        default=default,
-        metadata={"lo": lo, "hi": hi, "unit": unit, "doc": doc, "source": source,
-                  "choices": choices},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +49,11 @@ class Switches:
     entry: bool = _p(True, doc="spin-offs and outside entrants arrive and choose a location")
 
 
-#: Most initial firms: a model takes ~450 B a firm to set up and ~800 B a firm over a long run
-#: (docs/performance.md), and more while its arrays grow, so 5,000,000 firms peak at a few GB
-#: (2.3 GiB measured over the first months) and 10,000,000 could exhaust a 24 GiB machine.
-MAX_FIRMS = 5_000_000
+#: Most initial firms: 10,000,000 firms run 120 months (and the 24 of the burn-in) on one
+#: thread in a peak of about 6 GiB, about 600 B a firm (measured, docs/performance.md), a
+#: quarter of a 24 GiB machine; since the slot arrays grow by an eighth rather than double, a
+#: growing population no longer multiplies that.
+MAX_FIRMS = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,13 +383,13 @@ class Params:
             if group not in _GROUP_FIELDS:
                 raise ParameterError(key, f"unknown parameter group {group!r}; allowed: "
                                      f"{', '.join(_GROUP_FIELDS)}"
-                                     f"{_suggest(group, _GROUP_FIELDS)}")
+                                     f"{suggest(group, _GROUP_FIELDS)}")
             if name not in _GROUP_FIELDS[group]:
                 raise ParameterError(key, f"unknown parameter {name!r} in group {group!r}"
-                                     f"{_suggest(name, _GROUP_FIELDS[group])}")
+                                     f"{suggest(name, _GROUP_FIELDS[group])}")
             return group, name
         if key not in _NAME_TO_GROUP:
-            raise ParameterError(key, f"unknown parameter{_suggest(key, _NAME_TO_GROUP)}")
+            raise ParameterError(key, f"unknown parameter{suggest(key, _NAME_TO_GROUP)}")
         return _NAME_TO_GROUP[key], key
 
     def get(self, key: str) -> Any:
@@ -415,7 +402,7 @@ class Params:
         for key, value in {**(overrides or {}), **kw}.items():
             group, name = self.resolve(key)
             changes.setdefault(group, {})[name] = coerce(f"{group}.{name}", value,
-                                                         _FIELD_INFO[group][name])
+                                                         FIELD_INFO[group][name])
         new_groups = {g: dataclasses.replace(getattr(self, g), **c) for g, c in changes.items()}
         return dataclasses.replace(self, **new_groups)
 
@@ -432,7 +419,8 @@ _GROUP_TYPES = {f.name: f.default_factory for f in fields(Params)}
 _GROUP_FIELDS: dict[str, tuple[str, ...]] = {
     g: tuple(f.name for f in fields(t)) for g, t in _GROUP_TYPES.items()
 }
-_FIELD_INFO: dict[str, dict[str, dataclasses.Field]] = {
+#: Every parameter's field (default, range, unit, description), by group and name.
+FIELD_INFO: dict[str, dict[str, dataclasses.Field]] = {
     g: {f.name: f for f in fields(t)} for g, t in _GROUP_TYPES.items()
 }
 _NAME_TO_GROUP: dict[str, str] = {}
@@ -443,88 +431,23 @@ for _g, _names in _GROUP_FIELDS.items():
         _NAME_TO_GROUP[_n] = _g
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def describe_allowed(f: dataclasses.Field) -> str:
-    """Human text for what a field accepts, used in error messages and docs."""
-    md = f.metadata
-    kind = type(f.default).__name__
-    choices = md.get("choices")
-    if kind == "tuple":
-        what = "a list of strings"
-        return what + (" from " + ", ".join(repr(c) for c in choices) if choices else "")
-    if choices:
-        return "one of " + ", ".join(repr(c) for c in choices)
-    if kind == "bool":
-        return "true or false"
-    if kind == "str":
-        return "a string"
-    lo, hi = md.get("lo"), md.get("hi")
-    what = "an integer" if kind == "int" else "a number"
-    if lo is not None and hi is not None:
-        return f"{what} from {lo} to {hi}"
-    if lo is not None:
-        return f"{what} >= {lo}"
-    return what
-
-
-def coerce(key: str, value: Any, f: dataclasses.Field) -> Any:
-    """Check one value against its field: type (ints accepted for floats), range, choices."""
-    kind = type(f.default)
-    allowed = describe_allowed(f)
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
-    elif kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
-        value = float(value)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
-    elif kind is str:
-        if not isinstance(value, str):
-            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
-    elif kind is tuple:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
-        choices = f.metadata.get("choices")
-        bad = [v for v in value if choices and v not in choices]
-        if bad:
-            raise ParameterError(key, f"got {bad[0]!r}; allowed: {allowed}"
-                                 f"{_suggest(bad[0], choices)}")
-        return tuple(value)
-    md = f.metadata
-    if md.get("choices") and value not in md["choices"]:
-        raise ParameterError(key, f"got {value!r}; allowed: {allowed}"
-                             f"{_suggest(str(value), md['choices'])}")
-    lo, hi = md.get("lo"), md.get("hi")
-    too_low = lo is not None and value < lo
-    too_high = hi is not None and value > hi
-    if kind in (int, float) and (too_low or too_high):
-        raise ParameterError(key, f"got {value!r}; allowed: {allowed}")
-    return value
-
-
 def _validate_group(group: str, obj: Any) -> None:
-    for name, f in _FIELD_INFO[group].items():
+    for name, f in FIELD_INFO[group].items():
         coerce(f"{group}.{name}", getattr(obj, name), f)
 
 
 def param_table() -> list[dict[str, Any]]:
     """One row per parameter: group, name, default, allowed, unit, description, source."""
     rows = []
-    for group, infos in _FIELD_INFO.items():
+    for group, infos in FIELD_INFO.items():
         for name, f in infos.items():
             rows.append({"group": group, "name": name, "default": f.default,
                          "allowed": describe_allowed(f), "unit": f.metadata["unit"],
                          "doc": f.metadata["doc"], "source": f.metadata["source"]})
     return rows
+
+
+def param_field(key: str) -> dataclasses.Field:
+    """The field of a parameter named by bare name or ``group.name``."""
+    group, name = Params.resolve(key)
+    return FIELD_INFO[group][name]

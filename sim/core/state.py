@@ -49,8 +49,6 @@ FIRM_FIELDS: dict[str, tuple[type, float]] = {
     "coop_income": (np.float64, 0.0),
     "interest_subsidy": (np.float64, 0.0),  # share of interest paid by the public (credit)
     "debt_extra_months": (np.float64, 0.0),  # extra debt tolerated under a guarantee
-    "guarantee_cover": (np.float64, 0.0),  # share of the debt the public pays if it fails
-    "credit_policy": (np.int64, -1),  # which credit intervention covers the firm (schedule index)
     "trained": (np.bool_, False),
 }
 
@@ -88,8 +86,6 @@ class FirmState:
     coop_income: np.ndarray
     interest_subsidy: np.ndarray
     debt_extra_months: np.ndarray
-    guarantee_cover: np.ndarray
-    credit_policy: np.ndarray
     trained: np.ndarray
 
     @classmethod

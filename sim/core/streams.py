@@ -24,6 +24,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.core import compiling
+
+compiling.install()  # the package's cache folder, before the kernels below are defined
+
 __all__ = ["philox", "uniform4", "normal", "normal_pair", "make_key", "DECIDE", "MEET", "IMITATE",
            "SUPPLIER", "GROWTH", "SPINOFF", "PRODUCTIVITY", "TALENT", "CLOSURE", "STREAMS"]
 

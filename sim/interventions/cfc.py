@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.params import _p
+from sim.core.fields import param as _p
 from sim.core.state import FacilityState
 from sim.interventions.base import Intervention, Schedule
 from sim.mechanisms.facilities import SERVICES, FacilityProject, open_drive
@@ -77,6 +77,18 @@ class CommonFacilityCentre(Intervention):
                                  "least share of the project cost the members of this CFC pay; "
                                  "-1 = the model's `member_share_min`")
     drive_months: int = _p(24, 1, 100_000, "months", "months the pledge drive stays open")
+
+    @classmethod
+    def check_values(cls, values, ctx) -> None:
+        """The common checks, and: a grant may not leave members less than their minimum
+        share of the cost (MSE-CDP)."""
+        super().check_values(values, ctx)
+        grant = values.get("grant_share")
+        share = cls.value_of(values, "member_share_min", ctx.params)
+        if grant is not None and grant >= 0 and grant > 1.0 - share + 1e-12:
+            ctx.fail("grant_share", f"got {grant!r}, which leaves members less than "
+                     f"member_share_min ({share!r}); allowed: a number from 0 to "
+                     f"{1.0 - share:g}, or -1 (by MSE-CDP cost band)")
 
     def project(self, model) -> FacilityProject:
         world = model.world

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.params import _p
+from sim.core.fields import param as _p
 from sim.interventions.base import Intervention, Schedule
 
 __all__ = ["Training"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.core.params import _p
+from sim.core.fields import param as _p
 from sim.interventions.base import Intervention, Schedule
 
 __all__ = ["IndustrialZone"]

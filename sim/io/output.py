@@ -4,7 +4,9 @@ Results are first written to a temporary folder beside the destination and moved
 in one rename, so an interrupted run leaves nothing half-written; an existing destination is
 never replaced by different content unless the caller asks for it. A command that writes a
 results folder first claims it (:func:`claim_folder`): a second command aimed at the same folder
-while the first runs is refused instead of silently overwriting it.
+while the first runs is refused instead of silently overwriting it. Single files are written the
+same way, to a temporary name beside them and moved into place (:func:`atomic_write`); every
+command writes its files through it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ import numpy as np
 from sim.core.errors import InputError
 from sim.io.provenance import write_parquet
 
-__all__ = ["write_run", "summary_figure", "check_destination", "move_into_place",
+__all__ = ["atomic_write", "write_run", "summary_figure", "check_destination", "move_into_place",
            "new_temp_dir", "SAME_RUN_KEYS", "claim_folder", "check_out_path", "lock_path",
            "safe_component"]
 
@@ -78,6 +81,29 @@ def check_out_path(out: str | Path) -> Path:
                                  "a folder path whose parents are folders")
             break
     return out
+
+
+def atomic_write(path: str | Path, data: str | bytes | Callable[[Path], object]) -> None:
+    """Write ``path`` whole or not at all: to a temporary file beside it, then ``os.replace``.
+
+    ``data`` is the text (UTF-8), the bytes, or a function that writes the file it is given
+    (a Parquet or CSV writer). The temporary file is named ``.NAME.PID.RANDOM.tmp``, so that a
+    folder's leftovers of a killed writer can be found (``.*.tmp``) and removed.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if isinstance(data, str):
+            tmp.write_text(data, encoding="utf-8")
+        elif isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            data(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def lock_path(out: str | Path) -> Path:

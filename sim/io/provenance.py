@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import platform
 import subprocess
 from functools import lru_cache
@@ -13,11 +14,13 @@ from typing import Any
 import mesa
 import numba
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim import __version__
 
 __all__ = ["provenance", "git_commit", "file_hash", "text_hash", "write_parquet",
-           "PARQUET_KEY"]
+           "with_provenance", "PARQUET_KEY"]
 
 #: Key of the Parquet schema metadata entry that holds a file's provenance (JSON).
 PARQUET_KEY = b"clustersim.provenance"
@@ -82,12 +85,12 @@ def write_parquet(df, path, prov: dict[str, Any]) -> None:
     """Write a DataFrame as Parquet with ``prov`` (JSON) in the file's schema metadata, so the
     file carries its own version, commit, scenario hash and seed wherever it is copied to.
     Read it back with ``pyarrow.parquet.read_schema(path).metadata[PARQUET_KEY]``."""
-    import json
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(with_provenance(table, prov), path)
+
+
+def with_provenance(table: pa.Table, prov: dict[str, Any]) -> pa.Table:
+    """``table`` with ``prov`` (JSON) in its schema metadata, under :data:`PARQUET_KEY`."""
     meta = dict(table.schema.metadata or {})
     meta[PARQUET_KEY] = json.dumps(prov, default=str).encode()
-    pq.write_table(table.replace_schema_metadata(meta), path)
+    return table.replace_schema_metadata(meta)

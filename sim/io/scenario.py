@@ -34,42 +34,26 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sim.core.errors import InputError
-from sim.core.params import (
-    _FIELD_INFO,
-    MAX_FIRMS,
-    ParameterError,
-    Params,
-    _p,
-    coerce,
-    describe_allowed,
-)
+from sim.core.errors import InputError, ParameterError
+from sim.core.fields import coerce, describe_allowed, suggest
+from sim.core.fields import names as _names
+from sim.core.fields import param as _p
+from sim.core.params import MAX_FIRMS, Params, param_field
 from sim.core.world import FirmGroup, Region, Sector, World, default_world
 from sim.interventions import KINDS, Intervention
 from sim.io.inputs import parse_toml, read_input
 from sim.io.provenance import text_hash
+from sim.measure.outputs import SERIES
 
-__all__ = [
-    "Scenario",
-    "load_scenario",
-    "parse_set",
-    "known_outputs",
-    "reference_markdown",
-    "TOP_KEYS",
-    "META_FIELDS",
-    "REGION_FIELDS",
-    "SECTOR_FIELDS",
-    "FIRM_FIELDS",
-]
+__all__ = ["Scenario", "load_scenario", "parse_set", "known_outputs", "reference_markdown",
+           "TOP_KEYS", "META_FIELDS", "REGION_FIELDS", "SECTOR_FIELDS", "FIRM_FIELDS"]
 
 #: Top-level keys of a scenario file and what each holds.
 TOP_KEYS: dict[str, str] = {
@@ -137,9 +121,6 @@ _REQUIRED = {"regions": ("name", "x", "y"), "sectors": ("name", "input"),
              "firms": ("region", "sector", "count")}
 _ARRAY_FIELDS = {"regions": REGION_FIELDS, "sectors": SECTOR_FIELDS, "firms": FIRM_FIELDS}
 _NOT_INHERITED = ("name", "description")
-#: Intervention fields that name things in the world: field -> what it names.
-_REFERENCES = {"region": "regions", "regions": "regions", "sector": "sectors",
-               "sectors": "sectors", "input": "inputs", "inputs": "inputs"}
 _SET_SOURCE = "--set"
 #: Longest ``extends`` chain: a file and at most this many ancestors.
 MAX_EXTENDS = 32
@@ -189,17 +170,19 @@ class Scenario:
         return hash(self.hash)
 
     def _repr_html_(self) -> str:  # a short summary in notebooks
-        from sim.views.notebook import scenario_html
+        from sim.measure.summary import scenario_html
 
         return scenario_html(self)
 
-    def build(self, rng: Any = None, agents: bool = True, threads: int | None = None):
+    def build(self, rng: Any = None, agents: bool = True, threads: int | None = None,
+              recording=None):
         """A fresh :class:`sim.model.ClusterModel` of this scenario (``threads``: numba threads
-        for large models; results do not depend on it)."""
-        from sim.model import ClusterModel
+        for large models, results do not depend on it; ``recording``: what it records, a
+        :class:`sim.measure.collect.Recording`, by default everything every month)."""
+        from sim.model import ClusterModel  # here: loading a scenario builds no model
 
         return ClusterModel(self.params, self.world, self.interventions, rng=rng, agents=agents,
-                            threads=threads)
+                            threads=threads, recording=recording)
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """A new scenario with some values changed, as ``clustersim ... --set`` does.
@@ -228,7 +211,7 @@ class Scenario:
                 _, name, fld = parts
                 if name not in names:
                     raise InputError(_SET_SOURCE, key, f"no intervention named {name!r}; "
-                                     f"allowed: {_names(names)}{_suggest(name, names)}")
+                                     f"allowed: {_names(names)}{suggest(name, names)}")
                 data["interventions"][names.index(name)][fld] = value
                 origins[f"interventions.{name}.{fld}"] = (_SET_SOURCE, key)
             else:
@@ -241,7 +224,7 @@ class Scenario:
                                *(f"interventions.{n}.{f}" for n, e in zip(
                                    names, data["interventions"], strict=True)
                                  for f in _kind_fields(e.get("kind")))]
-                    raise InputError(_SET_SOURCE, key, "unknown key" + _suggest(key, options)
+                    raise InputError(_SET_SOURCE, key, "unknown key" + suggest(key, options)
                                      + "; allowed: " + _SET_KEYS) from None
                 data["params"].setdefault(group, {})[name] = value
                 origins[f"params.{group}.{name}"] = (_SET_SOURCE, key)
@@ -309,7 +292,7 @@ def known_outputs(world: World) -> tuple[str, ...]:
     per-region names expanded for ``world``.
     """
     out: list[str] = []
-    for key in _output_templates():
+    for key in SERIES:
         if "{sector}" in key or "{region}" in key:
             for s in world.sectors:
                 for r in (world.regions if "{region}" in key else (None,)):
@@ -318,14 +301,6 @@ def known_outputs(world: World) -> tuple[str, ...]:
         else:
             out.append(key)
     return tuple(dict.fromkeys(out))
-
-
-@lru_cache(maxsize=1)
-def _output_templates() -> tuple[str, ...]:
-    """The per-step output templates, declared in :mod:`sim.measure.outputs` (no model is built)."""
-    from sim.measure.outputs import SERIES
-
-    return SERIES
 
 
 # -- reading and merging --------------------------------------------------------------------------
@@ -379,23 +354,11 @@ def _normalise(raw: dict[str, Any], source: str):
     """
     data: dict[str, Any] = {"scenario": {}, "params": {}, "interventions": []}
     origins: dict[str, tuple[str, str]] = {}
-    for key, value in raw.items():
-        if key not in TOP_KEYS:
-            raise InputError(source, key, "unknown key" + _suggest(key, TOP_KEYS)
-                             + f"; allowed: {', '.join(TOP_KEYS)}")
-        if key == "extends":
-            continue
-        if key in ("scenario", "params"):
-            if not isinstance(value, dict):
-                raise InputError(source, key, f"got {_show(value)}; allowed: a table "
-                                 f"([{key}] followed by key = value lines)")
-        elif not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise InputError(source, key, f"got {_show(value)}; allowed: an array of tables "
-                             f"([[{key}]] blocks)")
+    _check_top(raw, source)
     for key, value in raw.get("scenario", {}).items():
         if key not in META_FIELDS:
             raise InputError(source, f"scenario.{key}", "unknown key"
-                             + _suggest(key, META_FIELDS) + f"; allowed: {', '.join(META_FIELDS)}")
+                             + suggest(key, META_FIELDS) + f"; allowed: {', '.join(META_FIELDS)}")
         data["scenario"][key] = value
         origins[f"scenario.{key}"] = (source, f"scenario.{key}")
     for key in ("regions", "sectors", "firms"):
@@ -408,10 +371,33 @@ def _normalise(raw: dict[str, Any], source: str):
                 _add_param(data, origins, source, f"{key}.{name}", f"params.{key}.{name}", v)
         elif isinstance(value, dict):
             raise InputError(source, f"params.{key}", "unknown parameter group"
-                             + _suggest(key, Params.groups())
+                             + suggest(key, Params.groups())
                              + f"; allowed: {', '.join(Params.groups())}")
         else:
             _add_param(data, origins, source, key, f"params.{key}", value)
+    _normalise_interventions(raw, source, data, origins)
+    return data, origins
+
+
+def _check_top(raw: dict[str, Any], source: str) -> None:
+    """The top-level keys: known, and tables or arrays of tables as each should be."""
+    for key, value in raw.items():
+        if key not in TOP_KEYS:
+            raise InputError(source, key, "unknown key" + suggest(key, TOP_KEYS)
+                             + f"; allowed: {', '.join(TOP_KEYS)}")
+        if key == "extends":
+            continue
+        if key in ("scenario", "params"):
+            if not isinstance(value, dict):
+                raise InputError(source, key, f"got {_show(value)}; allowed: a table "
+                                 f"([{key}] followed by key = value lines)")
+        elif not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise InputError(source, key, f"got {_show(value)}; allowed: an array of tables "
+                             f"([[{key}]] blocks)")
+
+
+def _normalise_interventions(raw, source: str, data, origins) -> None:
+    """Give every intervention entry its name (unique) and record where its keys were set."""
     seen: dict[str, int] = {}
     for i, entry in enumerate(raw.get("interventions", [])):
         where = f"interventions[{i}]"
@@ -430,7 +416,6 @@ def _normalise(raw: dict[str, Any], source: str):
         origins[f"interventions.{name}"] = (source, where)
         for k in entry:
             origins[f"interventions.{name}.{k}"] = (source, f"{where}.{k}")
-    return data, origins
 
 
 def _add_param(data, origins, source, key, written, value) -> None:
@@ -503,7 +488,7 @@ class _Where:
             for j, v in enumerate(value):
                 if choices and v not in choices:
                     raise self.fail(f"{path}[{j}]", f"got {v!r}; allowed: one of "
-                                    + ", ".join(map(repr, choices)) + _suggest(v, choices))
+                                    + ", ".join(map(repr, choices)) + suggest(v, choices))
             return tuple(value)
         if isinstance(f.default, str) and not isinstance(value, str):
             raise self.fail(path, f"got {_show(value)}; allowed: a string")
@@ -564,26 +549,8 @@ def _build_world(data, where: _Where, params: Params) -> World:
     default = default_world()
     items: dict[str, list[Any]] = {}
     for key, cls in (("regions", Region), ("sectors", Sector), ("firms", FirmGroup)):
-        if key not in data:
-            items[key] = list(getattr(default, key))
-            continue
-        fields_ = _ARRAY_FIELDS[key]
-        built = []
-        for i, entry in enumerate(data[key]):
-            at = f"{key}[{i}]"
-            for k in entry:
-                if k not in fields_:
-                    raise where.fail(f"{at}.{k}", "unknown key" + _suggest(k, fields_)
-                                     + f"; allowed: {', '.join(fields_)}")
-            for k in _REQUIRED[key]:
-                if k not in entry:
-                    raise where.fail(f"{at}.{k}", f"missing; allowed: {_allowed(fields_[k])}")
-            values = {k: where.check(f"{at}.{k}", v, fields_[k]) for k, v in entry.items()}
-            for k in ("name", "input", "region", "sector"):
-                if k in values and not values[k].strip():
-                    raise where.fail(f"{at}.{k}", "empty; allowed: a non-empty name")
-            built.append(cls(**values))
-        items[key] = built
+        items[key] = (_build_entries(data[key], key, cls, where) if key in data
+                      else list(getattr(default, key)))
     for key in ("regions", "sectors"):
         if not items[key]:
             raise where.fail(key, f"empty; allowed: at least one entry ([[{key}]])")
@@ -598,20 +565,7 @@ def _build_world(data, where: _Where, params: Params) -> World:
             if getattr(r, k) > side:
                 raise where.fail(f"regions[{i}].{k}", f"got {getattr(r, k)!r}; allowed: a "
                                  f"number from 0 to world_size ({side:g} km)")
-    rnames = [r.name for r in items["regions"]]
-    snames = [s.name for s in items["sectors"]]
-    for i, g in enumerate(items["firms"]):
-        for k, names in (("region", rnames), ("sector", snames)):
-            v = getattr(g, k)
-            if v not in names:
-                raise where.fail(f"firms[{i}].{k}", f"got {v!r}; allowed: one of "
-                                 f"{_names(names)}{_suggest(v, names)}")
-    if "firms" in data and sum(g.count for g in items["firms"]) == 0:
-        raise where.fail("firms", "no firms at all; allowed: at least one firm (a count > 0)")
-    total = sum(g.count for g in items["firms"])
-    if total > MAX_FIRMS:
-        raise where.fail("firms", f"{total:,} firms in all; allowed: at most {MAX_FIRMS:,} "
-                         "(the memory a model of more would need)")
+    _check_firm_groups(items, "firms" in data, where)
     try:
         return World(regions=tuple(items["regions"]), sectors=tuple(items["sectors"]),
                      firms=tuple(items["firms"]))
@@ -619,8 +573,49 @@ def _build_world(data, where: _Where, params: Params) -> World:
         raise where.fail("", str(exc)) from None
 
 
+def _build_entries(entries, key: str, cls, where: _Where) -> list[Any]:
+    """The ``[[regions]]``, ``[[sectors]]`` or ``[[firms]]`` entries, each field checked."""
+    fields_ = _ARRAY_FIELDS[key]
+    built = []
+    for i, entry in enumerate(entries):
+        at = f"{key}[{i}]"
+        for k in entry:
+            if k not in fields_:
+                raise where.fail(f"{at}.{k}", "unknown key" + suggest(k, fields_)
+                                 + f"; allowed: {', '.join(fields_)}")
+        for k in _REQUIRED[key]:
+            if k not in entry:
+                raise where.fail(f"{at}.{k}", f"missing; allowed: {_allowed(fields_[k])}")
+        values = {k: where.check(f"{at}.{k}", v, fields_[k]) for k, v in entry.items()}
+        for k in ("name", "input", "region", "sector"):
+            if k in values and not values[k].strip():
+                raise where.fail(f"{at}.{k}", "empty; allowed: a non-empty name")
+        built.append(cls(**values))
+    return built
+
+
+def _check_firm_groups(items: dict[str, list[Any]], listed: bool, where: _Where) -> None:
+    """Firm groups name regions and sectors of the world; there are some, and not too many."""
+    rnames = [r.name for r in items["regions"]]
+    snames = [s.name for s in items["sectors"]]
+    for i, g in enumerate(items["firms"]):
+        for k, names in (("region", rnames), ("sector", snames)):
+            v = getattr(g, k)
+            if v not in names:
+                raise where.fail(f"firms[{i}].{k}", f"got {v!r}; allowed: one of "
+                                 f"{_names(names)}{suggest(v, names)}")
+    total = sum(g.count for g in items["firms"])
+    if listed and total == 0:
+        raise where.fail("firms", "no firms at all; allowed: at least one firm (a count > 0)")
+    if total > MAX_FIRMS:
+        raise where.fail("firms", f"{total:,} firms in all; allowed: at most {MAX_FIRMS:,} "
+                         "(the memory a model of more would need)")
+
+
 def _build_interventions(data, where: _Where, world: World,
                          params: Params) -> tuple[Intervention, ...]:
+    """The enabled interventions, each kind checking its own fields
+    (:meth:`sim.interventions.base.Intervention.check_fields`); no kind's rule lives here."""
     entries = []
     for entry in data["interventions"]:  # `enabled = false` drops an (inherited) intervention
         enabled = entry.get("enabled", True)
@@ -634,42 +629,27 @@ def _build_interventions(data, where: _Where, world: World,
             "inputs": list(world.inputs)}
     out: list[Intervention] = []
     for entry in entries:
-        name = entry["name"]
-        at = f"interventions.{name}"
+        at = f"interventions.{entry['name']}"
         kind = entry.get("kind")
         if kind is None:
             raise where.fail(f"{at}.kind", "missing; allowed: one of " + ", ".join(KINDS))
         if not isinstance(kind, str) or kind not in KINDS:
             raise where.fail(f"{at}.kind", f"got {_show(kind)}; allowed: one of "
-                             + ", ".join(KINDS) + _suggest(str(kind), KINDS))
-        cls = KINDS[kind]
-        infos = cls.fields_info()
-        values: dict[str, Any] = {}
-        for k, v in entry.items():
-            if k in ("kind", "enabled"):
-                continue
-            if k not in infos:
-                raise where.fail(f"{at}.{k}", f"unknown key for kind {kind!r}"
-                                 + _suggest(k, infos) + f"; allowed: kind, {', '.join(infos)}")
-            if k in cls.from_params:
-                values[k] = _check_from_param(where, f"{at}.{k}", v, infos[k],
-                                              cls.from_params[k])
-            else:
-                values[k] = where.check(f"{at}.{k}", v, infos[k])
-        for k in ("regions", "sectors", "size_classes"):  # no targeting the kind would ignore
-            if values.get(k) and k not in cls.targets:
-                raise where.fail(f"{at}.{k}", f"kind {kind!r} does not target by {k}; allowed: "
-                                 "leave it out (this kind targets by "
-                                 + (", ".join(cls.targets) or "nothing: it acts on all firms")
-                                 + ")")
-        _check_intervention(where, at, name, values, infos, names, refs, world, params,
-                            cls.from_params)
+                             + ", ".join(KINDS) + suggest(str(kind), KINDS))
+        ctx = _EntryContext(where, at, params, refs, [n for n in names if n != entry["name"]],
+                            world)
+        values = KINDS[kind].check_fields(entry, ctx)
         try:
-            out.append(cls(**values))
+            out.append(KINDS[kind](**values))
         except (TypeError, ValueError) as exc:  # pragma: no cover - checked above
             raise where.fail(at, str(exc)) from None
-    # `after` must not form a cycle: none of the interventions in it could ever start
-    after = {iv.name: iv.after for iv in out if iv.after}
+    _check_after_chains(out, where)
+    return tuple(out)
+
+
+def _check_after_chains(interventions, where: _Where) -> None:
+    """``after`` must not form a cycle: none of the interventions in it could ever start."""
+    after = {iv.name: iv.after for iv in interventions if iv.after}
     for start in after:
         seen, node = [start], after[start]
         while node in after and node not in seen:
@@ -678,95 +658,47 @@ def _build_interventions(data, where: _Where, world: World,
         if node == start:
             raise where.fail(f"interventions.{start}.after", "cycle: " + " -> ".join(
                 [*seen, start]) + "; allowed: a chain that ends (none of these could start)")
-    return tuple(out)
 
 
-def _check_from_param(where: _Where, path: str, value: Any, f: dataclasses.Field,
-                      param: str) -> Any:
-    """Check an intervention field that stands for a model parameter: -1 (take the
-    parameter's value) or a value the parameter itself allows."""
-    allowed = _from_param_allowed(param).replace("`", "")
-    try:
-        value = coerce(path, value, f)
-        if value != -1:
-            value = coerce(path, value, _param_field(param))
-    except ParameterError:
-        raise where.fail(path, f"got {_show(value)}; allowed: {allowed}") from None
-    return value
+class _EntryContext:
+    """What an intervention kind sees of the scenario while it checks its entry (see
+    :meth:`sim.interventions.base.Intervention.check_fields`)."""
 
+    def __init__(self, where: _Where, at: str, params: Params, refs: dict[str, list[str]],
+                 others: list[str], world: World):
+        self.where, self.at, self.params = where, at, params
+        self.refs, self.others, self.world = refs, others, world
 
-def _param_field(param: str) -> dataclasses.Field:
-    group, name = Params.resolve(param)
-    return _FIELD_INFO[group][name]
+    def fail(self, field_: str, message: str):
+        raise self.where.fail(f"{self.at}.{field_}", message)
+
+    def check(self, field_: str, value: Any, f: dataclasses.Field) -> Any:
+        return self.where.check(f"{self.at}.{field_}", value, f)
+
+    def check_from_param(self, field_: str, value: Any, f: dataclasses.Field,
+                         param: str) -> Any:
+        """An intervention field that stands for a model parameter: -1 (take the
+        parameter's value) or a value the parameter itself allows."""
+        path = f"{self.at}.{field_}"
+        allowed = _from_param_allowed(param).replace("`", "")
+        try:
+            value = coerce(path, value, f)
+            if value != -1:
+                value = coerce(path, value, param_field(param))
+        except ParameterError:
+            raise self.where.fail(path, f"got {_show(value)}; allowed: {allowed}") from None
+        return value
+
+    def outputs(self) -> tuple[str, ...]:
+        return known_outputs(self.world)
 
 
 def _from_param_allowed(param: str) -> str:
     name = Params.resolve(param)[1]
-    return f"-1 (the model's `{name}`) or {describe_allowed(_param_field(param))}"
-
-
-def _check_intervention(where, at, name, values, infos, names, refs, world, params,
-                        from_params) -> None:
-    """Cross-field and cross-reference checks of one intervention's values."""
-    def get(k):
-        v = values.get(k, infos[k].default)
-        return params.get(from_params[k]) if k in from_params and v == -1 else v
-
-    for k, kind in _REFERENCES.items():
-        if k not in infos:
-            continue
-        v = get(k)
-        allowed = refs[kind]
-        if isinstance(v, tuple):
-            for j, item in enumerate(v):
-                if item not in allowed:
-                    raise where.fail(f"{at}.{k}[{j}]", f"got {item!r}; allowed: one of "
-                                     f"{_names(allowed)}{_suggest(item, allowed)}")
-        elif v == "" and k in ("region", "sector", "input"):
-            raise where.fail(f"{at}.{k}", f"missing; allowed: one of {_names(allowed)}")
-        elif v not in allowed:
-            raise where.fail(f"{at}.{k}", f"got {v!r}; allowed: one of {_names(allowed)}"
-                             f"{_suggest(v, allowed)}")
-    if get("duration") == 0:
-        raise where.fail(f"{at}.duration", "got 0; allowed: -1 (no limit) or an integer >= 1")
-    start, end = get("start"), get("end")
-    if end >= 0 and end <= start:
-        raise where.fail(f"{at}.end", f"got {end}, not after start ({start}); allowed: "
-                         f"-1 (no end) or a month > {start}")
-    after = get("after")
-    if after:
-        others = [n for n in names if n != name]
-        if after not in others:
-            raise where.fail(f"{at}.after", f"got {after!r}; allowed: the name of another "
-                             f"intervention: {_names(others)}{_suggest(after, others)}")
-    metric = get("when_metric")
-    if metric:
-        known = known_outputs(world)
-        if metric not in known:
-            raise where.fail(f"{at}.when_metric", f"got {metric!r}{_suggest(metric, known)}; "
-                             "allowed: a per-step output such as cooperation_rate, mean_trust "
-                             "or firms (listed in docs/scenarios.md)")
-    elif "when_at_least" in values:
-        raise where.fail(f"{at}.when_at_least", "set without when_metric; allowed: give "
-                         "when_metric too, or remove when_at_least")
-    grant, share = values.get("grant_share"), get("member_share_min") \
-        if "member_share_min" in infos else None
-    if grant is not None and share is not None and grant >= 0 and grant > 1.0 - share + 1e-12:
-        raise where.fail(f"{at}.grant_share", f"got {grant!r}, which leaves members less than "
-                         f"member_share_min ({share!r}); allowed: a number from 0 to "
-                         f"{1.0 - share:g}, or -1 (by MSE-CDP cost band)")
+    return f"-1 (the model's `{name}`) or {describe_allowed(param_field(param))}"
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _names(names) -> str:
-    return ", ".join(repr(n) for n in names) if names else "(none)"
-
-
 def _allowed(f: dataclasses.Field) -> str:
     if isinstance(f.default, str):
         return "a string"
@@ -844,7 +776,7 @@ def reference_markdown() -> str:
                       f"Targeting fields it uses: {reach}.", ""])
         if own:
             table("", own, from_params=cls.from_params)
-    outputs = ", ".join(f"`{k}`" for k in _output_templates())
+    outputs = ", ".join(f"`{k}`" for k in SERIES)
     lines.extend(["### Outputs `when_metric` may name", "",
                   "The per-step outputs of the model (`{sector}` and `{region}` stand for the "
                   "names in the scenario's world): " + outputs + ".", ""])

@@ -229,11 +229,43 @@ def _logit_choice(utility: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(choice, utility.shape[1] - 1)
 
 
-def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[str, object]:
+def _logit_choices(utility: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Draw a from softmax(utility[rows[a]]) by inverse CDF with ``u[a]``, int64[n]: equal to
+    ``_logit_choice(utility[rows], u)`` (each row's weights computed once, by numpy's exp)."""
+    p = np.exp(utility - utility.max(axis=1, keepdims=True))
+    out = np.empty(u.shape[0], dtype=np.int64)
+    _inverse_cdf(p, rows, u, out)
+    return out
+
+
+@numba.njit(cache=True)
+def _inverse_cdf(p, rows, u, out):
+    """out[a] = how many entries of the normalised cumulative sum of ``p[rows[a]]`` (float64[m,
+    K], int64[n]) lie below ``u[a]`` (float64[n]), at most K - 1: the inverse CDF, summed and
+    normalised as numpy's ``cumsum`` and division do."""
+    k = p.shape[1]
+    cdf = np.empty(k)
+    for a in range(u.shape[0]):
+        row = rows[a]
+        total = 0.0
+        for j in range(k):
+            total += p[row, j]
+            cdf[j] = total
+        below = 0
+        for j in range(k):
+            if cdf[j] / total < u[a]:
+                below += 1
+        out[a] = min(below, k - 1)
+
+
+def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: np.ndarray,
+          month: int) -> dict[str, object]:
     """Who enters this month: spin-offs and outside entrants, with sector, region and place.
 
     Spin-offs are drawn per firm, keyed by ``(key, month)`` (:mod:`sim.core.streams`); how many
-    outsiders enter, and where, comes from ``rng``.
+    outsiders enter, and where, comes from ``rng``. Outsiders choose a sector by this month's
+    prices (``market``, a :class:`sim.mechanisms.market.MarketState`) and a region by its
+    attractiveness, or, in the dartboard mode, with the probabilities ``dartboard`` [R].
 
     Returns a dict of arrays describing the entrants (``region``, ``sector``, ``parent`` slot or
     -1); the model creates them.
@@ -241,7 +273,6 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
     firms, dp = model.firms, model.params.demography
     n_alive = firms.n_alive
     n_regions = len(model.world.regions)
-    n_sectors = len(model.world.sectors)
 
     # spin-offs of profitable firms: same sector, same region (Arthur 1990)
     spins = np.empty(firms.capacity, dtype=np.bool_)
@@ -264,18 +295,20 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
     else:
         sector_u = rng.random(n_out)
         w = model.world_arrays
-        price_ratio = model.sector_price / w["sector_price"]
+        price_ratio = market.sector_price / w["sector_price"]
         s_util = (np.log(np.maximum(w["sector_weight"], 1e-12))
                   + dp.sector_choice_sensitivity * (price_ratio - 1.0))
-        out_sector = _logit_choice(np.broadcast_to(s_util, (n_out, n_sectors)), sector_u)
+        out_sector = _logit_choices(s_util[None, :], np.zeros(n_out, dtype=np.int64), sector_u)
         region_u = rng.random(n_out)
         if mode == "dartboard":
-            probs = model.dartboard_probs
+            probs = dartboard
             cdf = np.cumsum(probs) / probs.sum()
             out_region = np.minimum(np.searchsorted(cdf, region_u, side="right"), n_regions - 1)
+        elif n_out:
+            util = attractiveness(model, market)  # [S, R]
+            out_region = _logit_choices(util, out_sector, region_u)
         else:
-            util = attractiveness(model)  # [S, R]
-            out_region = _logit_choice(util[out_sector], region_u)
+            out_region = np.zeros(0, dtype=np.int64)
     return {
         "region": np.concatenate([firms.region[parents], out_region]).astype(np.int64),
         "sector": np.concatenate([firms.sector[parents], out_sector]).astype(np.int64),
@@ -283,21 +316,23 @@ def entry(model, rng: np.random.Generator, key: np.ndarray, month: int) -> dict[
     }
 
 
-def viable(model, region: np.ndarray, sector: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def viable(model, market, region: np.ndarray, sector: np.ndarray,
+           sizes: np.ndarray) -> np.ndarray:
     """Whether outside entrants of potential size ``sizes`` would make a profit where they
     chose to go, bool[n]: free entry, which makes entry fall as congestion rises.
 
     A new firm's talent makes its labour gap 0 at its potential size ``L`` at base prices and
-    costs (:meth:`sim.model.ClusterModel._talent`). Now, with the cost of a worker ``c`` times
-    and the value of output ``v`` times the base (price and localisation), its best size is
-    ``L* = L (v / c)^(1 / (1 - theta))``, where it earns ``(1 - theta) / theta w L* - F``."""
+    costs (:func:`sim.mechanisms.population.talent`). Now (this month's ``market``), with the
+    cost of a worker ``c`` times and the value of output ``v`` times the base (price and
+    localisation), its best size is ``L* = L (v / c)^(1 / (1 - theta))``, where it earns
+    ``(1 - theta) / theta w L* - F``."""
     mp, w = model.params.market, model.world_arrays
     theta = mp.labour_elasticity
     base = mp.wage * w["wage_index"][region] + w["land_cost"][region]
-    now = (mp.wage * w["wage_index"][region] * model.wage_mult[region]
-           + w["land_cost"][region] * model.mods.land_mult[region] * model.rent_mult[region])
-    value = (model.sector_price[sector] / w["sector_price"][sector]
-             * model.localisation[sector, region])
+    now = (mp.wage * w["wage_index"][region] * market.wage_mult[region]
+           + w["land_cost"][region] * model.mods.land_mult[region] * market.rent_mult[region])
+    value = (market.sector_price[sector] / w["sector_price"][sector]
+             * market.localisation[sector, region])
     if theta >= 1.0:
         return value >= now / base
     best = sizes * (value * base / np.maximum(now, 1e-12)) ** (1.0 / (1.0 - theta))
@@ -317,23 +352,38 @@ def _firm_counts(alive, sector, region, n_sectors, n_regions):
     return add_chunks(part)
 
 
-def attractiveness(model) -> np.ndarray:
-    """Utility of each region for an entrant of each sector, float64[S, R]."""
+def attractiveness(model, market) -> np.ndarray:
+    """Utility of each region for an entrant of each sector, float64[S, R] (land rents with
+    this month's congestion, from ``market``)."""
     firms, dp, w = model.firms, model.params.demography, model.world_arrays
     n_regions = len(model.world.regions)
     n_sectors = len(model.world.sectors)
     counts = _firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
-    sup = model.suppliers
-    sup_counts = np.bincount(sup.input * n_regions + sup.region,
-                             minlength=len(model.world.inputs) * n_regions
-                             ).reshape(len(model.world.inputs), n_regions)
-    sup_for_sector = sup_counts[w["sector_input"]]
+    suppliers, access, land_scale = _attraction_constants(model)
     fac_counts = np.zeros((n_sectors, n_regions))
     fac = model.facilities
-    for f in np.flatnonzero(fac.operating()) if fac.n else []:
-        fac_counts[fac.sectors[f], fac.region[f]] += 1.0
-    land = w["land_cost"] * model.mods.land_mult * model.rent_mult  # congestion included
-    land_norm = land / max(float(w["land_cost"].mean()), 1e-12)
-    return (dp.beta_sector * np.log1p(counts) + dp.beta_supplier * np.log1p(sup_for_sector)
-            + dp.beta_facility * fac_counts + dp.beta_access * w["market_access"][None, :]
-            - dp.beta_land * land_norm[None, :])
+    for f in range(fac.n):
+        if fac.status[f] == fac.OPERATING:
+            fac_counts[fac.sectors[f], fac.region[f]] += 1.0
+    land = w["land_cost"] * model.mods.land_mult * market.rent_mult  # congestion included
+    land_norm = land / land_scale
+    return (dp.beta_sector * np.log1p(counts) + suppliers + dp.beta_facility * fac_counts
+            + access - dp.beta_land * land_norm[None, :])
+
+
+def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float]:
+    """The terms of :func:`attractiveness` fixed for a run (suppliers do not move, the world
+    and the parameters do not change): the suppliers' term [S, R], the market access term
+    [1, R] and the land cost that normalises rents; computed once per model."""
+    cached = getattr(model, "_attraction_constants", None)
+    if cached is not None:
+        return cached
+    dp, w, sup = model.params.demography, model.world_arrays, model.suppliers
+    n_regions, n_inputs = len(model.world.regions), len(model.world.inputs)
+    sup_counts = np.bincount(sup.input * n_regions + sup.region,
+                             minlength=n_inputs * n_regions).reshape(n_inputs, n_regions)
+    cached = (dp.beta_supplier * np.log1p(sup_counts[w["sector_input"]]),
+              dp.beta_access * w["market_access"][None, :],
+              max(float(w["land_cost"].mean()), 1e-12))
+    model._attraction_constants = cached
+    return cached

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sim.core.month import Month
 from sim.core.parallel import parallel_kernel
 from sim.core.state import FacilityState
 from sim.core.totals import CHUNK, add_chunks, slots_where
@@ -256,12 +257,13 @@ def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t:
     return True, members, share * fac.cost[f] / k
 
 
-def step(model, t: int) -> dict[str, float]:
+def step(model, month: Month, t: int) -> dict[str, float]:
     """One month of joint infrastructure: drives, construction, use, fees, upkeep.
 
-    Use is decided on last month's bills (``model.tmp["input_cost"]``, ``["waste_cost"]``, from
-    the market phase of month ``t - 1``): a firm born in month ``t - 1`` or later has none yet
-    and values the cost and waste services at 0 (see :func:`_use`)."""
+    Use is decided on last month's bills (``month.last_input_cost``, ``last_waste_cost``,
+    from the market phase of month ``t - 1``): a firm born in month ``t - 1`` or later has none
+    yet and values the cost and waste services at 0 (see :func:`_use`). Each firm's service,
+    its effect and level, and its fee go to ``month`` for the market."""
     firms, fac, fp = model.firms, model.facilities, model.params.facilities
     books = {"contributions": 0.0, "built": 0}
     # private drives: one sector in one region, no grant, every drive_interval months
@@ -304,10 +306,8 @@ def step(model, t: int) -> dict[str, float]:
     operating = np.flatnonzero(fac.operating()) if fac.n else np.zeros(0, dtype=np.int64)
     n = firms.capacity
     if operating.size == 0:
-        # no firm uses a facility: empty arrays say so to the market
+        # no firm uses a facility: the month's empty facility arrays say so to the market
         # (sim.mechanisms.market._service_of), without a pass over the firms for each
-        for key in ("facility_level", "facility_fee", "facility_service", "facility_effect"):
-            model.tmp.pop(key, None)
         firms.uses.fill(-1)
         return books
     nf = fac.n
@@ -332,8 +332,8 @@ def step(model, t: int) -> dict[str, float]:
     # last month's bills were made in the market phase of month t - 1, before that month's
     # entrants took their slots: an entrant decides on no bills, not its predecessor's
     users_local = _use(firms.alive, firms.region, firms.sector, firms.member_of, local,
-                       firms.revenue, _last_month(model.tmp, "input_cost"),
-                       _last_month(model.tmp, "waste_cost"), firms.born, t - 1,
+                       firms.revenue, month.last_input_cost, month.last_waste_cost,
+                       firms.born, t - 1,
                        np.array(fac.region, dtype=np.int64)[operating], sector_mask[operating],
                        f_service, f_effect, expected_level[operating], fee_member[operating],
                        fee_other[operating], uses_local, np.empty(n), fee)
@@ -361,18 +361,9 @@ def step(model, t: int) -> dict[str, float]:
     for f in range(nf):
         fac.support[f] = 0.0
     firms.uses = uses
-    model.tmp["facility_level"] = level
-    model.tmp["facility_fee"] = fee
-    model.tmp["facility_service"] = service
-    model.tmp["facility_effect"] = effect
+    month.facility_level, month.facility_fee = level, fee
+    month.facility_service, month.facility_effect = service, effect
     return books
-
-
-def _last_month(tmp: dict, key: str) -> np.ndarray:
-    """Last month's per-firm array ``tmp[key]`` (empty if none): :func:`_use` counts slots
-    beyond its end as 0."""
-    old = tmp.get(key)
-    return np.zeros(0) if old is None else old
 
 
 def _open_private_drives(model, t: int) -> None:

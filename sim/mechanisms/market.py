@@ -32,19 +32,56 @@ worker costs there, which drives growth (:mod:`sim.mechanisms.demography`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
+from sim.core.month import NO_SERVICE, Month
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks
 
-__all__ = ["step", "sector_output", "sector_prices", "congestion"]
+__all__ = ["MarketState", "step", "sector_output", "sector_prices", "congestion",
+           "initial_output"]
 
 
-#: The facility arrays of a month in which no facility operates: no firm uses one.
-NO_SERVICE = np.zeros(0, dtype=np.int64)
-#: Their float arrays (effect, level, fee) in such a month.
-NO_LEVEL = np.zeros(0)
+@dataclass(slots=True)
+class MarketState:
+    """What the market keeps between months: the references of the start and this month's
+    prices and congestion, which entry reads (:mod:`sim.mechanisms.demography`).
+
+    Float64 arrays over sectors ``S`` and regions ``R``."""
+
+    #: local demand at the base price, [S]: each sector's initial output
+    demand0: np.ndarray
+    #: employment of each sector in each region at the start, [S, R], and of each region, [R]
+    #: (floored at a quarter of an even spread, so that an empty start stays finite)
+    emp0: np.ndarray
+    emp0_region: np.ndarray
+    #: this month's sector prices, [S] (the base prices before the first month)
+    sector_price: np.ndarray
+    #: this month's localisation factor a_sr, [S, R], and wage and rent multipliers, [R]
+    localisation: np.ndarray
+    wage_mult: np.ndarray
+    rent_mult: np.ndarray
+
+    @classmethod
+    def at_start(cls, firms, q_sector: np.ndarray, world_arrays: dict, n_sectors: int,
+                 n_regions: int) -> MarketState:
+        """The market of the initial firms, whose sector outputs are ``q_sector``
+        (:func:`initial_output`): demand at the base price is what they make (so prices start
+        near base), and congestion and localisation are measured against where they employ."""
+        n = firms.n_alive
+        mean_q = float(q_sector.sum() / max(n, 1)) if n else 1.0
+        demand0 = np.where(q_sector > 0, q_sector, mean_q * world_arrays["sector_weight"])
+        emp = employment_by(firms, n_sectors, n_regions)
+        total = max(float(emp.sum()), 1.0)
+        return cls(demand0=demand0,
+                   emp0=np.maximum(emp, 0.25 * total / (n_sectors * n_regions)),
+                   emp0_region=np.maximum(emp.sum(axis=0), 0.25 * total / n_regions),
+                   sector_price=world_arrays["sector_price"].copy(),
+                   localisation=np.ones((n_sectors, n_regions)),
+                   wage_mult=np.ones(n_regions), rent_mult=np.ones(n_regions))
 
 
 @numba.njit(cache=True)
@@ -153,6 +190,13 @@ def sector_output(alive, sector, output, n_sectors) -> np.ndarray:
                    np.ones((n_sectors, 1)), 1.0, np.empty(n))
 
 
+def initial_output(firms, theta: float, n_sectors: int) -> np.ndarray:
+    """Output of each sector at set-up, float64[S]: ``A T L^theta`` summed over live firms
+    (no localisation, facility or congestion yet)."""
+    q_firm = firms.productivity * firms.talent * firms.employees ** theta
+    return sector_output(firms.alive, firms.sector, q_firm, n_sectors)
+
+
 def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult,
                   outside=0.0, cap=3.0):
     """Sector prices: the local inverse demand curve, never below the outside markets' price
@@ -227,35 +271,35 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
         labour_gap[i] = min(1.0, max(-1.0, gap))
 
 
-def step(model, t: int) -> dict[str, float]:
+def step(model, state: MarketState, month: Month, t: int) -> dict[str, float]:
     """One month of production and trade (``t``: months since set-up, burn-in included).
-    Updates output, revenue, profit, capital and the labour gap (``model.tmp``)."""
+    Updates output, revenue, profit and capital, the market's prices and congestion
+    (``state``) and the month's labour gap, bills and interest subsidy (``month``); returns
+    the month's books."""
     firms, mp, w = model.firms, model.params.market, model.world_arrays
-    mods, tmp = model.mods, model.tmp
+    mods = model.mods
     n = firms.capacity
     n_sectors, n_regions = len(model.world.sectors), len(model.world.regions)
     # this month's facility use (sim.mechanisms.facilities); empty arrays when no facility operates
-    service = tmp.get("facility_service", NO_SERVICE)
-    effect = tmp.get("facility_effect", NO_LEVEL)
-    level = tmp.get("facility_level", NO_LEVEL)
+    service, effect, level = month.facility_service, month.facility_effect, month.facility_level
     # localisation economies and congestion, from where the workers are now
     local, wage_mult, rent_mult = congestion(employment_by(firms, n_sectors, n_regions),
-                                             model.emp0, model.emp0_region, mp)
-    model.localisation, model.wage_mult, model.rent_mult = local, wage_mult, rent_mult
+                                             state.emp0, state.emp0_region, mp)
+    state.localisation, state.wage_mult, state.rent_mult = local, wage_mult, rent_mult
     q_sector = _output(firms.alive, firms.productivity, firms.talent, firms.employees, service,
                        effect, level,
                        firms.sector, n_sectors, firms.region, local, mp.labour_elasticity,
                        firms.output)
-    demand = model.demand0 * mp.demand_level * (1.0 + mp.demand_growth) ** t
+    demand = state.demand0 * mp.demand_level * (1.0 + mp.demand_growth) ** t
     price = sector_prices(q_sector, demand, w["sector_price"], mp.demand_elasticity,
                           model.params.switches.market, mods.demand_mult, mp.outside_price,
                           mp.price_cap)
-    model.sector_price = price
-    unit_cost = tmp.get("unit_input_cost")
+    state.sector_price = price
+    unit_cost = month.unit_input_cost
     if unit_cost is None or unit_cost.shape[0] != n:
         unit_cost = w["sector_input_price"][firms.sector] * mods.input_price_mult[
             w["sector_input"][firms.sector]]
-    fee = tmp.get("facility_fee", NO_LEVEL)
+    fee = month.facility_fee
     input_cost = np.empty(n)
     waste_cost = np.empty(n)
     subsidy = np.empty(n)
@@ -268,10 +312,10 @@ def step(model, t: int) -> dict[str, float]:
               mp.interest_rate, firms.interest_subsidy, firms.coop_income, service, effect,
               level, mp.labour_elasticity,
               firms.revenue, firms.profit, input_cost, waste_cost, subsidy, gap)
-    tmp["input_cost"] = input_cost
-    tmp["waste_cost"] = waste_cost
-    tmp["interest_subsidy"] = subsidy
-    tmp["labour_gap"] = gap
+    month.input_cost = input_cost
+    month.waste_cost = waste_cost
+    month.interest_subsidy = subsidy
+    month.labour_gap = gap
     profit, fees, subsidies, drawn = _settle(firms.alive, firms.capital, firms.profit,
                                              firms.revenue, fee, subsidy, mp.payout_rate,
                                              mp.capital_buffer_months)

@@ -23,12 +23,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.core import streams
+from sim.core import graph, streams
 from sim.core.parallel import parallel_kernel
+from sim.core.state import SupplierState
 from sim.core.totals import CHUNK, add_chunks, slots_where
-from sim.measure import graph
+from sim.mechanisms.demography import place
 
-__all__ = ["step", "gate_prices", "infra_factor"]
+__all__ = ["step", "gate_prices", "infra_factor", "setup", "set_reference_volumes",
+           "update_volumes"]
 
 
 def infra_factor(infrastructure: np.ndarray) -> np.ndarray:
@@ -119,7 +121,7 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
 
 def purchasing_groups(partner, back, trust, alive, finput, trust_min):
     """Connected components of ties trusted both ways at ``trust_min`` or above between firms
-    buying the same input (:func:`sim.measure.graph.components`, in parallel).
+    buying the same input (:func:`sim.core.graph.components`, in parallel).
 
     Returns root : int64[N] (the lowest slot of each live firm's group, -1 for dead firms) and
     size : int64[N] (the size of each live firm's group, 0 for dead firms).
@@ -261,3 +263,45 @@ def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float,
     sup.volume = memory * now + (1.0 - memory) * sup.volume
     if expansion > 0.0 and sup.capacity is not None:
         sup.capacity = sup.capacity + expansion * np.maximum(sup.volume - sup.capacity, 0.0)
+
+
+def setup(sp, world, world_arrays: dict, world_size: float,
+          rng: np.random.Generator) -> SupplierState:
+    """``suppliers_per_input`` suppliers of each input, spread over the regions in turn, placed
+    around their region's centre, each with a base price within about 5% of its input's (the
+    price of the sectors that buy it). Adds the suppliers of each input, in order, to
+    ``world_arrays`` (``by_input``, ``by_input_start``). Volumes are set once the firms exist
+    (:func:`set_reference_volumes`)."""
+    n_in, n_reg = len(world.inputs), len(world.regions)
+    per = sp.suppliers_per_input
+    input_code = np.repeat(np.arange(n_in), per)
+    region = (np.arange(n_in * per) + input_code) % n_reg
+    x, y = place(rng, region, world_arrays, world_size)
+    base = np.zeros(n_in * per)
+    for s in world.sectors:  # an input's base price is that of the sectors that buy it
+        base[input_code == world.inputs.index(s.input)] = s.input_price
+    base *= np.exp(0.05 * rng.standard_normal(base.size))
+    sup = SupplierState(x=x, y=y, region=region.astype(np.int64),
+                        input=input_code.astype(np.int64), base_price=base,
+                        volume=np.ones(base.size), price=base.copy())
+    order = np.argsort(input_code, kind="stable")
+    world_arrays["by_input"] = order.astype(np.int64)
+    world_arrays["by_input_start"] = np.concatenate(
+        [[0], np.cumsum(np.bincount(input_code, minlength=n_in))]).astype(np.int64)
+    return sup
+
+
+def set_reference_volumes(sup, q_sector: np.ndarray, world_arrays: dict, sp,
+                          n_inputs: int) -> None:
+    """Suppliers' volumes, reference volumes and capacities from the initial firms' sector
+    outputs ``q_sector`` [S]: each supplier starts at the mean volume per supplier of its input,
+    and its reference volume is ``reference_volume`` times that mean, so that prices do not
+    depend on how many firms are simulated."""
+    wa = world_arrays
+    by_input = np.bincount(wa["sector_input"], weights=q_sector * wa["sector_ipo"],
+                           minlength=n_inputs)
+    per = np.bincount(sup.input, minlength=n_inputs).astype(np.float64)
+    mean_volume = np.where(by_input > 0, by_input / np.maximum(per, 1.0), 1.0)[sup.input]
+    sup.ref_volume = sp.reference_volume * mean_volume
+    sup.capacity = sp.supplier_capacity * sup.ref_volume
+    sup.volume = mean_volume.copy()

@@ -24,17 +24,35 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.core.errors import InputError
-from sim.measure import outputs as _outputs
+from sim.core.fields import names as _quoted
+from sim.core.fields import suggest
+from sim.io.output import atomic_write
+from sim.io.provenance import git_commit, provenance
+from sim.io.scenario import load_scenario
+from sim.measure import outputs
+from sim.measure.outputs import final_names
+from sim.studies import report
+from sim.studies.costeff import cost_effectiveness
+from sim.studies.paired import (
+    FIGURE_OUTCOMES,
+    LEVEL,
+    OUTCOMES,
+    SERIES_KEPT,
+    paired_difference,
+    t_interval,
+)
+from sim.studies.sweep.comparison import comparison_experiment
+from sim.studies.sweep.experiment import Policy
+from sim.studies.sweep.runner import run_sweep
+from sim.studies.sweep.store import SweepStore
 
 __all__ = [
     "OUTCOMES",
@@ -52,24 +70,6 @@ __all__ = [
     "compare",
 ]
 
-#: Final outcomes summarised by default (with the by-sector and by-town breakdowns).
-OUTCOMES: tuple[str, ...] = (
-    "firms", "employment", "jobs_created", "output", "mean_productivity", "survival",
-    "entries_total", "exits_total", "cooperation_rate", "mean_trust", "jp_share",
-    "facilities_built", "facilities_operating", "public_facilities_built",
-    "public_facilities_operating", "facility_users", "spv_members", "time_to_first_facility",
-    "eg_gamma_mean", "herfindahl_regions", "public_spending_total",
-)
-#: Per-step outputs drawn over time as paired differences from the base (effect bands).
-FIGURE_OUTCOMES: tuple[str, ...] = (
-    "firms", "employment", "mean_productivity", "cooperation_rate", "mean_trust",
-    "facilities_operating", "eg_gamma_mean", "public_spending_total",
-)
-#: Per-step outputs kept for every run of a comparison.
-SERIES_KEPT: tuple[str, ...] = tuple(dict.fromkeys((
-    *FIGURE_OUTCOMES, "output", "public_facilities_operating", "facility_users", "jp_share",
-    "entries", "exits")))
-LEVEL = 0.95
 #: Replicates ``--reps auto`` starts with, and its default cap.
 AUTO_START, AUTO_CAP = 5, 40
 
@@ -116,50 +116,7 @@ class Comparison:
         return len(self.seeds)
 
 
-# -- statistics -----------------------------------------------------------------------------------
-def t_interval(values, level: float = LEVEL) -> dict[str, float]:
-    """Mean, standard deviation and t-based confidence interval of the finite ``values``.
-
-    Returns a dict with ``n``, ``mean``, ``sd`` (ddof 1), ``ci_low``, ``ci_high``. With one
-    value the interval is undefined (NaN); with no spread it is the mean itself.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    nan = float("nan")
-    if n == 0:
-        return {"n": 0, "mean": nan, "sd": nan, "ci_low": nan, "ci_high": nan}
-    mean = float(x.mean())
-    if n == 1:
-        return {"n": 1, "mean": mean, "sd": nan, "ci_low": nan, "ci_high": nan}
-    sd = float(x.std(ddof=1))
-    if sd == 0.0:
-        return {"n": n, "mean": mean, "sd": 0.0, "ci_low": mean, "ci_high": mean}
-    half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
-    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
-
-
-def paired_difference(alt, base, level: float = LEVEL) -> dict[str, float]:
-    """The paired difference ``alt - base`` over replicates where both are finite.
-
-    Returns ``n``, ``mean``, ``sd``, ``ci_low``, ``ci_high`` (as :func:`t_interval`) and ``p``,
-    the two-sided p-value of the paired t-test (1 when every difference is 0).
-    """
-    a = np.asarray(alt, dtype=np.float64)
-    b = np.asarray(base, dtype=np.float64)
-    both = np.isfinite(a) & np.isfinite(b)
-    out = t_interval(a[both] - b[both], level)
-    n, sd = out["n"], out["sd"]
-    if n < 2:
-        out["p"] = float("nan")
-    elif sd == 0.0:
-        out["p"] = 1.0 if out["mean"] == 0.0 else 0.0
-    else:
-        tstat = out["mean"] / (sd / math.sqrt(n))
-        out["p"] = float(2.0 * stats.t.sf(abs(tstat), n - 1))
-    return out
-
-
+# -- summaries ------------------------------------------------------------------------------------
 def summarise(comp: Comparison, outcomes: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Per scenario and outcome: mean, sd, 95% CI; for non-base scenarios the paired difference
     from the base with its 95% CI and p-value. One row per (scenario, outcome). ``outcomes``
@@ -215,8 +172,6 @@ def public_costs(comp: Comparison) -> pd.DataFrame:
     :func:`sim.studies.costeff.classify` says: a cost per unit with its Fieller interval only when
     the gain is significant, "dominates"/"dominated" where the signs make a ratio meaningless.
     """
-    from sim.studies.costeff import cost_effectiveness
-
     rows = []
     for label in comp.labels[1:]:
         pub_a, pub_b = _paired_columns(comp, label, "public_spending_total")
@@ -239,7 +194,7 @@ def ranking(comp: Comparison, target: str | None = None, n_boot: int = 2000) -> 
     The bootstrap's generator derives from the comparison's seed.
     """
     target = target or comp.target
-    sign = _outputs.direction(target) or 1
+    sign = outputs.direction(target) or 1
     runs = comp.runs
     wide = runs.pivot(index="replicate", columns="scenario", values=target)[comp.labels]
     wide = wide.dropna()
@@ -273,28 +228,6 @@ def ranking(comp: Comparison, target: str | None = None, n_boot: int = 2000) -> 
     return pd.DataFrame(rows)
 
 
-def effect_over_time(comp: Comparison, label: str, column: str, level: float = LEVEL):
-    """Per step, the paired difference ``label - base`` of ``column`` over the replicates:
-    (steps, mean, low, high), t-based; where the differences do not vary the band is the mean."""
-    s = comp.series
-    if column not in s or s.empty:
-        return None
-    wide = s.pivot_table(index="step", columns=["scenario", "replicate"], values=column,
-                         aggfunc="first")
-    if label not in wide.columns.get_level_values(0):
-        return None
-    a, b = wide[label], wide[comp.base]
-    reps = sorted(set(a.columns) & set(b.columns))
-    d = (a[reps] - b[reps]).to_numpy(dtype=np.float64)
-    n = np.isfinite(d).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(np.where(n[:, None] > 0, d, 0.0), axis=1)
-        sd = np.nanstd(d, axis=1, ddof=1) if d.shape[1] > 1 else np.zeros(len(d))
-        tq = stats.t.ppf(0.5 + level / 2.0, np.maximum(n - 1, 1))
-        half = np.where(n >= 2, tq * np.nan_to_num(sd) / np.sqrt(np.maximum(n, 1)), 0.0)
-    return wide.index.to_numpy(), mean, mean - half, mean + half
-
-
 # -- the pipeline ---------------------------------------------------------------------------------
 def _unique_labels(scenarios) -> list[str]:
     labels: list[str] = []
@@ -308,32 +241,27 @@ def _unique_labels(scenarios) -> list[str]:
 
 def split_overrides(scenarios, overrides: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``--set`` overrides that apply to each scenario (see :func:`apply_overrides`)."""
-    import difflib
-
     names = [{iv.name for iv in sc.interventions} for sc in scenarios]
     for key in overrides:
         if key.startswith("interventions.") and key.count(".") >= 2:
             name = key.split(".")[1]
             if not any(name in n for n in names):
                 every = sorted(set().union(*names))
-                close = difflib.get_close_matches(name, every, n=1, cutoff=0.6)
                 raise InputError("--set", key, f"no scenario has an intervention named "
-                                 f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                                 + "; allowed: " + (", ".join(map(repr, every)) or "(none)"))
+                                 f"{name!r}{suggest(name, every)}; allowed: {_quoted(every)}")
     return [{k: v for k, v in overrides.items()
              if not (k.startswith("interventions.") and k.count(".") >= 2
                      and k.split(".")[1] not in mine)} for mine in names]
 
 
 def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
-                  overrides: dict[str, Any] | None = None, rule: dict[str, Any] | None = None):
-    """Load and check the scenarios of a comparison; returns its experiment
-    (:func:`sim.studies.sweep.experiment.comparison_experiment`). Writes nothing, builds no
+                  overrides: dict[str, Any] | None = None, rule: dict[str, Any] | None = None,
+                  futures=(), uncertain=(), prefix: str = "", series=SERIES_KEPT):
+    """Load and check the scenarios of a comparison; returns its experiment, one
+    :class:`~sim.studies.sweep.experiment.Policy` per scenario
+    (:func:`sim.studies.sweep.experiment.comparison_experiment`; ``futures`` and ``uncertain``
+    make it a robustness study, named ``prefix`` and the labels). Writes nothing, builds no
     model."""
-    from sim.io.scenario import load_scenario
-    from sim.measure.outputs import final_names
-    from sim.studies.sweep.experiment import comparison_experiment
-
     scenarios = [load_scenario(p) for p in paths]
     if len(scenarios) < 2:
         raise InputError("compare", "", "needs a base scenario and at least one alternative")
@@ -350,23 +278,25 @@ def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
     if steps < 1:
         raise InputError("--steps", "", f"got {steps}; allowed: an integer >= 1")
     labels = _unique_labels(scenarios)
-    levels = [{"label": lab, "path": str(Path(sc.path).resolve()), "hash": sc.hash,
-               "overrides": o, "final": final_names(sc.world)}
-              for lab, sc, o in zip(labels, scenarios, own, strict=True)]
-    name = " vs ".join(labels)
-    from sim.io.provenance import git_commit
-
-    return comparison_experiment(levels, replicates=reps, seed=seed, steps=steps,
-                                 series=SERIES_KEPT, name=name, overrides=overrides, rule=rule,
-                                 code=git_commit())
+    policies = [Policy(label=lab, path=str(Path(sc.path).resolve()), hash=sc.hash,
+                       overrides=o, final=final_names(sc.world))
+                for lab, sc, o in zip(labels, scenarios, own, strict=True)]
+    for i, f in enumerate(futures):  # every future must be a valid parameter set
+        try:
+            scenarios[0].with_overrides(f)
+        except InputError as exc:
+            raise InputError("--uncertain", "", f"future {i} is not valid: {exc.message}") \
+                from None
+    versus = " vs ".join(labels)
+    return comparison_experiment(policies, replicates=reps, seed=seed, steps=steps,
+                                 series=series, name=prefix + versus, overrides=overrides,
+                                 rule=rule, code=git_commit(), futures=futures,
+                                 uncertain=uncertain)
 
 
 def load_comparison(out: str | Path, replicates: int | None = None) -> Comparison:
     """A comparison read back from its sweep directory ``out`` (finished runs only; with
     ``replicates``, only the replicates below it)."""
-    from sim.io.scenario import load_scenario
-    from sim.studies.sweep.store import SweepStore
-
     store = SweepStore(out)
     meta = store.metadata()
     design = meta["resolved"]["design"]
@@ -406,12 +336,6 @@ def load_comparison(out: str | Path, replicates: int | None = None) -> Compariso
                       rule=dict(design.get("replicates_rule") or {}))
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    from sim.studies.sweep.store import _atomic_write_text
-
-    _atomic_write_text(text, path)
-
-
 def write_comparison(comp: Comparison, out: str | Path) -> Path:
     """Write the analysis of a comparison into its sweep directory ``out``; returns the path
     of ``report.html``.
@@ -423,9 +347,6 @@ def write_comparison(comp: Comparison, out: str | Path) -> Path:
     temporary name and moved into place; the runs themselves are the sweep's
     (``runs.parquet``, ``series/``, ``design.parquet``), queryable with ``clustersim results``.
     """
-    from sim.io.provenance import provenance
-    from sim.studies import report
-
     out = Path(out)
     summary = summarise(comp)
     costs = public_costs(comp)
@@ -444,19 +365,16 @@ def write_comparison(comp: Comparison, out: str | Path) -> Path:
                       "seed (sim.studies.sweep.experiment.run_seed, seeding 'common')"}
     decision = report.decision_summary(comp, summary, costs, rank)
     run["decision"] = decision
-    _atomic_text(out / "summary.csv", summary.to_csv(index=False))
-    _atomic_text(out / "costs.csv", costs.to_csv(index=False))
-    _atomic_text(out / "ranking.csv", rank.to_csv(index=False))
+    atomic_write(out / "summary.csv", summary.to_csv(index=False))
+    atomic_write(out / "costs.csv", costs.to_csv(index=False))
+    atomic_write(out / "ranking.csv", rank.to_csv(index=False))
     figures = report.effect_figures(comp, FIGURE_OUTCOMES)
     (out / "figures").mkdir(exist_ok=True)
     for name, png in figures.items():
-        target = out / "figures" / f"{name}.png"
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(png)
-        tmp.replace(target)
+        atomic_write(out / "figures" / f"{name}.png", png)
     html = report.render_html(comp, summary, costs, figures, run, rank, decision)
-    _atomic_text(out / "comparison.json", json.dumps(run, indent=2, default=str) + "\n")
-    _atomic_text(out / "report.html", html)
+    atomic_write(out / "comparison.json", json.dumps(run, indent=2, default=str) + "\n")
+    atomic_write(out / "report.html", html)
     return out / "report.html"
 
 
@@ -468,29 +386,6 @@ def apply_overrides(scenarios, overrides: dict[str, Any]) -> list[Any]:
     """
     return [sc.with_overrides(o) if o else sc
             for sc, o in zip(scenarios, split_overrides(scenarios, overrides), strict=True)]
-
-
-def claim_folder(exp, out: Path, force: bool, what: str) -> None:
-    """May ``exp`` run into ``out``? Yes for a new or empty folder or one that holds this very
-    ``exp`` (it resumes); a folder holding anything else is refused, or with ``force``
-    removed first."""
-    from sim.studies.sweep.store import SweepStore
-
-    store = SweepStore(out)
-    if store.busy():  # another command holds the folder (sim.io.output.claim_folder)
-        raise InputError(str(out), "", "another clustersim command is writing to it; wait for "
-                         "it to finish, or give another --out")
-    try:
-        store.check(exp)
-    except InputError:
-        if not force:
-            raise InputError(str(out), "", "already holds other results; allowed: a new or "
-                             f"empty folder, the same {what} (to resume it), or --force to "
-                             "replace it") from None
-        if out.is_dir():
-            shutil.rmtree(out)
-        else:
-            out.unlink()
 
 
 @dataclass
@@ -533,32 +428,12 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     target : str
         The outcome the ranking, the decision summary and ``--reps auto`` are about.
     """
-    from sim.studies.sweep.runner import run_sweep
-
     auto = reps == "auto"
-    if not auto and (not isinstance(reps, int) or isinstance(reps, bool) or reps < 2):
-        raise InputError("--reps", "", f"got {reps}; allowed: an integer >= 2 (confidence "
-                         "intervals need at least two replicates) or auto")
-    if workers is not None and workers < 1:
-        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
-    if target not in OUTCOMES:
-        raise InputError("--target", "", f"got {target!r}; allowed: one of "
-                         + ", ".join(OUTCOMES))
-    rule = None
-    if auto:
-        if width is None or not width > 0:
-            raise InputError("--width", "", f"got {width}; allowed: a number > 0 (with --reps "
-                             "auto: the widest paired 95% interval of --target accepted)")
-        if not isinstance(max_reps, int) or max_reps < AUTO_START:
-            raise InputError("--max-reps", "", f"got {max_reps}; allowed: an integer >= "
-                             f"{AUTO_START}")
-        rule = {"target": target, "width": float(width), "start": AUTO_START, "cap": max_reps}
-    elif width is not None:
-        raise InputError("--width", "", "only used with --reps auto")
+    rule = _replicates_rule(reps, workers, target, width, max_reps)
     exp = comparison_of(paths, reps=max_reps if auto else reps, steps=steps, seed=seed,
                         overrides=overrides, rule=rule)
     out = Path(out)
-    claim_folder(exp, out, force, "comparison")
+    SweepStore(out).make_room(exp, force, "comparison")
 
     def run(limit):
         return run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress,
@@ -578,20 +453,8 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     summary = account(run(None if not auto else n))
     comp = load_comparison(out, n)
     if auto:
-        history = []
-        while True:
-            widths = _widths(comp, target)
-            history.append({"reps": n, "widest": max(widths.values()) if widths else 0.0})
-            worst = max(widths.values()) if widths else 0.0
-            if worst <= width or n >= max_reps or not summary.exit_code == 0:
-                break
-            # the interval narrows as 1/sqrt(n): aim at the width, at least two more
-            need = math.ceil(n * (worst / width) ** 2) if worst > 0 else n + 2
-            n = min(max_reps, max(n + 2, need))
-            summary = account(run(n))
-            comp = load_comparison(out, n)
-        comp.rule = {**rule, "reps": n, "met": bool(worst <= width), "widest": worst,
-                     "widths": widths, "history": history}
+        comp, summary = _until_narrow(comp, summary, rule, n, lambda k: account(run(k)),
+                                      lambda k: load_comparison(out, k))
     comp.target = target
     comp.mode = summary.mode
     comp.workers = workers or 0
@@ -600,6 +463,52 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     return CompareResult(report=report, comparison=comp, ran=totals["ran"],
                          already=totals["already"], failed=totals["failed"],
                          lost=totals["lost"], mode=summary.mode)
+
+
+def _replicates_rule(reps, workers, target, width, max_reps) -> dict[str, Any] | None:
+    """Check the options of :func:`compare`; the ``--reps auto`` rule, or None."""
+    auto = reps == "auto"
+    if not auto and (not isinstance(reps, int) or isinstance(reps, bool) or reps < 2):
+        raise InputError("--reps", "", f"got {reps}; allowed: an integer >= 2 (confidence "
+                         "intervals need at least two replicates) or auto")
+    if workers is not None and workers < 1:
+        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
+    if target not in OUTCOMES:
+        raise InputError("--target", "", f"got {target!r}; allowed: one of "
+                         + ", ".join(OUTCOMES))
+    if not auto:
+        if width is not None:
+            raise InputError("--width", "", "only used with --reps auto")
+        return None
+    if width is None or not width > 0:
+        raise InputError("--width", "", f"got {width}; allowed: a number > 0 (with --reps "
+                         "auto: the widest paired 95% interval of --target accepted)")
+    if not isinstance(max_reps, int) or max_reps < AUTO_START:
+        raise InputError("--max-reps", "", f"got {max_reps}; allowed: an integer >= "
+                         f"{AUTO_START}")
+    return {"target": target, "width": float(width), "start": AUTO_START, "cap": max_reps}
+
+
+def _until_narrow(comp: Comparison, summary, rule: dict[str, Any], n: int, run, load):
+    """``--reps auto``: from ``n`` replicates, add more (``run(n)``, then ``load(n)``) until
+    the widest paired interval of the rule's target is at most its width, or the cap is
+    reached."""
+    width, cap = rule["width"], rule["cap"]
+    history = []
+    while True:
+        widths = _widths(comp, rule["target"])
+        worst = max(widths.values()) if widths else 0.0
+        history.append({"reps": n, "widest": worst})
+        if worst <= width or n >= cap or not summary.exit_code == 0:
+            break
+        # the interval narrows as 1/sqrt(n): aim at the width, at least two more
+        need = math.ceil(n * (worst / width) ** 2) if worst > 0 else n + 2
+        n = min(cap, max(n + 2, need))
+        summary = run(n)
+        comp = load(n)
+    comp.rule = {**rule, "reps": n, "met": bool(worst <= width), "widest": worst,
+                 "widths": widths, "history": history}
+    return comp, summary
 
 
 def _widths(comp: Comparison, target: str) -> dict[str, float]:

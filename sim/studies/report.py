@@ -25,8 +25,11 @@ import numpy as np
 import pandas as pd
 
 from sim.measure import outputs
+from sim.studies import costeff
+from sim.studies.paired import OUTCOMES, effect_over_time
 
-__all__ = ["effect_figures", "decision_summary", "render_html", "LABELS", "effect_class"]
+__all__ = ["effect_figures", "decision_summary", "render_html", "LABELS", "effect_class", "CSS",
+           "fmt"]
 
 #: Readable names of outputs (declared in :mod:`sim.measure.outputs`).
 LABELS = outputs.LABELS
@@ -51,8 +54,6 @@ def effect_figures(comp, names) -> dict[str, bytes]:
     """One PNG per output: each alternative's paired difference from the base, month by
     month, with its 95% band and the zero line."""
     from matplotlib.figure import Figure
-
-    from sim.studies.compare import effect_over_time
 
     figures: dict[str, bytes] = {}
     for column in names:
@@ -86,7 +87,8 @@ def effect_figures(comp, names) -> dict[str, bytes]:
 
 
 # -- HTML ----------------------------------------------------------------------------------------
-_CSS = """
+#: The style sheet of every HTML report (the comparison's and the robustness study's).
+CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2em auto;
        max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
@@ -106,7 +108,7 @@ img { max-width: 100%; }
 """
 
 
-def _fmt(x: Any) -> str:
+def fmt(x: Any) -> str:
     """A number with about four significant digits; blank for missing."""
     if x is None:
         return ""
@@ -127,13 +129,13 @@ def _fmt(x: Any) -> str:
 def _interval(lo: Any, hi: Any) -> str:
     if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
         return ""
-    return f"[{_fmt(lo)}, {_fmt(hi)}]"
+    return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def _interval(lo: Any, hi: Any) -> str:
     if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
         return ""
-    return f"[{_fmt(lo)}, {_fmt(hi)}]"
+    return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def _effect_cell(name: str, row: pd.Series) -> str:
@@ -146,7 +148,7 @@ def _effect_cell(name: str, row: pd.Series) -> str:
 
 
 def _signed(x: float) -> str:
-    text = _fmt(x)
+    text = fmt(x)
     return f"+{text}" if np.isfinite(x) and x > 0 else text
 
 
@@ -166,7 +168,7 @@ def _effects_table(summary: pd.DataFrame, labels: list[str], names) -> str:
         for lab in labels:
             r = part.loc[lab] if lab in part.index else None
             cells.append("<td></td>" if r is None else
-                         f"<td>{_fmt(r['mean'])}<br><span class='small'>"
+                         f"<td>{fmt(r['mean'])}<br><span class='small'>"
                          f"{_interval(r['ci_low'], r['ci_high'])}</span></td>")
         for lab in labels[1:]:
             cells.append(_effect_cell(outcome, part.loc[lab]) if lab in part.index
@@ -181,21 +183,19 @@ def _effects_table(summary: pd.DataFrame, labels: list[str], names) -> str:
 
 def _cost_text(r: pd.Series, unit: str, currency: str) -> tuple[str, str]:
     """(css class, text) for the cost per ``unit`` ("job" or "firm")."""
-    from sim.studies import costeff
-
     status = r[f"{unit}_status"]
     money = f" {currency}" if currency else ""
     what, whats = ("job", "jobs") if unit == "job" else ("firm kept", "firms kept")
     if status == costeff.COST_PER_UNIT:
         iv = _interval(r[f"{unit}_ratio_ci_low"], r[f"{unit}_ratio_ci_high"])
-        return "", f"{_fmt(r[f'{unit}_ratio'])}{money} per extra {what} (95% CI {iv})"
+        return "", f"{fmt(r[f'{unit}_ratio'])}{money} per extra {what} (95% CI {iv})"
     if status == costeff.DOMINATES:
         return "good", f"dominates: more {whats} at no extra public cost"
     if status == costeff.DOMINATED:
         return "bad", f"dominated: fewer {whats} at no saving"
     if status == costeff.SAVING_PER_LOSS:
         iv = _interval(r[f"{unit}_ratio_ci_low"], r[f"{unit}_ratio_ci_high"])
-        return "bad", (f"saves {_fmt(r[f'{unit}_ratio'])}{money} per {what} lost "
+        return "bad", (f"saves {fmt(r[f'{unit}_ratio'])}{money} per {what} lost "
                        f"(95% CI {iv})")
     if status == costeff.NO_GAIN:
         return "ns", f"no significant gain in {whats}: no cost per {what}"
@@ -235,21 +235,9 @@ def _breakdown_section(summary: pd.DataFrame, labels: list[str]) -> str:
     return "\n".join(parts) or "<p>No breakdown in these runs.</p>"
 
 
-# -- decision summary -----------------------------------------------------------------------------
-def decision_summary(comp, summary: pd.DataFrame, costs: pd.DataFrame,
-                     rank: pd.DataFrame) -> dict[str, Any]:
-    """The answer in plain words: a list of sentences for the ranking, the effects on jobs
-    and firms, the cost per job, the robustness of the ranking and the caveats (JSON-ready)."""
-    currency = ""
-    for sc in comp.scenarios:
-        if sc is not None:
-            currency = sc.meta.get("currency", "") or ""
-            break
-    target = comp.target
-    tl = outputs.label(target).lower()
-    lines: dict[str, list[str]] = {"ranking": [], "effects": [], "cost": [], "robustness": [],
-                                   "caveats": []}
-    order = list(rank["scenario"])
+def _ranking_lines(comp, rank: pd.DataFrame, target: str, tl: str) -> list[str]:
+    """Which alternatives clearly do better or worse than the base, and the order."""
+    lines = []
     sig = rank[(rank["scenario"] != comp.base)
                & ((rank["diff_ci_low"] > 0) | (rank["diff_ci_high"] < 0))]
     way = outputs.direction(target) or 1
@@ -257,18 +245,21 @@ def decision_summary(comp, summary: pd.DataFrame, costs: pd.DataFrame,
     worse = sig[(sig["diff_mean"] * way) < 0]["scenario"].tolist()
     if better:
         verb = "improves" if len(better) == 1 else "improve"
-        lines["ranking"].append(f"{', '.join(better)} clearly {verb} {tl} over {comp.base}.")
+        lines.append(f"{', '.join(better)} clearly {verb} {tl} over {comp.base}.")
     if worse:
         verb = "does" if len(worse) == 1 else "do"
-        lines["ranking"].append(f"{', '.join(worse)} clearly {verb} worse than {comp.base} "
-                                f"on {tl}.")
+        lines.append(f"{', '.join(worse)} clearly {verb} worse than {comp.base} on {tl}.")
     if not better and not worse:
-        lines["ranking"].append(f"No alternative changes {tl} significantly compared with "
-                                f"{comp.base}: the order below may be chance.")
-    lines["ranking"].append(
-        f"Order by mean {tl} at month {comp.steps}: " + ", ".join(order) + ".")
-    top = rank.iloc[0]
-    p_best = float(top["p_best"])
+        lines.append(f"No alternative changes {tl} significantly compared with "
+                     f"{comp.base}: the order below may be chance.")
+    lines.append(f"Order by mean {tl} at month {comp.steps}: "
+                 + ", ".join(rank["scenario"]) + ".")
+    return lines
+
+
+def _effect_lines(comp, summary: pd.DataFrame) -> list[str]:
+    """Each alternative's paired effect on jobs and on firms in business."""
+    lines = []
     for label in comp.labels[1:]:
         for name, what in (("employment", "jobs"), ("firms", "firms in business")):
             row = summary[(summary["scenario"] == label) & (summary["outcome"] == name)]
@@ -278,9 +269,25 @@ def decision_summary(comp, summary: pd.DataFrame, costs: pd.DataFrame,
             lo, hi = r["diff_ci_low"], r["diff_ci_high"]
             sig = np.isfinite(lo) and (lo > 0 or hi < 0)
             verdict = ("" if sig else " (not significant: the interval includes zero)")
-            lines["effects"].append(
-                f"{label} vs {comp.base}: {_signed(r['diff_mean'])} {what} "
-                f"(95% CI {_interval(lo, hi)}){verdict}.")
+            lines.append(f"{label} vs {comp.base}: {_signed(r['diff_mean'])} {what} "
+                         f"(95% CI {_interval(lo, hi)}){verdict}.")
+    return lines
+
+
+# -- decision summary -----------------------------------------------------------------------------
+def decision_summary(comp, summary: pd.DataFrame, costs: pd.DataFrame,
+                     rank: pd.DataFrame) -> dict[str, Any]:
+    """The answer in plain words: a list of sentences for the ranking, the effects on jobs
+    and firms, the cost per job, the robustness of the ranking and the caveats (JSON-ready)."""
+    currency = decision_currency(comp)
+    target = comp.target
+    tl = outputs.label(target).lower()
+    lines: dict[str, list[str]] = {"ranking": [], "effects": [], "cost": [], "robustness": [],
+                                   "caveats": []}
+    lines["ranking"] = _ranking_lines(comp, rank, target, tl)
+    top = rank.iloc[0]
+    p_best = float(top["p_best"])
+    lines["effects"] = _effect_lines(comp, summary)
     for _, r in costs.iterrows():
         _, text = _cost_text(r, "job", currency)
         lines["cost"].append(f"{r['scenario']}: {text}.")
@@ -305,15 +312,15 @@ def decision_summary(comp, summary: pd.DataFrame, costs: pd.DataFrame,
         met = "reached" if rule.get("met") else "NOT reached"
         lines["caveats"].append(
             f"--reps auto: {rule.get('reps')} replicates; target width "
-            f"{_fmt(rule.get('width'))} for {rule.get('target')} {met} (widest interval "
-            f"{_fmt(rule.get('widest'))}, cap {rule.get('cap')}). Stopping when the interval "
+            f"{fmt(rule.get('width'))} for {rule.get('target')} {met} (widest interval "
+            f"{fmt(rule.get('widest'))}, cap {rule.get('cap')}). Stopping when the interval "
             "is narrow enough makes the stated 95% slightly optimistic.")
     lines["caveats"].append(
         f"{comp.reps} replicates per scenario; intervals cover the model's randomness only, "
         "not the uncertainty of its parameters (see clustersim robust) or of the model itself.")
     lines["caveats"].append("Money and parameters are the scenario files' assumptions; read "
                             "their sources below before quoting a figure.")
-    return {"target": target, "order": order, "p_best": p_best, "lines": lines}
+    return {"target": target, "order": list(rank["scenario"]), "p_best": p_best, "lines": lines}
 
 
 def _decision_html(decision: dict[str, Any]) -> str:
@@ -339,7 +346,7 @@ def _ranking_table(rank: pd.DataFrame) -> str:
         settled = ("" if not isinstance(r["settled"], bool | np.bool_) else
                    ("yes" if r["settled"] else "no"))
         rows.append(f"<tr><td>{int(r['rank'])}</td><th class='l'>{html.escape(r['scenario'])}"
-                    f"</th><td>{_fmt(r['mean'])}</td><td class='{cls}'>"
+                    f"</th><td>{fmt(r['mean'])}</td><td class='{cls}'>"
                     f"{_signed(r['diff_mean'])}<br><span class='small'>"
                     f"{_interval(r['diff_ci_low'], r['diff_ci_high'])}</span></td>"
                     f"<td>{r['p_best']:.0%}</td><td>{_pct(r['wins_vs_base'])}</td>"
@@ -380,8 +387,6 @@ def render_html(comp, summary: pd.DataFrame, costs: pd.DataFrame,
                 figures: dict[str, bytes], run: dict[str, Any], rank: pd.DataFrame,
                 decision: dict[str, Any]) -> str:
     """The report as one self-contained HTML page (no scripts, no outside resources)."""
-    from sim.studies.compare import OUTCOMES
-
     labels = comp.labels
     title = f"{labels[0]} vs {', '.join(labels[1:])}"
     currency = decision_currency(comp)
@@ -396,7 +401,7 @@ def render_html(comp, summary: pd.DataFrame, costs: pd.DataFrame,
         ("replicate seeds", ", ".join(str(s) for s in run.get("seeds", []))),
         ("overrides (--set)", ", ".join(f"{k} = {v}" for k, v in
                                         (run.get("overrides") or {}).items()) or "none"),
-        ("ran on", run.get("mode") or ""), ("wall time (s)", _fmt(run.get("wall_time_s"))),
+        ("ran on", run.get("mode") or ""), ("wall time (s)", fmt(run.get("wall_time_s"))),
         ("python / numpy / numba / mesa", " / ".join(str(run.get(k)) for k in
                                                      ("python", "numpy", "numba", "mesa"))),
     ] + [(f"scenario {s['label']}", f"{s['file']} sha256 {s['hash']}")
@@ -408,7 +413,7 @@ def render_html(comp, summary: pd.DataFrame, costs: pd.DataFrame,
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>clustersim comparison: {html.escape(title)}</title>
-<style>{_CSS}</style></head>
+<style>{CSS}</style></head>
 <body>
 <h1>Scenario comparison: {html.escape(title)}</h1>
 {_decision_html(decision)}

@@ -36,6 +36,7 @@ theory of statistical decision, JASA 46(253) 55-67.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -44,9 +45,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import qmc
 
 from sim.core.errors import InputError
+from sim.core.fields import suggest
+from sim.core.params import FIELD_INFO
+from sim.io.output import atomic_write
+from sim.io.provenance import provenance
 from sim.measure import outputs
+from sim.studies.compare import comparison_of
+from sim.studies.paired import OUTCOMES
+from sim.studies.report import CSS, fmt
+from sim.studies.sweep.runner import run_sweep
+from sim.studies.sweep.store import SweepStore
 
 __all__ = ["DEFAULT_UNCERTAIN", "uncertain_ranges", "sample_futures", "prim", "regret_table",
            "analyse", "robust"]
@@ -60,17 +71,12 @@ SPREAD = 0.5
 
 # -- futures -------------------------------------------------------------------------------------
 def _field(name: str):
-    from sim.core.params import _FIELD_INFO
-
-    for group, infos in _FIELD_INFO.items():
+    for group, infos in FIELD_INFO.items():
         if name in infos:
             return group, infos[name]
-    every = sorted(n for infos in _FIELD_INFO.values() for n in infos)
-    import difflib
-
-    close = difflib.get_close_matches(name, every, n=1, cutoff=0.6)
-    raise InputError("--uncertain", name, "not a parameter" + (f" (did you mean {close[0]!r}?)"
-                     if close else "") + "; allowed: a parameter of `clustersim params`")
+    every = sorted(n for infos in FIELD_INFO.values() for n in infos)
+    raise InputError("--uncertain", name, f"not a parameter{suggest(name, every)}; allowed: a "
+                     "parameter of `clustersim params`")
 
 
 def uncertain_ranges(specs=None) -> list[tuple[str, float, float]]:
@@ -115,8 +121,6 @@ def uncertain_ranges(specs=None) -> list[tuple[str, float, float]]:
 def sample_futures(ranges, n: int, seed: int) -> pd.DataFrame:
     """A Latin hypercube of ``n`` futures over ``ranges`` (one column per parameter); the
     generator is child 0 of ``SeedSequence(seed)``, as for the sweeps' samplers."""
-    from scipy.stats import qmc
-
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     unit = qmc.LatinHypercube(d=len(ranges), rng=rng).random(n)
     lo = np.array([r[1] for r in ranges])
@@ -293,11 +297,6 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
     policy: regret, share of futures beating the reference), ``prim_trajectory.csv``,
     ``prim_box.json``, ``robust.json`` (provenance) and ``robust.html``.
     """
-    from sim.studies.compare import OUTCOMES, claim_folder, comparison_of
-    from sim.studies.sweep.experiment import COMPARISON, Experiment, Factor
-    from sim.studies.sweep.runner import run_sweep
-    from sim.studies.sweep.store import SweepStore
-
     if not isinstance(futures, int) or futures < 2:
         raise InputError("--futures", "", f"got {futures}; allowed: an integer >= 2")
     if not isinstance(reps, int) or reps < 1:
@@ -309,36 +308,16 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
         raise InputError("--peel-alpha", "", f"got {alpha}; allowed: a number in (0, 0.5)")
     ranges = uncertain_ranges(uncertain)
     table = sample_futures(ranges, futures, seed)
-    base = comparison_of(paths, reps=reps, steps=steps, seed=seed, overrides=overrides)
     fut = [{k: float(v) for k, v in row.items()} for row in table.to_dict("records")]
-    from sim.io.scenario import load_scenario
-
-    first = load_scenario(base.options[COMPARISON][0]["path"])
-    for i, f in enumerate(fut):  # every future must be a valid parameter set
-        try:
-            first.with_overrides(f)
-        except InputError as exc:
-            raise InputError("--uncertain", "", f"future {i} is not valid: {exc.message}") \
-                from None
-    options = {**base.options, "futures": fut,
-               "uncertain": [list(r) for r in ranges]}
-    factors = (Factor(name="future", path="future", levels=tuple(range(futures))),
-               *base.factors,
-               *(Factor(name=n, path=n, distribution="uniform", bounds=(lo, hi))
-                 for n, lo, hi in ranges))
-    text = base.text + "\n# futures (Latin hypercube):\n" + "\n".join(
-        "# " + json.dumps(f) for f in fut) + "\n"
-    import dataclasses
-
-    exp: Experiment = dataclasses.replace(base, name=f"robust: {base.name}", options=options,
-                                          factors=factors, text=text, series=())
+    exp = comparison_of(paths, reps=reps, steps=steps, seed=seed, overrides=overrides,
+                        futures=fut, uncertain=ranges, prefix="robust: ", series=())
     out = Path(out)
-    claim_folder(exp, out, force, "study")
     store = SweepStore(out)
+    store.make_room(exp, force, "study")
     summary = run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress)
     runs = store.read_runs()
     runs = runs[runs["status"] == "ok"]
-    labels = [lv["label"] for lv in exp.options[COMPARISON]]
+    labels = [p.label for p in exp.policies]
     res = analyse(runs, table, labels, target, ranges, alpha=alpha)
     notes = []
     if len(runs) < len(exp.design.runs):
@@ -353,22 +332,18 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
 
 
 def _write(out: Path, exp, res, table, ranges, target, labels, reps, seed, notes) -> Path:
-    from sim.io.provenance import provenance
-    from sim.studies.sweep.experiment import COMPARISON
-    from sim.studies.sweep.store import _atomic_write_text
-
     fut = table.copy()
     fut.index.name = "future"
     fut = fut.join(res["means"].add_prefix(f"{target}__"))
     fut["best_policy_fails"] = res["fails"]
-    _atomic_write_text(fut.to_csv(), out / "futures.csv")
+    atomic_write(out / "futures.csv", fut.to_csv())
     reg = res["regret"].copy()
     reg.index.name = "future"
-    _atomic_write_text(reg.to_csv(), out / "regret.csv")
-    _atomic_write_text(res["table"].to_csv(index=False), out / "robust.csv")
+    atomic_write(out / "regret.csv", reg.to_csv())
+    atomic_write(out / "robust.csv", res["table"].to_csv(index=False))
     traj = res["trajectory"]
     if traj is not None:
-        _atomic_write_text(traj.to_csv(index_label="box"), out / "prim_trajectory.csv")
+        atomic_write(out / "prim_trajectory.csv", traj.to_csv(index_label="box"))
     box = {"policy": res["policy"], "reference": labels[0], "target": target,
            "condition": f"{res['policy']} does not beat {labels[0]} on {target}",
            "cases": int(res["fails"].sum()), "futures": int(len(res["fails"])),
@@ -377,43 +352,40 @@ def _write(out: Path, exp, res, table, ranges, target, labels, reps, seed, notes
                         else None),
            "density": (float(traj.loc[res["box_index"], "density"]) if traj is not None
                        else None)}
-    _atomic_write_text(json.dumps(box, indent=2) + "\n", out / "prim_box.json")
-    hashes = {lv["label"]: lv["hash"] for lv in exp.options[COMPARISON]}
+    atomic_write(out / "prim_box.json", json.dumps(box, indent=2) + "\n")
+    hashes = {p.label: p.hash for p in exp.policies}
     prov = provenance(steps=exp.steps, seed=seed)
     meta = {**prov, "seed": seed, "scenario_hash": hashes, "reps": reps, "target": target,
             "uncertain": [list(r) for r in ranges], "futures": len(table),
             "sampling": "Latin hypercube (scipy.stats.qmc), child 0 of SeedSequence(seed)",
             "prim": box, "notes": notes}
-    _atomic_write_text(json.dumps(meta, indent=2, default=str) + "\n", out / "robust.json")
+    atomic_write(out / "robust.json", json.dumps(meta, indent=2, default=str) + "\n")
     page = render_html(res, table, ranges, target, labels, meta)
-    _atomic_write_text(page, out / "robust.html")
+    atomic_write(out / "robust.html", page)
     return out / "robust.html"
 
 
 def render_html(res, table, ranges, target, labels, meta) -> str:
     """The robustness report: one self-contained page (no scripts, no outside resources)."""
-    import html
-
-    from sim.studies.report import _CSS, _fmt
 
     esc = html.escape
     tl = outputs.label(target).lower()
     t = res["table"]
     rows = "".join(
         f"<tr><td>{int(r['rank'])}</td><th class='l'>{esc(r['policy'])}</th>"
-        f"<td>{_fmt(r['mean_regret'])}</td><td>{_fmt(r['p90_regret'])}</td>"
-        f"<td>{_fmt(r['max_regret'])}</td><td>{r['share_best']:.0%}</td>"
+        f"<td>{fmt(r['mean_regret'])}</td><td>{fmt(r['p90_regret'])}</td>"
+        f"<td>{fmt(r['max_regret'])}</td><td>{r['share_best']:.0%}</td>"
         f"<td>{'' if not np.isfinite(r['share_beats_reference']) else format(r['share_beats_reference'], '.0%')}</td>"  # noqa: E501
-        f"<td>{_fmt(r['mean_effect'])}</td></tr>" for _, r in t.iterrows())
-    unc = "".join(f"<tr><th class='l'>{esc(n)}</th><td>{_fmt(lo)}</td><td>{_fmt(hi)}</td></tr>"
+        f"<td>{fmt(r['mean_effect'])}</td></tr>" for _, r in t.iterrows())
+    unc = "".join(f"<tr><th class='l'>{esc(n)}</th><td>{fmt(lo)}</td><td>{fmt(hi)}</td></tr>"
                   for n, lo, hi in ranges)
     n_fail, n_all = int(res["fails"].sum()), len(res["fails"])
     chosen, ref = res["policy"], labels[0]
     if res["box"]:
         traj = res["trajectory"]
         i = res["box_index"]
-        lims = "; ".join(f"{b['parameter']} from {_fmt(b['low'])} to {_fmt(b['high'])} "
-                         f"(sampled {_fmt(b['range_low'])}-{_fmt(b['range_high'])})"
+        lims = "; ".join(f"{b['parameter']} from {fmt(b['low'])} to {fmt(b['high'])} "
+                         f"(sampled {fmt(b['range_low'])}-{fmt(b['range_high'])})"
                          for b in res["box"])
         box = (f"<p>{esc(chosen)} fails to beat {esc(ref)} in {n_fail} of {n_all} futures. "
                f"PRIM finds them mostly where <b>{esc(lims)}</b>: the box holds "
@@ -438,7 +410,7 @@ def render_html(res, table, ranges, target, labels, meta) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>clustersim robustness: {esc(', '.join(labels))}</title>
-<style>{_CSS}</style></head>
+<style>{CSS}</style></head>
 <body>
 <h1>Robust decision: {esc(', '.join(labels[1:]))} against {esc(ref)}</h1>
 <div class="decision"><h2>Summary</h2><ul>

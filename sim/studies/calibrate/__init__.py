@@ -1,9 +1,8 @@
 """Calibration by pattern-oriented modelling: ``clustersim calibrate EXPERIMENT.toml``.
 
-- :mod:`sim.studies.calibrate.patterns`: pure pattern functions of a run's outputs;
-- :mod:`sim.studies.calibrate.model`: the sweep model ``patterns`` that runs a scenario and reports
-its
-  patterns as final outcomes;
+- :mod:`sim.measure.patterns`: pure pattern functions of a run's outputs;
+- :mod:`sim.studies.sweep.patterns`: the sweep model ``patterns`` that runs a scenario and
+  reports its patterns as final outcomes (registered in :mod:`sim.studies.sweep.models`);
 - :mod:`sim.studies.calibrate.targets`: the observed targets
 (``sim/data/calibration_targets.toml``);
 - :mod:`sim.studies.calibrate.abc`: distances, ABC rejection and posterior summaries;

@@ -18,7 +18,6 @@ A simulated value ``s`` is scaled by the half-interval on its own side of the ob
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.errors import InputError
+from sim.core.fields import FileCheck, is_num
 
 __all__ = ["Target", "SHIPPED", "load_targets", "parse_targets"]
 
@@ -67,10 +67,6 @@ class Target:
                 "description": self.description}
 
 
-def _num(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def parse_targets(table: Any, where: str, prefix: str = "targets.") -> dict[str, Target]:
     """Validate a ``{KEY: {pattern, value, interval | tolerance, source, description}}`` table.
 
@@ -82,47 +78,51 @@ def parse_targets(table: Any, where: str, prefix: str = "targets.") -> dict[str,
     if not isinstance(table, dict):
         raise InputError(where, prefix.rstrip("."), f"got {table!r}; allowed: [targets.KEY] "
                          "tables")
-    out: dict[str, Target] = {}
-    for key, t in table.items():
-        pre = f"{prefix}{key}"
-        if not isinstance(t, dict):
-            raise InputError(where, pre, f"got {t!r}; allowed: a table with pattern, value, "
-                             "interval or tolerance, source")
-        for k in t:
-            if k not in _KEYS:
-                raise InputError(where, f"{pre}.{k}", f"unknown key; allowed: {', '.join(_KEYS)}")
-        for k in ("pattern", "source"):
-            if not isinstance(t.get(k), str) or not t.get(k):
-                raise InputError(where, f"{pre}.{k}", f"got {t.get(k)!r}; allowed: a string"
-                                 + (" such as 'docs/sources.md#firm-size-distribution'"
-                                    if k == "source" else " naming a model outcome"))
-        if not t["source"].startswith("docs/sources.md#"):
-            raise InputError(where, f"{pre}.source", f"got {t['source']!r}; allowed: a section "
-                             "of docs/sources.md, 'docs/sources.md#ANCHOR'")
-        if not _num(t.get("value")):
-            raise InputError(where, f"{pre}.value", f"got {t.get('value')!r}; allowed: a number")
-        value = float(t["value"])
-        if ("interval" in t) == ("tolerance" in t):
-            raise InputError(where, pre, "give either interval = [low, high] or tolerance = "
-                             "a number > 0, not both or neither")
-        if "interval" in t:
-            iv = t["interval"]
-            if (not isinstance(iv, list) or len(iv) != 2 or not all(_num(v) for v in iv)
-                    or not iv[0] < value < iv[1]):
-                raise InputError(where, f"{pre}.interval", f"got {iv!r}; allowed: [low, high] "
-                                 f"with low < value ({value:g}) < high")
-            low, high = float(iv[0]), float(iv[1])
-        else:
-            tol = t["tolerance"]
-            if not _num(tol) or tol <= 0:
-                raise InputError(where, f"{pre}.tolerance", f"got {tol!r}; allowed: a number > 0")
-            low, high = value - float(tol), value + float(tol)
-        desc = t.get("description", "")
-        if not isinstance(desc, str):
-            raise InputError(where, f"{pre}.description", f"got {desc!r}; allowed: a string")
-        out[key] = Target(key=key, pattern=t["pattern"], value=value, low=low, high=high,
-                          source=t["source"], description=desc)
-    return out
+    return {key: _target(FileCheck(where), key, t, f"{prefix}{key}") for key, t in table.items()}
+
+
+def _target(chk: FileCheck, key: str, t: Any, pre: str) -> Target:
+    if not isinstance(t, dict):
+        chk.fail(pre, f"got {t!r}; allowed: a table with pattern, value, interval or "
+                 "tolerance, source")
+    for k in t:
+        if k not in _KEYS:
+            chk.fail(f"{pre}.{k}", f"unknown key; allowed: {', '.join(_KEYS)}")
+    for k in ("pattern", "source"):
+        if not isinstance(t.get(k), str) or not t.get(k):
+            chk.fail(f"{pre}.{k}", f"got {t.get(k)!r}; allowed: a string"
+                     + (" such as 'docs/sources.md#firm-size-distribution'"
+                        if k == "source" else " naming a model outcome"))
+    if not t["source"].startswith("docs/sources.md#"):
+        chk.fail(f"{pre}.source", f"got {t['source']!r}; allowed: a section of "
+                 "docs/sources.md, 'docs/sources.md#ANCHOR'")
+    if not is_num(t.get("value")):
+        chk.fail(f"{pre}.value", f"got {t.get('value')!r}; allowed: a number")
+    value = float(t["value"])
+    low, high = _interval(chk, t, pre, value)
+    desc = t.get("description", "")
+    if not isinstance(desc, str):
+        chk.fail(f"{pre}.description", f"got {desc!r}; allowed: a string")
+    return Target(key=key, pattern=t["pattern"], value=value, low=low, high=high,
+                  source=t["source"], description=desc)
+
+
+def _interval(chk: FileCheck, t: dict, pre: str, value: float) -> tuple[float, float]:
+    """``interval = [low, high]`` around the value, or ``value +- tolerance``."""
+    if ("interval" in t) == ("tolerance" in t):
+        chk.fail(pre, "give either interval = [low, high] or tolerance = a number > 0, not "
+                 "both or neither")
+    if "interval" in t:
+        iv = t["interval"]
+        if (not isinstance(iv, list) or len(iv) != 2 or not all(is_num(v) for v in iv)
+                or not iv[0] < value < iv[1]):
+            chk.fail(f"{pre}.interval", f"got {iv!r}; allowed: [low, high] with low < value "
+                     f"({value:g}) < high")
+        return float(iv[0]), float(iv[1])
+    tol = t["tolerance"]
+    if not is_num(tol) or tol <= 0:
+        chk.fail(f"{pre}.tolerance", f"got {tol!r}; allowed: a number > 0")
+    return value - float(tol), value + float(tol)
 
 
 def load_targets(path: str | Path | None = None) -> dict[str, Target]:

@@ -15,6 +15,12 @@ lays the points out and gives every run its identity:
   ``seeding = "common"`` (default; common random numbers) replicate ``r`` of every point gets
   ``SeedSequence(seed).spawn(2)[1].spawn(R)[r]``; with ``"independent"`` point ``p`` gets its own
   ``...spawn(2)[1].spawn(P)[p].spawn(R)[r]``. Nothing depends on which worker runs what.
+- an experiment is data with explicit fields (:class:`Experiment`): the model, the factors, the
+  replicates and, for a comparison of scenario files (``clustersim compare``), its
+  :class:`Policy` levels and, for a robustness study (``clustersim robust``), its futures, the
+  way EMA Workbench makes policies and scenarios first-class. Files come in through
+  :func:`load_experiment`; the studies build theirs in code with :func:`new_experiment` and
+  :func:`sim.studies.sweep.comparison.comparison_experiment`; both are checked the same way.
 - a run's id hashes what determines its result: model and model version, scenario content,
   steps, every override, the seed, and its place in the design (point, replicate).
 """
@@ -22,7 +28,6 @@ lays the points out and gives every run its identity:
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import hashlib
 import itertools
@@ -35,8 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.core.errors import InputError
-from sim.core.params import ParameterError
+from sim.core.errors import InputError, ParameterError
+from sim.core.fields import FileCheck, flatten, is_int, is_num, one_of, suggest
 from sim.io.inputs import parse_toml, read_input
 from sim.studies.sweep import models
 
@@ -45,14 +50,15 @@ __all__ = [
     "DISTRIBUTIONS",
     "RESERVED_COLUMNS",
     "Factor",
+    "Policy",
     "Experiment",
     "RunSpec",
     "Design",
     "load_experiment",
+    "new_experiment",
     "build_design",
     "run_seed",
     "canonical_json",
-    "comparison_experiment",
 ]
 
 METHODS: tuple[str, ...] = ("grid", "lhs", "sobol", "morris")
@@ -137,8 +143,42 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """One scenario file of a comparison: a policy, in EMA Workbench's words.
+
+    Attributes
+    ----------
+    label : str
+        Unique within the comparison; the first policy is the base.
+    path : str
+        The scenario file (absolute).
+    hash : str
+        The resolved scenario's content hash; part of its runs' ids.
+    overrides : dict
+        The ``--set`` values that apply to it.
+    final : tuple of str
+        The outcomes its runs report.
+    """
+
+    label: str
+    path: str
+    hash: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    final: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "path": self.path, "hash": self.hash,
+                "overrides": dict(self.overrides), "final": list(self.final)}
+
+
+@dataclass(frozen=True)
 class Experiment:
-    """A validated experiment file. Build its runs with :func:`build_design`."""
+    """A validated experiment: what runs, with which values, how often, and what is kept.
+
+    Build its runs with :func:`build_design`. A sweep of a file varies ``factors`` over one
+    scenario; a comparison (``policies``) runs every policy, and a robustness study every
+    policy in every one of its ``futures`` (parameter values that override the policy's).
+    """
 
     source: Path
     sha256: str
@@ -158,6 +198,17 @@ class Experiment:
     final: tuple[str, ...]
     series: tuple[str, ...] = ()
     every: int = 1
+    #: The scenario files a comparison runs (the first is the base).
+    policies: tuple[Policy, ...] = ()
+    #: A robustness study's futures: parameter values crossed with every policy.
+    futures: tuple[dict[str, float], ...] = ()
+    #: The ranges the futures were sampled from: ``(name, low, high)``.
+    uncertain: tuple[tuple[str, float, float], ...] = ()
+    #: How the replicates were chosen (``compare --reps auto``), recorded in the design.
+    replicates_rule: dict[str, Any] | None = None
+    #: The git commit of the code, part of a comparison's design: a folder computed by other
+    #: code is not resumed (a comparison is cheap to run again; a sweep keys on the version).
+    code: str | None = None
     checked: bool = field(default=True, compare=False)
     #: The experiment as text when it was made in code, not read from a file (a comparison).
     text: str | None = field(default=None, compare=False)
@@ -168,13 +219,23 @@ class Experiment:
         Two files with the same resolved design (say, differing only in comments or in the
         description) make the same sweep.
         """
+        design: dict[str, Any] = {"method": self.method, **self.options}
+        if self.policies:
+            design["scenarios"] = [p.to_dict() for p in self.policies]
+        if self.replicates_rule is not None:
+            design["replicates_rule"] = dict(self.replicates_rule)
+        if self.code is not None:
+            design["code"] = self.code
+        if self.futures:
+            design["futures"] = [dict(f) for f in self.futures]
+            design["uncertain"] = [list(r) for r in self.uncertain]
+        design.update(replicates=self.replicates, seed=self.seed, seeding=self.seeding)
         return {
             "model": self.model,
-            "model_version": models.model_version(self.model),
+            "model_version": models.get(self.model).version,
             "scenario_hash": self.scenario_hash,
             "steps": self.steps,
-            "design": {"method": self.method, **self.options, "replicates": self.replicates,
-                       "seed": self.seed, "seeding": self.seeding},
+            "design": design,
             "overrides": self.overrides,
             "factors": [f.to_dict() for f in self.factors],
             "outputs": {"final": list(self.final), "series": list(self.series),
@@ -260,124 +321,19 @@ def run_seed(seed: int, seeding: str, point: int, replicate: int) -> int:
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _one_of(options) -> str:
-    return "one of " + ", ".join(repr(o) for o in options)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in table.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+def _run_id(exp: Experiment, scenario_hash: str | None, overrides: dict[str, Any], seed: int,
+            point: int, replicate: int) -> str:
+    """A run's id: the hash of what determines its result and of its place in the design."""
+    return hashlib.sha256(canonical_json({
+        "model": exp.model, "model_version": models.get(exp.model).version,
+        "scenario_hash": scenario_hash, "steps": exp.steps, "overrides": overrides,
+        "seed": seed, "point": point, "replicate": replicate,
+    }).encode()).hexdigest()[:16]
 
 
 def _plain(v):
     """A numpy scalar as the Python scalar JSON and the models expect."""
     return v.item() if isinstance(v, np.generic) else v
-
-
-class _Check:
-    """Raise :class:`InputError` for one file with consistent wording."""
-
-    def __init__(self, source: Path):
-        self.source = source
-
-    def fail(self, key: str, message: str):
-        raise InputError(str(self.source), key, message)
-
-    def keys(self, table: dict, prefix: str, allowed, why: dict[str, str] | None = None):
-        for k in table:
-            if k not in allowed:
-                hint = (why or {}).get(k)
-                if hint:
-                    self.fail(f"{prefix}{k}", hint)
-                self.fail(f"{prefix}{k}", f"unknown key{_suggest(k, allowed)}; allowed: "
-                          f"{', '.join(allowed)}")
-
-    def table(self, data: dict, key: str, required: bool = True) -> dict:
-        if key not in data:
-            if required:
-                self.fail(key, f"missing; this table holds {_TOP[key]}")
-            return {}
-        if not isinstance(data[key], dict):
-            self.fail(key, f"got {data[key]!r}; allowed: a table [{key}] holding {_TOP[key]}")
-        return data[key]
-
-    def integer(self, table, prefix, key, lo, default=None, required=False, what="", hi=None):
-        if key not in table:
-            if required:
-                self.fail(prefix + key, f"missing; allowed: an integer >= {lo}{what}")
-            return default
-        v = table[key]
-        if not _is_int(v) or v < lo:
-            self.fail(prefix + key, f"got {v!r}; allowed: an integer >= {lo}{what}")
-        if hi is not None and v > hi:
-            self.fail(prefix + key, f"got {v!r}; allowed: an integer from {lo} to {hi:,}{what}")
-        return v
-
-    def string(self, table, prefix, key, default=None, required=False, what="a string"):
-        if key not in table:
-            if required:
-                self.fail(prefix + key, f"missing; allowed: {what}")
-            return default
-        v = table[key]
-        if not isinstance(v, str) or not v:
-            self.fail(prefix + key, f"got {v!r}; allowed: {what}")
-        return v
-
-    def choice(self, table, prefix, key, options, default=None):
-        if key not in table:
-            if default is None:
-                self.fail(prefix + key, f"missing; allowed: {_one_of(options)}")
-            return default
-        v = table[key]
-        if v not in options:
-            self.fail(prefix + key, f"got {v!r}; allowed: {_one_of(options)}"
-                      f"{_suggest(v, options)}")
-        return v
-
-    def boolean(self, table, prefix, key, default):
-        v = table.get(key, default)
-        if not isinstance(v, bool):
-            self.fail(prefix + key, f"got {v!r}; allowed: true or false")
-        return v
-
-    def number(self, table, prefix, key, what="a number"):
-        v = table[key]
-        if not _is_num(v):
-            self.fail(prefix + key, f"got {v!r}; allowed: {what}")
-        return float(v)
-
-    def names(self, table, prefix, key, required=False):
-        if key not in table:
-            if required:
-                self.fail(prefix + key, "missing; allowed: a non-empty list of outcome names")
-            return ()
-        v = table[key]
-        if (not isinstance(v, list) or not v
-                or not all(isinstance(x, str) and x for x in v)):
-            self.fail(prefix + key, f"got {v!r}; allowed: a non-empty list of outcome names")
-        for i, x in enumerate(v):
-            if x in v[:i]:
-                self.fail(f"{prefix}{key}[{i}]", f"got {x!r} twice; list each outcome once")
-        return tuple(v)
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -398,7 +354,7 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
         Naming the file, the key path and what is allowed.
     """
     source = Path(path)
-    chk = _Check(source)
+    chk = FileCheck(source, _TOP)
     try:
         raw = read_input(source, "an experiment file (TOML)")
     except InputError as exc:
@@ -408,19 +364,33 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
     except UnicodeDecodeError:
         chk.fail("", "not a text file in UTF-8")
     chk.keys(data, "", tuple(_TOP))
+    head = _experiment_table(chk, data, source)
+    method, design = _design_table(chk, data)
+    outputs = _outputs_table(chk, data)
+    if "factors" not in data:
+        chk.fail("factors", "missing; add at least one [[factors]] table with a path")
+    fl = data["factors"]
+    if not isinstance(fl, list) or not fl or not all(isinstance(f, dict) for f in fl):
+        chk.fail("factors", f"got {fl!r}; allowed: one or more [[factors]] tables")
+    factors = tuple(_factor(chk, f, i, method) for i, f in enumerate(fl))
+    return new_experiment(**head, **design, **outputs, overrides=_overrides_table(chk, data),
+                          factors=factors, source=source.resolve(),
+                          sha256=hashlib.sha256(raw).hexdigest(), check_model=check_model,
+                          chk=chk)
 
-    # [experiment]
+
+def _experiment_table(chk: FileCheck, data: dict, source: Path) -> dict[str, Any]:
     ex = chk.table(data, "experiment")
     chk.keys(ex, "experiment.", _EXPERIMENT_KEYS)
     name = chk.string(ex, "experiment.", "name", default=source.stem)
     description = ex.get("description", "")
     if not isinstance(description, str):
         chk.fail("experiment.description", f"got {description!r}; allowed: a string")
-    model = chk.choice(ex, "experiment.", "model", models.MODELS, default="cluster")
+    model = chk.choice(ex, "experiment.", "model", tuple(models.MODELS), default="cluster")
     steps = chk.integer(ex, "experiment.", "steps", 1,
                         what=" (months to simulate; omit for the scenario's own horizon)")
     scenario = None
-    if model in models.SCENARIO_MODELS:
+    if models.get(model).uses_scenario:
         rel = chk.string(ex, "experiment.", "scenario", required=True,
                          what="the path of a scenario file, relative to this file")
         scenario = (source.parent / rel).resolve()
@@ -428,30 +398,39 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
             chk.fail("experiment.scenario", f"got {rel!r}; no such file ({scenario})")
     elif "scenario" in ex:
         chk.fail("experiment.scenario", f"not used by model {model!r}; remove it")
+    return {"name": name, "description": description, "model": model, "steps": steps,
+            "scenario": scenario}
 
-    # [design]
+
+def _design_table(chk: FileCheck, data: dict) -> tuple[str, dict[str, Any]]:
     de = chk.table(data, "design")
     method = chk.choice(de, "design.", "method", METHODS)
     allowed = _DESIGN_COMMON + _DESIGN_KEYS[method]
     why = {k: f"not used by method {method!r}; allowed for {method!r}: {', '.join(allowed)}"
            for m, ks in _DESIGN_KEYS.items() if m != method for k in ks if k not in allowed}
     chk.keys(de, "design.", allowed, why)
-    replicates = chk.integer(de, "design.", "replicates", 1, default=1, hi=MAX_RUNS)
-    seed = chk.integer(de, "design.", "seed", 0, required=True, what=" (the sweep's base seed)")
-    seeding = chk.choice(de, "design.", "seeding", SEEDINGS, default="common")
-    options = _design_options(chk, de, method)
+    return method, {
+        "method": method,
+        "replicates": chk.integer(de, "design.", "replicates", 1, default=1, hi=MAX_RUNS),
+        "seed": chk.integer(de, "design.", "seed", 0, required=True,
+                            what=" (the sweep's base seed)"),
+        "seeding": chk.choice(de, "design.", "seeding", SEEDINGS, default="common"),
+        "options": _design_options(chk, de, method)}
 
-    # [overrides]
-    overrides = _flatten(chk.table(data, "overrides", required=False))
+
+def _overrides_table(chk: FileCheck, data: dict) -> dict[str, Any]:
+    overrides = flatten(chk.table(data, "overrides", required=False))
     for k, v in overrides.items():
-        ok = (isinstance(v, bool | str) or _is_num(v)
-              or (isinstance(v, list) and all(isinstance(x, bool | str) or _is_num(x)
+        ok = (isinstance(v, bool | str) or is_num(v)
+              or (isinstance(v, list) and all(isinstance(x, bool | str) or is_num(x)
                                               for x in v)))
         if not ok:
             chk.fail(f"overrides.{k}", f"got {v!r}; allowed: a number, true/false, a string "
                      "or a list of these")
+    return overrides
 
-    # [outputs]
+
+def _outputs_table(chk: FileCheck, data: dict) -> dict[str, Any]:
     out = chk.table(data, "outputs")
     chk.keys(out, "outputs.", _OUTPUT_KEYS)
     final = chk.names(out, "outputs.", "final", required=True)
@@ -460,23 +439,68 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
         chk.fail("outputs.every", "only used with outputs.series; add the series to keep")
     every = chk.integer(out, "outputs.", "every", 1, default=1,
                         what=" (keep the series every this many steps)")
-    known = models.known_outcomes(model)
     for key, names in (("final", final), ("series", series)):
         for i, n in enumerate(names):
-            if known is not None and n not in known:
-                chk.fail(f"outputs.{key}[{i}]", f"got {n!r}; model {model!r} reports "
-                         f"{_one_of(known)}{_suggest(n, known)}")
             if n in RESERVED_COLUMNS:
                 chk.fail(f"outputs.{key}[{i}]", f"got {n!r}, a reserved column name; "
                          f"reserved: {', '.join(RESERVED_COLUMNS)}")
+    return {"final": final, "series": series, "every": every}
 
-    # [[factors]]
-    if "factors" not in data:
-        chk.fail("factors", "missing; add at least one [[factors]] table with a path")
-    fl = data["factors"]
-    if not isinstance(fl, list) or not fl or not all(isinstance(f, dict) for f in fl):
-        chk.fail("factors", f"got {fl!r}; allowed: one or more [[factors]] tables")
-    factors = tuple(_factor(chk, f, i, method) for i, f in enumerate(fl))
+
+def new_experiment(*, name: str, model: str, scenario: Path | None, steps: int | None,
+                   method: str, options: dict[str, Any], replicates: int, seed: int,
+                   seeding: str, overrides: dict[str, Any], factors: tuple[Factor, ...],
+                   final: tuple[str, ...], series: tuple[str, ...] = (), every: int = 1,
+                   description: str = "", source: Path, sha256: str | None = None,
+                   text: str | None = None, check_model: bool = True,
+                   chk: FileCheck | None = None) -> Experiment:
+    """An experiment from its fields, checked as strictly as a file: factors and overrides
+    against each other, the outcomes against what the model reports, and (with
+    ``check_model``) the fixed overrides and every factor's extremes on the model itself.
+
+    ``source`` is the file the experiment comes from (or was made from, for one built in
+    code, whose ``text`` then describes it); errors name it and the key path of the
+    experiment-file format.
+
+    Raises
+    ------
+    InputError
+        Naming ``source``, the key path and what is allowed.
+    """
+    chk = chk or FileCheck(source, _TOP)
+    _check_factors(chk, factors, overrides, final, series, steps, method)
+    points = design_points(method, options, factors)
+    if points * replicates > MAX_RUNS:
+        chk.fail("design", f"{points:,} points x {replicates:,} replicates = "
+                 f"{points * replicates:,} runs; allowed: at most {MAX_RUNS:,} runs in one "
+                 "sweep (split it into several experiments)")
+    try:
+        opened = models.get(model).open(scenario)
+    except (ParameterError, InputError) as exc:  # the scenario file itself is bad
+        chk.fail("experiment.scenario", _describe(exc))
+    for key, names, known in (("final", final, opened.final),
+                              ("series", series, opened.series)):
+        for i, n in enumerate(names):
+            if n not in known:
+                listed = (one_of(known) if len(known) <= 20 else f"{len(known)} {key} "
+                          "outcomes, listed in docs/ODD.md (Observation)")
+                chk.fail(f"outputs.{key}[{i}]", f"got {n!r}; model {model!r} reports "
+                         f"{listed}{suggest(n, known)}")
+    if sha256 is None:
+        sha256 = hashlib.sha256((text or "").encode()).hexdigest()
+    exp = Experiment(
+        source=source, sha256=sha256, name=name, description=description, model=model,
+        scenario=scenario, scenario_hash=opened.scenario_hash, steps=steps, method=method,
+        options=options, replicates=replicates, seed=seed, seeding=seeding,
+        overrides=dict(sorted(overrides.items())), factors=factors, final=final,
+        series=series, every=every, checked=check_model, text=text)
+    if check_model:
+        _check_model(chk, exp, opened.check)
+    return exp
+
+
+def _check_factors(chk: FileCheck, factors, overrides, final, series, steps, method) -> None:
+    """Each parameter fixed or varied once, no column twice, ``steps`` set in one place."""
     for i, f in enumerate(factors):
         for j in range(i):
             if factors[j].path == f.path:
@@ -501,25 +525,6 @@ def load_experiment(path: str | Path, *, check_model: bool = True) -> Experiment
                              "experiment.steps; remove experiment.steps to vary it")
     if method == "morris" and len(factors) < 2:
         chk.fail("factors", "a Morris screening needs at least two factors")
-    points = design_points(method, options, factors)
-    if points * replicates > MAX_RUNS:
-        chk.fail("design", f"{points:,} points x {replicates:,} replicates = "
-                 f"{points * replicates:,} runs; allowed: at most {MAX_RUNS:,} runs in one "
-                 "sweep (split it into several experiments)")
-
-    try:
-        scenario_hash, check = models.open_scenario(model, scenario)
-    except (ParameterError, InputError) as exc:  # the scenario file itself is bad
-        chk.fail("experiment.scenario", _describe(exc))
-    exp = Experiment(
-        source=source.resolve(), sha256=hashlib.sha256(raw).hexdigest(), name=name,
-        description=description, model=model, scenario=scenario, scenario_hash=scenario_hash,
-        steps=steps, method=method, options=options, replicates=replicates, seed=seed,
-        seeding=seeding, overrides=dict(sorted(overrides.items())), factors=factors,
-        final=final, series=series, every=every, checked=check is not None and check_model)
-    if exp.checked:
-        _check_model(chk, exp, check)
-    return exp
 
 
 def design_points(method: str, options: dict[str, Any], factors) -> int:
@@ -534,7 +539,7 @@ def design_points(method: str, options: dict[str, Any], factors) -> int:
     return (options["optimal_trajectories"] or options["trajectories"]) * (d + 1)
 
 
-def _design_options(chk: _Check, de: dict, method: str) -> dict[str, Any]:
+def _design_options(chk: FileCheck, de: dict, method: str) -> dict[str, Any]:
     if method == "lhs":
         return {"samples": chk.integer(de, "design.", "samples", 2, required=True,
                                        what=" (the number of points)", hi=MAX_RUNS),
@@ -550,21 +555,25 @@ def _design_options(chk: _Check, de: dict, method: str) -> dict[str, Any]:
                      f"are balanced only there), e.g. {lo} or {2 * lo}")
         return {"samples": n, "second_order": chk.boolean(de, "design.", "second_order", False)}
     if method == "morris":
-        n = chk.integer(de, "design.", "trajectories", 2, required=True, hi=MAX_RUNS)
-        levels = chk.integer(de, "design.", "levels", 2, default=4, what=" and even")
-        if levels % 2:
-            chk.fail("design.levels", f"got {levels}; allowed: an even integer >= 2 "
-                     "(Morris' step of levels/(2 (levels-1)) needs an even grid)")
-        opt = de.get("optimal_trajectories")
-        if opt is not None and (not _is_int(opt) or not 2 <= opt < n):
-            chk.fail("design.optimal_trajectories", f"got {opt!r}; allowed: an integer from 2 "
-                     f"to trajectories - 1 = {n - 1} (the best spread are chosen from the "
-                     "trajectories)")
-        return {"trajectories": n, "levels": levels, "optimal_trajectories": opt}
+        return _morris_options(chk, de)
     return {}
 
 
-def _factor(chk: _Check, f: dict, i: int, method: str) -> Factor:
+def _morris_options(chk: FileCheck, de: dict) -> dict[str, Any]:
+    n = chk.integer(de, "design.", "trajectories", 2, required=True, hi=MAX_RUNS)
+    levels = chk.integer(de, "design.", "levels", 2, default=4, what=" and even")
+    if levels % 2:
+        chk.fail("design.levels", f"got {levels}; allowed: an even integer >= 2 "
+                 "(Morris' step of levels/(2 (levels-1)) needs an even grid)")
+    opt = de.get("optimal_trajectories")
+    if opt is not None and (not is_int(opt) or not 2 <= opt < n):
+        chk.fail("design.optimal_trajectories", f"got {opt!r}; allowed: an integer from 2 "
+                 f"to trajectories - 1 = {n - 1} (the best spread are chosen from the "
+                 "trajectories)")
+    return {"trajectories": n, "levels": levels, "optimal_trajectories": opt}
+
+
+def _factor(chk: FileCheck, f: dict, i: int, method: str) -> Factor:
     pre = f"factors[{i}]."
     grid = method == "grid"
     keys_grid = ("path", "name", "levels", "range", "num", "integer")
@@ -584,51 +593,66 @@ def _factor(chk: _Check, f: dict, i: int, method: str) -> Factor:
     if name in RESERVED_COLUMNS:
         chk.fail(pre + "name", f"got {name!r}, a reserved column name; set another name")
     integer = chk.boolean(f, pre, "integer", False)
-
     if grid:
-        if "levels" in f and ("range" in f or "num" in f):
-            chk.fail(pre + ("range" if "range" in f else "num"),
-                     "give either levels = [...] or range = [low, high] with num = N, not both")
-        if "levels" in f:
-            levels = f["levels"]
-            if not isinstance(levels, list) or not levels:
-                chk.fail(pre + "levels", f"got {levels!r}; allowed: a non-empty list of values")
-            kinds = {("num" if _is_num(v) else type(v).__name__) for v in levels}
-            if len(kinds) != 1 or not kinds <= {"num", "bool", "str"}:
-                chk.fail(pre + "levels", f"got {levels!r}; allowed: a list of numbers, of "
-                         "true/false or of strings (one kind)")
-            if integer and not all(_is_int(v) for v in levels):
-                chk.fail(pre + "levels", f"got {levels!r}; allowed with integer = true: "
-                         "integers")
-            vals = tuple(float(v) if kinds == {"num"} and not all(_is_int(x) for x in levels)
-                         else v for v in levels)
-        elif "range" in f:
-            lo, hi = _range(chk, f, pre)
-            if "num" not in f:
-                chk.fail(pre + "num", "missing; allowed: an integer >= 2 (evenly spaced levels "
-                         "across range)")
-            num = chk.integer(f, pre, "num", 2, hi=MAX_RUNS)
-            grid_vals = np.linspace(lo, hi, num)
-            if integer:
-                grid_vals = np.rint(grid_vals)
-                if len(set(grid_vals)) < num:
-                    chk.fail(pre + "num", f"got {num}; with integer = true the range {lo:g} to "
-                             f"{hi:g} holds fewer distinct integers")
-                vals = tuple(int(v) for v in grid_vals)
-            else:
-                vals = tuple(float(v) for v in grid_vals)
-        else:
-            chk.fail(pre + "levels", "missing; a grid factor needs levels = [...] or range = "
-                     "[low, high] with num = N")
-        for j, v in enumerate(vals):
-            if v in vals[:j]:
-                chk.fail(pre + "levels", f"got {v!r} twice; list each level once")
+        vals = _grid_levels(chk, f, pre, integer)
         return Factor(name=name, path=path, levels=vals, integer=integer)
+    dist, bounds = _distribution(chk, f, pre, method)
+    return Factor(name=name, path=path, distribution=dist, bounds=bounds, integer=integer)
 
+
+def _grid_levels(chk: FileCheck, f: dict, pre: str, integer: bool) -> tuple:
+    """A grid factor's levels: listed, or ``num`` evenly spaced across ``range``."""
+    if "levels" in f and ("range" in f or "num" in f):
+        chk.fail(pre + ("range" if "range" in f else "num"),
+                 "give either levels = [...] or range = [low, high] with num = N, not both")
+    if "levels" in f:
+        vals = _listed_levels(chk, f["levels"], pre, integer)
+    elif "range" in f:
+        vals = _spaced_levels(chk, f, pre, integer)
+    else:
+        chk.fail(pre + "levels", "missing; a grid factor needs levels = [...] or range = "
+                 "[low, high] with num = N")
+    for j, v in enumerate(vals):
+        if v in vals[:j]:
+            chk.fail(pre + "levels", f"got {v!r} twice; list each level once")
+    return vals
+
+
+def _listed_levels(chk: FileCheck, levels, pre: str, integer: bool) -> tuple:
+    if not isinstance(levels, list) or not levels:
+        chk.fail(pre + "levels", f"got {levels!r}; allowed: a non-empty list of values")
+    kinds = {("num" if is_num(v) else type(v).__name__) for v in levels}
+    if len(kinds) != 1 or not kinds <= {"num", "bool", "str"}:
+        chk.fail(pre + "levels", f"got {levels!r}; allowed: a list of numbers, of "
+                 "true/false or of strings (one kind)")
+    if integer and not all(is_int(v) for v in levels):
+        chk.fail(pre + "levels", f"got {levels!r}; allowed with integer = true: integers")
+    mixed = kinds == {"num"} and not all(is_int(x) for x in levels)
+    return tuple(float(v) if mixed else v for v in levels)
+
+
+def _spaced_levels(chk: FileCheck, f: dict, pre: str, integer: bool) -> tuple:
+    lo, hi = chk.span(f, pre)
+    if "num" not in f:
+        chk.fail(pre + "num", "missing; allowed: an integer >= 2 (evenly spaced levels "
+                 "across range)")
+    num = chk.integer(f, pre, "num", 2, hi=MAX_RUNS)
+    grid_vals = np.linspace(lo, hi, num)
+    if not integer:
+        return tuple(float(v) for v in grid_vals)
+    grid_vals = np.rint(grid_vals)
+    if len(set(grid_vals)) < num:
+        chk.fail(pre + "num", f"got {num}; with integer = true the range {lo:g} to "
+                 f"{hi:g} holds fewer distinct integers")
+    return tuple(int(v) for v in grid_vals)
+
+
+def _distribution(chk: FileCheck, f: dict, pre: str, method: str) -> tuple[str, tuple]:
+    """A sampled factor's distribution and its numbers in SALib's convention."""
     dist = chk.choice(f, pre, "distribution", tuple(DISTRIBUTIONS), default="uniform")
     if method == "morris" and dist not in BOUNDED:
         chk.fail(pre + "distribution", f"got {dist!r}; allowed for method 'morris': "
-                 f"{_one_of(BOUNDED)} (Morris points lie on the edges of the range)")
+                 f"{one_of(BOUNDED)} (Morris points lie on the edges of the range)")
     needs = DISTRIBUTIONS[dist][1]
     for k in ("range", "mode", "mean", "sd"):
         if k in f and k not in needs:
@@ -637,36 +661,22 @@ def _factor(chk: _Check, f: dict, i: int, method: str) -> Factor:
         if k not in f and k in needs:
             chk.fail(pre + k, f"missing; distribution {dist!r} takes {', '.join(needs)}")
     if dist in ("uniform", "loguniform"):
-        lo, hi = _range(chk, f, pre, positive=dist == "loguniform")
-        bounds = (lo, hi)
-    elif dist == "triangular":
-        lo, hi = _range(chk, f, pre)
+        return dist, chk.span(f, pre, positive=dist == "loguniform")
+    if dist == "triangular":
+        lo, hi = chk.span(f, pre)
         mode = chk.number(f, pre, "mode")
         if not lo <= mode < hi:
             chk.fail(pre + "mode", f"got {mode!r}; allowed: a number from {lo:g} up to (not "
                      f"including) {hi:g}, within range")
-        bounds = (lo, hi, (mode - lo) / (hi - lo))
-    else:
-        mean = chk.number(f, pre, "mean")
-        sd = chk.number(f, pre, "sd")
-        if sd <= 0:
-            chk.fail(pre + "sd", f"got {f['sd']!r}; allowed: a number > 0")
-        bounds = (*_range(chk, f, pre), mean, sd) if dist == "truncnormal" else (mean, sd)
-    return Factor(name=name, path=path, distribution=dist, bounds=bounds, integer=integer)
+        return dist, (lo, hi, (mode - lo) / (hi - lo))
+    mean = chk.number(f, pre, "mean")
+    sd = chk.number(f, pre, "sd")
+    if sd <= 0:
+        chk.fail(pre + "sd", f"got {f['sd']!r}; allowed: a number > 0")
+    return dist, ((*chk.span(f, pre), mean, sd) if dist == "truncnormal" else (mean, sd))
 
 
-def _range(chk: _Check, f: dict, pre: str, positive: bool = False) -> tuple[float, float]:
-    if "range" not in f:
-        chk.fail(pre + "range", "missing; allowed: [low, high] with low < high")
-    r = f["range"]
-    what = "[low, high] with 0 < low < high" if positive else "[low, high] with low < high"
-    if (not isinstance(r, list) or len(r) != 2 or not all(_is_num(v) for v in r)
-            or not r[0] < r[1] or (positive and r[0] <= 0)):
-        chk.fail(pre + "range", f"got {r!r}; allowed: {what}")
-    return float(r[0]), float(r[1])
-
-
-def _check_model(chk: _Check, exp: Experiment, check) -> None:
+def _check_model(chk: FileCheck, exp: Experiment, check) -> None:
     """Try the fixed overrides, then each factor at its extremes, on the model itself."""
     try:
         check(exp.overrides)
@@ -698,10 +708,11 @@ def build_design(exp: Experiment) -> Design:
     Grids are the Cartesian product of the levels (first factor slowest). Latin hypercubes come
     from ``scipy.stats.qmc.LatinHypercube``, Sobol'/Saltelli from ``SALib.sample.sobol.sample``,
     Morris trajectories from ``SALib.sample.morris.sample``; all draw from child 0 of
-    ``SeedSequence(exp.seed)``.
+    ``SeedSequence(exp.seed)``. A comparison's points are its policies (crossed with its
+    futures, if any): :func:`_policy_design`.
     """
-    if COMPARISON in exp.options:
-        return _comparison_design(exp)
+    if exp.policies:
+        return _policy_design(exp)
     names = [f.name for f in exp.factors]
     rng = np.random.default_rng(np.random.SeedSequence(exp.seed, spawn_key=(_STREAM_SAMPLER,)))
     if exp.method == "grid":
@@ -717,7 +728,6 @@ def build_design(exp: Experiment) -> Design:
             if f.integer:
                 points[f.name] = points[f.name].astype(np.int64)
 
-    version = models.model_version(exp.model)
     scenario = str(exp.scenario) if exp.scenario is not None else None
     runs = []
     records = points.to_dict("records")
@@ -726,12 +736,8 @@ def build_design(exp: Experiment) -> Design:
         overrides = {**exp.overrides, **{f.path: values[f.name] for f in exp.factors}}
         for r in range(exp.replicates):
             seed = run_seed(exp.seed, exp.seeding, p, r)
-            ident = hashlib.sha256(canonical_json({
-                "model": exp.model, "model_version": version,
-                "scenario_hash": exp.scenario_hash, "steps": exp.steps,
-                "overrides": overrides, "seed": seed, "point": p, "replicate": r,
-            }).encode()).hexdigest()[:16]
-            runs.append(RunSpec(id=ident, point=p, replicate=r, seed=seed, model=exp.model,
+            runs.append(RunSpec(id=_run_id(exp, exp.scenario_hash, overrides, seed, p, r),
+                                point=p, replicate=r, seed=seed, model=exp.model,
                                 scenario=scenario, steps=exp.steps, overrides=overrides,
                                 factors=values, final=exp.final, series=exp.series,
                                 every=exp.every))
@@ -739,6 +745,8 @@ def build_design(exp: Experiment) -> Design:
 
 
 def _sample(exp: Experiment, rng: np.random.Generator) -> np.ndarray:
+    # deferred on purpose: SALib pulls in scipy.stats (seconds), which only sampled designs
+    # need; reading a sweep folder (clustersim results, analyze) does not
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
     from SALib.util import scale_samples
@@ -760,92 +768,23 @@ def _sample(exp: Experiment, rng: np.random.Generator) -> np.ndarray:
 
 
 # -- comparisons -----------------------------------------------------------------------------------
-#: Key of ``Experiment.options`` that makes an experiment a comparison of scenario files.
-COMPARISON = "scenarios"
-
-
-def comparison_experiment(levels: list[dict[str, Any]], *, replicates: int, seed: int,
-                          steps: int, series: tuple[str, ...], name: str = "comparison",
-                          description: str = "", overrides: dict[str, Any] | None = None,
-                          rule: dict[str, Any] | None = None,
-                          code: str | None = None) -> Experiment:
-    """A comparison as an experiment: one factor, ``scenario``, whose levels are scenario files,
-    crossed with ``replicates`` replicates under common random numbers.
-
-    Parameters
-    ----------
-    levels : list of dict
-        One per scenario, the base first: ``label`` (unique), ``path``, ``hash`` (the resolved
-        scenario's content hash), ``overrides`` (the ``--set`` values that apply to it) and
-        ``final`` (the outcomes its runs report).
-    replicates, seed, steps : int
-        Replicate ``r`` of every scenario gets the same seed (:func:`run_seed`, ``"common"``),
-        so identical scenarios give identical runs.
-    series : tuple of str
-        Per-step outputs kept for every run (every step).
-    overrides : dict, optional
-        The ``--set`` values as given, recorded in the design.
-    rule : dict, optional
-        How the number of replicates was chosen (``--reps auto``), recorded in the design.
-    code : str, optional
-        The git commit of the code; part of the design, so that a folder computed by other
-        code is not resumed (a comparison is cheap to run again; a sweep keys on the version).
-    """
-    labels = [lv["label"] for lv in levels]
-    final = tuple(dict.fromkeys(n for lv in levels for n in lv["final"]))
-    scen = [{"label": lv["label"], "path": str(lv["path"]), "hash": lv["hash"],
-             "overrides": dict(lv.get("overrides") or {}), "final": list(lv["final"])}
-            for lv in levels]
-    options: dict[str, Any] = {COMPARISON: scen}
-    if rule is not None:
-        options["replicates_rule"] = dict(rule)
-    if code is not None:
-        options["code"] = code
-    lines = [f"# A comparison made by `clustersim compare` ({name}); not an experiment file.",
-             "[experiment]", f"name = {json.dumps(name)}", f"steps = {steps}", "",
-             "[design]", f"replicates = {replicates}", f"seed = {seed}",
-             'seeding = "common"', ""]
-    for lv in scen:
-        lines += ["[[scenarios]]", f"label = {json.dumps(lv['label'])}",
-                  f"path = {json.dumps(lv['path'])}", f"hash = {json.dumps(lv['hash'])}"]
-        lines += [f"set.{json.dumps(k)} = {json.dumps(v)}" for k, v in lv["overrides"].items()]
-        lines.append("")
-    text = "\n".join(lines)
-    return Experiment(
-        source=Path(scen[0]["path"]), sha256=hashlib.sha256(text.encode()).hexdigest(),
-        name=name, description=description, model="cluster", scenario=None,
-        scenario_hash=None, steps=int(steps), method="grid", options=options,
-        replicates=int(replicates), seed=int(seed), seeding="common",
-        overrides=dict(sorted((overrides or {}).items())),
-        factors=(Factor(name="scenario", path="scenario", levels=tuple(labels)),),
-        final=final, series=tuple(series), every=1, checked=True, text=text)
-
-
-def _comparison_design(exp: Experiment) -> Design:
-    """The runs of a comparison: point ``p`` is scenario ``p``; replicate ``r`` of every point
-    has the same seed. With ``options["futures"]`` (a robustness study, :mod:`sim.studies.robust`)
-    the points are every future crossed with every scenario, the future's parameter values
-    overriding the scenario's."""
-    levels = exp.options[COMPARISON]
-    futures = exp.options.get("futures")
-    cells = ([(None, {}, lv) for lv in levels] if futures is None else
-             [(f, values, lv) for f, values in enumerate(futures) for lv in levels])
-    points = pd.DataFrame([({} if f is None else {"future": f}) | {"scenario": lv["label"]}
-                           | values for f, values, lv in cells])
-    version = models.model_version(exp.model)
+def _policy_design(exp: Experiment) -> Design:
+    """The runs of a comparison: point ``p`` is policy ``p``; replicate ``r`` of every point
+    has the same seed. With futures (a robustness study, :mod:`sim.studies.robust`) the points
+    are every future crossed with every policy, the future's parameter values overriding the
+    policy's."""
+    cells = ([(None, {}, pol) for pol in exp.policies] if not exp.futures else
+             [(f, values, pol) for f, values in enumerate(exp.futures) for pol in exp.policies])
+    points = pd.DataFrame([({} if f is None else {"future": f}) | {"scenario": pol.label}
+                           | values for f, values, pol in cells])
     runs = []
-    for p, (f, values, lv) in enumerate(cells):
-        overrides = {**lv["overrides"], **values}
-        factors = ({} if f is None else {"future": f}) | {"scenario": lv["label"]} | values
+    for p, (f, values, pol) in enumerate(cells):
+        overrides = {**pol.overrides, **values}
+        factors = ({} if f is None else {"future": f}) | {"scenario": pol.label} | values
         for r in range(exp.replicates):
             seed = run_seed(exp.seed, "common", p, r)
-            ident = hashlib.sha256(canonical_json({
-                "model": exp.model, "model_version": version, "scenario_hash": lv["hash"],
-                "steps": exp.steps, "overrides": overrides, "seed": seed, "point": p,
-                "replicate": r,
-            }).encode()).hexdigest()[:16]
-            runs.append(RunSpec(id=ident, point=p, replicate=r, seed=seed, model=exp.model,
-                                scenario=lv["path"], steps=exp.steps, overrides=overrides,
-                                factors=factors, final=tuple(lv["final"]), series=exp.series,
-                                every=exp.every))
+            runs.append(RunSpec(id=_run_id(exp, pol.hash, overrides, seed, p, r), point=p,
+                                replicate=r, seed=seed, model=exp.model, scenario=pol.path,
+                                steps=exp.steps, overrides=overrides, factors=factors,
+                                final=tuple(pol.final), series=exp.series, every=exp.every))
     return Design(experiment=exp, points=points, runs=tuple(runs))

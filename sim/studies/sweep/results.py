@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from sim.core.errors import InputError
+from sim.io.output import atomic_write, check_out_path
 from sim.studies.sweep.store import SweepStore
 
 __all__ = ["query", "query_results", "summary_text"]
@@ -27,8 +28,6 @@ def query(out: str | Path, sql: str) -> pd.DataFrame:
     InputError
         Not a sweep directory, or a query DuckDB rejects (its message, on one line).
     """
-    import duckdb
-
     con = SweepStore(out).connect()
     try:
         rel = con.sql(sql)
@@ -89,8 +88,6 @@ def query_results(out: str | Path, *, sql: str | None = None, csv: str | Path | 
 
 def _check_csv(path: Path, force: bool) -> None:
     """Refuse, before any query runs, a CSV destination that cannot or may not be written."""
-    from sim.io.output import check_out_path
-
     if path.is_dir():
         raise InputError(str(path), "", "is a folder; allowed: the path of a CSV file")
     if path.exists() and not force:
@@ -103,30 +100,9 @@ def _check_csv(path: Path, force: bool) -> None:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to a temporary file beside ``path`` and move it into place."""
-    import os
-    import tempfile
-
+    """Write ``frame`` whole or not at all (:func:`sim.io.output.atomic_write`)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
     except OSError as exc:
         raise InputError(str(path), "", f"cannot be written ({exc.strerror or exc}); allowed: "
                          "a file in a folder you can write to") from None
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise InputError(str(path), "", f"cannot be written ({exc.strerror or exc}); allowed: "
-                         "a file in a folder you can write to") from None
-
-
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -28,23 +28,24 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import uuid
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from sim import __version__
 from sim.core.errors import InputError
-from sim.io.output import claim_folder, lock_path, new_temp_dir
+from sim.io.output import atomic_write, claim_folder, lock_path, new_temp_dir
+from sim.io.provenance import git_commit, with_provenance
 from sim.studies.sweep.experiment import Design, Experiment
 
-__all__ = ["FORMAT", "SweepStore", "run_schema", "series_schema", "git_commit"]
+__all__ = ["FORMAT", "SweepStore", "run_schema", "series_schema"]
 
 FORMAT = "clustersim-sweep/1"
 _BUSY = "another sweep is writing to this directory"
@@ -81,20 +82,6 @@ def series_schema(meta: dict[str, Any]) -> pa.Schema:
     return pa.schema(fields)
 
 
-def git_commit(where: Path | None = None) -> str | None:
-    """The commit of the source tree of ``sim`` (``+dirty`` when it has changes), or None."""
-    where = where or Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=where, capture_output=True, text=True, timeout=10,
-                               check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{commit}+dirty" if dirty else commit
-
-
 def _version(dist: str) -> str | None:
     try:
         return version(dist)
@@ -102,32 +89,12 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _atomic_write_table(table: pa.Table, path: Path,
-                        provenance: dict[str, Any] | None = None) -> None:
-    if provenance is not None:  # the file carries its own provenance (see sim.io.provenance)
-        meta = dict(table.schema.metadata or {})
-        meta[b"clustersim.provenance"] = json.dumps(provenance, default=str).encode()
-        table = table.replace_schema_metadata(meta)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and move it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+def _write_table(table: pa.Table, path: Path, provenance: dict[str, Any] | None = None) -> None:
+    """Write ``table`` as Parquet atomically, with ``provenance`` in its schema metadata (see
+    :mod:`sim.io.provenance`)."""
+    if provenance is not None:
+        table = with_provenance(table, provenance)
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class SweepStore:
@@ -226,6 +193,32 @@ class SweepStore:
                              "experiment.json); give a new or empty --out directory")
         return False
 
+    def make_room(self, exp: Experiment, force: bool, what: str) -> None:
+        """Refuse, before anything runs, a ``DIR`` that ``exp`` may not run into: a folder
+        another command is writing to, or one holding anything but this very ``exp`` (which
+        resumes). With ``force`` a folder of other results is removed first. ``what`` names the
+        study in the message (``comparison``, ``study``).
+
+        Raises
+        ------
+        InputError
+            ``DIR`` is busy, or holds other results and ``force`` is not set.
+        """
+        if self.busy():  # another command holds the folder (sim.io.output.claim_folder)
+            raise InputError(str(self.out), "", "another clustersim command is writing to it; "
+                             "wait for it to finish, or give another --out")
+        try:
+            self.check(exp)
+        except InputError:
+            if not force:
+                raise InputError(str(self.out), "", "already holds other results; allowed: a "
+                                 f"new or empty folder, the same {what} (to resume it), or "
+                                 "--force to replace it") from None
+            if self.out.is_dir():
+                shutil.rmtree(self.out)
+            else:
+                self.out.unlink()
+
     def prepare(self, exp: Experiment, design: Design) -> bool:
         """Make ``DIR`` ready for ``design`` (call under :meth:`lock`).
 
@@ -249,13 +242,13 @@ class SweepStore:
         try:
             (tmp / self.runs_dir.name).mkdir()
             (tmp / self.series_dir.name).mkdir()
-            _atomic_write_table(pa.Table.from_pandas(design.table(), preserve_index=False),
+            _write_table(pa.Table.from_pandas(design.table(), preserve_index=False),
                                 tmp / self.design_parquet.name, self._file_provenance(meta))
             if exp.text is not None:  # made in code (a comparison): its own description
-                _atomic_write_text(exp.text, tmp / self.experiment_copy.name)
+                atomic_write(tmp / self.experiment_copy.name, exp.text)
             else:
                 shutil.copyfile(exp.source, tmp / self.experiment_copy.name)
-            _atomic_write_text(json.dumps(meta, indent=2) + "\n", tmp / self.experiment_json.name)
+            atomic_write(tmp / self.experiment_json.name, json.dumps(meta, indent=2) + "\n")
             if self.out.is_dir():  # an empty folder (check() allows no more) is replaced
                 with contextlib.suppress(FileNotFoundError):
                     (self.out / ".lock").unlink()
@@ -386,18 +379,18 @@ class SweepStore:
                 self._series_schema = series_schema(meta)
             table = pa.Table.from_pandas(series, schema=self._series_schema,
                                          preserve_index=False)
-            _atomic_write_table(table, self.series_dir / f"{row['id']}.parquet",
+            _write_table(table, self.series_dir / f"{row['id']}.parquet",
                                 {**self._file_provenance(meta), "run_id": row.get("id"),
                                  "seed": row.get("seed")})
-        _atomic_write_text(json.dumps({k: row.get(k) for k in self.schema.names}),
-                           self.runs_dir / f"{row['id']}.json")
+        atomic_write(self.runs_dir / f"{row['id']}.json",
+                     json.dumps({k: row.get(k) for k in self.schema.names}))
 
     def consolidate(self) -> int:
         """Rewrite ``runs.parquet`` from ``runs/`` (atomically); return its number of rows."""
         if self._fresh():
             return pq.read_metadata(self.runs_parquet).num_rows
         table = self._gather()
-        _atomic_write_table(table, self.runs_parquet, self._file_provenance(self.metadata()))
+        _write_table(table, self.runs_parquet, self._file_provenance(self.metadata()))
         return table.num_rows
 
     @staticmethod
@@ -426,9 +419,6 @@ class SweepStore:
         off, the configuration locked), so a query can neither write (``COPY``, ``ATTACH``,
         ``EXPORT``), nor read anything but these views, nor load extensions.
         """
-        import duckdb
-        import pyarrow.dataset as ds
-
         meta = self.metadata()
         con = duckdb.connect(config={"enable_external_access": False,
                                      "autoinstall_known_extensions": False,

@@ -29,8 +29,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.core.params import ParameterError
-from sim.studies.calibrate import patterns as pt
+from sim.core.errors import ParameterError
+from sim.io.provenance import provenance
+from sim.io.scenario import load_scenario
+from sim.measure import patterns as pt
+from sim.measure.collect import Recording
+from sim.studies.simulate import run_model
+
+#: What a pattern run records: the series :func:`measure` reads, every month from month 0 (no
+#: burn-in rows, no Mesa collector); the values are those of the full recording, to the bit.
+RECORDING = Recording(outputs=("firms", "entries", "exits", "facility_use_rate",
+                               "facilities_operating"), burn_in=False, mesa=False)
 
 __all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "settings",
            "measure", "simulate"]
@@ -169,10 +178,6 @@ class PatternRun:
 def simulate(scenario: str | Path, *, steps: int | None, seed: int,
              overrides: dict[str, Any]) -> PatternRun:
     """Run ``scenario`` with ``overrides`` and measure its patterns (see the module docstring)."""
-    from sim.io.provenance import provenance
-    from sim.io.scenario import load_scenario
-    from sim.studies.simulate import run_model
-
     own, rest = split_overrides(dict(overrides))
     base = load_scenario(Path(scenario))
     sc = base.with_overrides(rest) if rest else base
@@ -180,7 +185,7 @@ def simulate(scenario: str | Path, *, steps: int | None, seed: int,
     n_steps = sc.steps if steps is None else int(steps)
     check_steps(n_steps, cfg)
     t0 = time.perf_counter()
-    model = sc.build(rng=seed, agents=False)
+    model = sc.build(rng=seed, agents=False, recording=RECORDING)
     run_model(model, n_steps - cfg["growth_window"])
     before = model.firm_table()[["firm_id", "employees"]].copy()
     run_model(model, cfg["growth_window"])

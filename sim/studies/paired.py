@@ -1,0 +1,103 @@
+"""Paired replicates: means and t intervals, paired differences and their bands over time.
+
+The statistics of a comparison under common random numbers (:mod:`sim.studies.compare`):
+replicate ``r`` of every scenario has the same seed, so the base with the same seed is each
+replicate's counterfactual and differences are taken replicate by replicate. The report
+(:mod:`sim.studies.report`) and the comparison both read them from here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["OUTCOMES", "FIGURE_OUTCOMES", "SERIES_KEPT", "LEVEL", "t_interval",
+           "paired_difference", "effect_over_time"]
+
+#: Final outcomes summarised by default (with the by-sector and by-town breakdowns).
+OUTCOMES: tuple[str, ...] = (
+    "firms", "employment", "jobs_created", "output", "mean_productivity", "survival",
+    "entries_total", "exits_total", "cooperation_rate", "mean_trust", "jp_share",
+    "facilities_built", "facilities_operating", "public_facilities_built",
+    "public_facilities_operating", "facility_users", "spv_members", "time_to_first_facility",
+    "eg_gamma_mean", "herfindahl_regions", "public_spending_total",
+)
+#: Per-step outputs drawn over time as paired differences from the base (effect bands).
+FIGURE_OUTCOMES: tuple[str, ...] = (
+    "firms", "employment", "mean_productivity", "cooperation_rate", "mean_trust",
+    "facilities_operating", "eg_gamma_mean", "public_spending_total",
+)
+#: Per-step outputs kept for every run of a comparison.
+SERIES_KEPT: tuple[str, ...] = tuple(dict.fromkeys((
+    *FIGURE_OUTCOMES, "output", "public_facilities_operating", "facility_users", "jp_share",
+    "entries", "exits")))
+#: The confidence level of every interval.
+LEVEL = 0.95
+
+# -- statistics -----------------------------------------------------------------------------------
+def t_interval(values, level: float = LEVEL) -> dict[str, float]:
+    """Mean, standard deviation and t-based confidence interval of the finite ``values``.
+
+    Returns a dict with ``n``, ``mean``, ``sd`` (ddof 1), ``ci_low``, ``ci_high``. With one
+    value the interval is undefined (NaN); with no spread it is the mean itself.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    nan = float("nan")
+    if n == 0:
+        return {"n": 0, "mean": nan, "sd": nan, "ci_low": nan, "ci_high": nan}
+    mean = float(x.mean())
+    if n == 1:
+        return {"n": 1, "mean": mean, "sd": nan, "ci_low": nan, "ci_high": nan}
+    sd = float(x.std(ddof=1))
+    if sd == 0.0:
+        return {"n": n, "mean": mean, "sd": 0.0, "ci_low": mean, "ci_high": mean}
+    half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def paired_difference(alt, base, level: float = LEVEL) -> dict[str, float]:
+    """The paired difference ``alt - base`` over replicates where both are finite.
+
+    Returns ``n``, ``mean``, ``sd``, ``ci_low``, ``ci_high`` (as :func:`t_interval`) and ``p``,
+    the two-sided p-value of the paired t-test (1 when every difference is 0).
+    """
+    a = np.asarray(alt, dtype=np.float64)
+    b = np.asarray(base, dtype=np.float64)
+    both = np.isfinite(a) & np.isfinite(b)
+    out = t_interval(a[both] - b[both], level)
+    n, sd = out["n"], out["sd"]
+    if n < 2:
+        out["p"] = float("nan")
+    elif sd == 0.0:
+        out["p"] = 1.0 if out["mean"] == 0.0 else 0.0
+    else:
+        tstat = out["mean"] / (sd / math.sqrt(n))
+        out["p"] = float(2.0 * stats.t.sf(abs(tstat), n - 1))
+    return out
+
+
+def effect_over_time(comp, label: str, column: str, level: float = LEVEL):
+    """Per step, the paired difference ``label - base`` of ``column`` over the replicates of
+    ``comp`` (a :class:`sim.studies.compare.Comparison`):
+    (steps, mean, low, high), t-based; where the differences do not vary the band is the mean."""
+    s = comp.series
+    if column not in s or s.empty:
+        return None
+    wide = s.pivot_table(index="step", columns=["scenario", "replicate"], values=column,
+                         aggfunc="first")
+    if label not in wide.columns.get_level_values(0):
+        return None
+    a, b = wide[label], wide[comp.base]
+    reps = sorted(set(a.columns) & set(b.columns))
+    d = (a[reps] - b[reps]).to_numpy(dtype=np.float64)
+    n = np.isfinite(d).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(np.where(n[:, None] > 0, d, 0.0), axis=1)
+        sd = np.nanstd(d, axis=1, ddof=1) if d.shape[1] > 1 else np.zeros(len(d))
+        tq = stats.t.ppf(0.5 + level / 2.0, np.maximum(n - 1, 1))
+        half = np.where(n >= 2, tq * np.nan_to_num(sd) / np.sqrt(np.maximum(n, 1)), 0.0)
+    return wide.index.to_numpy(), mean, mean - half, mean + half

@@ -1,0 +1,207 @@
+"""Births and deaths of firms (sim.mechanisms.population), hand-built: what a firm is born with,
+where spin-offs start, how owners' talent is set, and that leavers free their slots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.core.month import Books
+from sim.mechanisms import cooperation, population
+from sim.mechanisms.population import Population, talent
+from sim.model import ClusterModel
+
+
+@pytest.fixture
+def town(make_world, make_params):
+    """20 firms of one sector in region R0, 10 in R1; no mechanism on, no burn-in."""
+    world = make_world({("R0", "S0"): 20, ("R1", "S0"): 10})
+    return ClusterModel(make_params(), world, rng=4, agents=False)
+
+
+def test_the_initial_firms_are_the_world_s_groups_with_ids_in_order(town):
+    f = town.firms
+    assert f.n_alive == 30
+    assert np.bincount(f.region[f.alive]).tolist() == [20, 10]
+    assert sorted(f.firm_id[f.alive].tolist()) == list(range(30))
+    assert town.population.next_id == 30
+    np.testing.assert_allclose(town.population.dartboard, [20 / 30, 10 / 30])
+    # sizes at or above the sector's floor (and min_size), below the cap
+    dp = town.params.demography
+    assert np.all(f.employees[f.alive] >= max(dp.min_size, 1.0))
+    assert np.all(f.employees[f.alive] <= dp.max_size)
+
+
+def test_entrants_take_the_lowest_free_slots_with_the_fields_they_are_born_with(town):
+    m, books = town, Books()
+    pop, f = m.population, m.firms
+    m._remove_firms(np.array([3, 7]))
+    slots = pop.create(f, m.ties, region=np.array([1, 0, 1]), sector=np.array([0, 0, 0]),
+                       sizes=np.array([2.0, 5.0, 3.0]), parent=np.full(3, -1), t=9, books=books)
+    assert slots.tolist() == [3, 7, 30]  # two freed slots, then the first never used
+    assert f.firm_id[slots].tolist() == [30, 31, 32]  # ids are never reused
+    assert f.alive[slots].all()
+    assert f.region[slots].tolist() == [1, 0, 1]
+    np.testing.assert_array_equal(f.employees[slots], [2.0, 5.0, 3.0])
+    np.testing.assert_array_equal(f.desired[slots], [2.0, 5.0, 3.0])
+    assert f.born[slots].tolist() == [9, 9, 9]
+    assert f.age[slots].tolist() == [0, 0, 0]
+    np.testing.assert_array_equal(f.reputation[slots], f.willingness[slots])
+    assert np.all((f.willingness[slots] >= 0) & (f.willingness[slots] <= 1))
+    # newcomers sit around their region's centre (radius 2 km)
+    cx = m.world_arrays["region_x"][f.region[slots]]
+    cy = m.world_arrays["region_y"][f.region[slots]]
+    assert np.all(np.hypot(f.x[slots] - cx, f.y[slots] - cy) < 5 * 2.0)
+    # starting capital: initial_capital_months of revenue at the base price, booked as entry
+    p, w = m.params, m.world_arrays
+    rev = (f.productivity[slots] * f.talent[slots] * f.employees[slots]
+           ** p.market.labour_elasticity * w["sector_price"][0]
+           * w["market_access"][f.region[slots]])
+    np.testing.assert_allclose(f.revenue[slots], rev, rtol=1e-12)
+    np.testing.assert_allclose(f.capital[slots], p.demography.initial_capital_months * rev,
+                               rtol=1e-12)
+    assert books.private.entry_capital == pytest.approx(f.capital[slots].sum(), rel=1e-12)
+
+
+def test_a_spin_off_starts_next_to_its_parent_with_its_attitude(town):
+    m = town
+    f = m.firms
+    parent = 5
+    f.willingness[parent] = 0.123
+    slot = m.population.create(f, m.ties, np.array([f.region[parent]]), np.array([0]),
+                               np.array([1.0]), parent=np.array([parent]), t=1, books=Books())
+    spread = m.params.demography.spinoff_spread
+    assert f.willingness[slot[0]] == 0.123
+    assert np.hypot(f.x[slot[0]] - f.x[parent], f.y[slot[0]] - f.y[parent]) < 6 * spread
+    # efficiency: the parent's, times a lognormal of spread spinoff_productivity_sd
+    ratio = np.log(f.productivity[slot[0]] / f.productivity[parent])
+    assert abs(ratio) < 6 * m.params.demography.spinoff_productivity_sd
+
+
+def test_owners_talent_makes_the_drawn_size_the_one_where_a_worker_pays_for_itself():
+    # one sector, one region: price 1, access 1, transport share 0.05, infrastructure factor
+    # 0.5, inputs 0.3 per unit at price 1, no waste; a worker costs wage 0.4 + land 0.1
+    class MP:
+        labour_elasticity, transport_share, wage, waste_cost = 0.8, 0.05, 0.4, 0.0
+    wa = {"sector_price": np.array([1.0]), "market_access": np.array([1.0]),
+          "infra_factor": np.array([0.5]), "sector_ipo": np.array([0.3]),
+          "sector_input_price": np.array([1.0]), "sector_wpo": np.array([0.0]),
+          "wage_index": np.array([1.0]), "land_cost": np.array([0.1])}
+    sizes, prod = np.array([1.0, 8.0]), np.array([2.0, 2.0])
+    t = talent(wa, MP, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64), prod, sizes)
+    u = 1.0 * (1 - 0.05 * 0.5) - 0.3  # value added per unit of output
+    np.testing.assert_allclose(t, 0.5 * sizes ** 0.2 / (0.8 * u * 2.0), rtol=1e-12)
+    # at that talent the marginal value product of a worker is what a worker costs
+    mvp = 0.8 * u * prod * t * sizes ** (0.8 - 1.0)
+    np.testing.assert_allclose(mvp, 0.5, rtol=1e-12)
+    # a sector that cannot cover its inputs: no calibration
+    wa["sector_input_price"] = np.array([5.0])
+    t = talent(wa, MP, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64), prod, sizes)
+    np.testing.assert_allclose(t, sizes ** 0.2)
+
+
+def test_leavers_free_their_slots_drop_their_ties_and_take_their_capital_with_them(town):
+    m = town
+    f, ties = m.firms, m.ties
+    cooperation.add_tie(ties, np.array([0, 0]), np.array([1, 2]), 0.5, 0.5)
+    f.capital[[0, 4]] = (12.0, -2.0)
+    books = Books()
+    Population.remove(f, ties, np.array([0, 4]), books)
+    assert not f.alive[[0, 4]].any()
+    assert f.firm_id[[0, 4]].tolist() == [-1, -1]
+    assert (ties.partner[0] == -1).all()
+    assert 0 not in ties.partner[[1, 2]]
+    assert books.private.exit_capital == pytest.approx(10.0)
+    assert f.n_alive == 28
+
+
+def test_a_model_month_counts_entrants_and_leavers_in_its_row(make_world, make_params):
+    world = make_world({("R0", "S0"): 60})
+    params = make_params("market", "growth", "exit", "entry", entrants_per_step=3,
+                         spinoff_prob=0.0, entry_mode="copy")
+    m = ClusterModel(params, world, rng=2, agents=False)
+    ids_before = set(m.firms.firm_id[m.firms.alive].tolist())
+    m.step()
+    row = m.recorder.latest
+    ids_after = set(m.firms.firm_id[m.firms.alive].tolist())
+    assert row["entries"] == 3 == len(ids_after - ids_before)
+    assert row["exits"] == len(ids_before - ids_after)
+    assert row["firms"] == 60 + 3 - row["exits"]
+
+
+def create_as_arrays(pop, f, region, sector, sizes, parent, t, rng):
+    """What :meth:`Population.create` writes, as numpy array expressions, one draw per trait (the
+    formulation it had before its kernel): the second formulation the kernel must equal to the
+    bit."""
+    p, w = pop.params, pop.world_arrays
+    dp, cp, fp, size = p.demography, p.cooperation, p.facilities, p.world.world_size
+    n = region.size
+    has = parent >= 0
+    k = int(has.sum())
+    x = np.clip(w["region_x"][region] + rng.standard_normal(n) * w["region_radius"][region],
+                0.0, size)
+    y = np.clip(w["region_y"][region] + rng.standard_normal(n) * w["region_radius"][region],
+                0.0, size)
+    x[has] = np.clip(f.x[parent[has]] + dp.spinoff_spread * rng.standard_normal(k), 0.0, size)
+    y[has] = np.clip(f.y[parent[has]] + dp.spinoff_spread * rng.standard_normal(k), 0.0, size)
+    mu = w["sector_productivity"][sector]
+    sd = w["sector_productivity_sd"][sector]
+    prod = mu * np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
+    prod[has] = f.productivity[parent[has]] * np.exp(
+        dp.spinoff_productivity_sd * rng.standard_normal(k))
+    owner = talent(w, p.market, region, sector, mu, sizes)
+    gap = (dp.talent_uncertainty * rng.standard_normal(n) if dp.talent_uncertainty > 0
+           else np.zeros(n))
+    will = np.clip(cp.willingness_mean + cp.willingness_sd * rng.standard_normal(n), 0, 1)
+    will[has] = f.willingness[parent[has]]
+    theta = fp.pledge_threshold_mean + fp.pledge_threshold_sd * rng.standard_normal(n)
+    rev = (prod * owner * sizes ** p.market.labour_elasticity * w["sector_price"][sector]
+           * w["market_access"][region])
+    return {"x": x, "y": y, "productivity": prod, "talent": owner, "talent_gap": gap,
+            "willingness": will, "reputation": will, "pledge_threshold": theta,
+            "capital": dp.initial_capital_months * rev, "revenue": rev,
+            "employees": sizes, "desired": sizes, "born": np.full(n, t)}
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+@pytest.mark.parametrize("uncertainty", [0.0, 0.3])
+def test_births_are_the_array_formulation_to_the_bit(make_params, uncertainty, python,
+                                                      monkeypatch):
+    if python:  # the kernel's own Python twin, through the same wrapper
+        monkeypatch.setattr(population, "_born", population._born.py_func)
+    m = ClusterModel(make_params(talent_uncertainty=uncertainty, n_firms=60), rng=4,
+                     agents=False)  # the default world: several regions and sectors
+    pop, f = m.population, m.firms
+    region, sector = np.array([1, 0, 1, 0, 1]), np.array([0, 1, 1, 0, 0])
+    sizes = np.array([2.0, 5.0, 3.0, 40.0, 1.5])
+    parent = np.array([-1, 4, -1, 11, -1])  # two spin-offs, in the middle
+    state = pop.rng.bit_generator.state
+    twin = np.random.Generator(type(pop.rng.bit_generator)())
+    twin.bit_generator.state = state
+    want = create_as_arrays(pop, f, region, sector, sizes, parent, 7, twin)
+    slots = pop.create(f, m.ties, region, sector, sizes, parent, t=7, books=Books())
+    assert pop.rng.bit_generator.state == twin.bit_generator.state  # as many draws
+    for name, values in want.items():
+        np.testing.assert_array_equal(getattr(f, name)[slots], values, err_msg=name)
+    assert f.talent_gap[slots].any() == (uncertainty > 0)
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+def test_logit_choices_are_the_row_by_row_formulation(python, monkeypatch):
+    from sim.mechanisms import demography
+
+    if python:
+        monkeypatch.setattr(demography, "_inverse_cdf", demography._inverse_cdf.py_func)
+    rng = np.random.default_rng(11)
+    utility = rng.normal(size=(4, 6)) * 3.0
+    utility[2] = 0.5  # a row of ties
+    rows = rng.integers(0, 4, size=200)
+    u = rng.random(200)
+    u[:3] = (0.0, 1.0 - 1e-16, 0.999999)
+    got = demography._logit_choices(utility, rows, u)
+    np.testing.assert_array_equal(got, demography._logit_choice(utility[rows], u))
+    assert got.dtype == np.int64
+    assert set(got.tolist()) <= set(range(6))
+    # the hand-computed case: equal weights on 4 options, u in the third quarter -> option 2
+    assert demography._logit_choices(np.zeros((1, 4)), np.zeros(1, dtype=np.int64),
+                                     np.array([0.6]))[0] == 2
