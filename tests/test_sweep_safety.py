@@ -1,5 +1,5 @@
 """Sweeps under concurrency, interruption and hostile input, and the security of their Dask
-clusters (issue 14)."""
+clusters."""
 
 from __future__ import annotations
 

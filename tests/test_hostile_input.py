@@ -1,4 +1,4 @@
-"""Hostile and careless input, concurrency and resource limits (issue 14): each case gets one
+"""Hostile and careless input, concurrency and resource limits: each case gets one
 clear line and exit code 2, writes nothing, overwrites nothing, and never hangs."""
 
 from __future__ import annotations
