@@ -433,6 +433,11 @@ class ClusterModel(mesa.Model):
 
         return model_html(self)
 
+    def __repr__(self) -> str:  # one short line: month, firms, jobs, interventions
+        from sim.measure.summary import model_text
+
+        return model_text(self)
+
     def final_outcomes(self) -> dict[str, float]:
         """Final values of every series plus per-run outcomes (survival, time to facility...),
         whatever the recording kept."""

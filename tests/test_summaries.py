@@ -33,12 +33,14 @@ def test_a_run_result_repr_is_one_short_line_of_its_headline():
 def test_scenario_and_model_summaries_name_what_they_hold():
     scenario = load_scenario(CFC)
     text = scenario_text(scenario)
+    assert repr(scenario) == text
     assert text.startswith("Scenario(name='cfc', file=")
     assert "interventions='cfc (cfc)'" in text
     assert len(text) <= MAX_LINE
     model = scenario.build(rng=1, agents=False)
     model.step()
     text = model_text(model)
+    assert repr(model) == text
     assert text.startswith("ClusterModel(month=1, firms=")
     assert "interventions='cfc (cfc, waiting)'" in text
     assert len(text) <= MAX_LINE

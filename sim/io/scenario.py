@@ -174,6 +174,11 @@ class Scenario:
 
         return scenario_html(self)
 
+    def __repr__(self) -> str:  # one short line, not the scenario's whole text
+        from sim.measure.summary import scenario_text
+
+        return scenario_text(self)
+
     def build(self, rng: Any = None, agents: bool = True, threads: int | None = None,
               recording=None):
         """A fresh :class:`sim.model.ClusterModel` of this scenario (``threads``: numba threads
