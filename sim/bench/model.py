@@ -506,7 +506,7 @@ def _scenario_path(name: str):
 def _workload_run(spec, seed: int) -> None:
     _, _, files, steps, overrides = spec
     if overrides is not None and any(k.startswith("patterns.") for k in overrides):
-        from sim.studies.calibrate.model import simulate as patterns
+        from sim.studies.sweep.patterns import simulate as patterns
 
         patterns(_scenario_path(files), steps=steps, seed=seed, overrides=overrides)
         return
