@@ -106,3 +106,28 @@ def test_a_one_thread_model_uses_no_parallel_build():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=os.environ.copy(), check=True, timeout=600)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_restoring_the_setting_lets_numba_decide_again(monkeypatch):
+    # a model sets the threads for its steps and restores them; afterwards the kernels follow
+    # numba's own setting again, as they did before it ran (in a thread of its own, fresh)
+    calls = []
+    kernel = ParallelKernel(_square_into.py_func)
+    monkeypatch.setattr(kernel, "parallel", lambda *a: calls.append("parallel"))
+    monkeypatch.setattr(kernel, "serial", lambda *a: calls.append("serial"))
+    many = numba.config.NUMBA_NUM_THREADS
+
+    def work():
+        numba.set_num_threads(1)
+        before = set_threads(many)
+        kernel(np.ones(3), np.zeros(3))
+        set_threads(before)
+        kernel(np.ones(3), np.zeros(3))  # numba says 1: serial
+        numba.set_num_threads(many)
+        kernel(np.ones(3), np.zeros(3))  # numba says many: parallel (when many > 1)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    par = "parallel" if many > 1 else "serial"
+    assert calls == [par, "serial", par]

@@ -60,14 +60,27 @@ def num_threads() -> int:
     return _lookup[0]()
 
 
+class _Previous(int):
+    """What :func:`set_threads` returns: the thread count before, and whether :func:`set_threads`
+    had chosen the build in this thread (restoring an unchosen state lets numba's own setting
+    decide again, as before the first call)."""
+
+    chosen: bool
+
+
 def set_threads(n: int) -> int:
     """Run numba's parallel kernels on ``n`` threads in the calling thread (1 <= n <=
     ``numba.config.NUMBA_NUM_THREADS``), and every :class:`ParallelKernel` called from it on
     its parallel build when ``n > 1``, its serial build otherwise; returns the setting before,
-    to restore with ``set_threads(previous)``."""
-    previous = num_threads()
+    to restore with ``set_threads(previous)`` (which also restores whether the build followed
+    numba's own setting, so a caller's later ``numba.set_num_threads`` is obeyed)."""
+    previous = _Previous(num_threads())
+    previous.chosen = hasattr(_local, "parallel")
     numba.set_num_threads(n)
-    _local.parallel = n > 1
+    if isinstance(n, _Previous) and not n.chosen:
+        _local.__dict__.pop("parallel", None)
+    else:
+        _local.parallel = n > 1
     return previous
 
 
