@@ -282,3 +282,24 @@ def test_every_purpose_names_a_service_of_the_model():
     from sim.mechanisms.facilities import SERVICES
 
     assert {service for service, _ in PURPOSES.values()} <= set(SERVICES)
+
+
+def test_cost_per_unit_of_purpose_is_cost_over_the_gain_in_its_unit():
+    from sim.studies.costeff import COST_PER_UNIT, NO_GAIN
+    from sim.studies.purpose import purpose_costs
+
+    tonnes = outputs.PurposeOutcome("waste_treated_total", "tonnes treated", 16.0, ("plant",))
+    firms = outputs.PurposeOutcome("firms_compliant_total", "firm-months")
+    cost = np.array([100.0, 110.0, 90.0, 105.0])
+    gains = {"waste_treated_total": np.array([10.0, 11.0, 9.0, 10.0]),
+             "firms_compliant_total": np.array([5.0, -5.0, 4.0, -4.0])}
+    rows = purpose_costs([tonnes, firms, outputs.PurposeOutcome("trained_firms", "firms")],
+                         cost, gains)
+    assert [r["outcome"] for r in rows] == ["waste_treated_total", "firms_compliant_total"]
+    assert rows[0]["status"] == COST_PER_UNIT
+    assert rows[0]["unit"] == "tonnes treated"
+    assert rows[0]["gain"] == pytest.approx(16.0 * 10.0)
+    assert rows[0]["ratio"] == pytest.approx(101.25 / 160.0)
+    assert rows[0]["ratio_ci_low"] < rows[0]["ratio"] < rows[0]["ratio_ci_high"]
+    assert rows[1]["status"] == NO_GAIN
+    assert np.isnan(rows[1]["ratio"])
