@@ -44,6 +44,7 @@ MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, p
 TWINNED_ELSEWHERE = {**{f"sim.measure.metrics.{m}": "test_metrics.py"
                         for m in ("checks", "inequality", "agglomeration", "network", "suppliers",
                                   "indicators")},
+                     "sim.measure.metrics.purpose": "test_purpose_outcomes.py",
                      "sim.core.streams": "test_streams.py",
                      "sim.core.graph": "test_graph.py"}
 SEEDS = range(4)

@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.core.fields import names, suggest
 from sim.core.fields import param as _p
+from sim.measure.outputs import PurposeOutcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.core.month import Month
@@ -54,6 +55,10 @@ class Intervention:
     #: intervention too; set, they apply to this intervention alone. A parameter is declared
     #: once, in :mod:`sim.core.params`; such a field only lets a scenario override it locally.
     from_params: ClassVar[dict[str, str]] = {}
+    #: Fields left out of :meth:`to_dict`, and so of a scenario's hash, while at their default:
+    #: fields added after scenarios were first hashed, so that a scenario that does not use
+    #: them keeps its hash (and the sweeps stored under it their run ids).
+    quiet_defaults: ClassVar[tuple[str, ...]] = ()
 
     name: str = _p("", doc="unique name of this intervention in the scenario (used by `after` "
                    "and by overrides such as interventions.NAME.FIELD)")
@@ -94,6 +99,12 @@ class Intervention:
     def on_exit(self, model: PolicyContext, state: Schedule, leaving: np.ndarray) -> None:
         """Called once started, when the firms of slots ``leaving`` leave, before their slots
         are freed."""
+
+    def purpose_outcomes(self) -> tuple[PurposeOutcome, ...]:
+        """The final outcomes that measure what this intervention is for, each with its unit
+        (:func:`sim.measure.outputs.purpose_outcomes` gathers them for a scenario); none by
+        default."""
+        return ()
 
     # -- helpers for subclasses -------------------------------------------------------------------
     def own_or_param(self, model: PolicyContext, name: str) -> Any:
@@ -231,7 +242,12 @@ class Intervention:
                      "too, or remove when_at_least")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **dataclasses.asdict(self)}
+        out = {"kind": self.kind, **dataclasses.asdict(self)}
+        infos = self.fields_info()
+        for k in self.quiet_defaults:
+            if out[k] == infos[k].default:
+                del out[k]
+        return out
 
 
 @dataclass(eq=False)  # identity: schedules are found by `is`, and hold arrays

@@ -22,9 +22,23 @@ import numpy as np
 from sim.core.fields import param as _p
 from sim.core.state import FacilityState
 from sim.interventions.base import Intervention, Schedule
+from sim.measure.outputs import PurposeOutcome
 from sim.mechanisms.facilities import SERVICES, FacilityProject, open_drive
 
-__all__ = ["CommonFacilityCentre", "mse_cdp_grant_share"]
+__all__ = ["CommonFacilityCentre", "mse_cdp_grant_share", "PURPOSES"]
+
+#: What a CFC may be for (MSE-CDP's typical services, docs/sources.md#mse-cdp-rules), each with
+#: the service it gives in the model and the word its outcome is named by.
+PURPOSES: dict[str, tuple[str, str]] = {
+    "slurry_treatment": ("waste", "slurry"),
+    "effluent_treatment": ("waste", "effluent"),
+    "waste_treatment": ("waste", "waste"),
+    "testing": ("productivity", "testing"),
+    "tool_room": ("productivity", "tool room service"),
+    "design": ("productivity", "design service"),
+    "training_centre": ("productivity", "training"),
+    "raw_material_bank": ("cost", "raw-material supply"),
+}
 
 
 def mse_cdp_grant_share(cost_crore: float, special_category: bool = False) -> float:
@@ -77,6 +91,19 @@ class CommonFacilityCentre(Intervention):
                                  "least share of the project cost the members of this CFC pay; "
                                  "-1 = the model's `member_share_min`")
     drive_months: int = _p(24, 1, 100_000, "months", "months the pledge drive stays open")
+    purpose: str = _p("", doc="what it is for, named in reports: 'slurry_treatment', "
+                      "'effluent_treatment', 'waste_treatment' (service 'waste'); 'testing', "
+                      "'tool_room', 'design', 'training_centre' (service 'productivity'); "
+                      "'raw_material_bank' (service 'cost'); empty = by its service",
+                      choices=("", *PURPOSES))
+    purpose_unit: str = _p("", doc="the unit its purpose outcome is reported in, e.g. 'tonnes "
+                           "of slurry' (waste) or 'tests' (other services); empty = the "
+                           "model's own: waste units, or firm-months of service")
+    purpose_scale: float = _p(1.0, 1e-12, 1e12, "purpose_unit per model unit",
+                              "purpose_unit per waste unit of the sectors' waste_per_output "
+                              "(waste service) or per firm-month of service (others)")
+
+    quiet_defaults = ("purpose", "purpose_unit", "purpose_scale")
 
     @classmethod
     def check_values(cls, values, ctx) -> None:
@@ -89,6 +116,29 @@ class CommonFacilityCentre(Intervention):
             ctx.fail("grant_share", f"got {grant!r}, which leaves members less than "
                      f"member_share_min ({share!r}); allowed: a number from 0 to "
                      f"{1.0 - share:g}, or -1 (by MSE-CDP cost band)")
+        purpose = values.get("purpose", "")
+        service = values.get("service", cls.fields_info()["service"].default)
+        if purpose and PURPOSES[purpose][0] != service:
+            fits = [k for k, (v, _) in PURPOSES.items() if v == service]
+            ctx.fail("purpose", f"got {purpose!r}, a {PURPOSES[purpose][0]!r} service, but "
+                     f"service is {service!r}; allowed: service = "
+                     f"{PURPOSES[purpose][0]!r}, or a purpose of a {service!r} service: "
+                     + ", ".join(map(repr, fits)))
+        if values.get("purpose_scale", 1.0) != 1.0 and not values.get("purpose_unit"):
+            ctx.fail("purpose_scale", "set without purpose_unit; allowed: name the unit it "
+                     "converts to in purpose_unit, or leave purpose_scale at 1")
+
+    def purpose_outcomes(self) -> tuple[PurposeOutcome, ...]:
+        """A waste-treatment CFC: the waste it treats (in ``purpose_unit``) and the firm-months
+        of waste treated; any other: the firm-months of service it delivers."""
+        what = PURPOSES[self.purpose][1] if self.purpose else None
+        if self.service == "waste":
+            unit = self.purpose_unit or f"waste units of {what or 'waste'}"
+            return (PurposeOutcome("waste_treated_total", f"{unit} treated", self.purpose_scale),
+                    PurposeOutcome("firms_compliant_total",
+                                   f"firm-months of {what or 'waste'} treated"))
+        unit = self.purpose_unit or f"firm-months of {what or self.service + ' service'}"
+        return (PurposeOutcome("services_delivered_total", unit, self.purpose_scale),)
 
     def project(self, model) -> FacilityProject:
         world = model.world

@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.core.fields import param as _p
 from sim.interventions.base import Intervention, Schedule
+from sim.measure.outputs import PurposeOutcome
 
 __all__ = ["Credit", "Cover"]
 
@@ -68,6 +69,10 @@ class Credit(Intervention):
                                  "extra debt a guaranteed firm may carry before closing")
     guarantee_cover: float = _p(0.5, 0.0, 1.0, "share",
                                 "share of a failed guaranteed firm's debt the public pays")
+
+    def purpose_outcomes(self) -> tuple[PurposeOutcome, ...]:
+        """The firm-months of credit support (an interest subsidy or a guarantee) given."""
+        return (PurposeOutcome("credit_supported_total", "firm-months of credit support"),)
 
     def apply(self, model, state: Schedule) -> None:
         firms, cover = model.firms, Cover.of(model)

@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.core.fields import param as _p
 from sim.interventions.base import Intervention, Schedule
+from sim.measure.outputs import PurposeOutcome
 
 __all__ = ["Training"]
 
@@ -25,6 +26,10 @@ class Training(Intervention):
     productivity_gain: float = _p(0.1, 0.0, 10.0, "share", "gain in output per worker")
     firms_per_month: int = _p(10, 0, 10_000_000, "firms", "participants each month")
     cost_per_firm: float = _p(1.0, 0.0, 1e12, "money/firm", "public cost per participant")
+
+    def purpose_outcomes(self) -> tuple[PurposeOutcome, ...]:
+        """The trained firms still in business at the end."""
+        return (PurposeOutcome("trained_firms", "trained firms in business at the end"),)
 
     def apply(self, model, state: Schedule) -> None:
         firms = model.firms

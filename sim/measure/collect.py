@@ -16,9 +16,11 @@ import pandas as pd
 
 from sim.core.state import FacilityState
 from sim.measure import metrics
+from sim.measure.outputs import PURPOSE_SERIES, PURPOSE_TOTALS
 
 __all__ = ["Recorder", "Recording", "GROUPS", "group_of", "indicators", "snapshot", "firm_table",
-           "final_outcomes", "HEADLINE", "MESA_SERIES", "mesa_datacollector", "pledges"]
+           "final_outcomes", "HEADLINE", "MESA_SERIES", "mesa_datacollector", "pledges",
+           "purpose"]
 
 #: The outputs a summary figure and a comparison report show first.
 HEADLINE = ("firms", "employment", "output", "mean_productivity", "cooperation_rate",
@@ -71,7 +73,9 @@ def mesa_datacollector():
 #: Ellison-Glaeser gammas, location quotients, Moran's I...) and ``network``
 #: (:func:`sim.measure.metrics.network_indicators`) are the costly ones; ``firms`` is two sums
 #: over the firm slots, ``count`` a count of them; ``facilities`` a pass over the facilities;
-#: ``books`` and ``run`` read numbers the month has already booked.
+#: ``purpose`` one pass over the firm slots (:func:`sim.measure.metrics.purpose_totals`),
+#: computed every month from month 0 whatever is kept, for the run's totals; ``books`` and
+#: ``run`` read numbers the month has already booked.
 GROUPS: dict[str, str] = {
     "step": "run", "burn_in": "run", "entries": "run", "exits": "run",
     "firms": "count", "employment": "firms", "output": "firms", "revenue": "firms",
@@ -91,9 +95,11 @@ GROUPS: dict[str, str] = {
     "cooperation_rate": "books", "public_spending": "books", "public_spending_total": "books",
     "contributions": "books", "entry_capital": "books", "exit_capital": "books",
     "fees": "books", "interest_subsidy": "books", "payouts": "books", "investment": "books",
+    **dict.fromkeys(PURPOSE_SERIES, "purpose"),
 }
 #: Every group, in the order a row computes them.
 ALL_GROUPS = frozenset(GROUPS.values())
+_PURPOSE = frozenset(("purpose",))
 
 
 def group_of(name: str) -> str | None:
@@ -196,6 +202,9 @@ class Recorder:
         and ``exits``).
     entries_total, exits_total : int
         Entrants and leavers summed over months 1.. (whatever the recording keeps).
+    purpose_totals : dict
+        The purpose outcomes summed over months 1.. (whatever the recording keeps), by the
+        names of :data:`sim.measure.outputs.PURPOSE_TOTALS`.
     """
 
     def __init__(self, recording: Recording | None = None, watch=()):
@@ -205,6 +214,7 @@ class Recorder:
         self.n = 0
         self.entries_total = 0
         self.exits_total = 0
+        self.purpose_totals = dict.fromkeys(PURPOSE_TOTALS, 0.0)
         self._flows = (0, 0)  # this month's entries and exits
         self._latest_step: int | None = None
         self._latest_full = False
@@ -230,9 +240,13 @@ class Recorder:
         rec = self.recording
         keep = rec.every is not None and t % rec.every == 0 and (t >= 0 or rec.burn_in)
         groups = self._keep_groups if keep else frozenset()
-        if t >= 0:
-            groups = groups | self._watch_groups
+        if t >= 0:  # the purpose outcomes every month, for their totals
+            groups = groups | self._watch_groups | _PURPOSE
         self._compute(model, groups, keep)
+        if t > 0:
+            row = self.latest
+            for name in PURPOSE_TOTALS:
+                self.purpose_totals[name] += row[name.removesuffix("_total")]
 
     def finish(self, model) -> None:
         """Keep a row for the model's current month if the recording skipped it (the last
@@ -391,9 +405,22 @@ def snapshot(model, values: dict[str, Any] | None = None,
         row["interest_subsidy"] = float(books.interest_subsidy)
         row["payouts"] = float(books.payouts)
         row["investment"] = float(books.investment)
+    if "purpose" in groups:
+        row.update(purpose(model))
     # the burn-in's months (and the set-up state) are recorded at negative steps, flagged
     row["burn_in"] = bool(model.steps < 0)
     return row
+
+
+def purpose(model) -> dict[str, float]:
+    """The month's purpose outcomes (:func:`sim.measure.metrics.purpose_totals`): waste made
+    and treated, firms whose waste is treated, users of the other facility services, firms
+    trained and under credit support."""
+    f, month = model.firms, model.month
+    return metrics.purpose_totals(
+        f.alive, f.sector, f.output, f.uses, np.asarray(model.facilities.service, np.int64),
+        month.facility_effect, month.facility_level, model.world_arrays["sector_wpo"],
+        f.trained, f.interest_subsidy, f.debt_extra_months)
 
 
 _BUILT = (FacilityState.BUILDING, FacilityState.OPERATING, FacilityState.CLOSED)
@@ -471,4 +498,5 @@ def final_outcomes(model) -> dict[str, float]:
     # totals from month 1: the burn-in is not the run's
     out["entries_total"] = float(rec.entries_total)
     out["exits_total"] = float(rec.exits_total)
+    out.update({k: float(v) for k, v in rec.purpose_totals.items()})
     return out

@@ -8,6 +8,10 @@ Three kinds of names:
   a model (loading a scenario compiles nothing). A test checks that a model records exactly
   these names, so the list cannot drift from :func:`sim.measure.collect.snapshot`.
 - :data:`FINAL_EXTRA`: outcomes of a whole run added by :func:`sim.measure.collect.final_outcomes`.
+- :data:`PURPOSE_SERIES` and :data:`PURPOSE_TOTALS` (part of the two above): what
+  interventions are for, waste treated, firms whose waste is treated, firms served, trained
+  and under credit support; :func:`purpose_outcomes` says which of them measure the purpose of
+  a scenario's interventions, and in what unit.
 - :data:`BREAKDOWN`: employment and firms in business at the end by sector and by town
   (region), computed from the final firm table by :func:`breakdown`.
 
@@ -20,9 +24,12 @@ direction is shown in blue or grey, never as good or bad.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from sim.core.errors import InputError
 
 __all__ = [
     "SERIES",
@@ -30,6 +37,12 @@ __all__ = [
     "BREAKDOWN",
     "DESIRABLE",
     "LABELS",
+    "UNITS",
+    "PURPOSE_SERIES",
+    "PURPOSE_TOTALS",
+    "PurposeOutcome",
+    "purpose_outcomes",
+    "unit",
     "series_names",
     "final_names",
     "breakdown_names",
@@ -37,6 +50,20 @@ __all__ = [
     "direction",
     "label",
 ]
+
+#: Per-step outcomes of what interventions are for (:func:`sim.measure.metrics.purpose_totals`):
+#: waste made and treated, firms whose waste is treated, users of the other facility services,
+#: firms trained, firms under credit support.
+PURPOSE_SERIES: tuple[str, ...] = (
+    "waste_generated", "waste_treated", "waste_treated_share", "firms_compliant",
+    "compliance_share", "services_delivered", "trained_firms", "credit_supported",
+)
+#: Their sums over months 1.. (firm-months for the counts), kept by the recorder every month
+#: whatever it keeps: what a cost per unit of purpose divides by.
+PURPOSE_TOTALS: tuple[str, ...] = (
+    "waste_generated_total", "waste_treated_total", "firms_compliant_total",
+    "services_delivered_total", "credit_supported_total",
+)
 
 #: Per-step outputs, in the recorder's order (``{sector}``/``{region}`` are expanded per world).
 SERIES: tuple[str, ...] = (
@@ -49,13 +76,13 @@ SERIES: tuple[str, ...] = (
     "public_spending", "public_spending_total", "eg_gamma_{sector}", "lq_{sector}_{region}",
     "eg_gamma_mean", "herfindahl_regions", "morans_i", "contributions", "entry_capital",
     "exit_capital", "capital_change", "fees", "interest_subsidy", "payouts", "investment",
-    "burn_in", "entries", "exits",
+    *PURPOSE_SERIES, "burn_in", "entries", "exits",
 )
 #: Whole-run outcomes added to the last row of the series (see
 #: :func:`sim.measure.collect.final_outcomes`).
 FINAL_EXTRA: tuple[str, ...] = (
     "survival", "jobs_created", "time_to_first_facility", "public_spending_per_gross_job",
-    "entries_total", "exits_total",
+    "entries_total", "exits_total", *PURPOSE_TOTALS,
 )
 #: Final breakdowns by sector and by town (region), from the firm table.
 BREAKDOWN: tuple[str, ...] = (
@@ -75,6 +102,11 @@ DESIRABLE: dict[str, int] = {
     "public_spending_total": -1, "public_spending_per_gross_job": -1,
     "employment_sector_{sector}": +1, "firms_sector_{sector}": +1,
     "employment_town_{region}": +1, "firms_town_{region}": +1,
+    # purpose outcomes (waste made is a description, not a goal: not listed)
+    "waste_treated": +1, "waste_treated_share": +1, "firms_compliant": +1,
+    "compliance_share": +1, "services_delivered": +1, "trained_firms": +1,
+    "credit_supported": +1, "waste_treated_total": +1, "firms_compliant_total": +1,
+    "services_delivered_total": +1, "credit_supported_total": +1,
 }
 
 #: Readable names of outputs, for figures and tables.
@@ -105,6 +137,29 @@ LABELS: dict[str, str] = {
     "firms_sector_{sector}": "Firms in {sector}",
     "employment_town_{region}": "Employment in {region}",
     "firms_town_{region}": "Firms in {region}",
+    "waste_generated": "Waste made (waste units/month)",
+    "waste_treated": "Waste treated (waste units/month)",
+    "waste_treated_share": "Share of waste treated",
+    "firms_compliant": "Firms whose waste is treated",
+    "compliance_share": "Share of waste-making firms whose waste is treated",
+    "services_delivered": "Users of facility services (other than waste treatment)",
+    "trained_firms": "Trained firms in business",
+    "credit_supported": "Firms under credit support",
+    "waste_generated_total": "Waste made since month 0 (waste units)",
+    "waste_treated_total": "Waste treated since month 0 (waste units)",
+    "firms_compliant_total": "Firm-months of waste treated",
+    "services_delivered_total": "Firm-months of facility services (other than waste)",
+    "credit_supported_total": "Firm-months of credit support",
+}
+
+#: Units of the purpose outcomes (waste units: those of the sectors' ``waste_per_output``).
+UNITS: dict[str, str] = {
+    "waste_generated": "waste units/month", "waste_treated": "waste units/month",
+    "waste_treated_share": "share", "firms_compliant": "firms", "compliance_share": "share",
+    "services_delivered": "firms", "trained_firms": "firms", "credit_supported": "firms",
+    "waste_generated_total": "waste units", "waste_treated_total": "waste units",
+    "firms_compliant_total": "firm-months", "services_delivered_total": "firm-months",
+    "credit_supported_total": "firm-months",
 }
 
 
@@ -192,3 +247,67 @@ def label(name: str) -> str:
         rest = name[len(t.split("{", 1)[0]):]
         return LABELS[t].replace("{sector}", rest).replace("{region}", rest)
     return name
+
+
+def unit(name: str) -> str:
+    """The unit of an output, where one is declared (:data:`UNITS`), else an empty string."""
+    return UNITS.get(name, "")
+
+
+@dataclass(frozen=True)
+class PurposeOutcome:
+    """A final outcome that measures what an intervention is for, and its unit.
+
+    Attributes
+    ----------
+    name : str
+        A final outcome of every run (:func:`final_names`), e.g. ``waste_treated_total``.
+    unit : str
+        What one unit of ``value * scale`` is, e.g. "tonnes of slurry treated".
+    scale : float
+        Units per unit of the recorded outcome: the outcome in ``unit`` is the recorded value
+        (or a difference or an interval of them) times ``scale``; 1 for counts.
+    interventions : tuple of str
+        The interventions of the scenario whose purpose it measures.
+    """
+
+    name: str
+    unit: str
+    scale: float = 1.0
+    interventions: tuple[str, ...] = ()
+
+    def value(self, recorded: float) -> float:
+        """A recorded value (or a difference of two) in :attr:`unit`."""
+        return recorded * self.scale
+
+
+def purpose_outcomes(scenario) -> list[PurposeOutcome]:
+    """The purpose outcomes of a loaded scenario (a :class:`sim.io.scenario.Scenario`): what its
+    interventions declare they are for (``Intervention.purpose_outcomes``), one entry per
+    outcome in the order the interventions first name it; shocks declare none. A cost per unit
+    of purpose is the public cost over ``PurposeOutcome.value`` of the outcome's difference
+    from the reference run.
+
+    Raises
+    ------
+    sim.core.errors.InputError
+        When two interventions report one outcome in different units (two waste-treatment CFCs
+        with different ``purpose_unit`` or ``purpose_scale``): their sum has no one unit.
+    """
+    merged: dict[str, PurposeOutcome] = {}
+    for iv in scenario.interventions:
+        for p in iv.purpose_outcomes():
+            old = merged.get(p.name)
+            if old is None:
+                merged[p.name] = PurposeOutcome(p.name, p.unit, p.scale, (iv.name,))
+            elif (old.unit, old.scale) != (p.unit, p.scale):
+                raise InputError(str(scenario.path or scenario.name),
+                                 f"interventions.{iv.name}.purpose_unit",
+                                 f"{p.name} in {p.unit!r} x {p.scale:g}, but "
+                                 f"{old.interventions[0]} reports it in {old.unit!r} x "
+                                 f"{old.scale:g}; allowed: the same purpose_unit and "
+                                 "purpose_scale for both")
+            else:
+                merged[p.name] = PurposeOutcome(p.name, p.unit, p.scale,
+                                                (*old.interventions, iv.name))
+    return list(merged.values())

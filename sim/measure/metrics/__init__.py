@@ -24,6 +24,8 @@ Metrics and their sources
 - Tie-network statistics: mean degree, density, giant-component share, and the average local
   clustering coefficient of Watts & Strogatz (1998, Nature 393:440-442): :func:`tie_stats`.
 - Mean and standard deviation of productivity: :func:`productivity_stats`.
+- What interventions are for (waste made and treated, firms compliant, served, trained and
+  supported by credit): :func:`purpose_totals`.
 
 Conventions
 -----------
@@ -54,6 +56,7 @@ from sim.measure.metrics.agglomeration import (
 from sim.measure.metrics.indicators import alive_holders, alive_totals, firm_indicators
 from sim.measure.metrics.inequality import gini, herfindahl, productivity_stats, size_class_shares
 from sim.measure.metrics.network import mean_trust, network_indicators, tie_stats
+from sim.measure.metrics.purpose import purpose_totals
 from sim.measure.metrics.suppliers import supplier_concentration
 
 __all__ = [
@@ -73,4 +76,5 @@ __all__ = [
     "network_indicators",
     "alive_totals",
     "alive_holders",
+    "purpose_totals",
 ]
