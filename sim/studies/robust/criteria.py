@@ -12,8 +12,9 @@ that future. From these verdicts:
   is clear) or several tie for best; the shares of futures each policy is best alone plus the
   share of tied futures add to 100%;
 - **against the reference** (the first policy, normally no policy), each policy beats it, does
-  not differ from it, or does worse, in shares of futures that add to 100%; futures in which no
-  policy differs from the reference are counted and reported, not counted as failures;
+  not clearly differ from it, or does worse, in shares of futures that add to 100%; futures in
+  which no policy clearly differs from the reference are counted and reported, not counted as
+  failures;
 - **regret** (Savage 1951): in each future, how far a policy's mean falls short of the best
   policy's mean; per policy its mean, 90th percentile and maximum;
 - **satisficing** (Simon 1956; Lempert and Collins 2007): the share of futures in which a
@@ -250,7 +251,8 @@ def headline(res: dict[str, Any]) -> list[str]:
         if lab != ref:
             only = "only " if r["beats"] < 0.5 else ""
             sentence += (f"; it beats {ref} in {only}{_pct(r['beats'])} of the {n} futures, "
-                         f"does not differ from it in {_pct(r['no_difference'])} and does "
+                         f"does not clearly differ from it in {_pct(r['no_difference'])} "
+                         "and does "
                          f"worse in {_pct(r['worse'])}")
             if np.isfinite(r["cost_per_unit"]):
                 sentence += (f"; extra public cost {r['extra_cost']:.4g} on average, "
@@ -270,7 +272,10 @@ def headline(res: dict[str, Any]) -> list[str]:
         out.append("By the other criteria: " + "; ".join(others) + ".")
     if res["no_difference"].any():
         out.append(f"In {int(res['no_difference'].sum())} of the {n} futures no policy "
-                   f"differs from {ref}; they count as ties, not as failures.")
+                   f"clearly differs from {ref}; they count as ties, not as failures.")
+    if res["reps"] < 5 and res["no_difference"].mean() > 0.5:
+        out.append(f"With {res['reps']} replicate(s) per future most differences cannot be "
+                   "told from chance; more --reps would tell more.")
     return out
 
 

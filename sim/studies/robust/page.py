@@ -132,18 +132,19 @@ screening, not a settled answer.</li>{notes}
 <h2>Robustness by each criterion</h2>
 <p>Ranked by {esc(CRITERIA[res['criterion']])} (<code>--criterion</code>). <b>Regret</b>: how far
 a policy's {esc(tl)} falls short of the best policy's in a future (0 for the best); minimax
-regret prefers the least maximum. <b>Satisficing share</b>: share of futures in which the policy
-{esc(satisficing_rule(res))}. <b>Beats / no difference / worse</b>: share of futures in which the
-policy is clearly better than {esc(ref)}, does not differ from it, or is clearly worse (they add
-to 100%); the first is the probability of beating the reference.</p>
+regret prefers the least maximum. <b>Satisficing share</b>: share of futures in which the
+policy {esc(satisficing_rule(res))}. <b>Beats / no clear difference / worse</b>: share of
+futures in which the policy is clearly better than {esc(ref)}, does not clearly differ from
+it, or is clearly worse (they add to 100%); the first is the probability of beating the
+reference.</p>
 {_scroll(f'''<table><tr><th>rank</th><th class='l'>policy</th><th>max regret</th>
 <th>mean regret</th><th>90th pct regret</th><th>satisficing share</th><th>beats {esc(ref)}</th>
-<th>no difference</th><th>worse</th></tr>{crit_rows}</table>''')}
+<th>no clear difference</th><th>worse</th></tr>{crit_rows}</table>''')}
 <h2>Best in each future: wins and ties</h2>
-<p>A policy is best alone in a future when it is clearly better than every other; when the best
-policies do not differ, the future is a tie and no policy wins it. The wins and the ties add to
-100% of the {n} futures. In {int(res['no_difference'].sum())} of them no policy differs from
-{esc(ref)}.</p>
+<p>A policy is best alone in a future when it is clearly better than every other; when the
+best policies do not clearly differ, the future is a tie and no policy wins it. The wins and
+the ties add to 100% of the {n} futures. In {int(res['no_difference'].sum())} of them no
+policy clearly differs from {esc(ref)}.</p>
 {_scroll(f'''<table><tr><th class='l'>policy</th><th>best alone</th><th>tied for best</th>
 </tr>{best_rows}</table>''')}
 <h2>Money</h2>
@@ -155,7 +156,7 @@ extra {esc(tl)} (not shown when the policy gains nothing on average).</p>
 </tr>{money_rows}</table>''')}
 <h2>When {esc(res['policy'])} fails</h2>
 <p>Failure: it misses the satisficing threshold ({esc(satisficing_rule(res))}). Futures in
-which it does not differ from {esc(ref)} are not failures.</p>
+which it does not clearly differ from {esc(ref)} are not failures.</p>
 {_discovery_html(disc['fails'])}
 <h2>When {esc(res['policy'])} gains</h2>
 {_discovery_html(disc['gains'])}

@@ -166,7 +166,7 @@ def _write(out: Path, exp, res, table, ranges, labels, reps, seed, notes) -> Pat
     fut = fut.join(res["means"].add_prefix(f"{target}__"))
     for lab in labels[1:]:
         fut[f"verdict__{lab}"] = res["versus"][lab]["verdict"].map(
-            {1: "beats", 0: "no difference", -1: "worse"})
+            {1: "beats", 0: "no clear difference", -1: "worse"})
     fut["best"] = res["best"]
     fut["no_policy_differs"] = res["no_difference"]
     fut[f"{res['policy']}__satisfices"] = pd.Series(~res["fails"], index=res["means"].index)
