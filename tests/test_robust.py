@@ -117,8 +117,10 @@ def test_robust_on_the_hebron_scenarios(tmp_path, capsys):
     for _, row in table[table["policy"] != "hebron_stone_no_cfc"].iterrows():
         assert row[["beats", "no_difference", "worse"]].sum() == pytest.approx(1.0)
         if row["policy"] in leaders:
-            assert f"in {'only ' if row['beats'] < 0.5 else ''}{row['beats']:.0%} of the 3 " \
-                "futures" in " ".join(meta["headline"])
+            share = ("none" if row["beats"] == 0 else
+                     ("only " if row["beats"] < 0.5 else "") + f"{row['beats']:.0%}")
+            assert f"beats hebron_stone_no_cfc in {share} of the 3 futures" in \
+                " ".join(meta["headline"])
     assert table["best_alone"].sum() <= 1.0
     assert first in text  # printed as well
     page = (out / "robust.html").read_text()

@@ -127,10 +127,13 @@ def test_a_reference_with_least_regret_is_not_called_a_policy_success():
     res = rb.analyse(runs, futures, ["none", "loan"], "employment", RANGES)
     # none's maximum regret is 20 (where loan gains), loan's 10 (where it loses)
     assert rb.leaders(res, "regret") == ["loan"]
-    runs.loc[runs["scenario"] == "loan", "employment"] -= 15.0  # now loan loses everywhere
+    runs.loc[runs["scenario"] == "loan", "employment"] -= 25.0  # now loan loses everywhere
     res = rb.analyse(runs, futures, ["none", "loan"], "employment", RANGES)
     assert res["headline"][0].startswith("By minimax regret on employment, no policy is more "
                                          "robust than the reference, none")
+    assert res["headline"][1].startswith("none: maximum regret 0")
+    assert res["headline"][2].startswith("loan: maximum regret 35")
+    assert "it beats none in none of the 20 futures" in res["headline"][2]
 
 
 def test_an_outcome_level_and_a_budget_make_the_satisficing_threshold():

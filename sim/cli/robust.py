@@ -51,9 +51,9 @@ def register(sub) -> None:
                    "satisficing share, or the probability of beating the reference; the table "
                    "shows all three")
     p.add_argument("--tolerance", type=float, default=0.0, metavar="X",
-                   help="two policies do not differ in a future when their mean difference is "
-                   "at most X (in the target's units; default 0), or when its paired 95%% "
-                   "interval over the replicates includes zero")
+                   help="two policies do not clearly differ in a future when their mean "
+                   "difference is at most X (in the target's units; default 0), or when its "
+                   "paired 95%% interval over the replicates includes zero")
     p.add_argument("--satisfice", type=float, default=None, metavar="LEVEL",
                    help="a policy satisfices in a future when its target reaches LEVEL (at "
                    "least, or at most for an outcome where less is better); default: when it "

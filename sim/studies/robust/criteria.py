@@ -243,14 +243,18 @@ def headline(res: dict[str, Any]) -> list[str]:
     else:
         out.append(f"By {CRITERIA[crit]} on {label}, {top[0]} is the most robust policy: it "
                    f"has the {what}.")
-    for lab in top:
+    shown = list(top)
+    if top == [ref]:  # and the best of the others, to show why none is more robust
+        shown += [p for p in res["table"]["policy"] if p != ref][:1]
+    for lab in shown:
         r = t.loc[lab]
         sentence = (f"{lab}: maximum regret {r['max_regret']:.4g} "
                     f"(mean {r['mean_regret']:.4g}), satisficing share "
                     f"{_pct(r['satisficing'])}")
         if lab != ref:
-            only = "only " if r["beats"] < 0.5 else ""
-            sentence += (f"; it beats {ref} in {only}{_pct(r['beats'])} of the {n} futures, "
+            share = ("none" if r["beats"] == 0 else
+                     ("only " if r["beats"] < 0.5 else "") + _pct(r["beats"]))
+            sentence += (f"; it beats {ref} in {share} of the {n} futures, "
                          f"does not clearly differ from it in {_pct(r['no_difference'])} "
                          "and does "
                          f"worse in {_pct(r['worse'])}")
