@@ -105,7 +105,8 @@ def test_the_headline_names_its_criterion_and_agrees_with_the_table(by_regret):
     assert "it beats none in only 25% of the 20 futures" in record
     assert "does not clearly differ from it in 75% and does worse in 0%" in record
     assert "maximum regret 20" in record
-    assert "per extra job" in record
+    assert "its effect is +12.5 (95% interval +2." in record
+    assert "extra public cost 90 on average, 7.2 per extra job" in record
     assert any("by probability of beating the reference, loan ranks first" in s for s in rest)
 
 
@@ -134,6 +135,8 @@ def test_a_reference_with_least_regret_is_not_called_a_policy_success():
     assert res["headline"][1].startswith("none: maximum regret 0")
     assert res["headline"][2].startswith("loan: maximum regret 35")
     assert "it beats none in none of the 20 futures" in res["headline"][2]
+    assert "for no significant gain on average" in res["headline"][2]
+    assert np.isnan(res["table"].set_index("policy").loc["loan", "cost_per_unit"])
 
 
 def test_an_outcome_level_and_a_budget_make_the_satisficing_threshold():

@@ -21,7 +21,9 @@ that future. From these verdicts:
   policy meets a threshold: by default that it does no clearly worse than the reference, or an
   outcome level (``satisfice``) and a public budget (``budget``) given by the analyst;
 - **money**: the mean public cost (``public_spending_total``), its excess over the reference,
-  and the cost per extra unit of the outcome (ratio of the means over the futures).
+  and the cost per extra unit of the outcome (ratio of the means over the futures), given only
+  when the mean effect over the futures is significant (its 95% t interval over the futures
+  excludes zero), as in the comparison report.
 
 The headline ranks the policies by one criterion (:data:`CRITERIA`), names it, and states the
 other criteria's verdicts on the same policy, so that it cannot contradict its table.
@@ -41,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from sim.measure import outputs
-from sim.studies.paired import LEVEL, paired_difference
+from sim.studies.paired import LEVEL, paired_difference, t_interval
 
 __all__ = ["CRITERIA", "COST", "regret_table", "verdicts", "criteria_table", "leaders",
            "headline", "name_of", "unit_of", "satisficing_rule", "difference_rule"]
@@ -148,9 +150,12 @@ def criteria_table(runs: pd.DataFrame, labels: list[str], target: str, *,
     rows = []
     for lab in labels:
         v = versus[lab]["verdict"]
-        effect = float(versus[lab]["mean"].mean())
+        # the mean effect over the futures, with a t interval over them (the futures are a
+        # sample of the uncertainty): money per unit only for a significant gain
+        eff = t_interval(versus[lab]["mean"], LEVEL)
+        effect = eff["mean"]
         extra = float((costs[lab] - costs[ref]).mean())
-        gain = effect * way
+        gain = eff["ci_low"] * way if way > 0 else eff["ci_high"] * way
         rows.append({
             "policy": lab, "mean_regret": float(regret[lab].mean()),
             "p90_regret": float(regret[lab].quantile(0.9)), "max_regret": float(regret[lab].max()),
@@ -161,10 +166,12 @@ def criteria_table(runs: pd.DataFrame, labels: list[str], target: str, *,
             "worse": float((v < 0).mean()) if lab != ref else np.nan,
             "satisficing": float(satisfies[lab].mean()),
             "mean_effect": effect if lab != ref else np.nan,
+            "effect_low": eff["ci_low"] if lab != ref else np.nan,
+            "effect_high": eff["ci_high"] if lab != ref else np.nan,
             "mean_cost": float(costs[lab].mean()),
             "extra_cost": extra if lab != ref else np.nan,
-            "cost_per_unit": (extra / gain if lab != ref and gain > 0 and np.isfinite(extra)
-                              else np.nan),
+            "cost_per_unit": (extra / (effect * way) if lab != ref and gain > 0
+                              and np.isfinite(extra) else np.nan),
         })
     table = pd.DataFrame(rows)
     order = _rank_keys(table, criterion)
@@ -258,12 +265,16 @@ def headline(res: dict[str, Any]) -> list[str]:
                          f"does not clearly differ from it in {_pct(r['no_difference'])} "
                          "and does "
                          f"worse in {_pct(r['worse'])}")
+            if np.isfinite(r["effect_low"]):
+                sentence += (f"; on average over the futures its effect is "
+                             f"{r['mean_effect']:+.4g} (95% interval {r['effect_low']:+.4g} "
+                             f"to {r['effect_high']:+.4g})")
             if np.isfinite(r["cost_per_unit"]):
                 sentence += (f"; extra public cost {r['extra_cost']:.4g} on average, "
                              f"{r['cost_per_unit']:.4g} per extra {unit_of(target)}")
             elif res["has_cost"]:
                 sentence += (f"; extra public cost {r['extra_cost']:.4g} on average, for no "
-                             "gain on average")
+                             "significant gain on average")
         out.append(sentence + ".")
     others = []
     for key, name in CRITERIA.items():

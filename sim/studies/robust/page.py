@@ -28,6 +28,12 @@ def _pct(x: Any) -> str:
     return "" if x is None or not np.isfinite(x) else f"{x:.0%}"
 
 
+def _interval(lo: Any, hi: Any) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    return f"{fmt(lo)} to {fmt(hi)}"
+
+
 def _scroll(table: str) -> str:
     return f"<div style='overflow-x:auto'>{table}</div>"
 
@@ -109,8 +115,9 @@ def render_html(res: dict[str, Any], ranges, labels: list[str], meta: dict[str, 
     unit = unit_of(target)
     money_rows = "".join(
         f"<tr><th class='l'>{esc(r['policy'])}</th><td>{fmt(r['mean_effect'])}</td>"
+        f"<td>{_interval(r['effect_low'], r['effect_high'])}</td>"
         f"<td>{fmt(r['mean_cost'])}</td><td>{fmt(r['extra_cost'])}</td>"
-        f"<td>{fmt(r['cost_per_unit']) if np.isfinite(r['cost_per_unit']) else ('no gain' if r['policy'] != ref else '')}</td></tr>"  # noqa: E501
+        f"<td>{fmt(r['cost_per_unit']) if np.isfinite(r['cost_per_unit']) else ('no significant gain' if r['policy'] != ref else '')}</td></tr>"  # noqa: E501
         for _, r in t.iterrows())
     unc = "".join(f"<tr><th class='l'>{esc(name)}</th><td>{fmt(lo)}</td><td>{fmt(hi)}</td></tr>"
                   for name, lo, hi in ranges)
@@ -149,11 +156,12 @@ policy clearly differs from {esc(ref)}.</p>
 </tr>{best_rows}</table>''')}
 <h2>Money</h2>
 <p>Public cost is <code>public_spending_total</code> at the horizon, in the scenarios' currency,
-averaged over the futures; the cost per extra {esc(unit)} is the mean extra cost over the mean
-extra {esc(tl)} (not shown when the policy gains nothing on average).</p>
+averaged over the futures; the interval of the mean effect is a t interval over the futures.
+The cost per extra {esc(unit)} is the mean extra cost over the mean extra {esc(tl)}, shown only
+when that interval excludes zero on the side of a gain.</p>
 {_scroll(f'''<table><tr><th class='l'>policy</th><th>mean effect on {esc(tl)}</th>
-<th>mean public cost</th><th>extra cost vs {esc(ref)}</th><th>cost per extra {esc(unit)}</th>
-</tr>{money_rows}</table>''')}
+<th>95% interval</th><th>mean public cost</th><th>extra cost vs {esc(ref)}</th>
+<th>cost per extra {esc(unit)}</th></tr>{money_rows}</table>''')}
 <h2>When {esc(res['policy'])} fails</h2>
 <p>Failure: it misses the satisficing threshold ({esc(satisficing_rule(res))}). Futures in
 which it does not clearly differ from {esc(ref)} are not failures.</p>
