@@ -57,7 +57,7 @@ def register(sub) -> None:
     p.add_argument("--satisfice", type=float, default=None, metavar="LEVEL",
                    help="a policy satisfices in a future when its target reaches LEVEL (at "
                    "least, or at most for an outcome where less is better); default: when it "
-                   "does no clearly worse than the reference")
+                   "is not clearly worse than the reference")
     p.add_argument("--budget", type=float, default=None, metavar="COST",
                    help="a policy satisfices only where its public cost (public_spending_total) "
                    "is at most COST")

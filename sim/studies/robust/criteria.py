@@ -18,7 +18,7 @@ that future. From these verdicts:
 - **regret** (Savage 1951): in each future, how far a policy's mean falls short of the best
   policy's mean; per policy its mean, 90th percentile and maximum;
 - **satisficing** (Simon 1956; Lempert and Collins 2007): the share of futures in which a
-  policy meets a threshold: by default that it does no clearly worse than the reference, or an
+  policy meets a threshold: by default that it is not clearly worse than the reference, or an
   outcome level (``satisfice``) and a public budget (``budget``) given by the analyst;
 - **money**: the mean public cost (``public_spending_total``), its excess over the reference,
   and the cost per extra unit of the outcome (ratio of the means over the futures), given only
@@ -298,7 +298,7 @@ def satisficing_rule(res: dict[str, Any]) -> str:
     """The satisficing threshold in words."""
     ref, target = res["reference"], res["target"]
     if res["satisfice"] is None:
-        rule = f"does no clearly worse than {ref}"
+        rule = f"is not clearly worse than {ref}"
     else:
         bound = "at least" if res["direction"] >= 0 else "at most"
         rule = f"{name_of(target)} {bound} {res['satisfice']:.4g}"
