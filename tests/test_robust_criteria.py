@@ -177,3 +177,23 @@ def test_regret_by_hand():
     assert up.to_dict("list") == {"none": [2.0, 1.0], "a": [0.0, 3.0], "b": [1.0, 0.0]}
     down = rb.regret_table(v, -1)  # less is better
     assert down.to_dict("list") == {"none": [0.0, 2.0], "a": [2.0, 0.0], "b": [1.0, 3.0]}
+
+
+def test_a_shortfall_that_chance_explains_is_no_regret_and_the_headline_says_tie():
+    # b differs from a by +6 or -4 jobs in alternate replicates: a mean lead of 1 whose
+    # paired interval includes zero, in every future
+    rows = [{"future": f, "replicate": r, "scenario": lab, "employment": 100.0 + bump,
+             "public_spending_total": 0.0}
+            for f in range(6) for r in range(4)
+            for lab, bump in (("a", 0.0), ("b", 6.0 if r % 2 else -4.0))]
+    futures = pd.DataFrame({"p": np.linspace(0.05, 0.95, 6), "q": np.linspace(0.9, 0.1, 6)})
+    res = rb.analyse(pd.DataFrame(rows), futures, ["a", "b"], "employment", RANGES)
+    t = res["table"].set_index("policy")
+    assert t["max_regret"].tolist() == [0.0, 0.0]
+    assert (res["best"] == "tie").all()
+    assert res["headline"][0] == ("By minimax regret on employment, no policy is most robust: "
+                                  "a, b tie for the least maximum regret.")
+    # with one replicate only the tolerance (0) decides: b's lead of 6 is clear, a's regret 6
+    res = rb.analyse(pd.DataFrame(rows).query("replicate == 1"), futures, ["a", "b"],
+                     "employment", RANGES)
+    assert res["table"].set_index("policy")["max_regret"].to_dict() == {"a": 6.0, "b": 0.0}

@@ -16,7 +16,8 @@ that future. From these verdicts:
   which no policy clearly differs from the reference are counted and reported, not counted as
   failures;
 - **regret** (Savage 1951): in each future, how far a policy's mean falls short of the best
-  policy's mean; per policy its mean, 90th percentile and maximum;
+  policy's mean, and 0 when it does not clearly differ from the best (a shortfall chance
+  explains is no regret); per policy its mean, 90th percentile and maximum;
 - **satisficing** (Simon 1956; Lempert and Collins 2007): the share of futures in which a
   policy meets a threshold: by default that it is not clearly worse than the reference, or an
   outcome level (``satisfice``) and a public budget (``budget``) given by the analyst;
@@ -69,12 +70,18 @@ def unit_of(target: str) -> str:
         target, f"unit of {name_of(target)}")
 
 
-def regret_table(values: pd.DataFrame, direction: int) -> pd.DataFrame:
+def regret_table(values: pd.DataFrame, direction: int,
+                 tied: pd.DataFrame | None = None) -> pd.DataFrame:
     """Regret of each policy (column) in each future (row): the distance to the best policy
-    of that future, in the outcome's units, >= 0. ``direction`` +1 when more is better."""
+    of that future, in the outcome's units, >= 0. ``direction`` +1 when more is better;
+    ``tied`` (bool, same shape) marks the policies that do not clearly differ from the best,
+    whose regret is 0."""
     v = values.to_numpy(dtype=np.float64) * (1 if direction >= 0 else -1)
     best = v.max(axis=1, keepdims=True)
-    return pd.DataFrame(best - v, index=values.index, columns=values.columns)
+    regret = best - v
+    if tied is not None:
+        regret[tied.to_numpy(dtype=bool)] = 0.0
+    return pd.DataFrame(regret, index=values.index, columns=values.columns)
 
 
 def _replicates(runs: pd.DataFrame, labels: list[str], column: str) -> dict[str, pd.DataFrame]:
@@ -125,7 +132,6 @@ def criteria_table(runs: pd.DataFrame, labels: list[str], target: str, *,
     costs = (pd.DataFrame({lab: t.mean(axis=1) for lab, t in
                            _replicates(runs, labels, COST).items()}) if has_cost
              else pd.DataFrame(np.nan, index=means.index, columns=labels))
-    regret = regret_table(means, way)
     versus = {lab: verdicts(reps[lab], reps[ref], way, tolerance) for lab in labels}
 
     # wins and ties: the policies that do not clearly differ from the best of each future
@@ -136,6 +142,7 @@ def criteria_table(runs: pd.DataFrame, labels: list[str], target: str, *,
             d = verdicts(reps[lab].loc[[f]], reps[top].loc[[f]], way, tolerance)
             tied.loc[f, lab] = lab == top or d["verdict"].iloc[0] == 0
     n_tied = tied.sum(axis=1)
+    regret = regret_table(means, way, tied)
     best = best_label.where(n_tied == 1, "tie")
 
     if satisfice is None:

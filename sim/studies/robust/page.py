@@ -138,9 +138,10 @@ screening, not a settled answer.</li>{notes}
 </ul></div>
 <h2>Robustness by each criterion</h2>
 <p>Ranked by {esc(CRITERIA[res['criterion']])} (<code>--criterion</code>). <b>Regret</b>: how far
-a policy's {esc(tl)} falls short of the best policy's in a future (0 for the best); minimax
-regret prefers the least maximum. <b>Satisficing share</b>: share of futures in which the
-policy {esc(satisficing_rule(res))}. <b>Beats / no clear difference / worse</b>: share of
+a policy's {esc(tl)} falls short of the best policy's in a future (0 for the best, and for a
+policy that does not clearly differ from it); minimax regret prefers the least maximum.
+<b>Satisficing share</b>: share of futures in which the policy
+{esc(satisficing_rule(res))}. <b>Beats / no clear difference / worse</b>: share of
 futures in which the policy is clearly better than {esc(ref)}, does not clearly differ from
 it, or is clearly worse (they add to 100%); the first is the probability of beating the
 reference.</p>
