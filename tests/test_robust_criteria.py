@@ -137,6 +137,13 @@ def test_a_reference_with_least_regret_is_not_called_a_policy_success():
     assert "it beats none in none of the 20 futures" in res["headline"][2]
     assert "for no significant gain on average" in res["headline"][2]
     assert np.isnan(res["table"].set_index("policy").loc["loan", "cost_per_unit"])
+    # one other policy only: the criteria relative to the reference have nothing to rank
+    assert not any(s.startswith("By the other criteria") for s in res["headline"])
+    res = rb.analyse(runs, futures, ["none", "loan"], "employment", RANGES, criterion="beat")
+    assert rb.leaders(res, "beat") == []
+    assert res["headline"][0] == ("By probability of beating the reference on employment, no "
+                                  "policy is robust: none beats none in any of the 20 futures.")
+    assert res["headline"][1].startswith("loan: maximum regret 35")
 
 
 def test_an_outcome_level_and_a_budget_make_the_satisficing_threshold():

@@ -219,12 +219,16 @@ def _candidates(res: dict[str, Any], criterion: str) -> pd.DataFrame:
 
 
 def leaders(res: dict[str, Any], criterion: str) -> list[str]:
-    """The policies ranked first by ``criterion`` (several when they tie on every key)."""
+    """The policies ranked first by ``criterion`` (several when they tie on every key); none
+    when the best share of the satisficing or beating criterion is 0, for then no policy
+    meets it in any future."""
     t = _candidates(res, criterion).reset_index(drop=True)
     if t.empty:
         return []
     keys = _keys(t, criterion)
     top = keys.iloc[_rank_keys(t, criterion)[0]]
+    if criterion != "regret" and top["a"] >= 0:  # -share: a share of 0 (or none)
+        return []
     same = (keys.sub(top, axis=1).abs() <= 1e-12).all(axis=1)
     return t.loc[same, "policy"].tolist()
 
@@ -244,11 +248,16 @@ def headline(res: dict[str, Any]) -> list[str]:
     n = len(res["means"])
     top = leaders(res, crit)
     out = []
-    if not top:
+    if len(res["table"]) < 2:
         return [f"There is no policy besides {ref} to rank."]
     what = {"regret": "least maximum regret", "satisficing": "highest satisficing share",
             "beat": "highest probability of beating " + ref}[crit]
-    if len(top) > 1:
+    if not top:
+        meets = (f"beats {ref}" if crit == "beat"
+                 else f"meets the satisficing threshold ({satisficing_rule(res)})")
+        out.append(f"By {CRITERIA[crit]} on {label}, no policy is robust: none {meets} in any "
+                   f"of the {n} futures.")
+    elif len(top) > 1:
         out.append(f"By {CRITERIA[crit]} on {label}, no policy is most robust: "
                    f"{', '.join(top)} tie for the {what}.")
     elif top[0] == ref:
@@ -258,7 +267,7 @@ def headline(res: dict[str, Any]) -> list[str]:
         out.append(f"By {CRITERIA[crit]} on {label}, {top[0]} is the most robust policy: it "
                    f"has the {what}.")
     shown = list(top)
-    if top == [ref]:  # and the best of the others, to show why none is more robust
+    if not top or top == [ref]:  # and the best of the others, to show why
         shown += [p for p in res["table"]["policy"] if p != ref][:1]
     for lab in shown:
         r = t.loc[lab]
@@ -285,11 +294,14 @@ def headline(res: dict[str, Any]) -> list[str]:
         out.append(sentence + ".")
     others = []
     for key, name in CRITERIA.items():
+        if key == crit or len(_candidates(res, key)) < 2:  # one candidate: nothing to rank
+            continue
         theirs = leaders(res, key)
-        if key == crit or not theirs or theirs == top:
+        if theirs == top:
             continue
         others.append(f"by {name}, {theirs[0]} ranks first" if len(theirs) == 1
-                      else f"by {name}, {' and '.join(theirs)} tie")
+                      else f"by {name}, {' and '.join(theirs)} tie" if theirs
+                      else f"by {name}, no policy qualifies in any future")
     if others:
         out.append("By the other criteria: " + "; ".join(others) + ".")
     if res["no_difference"].any():
