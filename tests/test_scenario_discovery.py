@@ -93,3 +93,13 @@ def test_no_case_or_every_case_needs_no_prim():
     x = uniform(20, seed=1)
     assert discover(x, np.zeros(20, bool), RANGES, "q").status == "none"
     assert discover(x, np.ones(20, bool), RANGES, "q").status == "all"
+
+
+def test_without_ema_workbench_discovery_says_it_was_skipped(monkeypatch):
+    import sim.studies.robust.discovery as discovery
+
+    monkeypatch.setattr(discovery, "ema_prim", lambda: None)
+    x = uniform(50, seed=2)
+    d = discovery.discover(x, (x["a"] > 0.5).to_numpy(), RANGES, "q")
+    assert d.status == "unavailable"
+    assert d.limits == []

@@ -86,7 +86,13 @@ def main(args: argparse.Namespace) -> int:
                  budget=args.budget, min_coverage=args.min_coverage)
     print(f"{res.futures} futures: {res.ran} runs now, {res.already} already done "
           f"({res.mode})")
-    print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    shown = {"rank": "rank", "policy": "policy", "max_regret": "max regret",
+             "mean_regret": "mean regret", "satisficing": "satisficing", "beats": "beats ref",
+             "no_difference": "no clear diff", "worse": "worse", "best_alone": "best alone",
+             "mean_effect": "mean effect", "extra_cost": "extra cost",
+             "cost_per_unit": "cost per unit"}
+    print(res.table[list(shown)].rename(columns=shown).to_string(
+        index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
     for sentence in res.headline:
         print(sentence)
     for d in res.discoveries.values():
