@@ -204,3 +204,27 @@ def test_a_shortfall_that_chance_explains_is_no_regret_and_the_headline_says_tie
     res = rb.analyse(pd.DataFrame(rows).query("replicate == 1"), futures, ["a", "b"],
                      "employment", RANGES)
     assert res["table"].set_index("policy")["max_regret"].to_dict() == {"a": 6.0, "b": 0.0}
+
+
+def test_scenario_discovery_finds_the_known_conditions():
+    runs, futures = constructed()
+    res = rb.analyse(runs, futures, LABELS, "employment", RANGES)
+    assert res["policy"] == "grant"
+    assert res["discoveries"]["fails"].status == "none"  # grant is never clearly worse
+    gains = res["discoveries"]["gains"]  # where p > 0.75
+    assert gains.status == "box"
+    (p,) = gains.limits
+    assert p["parameter"] == "p"
+    assert p["low"] == pytest.approx(0.75, abs=0.03)
+    assert p["high"] is None
+    assert p["restricts"] == pytest.approx(0.75, abs=0.03)
+    assert gains.stat("coverage") == 1.0
+    assert gains.stat("density") == 1.0
+    res = rb.analyse(runs, futures, LABELS, "employment", RANGES, criterion="beat")
+    assert res["policy"] == "loan"
+    (fails,) = res["discoveries"]["fails"].limits  # loan loses where p > 0.75
+    assert (fails["parameter"], fails["high"]) == ("p", None)
+    assert fails["low"] == pytest.approx(0.75, abs=0.03)
+    (gains,) = res["discoveries"]["gains"].limits  # and gains where p <= 0.6
+    assert (gains["parameter"], gains["low"]) == ("p", None)
+    assert gains["high"] == pytest.approx(0.6, abs=0.03)

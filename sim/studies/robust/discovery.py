@@ -110,7 +110,9 @@ def _restriction(name: str, lims: pd.DataFrame, qp: list[float], ranges) -> dict
     lo_range, hi_range = next((lo, hi) for n, lo, hi in ranges if n == name)
     low, high = float(lims.loc[0, name]), float(lims.loc[1, name])
     q_low, q_high = (float(v) if v >= 0 else None for v in qp)
-    width = max(min(high, hi_range) - max(low, lo_range), 0.0)
+    # the share of the sampled range the box removes (an unrestricted side keeps its end)
+    width = max(min(high if q_high is not None else hi_range, hi_range)
+                - max(low if q_low is not None else lo_range, lo_range), 0.0)
     return {"parameter": name, "low": low if q_low is not None else None,
             "high": high if q_high is not None else None, "range_low": lo_range,
             "range_high": hi_range, "restricts": 1.0 - width / (hi_range - lo_range),
