@@ -1,5 +1,6 @@
-"""``clustersim robust POLICY.toml ...``: rank policies across uncertain futures (regret,
-share of futures beating the reference, PRIM boxes of failure)."""
+"""``clustersim robust POLICY.toml ...``: rank policies across uncertain futures by a named
+robustness criterion (regret, satisficing, the probability of beating the reference, shown
+together with wins, ties and money) and find by PRIM when the chosen policy fails or gains."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ def register(sub) -> None:
     from sim.cli.compare import add_run_arguments
 
     p = sub.add_parser(
-        "robust", help="rank policies (scenario files) across uncertain futures: regret and "
-        "PRIM scenario discovery",
+        "robust", help="rank policies (scenario files) across uncertain futures: regret, "
+        "satisficing, probability of beating the reference, money; PRIM scenario discovery",
         description="Sample FUTURES futures of the uncertain parameters (Latin hypercube over "
-        "ranges from the parameter table), run every policy in every future with common "
-        "random numbers (resumable, on local workers or a Dask cluster), and write regret "
-        "tables, the share of futures in which each policy beats the reference (the first "
-        "file, normally no policy), PRIM boxes of the conditions under which the most robust "
-        "policy fails, and robust.html. See docs/scenarios.md.")
+        "documented ranges), run every policy in every future with common random numbers "
+        "(resumable, on local workers or a Dask cluster), and write, per policy, maximum and "
+        "mean regret, the satisficing share, the shares of futures in which it beats, does not "
+        "differ from or does worse than the reference (the first file, normally no policy), "
+        "wins and ties for best, public cost and cost per extra unit; a headline that names "
+        "its criterion; PRIM boxes (EMA Workbench) of when the chosen policy fails and when it "
+        "gains; and robust.html. See docs/robustness.md.")
     p.add_argument("reference", type=Path, metavar="REFERENCE.toml",
                    help="the reference, normally the scenario without the policy")
     p.add_argument("policies", type=Path, nargs="+", metavar="POLICY.toml",
@@ -33,14 +36,34 @@ def register(sub) -> None:
                    help="replicates per policy and future (default 2)")
     p.add_argument("--uncertain", action="append", default=None, metavar="NAME[=LOW:HIGH]",
                    help="an uncertain parameter (repeatable; default: initial_trust, "
-                   "coop_benefit, trust_gain, willingness_mean, meet_prob); without a range, "
-                   "its default +-50%% within the table's allowed range")
+                   "coop_benefit, trust_gain, willingness_mean, meet_prob, supplier_capacity, "
+                   "wage_density_elasticity, rent_density_elasticity, localisation_elasticity);"
+                   " without a range, its documented range (docs/robustness.md) or else its "
+                   "default +-50%% within the table's allowed range")
     p.add_argument("--target", default="employment",
                    help="the outcome to do well on (default employment)")
     p.add_argument("--steps", type=int, default=None, help="months (default: the scenarios')")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument("--peel-alpha", type=float, default=0.05,
                    help="share of the box peeled at each PRIM step (default 0.05)")
+    p.add_argument("--criterion", choices=("regret", "satisficing", "beat"), default="regret",
+                   help="what the headline ranks by: minimax regret (default), the "
+                   "satisficing share, or the probability of beating the reference; the table "
+                   "shows all three")
+    p.add_argument("--tolerance", type=float, default=0.0, metavar="X",
+                   help="two policies do not clearly differ in a future when their mean "
+                   "difference is at most X (in the target's units; default 0), or when its "
+                   "paired 95%% interval over the replicates includes zero")
+    p.add_argument("--satisfice", type=float, default=None, metavar="LEVEL",
+                   help="a policy satisfices in a future when its target reaches LEVEL (at "
+                   "least, or at most for an outcome where less is better); default: when it "
+                   "is not clearly worse than the reference")
+    p.add_argument("--budget", type=float, default=None, metavar="COST",
+                   help="a policy satisfices only where its public cost (public_spending_total) "
+                   "is at most COST")
+    p.add_argument("--min-coverage", type=float, default=0.5, metavar="C",
+                   help="PRIM reports the densest box that covers at least this share of the "
+                   "futures of interest (default 0.5)")
     add_run_arguments(p)
     p.set_defaults(func=main)
 
@@ -48,6 +71,7 @@ def register(sub) -> None:
 def main(args: argparse.Namespace) -> int:
     from sim.io.scenario import parse_set
     from sim.studies.robust import robust
+    from sim.studies.robust.page import describe
 
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")
@@ -57,15 +81,22 @@ def main(args: argparse.Namespace) -> int:
                  reps=args.reps, steps=args.steps, seed=args.seed, uncertain=args.uncertain,
                  target=args.target, workers=args.workers, scheduler=args.scheduler,
                  overrides=parse_set(args.sets), force=args.force,
-                 progress=not args.no_progress, alpha=args.peel_alpha)
+                 progress=not args.no_progress, alpha=args.peel_alpha,
+                 criterion=args.criterion, tolerance=args.tolerance, satisfice=args.satisfice,
+                 budget=args.budget, min_coverage=args.min_coverage)
     print(f"{res.futures} futures: {res.ran} runs now, {res.already} already done "
           f"({res.mode})")
-    print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"most robust (minimax regret): {res.policy}; it fails to beat the reference in "
-          f"{res.fails} of {res.futures} futures")
-    if res.box:
-        print("PRIM box of those futures: " + "; ".join(
-            f"{b['parameter']} in [{b['low']:.4g}, {b['high']:.4g}]" for b in res.box))
+    shown = {"rank": "rank", "policy": "policy", "max_regret": "max regret",
+             "mean_regret": "mean regret", "satisficing": "satisficing", "beats": "beats ref",
+             "no_difference": "no clear diff", "worse": "worse", "best_alone": "best alone",
+             "mean_effect": "mean effect", "extra_cost": "extra cost",
+             "cost_per_unit": "cost per unit"}
+    print(res.table[list(shown)].rename(columns=shown).to_string(
+        index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+    for sentence in res.headline:
+        print(sentence)
+    for d in res.discoveries.values():
+        print(describe(d))
     for note in res.notes:
         print(note)
     print(f"report: {res.report}")
