@@ -553,7 +553,7 @@ def _case_spinoffs(rng):
 TWIN_CASES = {
     "sim.core.spatial._cell_of": _case_cell_of,
     "sim.core.spatial._cell_list": _case_cell_list,
-    "sim.core.spatial._random_neighbour": _case_random_neighbour,
+    "sim.core.spatial.random_neighbour": _case_random_neighbour,
     "sim.mechanisms.cooperation._decide": _case_decide,
     "sim.mechanisms.cooperation._outcomes": _case_outcomes,
     "sim.mechanisms.cooperation._meet": _case_meet,
@@ -598,7 +598,7 @@ TWIN_CASES = {
     "sim.mechanisms.demography._age": _case_age,
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
     "sim.mechanisms.population._born": _case_born,
-    "sim.mechanisms.demography._firm_counts": _case_firm_counts,
+    "sim.mechanisms.demography.firm_counts": _case_firm_counts,
 }
 
 
@@ -727,7 +727,7 @@ def test_random_neighbour_only_returns_neighbours_and_reaches_all(seed):
     for i in np.flatnonzero(alive)[:20]:
         # brute force over all pairs
         expected = set(np.flatnonzero(alive & (d2[i] <= radius * radius))) - {i}
-        got = {spatial._random_neighbour(i, x, y, cl.start, cl.members, cl.cell_size, cl.side,
+        got = {spatial.random_neighbour(i, x, y, cl.start, cl.members, cl.cell_size, cl.side,
                                          radius, rng.random(8)) for _ in range(400)}
         assert got - {-1} <= expected, "returned a firm outside the radius (or itself)"
         if expected:
@@ -746,7 +746,7 @@ def test_random_neighbour_is_uniform_over_neighbours():
     y = np.concatenate([[30.0], 30.0 + dist * np.sin(ang)])
     alive = np.ones(x.size, dtype=np.bool_)
     cl = build_cell_list(x, y, alive, WORLD, radius)
-    draws = np.array([spatial._random_neighbour(0, x, y, cl.start, cl.members, cl.cell_size,
+    draws = np.array([spatial.random_neighbour(0, x, y, cl.start, cl.members, cl.cell_size,
                                                 cl.side, radius, u)
                       for u in rng.random((12_000, 64))])
     assert np.all((draws >= 1) & (draws <= 12)), "only the 12 neighbours may be drawn"
@@ -759,7 +759,7 @@ def test_random_neighbour_alone_returns_minus_one():
     alive = np.ones(2, dtype=np.bool_)
     cl = build_cell_list(x, y, alive, WORLD, 3.0)
     u = np.random.default_rng(0).random(16)
-    assert spatial._random_neighbour(0, x, y, cl.start, cl.members, cl.cell_size, cl.side,
+    assert spatial.random_neighbour(0, x, y, cl.start, cl.members, cl.cell_size, cl.side,
                                      3.0, u) == -1
 
 
@@ -798,7 +798,7 @@ def test_meet_draws_a_neighbour_for_live_firms_with_a_free_slot(seed):
         u0, u1, u2, u3 = _uniforms(key, month, streams.MEET, firm_id[i])
         if alive[i] and (partner[i] < 0).any() and u0 < prob:
             v0 = _uniforms(key, month, streams.MEET, firm_id[i], 1)[0]
-            expected = spatial._random_neighbour(i, x, y, start, members, cell_size, side,
+            expected = spatial.random_neighbour(i, x, y, start, members, cell_size, side,
                                                  radius, np.array([u1, u2, u3, v0]))
         assert met[i] == expected, i
 
@@ -1351,7 +1351,7 @@ def test_firm_counts_match_bincount(seed):
     alive, sector, region, n_s, n_r = _case_firm_counts(np.random.default_rng(seed),
                                                         n=2 * totals.CHUNK + 5)
     expected = np.bincount(sector[alive] * n_r + region[alive], minlength=n_s * n_r)
-    np.testing.assert_array_equal(demography._firm_counts(alive, sector, region, n_s, n_r),
+    np.testing.assert_array_equal(demography.firm_counts(alive, sector, region, n_s, n_r),
                                   expected.reshape(n_s, n_r))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK
 
-__all__ = ["CellList", "build_cell_list", "spatial_order"]
+__all__ = ["CellList", "build_cell_list", "random_neighbour", "spatial_order"]
 
 #: At most this many cells along a side: bounds memory for tiny radii in large landscapes.
 MAX_CELLS_PER_SIDE = 2048
@@ -131,7 +131,7 @@ def _cell_list(x, y, alive, cell_size, side):
 
 
 @numba.njit(cache=True)
-def _random_neighbour(i, x, y, start, members, cell_size, side, radius, u):
+def random_neighbour(i, x, y, start, members, cell_size, side, radius, u):
     """A uniformly random other firm within ``radius`` of firm i, or -1 after len(u) tries.
 
     u : T uniforms (an array or a tuple), one per try: which member of the 3 x 3 block to

@@ -26,7 +26,7 @@ import numpy as np
 
 from sim.core import streams
 from sim.core.parallel import parallel_kernel
-from sim.core.spatial import CellList, _random_neighbour
+from sim.core.spatial import CellList, random_neighbour
 from sim.core.totals import slots_where
 
 __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
@@ -72,7 +72,7 @@ def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius
     """Whom each firm meets this month: a random neighbour within ``radius``, or -1.
 
     A live firm with a free slot looks for a partner with probability ``prob`` and then tries
-    ``N_MEET_TRIES`` random members of its 3 x 3 block of cells (:func:`_random_neighbour`).
+    ``N_MEET_TRIES`` random members of its 3 x 3 block of cells (:func:`random_neighbour`).
     Draws come from the ``MEET`` stream: block 0 holds the decision to look and the first three
     tries, block 1 the fourth. Reads positions and cells only, so firms are independent.
 
@@ -87,7 +87,7 @@ def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius
         if u0 >= prob:
             continue
         v0, _, _, _ = streams.uniform4(key, month, streams.MEET, firm_id[i], 1)
-        met[i] = _random_neighbour(i, x, y, start, members, cell_size, side, radius,
+        met[i] = random_neighbour(i, x, y, start, members, cell_size, side, radius,
                                    (u1, u2, u3, v0))
 
 

@@ -34,7 +34,7 @@ from sim.core import streams
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks, slots_where
 
-__all__ = ["grow", "exits", "entry", "pareto_sizes", "place"]
+__all__ = ["grow", "exits", "entry", "firm_counts", "pareto_sizes", "place"]
 
 
 @parallel_kernel
@@ -340,7 +340,7 @@ def viable(model, market, region: np.ndarray, sector: np.ndarray,
 
 
 @parallel_kernel
-def _firm_counts(alive, sector, region, n_sectors, n_regions):
+def firm_counts(alive, sector, region, n_sectors, n_regions):
     """Live firms of each sector in each region, int64[S, R] (counted in chunks)."""
     n = alive.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
@@ -358,7 +358,7 @@ def attractiveness(model, market) -> np.ndarray:
     firms, dp, w = model.firms, model.params.demography, model.world_arrays
     n_regions = len(model.world.regions)
     n_sectors = len(model.world.sectors)
-    counts = _firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
+    counts = firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
     suppliers, access, land_scale = _attraction_constants(model)
     fac_counts = np.zeros((n_sectors, n_regions))
     fac = model.facilities

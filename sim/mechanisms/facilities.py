@@ -27,7 +27,7 @@ from sim.core.month import Month
 from sim.core.parallel import parallel_kernel
 from sim.core.state import FacilityState
 from sim.core.totals import CHUNK, add_chunks, slots_where
-from sim.mechanisms.demography import _firm_counts
+from sim.mechanisms.demography import firm_counts
 
 __all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
 
@@ -375,7 +375,7 @@ def _open_private_drives(model, t: int) -> None:
             for s in fac.sectors[f]:
                 busy.add((fac.region[f], int(s)))
     n_regions = len(model.world.regions)
-    counts = _firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
+    counts = firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
     for r in range(n_regions):  # region by region, sector by sector: the facilities' order
         for s in range(n_sectors):
             if counts[s, r] < fp.spv_min_members or (r, s) in busy:
