@@ -491,10 +491,16 @@ def test_existing_folder_is_refused_then_forced(written, tmp_path):
     with pytest.raises(InputError, match="already holds other results"):
         cmp.compare([other, other], reps=2, out=target, workers=1, progress=False)
     assert (target / "notes.txt").read_text() == "mine"
-    res = cmp.compare([other, other], reps=2, out=target, workers=1, progress=False,
+    # --force replaces only clustersim's own results, never a folder of the user's
+    with pytest.raises(InputError, match="--force refused: it is not a clustersim results"):
+        cmp.compare([other, other], reps=2, out=target, workers=1, progress=False, force=True)
+    assert (target / "notes.txt").read_text() == "mine"
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    res = cmp.compare([other, other], reps=2, out=copy, workers=1, progress=False,
                       force=True)
     assert res.report.is_file()
-    assert not (target / "notes.txt").exists()
+    assert res.comparison.labels == ["other", "other#2"]
 
 
 def test_same_comparison_again_runs_nothing(written, tmp_path):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.core.errors import InputError
-
 __all__ = ["register"]
 
 
@@ -27,7 +25,7 @@ def register(sub) -> None:
                    help="the reference, normally the scenario without the policy")
     p.add_argument("policies", type=Path, nargs="+", metavar="POLICY.toml",
                    help="the policies compared with it")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--futures", type=int, default=16, help="futures sampled (default 16)")
     p.add_argument("--reps", type=int, default=2,
                    help="replicates per policy and future (default 2)")
@@ -46,13 +44,18 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.io import limits
     from sim.io.scenario import parse_set
     from sim.studies.robust import robust
 
-    if args.steps is not None and args.steps < 1:
-        raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", "", f"got {args.workers}; allowed: an integer >= 1")
+    # the caps every command that runs the model shares (sim.io.limits), before any future is
+    # sampled: a billion futures would hang building the design
+    limits.check_seed(args.seed)
+    limits.check_futures(args.futures)
+    limits.check_reps(args.reps)
+    limits.check_steps(args.steps)
+    limits.check_workers(args.workers)
+    limits.check_design(args.futures * args.reps * (1 + len(args.policies)), source="--futures")
     res = robust([args.reference, *args.policies], out=args.out, futures=args.futures,
                  reps=args.reps, steps=args.steps, seed=args.seed, uncertain=args.uncertain,
                  target=args.target, workers=args.workers, scheduler=args.scheduler,

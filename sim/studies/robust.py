@@ -50,7 +50,7 @@ from scipy.stats import qmc
 from sim.core.errors import InputError
 from sim.core.fields import suggest
 from sim.core.params import FIELD_INFO
-from sim.io.output import atomic_write
+from sim.io.output import atomic_write, claims_out
 from sim.io.provenance import provenance
 from sim.measure import outputs
 from sim.studies.compare import comparison_of
@@ -285,6 +285,7 @@ class RobustResult:
         return self.failed == 0 and self.lost == 0
 
 
+@claims_out  # held until the report's last file is written
 def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
            steps: int | None = None, seed: int = 0, uncertain=None,
            target: str = "employment", workers: int | None = None,

@@ -42,6 +42,8 @@ from tqdm import tqdm
 
 from sim.core import compiling
 from sim.core.errors import InputError
+from sim.io.limits import check_workers
+from sim.io.output import check_out_folder
 from sim.studies.sweep import models
 from sim.studies.sweep.experiment import Experiment, RunSpec, load_experiment
 from sim.studies.sweep.store import SweepStore
@@ -458,6 +460,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
     InputError
         A bad experiment file, a directory holding another design, or an unreachable scheduler.
     """
+    check_out_folder(out)  # before anything is read there: '', a link, a read-only place
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     design = exp.design
     store = SweepStore(out)
@@ -465,8 +468,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
     if scheduler is not None and workers is not None:
         raise InputError("--workers", "", "not used with --scheduler (the cluster has its own "
                          "workers); give one or the other")
-    if workers is not None and workers < 1:
-        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
+    check_workers(workers)
     n_workers = workers or default_workers()
     if scheduler is not None:  # fail before writing anything
         scheduler = check_scheduler(scheduler)

@@ -41,7 +41,15 @@ import pyarrow.parquet as pq
 
 from sim import __version__
 from sim.core.errors import InputError
-from sim.io.output import atomic_write, claim_folder, lock_path, new_temp_dir
+from sim.io.output import (
+    atomic_write,
+    claim_folder,
+    holds_folder,
+    lock_path,
+    new_temp_dir,
+    remove_ours,
+    write_marker,
+)
 from sim.io.provenance import git_commit, with_provenance
 from sim.studies.sweep.experiment import Design, Experiment
 
@@ -214,10 +222,7 @@ class SweepStore:
                 raise InputError(str(self.out), "", "already holds other results; allowed: a "
                                  f"new or empty folder, the same {what} (to resume it), or "
                                  "--force to replace it") from None
-            if self.out.is_dir():
-                shutil.rmtree(self.out)
-            else:
-                self.out.unlink()
+            remove_ours(self.out)  # only clustersim's own results, held by no other command
 
     def prepare(self, exp: Experiment, design: Design) -> bool:
         """Make ``DIR`` ready for ``design`` (call under :meth:`lock`).
@@ -249,6 +254,7 @@ class SweepStore:
             else:
                 shutil.copyfile(exp.source, tmp / self.experiment_copy.name)
             atomic_write(tmp / self.experiment_json.name, json.dumps(meta, indent=2) + "\n")
+            write_marker(tmp, "sweep")
             if self.out.is_dir():  # an empty folder (check() allows no more) is replaced
                 with contextlib.suppress(FileNotFoundError):
                     (self.out / ".lock").unlink()
@@ -262,6 +268,8 @@ class SweepStore:
 
     def busy(self) -> bool:
         """Is another process holding this directory's lock (a sweep writing to it)?"""
+        if holds_folder(self.out):  # this process: a study holding the folder around its sweep
+            return False
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no locking
