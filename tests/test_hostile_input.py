@@ -480,3 +480,72 @@ def test_a_full_disk_during_a_comparison_keeps_the_finished_runs_to_resume(tmp_p
     monkeypatch.setattr(SweepStore, "write_run", write)
     assert main(compare_args(tmp_path, out)) == 0
     assert "2 runs now, 2 already done" in capsys.readouterr().out
+
+
+# -- one input path: calibration files and --set held to the rules of scenario files ------------
+def calibration(tmp_path: Path, text: str | None = None, name: str = "cal") -> Path:
+    from tests.test_calibrate import TOY
+
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TOY.replace("samples = 240", "samples = 4") if text is None else text)
+    return path
+
+
+def toy_with(**changes: str) -> str:
+    from tests.test_calibrate import TOY
+
+    text = TOY.replace("samples = 240", "samples = 4")
+    for old, new in changes.values():
+        assert old in text
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "fifo", "folder"])
+def test_a_calibration_file_is_read_as_safely_as_a_scenario(tmp_path, capsys, device):
+    path = Path(device)
+    if device == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    elif device == "folder":
+        path = tmp_path
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "allowed: a calibration file (TOML)" in one_error_line(capsys, "calibrate")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    (toy_with(big=("[design]", "#" + "x" * (1 << 20) + "\n[design]")), "larger than 1,024 KiB"),
+    (toy_with(deep=("[design]", "x = " + "[" * 5000 + "]" * 5000 + "\n[design]")),
+     "nested more than 32 levels"),
+    (toy_with(name=('name = "toy"', 'name = ".."')), "calibration.name: got '..'"),
+    (toy_with(value=("value = ", "value = 1e308 #"), tol=("tolerance = 0.3", "tolerance = 1e308")),
+     "targets.y.value: got 1e+308; allowed: a number within +-1e+12"),
+    (toy_with(tol=("tolerance = 0.3", "tolerance = 1e-300")),
+     "targets.y.tolerance: got 1e-300 around value"),
+    (toy_with(refine=("[acceptance]", "[refine]\nreplicates = 2000000\n\n[acceptance]")),
+     "refine.replicates: got 2000000; allowed: an integer from 0 to 10,000"),
+    (toy_with(weight=('fit = ["y"]', 'fit = ["y"]\nweights = {y = inf}')),
+     "patterns.weights.y: got inf"),
+    (toy_with(range=("range = [0.0, 1.5]", "range = [-1e308, 1e308]")),
+     "whose width high - low overflows"),
+])
+def test_calibration_numbers_are_checked_after_arithmetic_before_any_run(tmp_path, capsys, text,
+                                                                         fragment):
+    path = calibration(tmp_path, text)
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    line = one_error_line(capsys, "calibrate")
+    assert line.startswith(f"clustersim calibrate: error: {path}: ")  # the user's file
+    assert fragment in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("item", "fragment"), [
+    ("coop_benefit=" + "[" * 5000 + "]" * 5000, "nested more than 32 levels"),
+    ('interventions.cfc.name="../x"', "allowed: a non-empty name of letters, digits"),
+])
+def test_set_values_follow_the_rules_of_files(tmp_path, capsys, item, fragment):
+    cfc = Path(__file__).parents[1] / "scenarios" / "cfc.toml"
+    assert main(["run", str(cfc), "--set", item, "--out", str(tmp_path / "out")]) == 2
+    assert fragment in one_error_line(capsys, "run")
+    assert not (tmp_path / "out").exists()

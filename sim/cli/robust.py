@@ -45,8 +45,9 @@ def register(sub) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from sim.io import limits
+    from sim.io.inputs import check_not_varied
     from sim.io.scenario import parse_set
-    from sim.studies.robust import robust
+    from sim.studies.robust import robust, uncertain_ranges
 
     # the caps every command that runs the model shares (sim.io.limits), before any future is
     # sampled: a billion futures would hang building the design
@@ -56,10 +57,13 @@ def main(args: argparse.Namespace) -> int:
     limits.check_steps(args.steps)
     limits.check_workers(args.workers)
     limits.check_design(args.futures * args.reps * (1 + len(args.policies)), source="--futures")
+    overrides = parse_set(args.sets)
+    varied = [n for n, _, _ in uncertain_ranges(args.uncertain)]
+    check_not_varied(overrides, varied, "an uncertain parameter (" + ", ".join(varied) + ")")
     res = robust([args.reference, *args.policies], out=args.out, futures=args.futures,
                  reps=args.reps, steps=args.steps, seed=args.seed, uncertain=args.uncertain,
                  target=args.target, workers=args.workers, scheduler=args.scheduler,
-                 overrides=parse_set(args.sets), force=args.force,
+                 overrides=overrides, force=args.force,
                  progress=not args.no_progress, alpha=args.peel_alpha)
     print(f"{res.futures} futures: {res.ran} runs now, {res.already} already done "
           f"({res.mode})")

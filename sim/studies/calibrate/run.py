@@ -22,7 +22,6 @@ import datetime as _dt
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from sim import __version__
 from sim.core.errors import InputError, ParameterError
 from sim.core.fields import FileCheck, flatten, is_num, suggest
 from sim.core.params import param_field
+from sim.io.inputs import parse_toml, read_input
 from sim.io.limits import MAX_REPS, MAX_RUNS, MAX_SEED, MAX_STEPS, check_workers
 from sim.io.output import MARKER, check_out_folder, claim_folder, write_marker
 from sim.io.provenance import git_commit
@@ -63,6 +63,8 @@ _PARAM_KEYS = ("name", "range", "distribution")
 _PATTERN_KEYS = ("fit", "hold_out", "weights")
 _ACCEPT_KEYS = ("rule", "quantile")
 _REFINE_KEYS = ("method", "replicates", "share")
+#: Largest weight of a pattern (weights are relative; a sum of huge ones overflows).
+MAX_WEIGHT = 1e6
 #: Columns of the run and pattern tables that a parameter's column may not shadow.
 _RESERVED = ("id", "point", "replicate", "seed", "status", "error", "wall_time", "traceback",
              "run_id", "step", "runs_ok", "distance", "within_all", "accepted")
@@ -161,16 +163,13 @@ def load_calibration(path: str | Path) -> Calibration:
     """Read and validate a calibration file; raise :class:`InputError` naming file and key."""
     source = Path(path)
     chk = _check(source)
+    # the reader of every input file: a regular file of at most 1 MiB, nesting capped
+    raw = read_input(source, "a calibration file (TOML)")
     try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        chk.fail("", f"cannot read the calibration file: {exc.strerror or exc}")
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         chk.fail("", "not a text file in UTF-8")
-    except tomllib.TOMLDecodeError as exc:
-        chk.fail("", f"not valid TOML: {exc}")
+    data = parse_toml(text, str(source))
     chk.keys(data, "", _TOP)
     head = _calibration_table(chk, data, source)
     design = _design_table(chk, data)
@@ -192,8 +191,9 @@ def _calibration_table(chk: FileCheck, data: dict, source: Path) -> dict[str, An
     cal = chk.table(data, "calibration")
     chk.keys(cal, "calibration.", _CAL_KEYS)
     name = chk.string(cal, "calibration.", "name", default=source.stem, empty=True)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        chk.fail("calibration.name", f"got {name!r}; allowed: letters, digits, '_', '-', '.'")
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):  # it names the --out folder
+        chk.fail("calibration.name", f"got {name!r}; allowed: letters, digits, '_', '-', '.', "
+                 "not starting with '.'")
     description = chk.string(cal, "calibration.", "description", default="", empty=True)
     model = chk.choice(cal, "calibration.", "model", MODELS, "cluster")
     steps = chk.integer(cal, "calibration.", "steps", 1, required=model == "cluster",
@@ -293,8 +293,9 @@ def _patterns_table(chk: FileCheck, data: dict, source: Path, model: str,
         if k not in keys_fit:
             chk.fail(f"patterns.weights.{k}", f"not a fitted pattern; allowed: "
                      f"{', '.join(keys_fit)}")
-        if not is_num(v) or v <= 0:
-            chk.fail(f"patterns.weights.{k}", f"got {v!r}; allowed: a number > 0")
+        if not is_num(v) or not 0 < v <= MAX_WEIGHT:
+            chk.fail(f"patterns.weights.{k}", f"got {v!r}; allowed: a number > 0 and at most "
+                     f"{MAX_WEIGHT:g}")
         weights[k] = float(v)
     return {"fit": chosen["fit"], "hold_out": chosen["hold_out"], "weights": weights}
 
