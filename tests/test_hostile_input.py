@@ -549,3 +549,25 @@ def test_set_values_follow_the_rules_of_files(tmp_path, capsys, item, fragment):
     assert main(["run", str(cfc), "--set", item, "--out", str(tmp_path / "out")]) == 2
     assert fragment in one_error_line(capsys, "run")
     assert not (tmp_path / "out").exists()
+
+
+# -- terminal safety ------------------------------------------------------------------------------
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\r\n"
+
+
+def test_control_characters_in_names_and_keys_are_shown_not_obeyed(tmp_path, capsys):
+    evil = ESCAPES.encode("unicode_escape").decode().replace("\\x", "\\u00")  # TOML escapes
+    named = tmp_path / "named.toml"
+    named.write_text(one_town_toml(evil, 2))
+    keyed = tmp_path / "keyed.toml"
+    keyed.write_text(one_town_toml("k", 2) + f'\n[params.cooperation]\n"x{evil}" = 1\n')
+    assert main(["validate", str(named), str(keyed)]) == 2
+    shown = capsys.readouterr()
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\r\\n" in shown.out
+    assert "\\x1b]0;owned" in shown.err
+    assert main(["run", str(named), "--out", str(tmp_path / "out")]) == 0
+    assert main([*compare_args(tmp_path, tmp_path / "cmp"), "--set", f"x{ESCAPES}=1"]) == 2
+    shown = capsys.readouterr()
+    for text in (shown.out, shown.err):
+        assert not any(c in text for c in "\x1b\x07\r"), text
+    assert shown.err.count("\n") == 1  # one error line, none forged

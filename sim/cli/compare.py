@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
 
 __all__ = ["register", "add_run_arguments"]
 
@@ -103,8 +103,8 @@ def _main(args: argparse.Namespace) -> int:
               f"{rule['target']} {rule['widest']:.4g} (target {rule['width']:g}): "
               + ("reached" if rule["met"] else f"NOT reached at the cap of {rule['cap']}"))
     for line in comp_lines(res):
-        print(line)
-    print(f"report: {res.report}")
+        print(printable(line))
+    print(f"report: {printable(res.report)}")
     return 0 if res.complete else 1
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.core.errors import printable
+
 __all__ = ["register"]
 
 
@@ -67,13 +69,14 @@ def main(args: argparse.Namespace) -> int:
                  progress=not args.no_progress, alpha=args.peel_alpha)
     print(f"{res.futures} futures: {res.ran} runs now, {res.already} already done "
           f"({res.mode})")
-    print(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"most robust (minimax regret): {res.policy}; it fails to beat the reference in "
-          f"{res.fails} of {res.futures} futures")
+    print(printable(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+                    lines=True))  # the policies' names are the user's text: no terminal codes
+    print(f"most robust (minimax regret): {printable(res.policy)}; it fails to beat the "
+          f"reference in {res.fails} of {res.futures} futures")
     if res.box:
         print("PRIM box of those futures: " + "; ".join(
             f"{b['parameter']} in [{b['low']:.4g}, {b['high']:.4g}]" for b in res.box))
     for note in res.notes:
-        print(note)
-    print(f"report: {res.report}")
+        print(printable(note))
+    print(f"report: {printable(res.report)}")
     return 0 if res.complete else 1

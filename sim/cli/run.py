@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
 
 __all__ = ["register"]
 
@@ -64,16 +64,17 @@ def _run(args: argparse.Namespace, scenario, overrides, out: Path) -> int:
 
         probe = provenance(scenario=scenario, seed=args.seed, steps=steps, overrides=overrides)
         if not check_destination(out, probe, force=False):
-            print(f"{out} already holds this run; nothing to do")
+            print(f"{printable(out)} already holds this run; nothing to do")
             return 0
-    with tqdm(total=steps, desc=scenario.name, unit="month", delay=2.0, leave=False) as bar:
+    name = printable(scenario.name)  # a scenario's name is the user's text: no terminal codes
+    with tqdm(total=steps, desc=name, unit="month", delay=2.0, leave=False) as bar:
         result = simulate(scenario, steps=steps, seed=args.seed, threads=args.threads,
                           progress=bar.update)
     folder, written = write_run(result, out, force=args.force)
     final = result.final
-    print(f"{scenario.name}: {steps} months, seed {args.seed}, "
+    print(f"{name}: {steps} months, seed {args.seed}, "
           f"{result.provenance['wall_time_s']:.2f} s; firms {final['firms']:.0f}, "
           f"employment {final['employment']:.0f}, cooperation {final['cooperation_rate']:.2f}, "
           f"facilities {final['facilities_operating']:.0f}")
-    print(f"results: {folder}" + ("" if written else " (unchanged)"))
+    print(f"results: {printable(folder)}" + ("" if written else " (unchanged)"))
     return 0

@@ -12,10 +12,13 @@ _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
                       "\u2066-\u2069]")
 
 
-def printable(text: object) -> str:
+def printable(text: object, lines: bool = False) -> str:
     """``text`` safe to print to a terminal: every control character (escape sequences that
     clear the screen, retitle the window or recolour it; new lines and carriage returns that
-    would forge another line) shown as its escape (``\\x1b``, ``\\n``) instead."""
+    would forge another line) shown as its escape (``\\x1b``, ``\\n``) instead. With
+    ``lines``, the text's own line breaks stay (a table, a summary of several lines)."""
+    if lines:
+        return "\n".join(printable(line) for line in str(text).split("\n"))
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"),
                         str(text))
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
 from sim.io.provenance import write_parquet
 
 __all__ = ["atomic_write", "write_run", "summary_figure", "check_destination", "move_into_place",
@@ -444,7 +444,7 @@ def summary_figure(series, path: str | Path, title: str = "") -> None:
     for ax in axes[-1]:
         ax.set_xlabel("month")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(printable(title))  # a scenario's name: shown, not obeyed
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

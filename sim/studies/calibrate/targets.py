@@ -18,6 +18,7 @@ A simulated value ``s`` is scaled by the half-interval on its own side of the ob
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -81,6 +82,10 @@ def parse_targets(table: Any, where: str, prefix: str = "targets.") -> dict[str,
     if not isinstance(table, dict):
         raise InputError(where, prefix.rstrip("."), f"got {table!r}; allowed: [targets.KEY] "
                          "tables")
+    for key in table:  # a key names a figure and a row of the report
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", key):
+            raise InputError(where, f"{prefix}{key}", "a target's name; allowed: letters, "
+                             "digits, '_', '-' and '.', not starting with '.'")
     return {key: _target(FileCheck(where), key, t, f"{prefix}{key}") for key, t in table.items()}
 
 

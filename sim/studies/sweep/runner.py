@@ -41,7 +41,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.core import compiling
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
 from sim.io.limits import check_workers
 from sim.io.output import check_out_folder
 from sim.studies.sweep import models
@@ -523,7 +523,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
 
 
 def _progress(enabled: bool, name: str, summary: SweepSummary):
-    return tqdm(total=summary.total, initial=summary.already, desc=name, unit="run",
+    return tqdm(total=summary.total, initial=summary.already, desc=printable(name), unit="run",
                 disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
 
 
