@@ -15,6 +15,7 @@ import importlib
 import pkgutil
 import signal
 import sys
+import warnings
 
 from sim import __version__
 from sim.core.errors import InputError, printable
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with terminate_as_interrupt():
+        with terminate_as_interrupt(), warnings.catch_warnings():
+            # a name in a script the figures' font lacks is drawn as a box, not worth a warning
+            warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font",
+                                    UserWarning)
             return int(args.func(args) or 0)
     except (InputError, ParameterError) as exc:
         print(f"clustersim {args.command}: error: {exc}", file=sys.stderr)

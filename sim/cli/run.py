@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.core.errors import InputError, printable
+from sim.core.errors import printable
 
 __all__ = ["register"]
 
@@ -38,8 +38,7 @@ def main(args: argparse.Namespace) -> int:
 
     limits.check_steps(args.steps, lo=0)  # the cap of a scenario's steps, as for every command
     limits.check_seed(args.seed)
-    if args.threads < 1:
-        raise InputError("--threads", "", f"got {args.threads}; allowed: an integer >= 1")
+    limits.check_threads(args.threads)
     if args.out is not None:
         check_out_folder(args.out)
     scenario = load_scenario(args.scenario)

@@ -18,7 +18,7 @@ from sim.io.scenario import META_FIELDS
 
 __all__ = ["MAX_STEPS", "MAX_REPS", "MAX_FUTURES", "MAX_RUNS", "MAX_SEED", "RUN_PLAN_BYTES",
            "max_workers", "check_steps", "check_reps", "check_futures", "check_seed",
-           "check_workers", "check_positive", "check_design", "memory_bytes"]
+           "check_workers", "check_threads", "check_positive", "check_design", "memory_bytes"]
 
 #: Most months of one run: the cap of a scenario file's ``steps`` (``run --steps`` had it first).
 MAX_STEPS: int = META_FIELDS["steps"].metadata["hi"]
@@ -76,6 +76,14 @@ def check_workers(workers: int | None, option: str = "--workers") -> int | None:
     """Local worker processes: 1 to :func:`max_workers` (None: one per core)."""
     return None if workers is None else _integer(option, workers, 1, max_workers(),
                                                   " (four per core)")
+
+
+def check_threads(threads: int, option: str = "--threads") -> int:
+    """Numba threads of one run: 1 to numba's own cap (``NUMBA_NUM_THREADS``, the cores)."""
+    import numba
+
+    return _integer(option, threads, 1, numba.config.NUMBA_NUM_THREADS,
+                    " (numba's threads on this machine)")
 
 
 def check_positive(value: float | None, option: str, what: str = "") -> float | None:
