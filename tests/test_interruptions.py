@@ -120,6 +120,31 @@ def check_stop_then_resume(tmp_path: Path, kind: str, how: signal.Signals, worke
     assert kept >= 3
 
 
+def test_sigterm_stops_a_study_with_one_line_and_keeps_its_finished_runs(tmp_path, capsys,
+                                                                         monkeypatch):
+    from sim.studies.sweep.store import SweepStore
+
+    write = SweepStore.write_run
+    stored = []
+
+    def then_terminated(self, row, series):
+        write(self, row, series)
+        stored.append(row["id"])
+        if len(stored) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a service manager stopping the command
+
+    monkeypatch.setattr(SweepStore, "write_run", then_terminated)
+    args, runs = command_args("compare", tmp_path)
+    out = tmp_path / "stopped"
+    assert main([*args, "--out", str(out), "--workers", "1"]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.splitlines() == [
+        "clustersim compare: terminated; finished runs are kept; run the same command again "
+        "to resume"]
+    assert sorted(p.stem for p in (out / runs).glob("*.json")) == sorted(stored)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+
+
+@pytest.mark.slow
 def test_sigterm_to_a_comparison_on_local_workers_releases_them_and_loses_nothing(tmp_path):
     check_stop_then_resume(tmp_path, "compare", signal.SIGTERM, "2")
 
