@@ -547,12 +547,12 @@ def test_command(tmp_path, capsys):
      "--set: interventions.trainin.cost_per_firm: no scenario has an intervention named "
      "'trainin' (did you mean 'training'?); allowed: 'training'"),
     (["--set", "n_firms=300"], "--set: n_firms: the scenario lists its initial firms"),
-    (["--reps", "1"], "--reps: got 1; allowed: an integer >= 2"),
+    (["--reps", "1"], "--reps: got 1; allowed: an integer from 2 to 10,000"),
     (["--reps", "many"], "--reps"),
     (["--reps", "auto"], "--width: got None; allowed: a number > 0"),
     (["--reps", "3", "--width", "2"], "--width: only used with --reps auto"),
-    (["--steps", "0"], "--steps: got 0; allowed: an integer >= 1"),
-    (["--workers", "0"], "--workers: got 0; allowed: an integer >= 1"),
+    (["--steps", "0"], "--steps: got 0; allowed: an integer from 1 to 100,000"),
+    (["--workers", "0"], "--workers: got 0; allowed: an integer from 1 to "),
 ])
 def test_command_bad_input_exit_2(tmp_path, capsys, args, fragment):
     base = small(tmp_path, "base")

@@ -83,7 +83,7 @@ def test_run_never_replaces_different_results(tmp_path, capsys):
     (["--set", "coop_benfit=0.1"], "did you mean 'coop_benefit'"),
     (["--set", "trust_gain=2"], "allowed: a number from 0.0 to 1.0"),
     (["--steps", "-1"], "allowed: an integer from 0 to 100,000"),
-    (["--threads", "0"], "allowed: an integer >= 1"),
+    (["--threads", "0"], "--threads: got 0; allowed: an integer from 1 to "),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, fragment):
     out = tmp_path / "r"
