@@ -401,6 +401,8 @@ def build(root: str | Path) -> list[Case]:
         if command in ("run", "compare", "robust"):
             add("force-on-users-folder", command, "out", [*base, "--out", str(user), "--force"],
                 keep=(user,))
+            add("force-on-a-file", command, "out", [*base, "--out", str(user / "thesis.tex"),
+                                                    "--force"], keep=(user,))
             ours = out / f"{command}-ours"
             add("first", command, "out", [*base, "--out", str(ours)], expect="accepted")
             add("force-on-own-results", command, "out", [*base, "--seed", "1", "--out",

@@ -201,3 +201,29 @@ def test_the_corpus_covers_every_command_with_every_kind_of_input(tmp_path, kind
              "set": {"run", "compare", "robust"}, "out": set(COMMANDS) - {"validate"},
              "disk": set(COMMANDS) - {"validate"}, "text": set(COMMANDS)}[kind]
     assert needs <= commands
+
+
+def test_the_apps_sliders_at_their_ends_build_a_model_or_say_why_in_one_line():
+    """The classroom app's Reset with each slider at either end, on every shipped scenario for
+    ``n_firms`` (the slider that replaced the page with a traceback): a model, or the one-line
+    InputError or ValueError the page shows in place of the model; never another exception."""
+    from sim.core.errors import InputError
+    from sim.views.app import SLIDERS, Run, Settings, scenario_files
+
+    tried: collections.Counter = collections.Counter()
+    messages = []
+    settings = [Settings(name, moved=(("n_firms", end),)) for name in scenario_files()
+                for end in (SLIDERS["n_firms"].lo, SLIDERS["n_firms"].hi)]
+    first = next(iter(scenario_files()))
+    settings += [Settings(first, moved=((slider, getattr(spec, end)),))
+                 for slider, spec in SLIDERS.items() for end in ("lo", "hi")]
+    for s in settings:
+        try:
+            Run(s)
+            tried["accepted"] += 1
+        except (InputError, ValueError) as exc:
+            messages.append(str(exc))
+            tried["refused"] += 1
+    print(dict(tried))
+    assert tried["accepted"] > 0
+    assert not [m for m in messages if "\n" in m]  # one line each
