@@ -32,7 +32,7 @@ from sim.io.provenance import write_parquet
 __all__ = ["atomic_write", "write_run", "summary_figure", "check_destination", "move_into_place",
            "new_temp_dir", "SAME_RUN_KEYS", "claim_folder", "check_out_path", "check_out_folder",
            "lock_path", "safe_component", "MARKER", "write_marker", "is_ours", "remove_ours",
-           "holds_folder", "claims_out", "MAX_NAME"]
+           "holds_folder", "held_elsewhere", "claims_out", "MAX_NAME"]
 
 #: A destination holding a run with these provenance values is the same run.
 SAME_RUN_KEYS = ("version", "git_commit", "scenario_hash", "seed", "steps", "overrides")
@@ -166,7 +166,7 @@ def remove_ours(out: str | Path) -> None:
         clustersim's results.
     """
     out = Path(out)
-    if not holds_folder(out) and _locked_elsewhere(out):
+    if not holds_folder(out) and held_elsewhere(out):
         raise InputError(str(out), "", "another clustersim command is writing to it; wait "
                          "for it to finish, or give another --out")
     if not is_ours(out):
@@ -293,8 +293,8 @@ def holds_folder(out: str | Path) -> bool:
     return _HELD.get(str(lock_path(out)), False)
 
 
-def _locked_elsewhere(out: str | Path) -> bool:
-    """Does another process hold ``out``'s lock?"""
+def held_elsewhere(out: str | Path) -> bool:
+    """Does another process hold ``out``'s lock (:func:`claim_folder`)?"""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no locking
@@ -327,8 +327,6 @@ def claims_out(func: Callable) -> Callable:
             return func(*args, **kwargs)
 
     return held
-
-
 
 
 def _remove_empty(folders: list[Path]) -> None:

@@ -8,6 +8,7 @@ Layout of a sweep directory ``DIR``::
     DIR/runs/<id>.json       one finished run (ok or failed): its row, written atomically
     DIR/series/<id>.parquet  the run's series every k steps, written before its run row
     DIR/runs.parquet         the run rows consolidated, rewritten at the end of every sweep
+    DIR/.clustersim-output   the mark of clustersim's results (``--force`` removes only these)
 
 Every file is written to a temporary name and moved into place with ``os.replace``, so a reader
 (or a sweep started again after ``kill -9``) sees a run either complete or not at all. A run is
@@ -44,6 +45,7 @@ from sim.core.errors import InputError
 from sim.io.output import (
     atomic_write,
     claim_folder,
+    held_elsewhere,
     holds_folder,
     lock_path,
     new_temp_dir,
@@ -267,24 +269,9 @@ class SweepStore:
         return True
 
     def busy(self) -> bool:
-        """Is another process holding this directory's lock (a sweep writing to it)?"""
-        if holds_folder(self.out):  # this process: a study holding the folder around its sweep
-            return False
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no locking
-            return False
-        try:
-            fh = open(self.lock_file)  # noqa: SIM115 - closed below
-        except OSError:
-            return False
-        with fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
+        """Is another command holding this directory's lock (writing to it)? Not when this
+        process holds it for a study around this sweep (:func:`sim.io.output.holds_folder`)."""
+        return not holds_folder(self.out) and held_elsewhere(self.out)
 
     def _clean_preparations(self) -> None:
         """Remove folders left by a sweep killed while it prepared DIR (call under the lock)."""
