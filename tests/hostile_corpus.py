@@ -288,6 +288,13 @@ def build(root: str | Path) -> list[Case]:
         "seed-2^70": _experiment(seed=str(2**70)),
         "name-escapes": _experiment(name=f"e{TOML_ESCAPES}"),
     }
+    cluster = ('[experiment]\nmodel = "cluster"\nscenario = "../a.toml"\n\n[design]\n'
+               'method = "grid"\nseed = 1\n\n{rest}\n[outputs]\nfinal = ["firms"]\n')
+    exp_bad["factor-steps-1e9"] = cluster.format(
+        rest='[[factors]]\npath = "steps"\nlevels = [2, 1000000000]\n')
+    exp_bad["override-steps-1e9"] = cluster.format(
+        rest='[overrides]\nsteps = 1000000000\n\n[[factors]]\npath = "coop_benefit"\n'
+             'levels = [0.01, 0.02]\n')
     for what, text in exp_bad.items():
         path = _write(root / "exp-bad" / f"{what}.toml", text)
         add(what, "sweep", "file", [str(path), "--workers", "1", "--no-progress", "--out",
