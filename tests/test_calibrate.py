@@ -427,7 +427,7 @@ def test_bad_calibration_files_exit_2_with_one_line_and_write_nothing(tmp_path, 
 
 def test_missing_file_and_foreign_out_directory_exit_2(tmp_path, capsys):
     assert main(["calibrate", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")]) == 2
-    assert "cannot read the calibration file" in capsys.readouterr().err
+    assert "none.toml: no such file" in capsys.readouterr().err
     f = tmp_path / "toy.toml"
     f.write_text(TOY)
     foreign = tmp_path / "foreign"

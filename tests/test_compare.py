@@ -491,10 +491,16 @@ def test_existing_folder_is_refused_then_forced(written, tmp_path):
     with pytest.raises(InputError, match="already holds other results"):
         cmp.compare([other, other], reps=2, out=target, workers=1, progress=False)
     assert (target / "notes.txt").read_text() == "mine"
-    res = cmp.compare([other, other], reps=2, out=target, workers=1, progress=False,
+    # --force replaces only clustersim's own results, never a folder of the user's
+    with pytest.raises(InputError, match="--force refused: it is not a clustersim results"):
+        cmp.compare([other, other], reps=2, out=target, workers=1, progress=False, force=True)
+    assert (target / "notes.txt").read_text() == "mine"
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    res = cmp.compare([other, other], reps=2, out=copy, workers=1, progress=False,
                       force=True)
     assert res.report.is_file()
-    assert not (target / "notes.txt").exists()
+    assert res.comparison.labels == ["other", "other#2"]
 
 
 def test_same_comparison_again_runs_nothing(written, tmp_path):
@@ -541,12 +547,12 @@ def test_command(tmp_path, capsys):
      "--set: interventions.trainin.cost_per_firm: no scenario has an intervention named "
      "'trainin' (did you mean 'training'?); allowed: 'training'"),
     (["--set", "n_firms=300"], "--set: n_firms: the scenario lists its initial firms"),
-    (["--reps", "1"], "--reps: got 1; allowed: an integer >= 2"),
+    (["--reps", "1"], "--reps: got 1; allowed: an integer from 2 to 10,000"),
     (["--reps", "many"], "--reps"),
     (["--reps", "auto"], "--width: got None; allowed: a number > 0"),
     (["--reps", "3", "--width", "2"], "--width: only used with --reps auto"),
-    (["--steps", "0"], "--steps: got 0; allowed: an integer >= 1"),
-    (["--workers", "0"], "--workers: got 0; allowed: an integer >= 1"),
+    (["--steps", "0"], "--steps: got 0; allowed: an integer from 1 to 100,000"),
+    (["--workers", "0"], "--workers: got 0; allowed: an integer from 1 to "),
 ])
 def test_command_bad_input_exit_2(tmp_path, capsys, args, fragment):
     base = small(tmp_path, "base")

@@ -137,7 +137,10 @@ def test_robust_on_the_hebron_scenarios(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["--futures", "1"], "--futures: got 1; allowed: an integer >= 2"),
+    (["--futures", "1"], "--futures: got 1; allowed: an integer from 2 to 10,000"),
+    (["--futures", "1000000000"], "--futures: got 1000000000; allowed: an integer from 2"),
+    (["--seed", "-1"], "--seed: got -1; allowed: an integer from 0"),
+    (["--set", "coop_benefit=0.03"], "--set: coop_benefit: also varied as an uncertain"),
     (["--uncertain", "trust_gian"], "did you mean 'trust_gain'"),
     (["--target", "jobz"], "--target: got 'jobz'"),
     (["--peel-alpha", "0.7"], "--peel-alpha: got 0.7"),

@@ -176,8 +176,8 @@ def test_a_foreign_directory_is_refused(tmp_path, capsys):
 def test_bad_worker_options_are_input_errors(tmp_path, capsys):
     exp = grid(tmp_path)
     assert main(["sweep", str(exp), "--out", str(tmp_path / "a"), "--workers", "0"]) == 2
-    assert capsys.readouterr().err == (
-        "clustersim sweep: error: --workers: got 0; allowed: an integer >= 1\n")
+    assert capsys.readouterr().err.startswith(
+        "clustersim sweep: error: --workers: got 0; allowed: an integer from 1 to ")
     assert main(["sweep", str(exp), "--out", str(tmp_path / "a"), "--workers", "2",
                  "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "--workers: not used with --scheduler" in capsys.readouterr().err

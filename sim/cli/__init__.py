@@ -9,12 +9,16 @@ on stderr with exit code 2 and no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import pkgutil
+import signal
 import sys
+import warnings
 
 from sim import __version__
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
 from sim.core.params import ParameterError
 
 __all__ = ["main", "build_parser"]
@@ -45,15 +49,60 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with terminate_as_interrupt(), warnings.catch_warnings():
+            # a name in a script the figures' font lacks is drawn as a box, not worth a warning
+            warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font",
+                                    UserWarning)
+            return int(args.func(args) or 0)
     except (InputError, ParameterError) as exc:
         print(f"clustersim {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         note = getattr(args, "on_interrupt", "")  # what a command keeps of its work, if anything
-        print(f"clustersim {args.command}: interrupted" + (f"; {note}" if note else ""),
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"clustersim {args.command}: {how}" + (f"; {note}" if note else ""),
               file=sys.stderr)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+    except OSError as exc:  # the disk filled, a quota was reached, a file could not be written
+        note = getattr(args, "on_interrupt", "")
+        print(f"clustersim {args.command}: error: {system_error(exc)}"
+              + (f"; {note}" if note else ""), file=sys.stderr)
+        return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C is, so that it unwinds the same way: the
+    local Dask cluster is closed (its workers and their semaphores released), finished runs
+    stay stored, and one line says so."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Within the block, the first SIGTERM raises :class:`Terminated` (later ones, during the
+    clean-up, are ignored: the clean-up is what they would cut short)."""
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    try:
+        old = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def system_error(exc: OSError) -> str:
+    """One line for an error of the system (not of the input): what failed, where, and what to
+    do about a full disk."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what += " (the disk or your quota is full; free space and run the same command again)"
+    return printable(where + what)
 
 
 if __name__ == "__main__":  # pragma: no cover

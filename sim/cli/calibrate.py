@@ -29,9 +29,10 @@ def register(subparsers) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from sim.core.errors import printable
     from sim.studies.calibrate.run import calibrate
 
     result = calibrate(args.calibration, args.out, workers=args.workers,
                        scheduler=args.scheduler, progress=not args.no_progress)
-    print(result)
+    print(printable(result, lines=True))  # names and paths are the user's text
     return 0 if result.complete else 1

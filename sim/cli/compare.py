@@ -6,12 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
 
-__all__ = ["register", "add_run_arguments", "MAX_REPS"]
-
-#: Most replicates per scenario of a comparison.
-MAX_REPS = 10_000
+__all__ = ["register", "add_run_arguments"]
 
 
 def register(sub) -> None:
@@ -41,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="months (default: the scenarios' own, which must agree)")
     p.add_argument("--seed", type=int, default=0, help="root seed of the replicates (default 0)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder")
     add_run_arguments(p)
     p.set_defaults(func=main)
 
@@ -63,22 +60,25 @@ def add_run_arguments(p) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.seed < 0:
-        raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
+    from sim.io import limits
+
+    # the caps every command that runs the model shares (sim.io.limits)
+    limits.check_seed(args.seed)
     if args.reps != "auto":
         try:
             args.reps = int(args.reps)
         except ValueError:
             raise InputError("--reps", "", f"got {args.reps!r}; allowed: an integer from 2 to "
-                             f"{MAX_REPS:,} or auto") from None
-        if args.reps > MAX_REPS:  # every replicate's series is held in memory
-            raise InputError("--reps", "", f"got {args.reps}; allowed: an integer from 2 to "
-                             f"{MAX_REPS:,} or auto")
-    if args.max_reps > MAX_REPS:
-        raise InputError("--max-reps", "", f"got {args.max_reps}; allowed: an integer up to "
-                         f"{MAX_REPS:,}")
-    # the sweep store the comparison runs on claims its folder (sim.io.output.claim_folder): a
-    # second command into the same folder is told another is writing
+                             f"{limits.MAX_REPS:,} or auto") from None
+        limits.check_reps(args.reps, lo=2)
+    else:
+        limits.check_positive(args.width, "--width", " (with --reps auto: the widest paired "
+                              "95% interval of --target accepted)")
+    limits.check_reps(args.max_reps, "--max-reps", lo=2)
+    limits.check_steps(args.steps)
+    limits.check_workers(args.workers)
+    # the comparison holds its folder (sim.io.output.claims_out) from its first check to its
+    # report's last file: a second command into the same folder is told another is writing
     return _main(args)
 
 
@@ -87,8 +87,6 @@ def _main(args: argparse.Namespace) -> int:
     from sim.studies.compare import compare
 
     reps = args.reps  # an int (checked by main) or "auto"
-    if args.steps is not None and args.steps < 1:
-        raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")
     res = compare([args.base, *args.alternatives], reps=reps, out=args.out,
                   steps=args.steps, seed=args.seed, workers=args.workers,
                   scheduler=args.scheduler, overrides=parse_set(args.sets), force=args.force,
@@ -105,8 +103,8 @@ def _main(args: argparse.Namespace) -> int:
               f"{rule['target']} {rule['widest']:.4g} (target {rule['width']:g}): "
               + ("reached" if rule["met"] else f"NOT reached at the cap of {rule['cap']}"))
     for line in comp_lines(res):
-        print(line)
-    print(f"report: {res.report}")
+        print(printable(line))
+    print(f"report: {printable(res.report)}")
     return 0 if res.complete else 1
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.core.errors import InputError
+from sim.core.errors import printable
 
 __all__ = ["register"]
 
@@ -30,7 +30,7 @@ def register(sub) -> None:
                    help="the reference, normally the scenario without the policy")
     p.add_argument("policies", type=Path, nargs="+", metavar="POLICY.toml",
                    help="the policies compared with it")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--futures", type=int, default=16, help="futures sampled (default 16)")
     p.add_argument("--reps", type=int, default=2,
                    help="replicates per policy and future (default 2)")
@@ -69,18 +69,27 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.io import limits
+    from sim.io.inputs import check_not_varied
     from sim.io.scenario import parse_set
-    from sim.studies.robust import robust
+    from sim.studies.robust import robust, uncertain_ranges
     from sim.studies.robust.page import describe
 
-    if args.steps is not None and args.steps < 1:
-        raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 1")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", "", f"got {args.workers}; allowed: an integer >= 1")
+    # the caps every command that runs the model shares (sim.io.limits), before any future is
+    # sampled: a billion futures would hang building the design
+    limits.check_seed(args.seed)
+    limits.check_futures(args.futures)
+    limits.check_reps(args.reps)
+    limits.check_steps(args.steps)
+    limits.check_workers(args.workers)
+    limits.check_design(args.futures * args.reps * (1 + len(args.policies)), source="--futures")
+    overrides = parse_set(args.sets)
+    varied = [n for n, _, _ in uncertain_ranges(args.uncertain)]
+    check_not_varied(overrides, varied, "an uncertain parameter (" + ", ".join(varied) + ")")
     res = robust([args.reference, *args.policies], out=args.out, futures=args.futures,
                  reps=args.reps, steps=args.steps, seed=args.seed, uncertain=args.uncertain,
                  target=args.target, workers=args.workers, scheduler=args.scheduler,
-                 overrides=parse_set(args.sets), force=args.force,
+                 overrides=overrides, force=args.force,
                  progress=not args.no_progress, alpha=args.peel_alpha,
                  criterion=args.criterion, tolerance=args.tolerance, satisfice=args.satisfice,
                  budget=args.budget, min_coverage=args.min_coverage)
@@ -91,13 +100,14 @@ def main(args: argparse.Namespace) -> int:
              "no_difference": "no clear diff", "worse": "worse", "best_alone": "best alone",
              "mean_effect": "mean effect", "extra_cost": "extra cost",
              "cost_per_unit": "cost per unit"}
-    print(res.table[list(shown)].rename(columns=shown).to_string(
-        index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+    # the policies' names are the user's text: no terminal codes
+    print(printable(res.table[list(shown)].rename(columns=shown).to_string(
+        index=False, na_rep="", float_format=lambda v: f"{v:.4g}"), lines=True))
     for sentence in res.headline:
-        print(sentence)
+        print(printable(sentence))
     for d in res.discoveries.values():
-        print(describe(d))
+        print(printable(describe(d), lines=True))
     for note in res.notes:
-        print(note)
-    print(f"report: {res.report}")
+        print(printable(note))
+    print(f"report: {printable(res.report)}")
     return 0 if res.complete else 1

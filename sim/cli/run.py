@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.core.errors import InputError
+from sim.core.errors import printable
 
 __all__ = ["register"]
 
@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("scenario", type=Path, help="scenario file (TOML)")
     p.add_argument("--steps", type=int, default=None, help="months (default: the scenario's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", default=None,
                    help="output folder (default results/run-NAME-seedS)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter or intervention field, e.g. coop_benefit=0.03 "
@@ -32,25 +32,22 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.io.output import check_out_path, claim_folder, safe_component
-    from sim.io.scenario import META_FIELDS, load_scenario, parse_set
+    from sim.io import limits
+    from sim.io.output import check_out_folder, claim_folder, safe_component
+    from sim.io.scenario import load_scenario, parse_set
 
-    max_steps = META_FIELDS["steps"].metadata["hi"]
-    if args.steps is not None and not 0 <= args.steps <= max_steps:
-        raise InputError("--steps", "", f"got {args.steps}; allowed: an integer >= 0 and at "
-                         f"most {max_steps:,} (the cap of a scenario's steps)")
-    if args.seed < 0:
-        raise InputError("--seed", "", f"got {args.seed}; allowed: an integer >= 0")
-    if args.threads < 1:
-        raise InputError("--threads", "", f"got {args.threads}; allowed: an integer >= 1")
+    limits.check_steps(args.steps, lo=0)  # the cap of a scenario's steps, as for every command
+    limits.check_seed(args.seed)
+    limits.check_threads(args.threads)
     if args.out is not None:
-        check_out_path(args.out)
+        check_out_folder(args.out)
     scenario = load_scenario(args.scenario)
     overrides = parse_set(args.sets)
     if overrides:
         scenario = scenario.with_overrides(overrides)
     # a scenario's name is free text: the default folder stays one name inside results/
-    out = args.out or Path("results") / safe_component(f"run-{scenario.name}-seed{args.seed}")
+    out = (Path(args.out) if args.out is not None
+           else Path("results") / safe_component(f"run-{scenario.name}-seed{args.seed}"))
     with claim_folder(out):
         return _run(args, scenario, overrides, out)
 
@@ -66,16 +63,17 @@ def _run(args: argparse.Namespace, scenario, overrides, out: Path) -> int:
 
         probe = provenance(scenario=scenario, seed=args.seed, steps=steps, overrides=overrides)
         if not check_destination(out, probe, force=False):
-            print(f"{out} already holds this run; nothing to do")
+            print(f"{printable(out)} already holds this run; nothing to do")
             return 0
-    with tqdm(total=steps, desc=scenario.name, unit="month", delay=2.0, leave=False) as bar:
+    name = printable(scenario.name)  # a scenario's name is the user's text: no terminal codes
+    with tqdm(total=steps, desc=name, unit="month", delay=2.0, leave=False) as bar:
         result = simulate(scenario, steps=steps, seed=args.seed, threads=args.threads,
                           progress=bar.update)
     folder, written = write_run(result, out, force=args.force)
     final = result.final
-    print(f"{scenario.name}: {steps} months, seed {args.seed}, "
+    print(f"{name}: {steps} months, seed {args.seed}, "
           f"{result.provenance['wall_time_s']:.2f} s; firms {final['firms']:.0f}, "
           f"employment {final['employment']:.0f}, cooperation {final['cooperation_rate']:.2f}, "
           f"facilities {final['facilities_operating']:.0f}")
-    print(f"results: {folder}" + ("" if written else " (unchanged)"))
+    print(f"results: {printable(folder)}" + ("" if written else " (unchanged)"))
     return 0

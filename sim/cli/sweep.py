@@ -46,12 +46,13 @@ def register(subparsers) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from sim.core.errors import printable
     from sim.studies.sweep import run_sweep
 
     summary = run_sweep(args.experiment, args.out, workers=args.workers,
                         scheduler=args.scheduler, retry_failed=args.retry_failed,
                         progress=not args.no_progress)
-    print(summary)
+    print(printable(summary, lines=True))  # names and paths are the user's text
     return summary.exit_code
 
 

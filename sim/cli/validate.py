@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
 from sim.core.params import ParameterError
 
 __all__ = ["register"]
@@ -34,5 +34,6 @@ def main(args: argparse.Namespace) -> int:
             bad += 1
             continue
         n = len(sc.interventions)
-        print(f"ok: {path} ({sc.name}, {n} intervention{'' if n == 1 else 's'})")
+        print(f"ok: {printable(path)} ({printable(sc.name)}, {n} "
+              f"intervention{'' if n == 1 else 's'})")
     return 2 if bad else 0

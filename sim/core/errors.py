@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "ParameterError"]
+import re
+
+__all__ = ["InputError", "ParameterError", "printable"]
+
+#: Control characters (C0 but tab, DEL, C1) and the Unicode line and bidirectional controls:
+#: what a terminal would act on instead of showing.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069]")
+
+
+def printable(text: object, lines: bool = False) -> str:
+    """``text`` safe to print to a terminal: every control character (escape sequences that
+    clear the screen, retitle the window or recolour it; new lines and carriage returns that
+    would forge another line) shown as its escape (``\\x1b``, ``\\n``) instead. With
+    ``lines``, the text's own line breaks stay (a table, a summary of several lines)."""
+    if lines:
+        return "\n".join(printable(line) for line in str(text).split("\n"))
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"),
+                        str(text))
 
 
 class InputError(Exception):
@@ -22,7 +40,7 @@ class InputError(Exception):
     def __init__(self, source: str, key: str, message: str):
         self.source, self.key, self.message = str(source), key, message
         where = f"{self.source}: {key}" if key else self.source
-        super().__init__(f"{where}: {message}")
+        super().__init__(printable(f"{where}: {message}"))
 
 
 class ParameterError(ValueError):
@@ -33,6 +51,6 @@ class ParameterError(ValueError):
     """
 
     def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
+        super().__init__(printable(f"{key}: {message}"))
         self.key = key
         self.detail = message

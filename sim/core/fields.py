@@ -258,6 +258,9 @@ class FileCheck:
         if (not isinstance(r, list) or len(r) != 2 or not all(is_num(v) for v in r)
                 or not r[0] < r[1] or (positive and r[0] <= 0)):
             self.fail(prefix + "range", f"got {r!r}; allowed: {what}")
+        if not math.isfinite(r[1] - r[0]):  # a width that overflows samples nothing
+            self.fail(prefix + "range", f"got {r!r}, whose width high - low overflows; "
+                      f"allowed: {what} and a finite width")
         return float(r[0]), float(r[1])
 
     def names(self, table, prefix, key, required=False):

@@ -9,6 +9,7 @@ parser's recursion. Each is refused with one :class:`sim.core.errors.InputError`
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 
 from sim.core.errors import InputError
 
-__all__ = ["MAX_INPUT_BYTES", "MAX_NESTING", "read_input", "parse_toml"]
+__all__ = ["MAX_INPUT_BYTES", "MAX_NESTING", "read_input", "parse_toml", "parse_value",
+           "nesting", "NAME_RULE", "check_intervention_name", "check_not_varied"]
 
 #: Largest input file read (the shipped scenarios are under 10 KiB).
 MAX_INPUT_BYTES = 1 << 20
@@ -67,13 +69,30 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         raise InputError(source, "", f"not valid TOML: {exc}") from None
     except RecursionError:  # the parser's own stack ran out: far deeper than the cap
         data = None
-    if data is None or _depth(data) > MAX_NESTING:
+    if data is None or nesting(data) > MAX_NESTING:
         raise InputError(source, "", f"tables and arrays nested more than {MAX_NESTING} levels "
                          f"deep; allowed: at most {MAX_NESTING}")
     return data
 
 
-def _depth(value: Any) -> int:
+def parse_value(raw: str, source: str, key: str) -> Any:
+    """The TOML value ``raw`` (the right-hand side of ``KEY = VALUE``, as ``--set`` gives it),
+    held to the nesting cap of a file. Raises ``tomllib.TOMLDecodeError`` for text that is not
+    a TOML value (the caller may take it as a bare word) and InputError, naming ``source`` and
+    ``key``, for nesting deeper than :data:`MAX_NESTING`."""
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except RecursionError:  # the parser's own stack ran out: far deeper than the cap
+        value, deep = None, True
+    else:
+        deep = nesting(value) > MAX_NESTING - 1  # the value sits one level below the top
+    if deep:
+        raise InputError(source, key, f"tables and arrays nested more than {MAX_NESTING} "
+                         f"levels deep; allowed: at most {MAX_NESTING}")
+    return value
+
+
+def nesting(value: Any) -> int:
     """Nesting depth of tables and arrays, without recursion."""
     deepest, stack = 0, [(value, 0)]
     while stack:
@@ -85,3 +104,47 @@ def _depth(value: Any) -> int:
                 stack.extend((v, level) for v in (item.values() if isinstance(item, dict)
                                                   else item))
     return deepest
+
+
+#: What an intervention's name may hold: it names files and report sections.
+NAME_RULE = r"[A-Za-z0-9_\-]+"
+
+
+def check_intervention_name(name: Any, source: str, key: str, taken=()) -> str:
+    """An intervention's name, held to :data:`NAME_RULE` wherever it is given (a file or
+    ``--set``), and not one of the names ``taken``."""
+    if not isinstance(name, str) or not re.fullmatch(NAME_RULE, name):
+        shown = ("a table" if isinstance(name, dict) else "an array" if isinstance(name, list)
+                 else repr(name))
+        raise InputError(source, key, f"got {shown}; allowed: a non-empty name of letters, "
+                         "digits, '_' and '-'")
+    if name in taken:
+        raise InputError(source, key, f"{name!r} is already the name of another "
+                         "intervention; allowed: a unique name")
+    return name
+
+
+def check_not_varied(overrides: dict[str, Any], varied, option: str) -> None:
+    """Refuse a ``--set`` of a parameter the command also varies (``option`` says how): the
+    varied value would replace it in every run, and the ``--set`` would be recorded yet have
+    no effect.
+
+    Raises
+    ------
+    InputError
+        Naming ``--set``, the key and the two ways out.
+    """
+    from sim.core.params import ParameterError, Params
+
+    def canonical(key: str) -> tuple[str, str] | None:
+        try:
+            return Params.resolve(key.removeprefix("params."))
+        except ParameterError:
+            return None
+
+    mine = {canonical(v) for v in varied} - {None}
+    for key in overrides:
+        if canonical(key) in mine:
+            raise InputError("--set", key, f"also varied as {option}, so this value would have "
+                             "no effect; allowed: fix it with --set and name the parameters to "
+                             "vary with --uncertain, leaving it out, or do not --set it")

@@ -48,7 +48,7 @@ from sim.core.fields import param as _p
 from sim.core.params import MAX_FIRMS, Params, param_field
 from sim.core.world import FirmGroup, Region, Sector, World, default_world
 from sim.interventions import KINDS, Intervention
-from sim.io.inputs import parse_toml, read_input
+from sim.io.inputs import check_intervention_name, parse_toml, parse_value, read_input
 from sim.io.provenance import text_hash
 from sim.measure.outputs import SERIES
 
@@ -217,6 +217,8 @@ class Scenario:
                 if name not in names:
                     raise InputError(_SET_SOURCE, key, f"no intervention named {name!r}; "
                                      f"allowed: {_names(names)}{suggest(name, names)}")
+                if fld == "name":  # the rules of a file's names
+                    check_intervention_name(value, _SET_SOURCE, key, set(names) - {name})
                 data["interventions"][names.index(name)][fld] = value
                 origins[f"interventions.{name}.{fld}"] = (_SET_SOURCE, key)
             else:
@@ -279,7 +281,7 @@ def parse_set(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
         if key in out:
             raise InputError(_SET_SOURCE, key, "given twice; allowed: each key once")
         try:
-            value = tomllib.loads(f"v = {raw}")["v"]
+            value = parse_value(raw, _SET_SOURCE, key)  # the nesting cap of a file
         except tomllib.TOMLDecodeError:
             if re.fullmatch(r"[A-Za-z_][\w\- ]*", raw):
                 value = raw
@@ -410,9 +412,7 @@ def _normalise_interventions(raw, source: str, data, origins) -> None:
         if name is None:
             raise InputError(source, where, "needs a name (and a kind, unless it changes an "
                              "intervention of the scenario it extends)")
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
-            raise InputError(source, f"{where}.name", f"got {_show(name)}; allowed: a "
-                             "non-empty name of letters, digits, '_' and '-'")
+        check_intervention_name(name, source, f"{where}.name")
         if name in seen:
             raise InputError(source, f"{where}.name", f"{name!r} is already the name of "
                              f"interventions[{seen[name]}]; allowed: a unique name")

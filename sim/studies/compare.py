@@ -34,7 +34,8 @@ import pandas as pd
 from sim.core.errors import InputError
 from sim.core.fields import names as _quoted
 from sim.core.fields import suggest
-from sim.io.output import atomic_write
+from sim.io.limits import check_design
+from sim.io.output import atomic_write, claims_out
 from sim.io.provenance import git_commit, provenance
 from sim.io.scenario import load_scenario
 from sim.measure import outputs
@@ -277,6 +278,8 @@ def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
         steps = checked[0].steps
     if steps < 1:
         raise InputError("--steps", "", f"got {steps}; allowed: an integer >= 1")
+    check_design(len(scenarios) * reps * max(1, len(futures)), steps, len(series),
+                 source="--reps", held=bool(series))  # sim.io.limits: before it is built
     labels = _unique_labels(scenarios)
     policies = [Policy(label=lab, path=str(Path(sc.path).resolve()), hash=sc.hash,
                        overrides=o, final=final_names(sc.world))
@@ -405,6 +408,7 @@ class CompareResult:
         return self.failed == 0 and self.lost == 0
 
 
+@claims_out  # held until the report's last file is written
 def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None,
             seed: int = 0, workers: int | None = None, scheduler: str | None = None,
             overrides: dict[str, Any] | None = None, force: bool = False,

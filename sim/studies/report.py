@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.core.errors import printable
 from sim.measure import outputs
 from sim.studies import costeff
 from sim.studies.paired import OUTCOMES, effect_over_time
@@ -69,7 +70,8 @@ def effect_figures(comp, names) -> dict[str, bytes]:
                 continue
             steps, mean, lo, hi = res
             colour = _COLOURS[k % len(_COLOURS)]
-            ax.plot(steps, mean, color=colour, lw=1.8, label=f"{label} \u2212 {comp.base}")
+            ax.plot(steps, mean, color=colour, lw=1.8,  # names shown, not obeyed
+                    label=printable(f"{label} \u2212 {comp.base}"))
             ax.fill_between(steps, lo, hi, color=colour, alpha=0.2, lw=0)
             drawn = True
         if not drawn:

@@ -22,7 +22,6 @@ import datetime as _dt
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,9 @@ from sim import __version__
 from sim.core.errors import InputError, ParameterError
 from sim.core.fields import FileCheck, flatten, is_num, suggest
 from sim.core.params import param_field
+from sim.io.inputs import parse_toml, read_input
+from sim.io.limits import MAX_REPS, MAX_RUNS, MAX_SEED, MAX_STEPS, check_workers
+from sim.io.output import MARKER, check_out_folder, claim_folder, write_marker
 from sim.io.provenance import git_commit
 from sim.studies.calibrate import abc, smm
 from sim.studies.calibrate.outputs import write_outputs
@@ -61,6 +63,8 @@ _PARAM_KEYS = ("name", "range", "distribution")
 _PATTERN_KEYS = ("fit", "hold_out", "weights")
 _ACCEPT_KEYS = ("rule", "quantile")
 _REFINE_KEYS = ("method", "replicates", "share")
+#: Largest weight of a pattern (weights are relative; a sum of huge ones overflows).
+MAX_WEIGHT = 1e6
 #: Columns of the run and pattern tables that a parameter's column may not shadow.
 _RESERVED = ("id", "point", "replicate", "seed", "status", "error", "wall_time", "traceback",
              "run_id", "step", "runs_ok", "distance", "within_all", "accepted")
@@ -159,16 +163,13 @@ def load_calibration(path: str | Path) -> Calibration:
     """Read and validate a calibration file; raise :class:`InputError` naming file and key."""
     source = Path(path)
     chk = _check(source)
+    # the reader of every input file: a regular file of at most 1 MiB, nesting capped
+    raw = read_input(source, "a calibration file (TOML)")
     try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        chk.fail("", f"cannot read the calibration file: {exc.strerror or exc}")
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         chk.fail("", "not a text file in UTF-8")
-    except tomllib.TOMLDecodeError as exc:
-        chk.fail("", f"not valid TOML: {exc}")
+    data = parse_toml(text, str(source))
     chk.keys(data, "", _TOP)
     head = _calibration_table(chk, data, source)
     design = _design_table(chk, data)
@@ -190,12 +191,13 @@ def _calibration_table(chk: FileCheck, data: dict, source: Path) -> dict[str, An
     cal = chk.table(data, "calibration")
     chk.keys(cal, "calibration.", _CAL_KEYS)
     name = chk.string(cal, "calibration.", "name", default=source.stem, empty=True)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        chk.fail("calibration.name", f"got {name!r}; allowed: letters, digits, '_', '-', '.'")
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):  # it names the --out folder
+        chk.fail("calibration.name", f"got {name!r}; allowed: letters, digits, '_', '-', '.', "
+                 "not starting with '.'")
     description = chk.string(cal, "calibration.", "description", default="", empty=True)
     model = chk.choice(cal, "calibration.", "model", MODELS, "cluster")
     steps = chk.integer(cal, "calibration.", "steps", 1, required=model == "cluster",
-                        what=" (months to simulate)")
+                        what=" (months to simulate)", hi=MAX_STEPS)
     settings: dict[str, Any] = {}
     scenario = None
     if model == "cluster":
@@ -231,13 +233,13 @@ def _design_table(chk: FileCheck, data: dict) -> dict[str, Any]:
     de = chk.table(data, "design")
     chk.keys(de, "design.", _DESIGN_KEYS)
     method = chk.choice(de, "design.", "method", METHODS, "lhs")
-    samples = chk.integer(de, "design.", "samples", 2, required=True,
+    samples = chk.integer(de, "design.", "samples", 2, required=True, hi=MAX_RUNS,
                           what=" (design points; a power of two for 'sobol')")
     if method == "sobol" and samples & (samples - 1):
         chk.fail("design.samples", f"got {samples}; allowed for 'sobol': a power of two")
     return {"method": method, "samples": samples,
-            "replicates": chk.integer(de, "design.", "replicates", 1, default=1),
-            "seed": chk.integer(de, "design.", "seed", 0, required=True),
+            "replicates": chk.integer(de, "design.", "replicates", 1, default=1, hi=MAX_REPS),
+            "seed": chk.integer(de, "design.", "seed", 0, required=True, hi=MAX_SEED),
             # ABC needs each point to be an independent draw of the model: independent seeds
             "seeding": chk.choice(de, "design.", "seeding", ("independent", "common"),
                                   "independent")}
@@ -291,8 +293,9 @@ def _patterns_table(chk: FileCheck, data: dict, source: Path, model: str,
         if k not in keys_fit:
             chk.fail(f"patterns.weights.{k}", f"not a fitted pattern; allowed: "
                      f"{', '.join(keys_fit)}")
-        if not is_num(v) or v <= 0:
-            chk.fail(f"patterns.weights.{k}", f"got {v!r}; allowed: a number > 0")
+        if not is_num(v) or not 0 < v <= MAX_WEIGHT:
+            chk.fail(f"patterns.weights.{k}", f"got {v!r}; allowed: a number > 0 and at most "
+                     f"{MAX_WEIGHT:g}")
         weights[k] = float(v)
     return {"fit": chosen["fit"], "hold_out": chosen["hold_out"], "weights": weights}
 
@@ -343,7 +346,7 @@ def _refine_table(chk: FileCheck, data: dict) -> dict[str, Any] | None:
     share = chk.share(rf, "refine.", "share", 0.25, "the share of design points nearest the "
                       "targets that the metamodel is fitted to")
     return {"method": "smm",
-            "replicates": chk.integer(rf, "refine.", "replicates", 0, default=10,
+            "replicates": chk.integer(rf, "refine.", "replicates", 0, default=10, hi=MAX_REPS,
                                       what=" (runs at the estimate to check it)"),
             "share": share}
 
@@ -672,18 +675,26 @@ def calibrate(path: str | Path, out: str | Path | None = None, *, workers: int |
         A bad calibration file, a bad --workers/--scheduler, or an --out directory that holds
         something else; nothing is written then.
     """
+    if out is not None:
+        check_out_folder(out)  # '' is not the current folder, nor a link another's folder
     cal = load_calibration(path)
     out = Path(out) if out is not None else default_out(cal)
     if scheduler is not None and workers is not None:
         raise InputError("--workers", "", "not used with --scheduler (the cluster has its own "
                          "workers); give one or the other")
-    if workers is not None and workers < 1:
-        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
+    check_workers(workers)
+    with claim_folder(out):  # held until the last figure is written
+        return _calibrate(cal, out, workers=workers, scheduler=scheduler, progress=progress)
+
+
+def _calibrate(cal: Calibration, out: Path, *, workers: int | None, scheduler: str | None,
+               progress: bool) -> CalibrationResult:
     sweep_dir = out / "sweep"
     if out.exists():
         if not out.is_dir():
             raise InputError(str(out), "", "exists and is not a directory; give a new --out")
-        if any(out.iterdir()) and not (sweep_dir / "experiment.json").is_file():
+        if any(p.name != MARKER for p in out.iterdir()) \
+                and not (sweep_dir / "experiment.json").is_file():
             raise InputError(str(out), "", "exists and is not a calibration directory (no "
                              "sweep/experiment.json); give a new or empty --out directory")
     exp = sweep_experiment(cal)
@@ -691,6 +702,8 @@ def calibrate(path: str | Path, out: str | Path | None = None, *, workers: int |
         SweepStore(sweep_dir).check(exp)
     except InputError as exc:
         raise InputError(str(cal.source), "", exc.message) from None
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "calibration")
     summary = run_sweep(exp, sweep_dir, workers=workers, scheduler=scheduler,
                         progress=progress)
     runs = SweepStore(sweep_dir).read_runs()

@@ -18,7 +18,7 @@ A simulated value ``s`` is scaled by the half-interval on its own side of the ob
 
 from __future__ import annotations
 
-import tomllib
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,12 +28,16 @@ import numpy as np
 
 from sim.core.errors import InputError
 from sim.core.fields import FileCheck, is_num
+from sim.io.inputs import parse_toml, read_input
 
 __all__ = ["Target", "SHIPPED", "load_targets", "parse_targets"]
 
 #: Where the shipped targets live, for messages.
 SHIPPED = "sim/data/calibration_targets.toml"
 _KEYS = ("pattern", "value", "interval", "tolerance", "source", "description")
+#: Largest magnitude of a target's value and interval: the patterns are shares, rates and
+#: counts; beyond this the distance arithmetic and the figures' axes overflow.
+MAX_MAGNITUDE = 1e12
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ def parse_targets(table: Any, where: str, prefix: str = "targets.") -> dict[str,
     if not isinstance(table, dict):
         raise InputError(where, prefix.rstrip("."), f"got {table!r}; allowed: [targets.KEY] "
                          "tables")
+    for key in table:  # a key names a figure and a row of the report
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", key):
+            raise InputError(where, f"{prefix}{key}", "a target's name; allowed: letters, "
+                             "digits, '_', '-' and '.', not starting with '.'")
     return {key: _target(FileCheck(where), key, t, f"{prefix}{key}") for key, t in table.items()}
 
 
@@ -96,8 +104,9 @@ def _target(chk: FileCheck, key: str, t: Any, pre: str) -> Target:
     if not t["source"].startswith("docs/sources.md#"):
         chk.fail(f"{pre}.source", f"got {t['source']!r}; allowed: a section of "
                  "docs/sources.md, 'docs/sources.md#ANCHOR'")
-    if not is_num(t.get("value")):
-        chk.fail(f"{pre}.value", f"got {t.get('value')!r}; allowed: a number")
+    if not is_num(t.get("value")) or abs(t["value"]) > MAX_MAGNITUDE:
+        chk.fail(f"{pre}.value", f"got {t.get('value')!r}; allowed: a number within "
+                 f"+-{MAX_MAGNITUDE:g}")
     value = float(t["value"])
     low, high = _interval(chk, t, pre, value)
     desc = t.get("description", "")
@@ -115,14 +124,21 @@ def _interval(chk: FileCheck, t: dict, pre: str, value: float) -> tuple[float, f
     if "interval" in t:
         iv = t["interval"]
         if (not isinstance(iv, list) or len(iv) != 2 or not all(is_num(v) for v in iv)
-                or not iv[0] < value < iv[1]):
+                or not iv[0] < value < iv[1] or max(abs(iv[0]), abs(iv[1])) > MAX_MAGNITUDE):
             chk.fail(f"{pre}.interval", f"got {iv!r}; allowed: [low, high] with low < value "
-                     f"({value:g}) < high")
+                     f"({value:g}) < high, within +-{MAX_MAGNITUDE:g}")
         return float(iv[0]), float(iv[1])
     tol = t["tolerance"]
     if not is_num(tol) or tol <= 0:
         chk.fail(f"{pre}.tolerance", f"got {tol!r}; allowed: a number > 0")
-    return value - float(tol), value + float(tol)
+    low, high = value - float(tol), value + float(tol)
+    if not (low < value < high and low >= -MAX_MAGNITUDE and high <= MAX_MAGNITUDE):
+        # after the arithmetic: 1e308 + 1e308 is infinite, 1e20 + 1 is 1e20
+        chk.fail(f"{pre}.tolerance", f"got {tol!r} around value {value:g}: the interval "
+                 f"[{low:g}, {high:g}] is {'empty' if low == high else 'out of range'}; "
+                 f"allowed: a tolerance that gives low < value < high within "
+                 f"+-{MAX_MAGNITUDE:g}")
+    return low, high
 
 
 def load_targets(path: str | Path | None = None) -> dict[str, Target]:
@@ -133,14 +149,11 @@ def load_targets(path: str | Path | None = None) -> dict[str, Target]:
         where = SHIPPED
     else:
         where = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        try:  # the reader of every input file: a regular file of at most 1 MiB
+            text = read_input(path, "a targets file (TOML)").decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise InputError(where, "", f"cannot read the targets file: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(where, "", f"not valid TOML: {exc}") from None
+    data = parse_toml(text, where)
     extra = [k for k in data if k != "targets"]
     if extra:
         raise InputError(where, extra[0], "unknown key; allowed: targets")

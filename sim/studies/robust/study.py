@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.errors import InputError
-from sim.io.output import atomic_write
+from sim.io.output import atomic_write, claims_out
 from sim.io.provenance import provenance
 from sim.studies.compare import comparison_of
 from sim.studies.paired import OUTCOMES
@@ -92,6 +92,7 @@ class RobustResult:
         return self.failed == 0 and self.lost == 0
 
 
+@claims_out  # held until the report's last file is written
 def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
            steps: int | None = None, seed: int = 0, uncertain=None,
            target: str = "employment", workers: int | None = None,

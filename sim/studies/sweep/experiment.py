@@ -43,6 +43,7 @@ import pandas as pd
 from sim.core.errors import InputError, ParameterError
 from sim.core.fields import FileCheck, flatten, is_int, is_num, one_of, suggest
 from sim.io.inputs import parse_toml, read_input
+from sim.io.limits import MAX_RUNS, MAX_SEED, MAX_STEPS, check_design
 from sim.studies.sweep import models
 
 __all__ = [
@@ -74,9 +75,6 @@ DISTRIBUTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Morris designs sit on the edges of the unit cube, where unbounded distributions are infinite.
 BOUNDED = ("uniform", "loguniform", "triangular", "truncnormal")
 SEEDINGS = ("common", "independent")
-#: Most runs (points x replicates) of one sweep: a run's plan takes ~2.5 KB of memory while the
-#: sweep runs (1,000,000 runs: ~2.5 GB, ~25 s to lay out), and its design a row on disk.
-MAX_RUNS = 1_000_000
 LHS_OPTIMIZATIONS = ("none", "random-cd", "lloyd")
 #: Columns of the run table that no factor or outcome may shadow.
 RESERVED_COLUMNS = ("id", "point", "replicate", "seed", "status", "error", "wall_time",
@@ -387,7 +385,7 @@ def _experiment_table(chk: FileCheck, data: dict, source: Path) -> dict[str, Any
     if not isinstance(description, str):
         chk.fail("experiment.description", f"got {description!r}; allowed: a string")
     model = chk.choice(ex, "experiment.", "model", tuple(models.MODELS), default="cluster")
-    steps = chk.integer(ex, "experiment.", "steps", 1,
+    steps = chk.integer(ex, "experiment.", "steps", 1, hi=MAX_STEPS,
                         what=" (months to simulate; omit for the scenario's own horizon)")
     scenario = None
     if models.get(model).uses_scenario:
@@ -412,7 +410,7 @@ def _design_table(chk: FileCheck, data: dict) -> tuple[str, dict[str, Any]]:
     return method, {
         "method": method,
         "replicates": chk.integer(de, "design.", "replicates", 1, default=1, hi=MAX_RUNS),
-        "seed": chk.integer(de, "design.", "seed", 0, required=True,
+        "seed": chk.integer(de, "design.", "seed", 0, required=True, hi=MAX_SEED,
                             what=" (the sweep's base seed)"),
         "seeding": chk.choice(de, "design.", "seeding", SEEDINGS, default="common"),
         "options": _design_options(chk, de, method)}
@@ -474,6 +472,7 @@ def new_experiment(*, name: str, model: str, scenario: Path | None, steps: int |
         chk.fail("design", f"{points:,} points x {replicates:,} replicates = "
                  f"{points * replicates:,} runs; allowed: at most {MAX_RUNS:,} runs in one "
                  "sweep (split it into several experiments)")
+    check_design(points * replicates, steps or 0, source=str(source), key="design")
     try:
         opened = models.get(model).open(scenario)
     except (ParameterError, InputError) as exc:  # the scenario file itself is bad

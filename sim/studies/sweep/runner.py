@@ -41,7 +41,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.core import compiling
-from sim.core.errors import InputError
+from sim.core.errors import InputError, printable
+from sim.io.limits import check_workers
+from sim.io.output import check_out_folder
 from sim.studies.sweep import models
 from sim.studies.sweep.experiment import Experiment, RunSpec, load_experiment
 from sim.studies.sweep.store import SweepStore
@@ -458,6 +460,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
     InputError
         A bad experiment file, a directory holding another design, or an unreachable scheduler.
     """
+    check_out_folder(out)  # before anything is read there: '', a link, a read-only place
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     design = exp.design
     store = SweepStore(out)
@@ -465,8 +468,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
     if scheduler is not None and workers is not None:
         raise InputError("--workers", "", "not used with --scheduler (the cluster has its own "
                          "workers); give one or the other")
-    if workers is not None and workers < 1:
-        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
+    check_workers(workers)
     n_workers = workers or default_workers()
     if scheduler is not None:  # fail before writing anything
         scheduler = check_scheduler(scheduler)
@@ -521,7 +523,7 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
 
 
 def _progress(enabled: bool, name: str, summary: SweepSummary):
-    return tqdm(total=summary.total, initial=summary.already, desc=name, unit="run",
+    return tqdm(total=summary.total, initial=summary.already, desc=printable(name), unit="run",
                 disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
 
 

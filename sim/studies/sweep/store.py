@@ -8,6 +8,7 @@ Layout of a sweep directory ``DIR``::
     DIR/runs/<id>.json       one finished run (ok or failed): its row, written atomically
     DIR/series/<id>.parquet  the run's series every k steps, written before its run row
     DIR/runs.parquet         the run rows consolidated, rewritten at the end of every sweep
+    DIR/.clustersim-output   the mark of clustersim's results (``--force`` removes only these)
 
 Every file is written to a temporary name and moved into place with ``os.replace``, so a reader
 (or a sweep started again after ``kill -9``) sees a run either complete or not at all. A run is
@@ -41,7 +42,16 @@ import pyarrow.parquet as pq
 
 from sim import __version__
 from sim.core.errors import InputError
-from sim.io.output import atomic_write, claim_folder, lock_path, new_temp_dir
+from sim.io.output import (
+    atomic_write,
+    claim_folder,
+    held_elsewhere,
+    holds_folder,
+    lock_path,
+    new_temp_dir,
+    remove_ours,
+    write_marker,
+)
 from sim.io.provenance import git_commit, with_provenance
 from sim.studies.sweep.experiment import Design, Experiment
 
@@ -214,10 +224,7 @@ class SweepStore:
                 raise InputError(str(self.out), "", "already holds other results; allowed: a "
                                  f"new or empty folder, the same {what} (to resume it), or "
                                  "--force to replace it") from None
-            if self.out.is_dir():
-                shutil.rmtree(self.out)
-            else:
-                self.out.unlink()
+            remove_ours(self.out)  # only clustersim's own results, held by no other command
 
     def prepare(self, exp: Experiment, design: Design) -> bool:
         """Make ``DIR`` ready for ``design`` (call under :meth:`lock`).
@@ -249,6 +256,7 @@ class SweepStore:
             else:
                 shutil.copyfile(exp.source, tmp / self.experiment_copy.name)
             atomic_write(tmp / self.experiment_json.name, json.dumps(meta, indent=2) + "\n")
+            write_marker(tmp, "sweep")
             if self.out.is_dir():  # an empty folder (check() allows no more) is replaced
                 with contextlib.suppress(FileNotFoundError):
                     (self.out / ".lock").unlink()
@@ -261,22 +269,9 @@ class SweepStore:
         return True
 
     def busy(self) -> bool:
-        """Is another process holding this directory's lock (a sweep writing to it)?"""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no locking
-            return False
-        try:
-            fh = open(self.lock_file)  # noqa: SIM115 - closed below
-        except OSError:
-            return False
-        with fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
+        """Is another command holding this directory's lock (writing to it)? Not when this
+        process holds it for a study around this sweep (:func:`sim.io.output.holds_folder`)."""
+        return not holds_folder(self.out) and held_elsewhere(self.out)
 
     def _clean_preparations(self) -> None:
         """Remove folders left by a sweep killed while it prepared DIR (call under the lock)."""
