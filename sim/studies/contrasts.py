@@ -92,14 +92,15 @@ def shock_only(a, b) -> list[str]:
 
 def shocks_of(labels, scenarios) -> dict[str, tuple[str, list[str]]]:
     """The alternatives of a comparison that are a shock to another of its scenarios:
-    ``{label: (reference label, shock names)}``, the reference being the base when it
-    qualifies, else the first scenario in the comparison's order that does."""
+    ``{label: (reference label, shock names)}``, the reference being the first scenario
+    before it in the comparison's order (the base first) that it differs from by shocks
+    only. A scenario is thus never a shock to one listed after it."""
     out: dict[str, tuple[str, list[str]]] = {}
     for i, (la, sa) in enumerate(zip(labels, scenarios, strict=True)):
         if i == 0 or sa is None:
             continue
-        for lb, sb in zip(labels, scenarios, strict=True):
-            if lb == la or sb is None:
+        for lb, sb in zip(labels[:i], scenarios[:i], strict=True):
+            if sb is None:
                 continue
             names = shock_only(sa, sb)
             if names:
