@@ -164,17 +164,31 @@ def test_public_costs_from_paired_replicates():
     comp = synthetic({"base": [0.0, 0.0, 0.0, 0.0], "alt": [100.0, 120.0, 80.0, 100.0]},
                      jobs={"base": [50.0, 60.0, 40.0, 50.0], "alt": [60.0, 70.0, 52.0, 58.0]},
                      firms={"base": [10.0, 10.0, 10.0, 10.0], "alt": [10.0, 9.0, 11.0, 10.0]})
-    row = public_costs(comp).iloc[0]
+    costs = public_costs(comp).set_index("outcome")
+    assert list(costs.index) == ["employment", "firms"]  # one row per outcome
+    row = costs.loc["employment"]
+    assert (row["scenario"], row["against"], row["unit"]) == ("alt", "base", "job")
     assert row["d_public"] == 100.0
-    assert row["job_gain"] == 10.0
-    assert row["job_status"] == costeff.COST_PER_UNIT
-    assert row["job_ratio"] == pytest.approx(10.0)
+    assert row["gain"] == 10.0
+    assert row["status"] == costeff.COST_PER_UNIT
+    assert row["ratio"] == pytest.approx(10.0)
     lo, hi = costeff.fieller_interval([100.0, 120.0, 80.0, 100.0], [10.0, 10.0, 12.0, 8.0])
-    assert (row["job_ratio_ci_low"], row["job_ratio_ci_high"]) == pytest.approx((lo, hi))
+    assert (row["ratio_ci_low"], row["ratio_ci_high"]) == pytest.approx((lo, hi))
     # no firm gained on average: no cost per firm, and no point estimate
-    assert row["firm_gain"] == 0.0
-    assert row["firm_status"] == costeff.NO_GAIN
-    assert np.isnan(row["firm_ratio"])
+    row = costs.loc["firms"]
+    assert row["gain"] == 0.0
+    assert row["status"] == costeff.NO_GAIN
+    assert np.isnan(row["ratio"])
+
+
+def test_cost_per_unit_of_any_outcome():
+    comp = synthetic({"base": [0.0, 0.0, 0.0], "alt": [30.0, 36.0, 24.0]})
+    comp.runs["waste_treated"] = [0.0, 0.0, 0.0, 3.0, 3.0, 3.0]
+    costs = public_costs(comp, units=[("waste_treated", "tonne treated")])
+    row = costs.iloc[0]
+    assert (row["outcome"], row["unit"]) == ("waste_treated", "tonne treated")
+    assert row["status"] == costeff.COST_PER_UNIT  # 30 a replicate for 3 tonnes: 10 a tonne
+    assert row["ratio"] == pytest.approx(10.0)
 
 
 def test_ranking_and_its_robustness():
@@ -244,7 +258,7 @@ def test_identical_scenarios_differ_by_exactly_zero(tmp_path, pair):
     assert (lo == 0).all()
     assert (hi == 0).all()
     costs = pd.read_csv(tmp_path / "out" / "costs.csv")
-    assert costs.loc[0, "job_status"] == costeff.NO_GAIN
+    assert (costs["status"] == costeff.NO_GAIN).all()
 
 
 def test_a_scenario_against_itself_under_another_label(tmp_path, pair):
@@ -469,7 +483,7 @@ def test_report_is_self_contained_and_opens_with_the_decision(written):
     assert page.count("src='data:image/png;base64,") == len(cmp.FIGURE_OUTCOMES) - 1  # no gamma
     first = page.index("<h2>")
     assert page[first:].startswith("<h2>Decision summary</h2>")
-    for words in ("Ranking", "Effect on jobs and firms", "Cost per job",
+    for words in ("Ranking", "Effect on jobs and firms", "Cost per job and per unit of purpose",
                   "How robust the ranking is", "Caveats"):
         assert f"<b>{words}</b>" in page
     for sc in comp.scenarios:
@@ -571,22 +585,20 @@ def test_command_bad_scenario_exit_2(tmp_path, capsys):
 
 
 def test_report_words_for_each_cost_case():
-    from sim.studies.costeff import cost_effectiveness
-    from sim.studies.report import _cost_text
+    from sim.studies.costeff import classify
+    from sim.studies.report import cost_text
 
     gain = np.array([10.0, 12.0, 11.0, 9.0, 10.0])
     cases = {
-        "cost": (np.array([100.0, 130.0, 105.0, 95.0, 101.0]), gain, "per extra job (95% CI ["),
-        "dominates": (-np.ones(5), gain, "dominates: more jobs at no extra public cost"),
-        "dominated": (np.ones(5), -gain, "dominated: fewer jobs at no saving"),
+        "cost": (np.array([100.0, 130.0, 105.0, 95.0, 101.0]), gain,
+                 "thousand USD per extra job (95% CI ["),
+        "dominates": (-np.ones(5), gain, "dominates: more at no extra public cost (per job)"),
+        "dominated": (np.ones(5), -gain, "dominated: fewer at no saving (per job)"),
         "none": (np.ones(5), np.array([1.0, -1.0, 2.0, -2.0, 0.0]),
-                 "no significant gain in jobs: no cost per job"),
+                 "no significant gain: no cost per job"),
     }
     for cost, jobs, words in cases.values():
-        row = pd.Series(cost_effectiveness(cost, jobs, jobs))
-        cls, text = _cost_text(row, "job", "thousand USD")
+        row = pd.Series({**classify(cost, jobs), "unit": "job"})
+        _, text = cost_text(row, "thousand USD")
         assert words in text
         assert "-" not in text.split("(")[0]  # no negative cost printed as a cost
-    _, firm = _cost_text(pd.Series(cost_effectiveness(*cases["none"][:2], cases["none"][1])),
-                         "firm", "")
-    assert firm == "no significant gain in firms kept: no cost per firm kept"

@@ -41,7 +41,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["STATUSES", "fieller_interval", "classify", "cost_effectiveness"]
+from sim.measure import outputs
+from sim.studies.paired import LEVEL, measured
+
+__all__ = ["STATUSES", "fieller_interval", "classify", "cost_effectiveness", "DEFAULT_UNITS",
+           "cost_units", "cost_rows", "measure_text"]
 
 COST_PER_UNIT = "cost per unit"
 DOMINATES = "dominates"
@@ -153,3 +157,75 @@ def cost_effectiveness(cost, jobs, firms, level: float = 0.95) -> dict[str, Any]
         res = classify(cost, gain, level)
         out.update({f"{name}_{k}": v for k, v in res.items()})
     return out
+
+
+# -- cost tables of a comparison -----------------------------------------------------------------
+#: Outcomes a cost per unit is given for, by default: (outcome, unit label).
+DEFAULT_UNITS: tuple[tuple[str, str], ...] = (("employment", "job"),
+                                              ("firms", "firm in business"))
+
+
+def cost_units(comp) -> list[tuple[str, str]]:
+    """The (outcome, unit) pairs a comparison's cost table is about: jobs and firms, then the
+    purpose outcomes its scenarios declare (``sim.measure.outputs.purpose_outcomes``, where the
+    model has it), each once, in order."""
+    units = dict(DEFAULT_UNITS)
+    purpose = getattr(outputs, "purpose_outcomes", None)
+    if purpose is not None:
+        for sc in comp.scenarios:
+            if sc is not None:
+                for name, unit in purpose(sc):
+                    units.setdefault(name, unit)
+    return list(units.items())
+
+
+def measure_text(horizon: int | None, discount: float | None, steps: int) -> str:
+    """How effects and costs are measured, in words."""
+    month = steps if horizon is None else min(horizon, steps)
+    if discount is None:
+        return f"at month {month:,}"
+    return (f"discounted sums over months 1 to {month:,} at {discount:.1%} a year "
+            "(levels in years, e.g. job-years)")
+
+
+def cost_rows(comp, label: str, against: str, units, horizon: int | None = None,
+              discount: float | None = None, level: float = LEVEL) -> list[dict[str, Any]]:
+    """The cost of ``label`` per unit of each outcome in ``units`` against ``against``, from
+    paired replicates (the same seed in both) measured as
+    :func:`sim.studies.paired.measured` says.
+
+    One dict per (outcome, unit): ``scenario``, ``against``, ``outcome``, ``unit`` (``-year``
+    added when discounted levels are summed), ``measure``, the extra public spending
+    ``d_public`` with its t interval, and the fields of :func:`classify`. An outcome that
+    cannot be measured so (no monthly series for a horizon) is left out.
+    """
+    spend = measured(comp, "public_spending_total", horizon, discount)
+    if spend is None or label not in spend or against not in spend:
+        return []
+    c = (spend[label] - spend[against]).dropna()
+    pub = _spending(c.to_numpy(dtype=np.float64), level)
+    text = measure_text(horizon, discount, comp.steps)
+    rows = []
+    for outcome, unit in units:
+        values = measured(comp, outcome, horizon, discount)
+        if values is None or label not in values or against not in values:
+            continue
+        gain = (values[label] - values[against]).reindex(c.index)
+        res = classify(c.to_numpy(dtype=np.float64), gain.to_numpy(dtype=np.float64), level)
+        if discount is not None and not outcome.endswith("_total"):
+            unit = f"{unit}-year"
+        rows.append({"scenario": label, "against": against, "outcome": outcome, "unit": unit,
+                     "measure": text, **pub, **res})
+    return rows
+
+
+def _spending(c: np.ndarray, level: float) -> dict[str, float]:
+    """Mean extra public spending with its t interval (the mean itself when it never
+    varies)."""
+    c = c[np.isfinite(c)]
+    mean = float(c.mean()) if c.size else float("nan")
+    if c.size >= 2 and c.std(ddof=1) > 0:
+        _, lo, hi = _gain_interval(c, level)
+    else:
+        lo = hi = mean if c.size >= 2 else float("nan")
+    return {"d_public": mean, "d_public_ci_low": lo, "d_public_ci_high": hi}
