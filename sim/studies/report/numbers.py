@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["decimals", "fmt", "signed", "interval", "pct", "shown_path"]
+__all__ = ["decimals", "fmt", "signed", "interval", "pct", "shown_path", "plural"]
 
 #: Most decimals shown (numbers below 10^-6 show as 0).
 _MOST = 6
@@ -92,3 +92,10 @@ def shown_path(path: Any) -> str:
         return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except (ValueError, OSError):
         return p.name
+
+
+def plural(unit: str) -> str:
+    """The plural of a unit label: its first word takes an s (``job`` -> ``jobs``,
+    ``firm in business`` -> ``firms in business``)."""
+    first, _, rest = unit.partition(" ")
+    return f"{first}s" + (f" {rest}" if rest else "")

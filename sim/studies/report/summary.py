@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from sim.measure import outputs
-from sim.studies.report.numbers import fmt, pct
+from sim.studies import costeff
+from sim.studies.report.numbers import fmt, pct, plural
 from sim.studies.report.tables import Q_LEVEL, cost_text, estimate
 
 __all__ = ["decision_summary", "decision_currency", "TITLES"]
@@ -97,7 +98,7 @@ def _incremental_lines(inc: pd.DataFrame, currency: str) -> list[str]:
         gains = []
         for _, r in part.iterrows():
             g, giv = estimate(r["gain"], r["gain_ci_low"], r["gain_ci_high"])
-            gains.append(f"{g} {r['unit']}s (95% CI {giv})")
+            gains.append(f"{g} {plural(r['unit'])} (95% CI {giv})")
         sig = any(_significant(r["gain_ci_low"], r["gain_ci_high"])
                   for _, r in part.iterrows())
         line = (f"{label} over {against} ({r0['change']}): {top}{money} more public spending "
@@ -109,15 +110,15 @@ def _incremental_lines(inc: pd.DataFrame, currency: str) -> list[str]:
     return lines
 
 
-def _shock_lines(shocks: pd.DataFrame) -> list[str]:
+def _shock_lines(shocks: pd.DataFrame, units: dict[str, str]) -> list[str]:
     lines = []
     for (label, against), part in shocks.groupby(["scenario", "against"], sort=False):
         which = part.iloc[0]["shocks"]
         bits = []
         for _, r in part.iterrows():
-            if r["outcome"] in ("employment", "firms"):
+            if r["outcome"] in units:
                 top, iv = estimate(r["mean"], r["ci_low"], r["ci_high"])
-                bits.append(f"{top} {outputs.label(r['outcome']).lower()} (95% CI {iv})")
+                bits.append(f"{top} {plural(units[r['outcome']])} (95% CI {iv})")
         lines.append(f"{label} differs from {against} only by a shock ({which}); it is not a "
                      "funded policy and stays out of the cost table"
                      + (": " + ", ".join(bits) if bits else "") + ".")
@@ -183,7 +184,7 @@ def decision_summary(comp, an) -> dict[str, Any]:
     lines["effects"] = _effect_lines(comp, an.summary)
     lines["cost"] = _cost_lines(an.costs, currency, an.measure)
     lines["incremental"] = _incremental_lines(an.incremental, currency)
-    lines["shocks"] = _shock_lines(an.shocks)
+    lines["shocks"] = _shock_lines(an.shocks, dict(costeff.cost_units(comp)))
     lines["robustness"] = _robustness_lines(comp, rank)
     lines["why"] = list(getattr(an, "why_lines", []) or [])
     rule = comp.rule or {}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sim.measure import outputs
 from sim.studies import costeff
-from sim.studies.report.numbers import decimals, fmt, interval, pct, signed
+from sim.studies.report.numbers import decimals, fmt, interval, pct, plural, signed
 
 __all__ = ["effect_class", "wide", "effects_table", "cost_text", "costs_table",
            "incremental_table", "shocks_table", "ranking_table", "breakdown_section",
@@ -127,7 +127,7 @@ def _cost_rows_html(costs: pd.DataFrame, first: str) -> list[str]:
             cls = effect_class(r["outcome"], r["gain_ci_low"], r["gain_ci_high"])
             gain = _cell(cls, r["gain"], r["gain_ci_low"], r["gain_ci_high"])
             ccls, text = cost_text(r)
-            what = html.escape(f"{outputs.label(r['outcome'])} ({r['unit']}s)")
+            what = html.escape(f"{outputs.label(r['outcome'])} ({plural(r['unit'])})")
             rows.append(f"<tr>{head if k == 0 else ''}<td class='l'>{what}</td>{gain}"
                         f"<td class='l {ccls}'>{html.escape(text)}</td></tr>")
     return rows
