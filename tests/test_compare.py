@@ -208,6 +208,52 @@ def test_ranking_and_its_robustness():
     assert list(ranking(comp, "exits_total")["scenario"]) == ["base", "b", "a"]
 
 
+def test_many_outcomes_are_adjusted_for_multiplicity():
+    rng = np.random.default_rng(7)
+    comp = synthetic({"base": list(rng.normal(0, 1, 8)), "alt": list(rng.normal(1, 1, 8))},
+                     jobs={"base": list(rng.normal(0, 1, 8)), "alt": list(rng.normal(0, 1, 8))},
+                     firms={"base": list(rng.normal(0, 1, 8)),
+                            "alt": list(rng.normal(2, 1, 8))})
+    s = summarise(comp, ("public_spending_total", "employment", "firms"))
+    alt = s[s["scenario"] == "alt"]
+    expected = stats.false_discovery_control(alt["diff_p"].to_numpy())
+    assert alt["diff_q"].to_numpy() == pytest.approx(expected)
+    assert (alt["diff_q"] >= alt["diff_p"]).all()
+    assert s.loc[s["scenario"] == "base", "diff_q"].isna().all()
+
+
+def decision_lines(comp, **rule):
+    comp.rule = rule
+    an = cmp.analyse(comp)
+    from sim.studies.report import decision_summary
+
+    return decision_summary(comp, an)["lines"]
+
+
+def test_the_summary_knows_what_reps_auto_reached():
+    jobs = {"base": [10.0, 11.0, 9.0, 10.0], "a": [10.5, 10.0, 9.5, 10.5]}  # a tie
+    comp = synthetic({"base": [0.0] * 4, "a": [1.0] * 4}, jobs=jobs)
+    plain = " ".join(decision_lines(comp)["robustness"])
+    assert "add replicates" in plain
+    met = " ".join(decision_lines(comp, target="employment", width=5.0, met=True, reps=4,
+                                  cap=40, widest=2.0)["robustness"])
+    assert "add replicates" not in met
+    assert "reached its target width" in met
+    capped = " ".join(decision_lines(comp, target="employment", width=0.1, met=False, reps=4,
+                                     cap=4, widest=2.0)["robustness"])
+    assert "add replicates" not in capped
+    assert "raise --max-reps" in capped
+
+
+def test_the_summary_states_how_many_outcomes_were_tested():
+    comp = synthetic({"base": [0.0] * 4, "a": [1.0] * 4},
+                     jobs={"base": [10.0, 11.0, 9.0, 10.0], "a": [20.0, 21.0, 19.0, 22.0]})
+    caveats = " ".join(decision_lines(comp)["caveats"])
+    assert "paired differences were tested" in caveats
+    assert "Benjamini-Hochberg" in caveats
+    assert "docs/validation.md" in caveats
+
+
 def test_colours_follow_the_desirable_direction():
     assert effect_class("employment", 1.0, 3.0) == "good"
     assert effect_class("employment", -3.0, -1.0) == "bad"
@@ -470,6 +516,23 @@ def test_provenance_keys_in_every_file(written):
         assert meta["scenario_hash"] == {sc.name: sc.hash for sc in comp.scenarios}
     for key in ("version", "git_commit", "scenario_hash", "seed"):
         assert key in run
+
+
+def test_sql_shows_an_undefined_outcome_as_null(written):
+    out, _, comp = written
+    # no facility forms in these small runs: the time to the first one is undefined
+    assert comp.runs["time_to_first_facility"].isna().all()
+    raw = query(out, "select count(*) n, count(time_to_first_facility) k from runs_raw")
+    assert (raw.loc[0, "n"], raw.loc[0, "k"]) == (6, 6)  # NaN is a value to SQL
+    view = query(out, "select count(*) n, count(time_to_first_facility) k from runs")
+    assert (view.loc[0, "n"], view.loc[0, "k"]) == (6, 0)  # NULL is not
+    # one run with the outcome in a group: avg() is its value, not NaN
+    sql = ("select avg(x) a from (select time_to_first_facility x from {} "
+           "union all select 7.0)")
+    assert query(out, sql.format("runs")).loc[0, "a"] == 7.0
+    assert np.isnan(query(out, sql.format("runs_raw")).loc[0, "a"])
+    assert query(out, "select count(*) n from series").loc[0, "n"] == \
+        query(out, "select count(*) n from series_raw").loc[0, "n"]
 
 
 def test_report_is_self_contained_and_opens_with_the_decision(written):

@@ -211,7 +211,8 @@ def incremental_costs(comp: Comparison, units=None, horizon: int | None = None,
     the funding fields that differ."""
     units = cost_units(comp) if units is None else list(units)
     rows = []
-    for a, b, changed in contrasts.funding_pairs(comp.labels, comp.scenarios):
+    pairs = contrasts.funding_pairs(comp.labels, comp.scenarios) if comp.scenarios else []
+    for a, b, changed in pairs:
         spend = measured(comp, "public_spending_total", horizon, discount)
         if spend is not None and a in spend and b in spend \
                 and spend[a].mean() < spend[b].mean():
