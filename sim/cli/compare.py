@@ -50,6 +50,10 @@ def register(sub) -> None:
                    help="annual discount rate, e.g. 0.05: costs per unit become present values "
                    "of the monthly spending and outcome streams up to --horizon (jobs in "
                    "discounted job-years); default: no discounting")
+    p.add_argument("--why", action="store_true",
+                   help="say what carries each significant effect: rerun it with one mechanism "
+                   "at a time at its textbook limit (7 more comparisons of the scenarios "
+                   "concerned, in OUT/why/, resumable)")
     add_run_arguments(p)
     p.set_defaults(func=main)
 
@@ -101,7 +105,8 @@ def _main(args: argparse.Namespace) -> int:
                   steps=args.steps, seed=args.seed, workers=args.workers,
                   scheduler=args.scheduler, overrides=parse_set(args.sets), force=args.force,
                   progress=not args.no_progress, target=args.target, width=args.width,
-                  max_reps=args.max_reps, horizon=args.horizon, discount=args.discount)
+                  max_reps=args.max_reps, horizon=args.horizon, discount=args.discount,
+                  explain_effects=args.why)
     comp = res.comparison
     done = (f"{res.ran} runs now, {res.already} already done" if res.already
             else f"{res.ran} runs")

@@ -41,7 +41,7 @@ from sim.io.provenance import git_commit, provenance
 from sim.io.scenario import load_scenario
 from sim.measure import outputs
 from sim.measure.outputs import final_names
-from sim.studies import contrasts, report
+from sim.studies import contrasts, report, why
 from sim.studies.costeff import cost_rows, cost_units, measure_text
 from sim.studies.paired import (
     FIGURE_OUTCOMES,
@@ -78,6 +78,7 @@ __all__ = [
     "write_comparison",
     "apply_overrides",
     "compare",
+    "explain",
 ]
 
 #: Replicates ``--reps auto`` starts with, and its default cap.
@@ -288,6 +289,12 @@ class Analysis:
     measure: str = ""
     run: dict[str, Any] = field(default_factory=dict)
     decision: dict[str, Any] = field(default_factory=dict)
+    #: Displacement terms (:func:`sim.studies.why.displacement`) and, with ``--why``, the
+    #: effects with one mechanism at a time at its limit (:func:`explain`).
+    displacement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mechanisms: pd.DataFrame | None = None
+    why_lines: list[str] = field(default_factory=list)
+    why_html: str = ""
 
 
 def analyse(comp: Comparison, horizon: int | None = None,
@@ -297,12 +304,44 @@ def analyse(comp: Comparison, horizon: int | None = None,
     as discounted sums up to it (:func:`sim.studies.paired.measured`)."""
     check_measure(horizon, discount, comp.steps)
     seen = at_horizon(comp, horizon)
+    shocks = shock_effects(comp, horizon, discount)
+    policies = [lab for lab in comp.labels[1:] if lab not in set(shocks["scenario"])]
+    disp = why.displacement(comp, policies)
     return Analysis(summary=summarise(seen), costs=public_costs(comp, None, horizon, discount),
                     incremental=incremental_costs(comp, None, horizon, discount),
-                    shocks=shock_effects(comp, horizon, discount), rank=ranking(seen),
+                    shocks=shocks, rank=ranking(seen),
                     over_time=effects_over_time(comp, headline_outcomes(comp)),
                     horizon=horizon, discount=discount,
-                    measure=measure_text(horizon, discount, comp.steps))
+                    measure=measure_text(horizon, discount, comp.steps), displacement=disp,
+                    why_lines=why.why_lines(comp, None, disp),
+                    why_html=why.why_html(None, disp, ran=False))
+
+
+def explain(comp: Comparison, paths, out: str | Path, *, workers: int | None = None,
+            scheduler: str | None = None, progress: bool = True,
+            limits: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """``--why``: the comparison's significant effects (:func:`sim.studies.why.pairs_to_explain`)
+    rerun with one mechanism at a time at its textbook limit (:data:`sim.studies.why.LIMITS`):
+    the base and the alternatives concerned, the same replicates, seeds and ``--set``
+    overrides, each limit a comparison of its own in ``out/why/NAME`` on the sweep runner
+    (resumable like any comparison). Returns :func:`sim.studies.why.mechanism_effects`."""
+    limits = why.LIMITS if limits is None else limits
+    shocks = contrasts.shocks_of(comp.labels, comp.scenarios) if comp.scenarios else {}
+    pairs = why.pairs_to_explain(comp, summarise(comp), skip=shocks)
+    if not pairs:
+        return why.mechanism_effects(comp, {}, [])
+    wanted = {label for label, _ in pairs}
+    chosen = [p for p, label in zip(paths, comp.labels, strict=True)
+              if label == comp.base or label in wanted]
+    variants = {}
+    for name, overrides in limits.items():
+        exp = comparison_of(chosen, reps=comp.reps, steps=comp.steps, seed=comp.seed,
+                            overrides={**comp.overrides, **overrides}, prefix=f"why, {name}: ")
+        folder = Path(out) / "why" / name.replace(" ", "_")
+        SweepStore(folder).make_room(exp, True, "comparison")  # derived: replaced if stale
+        run_sweep(exp, folder, workers=workers, scheduler=scheduler, progress=progress)
+        variants[name] = load_comparison(folder)
+    return why.mechanism_effects(comp, variants, pairs)
 
 
 def check_measure(horizon: int | None, discount: float | None, steps: int) -> None:
@@ -474,7 +513,8 @@ def load_comparison(out: str | Path, replicates: int | None = None) -> Compariso
 
 
 def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = None,
-                     discount: float | None = None) -> Path:
+                     discount: float | None = None,
+                     mechanisms: pd.DataFrame | None = None) -> Path:
     """Write the analysis of a comparison (:func:`analyse`) into its sweep directory ``out``;
     returns the path of ``report.html``.
 
@@ -491,6 +531,10 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
     """
     out = Path(out)
     an = analyse(comp, horizon, discount)
+    if mechanisms is not None:
+        an.mechanisms = mechanisms
+        an.why_lines = why.why_lines(comp, mechanisms, an.displacement)
+        an.why_html = why.why_html(mechanisms, an.displacement, ran=True)
     prov = provenance(steps=comp.steps, overrides=comp.overrides,
                       wall_time_s=comp.wall_time_s)
     scen = [{"label": lab, "name": getattr(sc, "name", lab),
@@ -508,7 +552,10 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
                          "seed (sim.studies.sweep.experiment.run_seed, seeding 'common')"}
     an.decision = report.decision_summary(comp, an)
     an.run["decision"] = an.decision
-    for name, frame in (("summary", an.summary), ("costs", an.costs),
+    if mechanisms is not None:
+        atomic_write(out / "why.csv", mechanisms.to_csv(index=False))
+    for name, frame in (("summary", an.summary), ("costs", an.costs), ("why_displacement",
+                                                                        an.displacement),
                         ("incremental", an.incremental), ("shocks", an.shocks),
                         ("ranking", an.rank), ("effects_over_time", an.over_time)):
         atomic_write(out / f"{name}.csv", frame.to_csv(index=False))
@@ -554,7 +601,7 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
             overrides: dict[str, Any] | None = None, force: bool = False,
             progress: bool = True, target: str = "employment", width: float | None = None,
             max_reps: int = AUTO_CAP, horizon: int | None = None,
-            discount: float | None = None) -> CompareResult:
+            discount: float | None = None, explain_effects: bool = False) -> CompareResult:
     """Load, run (or resume) and report a comparison: what ``clustersim compare`` does.
 
     Parameters
@@ -576,6 +623,9 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
         Effects and costs measured in month ``horizon`` (default the end) or, with an annual
         ``discount`` rate, as discounted sums of the monthly streams up to it
         (:func:`sim.studies.paired.measured`).
+    explain_effects : bool
+        ``--why``: rerun the significant effects with one mechanism at a time at its limit
+        (:func:`explain`), and say in the report what carries each.
     """
     auto = reps == "auto"
     rule = _replicates_rule(reps, workers, target, width, max_reps)
@@ -609,7 +659,9 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     comp.mode = summary.mode
     comp.workers = workers or 0
     comp.wall_time_s = totals["wall"]
-    report = write_comparison(comp, out, horizon, discount)
+    mechanisms = (explain(comp, paths, out, workers=workers, scheduler=scheduler,
+                          progress=progress) if explain_effects else None)
+    report = write_comparison(comp, out, horizon, discount, mechanisms)
     return CompareResult(report=report, comparison=comp, ran=totals["ran"],
                          already=totals["already"], failed=totals["failed"],
                          lost=totals["lost"], mode=summary.mode)
