@@ -304,16 +304,18 @@ def analyse(comp: Comparison, horizon: int | None = None,
     as discounted sums up to it (:func:`sim.studies.paired.measured`)."""
     check_measure(horizon, discount, comp.steps)
     seen = at_horizon(comp, horizon)
+    summary = summarise(seen)
     shocks = shock_effects(comp, horizon, discount)
-    policies = [lab for lab in comp.labels[1:] if lab not in set(shocks["scenario"])]
-    disp = why.displacement(comp, policies)
-    return Analysis(summary=summarise(seen), costs=public_costs(comp, None, horizon, discount),
+    skip = set(shocks["scenario"])
+    disp = why.displacement(comp, [lab for lab in comp.labels[1:] if lab not in skip])
+    pairs = why.pairs_to_explain(seen, summary, skip=skip)
+    return Analysis(summary=summary, costs=public_costs(comp, None, horizon, discount),
                     incremental=incremental_costs(comp, None, horizon, discount),
                     shocks=shocks, rank=ranking(seen),
                     over_time=effects_over_time(comp, headline_outcomes(comp)),
                     horizon=horizon, discount=discount,
                     measure=measure_text(horizon, discount, comp.steps), displacement=disp,
-                    why_lines=why.why_lines(comp, None, disp),
+                    why_lines=why.why_lines(comp, None, disp, pairs),
                     why_html=why.why_html(None, disp, ran=False))
 
 

@@ -150,9 +150,19 @@ def _carrier(part: pd.DataFrame) -> pd.Series | None:
     return towards.loc[towards["change"].abs().idxmax()]
 
 
-def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame) -> list[str]:
-    """One sentence per explained effect naming what carries it, then the displacement."""
+def _change(r: pd.Series) -> str:
+    top, iv = estimate(r["change"], r["change_ci_low"], r["change_ci_high"])
+    return f"{top} (95% CI {iv})"
+
+
+def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame,
+              pairs=()) -> list[str]:
+    """One sentence per explained effect naming what carries it, then the displacement;
+    without ``mech`` (no ``--why``) and with significant ``pairs``, how to find out."""
     lines = []
+    if mech is None and pairs:
+        lines.append("Which mechanism carries each significant effect is not computed: rerun "
+                     "the same command with --why.")
     if mech is not None and not mech.empty:
         for (label, name), part in mech.groupby(["scenario", "outcome"], sort=False):
             full = part[part["variant"] == "full model"].iloc[0]
@@ -160,9 +170,15 @@ def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame) -> list[str]:
             top, iv = estimate(full["effect"], full["effect_ci_low"], full["effect_ci_high"])
             who = _carrier(part)
             if who is None:
-                lines.append(f"{label}: its effect on {unit} ({top}, 95% CI {iv}) does not "
-                             "hinge on any single mechanism: switching each off in turn "
-                             "changes it by less than the interval.")
+                rest = part[part["variant"] != "full model"]
+                most = rest.loc[rest["change"].abs().idxmax()] if not rest.empty else None
+                lines.append(
+                    f"{label}: no single mechanism is shown to carry its effect on {unit} "
+                    f"({top}, 95% CI {iv}): switching each off in turn changes it by less "
+                    f"than its interval with {int(full['n'])} replicates"
+                    + ("" if most is None else
+                       f"; the largest change, {_change(most)}, comes with "
+                       f"'{most['variant']}'") + ".")
             else:
                 t2, iv2 = estimate(who["effect"], who["effect_ci_low"], who["effect_ci_high"])
                 lines.append(f"{label}: its effect on {unit} ({top}, 95% CI {iv}) is carried "
