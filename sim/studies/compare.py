@@ -338,7 +338,8 @@ def explain(comp: Comparison, paths, out: str | Path, *, workers: int | None = N
     variants = {}
     for name, overrides in limits.items():
         exp = comparison_of(chosen, reps=comp.reps, steps=comp.steps, seed=comp.seed,
-                            overrides={**comp.overrides, **overrides}, prefix=f"why, {name}: ")
+                            overrides={**comp.overrides, **overrides}, prefix=f"why, {name}: ",
+                            titles=True)
         folder = Path(out) / "why" / name.replace(" ", "_")
         SweepStore(folder).make_room(exp, True, "comparison")  # derived: replaced if stale
         run_sweep(exp, folder, workers=workers, scheduler=scheduler, progress=progress)
@@ -405,11 +406,12 @@ def ranking(comp: Comparison, target: str | None = None, n_boot: int = 2000) -> 
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
-def _unique_labels(scenarios) -> list[str]:
-    """Each scenario's own title (its name when it has none), made unique with ``#2``..."""
+def _unique_labels(scenarios, titles: bool = False) -> list[str]:
+    """Each scenario's name (with ``titles``, its own title, or its name when it has none),
+    made unique with ``#2``..."""
     labels: list[str] = []
     for sc in scenarios:
-        own = sc.meta.get("title") or sc.name
+        own = (sc.meta.get("title") if titles else None) or sc.name
         label, k = own, 2
         while label in labels:
             label, k = f"{own}#{k}", k + 1
@@ -434,11 +436,13 @@ def split_overrides(scenarios, overrides: dict[str, Any]) -> list[dict[str, Any]
 
 def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
                   overrides: dict[str, Any] | None = None, rule: dict[str, Any] | None = None,
-                  futures=(), uncertain=(), prefix: str = "", series=SERIES_KEPT):
+                  futures=(), uncertain=(), prefix: str = "", series=SERIES_KEPT,
+                  titles: bool = False):
     """Load and check the scenarios of a comparison; returns its experiment, one
     :class:`~sim.studies.sweep.experiment.Policy` per scenario
     (:func:`sim.studies.sweep.experiment.comparison_experiment`; ``futures`` and ``uncertain``
-    make it a robustness study, named ``prefix`` and the labels). Writes nothing, builds no
+    make it a robustness study, named ``prefix`` and the labels; with ``titles`` the labels
+    are the scenarios' titles, as a comparison's report shows them). Writes nothing, builds no
     model."""
     scenarios = [load_scenario(p) for p in paths]
     if len(scenarios) < 2:
@@ -455,7 +459,7 @@ def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
         steps = checked[0].steps
     if steps < 1:
         raise InputError("--steps", "", f"got {steps}; allowed: an integer >= 1")
-    labels = _unique_labels(scenarios)
+    labels = _unique_labels(scenarios, titles)
     policies = [Policy(label=lab, path=str(Path(sc.path).resolve()), hash=sc.hash,
                        overrides=o, final=final_names(sc.world))
                 for lab, sc, o in zip(labels, scenarios, own, strict=True)]
@@ -632,7 +636,7 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     auto = reps == "auto"
     rule = _replicates_rule(reps, workers, target, width, max_reps)
     exp = comparison_of(paths, reps=max_reps if auto else reps, steps=steps, seed=seed,
-                        overrides=overrides, rule=rule)
+                        overrides=overrides, rule=rule, titles=True)
     check_measure(horizon, discount, exp.steps)
     out = Path(out)
     SweepStore(out).make_room(exp, force, "comparison")

@@ -127,7 +127,8 @@ def _cost_rows_html(costs: pd.DataFrame, first: str) -> list[str]:
             cls = effect_class(r["outcome"], r["gain_ci_low"], r["gain_ci_high"])
             gain = _cell(cls, r["gain"], r["gain_ci_low"], r["gain_ci_high"])
             ccls, text = cost_text(r)
-            what = html.escape(f"{outputs.label(r['outcome'])} ({plural(r['unit'])})")
+            what = (f"{html.escape(outputs.label(r['outcome']))}<br><span class='small'>in "
+                    f"{html.escape(plural(r['unit']))}</span>")
             rows.append(f"<tr>{head if k == 0 else ''}<td class='l'>{what}</td>{gain}"
                         f"<td class='l {ccls}'>{html.escape(text)}</td></tr>")
     return rows
