@@ -42,6 +42,10 @@ VARIANTS = {
 }
 
 
+def test_every_limit_names_the_mechanism_it_switches_off():
+    assert set(why.MECHANISMS) == set(why.LIMITS)
+
+
 def test_the_change_from_the_full_model_is_a_paired_interval():
     mech = why.mechanism_effects(FULL, VARIANTS, [("cfc", "employment")]).set_index("variant")
     assert list(mech.index) == ["full model", "closed market", "no learning"]
@@ -60,7 +64,8 @@ def test_the_summary_names_the_mechanism_that_carries_the_effect():
     mech = why.mechanism_effects(FULL, VARIANTS, [("cfc", "employment")])
     lines = why.why_lines(FULL, mech, why.displacement(FULL))
     assert len(lines) == 1
-    assert "carried by the mechanism switched off in 'closed market'" in lines[0]
+    assert "is carried by sales outside the cluster: with closed market the effect is" \
+        in lines[0]
     # without the carrying mechanism among the limits, nothing is claimed
     only = why.mechanism_effects(FULL, {"no learning": VARIANTS["no learning"]},
                                  [("cfc", "employment")])

@@ -30,8 +30,8 @@ from sim.studies.paired import paired_difference
 from sim.studies.report.numbers import plural
 from sim.studies.report.tables import effect_class, estimate, wide
 
-__all__ = ["LIMITS", "HEADLINE", "DISPLACEMENT", "pairs_to_explain", "displacement",
-           "mechanism_effects", "why_lines", "why_html"]
+__all__ = ["LIMITS", "MECHANISMS", "HEADLINE", "DISPLACEMENT", "pairs_to_explain", "displacement",
+           "mechanism_effects", "carriers", "why_lines", "why_html"]
 
 #: One mechanism at a time at its textbook limit: name -> parameter overrides.
 LIMITS: dict[str, dict[str, float]] = {
@@ -44,6 +44,16 @@ LIMITS: dict[str, dict[str, float]] = {
     "unlimited supplier capacity": {"supplier_capacity": 1e6},
     "owners know their talent": {"talent_uncertainty": 0.0},
     "smooth adjustment": {"adjustment_band": 0.0},
+}
+#: The mechanism each limit switches off, as the summary names it.
+MECHANISMS: dict[str, str] = {
+    "closed market": "sales outside the cluster",
+    "no agglomeration or congestion": "agglomeration and congestion",
+    "no learning": "owners' learning",
+    "unfinanced growth": "the cost of financing growth",
+    "unlimited supplier capacity": "suppliers' limited capacity",
+    "owners know their talent": "owners' uncertainty about their talent",
+    "smooth adjustment": "lumpy employment adjustment",
 }
 #: The outcomes whose effects are explained, with their units.
 HEADLINE: dict[str, str] = {"employment": "job", "firms": "firm in business"}
@@ -138,16 +148,15 @@ def mechanism_effects(full, variants: dict[str, Any], pairs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _carrier(part: pd.DataFrame) -> pd.Series | None:
-    """The limit whose significant change moves the effect most towards zero (or beyond)."""
+def carriers(part: pd.DataFrame) -> pd.DataFrame:
+    """The limits whose change is significant and moves the effect towards zero (or beyond),
+    largest change first (rows of :func:`mechanism_effects` for one effect)."""
     full = part[part["variant"] == "full model"].iloc[0]
     rest = part[part["variant"] != "full model"]
     sig = rest[[_significant(lo, hi) for lo, hi in zip(rest["change_ci_low"],
                                                        rest["change_ci_high"], strict=True)]]
     towards = sig[np.sign(sig["change"]) == -np.sign(full["effect"])]
-    if towards.empty:
-        return None
-    return towards.loc[towards["change"].abs().idxmax()]
+    return towards.reindex(towards["change"].abs().sort_values(ascending=False).index)
 
 
 def _change(r: pd.Series) -> str:
@@ -168,8 +177,8 @@ def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame,
             full = part[part["variant"] == "full model"].iloc[0]
             unit = plural(HEADLINE.get(name, outputs.label(name).lower()))
             top, iv = estimate(full["effect"], full["effect_ci_low"], full["effect_ci_high"])
-            who = _carrier(part)
-            if who is None:
+            found = carriers(part)
+            if found.empty:
                 rest = part[part["variant"] != "full model"]
                 most = rest.loc[rest["change"].abs().idxmax()] if not rest.empty else None
                 lines.append(
@@ -180,10 +189,14 @@ def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame,
                        f"; the largest change, {_change(most)}, comes with "
                        f"'{most['variant']}'") + ".")
             else:
+                who = found.iloc[0]
                 t2, iv2 = estimate(who["effect"], who["effect_ci_low"], who["effect_ci_high"])
+                others = [MECHANISMS.get(v, v) for v in found["variant"].iloc[1:]]
                 lines.append(f"{label}: its effect on {unit} ({top}, 95% CI {iv}) is carried "
-                             f"by the mechanism switched off in '{who['variant']}': without "
-                             f"it the effect is {t2} (95% CI {iv2}).")
+                             f"by {MECHANISMS.get(who['variant'], who['variant'])}: with "
+                             f"{who['variant']} the effect is {t2} (95% CI {iv2})"
+                             + (f"; it also depends on {', '.join(others)}" if others else "")
+                             + ".")
     for label, part in disp.groupby("scenario", sort=False):
         bits = []
         for _, r in part.iterrows():
