@@ -32,11 +32,11 @@ __all__ = ["CSS", "render_html"]
 #: The style sheet of every HTML report (the comparison's and the robustness study's).
 CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
+       max-width: 1180px; color: #222; line-height: 1.45; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 .wide { max-width: 100%; overflow-x: auto; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.45em; text-align: right; vertical-align: top; }
 th { background: #f4f6f8; } td.l, th.l { text-align: left; }
 td { white-space: nowrap; } td.l { white-space: normal; min-width: 12em; }
 .good { color: #1e7d32; font-weight: 600; } .bad { color: #b71c1c; font-weight: 600; }

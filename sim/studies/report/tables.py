@@ -183,9 +183,10 @@ def ranking_table(rank: pd.DataFrame) -> str:
         cls = effect_class(r["outcome"], r["diff_ci_low"], r["diff_ci_high"])
         settled = ("" if not isinstance(r["settled"], bool | np.bool_) else
                    ("yes" if r["settled"] else "no"))
+        versus = ("<td class='ns'>reference</td>" if not np.isfinite(r["wins_vs_base"])
+                  else _cell(cls, r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]))
         rows.append(f"<tr><td>{int(r['rank'])}</td><th class='l'>{html.escape(r['scenario'])}"
-                    f"</th><td>{fmt(r['mean'])}</td>"
-                    + _cell(cls, r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"])
+                    f"</th><td>{fmt(r['mean'])}</td>" + versus
                     + f"<td>{pct(r['p_best'])}</td><td>{pct(r['wins_vs_base'])}</td>"
                     f"<td>{settled}</td></tr>")
     return wide("<table><tr><th>rank</th><th class='l'>scenario</th><th>mean</th>"
