@@ -557,6 +557,16 @@ def test_report_is_self_contained_and_opens_with_the_decision(written):
     assert str(comp.seeds[0]) in page
 
 
+def test_every_file_the_report_cites_is_in_the_repository(written):
+    out, _, _ = written
+    page = (out / "report.html").read_text()
+    cited = set(re.findall(r"\b((?:docs|scenarios|experiments|sim)/[\w./-]+\.(?:md|toml|py))",
+                           page))
+    assert "docs/validation.md" in cited
+    root = Path(__file__).resolve().parents[1]
+    assert [c for c in cited if not (root / c).is_file()] == []
+
+
 def test_existing_folder_is_refused_then_forced(written, tmp_path):
     out, _, _ = written
     other = small(tmp_path, "other", TRAINING.replace("2.0", "3.0"))
