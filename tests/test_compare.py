@@ -567,6 +567,28 @@ def test_every_file_the_report_cites_is_in_the_repository(written):
     assert [c for c in cited if not (root / c).is_file()] == []
 
 
+def test_a_report_at_an_earlier_month(written, tmp_path):
+    out, _, comp = written
+    folder = tmp_path / "early"
+    shutil.copytree(out, folder)
+    cmp.write_comparison(comp, folder, horizon=5)
+    summary = pd.read_csv(folder / "summary.csv")
+    # only outcomes with a monthly series can be seen in month 5
+    assert set(summary["outcome"]) <= set(comp.series.columns)
+    assert "employment" in set(summary["outcome"])
+    assert "survival" not in set(summary["outcome"])
+    at5 = comp.series[comp.series["step"] == 5]
+    mean = at5[at5["scenario"] == "alt"]["employment"].mean()
+    row = summary[(summary["scenario"] == "alt") & (summary["outcome"] == "employment")]
+    assert row["mean"].iloc[0] == pytest.approx(mean)
+    costs = pd.read_csv(folder / "costs.csv")
+    assert set(costs["measure"]) == {"at month 5"}
+    run = json.loads((folder / "comparison.json").read_text())
+    assert (run["horizon"], run["discount"]) == (5, None)
+    assert "Order by mean employment (workers) at month 5" in " ".join(
+        run["decision"]["lines"]["ranking"])
+
+
 def test_existing_folder_is_refused_then_forced(written, tmp_path):
     out, _, _ = written
     other = small(tmp_path, "other", TRAINING.replace("2.0", "3.0"))
@@ -634,6 +656,9 @@ def test_command(tmp_path, capsys):
     (["--reps", "3", "--width", "2"], "--width: only used with --reps auto"),
     (["--steps", "0"], "--steps: got 0; allowed: an integer >= 1"),
     (["--workers", "0"], "--workers: got 0; allowed: an integer >= 1"),
+    (["--horizon", "0"], "--horizon: got 0; allowed: a month from 1 to 10"),
+    (["--horizon", "11"], "--horizon: got 11; allowed: a month from 1 to 10"),
+    (["--discount", "-0.1"], "--discount: got -0.1; allowed: an annual rate from 0 to 1"),
 ])
 def test_command_bad_input_exit_2(tmp_path, capsys, args, fragment):
     base = small(tmp_path, "base")

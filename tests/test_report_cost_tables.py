@@ -96,7 +96,7 @@ def test_what_the_dearer_grant_buys_over_the_cheaper():
     inc = incremental_costs(hebron_like()).set_index("outcome")
     row = inc.loc["employment"]
     assert (row["scenario"], row["against"]) == ("90%", "70%")
-    assert row["change"] == "slurry_cfc.grant_share 0.700 \u2192 0.900"
+    assert row["change"] == "slurry_cfc.grant_share 0.7 \u2192 0.9"
     assert row["d_public"] == pytest.approx(50.0)
     d = np.array([0.5, -1.0, 1.0, -0.5])  # 90% minus 70%, replicate by replicate
     assert row["gain"] == pytest.approx(d.mean())
@@ -163,3 +163,21 @@ def test_purpose_outcomes_get_a_cost_per_unit_when_the_model_declares_them(monke
     assert row["ratio"] == pytest.approx(100.0)  # 100 for 1 tonne more
     monkeypatch.delattr(outputs, "purpose_outcomes")
     assert set(public_costs(comp)["outcome"]) == {"employment", "firms"}
+
+
+def test_every_headline_outcome_is_drawn_over_time(monkeypatch):
+    from sim.measure import outputs
+    from sim.studies.compare import headline_outcomes
+    from sim.studies.paired import effects_over_time
+
+    comp = hebron_like()
+    comp.series["slurry_treated"] = comp.series["employment"] / 10.0
+    comp.target = "firms"
+    monkeypatch.setattr(outputs, "purpose_outcomes",
+                        lambda sc: [("slurry_treated", "tonne treated")], raising=False)
+    names = headline_outcomes(comp)
+    assert {"employment", "firms", "public_spending_total", "slurry_treated"} <= set(names)
+    over = effects_over_time(comp, names)
+    part = over[(over["scenario"] == "70%") & (over["outcome"] == "slurry_treated")]
+    assert list(part["step"]) == list(range(13))
+    assert part["mean"].iloc[-1] == pytest.approx(1.0)  # 10 jobs more / 10

@@ -219,11 +219,16 @@ def incremental_costs(comp: Comparison, units=None, horizon: int | None = None,
                 and spend[a].mean() < spend[b].mean():
             a, b = b, a
             changed = [(n, f, y, x) for n, f, x, y in changed]
-        change = "; ".join(f"{n}.{f} {report.fmt(y)} \u2192 {report.fmt(x)}"
+        change = "; ".join(f"{n}.{f} {_value(y)} \u2192 {_value(x)}"
                            for n, f, x, y in changed)
         rows += [{**row, "change": change}
                  for row in cost_rows(comp, a, b, units, horizon, discount)]
     return _cost_frame(rows)
+
+
+def _value(v: Any) -> str:
+    """A field's value as a scenario file writes it (0.7, not 0.700)."""
+    return f"{v:,g}" if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
 def _cost_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
