@@ -38,7 +38,7 @@ h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; 
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.45em; text-align: right; vertical-align: top; }
 th { background: #f4f6f8; } td.l, th.l { text-align: left; }
-td { white-space: nowrap; } td.l { white-space: normal; min-width: 12em; }
+.wide td { white-space: nowrap; } .wide td.l { white-space: normal; min-width: 12em; }
 .good { color: #1e7d32; font-weight: 600; } .bad { color: #b71c1c; font-weight: 600; }
 .sig { color: #1f4e9b; font-weight: 600; }
 .ns { color: #777; } .small { font-size: 0.85em; color: #555; }
