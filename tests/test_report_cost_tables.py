@@ -131,6 +131,9 @@ def test_discounted_sums_of_the_monthly_streams(rate):
     cost = np.array([100.0, 110.0, 90.0, 100.0]) * f[0]  # all spent in month 1
     years = np.array([10.0, 11.0, 9.0, 10.0]) * f.sum() / 12  # jobs in every month
     assert row["unit"] == "job-year"
+    assert costs.loc[("70%", "firms"), "unit"] == "firm-year in business"
+    assert costs.loc[("70%", "firms"), "measure"].startswith(
+        "as discounted sums over months 1 to 12 at ")
     assert row["d_public"] == pytest.approx(cost.mean())
     assert row["gain"] == pytest.approx(years.mean())
     assert row["ratio"] == pytest.approx(cost.mean() / years.mean())

@@ -42,7 +42,7 @@ from sim.io.scenario import load_scenario
 from sim.measure import outputs
 from sim.measure.outputs import final_names
 from sim.studies import contrasts, report, why
-from sim.studies.costeff import cost_rows, cost_units, measure_text
+from sim.studies.costeff import cost_rows, cost_units, measure_text, measured_unit
 from sim.studies.paired import (
     FIGURE_OUTCOMES,
     LEVEL,
@@ -245,18 +245,18 @@ def shock_effects(comp: Comparison, horizon: int | None = None,
     per (alternative, outcome): ``scenario``, ``against``, ``shocks``, ``outcome``, ``mean``,
     ``ci_low``, ``ci_high``, ``p``, ``n``."""
     shocks = contrasts.shocks_of(comp.labels, comp.scenarios) if comp.scenarios else {}
-    names = ["public_spending_total", *(n for n, _ in cost_units(comp))]
+    units = [("public_spending_total", "money"), *cost_units(comp)]
     rows = []
     for label, (ref, which) in shocks.items():
-        for name in names:
+        for name, unit in units:
             values = measured(comp, name, horizon, discount)
             if values is None or label not in values or ref not in values:
                 continue
             d = paired_difference(values[label], values[ref])
             rows.append({"scenario": label, "against": ref, "shocks": ", ".join(which),
-                         "outcome": name, **d})
-    return pd.DataFrame(rows, columns=["scenario", "against", "shocks", "outcome", "n", "mean",
-                                       "sd", "ci_low", "ci_high", "p"])
+                         "outcome": name, "unit": measured_unit(unit, name, discount), **d})
+    return pd.DataFrame(rows, columns=["scenario", "against", "shocks", "outcome", "unit", "n",
+                                       "mean", "sd", "ci_low", "ci_high", "p"])
 
 
 def at_horizon(comp: Comparison, horizon: int | None) -> Comparison:

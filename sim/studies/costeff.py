@@ -45,7 +45,7 @@ from sim.measure import outputs
 from sim.studies.paired import LEVEL, measured
 
 __all__ = ["STATUSES", "fieller_interval", "classify", "cost_effectiveness", "DEFAULT_UNITS",
-           "cost_units", "cost_rows", "measure_text"]
+           "cost_units", "cost_rows", "measure_text", "measured_unit"]
 
 COST_PER_UNIT = "cost per unit"
 DOMINATES = "dominates"
@@ -179,12 +179,22 @@ def cost_units(comp) -> list[tuple[str, str]]:
     return list(units.items())
 
 
+def measured_unit(unit: str, outcome: str, discount: float | None) -> str:
+    """The unit of ``outcome`` as :func:`sim.studies.paired.measured` measures it: a level
+    summed with a discount is counted in years of it (``job`` -> ``job-year``, ``firm in
+    business`` -> ``firm-year in business``)."""
+    if discount is None or outcome.endswith("_total"):
+        return unit
+    first, _, rest = unit.partition(" ")
+    return f"{first}-year" + (f" {rest}" if rest else "")
+
+
 def measure_text(horizon: int | None, discount: float | None, steps: int) -> str:
     """How effects and costs are measured, in words."""
     month = steps if horizon is None else min(horizon, steps)
     if discount is None:
         return f"at month {month:,}"
-    return (f"discounted sums over months 1 to {month:,} at {discount:.1%} a year "
+    return (f"as discounted sums over months 1 to {month:,} at {discount:.1%} a year "
             "(levels in years, e.g. job-years)")
 
 
@@ -212,9 +222,8 @@ def cost_rows(comp, label: str, against: str, units, horizon: int | None = None,
             continue
         gain = (values[label] - values[against]).reindex(c.index)
         res = classify(c.to_numpy(dtype=np.float64), gain.to_numpy(dtype=np.float64), level)
-        if discount is not None and not outcome.endswith("_total"):
-            unit = f"{unit}-year"
-        rows.append({"scenario": label, "against": against, "outcome": outcome, "unit": unit,
+        rows.append({"scenario": label, "against": against, "outcome": outcome,
+                     "unit": measured_unit(unit, outcome, discount),
                      "measure": text, **pub, **res})
     return rows
 

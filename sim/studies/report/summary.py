@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from sim.measure import outputs
-from sim.studies import costeff
 from sim.studies.report.numbers import fmt, pct, plural
 from sim.studies.report.tables import Q_LEVEL, cost_text, estimate
 
@@ -85,7 +84,7 @@ def _cost_lines(costs: pd.DataFrame, currency: str, measure: str) -> list[str]:
         each = "; ".join(cost_text(r, currency)[1] for _, r in part.iterrows())
         lines.append(f"{label}: {top}{money} public spending (95% CI {iv}); {each}.")
     if lines:
-        lines.append(f"Effects and costs measured {measure}.")
+        lines.append(f"Effects and costs are measured {measure}.")
     return lines
 
 
@@ -110,15 +109,15 @@ def _incremental_lines(inc: pd.DataFrame, currency: str) -> list[str]:
     return lines
 
 
-def _shock_lines(shocks: pd.DataFrame, units: dict[str, str]) -> list[str]:
+def _shock_lines(shocks: pd.DataFrame) -> list[str]:
     lines = []
     for (label, against), part in shocks.groupby(["scenario", "against"], sort=False):
         which = part.iloc[0]["shocks"]
         bits = []
         for _, r in part.iterrows():
-            if r["outcome"] in units:
+            if r["outcome"] != "public_spending_total":
                 top, iv = estimate(r["mean"], r["ci_low"], r["ci_high"])
-                bits.append(f"{top} {plural(units[r['outcome']])} (95% CI {iv})")
+                bits.append(f"{top} {plural(r['unit'])} (95% CI {iv})")
         lines.append(f"{label} differs from {against} only by a shock ({which}); it is not a "
                      "funded policy and stays out of the cost table"
                      + (": " + ", ".join(bits) if bits else "") + ".")
@@ -184,7 +183,7 @@ def decision_summary(comp, an) -> dict[str, Any]:
     lines["effects"] = _effect_lines(comp, an.summary)
     lines["cost"] = _cost_lines(an.costs, currency, an.measure)
     lines["incremental"] = _incremental_lines(an.incremental, currency)
-    lines["shocks"] = _shock_lines(an.shocks, dict(costeff.cost_units(comp)))
+    lines["shocks"] = _shock_lines(an.shocks)
     lines["robustness"] = _robustness_lines(comp, rank)
     lines["why"] = list(getattr(an, "why_lines", []) or [])
     rule = comp.rule or {}
