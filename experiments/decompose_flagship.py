@@ -37,22 +37,14 @@ from scipy import stats
 from sim.io.provenance import provenance
 from sim.io.scenario import load_scenario
 from sim.studies.simulate import simulate
+from sim.studies.why import LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = {name: ROOT / "scenarios" / f"{name}.toml"
              for name in ("baseline", "cfc", "trust_then_cfc")}
-VARIANTS = {
-    "full model": {},
-    "closed market": {"outside_price": 0.0},
-    "no agglomeration or congestion": {"localisation_elasticity": 0.0,
-                                       "wage_density_elasticity": 0.0,
-                                       "rent_density_elasticity": 0.0},
-    "no learning": {"learning_rate": 0.0},
-    "unfinanced growth": {"hire_cost": 0.0},
-    "unlimited supplier capacity": {"supplier_capacity": 1e6},
-    "owners know their talent": {"talent_uncertainty": 0.0},
-    "smooth adjustment": {"adjustment_band": 0.0},
-}
+#: The full model, then one mechanism at a time at its textbook limit (the same limits as
+#: ``clustersim compare --why``).
+VARIANTS = {"full model": {}, **LIMITS}
 OUTCOMES = ("employment", "firms", "survival", "public_facilities_built", "mean_trust",
             "cooperation_rate", "public_spending_total")
 

@@ -58,7 +58,8 @@ def compute(name: str, out_root: Path, workers: int | None = None) -> dict:
     comp = res.comparison
     runs = comp.runs
     summary = pd.read_csv(out_root / name / "summary.csv").set_index(["scenario", "outcome"])
-    costs = pd.read_csv(out_root / name / "costs.csv").set_index("scenario")
+    costs = pd.read_csv(out_root / name / "costs.csv")
+    jobs = costs[costs["outcome"] == "employment"].set_index("scenario")
     rows = []
     for label in comp.labels:
         mine = runs[runs["scenario"] == label]
@@ -73,10 +74,13 @@ def compute(name: str, out_root: Path, workers: int | None = None) -> dict:
                 s = summary.loc[(label, outcome)]
                 row[f"d_{outcome}"] = [_r(s["diff_mean"]), _r(s["diff_ci_low"]),
                                        _r(s["diff_ci_high"])]
-            c = costs.loc[label]
-            row["cost_per_job"] = {"status": c["job_status"], "ratio": _r(c["job_ratio"]),
-                                   "low": _r(c["job_ratio_ci_low"]),
-                                   "high": _r(c["job_ratio_ci_high"])}
+            if label in jobs.index:
+                c = jobs.loc[label]
+                row["cost_per_job"] = {"status": c["status"], "ratio": _r(c["ratio"]),
+                                       "low": _r(c["ratio_ci_low"]),
+                                       "high": _r(c["ratio_ci_high"])}
+            else:  # a shock is not a funded policy: it has no cost row
+                row["cost_per_job"] = {"status": "a shock, not a funded policy"}
         rows.append(row)
     return {"files": list(files), "reps": reps, "seed": seed, "steps": comp.steps,
             "base": comp.base, "rows": rows}
@@ -104,7 +108,7 @@ def render(data: dict) -> str:
     for name, d in data.items():
         files = " ".join(f"scenarios/{f}.toml" for f in d["files"])
         lines += [f"**{name}**: `clustersim compare {files} --reps {d['reps']} --seed "
-                  f"{d['seed']}` ({d['steps']} months; differences from `{d['base']}` at the "
+                  f"{d['seed']}` ({d['steps']} months; differences from {d['base']} at the "
                   "end, paired, with 95% intervals; cost per extra job in thousand USD with "
                   "Fieller's interval, given only when the job gain is significant).", "",
                   "| scenario | policy CFC built (share of runs) | operating at the end | "
@@ -121,7 +125,7 @@ def render(data: dict) -> str:
                          f"{r['employment']:g}", f"{r['firms']:g}", _iv(r["d_employment"]),
                          _iv(r["d_firms"]), _iv(r["d_output"]), _iv(r["d_facility_users"]),
                          _iv(r["d_public_spending_total"]), _cost(r["cost_per_job"])]
-            lines.append(f"| `{r['scenario']}` | " + " | ".join(cells) + " |")
+            lines.append(f"| {r['scenario']} | " + " | ".join(cells) + " |")
         lines.append("")
     lines.append(END)
     return "\n".join(lines)

@@ -164,17 +164,31 @@ def test_public_costs_from_paired_replicates():
     comp = synthetic({"base": [0.0, 0.0, 0.0, 0.0], "alt": [100.0, 120.0, 80.0, 100.0]},
                      jobs={"base": [50.0, 60.0, 40.0, 50.0], "alt": [60.0, 70.0, 52.0, 58.0]},
                      firms={"base": [10.0, 10.0, 10.0, 10.0], "alt": [10.0, 9.0, 11.0, 10.0]})
-    row = public_costs(comp).iloc[0]
+    costs = public_costs(comp).set_index("outcome")
+    assert list(costs.index) == ["employment", "firms"]  # one row per outcome
+    row = costs.loc["employment"]
+    assert (row["scenario"], row["against"], row["unit"]) == ("alt", "base", "job")
     assert row["d_public"] == 100.0
-    assert row["job_gain"] == 10.0
-    assert row["job_status"] == costeff.COST_PER_UNIT
-    assert row["job_ratio"] == pytest.approx(10.0)
+    assert row["gain"] == 10.0
+    assert row["status"] == costeff.COST_PER_UNIT
+    assert row["ratio"] == pytest.approx(10.0)
     lo, hi = costeff.fieller_interval([100.0, 120.0, 80.0, 100.0], [10.0, 10.0, 12.0, 8.0])
-    assert (row["job_ratio_ci_low"], row["job_ratio_ci_high"]) == pytest.approx((lo, hi))
+    assert (row["ratio_ci_low"], row["ratio_ci_high"]) == pytest.approx((lo, hi))
     # no firm gained on average: no cost per firm, and no point estimate
-    assert row["firm_gain"] == 0.0
-    assert row["firm_status"] == costeff.NO_GAIN
-    assert np.isnan(row["firm_ratio"])
+    row = costs.loc["firms"]
+    assert row["gain"] == 0.0
+    assert row["status"] == costeff.NO_GAIN
+    assert np.isnan(row["ratio"])
+
+
+def test_cost_per_unit_of_any_outcome():
+    comp = synthetic({"base": [0.0, 0.0, 0.0], "alt": [30.0, 36.0, 24.0]})
+    comp.runs["waste_treated"] = [0.0, 0.0, 0.0, 3.0, 3.0, 3.0]
+    costs = public_costs(comp, units=[("waste_treated", "tonne treated")])
+    row = costs.iloc[0]
+    assert (row["outcome"], row["unit"]) == ("waste_treated", "tonne treated")
+    assert row["status"] == costeff.COST_PER_UNIT  # 30 a replicate for 3 tonnes: 10 a tonne
+    assert row["ratio"] == pytest.approx(10.0)
 
 
 def test_ranking_and_its_robustness():
@@ -192,6 +206,52 @@ def test_ranking_and_its_robustness():
     # an outcome where less is better ranks the other way
     comp.runs["exits_total"] = comp.runs["employment"]
     assert list(ranking(comp, "exits_total")["scenario"]) == ["base", "b", "a"]
+
+
+def test_many_outcomes_are_adjusted_for_multiplicity():
+    rng = np.random.default_rng(7)
+    comp = synthetic({"base": list(rng.normal(0, 1, 8)), "alt": list(rng.normal(1, 1, 8))},
+                     jobs={"base": list(rng.normal(0, 1, 8)), "alt": list(rng.normal(0, 1, 8))},
+                     firms={"base": list(rng.normal(0, 1, 8)),
+                            "alt": list(rng.normal(2, 1, 8))})
+    s = summarise(comp, ("public_spending_total", "employment", "firms"))
+    alt = s[s["scenario"] == "alt"]
+    expected = stats.false_discovery_control(alt["diff_p"].to_numpy())
+    assert alt["diff_q"].to_numpy() == pytest.approx(expected)
+    assert (alt["diff_q"] >= alt["diff_p"]).all()
+    assert s.loc[s["scenario"] == "base", "diff_q"].isna().all()
+
+
+def decision_lines(comp, **rule):
+    comp.rule = rule
+    an = cmp.analyse(comp)
+    from sim.studies.report import decision_summary
+
+    return decision_summary(comp, an)["lines"]
+
+
+def test_the_summary_knows_what_reps_auto_reached():
+    jobs = {"base": [10.0, 11.0, 9.0, 10.0], "a": [10.5, 10.0, 9.5, 10.5]}  # a tie
+    comp = synthetic({"base": [0.0] * 4, "a": [1.0] * 4}, jobs=jobs)
+    plain = " ".join(decision_lines(comp)["robustness"])
+    assert "add replicates" in plain
+    met = " ".join(decision_lines(comp, target="employment", width=5.0, met=True, reps=4,
+                                  cap=40, widest=2.0)["robustness"])
+    assert "add replicates" not in met
+    assert "reached its target width" in met
+    capped = " ".join(decision_lines(comp, target="employment", width=0.1, met=False, reps=4,
+                                     cap=4, widest=2.0)["robustness"])
+    assert "add replicates" not in capped
+    assert "raise --max-reps" in capped
+
+
+def test_the_summary_states_how_many_outcomes_were_tested():
+    comp = synthetic({"base": [0.0] * 4, "a": [1.0] * 4},
+                     jobs={"base": [10.0, 11.0, 9.0, 10.0], "a": [20.0, 21.0, 19.0, 22.0]})
+    caveats = " ".join(decision_lines(comp)["caveats"])
+    assert "paired differences were tested" in caveats
+    assert "Benjamini-Hochberg" in caveats
+    assert "docs/validation.md" in caveats
 
 
 def test_colours_follow_the_desirable_direction():
@@ -244,7 +304,7 @@ def test_identical_scenarios_differ_by_exactly_zero(tmp_path, pair):
     assert (lo == 0).all()
     assert (hi == 0).all()
     costs = pd.read_csv(tmp_path / "out" / "costs.csv")
-    assert costs.loc[0, "job_status"] == costeff.NO_GAIN
+    assert (costs["status"] == costeff.NO_GAIN).all()
 
 
 def test_a_scenario_against_itself_under_another_label(tmp_path, pair):
@@ -458,6 +518,23 @@ def test_provenance_keys_in_every_file(written):
         assert key in run
 
 
+def test_sql_shows_an_undefined_outcome_as_null(written):
+    out, _, comp = written
+    # no facility forms in these small runs: the time to the first one is undefined
+    assert comp.runs["time_to_first_facility"].isna().all()
+    raw = query(out, "select count(*) n, count(time_to_first_facility) k from runs_raw")
+    assert (raw.loc[0, "n"], raw.loc[0, "k"]) == (6, 6)  # NaN is a value to SQL
+    view = query(out, "select count(*) n, count(time_to_first_facility) k from runs")
+    assert (view.loc[0, "n"], view.loc[0, "k"]) == (6, 0)  # NULL is not
+    # one run with the outcome in a group: avg() is its value, not NaN
+    sql = ("select avg(x) a from (select time_to_first_facility x from {} "
+           "union all select 7.0)")
+    assert query(out, sql.format("runs")).loc[0, "a"] == 7.0
+    assert np.isnan(query(out, sql.format("runs_raw")).loc[0, "a"])
+    assert query(out, "select count(*) n from series").loc[0, "n"] == \
+        query(out, "select count(*) n from series_raw").loc[0, "n"]
+
+
 def test_report_is_self_contained_and_opens_with_the_decision(written):
     out, _, comp = written
     page = (out / "report.html").read_text()
@@ -469,7 +546,7 @@ def test_report_is_self_contained_and_opens_with_the_decision(written):
     assert page.count("src='data:image/png;base64,") == len(cmp.FIGURE_OUTCOMES) - 1  # no gamma
     first = page.index("<h2>")
     assert page[first:].startswith("<h2>Decision summary</h2>")
-    for words in ("Ranking", "Effect on jobs and firms", "Cost per job",
+    for words in ("Ranking", "Effect on jobs and firms", "Cost per job and per unit of purpose",
                   "How robust the ranking is", "Caveats"):
         assert f"<b>{words}</b>" in page
     for sc in comp.scenarios:
@@ -478,6 +555,38 @@ def test_report_is_self_contained_and_opens_with_the_decision(written):
     assert "By town" in page
     assert "kind = &quot;training&quot;" in page  # the scenario texts, escaped
     assert str(comp.seeds[0]) in page
+
+
+def test_every_file_the_report_cites_is_in_the_repository(written):
+    out, _, _ = written
+    page = (out / "report.html").read_text()
+    cited = set(re.findall(r"\b((?:docs|scenarios|experiments|sim)/[\w./-]+\.(?:md|toml|py))",
+                           page))
+    assert "docs/validation.md" in cited
+    root = Path(__file__).resolve().parents[1]
+    assert [c for c in cited if not (root / c).is_file()] == []
+
+
+def test_a_report_at_an_earlier_month(written, tmp_path):
+    out, _, comp = written
+    folder = tmp_path / "early"
+    shutil.copytree(out, folder)
+    cmp.write_comparison(comp, folder, horizon=5)
+    summary = pd.read_csv(folder / "summary.csv")
+    # only outcomes with a monthly series can be seen in month 5
+    assert set(summary["outcome"]) <= set(comp.series.columns)
+    assert "employment" in set(summary["outcome"])
+    assert "survival" not in set(summary["outcome"])
+    at5 = comp.series[comp.series["step"] == 5]
+    mean = at5[at5["scenario"] == "alt"]["employment"].mean()
+    row = summary[(summary["scenario"] == "alt") & (summary["outcome"] == "employment")]
+    assert row["mean"].iloc[0] == pytest.approx(mean)
+    costs = pd.read_csv(folder / "costs.csv")
+    assert set(costs["measure"]) == {"at month 5"}
+    run = json.loads((folder / "comparison.json").read_text())
+    assert (run["horizon"], run["discount"]) == (5, None)
+    assert "Order by mean employment (workers) at month 5" in " ".join(
+        run["decision"]["lines"]["ranking"])
 
 
 def test_existing_folder_is_refused_then_forced(written, tmp_path):
@@ -553,6 +662,9 @@ def test_command(tmp_path, capsys):
     (["--reps", "3", "--width", "2"], "--width: only used with --reps auto"),
     (["--steps", "0"], "--steps: got 0; allowed: an integer from 1 to 100,000"),
     (["--workers", "0"], "--workers: got 0; allowed: an integer from 1 to "),
+    (["--horizon", "0"], "--horizon: got 0; allowed: a month from 1 to 10"),
+    (["--horizon", "11"], "--horizon: got 11; allowed: a month from 1 to 10"),
+    (["--discount", "-0.1"], "--discount: got -0.1; allowed: an annual rate from 0 to 1"),
 ])
 def test_command_bad_input_exit_2(tmp_path, capsys, args, fragment):
     base = small(tmp_path, "base")
@@ -577,22 +689,20 @@ def test_command_bad_scenario_exit_2(tmp_path, capsys):
 
 
 def test_report_words_for_each_cost_case():
-    from sim.studies.costeff import cost_effectiveness
-    from sim.studies.report import _cost_text
+    from sim.studies.costeff import classify
+    from sim.studies.report import cost_text
 
     gain = np.array([10.0, 12.0, 11.0, 9.0, 10.0])
     cases = {
-        "cost": (np.array([100.0, 130.0, 105.0, 95.0, 101.0]), gain, "per extra job (95% CI ["),
-        "dominates": (-np.ones(5), gain, "dominates: more jobs at no extra public cost"),
-        "dominated": (np.ones(5), -gain, "dominated: fewer jobs at no saving"),
+        "cost": (np.array([100.0, 130.0, 105.0, 95.0, 101.0]), gain,
+                 "thousand USD per extra job (95% CI ["),
+        "dominates": (-np.ones(5), gain, "dominates: more at no extra public cost (per job)"),
+        "dominated": (np.ones(5), -gain, "dominated: fewer at no saving (per job)"),
         "none": (np.ones(5), np.array([1.0, -1.0, 2.0, -2.0, 0.0]),
-                 "no significant gain in jobs: no cost per job"),
+                 "no significant gain: no cost per job"),
     }
     for cost, jobs, words in cases.values():
-        row = pd.Series(cost_effectiveness(cost, jobs, jobs))
-        cls, text = _cost_text(row, "job", "thousand USD")
+        row = pd.Series({**classify(cost, jobs), "unit": "job"})
+        _, text = cost_text(row, "thousand USD")
         assert words in text
         assert "-" not in text.split("(")[0]  # no negative cost printed as a cost
-    _, firm = _cost_text(pd.Series(cost_effectiveness(*cases["none"][:2], cases["none"][1])),
-                         "firm", "")
-    assert firm == "no significant gain in firms kept: no cost per firm kept"

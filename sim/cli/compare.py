@@ -19,8 +19,10 @@ def register(sub) -> None:
         "(start the same command again after an interruption), on local workers or a Dask "
         "cluster, and queryable with `clustersim results DIR`. Writes summary.csv (means, "
         "95%% confidence intervals, paired differences from BASE), costs.csv (cost per extra "
-        "job and per firm kept), ranking.csv, figures and a self-contained report.html that "
-        "opens with a decision summary.")
+        "job, per firm kept and per unit of purpose, every funded policy), incremental.csv "
+        "(what a dearer grant buys over a cheaper one), shocks.csv, ranking.csv, "
+        "effects_over_time.csv, figures and a self-contained report.html that opens with a "
+        "decision summary.")
     p.add_argument("base", type=Path, metavar="BASE.toml", help="the reference scenario")
     p.add_argument("alternatives", type=Path, nargs="+", metavar="ALT.toml",
                    help="scenarios compared with BASE")
@@ -39,6 +41,16 @@ def register(sub) -> None:
                    help="months (default: the scenarios' own, which must agree)")
     p.add_argument("--seed", type=int, default=0, help="root seed of the replicates (default 0)")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--horizon", type=int, default=None, metavar="MONTHS",
+                   help="measure effects and costs in this month (default: the run's end)")
+    p.add_argument("--discount", type=float, default=None, metavar="RATE",
+                   help="annual discount rate, e.g. 0.05: costs per unit become present values "
+                   "of the monthly spending and outcome streams up to --horizon (jobs in "
+                   "discounted job-years); default: no discounting")
+    p.add_argument("--why", action="store_true",
+                   help="say what carries each significant effect: rerun it with one mechanism "
+                   "at a time at its textbook limit (7 more comparisons of the scenarios "
+                   "concerned, in OUT/why/, resumable)")
     add_run_arguments(p)
     p.set_defaults(func=main)
 
@@ -91,7 +103,8 @@ def _main(args: argparse.Namespace) -> int:
                   steps=args.steps, seed=args.seed, workers=args.workers,
                   scheduler=args.scheduler, overrides=parse_set(args.sets), force=args.force,
                   progress=not args.no_progress, target=args.target, width=args.width,
-                  max_reps=args.max_reps)
+                  max_reps=args.max_reps, horizon=args.horizon, discount=args.discount,
+                  explain_effects=args.why)
     comp = res.comparison
     done = (f"{res.ran} runs now, {res.already} already done" if res.already
             else f"{res.ran} runs")

@@ -70,6 +70,7 @@ TOP_KEYS: dict[str, str] = {
 META_FIELDS: dict[str, dataclasses.Field] = {
     "name": _p("", doc="short name used in reports and tables (default: the file's stem); "
                "not inherited through `extends`"),
+    "title": _p("", doc="title labelling it in reports (default: its name); not inherited"),
     "description": _p("", doc="what the scenario represents; not inherited through `extends`"),
     "sources": _p((), doc="where its figures come from (array of strings)"),
     "currency": _p("", doc="the money unit of the scenario's figures, e.g. 'thousand USD'"),
@@ -120,7 +121,7 @@ FIRM_FIELDS: dict[str, dataclasses.Field] = {
 _REQUIRED = {"regions": ("name", "x", "y"), "sectors": ("name", "input"),
              "firms": ("region", "sector", "count")}
 _ARRAY_FIELDS = {"regions": REGION_FIELDS, "sectors": SECTOR_FIELDS, "firms": FIRM_FIELDS}
-_NOT_INHERITED = ("name", "description")
+_NOT_INHERITED = ("name", "title", "description")
 _SET_SOURCE = "--set"
 #: Longest ``extends`` chain: a file and at most this many ancestors.
 MAX_EXTENDS = 32
@@ -515,6 +516,7 @@ def _build(data, origins, path, files, text) -> Scenario:
             meta[key] = f.default
     if not meta["name"]:
         meta["name"] = Path(path).stem if path is not None else "scenario"
+    meta = {k: v for k, v in meta.items() if k != "title" or v}  # unset: not in the hash
     meta["sources"] = list(meta["sources"])
     meta["files"] = tuple(files)
     # parameters

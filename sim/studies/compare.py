@@ -22,6 +22,7 @@ is reached.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.core.errors import InputError
 from sim.core.fields import names as _quoted
@@ -40,13 +42,21 @@ from sim.io.provenance import git_commit, provenance
 from sim.io.scenario import load_scenario
 from sim.measure import outputs
 from sim.measure.outputs import final_names
-from sim.studies import report
-from sim.studies.costeff import cost_effectiveness
+from sim.studies import contrasts, report, why
+from sim.studies.costeff import (
+    cost_rows,
+    cost_units,
+    measure_text,
+    measured_unit,
+    unit_scales,
+)
 from sim.studies.paired import (
     FIGURE_OUTCOMES,
     LEVEL,
     OUTCOMES,
     SERIES_KEPT,
+    effects_over_time,
+    measured,
     paired_difference,
     t_interval,
 )
@@ -64,11 +74,18 @@ __all__ = [
     "paired_difference",
     "summarise",
     "public_costs",
+    "incremental_costs",
+    "shock_effects",
+    "at_horizon",
+    "headline_outcomes",
+    "Analysis",
+    "analyse",
     "ranking",
     "load_comparison",
     "write_comparison",
     "apply_overrides",
     "compare",
+    "explain",
 ]
 
 #: Replicates ``--reps auto`` starts with, and its default cap.
@@ -120,8 +137,10 @@ class Comparison:
 # -- summaries ------------------------------------------------------------------------------------
 def summarise(comp: Comparison, outcomes: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Per scenario and outcome: mean, sd, 95% CI; for non-base scenarios the paired difference
-    from the base with its 95% CI and p-value. One row per (scenario, outcome). ``outcomes``
-    default: :data:`OUTCOMES` and the by-sector and by-town breakdowns in the runs."""
+    from the base with its 95% CI, p-value and ``diff_q``, the p-value adjusted for testing
+    all of the alternative's outcomes at once (Benjamini-Hochberg, false discovery rate). One
+    row per (scenario, outcome). ``outcomes`` default: :data:`OUTCOMES`, the purpose outcomes
+    and the by-sector and by-town breakdowns in the runs."""
     if outcomes is None:
         outcomes = outcomes_of(comp)
     runs = comp.runs
@@ -145,6 +164,11 @@ def summarise(comp: Comparison, outcomes: tuple[str, ...] | None = None) -> pd.D
     df = pd.DataFrame(rows)
     df.insert(2, "base", comp.base)
     df["level"] = LEVEL
+    df["diff_q"] = float("nan")
+    for label in comp.labels[1:]:  # Benjamini-Hochberg over each alternative's outcomes
+        mine = (df["scenario"] == label) & np.isfinite(df["diff_p"])
+        if mine.any():
+            df.loc[mine, "diff_q"] = stats.false_discovery_control(df.loc[mine, "diff_p"])
     return df
 
 
@@ -153,7 +177,9 @@ def outcomes_of(comp: Comparison) -> tuple[str, ...]:
     extra = [c for c in comp.runs.columns
              if c.startswith(("employment_sector_", "firms_sector_", "employment_town_",
                               "firms_town_"))]
-    return (*OUTCOMES, *extra)
+    purpose = [name for name, _ in cost_units(comp)
+               if name in comp.runs and name not in OUTCOMES]
+    return (*OUTCOMES, *purpose, *extra)
 
 
 def _paired_columns(comp: Comparison, label: str, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -164,23 +190,187 @@ def _paired_columns(comp: Comparison, label: str, column: str) -> tuple[np.ndarr
     return a.to_numpy(dtype=np.float64), b.to_numpy(dtype=np.float64)
 
 
-def public_costs(comp: Comparison) -> pd.DataFrame:
-    """Extra public spending per extra job and per extra firm in business, against the base.
+def public_costs(comp: Comparison, units=None, horizon: int | None = None,
+                 discount: float | None = None) -> pd.DataFrame:
+    """Extra public spending per extra unit of each outcome, every funded alternative against
+    the base: one row per (alternative, outcome), as :func:`sim.studies.costeff.cost_rows`.
 
-    For each non-base scenario, from the paired differences replicate by replicate (the base
-    with the same seed is the counterfactual): the extra public spending with its t interval,
-    and for jobs (employment at the end) and firms (in business at the end) what
-    :func:`sim.studies.costeff.classify` says: a cost per unit with its Fieller interval only when
-    the gain is significant, "dominates"/"dominated" where the signs make a ratio meaningless.
+    ``units``: (outcome, unit label) pairs, default :func:`sim.studies.costeff.cost_units`
+    (jobs, firms in business, then the scenarios' purpose outcomes). An alternative that is a
+    shock to another scenario (:func:`sim.studies.contrasts.shocks_of`) is not a funded policy
+    and is left out (:func:`shock_effects` reports it). For each outcome what
+    :func:`sim.studies.costeff.classify` says: a cost per unit with its Fieller interval only
+    when the gain is significant, "dominates"/"dominated" where the signs make a ratio
+    meaningless, "no significant gain" otherwise.
     """
+    units = cost_units(comp) if units is None else list(units)
+    shocks = contrasts.shocks_of(comp.labels, comp.scenarios) if comp.scenarios else {}
+    rows = [row for label in comp.labels[1:] if label not in shocks
+            for row in cost_rows(comp, label, comp.base, units, horizon, discount)]
+    return _cost_frame(rows)
+
+
+def incremental_costs(comp: Comparison, units=None, horizon: int | None = None,
+                      discount: float | None = None) -> pd.DataFrame:
+    """What the dearer of two scenarios that differ only in funding buys over the other
+    (:func:`sim.studies.contrasts.funding_pairs`): the paired difference of their public
+    spending and of each outcome, replicate by replicate, and the incremental cost per unit,
+    as :func:`public_costs` (``against`` is the cheaper one), with a ``change`` column naming
+    the funding fields that differ."""
+    units = cost_units(comp) if units is None else list(units)
     rows = []
-    for label in comp.labels[1:]:
-        pub_a, pub_b = _paired_columns(comp, label, "public_spending_total")
-        emp_a, emp_b = _paired_columns(comp, label, "employment")
-        fir_a, fir_b = _paired_columns(comp, label, "firms")
-        res = cost_effectiveness(pub_a - pub_b, emp_a - emp_b, fir_a - fir_b, LEVEL)
-        rows.append({"scenario": label, "base": comp.base, **res})
-    return pd.DataFrame(rows)
+    pairs = contrasts.funding_pairs(comp.labels, comp.scenarios) if comp.scenarios else []
+    for a, b, changed in pairs:
+        spend = measured(comp, "public_spending_total", horizon, discount)
+        if spend is not None and a in spend and b in spend \
+                and spend[a].mean() < spend[b].mean():
+            a, b = b, a
+            changed = [(n, f, y, x) for n, f, x, y in changed]
+        change = "; ".join(f"{n}.{f} {_value(y)} \u2192 {_value(x)}"
+                           for n, f, x, y in changed)
+        rows += [{**row, "change": change}
+                 for row in cost_rows(comp, a, b, units, horizon, discount)]
+    return _cost_frame(rows)
+
+
+def _value(v: Any) -> str:
+    """A field's value as a scenario file writes it (0.7, not 0.700)."""
+    return f"{v:,g}" if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+
+def _cost_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    if rows:
+        return pd.DataFrame(rows)
+    return pd.DataFrame(columns=["scenario", "against", "outcome", "unit", "measure",
+                                 "d_public", "status", "gain", "ratio"])
+
+
+def shock_effects(comp: Comparison, horizon: int | None = None,
+                  discount: float | None = None) -> pd.DataFrame:
+    """For each alternative that is a shock to another scenario: the paired difference from
+    that scenario of public spending and of each cost outcome (jobs, firms, purpose), one row
+    per (alternative, outcome): ``scenario``, ``against``, ``shocks``, ``outcome``, ``mean``,
+    ``ci_low``, ``ci_high``, ``p``, ``n``."""
+    shocks = contrasts.shocks_of(comp.labels, comp.scenarios) if comp.scenarios else {}
+    units = [("public_spending_total", "money"), *cost_units(comp)]
+    scales = unit_scales(comp)
+    rows = []
+    for label, (ref, which) in shocks.items():
+        for name, unit in units:
+            values = measured(comp, name, horizon, discount)
+            if values is None or label not in values or ref not in values:
+                continue
+            d = paired_difference(values[label] * scales.get(name, 1.0),
+                                  values[ref] * scales.get(name, 1.0))
+            rows.append({"scenario": label, "against": ref, "shocks": ", ".join(which),
+                         "outcome": name, "unit": measured_unit(unit, name, discount), **d})
+    return pd.DataFrame(rows, columns=["scenario", "against", "shocks", "outcome", "unit", "n",
+                                       "mean", "sd", "ci_low", "ci_high", "p"])
+
+
+def at_horizon(comp: Comparison, horizon: int | None) -> Comparison:
+    """The comparison as seen in month ``horizon``: every outcome with a monthly series takes
+    its value in that month, outcomes recorded only at the end are left out. The comparison
+    itself when ``horizon`` is None or the end."""
+    if horizon is None or horizon >= comp.steps:
+        return comp
+    s = comp.series[comp.series["step"] == horizon]
+    keep = [c for c in s.columns if c not in ("run_id", "point", "step")]
+    runs = s[keep].merge(comp.runs[["scenario", "replicate", "seed"]],
+                         on=["scenario", "replicate"], how="left")
+    return dataclasses.replace(comp, runs=runs.reset_index(drop=True))
+
+
+def headline_outcomes(comp: Comparison) -> list[str]:
+    """The outcomes drawn over time: :data:`FIGURE_OUTCOMES`, the target and the purpose
+    outcomes that have a monthly series."""
+    names = [*FIGURE_OUTCOMES, comp.target, *(n for n, _ in cost_units(comp))]
+    return [n for n in dict.fromkeys(names) if n in comp.series]
+
+
+@dataclass
+class Analysis:
+    """Everything the report shows, computed from a comparison."""
+
+    summary: pd.DataFrame
+    costs: pd.DataFrame
+    incremental: pd.DataFrame
+    shocks: pd.DataFrame
+    rank: pd.DataFrame
+    over_time: pd.DataFrame
+    horizon: int | None = None
+    discount: float | None = None
+    measure: str = ""
+    run: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] = field(default_factory=dict)
+    #: Displacement terms (:func:`sim.studies.why.displacement`) and, with ``--why``, the
+    #: effects with one mechanism at a time at its limit (:func:`explain`).
+    displacement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mechanisms: pd.DataFrame | None = None
+    why_lines: list[str] = field(default_factory=list)
+    why_html: str = ""
+
+
+def analyse(comp: Comparison, horizon: int | None = None,
+            discount: float | None = None) -> Analysis:
+    """The summary, cost tables, shocks, ranking and effects over time of ``comp``, with
+    effects and costs measured in month ``horizon`` (default the end) or, with ``discount``,
+    as discounted sums up to it (:func:`sim.studies.paired.measured`)."""
+    check_measure(horizon, discount, comp.steps)
+    seen = at_horizon(comp, horizon)
+    summary = summarise(seen)
+    shocks = shock_effects(comp, horizon, discount)
+    skip = set(shocks["scenario"])
+    disp = why.displacement(comp, [lab for lab in comp.labels[1:] if lab not in skip])
+    pairs = why.pairs_to_explain(seen, summary, skip=skip)
+    return Analysis(summary=summary, costs=public_costs(comp, None, horizon, discount),
+                    incremental=incremental_costs(comp, None, horizon, discount),
+                    shocks=shocks, rank=ranking(seen),
+                    over_time=effects_over_time(comp, headline_outcomes(comp)),
+                    horizon=horizon, discount=discount,
+                    measure=measure_text(horizon, discount, comp.steps), displacement=disp,
+                    why_lines=why.why_lines(comp, None, disp, pairs),
+                    why_html=why.why_html(None, disp, ran=False))
+
+
+def explain(comp: Comparison, paths, out: str | Path, *, workers: int | None = None,
+            scheduler: str | None = None, progress: bool = True,
+            limits: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """``--why``: the comparison's significant effects (:func:`sim.studies.why.pairs_to_explain`)
+    rerun with one mechanism at a time at its textbook limit (:data:`sim.studies.why.LIMITS`):
+    the base and the alternatives concerned, the same replicates, seeds and ``--set``
+    overrides, each limit a comparison of its own in ``out/why/NAME`` on the sweep runner
+    (resumable like any comparison). Returns :func:`sim.studies.why.mechanism_effects`."""
+    limits = why.LIMITS if limits is None else limits
+    shocks = contrasts.shocks_of(comp.labels, comp.scenarios) if comp.scenarios else {}
+    pairs = why.pairs_to_explain(comp, summarise(comp), skip=shocks)
+    if not pairs:
+        return why.mechanism_effects(comp, {}, [])
+    wanted = {label for label, _ in pairs}
+    chosen = [p for p, label in zip(paths, comp.labels, strict=True)
+              if label == comp.base or label in wanted]
+    variants = {}
+    for name, overrides in limits.items():
+        exp = comparison_of(chosen, reps=comp.reps, steps=comp.steps, seed=comp.seed,
+                            overrides={**comp.overrides, **overrides}, prefix=f"why, {name}: ",
+                            titles=True)
+        folder = Path(out) / "why" / name.replace(" ", "_")
+        SweepStore(folder).make_room(exp, True, "comparison")  # derived: replaced if stale
+        run_sweep(exp, folder, workers=workers, scheduler=scheduler, progress=progress)
+        variants[name] = load_comparison(folder)
+    return why.mechanism_effects(comp, variants, pairs)
+
+
+def check_measure(horizon: int | None, discount: float | None, steps: int) -> None:
+    """Refuse a ``--horizon`` outside the run or a ``--discount`` outside [0, 1]."""
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int)
+                                or not 1 <= horizon <= steps):
+        raise InputError("--horizon", "", f"got {horizon}; allowed: a month from 1 to {steps} "
+                         "(the run's length)")
+    if discount is not None and not (isinstance(discount, int | float)
+                                     and 0.0 <= discount <= 1.0):
+        raise InputError("--discount", "", f"got {discount}; allowed: an annual rate from 0 "
+                         "to 1 (e.g. 0.05 for 5% a year)")
 
 
 def ranking(comp: Comparison, target: str | None = None, n_boot: int = 2000) -> pd.DataFrame:
@@ -230,12 +420,15 @@ def ranking(comp: Comparison, target: str | None = None, n_boot: int = 2000) -> 
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
-def _unique_labels(scenarios) -> list[str]:
+def _unique_labels(scenarios, titles: bool = False) -> list[str]:
+    """Each scenario's name (with ``titles``, its own title, or its name when it has none),
+    made unique with ``#2``..."""
     labels: list[str] = []
     for sc in scenarios:
-        label, k = sc.name, 2
+        own = (sc.meta.get("title") if titles else None) or sc.name
+        label, k = own, 2
         while label in labels:
-            label, k = f"{sc.name}#{k}", k + 1
+            label, k = f"{own}#{k}", k + 1
         labels.append(label)
     return labels
 
@@ -257,11 +450,13 @@ def split_overrides(scenarios, overrides: dict[str, Any]) -> list[dict[str, Any]
 
 def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
                   overrides: dict[str, Any] | None = None, rule: dict[str, Any] | None = None,
-                  futures=(), uncertain=(), prefix: str = "", series=SERIES_KEPT):
+                  futures=(), uncertain=(), prefix: str = "", series=SERIES_KEPT,
+                  titles: bool = False):
     """Load and check the scenarios of a comparison; returns its experiment, one
     :class:`~sim.studies.sweep.experiment.Policy` per scenario
     (:func:`sim.studies.sweep.experiment.comparison_experiment`; ``futures`` and ``uncertain``
-    make it a robustness study, named ``prefix`` and the labels). Writes nothing, builds no
+    make it a robustness study, named ``prefix`` and the labels; with ``titles`` the labels
+    are the scenarios' titles, as a comparison's report shows them). Writes nothing, builds no
     model."""
     scenarios = [load_scenario(p) for p in paths]
     if len(scenarios) < 2:
@@ -280,7 +475,7 @@ def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
         raise InputError("--steps", "", f"got {steps}; allowed: an integer >= 1")
     check_design(len(scenarios) * reps * max(1, len(futures)), steps, len(series),
                  source="--reps", held=bool(series))  # sim.io.limits: before it is built
-    labels = _unique_labels(scenarios)
+    labels = _unique_labels(scenarios, titles)
     policies = [Policy(label=lab, path=str(Path(sc.path).resolve()), hash=sc.hash,
                        overrides=o, final=final_names(sc.world))
                 for lab, sc, o in zip(labels, scenarios, own, strict=True)]
@@ -339,44 +534,59 @@ def load_comparison(out: str | Path, replicates: int | None = None) -> Compariso
                       rule=dict(design.get("replicates_rule") or {}))
 
 
-def write_comparison(comp: Comparison, out: str | Path) -> Path:
-    """Write the analysis of a comparison into its sweep directory ``out``; returns the path
-    of ``report.html``.
+def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = None,
+                     discount: float | None = None,
+                     mechanisms: pd.DataFrame | None = None) -> Path:
+    """Write the analysis of a comparison (:func:`analyse`) into its sweep directory ``out``;
+    returns the path of ``report.html``.
 
     Files: ``summary.csv`` (per scenario and outcome: mean, sd, CI, paired difference from the
-    base with CI and p), ``costs.csv`` (cost per extra job and per firm kept),
-    ``ranking.csv``, ``figures/*.png`` (effects over time), ``comparison.json`` (provenance
-    and the decision summary) and ``report.html`` (self-contained), each written to a
-    temporary name and moved into place; the runs themselves are the sweep's
-    (``runs.parquet``, ``series/``, ``design.parquet``), queryable with ``clustersim results``.
+    base with CI, p and the multiplicity-adjusted q), ``costs.csv`` (cost per extra unit of
+    each outcome, every funded alternative against the base), ``incremental.csv`` (what the
+    dearer of two alternatives that differ only in funding buys over the cheaper),
+    ``shocks.csv`` (alternatives that are a shock to another scenario), ``ranking.csv``,
+    ``effects_over_time.csv`` and ``figures/*.png`` (paired effects month by month),
+    ``comparison.json`` (provenance and the decision summary) and ``report.html``
+    (self-contained), each written to a temporary name and moved into place; the runs
+    themselves are the sweep's (``runs.parquet``, ``series/``, ``design.parquet``), queryable
+    with ``clustersim results``.
     """
     out = Path(out)
-    summary = summarise(comp)
-    costs = public_costs(comp)
-    rank = ranking(comp)
+    an = analyse(comp, horizon, discount)
+    if mechanisms is not None:
+        an.mechanisms = mechanisms
+        an.why_lines = why.why_lines(comp, mechanisms, an.displacement)
+        an.why_html = why.why_html(mechanisms, an.displacement, ran=True)
     prov = provenance(steps=comp.steps, overrides=comp.overrides,
                       wall_time_s=comp.wall_time_s)
     scen = [{"label": lab, "name": getattr(sc, "name", lab),
-             "file": str(getattr(sc, "path", "") or ""), "hash": getattr(sc, "hash", None)}
+             "file": report.shown_path(getattr(sc, "path", None)),
+             "hash": getattr(sc, "hash", None)}
             for lab, sc in zip(comp.labels, comp.scenarios, strict=True)]
-    run = {**prov, "seed": comp.seed, "reps": comp.reps, "base": comp.base,
-           "seeds": comp.seeds, "scenarios": scen,
-           "scenario_hash": {s["label"]: s["hash"] for s in scen},
-           "workers": comp.workers, "mode": comp.mode, "level": LEVEL, "target": comp.target,
-           "replicates_rule": comp.rule,
-           "seeding": "common random numbers: replicate r of every scenario uses the same "
-                      "seed (sim.studies.sweep.experiment.run_seed, seeding 'common')"}
-    decision = report.decision_summary(comp, summary, costs, rank)
-    run["decision"] = decision
-    atomic_write(out / "summary.csv", summary.to_csv(index=False))
-    atomic_write(out / "costs.csv", costs.to_csv(index=False))
-    atomic_write(out / "ranking.csv", rank.to_csv(index=False))
-    figures = report.effect_figures(comp, FIGURE_OUTCOMES)
+    an.run = {**prov, "seed": comp.seed, "reps": comp.reps, "base": comp.base,
+              "seeds": comp.seeds, "scenarios": scen,
+              "scenario_hash": {s["label"]: s["hash"] for s in scen},
+              "workers": comp.workers, "mode": comp.mode, "level": LEVEL,
+              "target": comp.target, "replicates_rule": comp.rule,
+              "horizon": horizon or comp.steps, "discount": discount,
+              "measure": an.measure,
+              "seeding": "common random numbers: replicate r of every scenario uses the same "
+                         "seed (sim.studies.sweep.experiment.run_seed, seeding 'common')"}
+    an.decision = report.decision_summary(comp, an)
+    an.run["decision"] = an.decision
+    if mechanisms is not None:
+        atomic_write(out / "why.csv", mechanisms.to_csv(index=False))
+    for name, frame in (("summary", an.summary), ("costs", an.costs), ("why_displacement",
+                                                                        an.displacement),
+                        ("incremental", an.incremental), ("shocks", an.shocks),
+                        ("ranking", an.rank), ("effects_over_time", an.over_time)):
+        atomic_write(out / f"{name}.csv", frame.to_csv(index=False))
+    figures = report.effect_figures(comp, headline_outcomes(comp), horizon)
     (out / "figures").mkdir(exist_ok=True)
     for name, png in figures.items():
         atomic_write(out / "figures" / f"{name}.png", png)
-    html = report.render_html(comp, summary, costs, figures, run, rank, decision)
-    atomic_write(out / "comparison.json", json.dumps(run, indent=2, default=str) + "\n")
+    html = report.render_html(comp, an, figures)
+    atomic_write(out / "comparison.json", json.dumps(an.run, indent=2, default=str) + "\n")
     atomic_write(out / "report.html", html)
     return out / "report.html"
 
@@ -413,7 +623,8 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
             seed: int = 0, workers: int | None = None, scheduler: str | None = None,
             overrides: dict[str, Any] | None = None, force: bool = False,
             progress: bool = True, target: str = "employment", width: float | None = None,
-            max_reps: int = AUTO_CAP) -> CompareResult:
+            max_reps: int = AUTO_CAP, horizon: int | None = None,
+            discount: float | None = None, explain_effects: bool = False) -> CompareResult:
     """Load, run (or resume) and report a comparison: what ``clustersim compare`` does.
 
     Parameters
@@ -431,11 +642,19 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
         As for :func:`sim.studies.sweep.runner.run_sweep`.
     target : str
         The outcome the ranking, the decision summary and ``--reps auto`` are about.
+    horizon, discount
+        Effects and costs measured in month ``horizon`` (default the end) or, with an annual
+        ``discount`` rate, as discounted sums of the monthly streams up to it
+        (:func:`sim.studies.paired.measured`).
+    explain_effects : bool
+        ``--why``: rerun the significant effects with one mechanism at a time at its limit
+        (:func:`explain`), and say in the report what carries each.
     """
     auto = reps == "auto"
     rule = _replicates_rule(reps, workers, target, width, max_reps)
     exp = comparison_of(paths, reps=max_reps if auto else reps, steps=steps, seed=seed,
-                        overrides=overrides, rule=rule)
+                        overrides=overrides, rule=rule, titles=True)
+    check_measure(horizon, discount, exp.steps)
     out = Path(out)
     SweepStore(out).make_room(exp, force, "comparison")
 
@@ -463,7 +682,9 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     comp.mode = summary.mode
     comp.workers = workers or 0
     comp.wall_time_s = totals["wall"]
-    report = write_comparison(comp, out)
+    mechanisms = (explain(comp, paths, out, workers=workers, scheduler=scheduler,
+                          progress=progress) if explain_effects else None)
+    report = write_comparison(comp, out, horizon, discount, mechanisms)
     return CompareResult(report=report, comparison=comp, ran=totals["ran"],
                          already=totals["already"], failed=totals["failed"],
                          lost=totals["lost"], mode=summary.mode)

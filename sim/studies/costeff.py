@@ -41,7 +41,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["STATUSES", "fieller_interval", "classify", "cost_effectiveness"]
+from sim.measure import outputs
+from sim.studies.paired import LEVEL, measured
+
+__all__ = ["STATUSES", "fieller_interval", "classify", "cost_effectiveness", "DEFAULT_UNITS",
+           "cost_units", "unit_scales", "cost_rows", "measure_text", "measured_unit"]
 
 COST_PER_UNIT = "cost per unit"
 DOMINATES = "dominates"
@@ -153,3 +157,95 @@ def cost_effectiveness(cost, jobs, firms, level: float = 0.95) -> dict[str, Any]
         res = classify(cost, gain, level)
         out.update({f"{name}_{k}": v for k, v in res.items()})
     return out
+
+
+# -- cost tables of a comparison -----------------------------------------------------------------
+#: Outcomes a cost per unit is given for, by default: (outcome, unit label).
+DEFAULT_UNITS: tuple[tuple[str, str], ...] = (("employment", "job"),
+                                              ("firms", "firm in business"))
+
+
+def cost_units(comp) -> list[tuple[str, str]]:
+    """The (outcome, unit) pairs a comparison's cost table is about: jobs and firms, then the
+    purpose outcomes its scenarios declare (:func:`sim.measure.outputs.purpose_outcomes`), each
+    once, in order. A purpose outcome is recorded in the model's units; :func:`unit_scales`
+    gives the factor to its unit (tonnes, litres)."""
+    units = dict(DEFAULT_UNITS)
+    for sc in comp.scenarios or ():
+        if sc is not None:
+            for p in outputs.purpose_outcomes(sc):
+                units.setdefault(p.name, p.unit)
+    return list(units.items())
+
+
+def unit_scales(comp) -> dict[str, float]:
+    """Per purpose outcome of a comparison's scenarios, the factor from the model's units to the
+    unit :func:`cost_units` names (``PurposeOutcome.scale``); outcomes not listed take 1."""
+    scales: dict[str, float] = {}
+    for sc in comp.scenarios or ():
+        if sc is not None:
+            for p in outputs.purpose_outcomes(sc):
+                scales.setdefault(p.name, p.scale)
+    return scales
+
+
+def measured_unit(unit: str, outcome: str, discount: float | None) -> str:
+    """The unit of ``outcome`` as :func:`sim.studies.paired.measured` measures it: a level
+    summed with a discount is counted in years of it (``job`` -> ``job-year``, ``firm in
+    business`` -> ``firm-year in business``)."""
+    if discount is None or outcome.endswith("_total"):
+        return unit
+    first, _, rest = unit.partition(" ")
+    return f"{first}-year" + (f" {rest}" if rest else "")
+
+
+def measure_text(horizon: int | None, discount: float | None, steps: int) -> str:
+    """How effects and costs are measured, in words."""
+    month = steps if horizon is None else min(horizon, steps)
+    if discount is None:
+        return f"at month {month:,}"
+    return (f"as discounted sums over months 1 to {month:,} at {discount:.1%} a year "
+            "(levels in years, e.g. job-years)")
+
+
+def cost_rows(comp, label: str, against: str, units, horizon: int | None = None,
+              discount: float | None = None, level: float = LEVEL) -> list[dict[str, Any]]:
+    """The cost of ``label`` per unit of each outcome in ``units`` against ``against``, from
+    paired replicates (the same seed in both) measured as
+    :func:`sim.studies.paired.measured` says.
+
+    One dict per (outcome, unit): ``scenario``, ``against``, ``outcome``, ``unit`` (``-year``
+    added when discounted levels are summed), ``measure``, the extra public spending
+    ``d_public`` with its t interval, and the fields of :func:`classify`. An outcome that
+    cannot be measured so (no monthly series for a horizon) is left out.
+    """
+    spend = measured(comp, "public_spending_total", horizon, discount)
+    if spend is None or label not in spend or against not in spend:
+        return []
+    c = (spend[label] - spend[against]).dropna()
+    pub = _spending(c.to_numpy(dtype=np.float64), level)
+    text = measure_text(horizon, discount, comp.steps)
+    scales = unit_scales(comp)
+    rows = []
+    for outcome, unit in units:
+        values = measured(comp, outcome, horizon, discount)
+        if values is None or label not in values or against not in values:
+            continue
+        gain = (values[label] - values[against]).reindex(c.index) * scales.get(outcome, 1.0)
+        res = classify(c.to_numpy(dtype=np.float64), gain.to_numpy(dtype=np.float64), level)
+        rows.append({"scenario": label, "against": against, "outcome": outcome,
+                     "unit": measured_unit(unit, outcome, discount),
+                     "measure": text, **pub, **res})
+    return rows
+
+
+def _spending(c: np.ndarray, level: float) -> dict[str, float]:
+    """Mean extra public spending with its t interval (the mean itself when it never
+    varies)."""
+    c = c[np.isfinite(c)]
+    mean = float(c.mean()) if c.size else float("nan")
+    if c.size >= 2 and c.std(ddof=1) > 0:
+        _, lo, hi = _gain_interval(c, level)
+    else:
+        lo = hi = mean if c.size >= 2 else float("nan")
+    return {"d_public": mean, "d_public_ci_low": lo, "d_public_ci_high": hi}

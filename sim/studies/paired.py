@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 __all__ = ["OUTCOMES", "FIGURE_OUTCOMES", "SERIES_KEPT", "LEVEL", "t_interval",
-           "paired_difference", "effect_over_time"]
+           "paired_difference", "effect_over_time", "effects_over_time", "measured",
+           "discount_factors", "MONTHS_PER_YEAR"]
 
 #: Final outcomes summarised by default (with the by-sector and by-town breakdowns).
 OUTCOMES: tuple[str, ...] = (
@@ -35,6 +37,7 @@ SERIES_KEPT: tuple[str, ...] = tuple(dict.fromkeys((
     "entries", "exits")))
 #: The confidence level of every interval.
 LEVEL = 0.95
+MONTHS_PER_YEAR = 12
 
 # -- statistics -----------------------------------------------------------------------------------
 def t_interval(values, level: float = LEVEL) -> dict[str, float]:
@@ -101,3 +104,70 @@ def effect_over_time(comp, label: str, column: str, level: float = LEVEL):
         tq = stats.t.ppf(0.5 + level / 2.0, np.maximum(n - 1, 1))
         half = np.where(n >= 2, tq * np.nan_to_num(sd) / np.sqrt(np.maximum(n, 1)), 0.0)
     return wide.index.to_numpy(), mean, mean - half, mean + half
+
+
+def effects_over_time(comp, names, level: float = LEVEL) -> pd.DataFrame:
+    """:func:`effect_over_time` of every alternative for each of ``names`` that has a monthly
+    series, as one long table: ``scenario``, ``base``, ``outcome``, ``step``, ``mean``,
+    ``ci_low``, ``ci_high``."""
+    frames = []
+    for column in names:
+        for label in comp.labels[1:]:
+            res = effect_over_time(comp, label, column, level)
+            if res is None:
+                continue
+            steps, mean, lo, hi = res
+            frames.append(pd.DataFrame({"scenario": label, "base": comp.base,
+                                        "outcome": column, "step": steps, "mean": mean,
+                                        "ci_low": lo, "ci_high": hi}))
+    if not frames:
+        return pd.DataFrame(columns=["scenario", "base", "outcome", "step", "mean", "ci_low",
+                                     "ci_high"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def discount_factors(months, rate: float) -> np.ndarray:
+    """``(1 + rate) ** (-month / 12)``: the present value of one unit in month ``month`` at the
+    annual discount ``rate``."""
+    return (1.0 + rate) ** (-np.asarray(months, dtype=np.float64) / MONTHS_PER_YEAR)
+
+
+def measured(comp, column: str, horizon: int | None = None,
+             discount: float | None = None) -> pd.DataFrame | None:
+    """``column`` of every replicate as it is measured for the report: one row per replicate,
+    one column per scenario; None when it cannot be measured so.
+
+    - no ``discount``, no ``horizon`` (or the run's end): the final value;
+    - no ``discount``, a ``horizon`` before the end: the value in month ``horizon`` (outcomes
+      with a monthly series only);
+    - a ``discount`` (an annual rate, 0 for none): the present value of the monthly stream
+      over months 1 to ``horizon`` (default the end), each month ``t`` weighted by
+      ``(1 + discount) ** (-t / 12)``. The stream of a cumulative outcome (its name ends in
+      ``_total``, e.g. public spending) is its monthly increment, so the result is a
+      discounted sum of money; the stream of a level (jobs, firms) is its monthly value,
+      divided by 12, so the result is in discounted years (job-years, firm-years).
+    """
+    end = horizon is None or horizon >= comp.steps
+    if discount is None and end:
+        runs = comp.runs
+        if column not in runs:
+            return None
+        return runs.pivot(index="replicate", columns="scenario", values=column)
+    s = comp.series
+    if column not in s or s.empty:
+        return None
+    wide = s.pivot_table(index="step", columns=["scenario", "replicate"], values=column,
+                         aggfunc="first").sort_index()
+    last = comp.steps if horizon is None else min(horizon, comp.steps)
+    if discount is None:
+        if last not in wide.index:
+            return None
+        row = wide.loc[last]
+        return row.unstack("scenario")
+    if column.endswith("_total"):  # cumulative: its monthly increments
+        stream = wide.diff()
+    else:  # a level: its monthly values, in years
+        stream = wide / MONTHS_PER_YEAR
+    stream = stream.loc[(stream.index >= 1) & (stream.index <= last)]
+    pv = stream.mul(discount_factors(stream.index, discount), axis=0).sum(min_count=1)
+    return pv.unstack("scenario")

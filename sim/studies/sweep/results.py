@@ -60,6 +60,10 @@ def summary_text(out: str | Path) -> str:
     if cols["series"]:
         lines.append("                 series(run_id, point, replicate, step, "
                      + ", ".join(cols["series"]) + ")")
+    lines.append("an undefined outcome (e.g. time_to_first_facility in a run without a "
+                 "facility) is NULL: avg() skips it, count(column) counts the runs that have "
+                 "it; runs_raw" + (" and series_raw keep" if cols["series"] else " keeps")
+                 + " the stored NaN")
     return "\n".join(lines)
 
 

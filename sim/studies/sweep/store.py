@@ -406,6 +406,12 @@ class SweepStore:
     def connect(self):
         """A DuckDB connection with the views ``runs``, ``design`` and (if any) ``series``.
 
+        An outcome that is undefined in a run is stored as NaN (``time_to_first_facility``
+        when no facility formed, a facility's users when there is none); ``runs`` and
+        ``series`` show it as NULL, so ``avg()`` and the other aggregates skip it and
+        ``count(column)`` counts the runs that have it (NaN would make the whole group's
+        average NaN). ``runs_raw`` and ``series_raw`` keep the stored values.
+
         ``runs`` reads ``runs.parquet`` when it is up to date; after a sweep was killed before
         it could consolidate, it reads the per-run files instead (without writing anything).
 
@@ -419,19 +425,32 @@ class SweepStore:
                                      "autoinstall_known_extensions": False,
                                      "autoload_known_extensions": False,
                                      "lock_configuration": True})
-        if self._fresh():
-            con.register("_runs_frame", ds.dataset(self.runs_parquet, format="parquet"))
-        else:
-            con.register("_runs_frame", self._gather())
-        con.execute("create view runs as select * from _runs_frame")
+        runs = (ds.dataset(self.runs_parquet, format="parquet") if self._fresh()
+                else self._gather())
+        con.register("_runs_frame", runs)
+        con.execute("create view runs_raw as select * from _runs_frame")
+        con.execute(f"create view runs as select {_nan_as_null(runs)} from runs_raw")
         con.register("_design_frame", ds.dataset(self.design_parquet, format="parquet"))
         con.execute("create view design as select * from _design_frame")
         files = sorted(str(p) for p in self.series_dir.glob("*.parquet")) \
             if self.series_dir.is_dir() else []
         if files and meta["columns"]["series"]:
-            con.register("_series_frame", ds.dataset(files, format="parquet",
-                                                     schema=series_schema(meta)))
+            series = ds.dataset(files, format="parquet", schema=series_schema(meta))
+            con.register("_series_frame", series)
             # a series file without its run row is left over from a kill: not part of the data
-            con.execute("create view series as select * from _series_frame "
+            con.execute("create view series_raw as select * from _series_frame "
                         "where run_id in (select id from runs)")
+            con.execute(f"create view series as select {_nan_as_null(series)} "
+                        "from series_raw")
         return con
+
+
+def _nan_as_null(table) -> str:
+    """The select list of ``table`` (an Arrow table or dataset) with NaN read as NULL in its
+    floating-point columns."""
+    cols = []
+    for f in table.schema:
+        name = '"' + f.name.replace('"', '""') + '"'
+        cols.append(f"case when isnan({name}) then null else {name} end as {name}"
+                    if pa.types.is_floating(f.type) else name)
+    return ", ".join(cols)
