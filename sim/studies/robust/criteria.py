@@ -134,13 +134,7 @@ def criteria_table(runs: pd.DataFrame, labels: list[str], target: str, *,
              else pd.DataFrame(np.nan, index=means.index, columns=labels))
     versus = {lab: verdicts(reps[lab], reps[ref], way, tolerance) for lab in labels}
 
-    # wins and ties: the policies that do not clearly differ from the best of each future
-    best_label = (means * way).idxmax(axis=1)
-    tied = pd.DataFrame(False, index=means.index, columns=labels)
-    for f, top in best_label.items():
-        for lab in labels:
-            d = verdicts(reps[lab].loc[[f]], reps[top].loc[[f]], way, tolerance)
-            tied.loc[f, lab] = lab == top or d["verdict"].iloc[0] == 0
+    best_label, tied = _ties(reps, means, labels, way, tolerance)
     n_tied = tied.sum(axis=1)
     regret = regret_table(means, way, tied)
     best = best_label.where(n_tied == 1, "tie")
@@ -154,32 +148,15 @@ def criteria_table(runs: pd.DataFrame, labels: list[str], target: str, *,
     no_difference = pd.concat([versus[lab]["verdict"] for lab in labels[1:]], axis=1).eq(0) \
         .all(axis=1)
 
-    rows = []
-    for lab in labels:
-        v = versus[lab]["verdict"]
-        # the mean effect over the futures, with a t interval over them (the futures are a
-        # sample of the uncertainty): money per unit only for a significant gain
-        eff = t_interval(versus[lab]["mean"], LEVEL)
-        effect = eff["mean"]
-        extra = float((costs[lab] - costs[ref]).mean())
-        gain = eff["ci_low"] * way if way > 0 else eff["ci_high"] * way
-        rows.append({
-            "policy": lab, "mean_regret": float(regret[lab].mean()),
-            "p90_regret": float(regret[lab].quantile(0.9)), "max_regret": float(regret[lab].max()),
-            "best_alone": float((best == lab).mean()),
-            "best_tied": float((tied[lab] & (n_tied > 1)).mean()),
-            "beats": float((v > 0).mean()) if lab != ref else np.nan,
-            "no_difference": float((v == 0).mean()) if lab != ref else np.nan,
-            "worse": float((v < 0).mean()) if lab != ref else np.nan,
-            "satisficing": float(satisfies[lab].mean()),
-            "mean_effect": effect if lab != ref else np.nan,
-            "effect_low": eff["ci_low"] if lab != ref else np.nan,
-            "effect_high": eff["ci_high"] if lab != ref else np.nan,
-            "mean_cost": float(costs[lab].mean()),
-            "extra_cost": extra if lab != ref else np.nan,
-            "cost_per_unit": (extra / (effect * way) if lab != ref and gain > 0
-                              and np.isfinite(extra) else np.nan),
-        })
+    rows = [{"policy": lab, "mean_regret": float(regret[lab].mean()),
+             "p90_regret": float(regret[lab].quantile(0.9)),
+             "max_regret": float(regret[lab].max()),
+             "best_alone": float((best == lab).mean()),
+             "best_tied": float((tied[lab] & (n_tied > 1)).mean()),
+             **_against_reference(versus[lab], lab == ref),
+             "satisficing": float(satisfies[lab].mean()),
+             **_money(versus[lab]["mean"], costs[lab], costs[ref], way, lab == ref)}
+            for lab in labels]
     table = pd.DataFrame(rows)
     order = _rank_keys(table, criterion)
     table = table.iloc[order].reset_index(drop=True)
@@ -190,6 +167,48 @@ def criteria_table(runs: pd.DataFrame, labels: list[str], target: str, *,
             "reference": ref, "target": target, "direction": way, "criterion": criterion,
             "tolerance": tolerance, "satisfice": satisfice, "budget": budget,
             "has_cost": has_cost, "reps": int(max(len(t.columns) for t in reps.values()))}
+
+
+def _ties(reps, means: pd.DataFrame, labels: list[str], way: int,
+          tolerance: float) -> tuple[pd.Series, pd.DataFrame]:
+    """Wins and ties: per future, the policy with the best mean, and which policies do not
+    clearly differ from it (:func:`verdicts`; the best itself included)."""
+    best_label = (means * way).idxmax(axis=1)
+    tied = pd.DataFrame(False, index=means.index, columns=labels)
+    for f, top in best_label.items():
+        for lab in labels:
+            d = verdicts(reps[lab].loc[[f]], reps[top].loc[[f]], way, tolerance)
+            tied.loc[f, lab] = lab == top or d["verdict"].iloc[0] == 0
+    return best_label, tied
+
+
+def _against_reference(versus: pd.DataFrame, is_ref: bool) -> dict[str, float]:
+    """Shares of the futures in which a policy beats the reference, does not clearly differ
+    from it, and does worse (NaN for the reference itself)."""
+    if is_ref:
+        return {"beats": np.nan, "no_difference": np.nan, "worse": np.nan}
+    v = versus["verdict"]
+    return {"beats": float((v > 0).mean()), "no_difference": float((v == 0).mean()),
+            "worse": float((v < 0).mean())}
+
+
+def _money(effects: pd.Series, cost: pd.Series, ref_cost: pd.Series, way: int,
+           is_ref: bool) -> dict[str, float]:
+    """The mean effect over the futures with a t interval over them (the futures are a sample
+    of the uncertainty), mean and extra public cost, and money per unit only for a
+    significant gain."""
+    out = {"mean_effect": np.nan, "effect_low": np.nan, "effect_high": np.nan,
+           "mean_cost": float(cost.mean()), "extra_cost": np.nan, "cost_per_unit": np.nan}
+    if is_ref:
+        return out
+    eff = t_interval(effects, LEVEL)
+    extra = float((cost - ref_cost).mean())
+    gain = eff["ci_low"] * way if way > 0 else eff["ci_high"] * way
+    out.update(mean_effect=eff["mean"], effect_low=eff["ci_low"], effect_high=eff["ci_high"],
+               extra_cost=extra)
+    if gain > 0 and np.isfinite(extra):
+        out["cost_per_unit"] = extra / (eff["mean"] * way)
+    return out
 
 
 def _keys(table: pd.DataFrame, criterion: str) -> pd.DataFrame:
@@ -241,67 +260,18 @@ def headline(res: dict[str, Any]) -> list[str]:
     """The summary's sentences, as plain text: the criterion and its choice, the chosen
     policy's record against the reference (wins, no difference, losses), the other criteria's
     choices when they differ, and money."""
-    crit = res["criterion"]
-    t = res["table"].set_index("policy")
-    ref, target = res["reference"], res["target"]
-    label = name_of(target)
-    n = len(res["means"])
-    top = leaders(res, crit)
-    out = []
+    ref = res["reference"]
     if len(res["table"]) < 2:
         return [f"There is no policy besides {ref} to rank."]
-    what = {"regret": "least maximum regret", "satisficing": "highest satisficing share",
-            "beat": "highest probability of beating " + ref}[crit]
-    if not top:
-        meets = (f"beats {ref}" if crit == "beat"
-                 else f"meets the satisficing threshold ({satisficing_rule(res)})")
-        out.append(f"By {CRITERIA[crit]} on {label}, no policy is robust: none {meets} in any "
-                   f"of the {n} futures.")
-    elif len(top) > 1:
-        out.append(f"By {CRITERIA[crit]} on {label}, no policy is most robust: "
-                   f"{', '.join(top)} tie for the {what}.")
-    elif top[0] == ref:
-        out.append(f"By {CRITERIA[crit]} on {label}, no policy is more robust than the "
-                   f"reference, {ref}: it has the {what}.")
-    else:
-        out.append(f"By {CRITERIA[crit]} on {label}, {top[0]} is the most robust policy: it "
-                   f"has the {what}.")
+    n = len(res["means"])
+    top = leaders(res, res["criterion"])
+    out = [_choice(res, top)]
     shown = list(top)
     if not top or top == [ref]:  # and the best of the others, to show why
         shown += [p for p in res["table"]["policy"] if p != ref][:1]
-    for lab in shown:
-        r = t.loc[lab]
-        sentence = (f"{lab}: maximum regret {r['max_regret']:.4g} "
-                    f"(mean {r['mean_regret']:.4g}), satisficing share "
-                    f"{_pct(r['satisficing'])}")
-        if lab != ref:
-            share = ("none" if r["beats"] == 0 else
-                     ("only " if r["beats"] < 0.5 else "") + _pct(r["beats"]))
-            sentence += (f"; it beats {ref} in {share} of the {n} futures, "
-                         f"does not clearly differ from it in {_pct(r['no_difference'])} "
-                         "and does "
-                         f"worse in {_pct(r['worse'])}")
-            if np.isfinite(r["effect_low"]):
-                sentence += (f"; on average over the futures its effect is "
-                             f"{r['mean_effect']:+.4g} (95% interval {r['effect_low']:+.4g} "
-                             f"to {r['effect_high']:+.4g})")
-            if np.isfinite(r["cost_per_unit"]):
-                sentence += (f"; extra public cost {r['extra_cost']:.4g} on average, "
-                             f"{r['cost_per_unit']:.4g} per extra {unit_of(target)}")
-            elif res["has_cost"]:
-                sentence += (f"; extra public cost {r['extra_cost']:.4g} on average, for no "
-                             "significant gain on average")
-        out.append(sentence + ".")
-    others = []
-    for key, name in CRITERIA.items():
-        if key == crit or len(_candidates(res, key)) < 2:  # one candidate: nothing to rank
-            continue
-        theirs = leaders(res, key)
-        if theirs == top:
-            continue
-        others.append(f"by {name}, {theirs[0]} ranks first" if len(theirs) == 1
-                      else f"by {name}, {' and '.join(theirs)} tie" if theirs
-                      else f"by {name}, no policy qualifies in any future")
+    t = res["table"].set_index("policy")
+    out += [_record(res, lab, t.loc[lab]) for lab in shown]
+    others = _other_choices(res, top)
     if others:
         out.append("By the other criteria: " + "; ".join(others) + ".")
     if res["no_difference"].any():
@@ -311,6 +281,63 @@ def headline(res: dict[str, Any]) -> list[str]:
         out.append(f"With {res['reps']} replicate(s) per future most differences cannot be "
                    "told from chance; more --reps would tell more.")
     return out
+
+
+def _choice(res: dict[str, Any], top: list[str]) -> str:
+    """The headline's first sentence: what the chosen criterion picks, or why nothing."""
+    crit, ref = res["criterion"], res["reference"]
+    opening = f"By {CRITERIA[crit]} on {name_of(res['target'])}"
+    what = {"regret": "least maximum regret", "satisficing": "highest satisficing share",
+            "beat": "highest probability of beating " + ref}[crit]
+    if not top:
+        meets = (f"beats {ref}" if crit == "beat"
+                 else f"meets the satisficing threshold ({satisficing_rule(res)})")
+        return (f"{opening}, no policy is robust: none {meets} in any of the "
+                f"{len(res['means'])} futures.")
+    if len(top) > 1:
+        return f"{opening}, no policy is most robust: {', '.join(top)} tie for the {what}."
+    if top[0] == ref:
+        return (f"{opening}, no policy is more robust than the reference, {ref}: it has the "
+                f"{what}.")
+    return f"{opening}, {top[0]} is the most robust policy: it has the {what}."
+
+
+def _record(res: dict[str, Any], lab: str, r: pd.Series) -> str:
+    """One policy's record in a sentence: regret, satisficing, and (for a policy other than the
+    reference) its verdicts against the reference, its mean effect and money."""
+    ref, n = res["reference"], len(res["means"])
+    sentence = (f"{lab}: maximum regret {r['max_regret']:.4g} (mean {r['mean_regret']:.4g}), "
+                f"satisficing share {_pct(r['satisficing'])}")
+    if lab == ref:
+        return sentence + "."
+    share = "none" if r["beats"] == 0 else ("only " if r["beats"] < 0.5 else "") + _pct(r["beats"])
+    sentence += (f"; it beats {ref} in {share} of the {n} futures, does not clearly differ "
+                 f"from it in {_pct(r['no_difference'])} and does worse in {_pct(r['worse'])}")
+    if np.isfinite(r["effect_low"]):
+        sentence += (f"; on average over the futures its effect is {r['mean_effect']:+.4g} "
+                     f"(95% interval {r['effect_low']:+.4g} to {r['effect_high']:+.4g})")
+    if np.isfinite(r["cost_per_unit"]):
+        sentence += (f"; extra public cost {r['extra_cost']:.4g} on average, "
+                     f"{r['cost_per_unit']:.4g} per extra {unit_of(res['target'])}")
+    elif res["has_cost"]:
+        sentence += (f"; extra public cost {r['extra_cost']:.4g} on average, for no "
+                     "significant gain on average")
+    return sentence + "."
+
+
+def _other_choices(res: dict[str, Any], top: list[str]) -> list[str]:
+    """What the other criteria choose, where it differs from ``top``."""
+    others = []
+    for key, name in CRITERIA.items():
+        if key == res["criterion"] or len(_candidates(res, key)) < 2:  # nothing to rank
+            continue
+        theirs = leaders(res, key)
+        if theirs == top:
+            continue
+        others.append(f"by {name}, {theirs[0]} ranks first" if len(theirs) == 1
+                      else f"by {name}, {' and '.join(theirs)} tie" if theirs
+                      else f"by {name}, no policy qualifies in any future")
+    return others
 
 
 def satisficing_rule(res: dict[str, Any]) -> str:
