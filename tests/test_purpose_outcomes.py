@@ -198,8 +198,8 @@ def test_a_model_without_waste_training_credit_or_facility_records_zeros():
 def test_hebron_and_tirupur_are_judged_on_their_purpose_in_physical_units():
     hebron = purpose_outcomes(load_scenario(SCENARIOS / "hebron_stone.toml"))
     assert [(p.name, p.unit) for p in hebron] == [
-        ("waste_treated_total", "tonnes of stone waste treated"),
-        ("firms_compliant_total", "firm-months of slurry treated")]
+        ("waste_treated_total", "tonne of stone waste treated"),
+        ("firms_compliant_total", "firm-month of slurry treated")]
     assert hebron[0].scale == 16.3
     assert hebron[0].interventions == ("slurry_cfc",)
     assert hebron[0].value(2.0) == pytest.approx(32.6)
@@ -210,9 +210,9 @@ def test_hebron_and_tirupur_are_judged_on_their_purpose_in_physical_units():
     assert [(p.name, p.unit, p.scale, p.interventions) for p in tirupur] == [
         ("waste_treated_total", "million litres of effluent treated", 3.6,
          ("cetp_town", "cetp_noyyal")),
-        ("firms_compliant_total", "firm-months of effluent treated", 1.0,
+        ("firms_compliant_total", "firm-month of effluent treated", 1.0,
          ("cetp_town", "cetp_noyyal")),
-        ("credit_supported_total", "firm-months of credit support", 1.0,
+        ("credit_supported_total", "firm-month of credit support", 1.0,
          ("interest_free_loans",))]
 
 
@@ -232,7 +232,7 @@ def test_default_cfc_keeps_its_hash_and_declares_services():
     cfc = CommonFacilityCentre(name="c", region="Core")
     assert not {"purpose", "purpose_unit", "purpose_scale"} & set(cfc.to_dict())
     assert [(p.name, p.unit) for p in cfc.purpose_outcomes()] == [
-        ("services_delivered_total", "firm-months of productivity service")]
+        ("services_delivered_total", "firm-month of productivity service")]
     lab = CommonFacilityCentre(name="c", region="Core", purpose="testing", purpose_unit="tests",
                                purpose_scale=4.0)
     assert lab.to_dict()["purpose"] == "testing"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sim.studies.report import fmt, interval, pct, shown_path, signed
-from sim.studies.report.numbers import decimals
+from sim.studies.report.numbers import decimals, plural
 from sim.studies.report.tables import estimate
 
 
@@ -54,3 +54,14 @@ def test_paths_are_shown_relative_or_by_name(tmp_path):
     if not str(elsewhere.resolve()).startswith(str(Path.cwd().resolve()) + os.sep):
         assert shown_path(elsewhere) == "alt.toml"
     assert shown_path(None) == ""
+
+
+@pytest.mark.parametrize(("unit", "many"), [
+    ("job", "jobs"), ("firm in business", "firms in business"),
+    ("tonne of stone waste treated", "tonnes of stone waste treated"),
+    ("firm-month of slurry treated", "firm-months of slurry treated"),
+    ("million litres of effluent treated", "million litres of effluent treated"),
+    ("tests", "tests"),
+])
+def test_a_unit_given_in_the_singular_reads_right_in_the_plural(unit, many):
+    assert plural(unit) == many

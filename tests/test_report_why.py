@@ -81,6 +81,14 @@ def test_without_why_the_summary_says_how_to_find_out():
     assert why.why_lines(FULL, None, why.displacement(FULL), []) == []
 
 
+def test_with_why_and_nothing_significant_the_summary_says_so():
+    nothing = why.mechanism_effects(FULL, VARIANTS, [])
+    assert nothing.empty
+    lines = why.why_lines(FULL, nothing, why.displacement(FULL))
+    assert lines[0].startswith("No policy's effect on jobs or firms in business is significant "
+                               f"with {len(FULL.seeds)} replicates")
+
+
 def test_displacement_counts_private_facilities_not_formed_and_exits():
     built = {"base": [2.0, 2.0, 3.0, 2.0], "cfc": [1.0, 1.0, 1.0, 1.0]}  # 1 public among them
     public = {"base": [0.0] * 4, "cfc": [1.0] * 4}

@@ -96,9 +96,10 @@ class CommonFacilityCentre(Intervention):
                       "'tool_room', 'design', 'training_centre' (service 'productivity'); "
                       "'raw_material_bank' (service 'cost'); empty = by its service",
                       choices=("", *PURPOSES))
-    purpose_unit: str = _p("", doc="the unit its purpose outcome is reported in, e.g. 'tonnes "
-                           "of slurry' (waste) or 'tests' (other services); empty = the "
-                           "model's own: waste units, or firm-months of service")
+    purpose_unit: str = _p("", doc="the unit its purpose outcome is reported in, in the singular "
+                           "(the report says 'per tonne', '2,000 tonnes'), e.g. 'tonne of "
+                           "slurry' (waste) or 'test' (other services); empty = the model's "
+                           "own: waste unit, or firm-month of service")
     purpose_scale: float = _p(1.0, 1e-12, 1e12, "purpose_unit per model unit",
                               "purpose_unit per waste unit of the sectors' waste_per_output "
                               "(waste service) or per firm-month of service (others)")
@@ -133,11 +134,11 @@ class CommonFacilityCentre(Intervention):
         of waste treated; any other: the firm-months of service it delivers."""
         what = PURPOSES[self.purpose][1] if self.purpose else None
         if self.service == "waste":
-            unit = self.purpose_unit or f"waste units of {what or 'waste'}"
+            unit = self.purpose_unit or f"waste unit of {what or 'waste'}"
             return (PurposeOutcome("waste_treated_total", f"{unit} treated", self.purpose_scale),
                     PurposeOutcome("firms_compliant_total",
-                                   f"firm-months of {what or 'waste'} treated"))
-        unit = self.purpose_unit or f"firm-months of {what or self.service + ' service'}"
+                                   f"firm-month of {what or 'waste'} treated"))
+        unit = self.purpose_unit or f"firm-month of {what or self.service + ' service'}"
         return (PurposeOutcome("services_delivered_total", unit, self.purpose_scale),)
 
     def project(self, model) -> FacilityProject:

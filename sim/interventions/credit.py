@@ -72,7 +72,7 @@ class Credit(Intervention):
 
     def purpose_outcomes(self) -> tuple[PurposeOutcome, ...]:
         """The firm-months of credit support (an interest subsidy or a guarantee) given."""
-        return (PurposeOutcome("credit_supported_total", "firm-months of credit support"),)
+        return (PurposeOutcome("credit_supported_total", "firm-month of credit support"),)
 
     def apply(self, model, state: Schedule) -> None:
         firms, cover = model.firms, Cover.of(model)

@@ -29,7 +29,7 @@ class Training(Intervention):
 
     def purpose_outcomes(self) -> tuple[PurposeOutcome, ...]:
         """The trained firms still in business at the end."""
-        return (PurposeOutcome("trained_firms", "trained firms in business at the end"),)
+        return (PurposeOutcome("trained_firms", "trained firm in business at the end"),)
 
     def apply(self, model, state: Schedule) -> None:
         firms = model.firms

@@ -94,8 +94,15 @@ def shown_path(path: Any) -> str:
         return p.name
 
 
+#: First words of a unit label that stay as they are in the plural ("2 million litres").
+_INVARIANT = frozenset({"hundred", "thousand", "million", "billion"})
+
+
 def plural(unit: str) -> str:
-    """The plural of a unit label: its first word takes an s (``job`` -> ``jobs``,
-    ``firm in business`` -> ``firms in business``)."""
+    """The plural of a unit label, given in the singular: its first word takes an s (``job`` ->
+    ``jobs``, ``firm in business`` -> ``firms in business``, ``tonne of slurry`` -> ``tonnes
+    of slurry``), unless it is a count (``million litres``) or already ends in s."""
     first, _, rest = unit.partition(" ")
+    if first.lower() in _INVARIANT or first.endswith("s"):
+        return unit
     return f"{first}s" + (f" {rest}" if rest else "")

@@ -97,16 +97,20 @@ def effects_table(summary: pd.DataFrame, labels: list[str], names) -> str:
 def cost_text(r, currency: str = "") -> tuple[str, str]:
     """(css class, plain text) for the cost per unit in a row of a cost table."""
     status, unit = r["status"], r["unit"]
+    ratio = (r.get("ratio", np.nan), r.get("ratio_ci_low", np.nan), r.get("ratio_ci_high", np.nan))
+    if currency.startswith("thousand ") and np.isfinite(ratio[0]) and abs(ratio[0]) < 1:
+        # a fraction of a thousand per unit (a tonne treated for 0.52 USD) reads in units
+        ratio, currency = tuple(1000.0 * x for x in ratio), currency.removeprefix("thousand ")
     money = f" {currency}" if currency else ""
     if status == costeff.COST_PER_UNIT:
-        top, iv = estimate(r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], sign=False)
+        top, iv = estimate(*ratio, sign=False)
         return "", f"{top}{money} per extra {unit} (95% CI {iv})"
     if status == costeff.DOMINATES:
         return "good", f"dominates: more at no extra public cost (per {unit})"
     if status == costeff.DOMINATED:
         return "bad", f"dominated: fewer at no saving (per {unit})"
     if status == costeff.SAVING_PER_LOSS:
-        top, iv = estimate(r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], sign=False)
+        top, iv = estimate(*ratio, sign=False)
         return "bad", f"saves {top}{money} per {unit} lost (95% CI {iv})"
     if status == costeff.NO_GAIN:
         return "ns", f"no significant gain: no cost per {unit}"
