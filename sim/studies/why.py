@@ -174,8 +174,8 @@ def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame,
                      "the same command with --why.")
     if mech is not None and mech.empty:
         lines.append(f"No policy's effect on jobs or firms in business is significant with "
-                     f"{len(comp.seeds)} replicates, so no mechanism is credited with one; "
-                     "what the policies displace or draw in is below.")
+                     f"{len(comp.seeds)} replicates, so no mechanism is credited with one (what "
+                     "the policies displace or draw in: 'Why: displacement and mechanisms').")
     if mech is not None and not mech.empty:
         for (label, name), part in mech.groupby(["scenario", "outcome"], sort=False):
             full = part[part["variant"] == "full model"].iloc[0]
