@@ -143,25 +143,24 @@ def costs_table(costs: pd.DataFrame, currency: str) -> str:
     the cost per unit."""
     if costs.empty:
         return "<p>No funded alternative.</p>"
-    unit = f" ({html.escape(currency)})" if currency else ""
-    rows = _cost_rows_html(costs, "")
-    return wide("<table><tr><th class='l'>policy</th>"
-                f"<th>extra public spending{unit}<br><span class='small'>[95% CI]</span></th>"
-                "<th class='l'>outcome</th><th>extra units<br><span class='small'>[95% CI]"
-                f"</span></th><th class='l'>cost per extra unit{unit}</th></tr>\n"
-                + "\n".join(rows) + "</table>")
+    return _money_table(_cost_rows_html(costs, ""), "policy", "cost per extra unit", currency)
 
 
 def incremental_table(inc: pd.DataFrame, currency: str) -> str:
     """What the dearer of two policies differing only in funding buys over the cheaper."""
     if inc.empty:
         return ""
-    unit = f" ({html.escape(currency)})" if currency else ""
     rows = _cost_rows_html(inc, "<br><span class='small'>over {against}: {change}</span>")
-    return wide("<table><tr><th class='l'>dearer policy</th>"
+    return _money_table(rows, "dearer policy", "incremental cost per unit", currency)
+
+
+def _money_table(rows: list[str], policy: str, per_unit: str, currency: str) -> str:
+    """A cost table: policy, extra public spending, outcome, extra units, cost per unit."""
+    unit = f" ({html.escape(currency)})" if currency else ""
+    return wide(f"<table><tr><th class='l'>{policy}</th>"
                 f"<th>extra public spending{unit}<br><span class='small'>[95% CI]</span></th>"
                 "<th class='l'>outcome</th><th>extra units<br><span class='small'>[95% CI]"
-                f"</span></th><th class='l'>incremental cost per unit{unit}</th></tr>\n"
+                f"</span></th><th class='l'>{per_unit}{unit}</th></tr>\n"
                 + "\n".join(rows) + "</table>")
 
 
