@@ -315,6 +315,7 @@ def test_n_firms_is_disabled_where_the_scenario_lists_its_firms(app, tmp_path, m
     assert 60 < int(runs[-1].left.firms.alive.sum()) <= 80  # (some close in the burn-in)
 
 
+@pytest.mark.slow  # every control of every kind in turn
 def test_every_control_in_turn_leaves_a_working_page(app):
     """Every slider to both ends, every choice of every picker and toggle, every button; then
     Reset and Step: the page still runs, with no error shown."""

@@ -236,6 +236,7 @@ def _select(page, label: str, option: str) -> None:
     page.wait_for_timeout(300)
 
 
+@pytest.mark.slow  # every control in a real browser
 def test_every_control_then_reset_leaves_a_working_page(page):
     """Every slider to both ends (the keyboard's End and Home), every speed, both colourings,
     every twin mode with every action button, every scenario in the picker; then Reset and
@@ -306,6 +307,7 @@ def test_twin_run_steps_together_and_draws_the_gap(page):
     _no_error(page)
 
 
+@pytest.mark.slow  # a screenshot of each lesson scenario
 def test_screenshots_at_1280_by_720(page, tmp_path):
     """What a class sees, at a projector's 1,280 x 720: after 14 months of lesson 2, and
     lesson 4's twin run at month 40. Saved to $CLUSTERSIM_SHOTS (docs/teaching/ when the

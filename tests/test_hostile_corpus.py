@@ -174,6 +174,7 @@ def report(results: dict[str, tuple[str, str]]) -> None:
                                 for name, (outcome, detail) in worse.items())
 
 
+@pytest.mark.slow  # about 25 s: every in-process case (CI runs it; make test-fast does not)
 def test_the_corpus_in_this_process_is_refused_or_accepted_never_worse(tmp_path):
     cases = [c for c in build(tmp_path / "corpus") if not c.fresh]
     with read_only(tmp_path / "corpus" / "read-only") as possible:
@@ -184,6 +185,7 @@ def test_the_corpus_in_this_process_is_refused_or_accepted_never_worse(tmp_path)
     assert len(results) >= 250
 
 
+@pytest.mark.slow  # about a minute: 38 processes of their own
 def test_the_corpus_in_processes_of_their_own_never_hangs_or_exhausts_memory(tmp_path):
     """Devices, FIFOs and sizes past the caps, each in a process of its own under a memory cap
     and a timeout (about a minute on two cores)."""
