@@ -205,6 +205,7 @@ def test_play_advances_the_month_and_the_charts(page):
     assert _src(page, "charts") != before
 
 
+@pytest.mark.slow  # a run, Reset and the same run again in a real browser
 def test_reset_shows_the_fresh_pages_run(page):
     """The map after 8 months of a fresh page and after Reset and 8 months are the same
     picture: Reset runs the same model (the sliders' echoes of the scenario's values are no
@@ -279,6 +280,7 @@ def test_every_control_then_reset_leaves_a_working_page(page):
     _no_error(page)
 
 
+@pytest.mark.slow  # two runs side by side in a real browser
 def test_twin_run_steps_together_and_draws_the_gap(page):
     """Lesson 4's counterfactual: classroom_shocks with its twin without the restrictions;
     two maps, both at the same month, and the charts saying both values and the gap."""
