@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks
+from sim.measure.metrics.checks import alive_mask, as_vector, check_codes
 from sim.mechanisms.facilities import SERVICES
 
 __all__ = ["purpose_totals", "WASTE_SERVICE"]
@@ -99,24 +100,26 @@ def purpose_totals(alive: npt.ArrayLike, sector: npt.ArrayLike, output: npt.Arra
         ``trained_firms`` and ``credit_supported`` (firms with an interest subsidy or a
         guarantee).
     """
-    alive = np.ascontiguousarray(alive, dtype=np.bool_)
+    alive = alive_mask(alive)
     n = alive.shape[0]
-    arrays = [np.ascontiguousarray(a, dtype=t) for a, t in (
-        (sector, np.int64), (output, np.float64), (uses, np.int64))]
-    for name, a in zip(("sector", "output", "uses"), arrays, strict=True):
-        if a.shape != (n,):
-            raise ValueError(f"{name}: shape {a.shape}; allowed: ({n},), as alive")
-    f_service = np.ascontiguousarray(f_service, dtype=np.int64)
-    effect = np.ascontiguousarray(effect, dtype=np.float64)
-    level = np.ascontiguousarray(level, dtype=np.float64)
+    w = as_vector("waste_per_output", waste_per_output)
+    sector = check_codes("sector", sector, max(w.shape[0], 1))
+    f_service = np.asarray(f_service, dtype=np.int64)
+    uses = np.asarray(uses, dtype=np.int64)
+    if uses.shape != (n,) or sector.shape != (n,):
+        raise ValueError(f"sector, uses: shapes {sector.shape}, {uses.shape}; allowed: ({n},), "
+                         "as alive")
+    if uses.size and uses.max() >= f_service.shape[0]:
+        raise ValueError(f"uses: facility {uses.max()}; allowed: -1 or below {f_service.shape[0]}")
+    effect, level = as_vector("effect", effect), as_vector("level", level)
     if effect.shape != level.shape or level.shape[0] > n:
         raise ValueError(f"effect, level: shapes {effect.shape}, {level.shape}; allowed: "
                          f"equal, at most ({n},)")
-    w = np.ascontiguousarray(waste_per_output, dtype=np.float64)
     amounts, counts = _purpose_sums(
-        alive, *arrays, f_service, effect, level, w, np.ascontiguousarray(trained, np.bool_),
-        np.ascontiguousarray(interest_subsidy, np.float64),
-        np.ascontiguousarray(debt_extra_months, np.float64))
+        alive, sector, as_vector("output", output, n), uses, f_service, effect, level, w,
+        alive_mask(np.asarray(trained, dtype=np.bool_), n),
+        as_vector("interest_subsidy", interest_subsidy, n),
+        as_vector("debt_extra_months", debt_extra_months, n))
     made, treated = float(amounts[0]), float(amounts[1])
     makers, compliant = int(counts[0]), int(counts[1])
     return {"waste_generated": made, "waste_treated": treated,
