@@ -331,8 +331,10 @@ class DemographyParams:
                          "'dartboard' (fixed regional probabilities)",
                          choices=("attraction", "copy", "dartboard"))
     entrants_per_step: int = _p(-1, -1, 1_000_000, "firms",
-                                "if >= 0, exactly this many outside entrants per month "
-                                "(reduction experiments)")
+                                "if >= 0, this many outside entrants are drawn each month "
+                                "(reduction experiments); free entry (entry_mode "
+                                "'attraction') then drops those who would make a loss, "
+                                "so fewer, even none, may enter")
     beta_sector: float = _p(1.5, -100.0, 100.0, "utility/log firms",
                             "attraction of firms of the same sector (increasing returns)",
                             "Bottazzi et al. 2007 (form)")
