@@ -47,6 +47,7 @@ so every result is bit-identical for any number of threads (as every total of th
 from __future__ import annotations
 
 from sim.measure.metrics.agglomeration import (
+    MORAN_GRID_CELLS,
     ellison_glaeser,
     ellison_glaeser_parts,
     grid_morans_i,
@@ -68,6 +69,7 @@ __all__ = [
     "ellison_glaeser_parts",
     "morans_i",
     "grid_morans_i",
+    "MORAN_GRID_CELLS",
     "tie_stats",
     "supplier_concentration",
     "productivity_stats",

@@ -21,6 +21,14 @@ from sim.measure.metrics.checks import (
     firm_table,
 )
 
+#: Cells per side of the grid on which :func:`grid_morans_i` (and the data collector, through
+#: :func:`sim.measure.metrics.firm_indicators`) sums employment: 16 x 16 = 256 cells. A choice of
+#: scale, not a figure from a source: on the default 60 km landscape a cell is 3.75 km across,
+#: about ``tie_radius`` (3 km), the distance at which firms meet partners, so the index asks
+#: whether employment clumps at the scale of a firm's neighbourhood. Moran's I depends on the
+#: cell size (the modifiable areal unit problem); pass ``n_cells`` to measure at another scale.
+MORAN_GRID_CELLS = 16
+
 
 def location_quotients(emp: npt.ArrayLike, region: npt.ArrayLike, sector: npt.ArrayLike,
                        alive: npt.ArrayLike, n_regions: int, n_sectors: int) -> np.ndarray:
@@ -478,7 +486,8 @@ def world_size_of(world_size) -> float:
 
 
 def grid_morans_i(x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike,
-                  alive: npt.ArrayLike, world_size: float, n_cells: int = 16) -> float:
+                  alive: npt.ArrayLike, world_size: float,
+                  n_cells: int = MORAN_GRID_CELLS) -> float:
     """Moran's I of a firm variable summed on a square grid, with rook contiguity.
 
     The square ``[0, world_size]^2`` is cut into ``n_cells x n_cells`` cells; each cell's value
@@ -496,7 +505,7 @@ def grid_morans_i(x: npt.ArrayLike, y: npt.ArrayLike, values: npt.ArrayLike,
     world_size : float
         Side of the square world, km (> 0).
     n_cells : int
-        Cells per side (>= 2).
+        Cells per side (>= 2); default :data:`MORAN_GRID_CELLS` (16).
 
     Returns
     -------

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks
 from sim.measure.metrics.agglomeration import (
+    MORAN_GRID_CELLS,
     eg_of_table,
     ellison_glaeser,
     grid_morans_i,
@@ -197,7 +198,7 @@ def _codes_of(name: str, codes: npt.ArrayLike, n: int) -> np.ndarray:
 def firm_indicators(emp: npt.ArrayLike, prod: npt.ArrayLike, region: npt.ArrayLike,
                     sector: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike,
                     alive: npt.ArrayLike, n_regions: int, n_sectors: int, world_size: float,
-                    n_cells: int = 16, bounds: tuple[float, ...] = (5.0, 50.0, 250.0)
+                    n_cells: int = MORAN_GRID_CELLS, bounds: tuple[float, ...] = (5.0, 50.0, 250.0)
                     ) -> dict[str, Any]:
     """Every indicator of this module that reads only the firm arrays, in a few parallel passes.
 
