@@ -143,7 +143,7 @@ def test_target_z_is_in_half_intervals_on_each_side():
      "either interval"),
     ({"a": {"pattern": "p", "value": 1, "interval": [2, 3], "source": "docs/sources.md#x"}},
      "targets.a.interval", "low < value"),
-    ({"a": {"pattern": "p", "value": 1, "tolerance": 0.1, "source": "FACTS.md"}},
+    ({"a": {"pattern": "p", "value": 1, "tolerance": 0.1, "source": "https://example.org/facts"}},
      "targets.a.source", "docs/sources.md#ANCHOR"),
     ({"a": {"pattern": "p", "value": 1, "tolerance": 0.1, "source": "docs/sources.md#x",
             "sauce": 1}}, "targets.a.sauce", "unknown key"),
