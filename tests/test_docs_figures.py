@@ -46,3 +46,50 @@ def test_rerunning_the_comparisons_gives_the_data_file(tmp_path, capsys):
     `python experiments/docs_figures.py` is run and its output committed."""
     code = script().main(["--check", "--out", str(tmp_path), "--workers", "1"])
     assert code == 0, capsys.readouterr().out
+
+
+def inline_inputs(mod):
+    runs = json.loads(mod.RUN_DATA.read_text())
+    calibration = json.loads(mod.CALIBRATION.read_text())
+    return runs, calibration
+
+
+def test_validation_prose_shows_what_the_run_data_and_calibration_hold():
+    """Every run figure docs/validation.md quotes in its prose is an inline figure rendered from
+    docs/validation_figures.json or the published calibration, and every one is used."""
+    mod = script()
+    runs, calibration = inline_inputs(mod)
+    text = mod.VALIDATION_DOC.read_text()
+    assert mod.render_inline(text, runs, calibration) == text
+    used = {m.group(1) for m in mod.INLINE_RE.finditer(text)}
+    assert used == set(mod.INLINE)
+    # the data file holds every run set the script runs, as the script runs it
+    assert list(runs) == list(mod.RUNS)
+    for name, (file, sector, seeds, steps) in mod.RUNS.items():
+        d = runs[name]
+        assert (d["scenario"], d["sector"], d["seeds"], d["steps"]) == (file, sector, seeds,
+                                                                        steps)
+        assert [row["seed"] for row in d["rows"]] == list(range(seeds))
+
+
+def test_inline_figures_follow_a_changed_run():
+    mod = script()
+    runs, calibration = inline_inputs(mod)
+    text = mod.VALIDATION_DOC.read_text()
+    runs["tirupur"]["rows"][0]["firms"] = 10_000  # one run with many more dyeing units
+    assert "<!-- figure:tirupur.dyeing_units -->" in text
+    changed = mod.render_inline(text, runs, calibration)
+    assert changed != text
+    assert "10,000<!-- /figure --> dyeing units" in changed
+    calibration["accepted"] += 1
+    assert (f"{calibration['accepted']} of the {calibration['runs']['points']}<!-- /figure -->"
+            in mod.render_inline(text, runs, calibration))
+
+
+def test_inline_counts_read_as_words():
+    mod = script()
+    assert mod._count(4, 8) == "four of the eight"
+    assert mod._count(8, 8) == "every run"
+    assert mod._count(0, 8) == "no run"
+    assert mod._span([22_849.0, 26_879.0], -2) == "22,800-26,900"
+    assert mod._span([0.812, 0.951], 2) == "0.81-0.95"
