@@ -33,7 +33,8 @@ from sim.core.fields import FileCheck, is_num, one_of
 from sim.io.inputs import parse_toml, read_input
 from sim.measure.anchors import ESTIMATORS
 
-__all__ = ["Anchor", "SHIPPED", "ROLES", "SIGNS", "load_anchors", "parse_anchors"]
+__all__ = ["Anchor", "SHIPPED", "ROLES", "SIGNS", "load_anchors", "parse_anchors",
+           "anchors_markdown"]
 
 #: Where the shipped anchors live, for messages.
 SHIPPED = "sim/data/policy_anchors.toml"
@@ -156,3 +157,24 @@ def load_anchors(path: str | Path | None = None) -> dict[str, Anchor]:
     if extra:
         raise InputError(where, extra[0], "unknown key; allowed: anchors")
     return parse_anchors(data.get("anchors"), where)
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:g}"
+
+
+def anchors_markdown(anchors: dict[str, Anchor]) -> str:
+    """The anchors as the Markdown table of docs/anchors.md (tests check the doc against it)."""
+    lines = ["| anchor | observed | unit | source | estimator | role |",
+             "|---|---|---|---|---|---|"]
+    for a in anchors.values():
+        if a.sign:
+            seen = SIGNS[(a.sign + 1) // 2] + " (sign)"
+        else:
+            seen = f"{_number(a.figure)} ({_number(a.low)}-{_number(a.high)})"
+        role = "fitted" if a.role == "fit" else "held out"
+        if not a.expressible:
+            role += "; not yet expressible"
+        lines.append(f"| `{a.key}` | {seen} | {a.unit} | [{a.source}](sources.md#{a.source}) "
+                     f"| `{a.estimator}` | {role} |")
+    return "\n".join(lines)
