@@ -3,8 +3,11 @@ a known answer (sim/io/anchors.py, sim/measure/anchors.py, sim/studies/anchors.p
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -287,3 +290,21 @@ def test_the_docs_table_is_the_anchors_file():
     assert block.strip() == anchors_markdown(load_anchors()), (
         "docs/anchors.md: paste sim.io.anchors.anchors_markdown(load_anchors()) between the "
         "anchors-table markers")
+
+
+def test_spillover_did_leaves_the_programs_logging_alone():
+    """pyfixest configures the root logger at INFO when it first fits; the estimator undoes
+    it, so a model stepped afterwards does not print every month. In a fresh interpreter:
+    pytest's own log handlers would make pyfixest's basicConfig a no-op here."""
+    pytest.importorskip("pyfixest")
+    code = ("import logging, numpy as np, pandas as pd\n"
+            "from sim.measure.anchors import spillover_did\n"
+            "t = np.tile(np.arange(24), 40); f = np.repeat(np.arange(40), 24)\n"
+            "y = np.exp(1 + 0.01 * t + 0.1 * (f < 20) * (t >= 12) + 0.01 * np.sin(f * t))\n"
+            "d = spillover_did(pd.DataFrame({'firm_id': f, 'step': t, 'employees': y}),\n"
+            "                  range(20), event=12)\n"
+            "root = logging.getLogger()\n"
+            "print(round(d.estimate, 2), root.level, len(root.handlers))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT, check=True).stdout.split()
+    assert out == ["0.1", str(logging.WARNING), "0"]

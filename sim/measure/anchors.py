@@ -24,9 +24,11 @@ Sources and the reading of each anchor: docs/sources.md#policy-anchors.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,6 +156,22 @@ def sector_total(firms: pd.DataFrame, sector: str, column: str | None = None) ->
     return float(mine.sum()) if column is None else float(firms.loc[mine, column].sum())
 
 
+@contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """Undo changes to the root logger made inside: pyfixest 0.60 calls
+    ``logging.basicConfig(level=INFO)`` when it first fits, which would print every INFO
+    message of the program (Mesa logs each step) from then on."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
+        root.setLevel(level)
+
+
 @dataclass(frozen=True)
 class DidResult:
     """A difference-in-differences estimate: the coefficient on exposed x after."""
@@ -211,10 +229,11 @@ def spillover_did(panel: pd.DataFrame, exposed, event: int, *, outcome: str = "e
     if not (both["exposed"].any() and (~both["exposed"]).any()):
         return DidResult(NAN, NAN, NAN, int(len(both)), 0)
     data = data[data["firm"].isin(both.index)].reset_index(drop=True)
-    import pyfixest as pf
-
-    with warnings.catch_warnings():  # pyfixest 0.60 calls pandas with inplace=, deprecated
+    with _root_logging_kept(), warnings.catch_warnings():
+        # pyfixest 0.60 calls pandas with inplace=, deprecated in pandas 3.1
         warnings.filterwarnings("ignore", message="The inplace keyword")
+        import pyfixest as pf
+
         fit = pf.feols("y ~ treated | firm + t", data=data, vcov={"CRV1": "firm"})
         estimate, se, p = (float(fit.coef()["treated"]), float(fit.se()["treated"]),
                            float(fit.pvalue()["treated"]))
