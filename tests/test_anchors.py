@@ -308,3 +308,22 @@ def test_spillover_did_leaves_the_programs_logging_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=ROOT, check=True).stdout.split()
     assert out == ["0.1", str(logging.WARNING), "0"]
+
+
+def test_tirupur_paths_after_the_court_order_on_a_short_simulation():
+    """Tirupur's dyeing units and knitwear revenue around the court order (month 24), as the
+    unit and export anchors measure them: finite positive ratios, and the panel's counts."""
+    from sim.measure.anchors import path_ratio
+    from sim.studies.anchors import firm_panel, gross_cost_per_job, sector_path
+
+    panel = firm_panel(ROOT / "scenarios" / "tirupur_cetp.toml", seed=0, steps=36)
+    steps, units = sector_path(panel, "dyeing")
+    assert list(steps) == list(range(37))
+    assert units[0] == sector_total(panel.firms[panel.firms["step"] == 0], "dyeing")
+    ratio = path_ratio(units, steps, event=24, at=12)
+    _, revenue = sector_path(panel, "knitwear", "revenue")
+    flow = path_ratio(revenue, steps, event=24, at=0, window=12)
+    for v in (ratio, flow, gross_cost_per_job(panel)):
+        assert isinstance(v, float)
+        assert math.isfinite(v)
+        assert v > 0

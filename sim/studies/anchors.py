@@ -3,9 +3,10 @@
 A run keeps only its final firm table; an anchor measured as its source measured it needs the
 firms month by month (before and after a facility opens) and the facilities' dates.
 :func:`firm_panel` runs a scenario and keeps both; :func:`cfc_user_change`,
-:func:`public_completion` and :func:`cfc_spillover` apply the estimators of
-:mod:`sim.measure.anchors` to it as docs/anchors.md describes; :func:`cfc_anchor_estimates`
-does all three on one run. The calibration against the anchors (issue 19) builds on these.
+:func:`public_completion`, :func:`cfc_spillover`, :func:`sector_path` and
+:func:`gross_cost_per_job` apply the estimators of :mod:`sim.measure.anchors` to it as
+docs/anchors.md describes; :func:`cfc_anchor_estimates` does the CFC's on one run. The
+calibration against the anchors (issue 19) builds on these.
 
 >>> panel = firm_panel("scenarios/cfc.toml", seed=1, steps=60)             # doctest: +SKIP
 >>> cfc_user_change(panel, outcome="revenue", before=(-12, 0), after=(12, 24))  # doctest: +SKIP
@@ -22,10 +23,16 @@ import pandas as pd
 
 from sim.core.state import FacilityState
 from sim.io.scenario import Scenario, load_scenario
-from sim.measure.anchors import DidResult, before_after, completion_share, spillover_did
+from sim.measure.anchors import (
+    DidResult,
+    before_after,
+    completion_share,
+    cost_per_job,
+    spillover_did,
+)
 
 __all__ = ["Panel", "firm_panel", "facility_table", "cfc_user_change", "public_completion",
-           "cfc_spillover", "cfc_anchor_estimates"]
+           "cfc_spillover", "sector_path", "gross_cost_per_job", "cfc_anchor_estimates"]
 
 
 @dataclass(repr=False)
@@ -166,12 +173,38 @@ def cfc_spillover(panel: Panel, *, outcome: str = "employees", pre: int = 12,
     return spillover_did(f, exposed, event, outcome=outcome, pre=pre, post=post)
 
 
+def sector_path(panel: Panel, sector: str, column: str | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(months, values): a sector's live firms (``column`` None) or their summed ``column``
+    in each recorded month, for :func:`sim.measure.anchors.path_ratio` (Tirupur's dyeing units
+    and knitwear revenue around the court order). A month with no firm of the sector is 0."""
+    f = panel.firms
+    steps = np.sort(f["step"].unique())
+    mine = f[f["sector"] == sector]
+    by = mine.groupby("step")
+    values = by.size() if column is None else by[column].sum()
+    return steps, values.reindex(steps, fill_value=0).to_numpy(dtype=np.float64)
+
+
+def gross_cost_per_job(panel: Panel) -> float:
+    """Public spending to the panel's last month over the workers of the firms using a public
+    facility then: the schemes' gross cost per job (:func:`sim.measure.anchors.cost_per_job`),
+    in the model's money (thousands of the scenario's currency). NaN if no firm uses one."""
+    public = panel.facilities.loc[panel.facilities["public"], "facility"]
+    f = panel.firms
+    last = f[f["step"] == f["step"].max()]
+    jobs = float(last.loc[last["uses_facility"].isin(public), "employees"].sum())
+    spent = float(panel.series["public_spending_total"].iloc[-1])
+    return cost_per_job(spent, jobs)
+
+
 def cfc_anchor_estimates(scenario="scenarios/cfc.toml", *, seed: int = 0,
                          steps: int | None = None, before: tuple[int, int] = (-12, 0),
                          after: tuple[int, int] = (36, 60)) -> dict[str, float]:
     """The CFC anchors' estimators on one run of ``scenario``: users' change in output per
-    worker and in revenue, public completion, and the employment spillover's estimate and
-    p-value (NaN where the run gives nothing to measure, e.g. no facility built)."""
+    worker and in revenue, public completion, the employment spillover's estimate and p-value,
+    and the gross public cost per job of the users (NaN where the run gives nothing to
+    measure, e.g. no facility built)."""
     panel = firm_panel(scenario, seed=seed, steps=steps)
     did = cfc_spillover(panel)
     return {"cfc_users_productivity": cfc_user_change(panel, before=before, after=after),
@@ -179,4 +212,5 @@ def cfc_anchor_estimates(scenario="scenarios/cfc.toml", *, seed: int = 0,
                                                   after=after),
             "cfc_completion": public_completion(panel),
             "apl_spillover_employment": did.estimate,
-            "apl_spillover_pvalue": did.pvalue}
+            "apl_spillover_pvalue": did.pvalue,
+            "gross_cost_per_job": gross_cost_per_job(panel)}
