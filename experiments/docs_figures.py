@@ -16,8 +16,9 @@ change to the model or the scenarios, run this script and commit the data files 
 The figures docs/validation.md quotes in its prose (the Hebron and Tirupur scenarios at seeds
 0-7, and the published default calibration's accepted points) stand between inline markers,
 ``<!-- figure:KEY -->text<!-- /figure -->``; each text is rendered by :data:`INLINE` from
-docs/validation_figures.json (the runs, :func:`compute_runs`) and the calibration's own
-``calibration_default.json``, so a changed default cannot leave a stale figure in the prose.
+docs/validation_figures.json (the runs, :func:`compute_runs`) and the published calibrations
+(``calibration_default.json`` and the refinements' CSV files, :func:`published`), so a changed
+default or a rerun refinement cannot leave a stale figure in the prose.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ END = "<!-- docs-figures:end -->"
 VALIDATION_DOC = ROOT / "docs" / "validation.md"
 RUN_DATA = ROOT / "docs" / "validation_figures.json"
 CALIBRATION = ROOT / "docs" / "validation" / "calibration_default.json"
+#: the refinements of the published calibrations (experiments/refine_accepted.py)
+REFINED = {name: ROOT / "docs" / "validation" / f"calibration_{name}_refined.csv"
+           for name in ("default", "hebron", "tirupur")}
 INLINE_RE = re.compile(r"<!-- figure:([\w.]+) -->(.*?)<!-- /figure -->", re.S)
 
 #: name -> (scenario file, sector measured, seeds 0..n-1, months): the runs docs/validation.md
@@ -154,8 +158,44 @@ def _span(values, digits: int = 0, sep: str = "-") -> str:
     return f"{lo:,.{digits}f}{sep}{hi:,.{digits}f}"
 
 
-#: inline figure -> its text, from (the runs' data, the default calibration's results)
+def refined_best() -> dict[str, dict[str, float]]:
+    """The refined best point of each published calibration: its CSV row of least distance."""
+    import csv
+
+    best = {}
+    for name, path in REFINED.items():
+        with path.open(newline="") as fh:
+            rows = [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        best[name] = min(rows, key=lambda r: r["distance"])
+    return best
+
+
+def _cell(text: str) -> float | str:
+    """A CSV cell as a number where it is one (an empty cell is NaN), else as written."""
+    try:
+        return float(text) if text else math.nan
+    except ValueError:
+        return text
+
+
+def _refined(name: str, key: str, fmt: str) -> Callable[[dict, dict], str]:
+    return lambda runs, cal: format(cal["refined"][name][key], fmt)
+
+
+#: inline figure -> its text, from (the runs' data, the published calibrations: the default
+#: calibration's results with ``refined``, each calibration's refined best point, added)
 INLINE: dict[str, Callable[[dict, dict], str]] = {
+    "refined.default_point": _refined("default", "point", ".0f"),
+    "refined.default_distance": _refined("default", "distance", ".2f"),
+    "refined.hebron_point": _refined("hebron", "point", ".0f"),
+    "refined.hebron_distance": _refined("hebron", "distance", ".2f"),
+    "refined.hebron_workers": lambda runs, cal: (
+        f"{round(cal['refined']['hebron']['sector_employment'], -3):,.0f}"),
+    "refined.hebron_firms": _refined("hebron", "sector_firms", ".0f"),
+    "refined.tirupur_point": _refined("tirupur", "point", ".0f"),
+    "refined.tirupur_distance": _refined("tirupur", "distance", ".2f"),
+    "refined.tirupur_units": _refined("tirupur", "sector_firms", ".0f"),
+    "refined.tirupur_share": _refined("tirupur", "sector_facility_use", ".2f"),
     "calibration.accepted": lambda runs, cal: f"{cal['accepted']} of the "
                                               f"{cal['runs']['points']}",
     "calibration.accepted_count": lambda runs, cal: str(cal["accepted"]),
@@ -173,6 +213,12 @@ INLINE: dict[str, Callable[[dict, dict], str]] = {
             for k in _column(runs, "tirupur", "public_facilities_operating")),
         runs["tirupur"]["seeds"]),
 }
+
+
+def published() -> dict:
+    """The default calibration's results, with each calibration's refined best point added
+    under ``refined``: the published inputs of the inline figures."""
+    return {**json.loads(CALIBRATION.read_text()), "refined": refined_best()}
 
 
 def render_inline(text: str, runs: dict, calibration: dict) -> str:
@@ -259,7 +305,7 @@ def main(argv=None) -> int:
     RUN_DATA.write_text(json.dumps(runs, indent=1) + "\n")
     text = DOC.read_text()
     DOC.write_text(text.replace(doc_block(text), render(data)))
-    calibration = json.loads(CALIBRATION.read_text())
+    calibration = published()
     VALIDATION_DOC.write_text(render_inline(VALIDATION_DOC.read_text(), runs, calibration))
     print(f"wrote {DATA.relative_to(ROOT)}, {RUN_DATA.relative_to(ROOT)} and the figures of "
           f"{DOC.relative_to(ROOT)} and {VALIDATION_DOC.relative_to(ROOT)}")

@@ -49,14 +49,12 @@ def test_rerunning_the_comparisons_gives_the_data_file(tmp_path, capsys):
 
 
 def inline_inputs(mod):
-    runs = json.loads(mod.RUN_DATA.read_text())
-    calibration = json.loads(mod.CALIBRATION.read_text())
-    return runs, calibration
+    return json.loads(mod.RUN_DATA.read_text()), mod.published()
 
 
 def test_validation_prose_shows_what_the_run_data_and_calibration_hold():
     """Every run figure docs/validation.md quotes in its prose is an inline figure rendered from
-    docs/validation_figures.json or the published calibration, and every one is used."""
+    docs/validation_figures.json or the published calibrations, and every one is used."""
     mod = script()
     runs, calibration = inline_inputs(mod)
     text = mod.VALIDATION_DOC.read_text()
@@ -93,3 +91,15 @@ def test_inline_counts_read_as_words():
     assert mod._count(0, 8) == "no run"
     assert mod._span([22_849.0, 26_879.0], -2) == "22,800-26,900"
     assert mod._span([0.812, 0.951], 2) == "0.81-0.95"
+
+
+def test_refined_figures_are_the_best_rows_of_the_published_refinements():
+    mod = script()
+    best = mod.published()["refined"]
+    assert set(best) == {"default", "hebron", "tirupur"}
+    for name, row in best.items():
+        # the least distance of the file, whatever its order
+        with mod.REFINED[name].open() as fh:
+            distances = [float(line.split(",")[list(row).index("distance")])
+                         for line in fh.read().splitlines()[1:]]
+        assert row["distance"] == min(distances)
