@@ -109,7 +109,7 @@ why = "a reason"
     (lambda t: t.replace("figure = 0.5\n", ""), "anchors.a.figure", "missing"),
     (lambda t: t.replace("figure = 0.5", 'figure = "half"'), "anchors.a.figure", "a number"),
     (lambda t: t + 'sign = "negative"\n', "anchors.a.figure", "not allowed with sign"),
-    (lambda t: t.replace('source = "mse-cdp-completion"', 'source = "FACTS.md"'),
+    (lambda t: t.replace('source = "mse-cdp-completion"', 'source = "sources.md#tirupur"'),
      "anchors.a.source", "docs/sources.md"),
     (lambda t: t.replace('why = "a reason"\n', ""), "anchors.a.why", "missing"),
     (lambda t: t + "weight = 2\n", "anchors.a.weight", "unknown key"),
