@@ -5,6 +5,7 @@ docs/validation.md quote from model runs.
                                                   # validation runs, rewrite docs/figures.json,
                                                   # docs/validation_figures.json and the docs
     python experiments/docs_figures.py --check    # run them and exit 1 if a data file differs
+    python experiments/docs_figures.py --only runs   # only docs/validation.md's runs (fast)
 
 Each comparison is a `clustersim compare` run into results/docs_figures/NAME (resumable), with
 the replicates, seed and months stated in the doc. The numbers go to docs/figures.json; the
@@ -286,29 +287,35 @@ def doc_block(text: str) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true",
-                   help="compute and compare with docs/figures.json; write nothing")
+                   help="compute and compare with the data files; write nothing")
+    p.add_argument("--only", choices=("comparisons", "runs"), default=None,
+                   help="only the comparisons of docs/scenarios.md (minutes) or only the runs "
+                        "of docs/validation.md (under a minute); default both")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "docs_figures",
                    help="where the comparisons run (default results/docs_figures)")
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
-    data = {name: compute(name, args.out, args.workers) for name in COMPARISONS}
-    runs = {name: compute_runs(name) for name in RUNS}
+    parts = []  # (data file, its new content, how to rewrite its doc)
+    if args.only != "runs":
+        data = {name: compute(name, args.out, args.workers) for name in COMPARISONS}
+        parts.append((DATA, data, DOC, lambda text: text.replace(doc_block(text),
+                                                                 render(data))))
+    if args.only != "comparisons":
+        runs = {name: compute_runs(name) for name in RUNS}
+        parts.append((RUN_DATA, runs, VALIDATION_DOC,
+                      lambda text: render_inline(text, runs, published())))
     if args.check:
         code = 0
-        for path, new in ((DATA, data), (RUN_DATA, runs)):
+        for path, new, _, _ in parts:
             same = json.loads(path.read_text()) == json.loads(json.dumps(new))
             print(f"{path.relative_to(ROOT)} is " + ("up to date" if same else "OUT OF DATE: "
                                                      "run python experiments/docs_figures.py"))
             code = code or (0 if same else 1)
         return code
-    DATA.write_text(json.dumps(data, indent=1) + "\n")
-    RUN_DATA.write_text(json.dumps(runs, indent=1) + "\n")
-    text = DOC.read_text()
-    DOC.write_text(text.replace(doc_block(text), render(data)))
-    calibration = published()
-    VALIDATION_DOC.write_text(render_inline(VALIDATION_DOC.read_text(), runs, calibration))
-    print(f"wrote {DATA.relative_to(ROOT)}, {RUN_DATA.relative_to(ROOT)} and the figures of "
-          f"{DOC.relative_to(ROOT)} and {VALIDATION_DOC.relative_to(ROOT)}")
+    for path, new, doc, rewrite in parts:
+        path.write_text(json.dumps(new, indent=1) + "\n")
+        doc.write_text(rewrite(doc.read_text()))
+        print(f"wrote {path.relative_to(ROOT)} and the figures of {doc.relative_to(ROOT)}")
     return 0
 
 
