@@ -160,7 +160,7 @@ def _accounts_inputs(rng, n=30, n_regions=3, n_sectors=2):
 
 
 def _accounts_args(d, n):
-    return (*d.values(), *(np.full(n, np.nan) for _ in range(6)))
+    return (*d.values(), *(np.full(n, np.nan) for _ in range(7)))
 
 
 # One case per kernel: a function of a Generator returning the argument tuple.
@@ -1226,7 +1226,7 @@ def test_accounts_match_numpy(seed):
     n = d["alive"].size
     args = _accounts_args(d, n)
     market._accounts(*args)
-    revenue, profit, input_cost, waste_cost, subsidy, gap = args[-6:]
+    revenue, profit, input_cost, waste_cost, subsidy, gap, va = args[-7:]
     r, s, q = d["region"], d["sector"], d["output"]
     rev = d["price"][s] * q * d["access"][r]
     inputs = q * d["ipo"][s] * d["unit_input_cost"]
@@ -1249,7 +1249,8 @@ def test_accounts_match_numpy(seed):
                             np.log(d["theta"] * value_added / (labour + rent)), -1.0)
     want_gap = np.clip(np.where(per_worker > 0, want_gap, -1.0), -1.0, 1.0)
     for got, want in ((revenue, rev), (profit, prof), (input_cost, inputs),
-                      (waste_cost, waste), (subsidy, subs), (gap, want_gap)):
+                      (waste_cost, waste), (subsidy, subs), (gap, want_gap),
+                      (va, value_added)):
         np.testing.assert_allclose(got, np.where(a, want, 0.0), rtol=1e-12, atol=1e-12)
 
 
@@ -1275,7 +1276,7 @@ def test_short_facility_arrays_mean_no_facility(seed, length):
         got, ref = _accounts_args(short, n), _accounts_args(want, n)
         kernel(*got)
         market._accounts(*ref)
-        for a, b in zip(got[-6:], ref[-6:], strict=True):
+        for a, b in zip(got[-7:], ref[-7:], strict=True):
             np.testing.assert_array_equal(a, b)
     alive, sector, region = d["alive"], d["sector"], d["region"]
     out_short, out_ref = np.empty(n), np.empty(n)

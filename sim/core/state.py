@@ -207,6 +207,9 @@ class SupplierState:
     #: float64[M] supply base, what it sells at its base cost: ``supplier_capacity`` times
     #: ``ref_volume``; capacity beyond it costs more (``supply_elasticity``)
     base_capacity: np.ndarray | None = None
+    #: float64[M] this month's unit cost at the base (base price, shock, scale economies): the
+    #: price above it is the supplier's margin; None until the first month
+    cost: np.ndarray | None = None
 
     @property
     def n(self) -> int:

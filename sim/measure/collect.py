@@ -96,6 +96,7 @@ GROUPS: dict[str, str] = {
     "contributions": "books", "entry_capital": "books", "exit_capital": "books",
     "fees": "books", "interest_subsidy": "books", "payouts": "books", "investment": "books",
     **dict.fromkeys(PURPOSE_SERIES, "purpose"),
+    "value_added": "books", "wages": "books", "land_rents": "books", "supplier_margin": "books",
 }
 #: Every group, in the order a row computes them.
 ALL_GROUPS = frozenset(GROUPS.values())
@@ -407,6 +408,9 @@ def snapshot(model, values: dict[str, Any] | None = None,
         row["investment"] = float(books.investment)
     if "purpose" in groups:
         row.update(purpose(model))
+    if "books" in groups:  # welfare: who receives the value added (sim.measure.outputs.WELFARE)
+        for name in ("value_added", "wages", "land_rents", "supplier_margin"):
+            row[name] = float(getattr(books, name))
     # the burn-in's months (and the set-up state) are recorded at negative steps, flagged
     row["burn_in"] = bool(model.steps < 0)
     return row

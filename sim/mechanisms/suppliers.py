@@ -41,7 +41,7 @@ from sim.core.totals import CHUNK, add_chunks, slots_where
 from sim.mechanisms.demography import place
 
 __all__ = ["IMPORTED", "step", "gate_prices", "infra_factor", "setup", "set_reference_volumes",
-           "update_volumes", "import_prices"]
+           "update_volumes", "import_prices", "base_costs"]
 
 #: ``firms.supplier`` of a firm that buys its input from outside (traders, imports); -1 is none
 IMPORTED = -2
@@ -63,18 +63,30 @@ def import_prices(world_arrays: dict, input_mult: np.ndarray) -> np.ndarray:
     return base * input_mult
 
 
-def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
-    """Price at each local supplier's gate from its smoothed volume ``V`` and installed
-    capacity ``K``: scale economies (``(V / V_ref)^-eta`` within ``[floor, 1]``), the cost of
-    capacity beyond the supply base ``K0`` (``max(K / K0, 1)^(1 / supply_elasticity)``) and
-    short-run crowding above installed capacity (``max(V / K, 1)^2``)."""
+def _scale(sup, sp) -> tuple[np.ndarray, np.ndarray]:
+    """Each supplier's reference volume and scale-economies factor."""
     ref = sup.ref_volume if sup.ref_volume is not None else np.full(sup.n, sp.reference_volume)
     with np.errstate(divide="ignore"):
         rel = np.maximum(sup.volume, 1e-12) / ref
         scale = np.where(sup.volume > 0, rel ** (-sp.scale_elasticity), np.inf)
     # scale economies only cut the price: a supplier below its reference volume (an idle one
     # too) charges its base price, so that a crowded supplier's buyers have somewhere to go
-    scale = np.clip(scale, sp.price_floor, 1.0)
+    return ref, np.clip(scale, sp.price_floor, 1.0)
+
+
+def base_costs(sup, sp, input_mult: np.ndarray) -> np.ndarray:
+    """Each supplier's unit cost at its base: base price, any input price shock and scale
+    economies, without the dearer capacity or crowding; what it charges above this is its
+    margin (suppliers' rent)."""
+    return sup.base_price * input_mult[sup.input] * _scale(sup, sp)[1]
+
+
+def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
+    """Price at each local supplier's gate from its smoothed volume ``V`` and installed
+    capacity ``K``: scale economies (``(V / V_ref)^-eta`` within ``[floor, 1]``), the cost of
+    capacity beyond the supply base ``K0`` (``max(K / K0, 1)^(1 / supply_elasticity)``) and
+    short-run crowding above installed capacity (``max(V / K, 1)^2``)."""
+    ref, scale = _scale(sup, sp)
     base_capacity = sp.supplier_capacity * ref
     capacity = sup.capacity if sup.capacity is not None else base_capacity
     dearer = np.maximum(capacity / base_capacity, 1.0) ** (1.0 / sp.supply_elasticity)
@@ -250,6 +262,7 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     Draws are keyed by ``(key, month)`` (:mod:`sim.core.streams`).
     """
     sup.price = gate_prices(sup, sp, mods.input_price_mult)
+    sup.cost = base_costs(sup, sp, mods.input_price_mult)
     imports = import_prices(world_arrays, mods.input_price_mult)
     n = firms.capacity
     finput = np.empty(n, dtype=np.int64)
@@ -305,16 +318,20 @@ def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
 
 
 def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float,
-                   expansion: float = 0.0) -> None:
+                   expansion: float = 0.0) -> float:
     """Smooth each supplier's volume towards what its buyers used this month; installed
     capacity then moves the share ``expansion`` of the way to that volume (entry of capacity
     when it sells more, exit when it sells less), never below the supply base. Imports are
-    not counted: traders' supply is perfectly elastic."""
+    not counted: traders' supply is perfectly elastic. Returns the suppliers' margin of the
+    month: what they sold times their price above their base cost (:func:`base_costs`), before
+    purchasing-group discounts; 0 before any price is set."""
     now = _volumes(firms.alive, firms.supplier, firms.output, firms.sector, sector_ipo, sup.n)
+    margin = 0.0 if sup.cost is None else float(now @ (sup.price - sup.cost))
     sup.volume = memory * now + (1.0 - memory) * sup.volume
     if expansion > 0.0 and sup.capacity is not None:
         floor = sup.base_capacity if sup.base_capacity is not None else 0.0
         sup.capacity = np.maximum(sup.capacity + expansion * (sup.volume - sup.capacity), floor)
+    return margin
 
 
 def setup(sp, world, world_arrays: dict, world_size: float,
