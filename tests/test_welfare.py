@@ -7,8 +7,8 @@ import numpy as np
 
 from sim.core.params import Params
 from sim.core.state import FirmState, SupplierState
-from sim.mechanisms import suppliers
 from sim.measure.outputs import WELFARE, series_names
+from sim.mechanisms import suppliers
 from sim.model import ClusterModel
 from tests.conftest import quiet_params, tiny_world
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.state import FacilityState
+from sim.mechanisms.suppliers import input_indicators
 from sim.measure import metrics
 from sim.measure.outputs import PURPOSE_SERIES, PURPOSE_TOTALS
 
@@ -88,7 +89,8 @@ GROUPS: dict[str, str] = {
     "herfindahl_regions": "firm indicators", "morans_i": "firm indicators",
     "mean_trust": "network", "mean_degree": "network", "tie_density": "network",
     "giant_component_share": "network", "clustering": "network",
-    "supplier_concentration": "suppliers",
+    "supplier_concentration": "suppliers", "input_price_index": "suppliers",
+    "import_share": "suppliers",
     "facilities_operating": "facilities", "facilities_built": "facilities",
     "public_facilities_built": "facilities", "public_facilities_operating": "facilities",
     "facility_users": "facilities", "facility_use_rate": "facilities",
@@ -329,6 +331,7 @@ def indicators(model, groups=ALL_GROUPS) -> dict[str, Any]:
     if "suppliers" in groups:
         out["supplier_concentration"] = metrics.supplier_concentration(
             model.suppliers.volume, model.suppliers.input, len(w.inputs))
+        out["inputs"] = input_indicators(f, model.month.unit_input_cost, model.world_arrays)
     return out
 
 
@@ -372,6 +375,7 @@ def snapshot(model, values: dict[str, Any] | None = None,
         row.update(ind["ties"])
     if "suppliers" in groups:
         row["supplier_concentration"] = ind["supplier_concentration"]
+        row["input_price_index"], row["import_share"] = ind["inputs"]
     if "firms" in groups:
         row["jp_share"] = float(in_jp / row["firms"]) if row["firms"] else 0.0
     if "facilities" in groups:

@@ -41,7 +41,7 @@ from sim.core.totals import CHUNK, add_chunks, slots_where
 from sim.mechanisms.demography import place
 
 __all__ = ["IMPORTED", "step", "gate_prices", "infra_factor", "setup", "set_reference_volumes",
-           "update_volumes", "import_prices", "base_costs"]
+           "update_volumes", "import_prices", "base_costs", "input_indicators"]
 
 #: ``firms.supplier`` of a firm that buys its input from outside (traders, imports); -1 is none
 IMPORTED = -2
@@ -172,6 +172,25 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
                 chosen[i] = best
                 cur_cost = best_cost
         unit_cost[i] = cur_cost
+
+
+def input_indicators(firms, unit_cost, world_arrays: dict) -> tuple[float, float]:
+    """The month's input price index and import share over live firms: what they paid per unit
+    of input (delivered, after group discounts) over its base price, weighted by the input they
+    used; and the share of that input bought from outside. NaN for both when no firm bought
+    or the supplier phase did not run (``unit_cost`` None)."""
+    if unit_cost is None or unit_cost.shape[0] != firms.capacity:
+        return float("nan"), float("nan")
+    alive = firms.alive
+    used = np.where(alive, firms.output * world_arrays["sector_ipo"][firms.sector], 0.0)
+    total = float(used.sum())
+    if total <= 0.0:
+        return float("nan"), float("nan")
+    base = world_arrays["sector_input_price"][firms.sector]
+    paid = float(used @ np.where(alive, unit_cost, 0.0))
+    at_base = float(used @ base)
+    imported = float(used[firms.supplier == IMPORTED].sum())
+    return paid / at_base, imported / total
 
 
 def purchasing_groups(partner, back, trust, alive, finput, trust_min):
