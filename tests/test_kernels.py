@@ -1011,6 +1011,7 @@ def test_choose_matches_dense_cost_matrix(seed):
     firm_id, key, month = d["draws"]
     reconsider = np.array([_uniforms(key, month, streams.SUPPLIER, f)[0] >= d["loyalty"]
                            for f in firm_id])
+    reconsider |= cur_cost > imported  # paying more than the traders ask: always looks
     switch = (cur == -1) | (reconsider & (best_cost < cur_cost * (1 - d["switch_gain"])))
     exp_chosen = np.where(d["alive"], np.where(switch, best, cur), -1)
     exp_cost = np.where(d["alive"], np.where(switch, best_cost, cur_cost), 0.0)

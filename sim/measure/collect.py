@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from sim.core.state import FacilityState
-from sim.mechanisms.suppliers import input_indicators
 from sim.measure import metrics
 from sim.measure.outputs import PURPOSE_SERIES, PURPOSE_TOTALS
+from sim.mechanisms.suppliers import input_indicators
 
 __all__ = ["Recorder", "Recording", "GROUPS", "group_of", "indicators", "snapshot", "firm_table",
            "final_outcomes", "HEADLINE", "MESA_SERIES", "mesa_datacollector", "pledges",

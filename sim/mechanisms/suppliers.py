@@ -122,15 +122,16 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
     """Each firm's supplier and delivered unit cost this month.
 
     alive : bool[N]; fx, fy : float64[N]; fregion, finput, current : int64[N]
-    loyalty : float, probability of not looking around this month (firms without a supplier
-        always look); firm_id : int64[N], key : uint64[2], month : int name the draws (block 0
+    loyalty : float, probability of not looking around this month (firms without a source, and
+        firms whose source costs more than the traders' price, always look); firm_id : int64[N], key : uint64[2], month : int name the draws (block 0
         of the ``SUPPLIER`` stream, drawn only for firms that have a supplier and loyalty < 1)
     sx, sy : float64[M]; sregion : int64[M]; price : float64[M] gate prices
     by_input_start : int64[I+1], by_input : int64[M]: suppliers of input c are
         by_input[by_input_start[c]:by_input_start[c+1]]
     within, between : float64[R] transport multipliers; infra : float64[R]
     import_price : float64[I] price of each input from outside; import_cost : float, the trade
-        cost (:func:`_imported`): the outside source is one more option, ``IMPORTED``
+        cost (:func:`_imported`): the outside source is one more option, ``IMPORTED``, and
+        a firm whose source costs more than it always looks
     Outputs chosen : int64[N] (a supplier, ``IMPORTED`` or -1), unit_cost : float64[N]
     (delivered cost per input unit).
     """
@@ -150,7 +151,9 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
             cur_cost = _imported(i, c, fregion, import_price, import_cost, between, infra)
         else:
             cur_cost = np.inf
-        look = cur == -1
+        imp = _imported(i, c, fregion, import_price, import_cost, between, infra)
+        # a firm without a source, or paying more than the traders ask, always looks
+        look = cur == -1 or cur_cost > imp
         if not look and loyalty < 1.0:
             u, _, _, _ = streams.uniform4(key, month, streams.SUPPLIER, firm_id[i], 0)
             look = u >= loyalty
@@ -164,9 +167,8 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
                 if d < best_cost:
                     best_cost = d
                     best = k
-            d = _imported(i, c, fregion, import_price, import_cost, between, infra)
-            if d < best_cost:
-                best_cost = d
+            if imp < best_cost:
+                best_cost = imp
                 best = -2
             if best != -1 and (cur == -1 or best_cost < cur_cost * (1.0 - switch_gain)):
                 chosen[i] = best
