@@ -8,7 +8,7 @@ suppliers' margins, and on the input price index and the share of inputs bought 
 (mean over the last year of each run, paired difference and 95% t interval), with the
 baseline's level of each. The plausible region (0.5-2, an assumption) is marked.
 
-    python experiments/phase_supply_elasticity.py [--reps 6] [--steps 120]
+    python experiments/phase_supply_elasticity.py [--reps 8] [--steps 120]
         [--elasticities 0.25,0.5,1,2,8] [--out results/phase_supply_elasticity]
 
 Writes ``effects.csv``, ``phase.png`` and ``provenance.json``, and prints the table in
@@ -32,7 +32,7 @@ from sim.studies.simulate import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTCOMES = ("employment", "firms", "value_added", "wages", "profit", "supplier_margin",
-            "input_price_index", "import_share")
+            "input_price_index", "import_share", "public_facilities_operating")
 PLAUSIBLE = (0.5, 2.0)
 
 
@@ -89,7 +89,7 @@ def figure(df: pd.DataFrame, path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=6)
+    ap.add_argument("--reps", type=int, default=8)
     ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--elasticities", default="0.25,0.5,1,2,8")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "phase_supply_elasticity")
@@ -100,9 +100,32 @@ def main(argv=None) -> int:
     df.to_csv(a.out / "effects.csv", index=False)
     (a.out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
     figure(df, a.out / "phase.png")
-    table = df.pivot(index="supply_elasticity", columns="outcome", values="effect")
-    print(table.round(2).to_markdown())
+    print(markdown(df))
     return 0
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """The effects as a Markdown table: one row per elasticity, effect (interval) per outcome."""
+    shown = ("employment", "firms", "value_added", "wages", "profit", "supplier_margin",
+             "input_price_index", "public_facilities_operating")
+    lines = ["| supply elasticity | " + " | ".join(shown) + " |",
+             "|---" * (len(shown) + 1) + "|"]
+    for eps, d in df.groupby("supply_elasticity"):
+        d = d.set_index("outcome")
+        cells = [f"{d.loc[k, 'effect']:+.3g} "
+                 f"({d.loc[k, 'ci_low']:+.3g}..{d.loc[k, 'ci_high']:+.3g})" for k in shown]
+        mark = " (plausible)" if d["plausible"].iloc[0] else ""
+        lines.append(f"| {eps:g}{mark} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| supply elasticity | baseline employment | baseline input price index | "
+                 "baseline import share |")
+    lines.append("|---|---|---|---|")
+    for eps, d in df.groupby("supply_elasticity"):
+        d = d.set_index("outcome")
+        lines.append(f"| {eps:g} | {d.loc['employment', 'baseline']:.0f} | "
+                     f"{d.loc['input_price_index', 'baseline']:.2f} | "
+                     f"{d.loc['import_share', 'baseline']:.2f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the test so they can be checked by reading.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -242,11 +243,15 @@ def test_installed_capacity_follows_the_volume_sold_and_costs_more_beyond_the_su
                         base_capacity=np.full(2, 100.0))
     suppliers.update_volumes(firms, sup, np.array([0.3]), memory=0.0, expansion=0.1)
     np.testing.assert_allclose(sup.capacity, [120.0, 390.0])
-    # prices: capacity beyond the base costs (K / 100)^(1 / 0.5), crowding (V / K)^2
+    # prices: capacity in use beyond the base costs (min(V, K) / 100)^(1 / 0.5), crowding
+    # (V / K)^2
     sp = Params().replace(supplier_expansion=0.1, scale_elasticity=0.0, supply_elasticity=0.5,
                           supplier_capacity=2.0).suppliers
     np.testing.assert_allclose(suppliers.gate_prices(sup, sp, np.ones(1)),
-                               [1.2 ** 2 * (300 / 120) ** 2, 3.9 ** 2])
+                               [1.2 ** 2 * (300 / 120) ** 2, 3.0 ** 2])
+    # idle capacity costs nothing: a supplier selling 50 charges its base price
+    idle = dataclasses.replace(sup, volume=np.array([50.0, 50.0]))
+    np.testing.assert_allclose(suppliers.gate_prices(idle, sp, np.ones(1)), [1.0, 1.0])
     # a more elastic local supply makes the same capacity cheaper
     elastic = Params().replace(scale_elasticity=0.0, supply_elasticity=4.0).suppliers
     assert (suppliers.gate_prices(sup, elastic, np.ones(1))

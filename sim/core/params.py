@@ -128,11 +128,11 @@ class SupplierParams:
                                  "volume at which a supplier charges its base price, relative to "
                                  "the mean initial volume per supplier of its input (so prices do "
                                  "not depend on how many firms are simulated)")
-    supplier_capacity: float = _p(2.0, 0.01, 1e6, "multiple of reference volume",
-                                  "local supply base: what a supplier sells at its base cost; "
-                                  "capacity beyond it costs more (supply_elasticity), and "
-                                  "above its installed capacity its price rises steeply in the "
-                                  "short run",
+    supplier_capacity: float = _p(1.0, 0.01, 1e6, "multiple of reference volume",
+                                  "local supply base: what a supplier sells at its base cost "
+                                  "(1: the initial cluster's inputs); capacity in use beyond it "
+                                  "costs more (supply_elasticity), and above its installed "
+                                  "capacity its price rises steeply in the short run",
                                   "Boehm & Pandalainayar (convex supply, form); value assumed")
     supply_elasticity: float = _p(1.0, 0.05, 100.0, "elasticity",
                                   "long-run price elasticity of local input supply: beyond the "

@@ -5,10 +5,10 @@ gate price is its base price times three factors (:func:`gate_prices`):
 
 - scale economies, ``min(1, max(floor, (V/V_ref)^-eta))``: the more firms buy from one supplier
   the cheaper it gets for all, a positive feedback that concentrates purchases;
-- the cost of its installed capacity ``K`` beyond its supply base ``K0`` (``supplier_capacity``
-  times ``V_ref``): ``max(K/K0, 1)^(1/epsilon)``, so that in the long run, when capacity has
-  followed the volume sold, local supply has the price elasticity ``epsilon``
-  (``supply_elasticity``) beyond the base;
+- the cost of the capacity in use beyond its supply base ``K0`` (``supplier_capacity`` times
+  ``V_ref``): ``max(min(V, K)/K0, 1)^(1/epsilon)`` with ``K`` its installed capacity, so that
+  in the long run, when capacity has followed the volume sold, local supply has the price
+  elasticity ``epsilon`` (``supply_elasticity``) beyond the base;
 - short-run crowding above installed capacity, ``max(V/K, 1)^2`` (supply curves are flat below
   capacity and steep above it: Boehm & Pandalainayar; Albino, Carbonara & Giannoccaro 2003).
 
@@ -84,12 +84,15 @@ def base_costs(sup, sp, input_mult: np.ndarray) -> np.ndarray:
 def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
     """Price at each local supplier's gate from its smoothed volume ``V`` and installed
     capacity ``K``: scale economies (``(V / V_ref)^-eta`` within ``[floor, 1]``), the cost of
-    capacity beyond the supply base ``K0`` (``max(K / K0, 1)^(1 / supply_elasticity)``) and
-    short-run crowding above installed capacity (``max(V / K, 1)^2``)."""
+    the capacity in use beyond the supply base ``K0`` (``max(min(V, K) / K0, 1)^(1 /
+    supply_elasticity)``) and short-run crowding above installed capacity
+    (``max(V / K, 1)^2``)."""
     ref, scale = _scale(sup, sp)
     base_capacity = sp.supplier_capacity * ref
     capacity = sup.capacity if sup.capacity is not None else base_capacity
-    dearer = np.maximum(capacity / base_capacity, 1.0) ** (1.0 / sp.supply_elasticity)
+    # the dearest capacity in use sets the price: an idle supplier's is its base
+    used = np.minimum(sup.volume, capacity)
+    dearer = np.maximum(used / base_capacity, 1.0) ** (1.0 / sp.supply_elasticity)
     crowding = np.maximum(np.maximum(sup.volume, 1e-12) / capacity, 1.0) ** 2
     return sup.base_price * input_mult[sup.input] * scale * dearer * crowding
 
