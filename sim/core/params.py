@@ -133,13 +133,14 @@ class SupplierParams:
                                   "(1: the initial cluster's inputs); capacity in use beyond it "
                                   "costs more (supply_elasticity), and above its installed "
                                   "capacity its price rises steeply in the short run",
-                                  "Boehm & Pandalainayar (convex supply, form); value assumed")
+                                  "Boehm & Pandalainayar 2020 (convex supply, form; "
+                                  "docs/sources.md#input-markets); value assumed")
     supply_elasticity: float = _p(1.0, 0.05, 100.0, "elasticity",
                                   "long-run price elasticity of local input supply: beyond the "
-                                  "supply base, installed capacity K costs (K / base)^(1 / "
+                                  "supply base, the capacity in use costs (volume / base)^(1 / "
                                   "elasticity) times the base price. Uncertain: plausible "
-                                  "range 0.5-2 (an assumption, docs/validation.md section 5)",
-                                  "assumption (range stated in docs/validation.md)")
+                                  "range 0.5-2 (an assumption)",
+                                  "assumption, range 0.5-2 (docs/sources.md#input-markets)")
     supplier_expansion: float = _p(0.05, 0.0, 1.0, "1/month",
                                    "entry and exit of local supply capacity: installed capacity "
                                    "moves this share of the way to the volume sold each month, "
@@ -151,7 +152,8 @@ class SupplierParams:
                             "transport multiplier and infrastructure factor, which bounds the "
                             "local premium",
                             "Anderson & van Wincoop 2004: transport 21% and border costs 44% "
-                            "(1.21 x 1.44 = 1.74); range 0.21-0.74")
+                            "(1.21 x 1.44 = 1.74); range 0.21-0.74 "
+                            "(docs/sources.md#input-markets)")
     price_dispersion: float = _p(0.05, 0.0, 1.0, "log units",
                                  "standard deviation of suppliers' log base prices around "
                                  "their input's", "assumption")
@@ -159,8 +161,8 @@ class SupplierParams:
                                       "transport costs are 1 + this x (0.5 - infrastructure) "
                                       "times their level at infrastructure 0.5 (0.75-1.25 at "
                                       "the default)",
-                                      "assumption; Limao & Venables 2001 find infrastructure "
-                                      "a large share of transport costs")
+                                      "assumption; direction: Limao & Venables 2001 "
+                                      "(docs/sources.md#input-markets)")
     price_floor: float = _p(0.5, 0.0, 1.0, "share of base price", "lowest price a supplier charges")
     freight_per_km: float = _p(0.004, 0.0, 1.0, "share of base price per km",
                                "delivered price rises with distance to the supplier")

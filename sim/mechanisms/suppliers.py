@@ -126,8 +126,10 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
 
     alive : bool[N]; fx, fy : float64[N]; fregion, finput, current : int64[N]
     loyalty : float, probability of not looking around this month (firms without a source, and
-        firms whose source costs more than the traders' price, always look); firm_id : int64[N], key : uint64[2], month : int name the draws (block 0
-        of the ``SUPPLIER`` stream, drawn only for firms that have a supplier and loyalty < 1)
+        firms whose source costs more than the traders' price, always look)
+    firm_id : int64[N], key : uint64[2], month : int name the draws (block 0 of the
+        ``SUPPLIER`` stream, drawn only for firms that have a source costing no more than the
+        traders' price, and loyalty < 1)
     sx, sy : float64[M]; sregion : int64[M]; price : float64[M] gate prices
     by_input_start : int64[I+1], by_input : int64[M]: suppliers of input c are
         by_input[by_input_start[c]:by_input_start[c+1]]
