@@ -355,6 +355,12 @@ def _case_imported(rng):
             d["between"], d["infra"])
 
 
+def _case_input_totals(rng, n=40, n_sectors=3):
+    return (rng.random(n) > 0.2, rng.uniform(0, 20, n), rng.integers(0, n_sectors, n),
+            rng.uniform(0.1, 0.5, n_sectors), rng.uniform(0.5, 1.5, n_sectors),
+            rng.uniform(0.5, 2.0, n), rng.integers(-2, 4, n))
+
+
 def _case_choose(rng):
     d = _supplier_inputs(rng)
     return _choose_args(d, d["fx"].size)
@@ -587,6 +593,7 @@ TWIN_CASES = {
     "sim.mechanisms.cooperation._add_pairs": _case_add_pairs,
     "sim.mechanisms.suppliers._delivered": _case_delivered,
     "sim.mechanisms.suppliers._imported": _case_imported,
+    "sim.mechanisms.suppliers._input_totals": _case_input_totals,
     "sim.mechanisms.suppliers._choose": _case_choose,
     "sim.mechanisms.suppliers._volumes": _case_volumes,
     "sim.mechanisms.suppliers._group_suppliers": _case_group_suppliers,
@@ -1017,6 +1024,16 @@ def test_choose_matches_dense_cost_matrix(seed):
     exp_cost = np.where(d["alive"], np.where(switch, best_cost, cur_cost), 0.0)
     np.testing.assert_array_equal(chosen, exp_chosen)
     np.testing.assert_allclose(unit_cost, exp_cost, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_input_totals_match_numpy_over_several_chunks(seed):
+    args = _case_input_totals(np.random.default_rng(seed), n=2 * totals.CHUNK + 9)
+    alive, output, sector, ipo, base, unit_cost, supplier = args
+    used = np.where(alive, output * ipo[sector], 0.0)
+    expected = [used.sum(), used @ unit_cost, used @ base[sector],
+                used[supplier == suppliers.IMPORTED].sum()]
+    np.testing.assert_allclose(suppliers._input_totals(*args), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

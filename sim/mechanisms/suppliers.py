@@ -181,6 +181,27 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
         unit_cost[i] = cur_cost
 
 
+@parallel_kernel
+def _input_totals(alive, output, sector, ipo, base_price, unit_cost, supplier):
+    """Totals over live firms (in chunks: :mod:`sim.core.totals`) of the input used
+    (``output * ipo[sector]``), what it cost (times ``unit_cost``), what it would have cost at
+    the base price (times ``base_price[sector]``) and the input bought from outside
+    (``supplier == IMPORTED``). float64[4]."""
+    n = alive.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    part = np.zeros((n_chunks, 4))
+    for c in numba.prange(n_chunks):
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                used = output[i] * ipo[sector[i]]
+                part[c, 0] += used
+                part[c, 1] += used * unit_cost[i]
+                part[c, 2] += used * base_price[sector[i]]
+                if supplier[i] == -2:  # IMPORTED
+                    part[c, 3] += used
+    return add_chunks(part)
+
+
 def input_indicators(firms, unit_cost, world_arrays: dict) -> tuple[float, float]:
     """The month's input price index and import share over live firms: what they paid per unit
     of input (delivered, after group discounts) over its base price, weighted by the input they
@@ -188,16 +209,12 @@ def input_indicators(firms, unit_cost, world_arrays: dict) -> tuple[float, float
     or the supplier phase did not run (``unit_cost`` None)."""
     if unit_cost is None or unit_cost.shape[0] != firms.capacity:
         return float("nan"), float("nan")
-    alive = firms.alive
-    used = np.where(alive, firms.output * world_arrays["sector_ipo"][firms.sector], 0.0)
-    total = float(used.sum())
-    if total <= 0.0:
+    used, paid, at_base, imported = _input_totals(
+        firms.alive, firms.output, firms.sector, world_arrays["sector_ipo"],
+        world_arrays["sector_input_price"], unit_cost, firms.supplier)
+    if used <= 0.0 or at_base <= 0.0:
         return float("nan"), float("nan")
-    base = world_arrays["sector_input_price"][firms.sector]
-    paid = float(used @ np.where(alive, unit_cost, 0.0))
-    at_base = float(used @ base)
-    imported = float(used[firms.supplier == IMPORTED].sum())
-    return paid / at_base, imported / total
+    return float(paid / at_base), float(imported / used)
 
 
 def purchasing_groups(partner, back, trust, alive, finput, trust_min):
