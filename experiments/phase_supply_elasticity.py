@@ -9,16 +9,18 @@ suppliers' margins, and on the input price index and the share of inputs bought 
 baseline's level of each. The plausible region (0.5-2, an assumption) is marked.
 
     python experiments/phase_supply_elasticity.py [--reps 8] [--steps 120]
-        [--elasticities 0.25,0.5,1,2,8] [--out results/phase_supply_elasticity]
+        [--elasticities 0.25,0.5,1,2,8] [--out results/phase_supply_elasticity] [--publish]
 
 Writes ``effects.csv``, ``phase.png`` and ``provenance.json``, and prints the table in
-Markdown; docs/validation.md quotes it.
+Markdown; with ``--publish`` copies them to ``docs/validation/supply_elasticity_*``, which
+docs/validation.md quotes (section 5). About five minutes on two cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -80,6 +82,8 @@ def figure(df: pd.DataFrame, path: Path) -> None:
         ax.errorbar(x, d["effect"], yerr=[d["effect"] - d["ci_low"], d["ci_high"] - d["effect"]],
                     fmt="o-", capsize=3)
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.set_xlabel("supply elasticity of local inputs")
         ax.set_title(f"CFC effect on {name.replace('_', ' ')}")
     axes[0].legend(fontsize=8)
@@ -93,6 +97,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--elasticities", default="0.25,0.5,1,2,8")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "phase_supply_elasticity")
+    ap.add_argument("--publish", action="store_true",
+                    help="copy the results to docs/validation/ for docs/validation.md")
     a = ap.parse_args(argv)
     eps = [float(x) for x in a.elasticities.split(",")]
     df, prov = run(eps, a.reps, a.steps)
@@ -100,6 +106,10 @@ def main(argv=None) -> int:
     df.to_csv(a.out / "effects.csv", index=False)
     (a.out / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
     figure(df, a.out / "phase.png")
+    if a.publish:
+        target = ROOT / "docs" / "validation"
+        for name in ("effects.csv", "phase.png", "provenance.json"):
+            shutil.copyfile(a.out / name, target / f"supply_elasticity_{name}")
     print(markdown(df))
     return 0
 
