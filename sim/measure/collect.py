@@ -331,7 +331,6 @@ def indicators(model, groups=ALL_GROUPS) -> dict[str, Any]:
     if "suppliers" in groups:
         out["supplier_concentration"] = metrics.supplier_concentration(
             model.suppliers.volume, model.suppliers.input, len(w.inputs))
-        out["inputs"] = input_indicators(f, model.month.unit_input_cost, model.world_arrays)
     return out
 
 
@@ -375,7 +374,8 @@ def snapshot(model, values: dict[str, Any] | None = None,
         row.update(ind["ties"])
     if "suppliers" in groups:
         row["supplier_concentration"] = ind["supplier_concentration"]
-        row["input_price_index"], row["import_share"] = ind["inputs"]
+        row["input_price_index"], row["import_share"] = input_indicators(
+            f, model.month.unit_input_cost, model.world_arrays)
     if "firms" in groups:
         row["jp_share"] = float(in_jp / row["firms"]) if row["firms"] else 0.0
     if "facilities" in groups:
