@@ -248,9 +248,9 @@ class ClusterModel(mesa.Model):
             books.record(market.step(self, self.market, month, clock))
             self._policy_books(month)  # what the month's accounts owe interventions (credit)
             if on.suppliers:  # suppliers' volumes, hence next month's prices
-                suppliers.update_volumes(firms, self.suppliers, self.world_arrays["sector_ipo"],
-                                         p.suppliers.volume_memory,
-                                         p.suppliers.supplier_expansion)
+                books.supplier_margin = suppliers.update_volumes(
+                    firms, self.suppliers, self.world_arrays["sector_ipo"],
+                    p.suppliers.volume_memory, p.suppliers.supplier_expansion)
         with self._phase("demography"):
             # employment follows the labour gap, financed from capital; productivity shocks
             if on.growth:

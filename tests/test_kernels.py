@@ -86,26 +86,32 @@ def _supplier_inputs(rng, n=25, m=7, n_regions=3, n_inputs=2):
     sinput = np.concatenate([np.arange(n_inputs), rng.integers(0, n_inputs, m - n_inputs)])
     by_input = np.argsort(sinput, kind="stable").astype(np.int64)
     by_input_start = np.concatenate([[0], np.cumsum(np.bincount(sinput, minlength=n_inputs))])
-    # a current supplier of the right input, or none
+    # a current supplier of the right input, imports (-2), or none
     current = np.full(n, -1, dtype=np.int64)
     for i in range(n):
-        if rng.random() < 0.7:
+        u = rng.random()
+        if u < 0.6:
             current[i] = rng.choice(np.flatnonzero(sinput == finput[i]))
+        elif u < 0.75:
+            current[i] = suppliers.IMPORTED
     return dict(alive=alive, fx=fx, fy=fy, fregion=fregion, finput=finput, current=current,
                 loyalty=float(rng.uniform(0.2, 0.8)), draws=_draw_inputs(rng, n), sx=sx, sy=sy,
                 sregion=sregion, sinput=sinput,
                 by_input_start=by_input_start.astype(np.int64), by_input=by_input,
                 price=rng.uniform(0.5, 1.5, m), freight=float(rng.uniform(0.0, 0.02)),
                 within=rng.uniform(0.5, 2.0, n_regions), between=rng.uniform(0.5, 3.0, n_regions),
-                infra=rng.uniform(0.75, 1.25, n_regions), switch_gain=float(rng.uniform(0, 0.1)))
+                infra=rng.uniform(0.75, 1.25, n_regions), switch_gain=float(rng.uniform(0, 0.1)),
+                import_price=rng.uniform(0.8, 1.2, n_inputs),
+                import_cost=float(rng.uniform(0.0, 0.8)))
 
 
 def _choose_args(d, n):
     return (d["alive"], d["fx"], d["fy"], d["fregion"], d["finput"], d["current"],
             d["loyalty"], *d["draws"], d["sx"], d["sy"], d["sregion"], d["by_input_start"],
             d["by_input"],
-            d["price"], d["freight"], d["within"], d["between"], d["infra"], d["switch_gain"],
-            np.full(n, -7, dtype=np.int64), np.full(n, np.nan))
+            d["price"], d["freight"], d["within"], d["between"], d["infra"], d["import_price"],
+            d["import_cost"], d["switch_gain"], np.full(n, -7, dtype=np.int64),
+            np.full(n, np.nan))
 
 
 def _use_inputs(rng, n=30, n_fac=4, n_regions=2, n_sectors=3):
@@ -154,7 +160,7 @@ def _accounts_inputs(rng, n=30, n_regions=3, n_sectors=2):
 
 
 def _accounts_args(d, n):
-    return (*d.values(), *(np.full(n, np.nan) for _ in range(6)))
+    return (*d.values(), *(np.full(n, np.nan) for _ in range(7)))
 
 
 # One case per kernel: a function of a Generator returning the argument tuple.
@@ -342,6 +348,19 @@ def _case_delivered(rng):
             d["freight"], d["within"], d["between"], d["infra"])
 
 
+def _case_imported(rng):
+    d = _supplier_inputs(rng)
+    i = int(rng.integers(0, d["fx"].size))
+    return (i, int(d["finput"][i]), d["fregion"], d["import_price"], d["import_cost"],
+            d["between"], d["infra"])
+
+
+def _case_input_totals(rng, n=40, n_sectors=3):
+    return (rng.random(n) > 0.2, rng.uniform(0, 20, n), rng.integers(0, n_sectors, n),
+            rng.uniform(0.1, 0.5, n_sectors), rng.uniform(0.5, 1.5, n_sectors),
+            rng.uniform(0.5, 2.0, n), rng.integers(-2, 4, n))
+
+
 def _case_choose(rng):
     d = _supplier_inputs(rng)
     return _choose_args(d, d["fx"].size)
@@ -363,10 +382,11 @@ def _case_group_costs(rng):
     d = _supplier_inputs(rng)
     n, m = d["fx"].size, d["sx"].size
     members = np.flatnonzero(rng.random(n) < 0.5).astype(np.int64)
-    gsup = np.where(rng.random(members.size) < 0.9, rng.integers(0, m, members.size), -1)
-    return (members, gsup, d["fx"], d["fy"], d["fregion"], d["sx"], d["sy"], d["sregion"],
-            d["price"], d["freight"], d["within"], d["between"], d["infra"],
-            float(rng.uniform(0.8, 1.0)), np.full(n, 7.0))
+    gsup = np.where(rng.random(members.size) < 0.8, rng.integers(0, m, members.size),
+                    rng.integers(-2, 0, members.size))
+    return (members, gsup, d["fx"], d["fy"], d["fregion"], d["finput"], d["sx"], d["sy"],
+            d["sregion"], d["price"], d["freight"], d["within"], d["between"], d["infra"],
+            d["import_price"], d["import_cost"], float(rng.uniform(0.8, 1.0)), np.full(n, 7.0))
 
 
 def _case_inputs(rng, n=40, n_sectors=4):
@@ -387,7 +407,7 @@ def _case_group_suppliers(rng, n=60, m=4):
     for i in range(1, n):  # groups whose root is their lowest slot
         if rng.random() < 0.7:
             root[i] = root[rng.integers(0, i)]
-    supplier = np.where(rng.random(n) < 0.9, rng.integers(0, m, n), -1)
+    supplier = np.where(rng.random(n) < 0.8, rng.integers(0, m, n), rng.integers(-2, 0, n))
     chosen = rng.random(n) < 0.6  # whole groups, as the model lists members
     members = np.flatnonzero(chosen[root]).astype(np.int64)
     return root, supplier, members, m
@@ -572,6 +592,8 @@ TWIN_CASES = {
     "sim.mechanisms.cooperation._form_solo": _case_form_solo,
     "sim.mechanisms.cooperation._add_pairs": _case_add_pairs,
     "sim.mechanisms.suppliers._delivered": _case_delivered,
+    "sim.mechanisms.suppliers._imported": _case_imported,
+    "sim.mechanisms.suppliers._input_totals": _case_input_totals,
     "sim.mechanisms.suppliers._choose": _case_choose,
     "sim.mechanisms.suppliers._volumes": _case_volumes,
     "sim.mechanisms.suppliers._group_suppliers": _case_group_suppliers,
@@ -983,18 +1005,35 @@ def test_choose_matches_dense_cost_matrix(seed):
                     np.maximum(d["between"][r][:, None], d["between"][d["sregion"]][None, :]))
     cost = d["price"][None, :] * (1 + d["freight"] * dist * mult * d["infra"][r][:, None])
     cost[d["finput"][:, None] != d["sinput"][None, :]] = np.inf
-    best = np.argmin(cost, axis=1)
-    best_cost = cost[np.arange(n), best]
+    # the outside source: one more column, coded IMPORTED
+    imported = d["import_price"][d["finput"]] * (1 + d["import_cost"] * d["between"][r]
+                                                 * d["infra"][r])
+    local = np.argmin(cost, axis=1)
+    local_cost = cost[np.arange(n), local]
+    best = np.where(imported < local_cost, suppliers.IMPORTED, local)
+    best_cost = np.minimum(imported, local_cost)
     cur = d["current"]
-    cur_cost = np.where(cur >= 0, cost[np.arange(n), np.maximum(cur, 0)], np.inf)
+    cur_cost = np.where(cur >= 0, cost[np.arange(n), np.maximum(cur, 0)],
+                        np.where(cur == suppliers.IMPORTED, imported, np.inf))
     firm_id, key, month = d["draws"]
     reconsider = np.array([_uniforms(key, month, streams.SUPPLIER, f)[0] >= d["loyalty"]
                            for f in firm_id])
-    switch = (cur < 0) | (reconsider & (best_cost < cur_cost * (1 - d["switch_gain"])))
+    reconsider |= cur_cost > imported  # paying more than the traders ask: always looks
+    switch = (cur == -1) | (reconsider & (best_cost < cur_cost * (1 - d["switch_gain"])))
     exp_chosen = np.where(d["alive"], np.where(switch, best, cur), -1)
     exp_cost = np.where(d["alive"], np.where(switch, best_cost, cur_cost), 0.0)
     np.testing.assert_array_equal(chosen, exp_chosen)
     np.testing.assert_allclose(unit_cost, exp_cost, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_input_totals_match_numpy_over_several_chunks(seed):
+    args = _case_input_totals(np.random.default_rng(seed), n=2 * totals.CHUNK + 9)
+    alive, output, sector, ipo, base, unit_cost, supplier = args
+    used = np.where(alive, output * ipo[sector], 0.0)
+    expected = [used.sum(), used @ unit_cost, used @ base[sector],
+                used[supplier == suppliers.IMPORTED].sum()]
+    np.testing.assert_allclose(suppliers._input_totals(*args), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -1009,11 +1048,20 @@ def test_volumes_match_bincount_over_several_chunks(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_group_costs_are_the_discounted_delivered_costs_of_members_only(seed):
     args = _case_group_costs(np.random.default_rng(seed))
-    members, gsup, *rest, pay, out = args
+    members, gsup, fx, fy, fregion, finput, sx, sy, sregion, price, freight, within, between, \
+        infra, import_price, import_cost, pay, out = args
     suppliers._group_costs(*args)
     expected = np.full(out.size, 7.0)
     for i, k in zip(members.tolist(), gsup.tolist(), strict=True):
-        expected[i] = (suppliers._delivered(i, k, *rest) if k >= 0 else np.inf) * pay
+        if k >= 0:
+            cost = suppliers._delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight,
+                                        within, between, infra)
+        elif k == suppliers.IMPORTED:
+            r = fregion[i]
+            cost = import_price[finput[i]] * (1 + import_cost * between[r] * infra[r])
+        else:
+            cost = np.inf
+        expected[i] = cost * pay
     np.testing.assert_array_equal(out, expected)
 
 
@@ -1033,7 +1081,7 @@ def test_group_suppliers_is_the_groups_mode_lowest_first(seed):
     got = suppliers._group_suppliers(root, supplier, members, m)
     for a, i in enumerate(members):
         group = [j for j in members if root[j] == root[i]]
-        counts = {s: sum(supplier[j] == s for j in group) for s in range(-1, m)}
+        counts = {s: sum(supplier[j] == s for j in group) for s in range(-2, m)}
         assert got[a] == max(counts, key=lambda s: (counts[s], -s))
 
 
@@ -1196,7 +1244,7 @@ def test_accounts_match_numpy(seed):
     n = d["alive"].size
     args = _accounts_args(d, n)
     market._accounts(*args)
-    revenue, profit, input_cost, waste_cost, subsidy, gap = args[-6:]
+    revenue, profit, input_cost, waste_cost, subsidy, gap, va = args[-7:]
     r, s, q = d["region"], d["sector"], d["output"]
     rev = d["price"][s] * q * d["access"][r]
     inputs = q * d["ipo"][s] * d["unit_input_cost"]
@@ -1219,7 +1267,8 @@ def test_accounts_match_numpy(seed):
                             np.log(d["theta"] * value_added / (labour + rent)), -1.0)
     want_gap = np.clip(np.where(per_worker > 0, want_gap, -1.0), -1.0, 1.0)
     for got, want in ((revenue, rev), (profit, prof), (input_cost, inputs),
-                      (waste_cost, waste), (subsidy, subs), (gap, want_gap)):
+                      (waste_cost, waste), (subsidy, subs), (gap, want_gap),
+                      (va, value_added)):
         np.testing.assert_allclose(got, np.where(a, want, 0.0), rtol=1e-12, atol=1e-12)
 
 
@@ -1245,7 +1294,7 @@ def test_short_facility_arrays_mean_no_facility(seed, length):
         got, ref = _accounts_args(short, n), _accounts_args(want, n)
         kernel(*got)
         market._accounts(*ref)
-        for a, b in zip(got[-6:], ref[-6:], strict=True):
+        for a, b in zip(got[-7:], ref[-7:], strict=True):
             np.testing.assert_array_equal(a, b)
     alive, sector, region = d["alive"], d["sector"], d["region"]
     out_short, out_ref = np.empty(n), np.empty(n)

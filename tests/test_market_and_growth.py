@@ -148,7 +148,7 @@ def _one_input_suppliers(volumes):
 
 
 def test_supplier_prices_fall_with_volume_but_rise_beyond_capacity():
-    sp = Params().suppliers
+    sp = Params().replace(supplier_capacity=2.0).suppliers  # a supply base of 2 x 10
     sup = _one_input_suppliers([0.0, 5.0, 10.0, 15.0, 40.0])
     price = suppliers.gate_prices(sup, sp, np.ones(1))
     eta, cap = sp.scale_elasticity, sp.supplier_capacity

@@ -9,6 +9,7 @@ the test so they can be checked by reading.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -230,24 +231,38 @@ def test_supplier_volume_follows_its_buyers():
     np.testing.assert_allclose(sup.volume, [0.5 * 45 + 0.5 * 200, 0.5 * 200])
 
 
-def test_a_supplier_past_its_capacity_expands_it_and_charges_less_for_it():
-    # volume 300 against capacities 100 and 400: the first expands by 10% of its excess of
-    # 200 (to 120) and never shrinks; the second keeps 400. Prices: crowding (V / capacity)^2
+def test_installed_capacity_follows_the_volume_sold_and_costs_more_beyond_the_supply_base():
+    # supply base 2 x 50 = 100 for both; installed capacity 100 and 400, each selling 300: the
+    # first enters 10% of its shortfall of 200 (to 120), the second exits 10% of its excess
+    # of 100 (to 390)
     firms = FirmState.empty(1)
     sup = SupplierState(x=np.zeros(2), y=np.zeros(2), region=np.zeros(2, dtype=np.int64),
                         input=np.zeros(2, dtype=np.int64), base_price=np.ones(2),
                         volume=np.array([300.0, 300.0]), price=np.ones(2),
-                        ref_volume=np.full(2, 50.0), capacity=np.array([100.0, 400.0]))
-    suppliers.update_volumes(firms, sup, np.array([0.3]), memory=1.0, expansion=0.1)
-    np.testing.assert_allclose(sup.capacity, [100.0, 400.0])  # volume fell to 0: no shrinking
-    sup.volume = np.array([300.0, 300.0])
+                        ref_volume=np.full(2, 50.0), capacity=np.array([100.0, 400.0]),
+                        base_capacity=np.full(2, 100.0))
     suppliers.update_volumes(firms, sup, np.array([0.3]), memory=0.0, expansion=0.1)
-    np.testing.assert_allclose(sup.capacity, [120.0, 400.0])
-    sp = Params().replace(supplier_expansion=0.1, scale_elasticity=0.0).suppliers
-    np.testing.assert_allclose(suppliers.gate_prices(sup, sp, np.ones(1)), [(300 / 120) ** 2, 1])
-    fixed = Params().replace(supplier_expansion=0.0, scale_elasticity=0.0,
-                             supplier_capacity=2.0).suppliers  # capacity 2 x 50 = 100
-    np.testing.assert_allclose(suppliers.gate_prices(sup, fixed, np.ones(1)), [9.0, 9.0])
+    np.testing.assert_allclose(sup.capacity, [120.0, 390.0])
+    # prices: capacity in use beyond the base costs (min(V, K) / 100)^(1 / 0.5), crowding
+    # (V / K)^2
+    sp = Params().replace(supplier_expansion=0.1, scale_elasticity=0.0, supply_elasticity=0.5,
+                          supplier_capacity=2.0).suppliers
+    np.testing.assert_allclose(suppliers.gate_prices(sup, sp, np.ones(1)),
+                               [1.2 ** 2 * (300 / 120) ** 2, 3.0 ** 2])
+    # idle capacity costs nothing: a supplier selling 50 charges its base price
+    idle = dataclasses.replace(sup, volume=np.array([50.0, 50.0]))
+    np.testing.assert_allclose(suppliers.gate_prices(idle, sp, np.ones(1)), [1.0, 1.0])
+    # a more elastic local supply makes the same capacity cheaper
+    elastic = Params().replace(scale_elasticity=0.0, supply_elasticity=4.0).suppliers
+    assert (suppliers.gate_prices(sup, elastic, np.ones(1))
+            < suppliers.gate_prices(sup, sp, np.ones(1))).all()
+    # with no buyers capacity exits, never below the supply base
+    for _ in range(200):
+        suppliers.update_volumes(firms, sup, np.array([0.3]), memory=1.0, expansion=0.1)
+    np.testing.assert_allclose(sup.capacity, [100.0, 100.0])
+    # capacity fixed at set-up (None): the supply base, crowding only
+    sup.capacity, sup.volume = None, np.array([300.0, 300.0])
+    np.testing.assert_allclose(suppliers.gate_prices(sup, sp, np.ones(1)), [9.0, 9.0])
 
 
 def _group_world(trust_12=0.8):

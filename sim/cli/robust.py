@@ -37,6 +37,7 @@ def register(sub) -> None:
     p.add_argument("--uncertain", action="append", default=None, metavar="NAME[=LOW:HIGH]",
                    help="an uncertain parameter (repeatable; default: initial_trust, "
                    "coop_benefit, trust_gain, willingness_mean, meet_prob, supplier_capacity, "
+                   "supply_elasticity, import_cost, "
                    "wage_density_elasticity, rent_density_elasticity, localisation_elasticity);"
                    " without a range, its documented range (docs/robustness.md) or else its "
                    "default +-50%% within the table's allowed range")

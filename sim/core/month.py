@@ -86,6 +86,10 @@ class PrivateAccount:
     #: live firms' capital at the start of the month (None at a start: nothing has changed)
     opening_capital: float | None = None
     fees: float = 0.0  # facility fees paid
+    value_added: float = 0.0  # revenue less inputs, waste and transport (docs/ODD.md)
+    wages: float = 0.0  # wages paid
+    land_rents: float = 0.0  # land rents paid
+    supplier_margin: float = 0.0  # local suppliers' price above their base cost, times sales
     interest_subsidy: float = 0.0  # interest the public paid for firms
     payouts: float = 0.0  # owners' drawings
     investment: float = 0.0  # capital spent on hiring

@@ -128,16 +128,41 @@ class SupplierParams:
                                  "volume at which a supplier charges its base price, relative to "
                                  "the mean initial volume per supplier of its input (so prices do "
                                  "not depend on how many firms are simulated)")
-    supplier_capacity: float = _p(2.0, 0.01, 1e6, "multiple of reference volume",
-                                  "above this volume a supplier's price rises steeply (capacity)",
-                                  "Albino, Carbonara & Giannoccaro 2003 (form); value assumed")
-    supplier_expansion: float = _p(0.0, 0.0, 1.0, "1/month",
-                                   "a supplier selling above its capacity expands it by this "
-                                   "share of the excess each month (investment, and new "
-                                   "suppliers' entry: supply is elastic in the long run; 0: "
-                                   "capacity fixed at set-up)",
-                                   "off by default: suppliers' fixed capacity is what bounds the "
-                                   "generic cluster (docs/validation.md)")
+    supplier_capacity: float = _p(1.0, 0.01, 1e6, "multiple of reference volume",
+                                  "local supply base: what a supplier sells at its base cost "
+                                  "(1: the initial cluster's inputs); capacity in use beyond it "
+                                  "costs more (supply_elasticity), and above its installed "
+                                  "capacity its price rises steeply in the short run",
+                                  "Boehm & Pandalainayar 2020 (convex supply, form; "
+                                  "docs/sources.md#input-markets); value assumed")
+    supply_elasticity: float = _p(1.0, 0.05, 100.0, "elasticity",
+                                  "long-run price elasticity of local input supply: beyond the "
+                                  "supply base, the capacity in use costs (volume / base)^(1 / "
+                                  "elasticity) times the base price. Uncertain: plausible "
+                                  "range 0.5-2 (an assumption)",
+                                  "assumption, range 0.5-2 (docs/sources.md#input-markets)")
+    supplier_expansion: float = _p(0.05, 0.0, 1.0, "1/month",
+                                   "entry and exit of local supply capacity: installed capacity "
+                                   "moves this share of the way to the volume sold each month, "
+                                   "never below the supply base (0: capacity fixed at set-up)",
+                                   "assumption (new capacity in about two years)")
+    import_cost: float = _p(0.74, 0.0, 10.0, "share of base price",
+                            "outside option: traders deliver any quantity of an input at its "
+                            "base price times 1 + import_cost x the region's between-region "
+                            "transport multiplier and infrastructure factor, which bounds the "
+                            "local premium",
+                            "Anderson & van Wincoop 2004: transport 21% and border costs 44% "
+                            "(1.21 x 1.44 = 1.74); range 0.21-0.74 "
+                            "(docs/sources.md#input-markets)")
+    price_dispersion: float = _p(0.05, 0.0, 1.0, "log units",
+                                 "standard deviation of suppliers' log base prices around "
+                                 "their input's", "assumption")
+    infrastructure_effect: float = _p(0.5, 0.0, 2.0, "multiplier per unit of infrastructure",
+                                      "transport costs are 1 + this x (0.5 - infrastructure) "
+                                      "times their level at infrastructure 0.5 (0.75-1.25 at "
+                                      "the default)",
+                                      "assumption; direction: Limao & Venables 2001 "
+                                      "(docs/sources.md#input-markets)")
     price_floor: float = _p(0.5, 0.0, 1.0, "share of base price", "lowest price a supplier charges")
     freight_per_km: float = _p(0.004, 0.0, 1.0, "share of base price per km",
                                "delivered price rises with distance to the supplier")

@@ -200,10 +200,16 @@ class SupplierState:
     #: float64[M] volume at which the supplier charges its base price: ``reference_volume``
     #: times the mean initial volume per supplier of its input (set once the firms exist)
     ref_volume: np.ndarray | None = None
-    #: float64[M] volume above which the supplier's price rises steeply: ``supplier_capacity``
-    #: times ``ref_volume`` at set-up, then expanded towards the volume it sells
-    #: (``supplier_expansion``); None: ``supplier_capacity`` times ``ref_volume`` always
+    #: float64[M] installed capacity, above which the supplier's price rises steeply: its
+    #: supply base at set-up, then moving towards the volume it sells (``supplier_expansion``);
+    #: None: the supply base always
     capacity: np.ndarray | None = None
+    #: float64[M] supply base, what it sells at its base cost: ``supplier_capacity`` times
+    #: ``ref_volume``; capacity beyond it costs more (``supply_elasticity``)
+    base_capacity: np.ndarray | None = None
+    #: float64[M] this month's unit cost at the base (base price, shock, scale economies): the
+    #: price above it is the supplier's margin; None until the first month
+    cost: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -17,6 +17,7 @@ import pandas as pd
 from sim.core.state import FacilityState
 from sim.measure import metrics
 from sim.measure.outputs import PURPOSE_SERIES, PURPOSE_TOTALS
+from sim.mechanisms.suppliers import input_indicators
 
 __all__ = ["Recorder", "Recording", "GROUPS", "group_of", "indicators", "snapshot", "firm_table",
            "final_outcomes", "HEADLINE", "MESA_SERIES", "mesa_datacollector", "pledges",
@@ -88,7 +89,8 @@ GROUPS: dict[str, str] = {
     "herfindahl_regions": "firm indicators", "morans_i": "firm indicators",
     "mean_trust": "network", "mean_degree": "network", "tie_density": "network",
     "giant_component_share": "network", "clustering": "network",
-    "supplier_concentration": "suppliers",
+    "supplier_concentration": "suppliers", "input_price_index": "suppliers",
+    "import_share": "suppliers",
     "facilities_operating": "facilities", "facilities_built": "facilities",
     "public_facilities_built": "facilities", "public_facilities_operating": "facilities",
     "facility_users": "facilities", "facility_use_rate": "facilities",
@@ -96,6 +98,7 @@ GROUPS: dict[str, str] = {
     "contributions": "books", "entry_capital": "books", "exit_capital": "books",
     "fees": "books", "interest_subsidy": "books", "payouts": "books", "investment": "books",
     **dict.fromkeys(PURPOSE_SERIES, "purpose"),
+    "value_added": "books", "wages": "books", "land_rents": "books", "supplier_margin": "books",
 }
 #: Every group, in the order a row computes them.
 ALL_GROUPS = frozenset(GROUPS.values())
@@ -371,6 +374,8 @@ def snapshot(model, values: dict[str, Any] | None = None,
         row.update(ind["ties"])
     if "suppliers" in groups:
         row["supplier_concentration"] = ind["supplier_concentration"]
+        row["input_price_index"], row["import_share"] = input_indicators(
+            f, model.month.unit_input_cost, model.world_arrays)
     if "firms" in groups:
         row["jp_share"] = float(in_jp / row["firms"]) if row["firms"] else 0.0
     if "facilities" in groups:
@@ -407,6 +412,9 @@ def snapshot(model, values: dict[str, Any] | None = None,
         row["investment"] = float(books.investment)
     if "purpose" in groups:
         row.update(purpose(model))
+    if "books" in groups:  # welfare: who receives the value added (sim.measure.outputs.WELFARE)
+        for name in ("value_added", "wages", "land_rents", "supplier_margin"):
+            row[name] = float(getattr(books, name))
     # the burn-in's months (and the set-up state) are recorded at negative steps, flagged
     row["burn_in"] = bool(model.steps < 0)
     return row

@@ -12,6 +12,9 @@ Three kinds of names:
   interventions are for, waste treated, firms whose waste is treated, firms served, trained
   and under credit support; :func:`purpose_outcomes` says which of them measure the purpose of
   a scenario's interventions, and in what unit.
+- :data:`WELFARE` (part of :data:`SERIES`): who receives the value the cluster adds each
+  month: value added, wages, land rents, owners' profit and local suppliers' margins
+  (docs/ODD.md, welfare outcomes).
 - :data:`BREAKDOWN`: employment and firms in business at the end by sector and by town
   (region), computed from the final firm table by :func:`breakdown`.
 
@@ -40,6 +43,7 @@ __all__ = [
     "UNITS",
     "PURPOSE_SERIES",
     "PURPOSE_TOTALS",
+    "WELFARE",
     "PurposeOutcome",
     "purpose_outcomes",
     "unit",
@@ -65,18 +69,26 @@ PURPOSE_TOTALS: tuple[str, ...] = (
     "services_delivered_total", "credit_supported_total",
 )
 
+#: Per-step welfare outcomes, money per month: value added (revenue less inputs, waste and
+#: transport), wages and land rents paid, owners' profit and local suppliers' margins (their
+#: price above their base cost, times their sales). Value added = wages + land rents + profit +
+#: fees + fixed costs + interest - cooperation income; the suppliers' margin is part of the
+#: inputs value added is net of.
+WELFARE: tuple[str, ...] = ("value_added", "wages", "land_rents", "profit", "supplier_margin")
+
 #: Per-step outputs, in the recorder's order (``{sector}``/``{region}`` are expanded per world).
 SERIES: tuple[str, ...] = (
     "step", "firms", "employment", "output", "revenue", "profit", "capital",
     "mean_productivity", "sd_productivity", "share_micro", "share_small", "share_medium",
     "share_large", "gini_size", "cooperation_rate", "mean_trust", "mean_degree", "tie_density",
-    "giant_component_share", "clustering", "supplier_concentration", "jp_share",
+    "giant_component_share", "clustering", "supplier_concentration", "input_price_index",
+    "import_share", "jp_share",
     "facilities_operating", "facilities_built", "public_facilities_built",
     "public_facilities_operating", "facility_users", "facility_use_rate", "spv_members",
     "public_spending", "public_spending_total", "eg_gamma_{sector}", "lq_{sector}_{region}",
     "eg_gamma_mean", "herfindahl_regions", "morans_i", "contributions", "entry_capital",
     "exit_capital", "capital_change", "fees", "interest_subsidy", "payouts", "investment",
-    *PURPOSE_SERIES, "burn_in", "entries", "exits",
+    *PURPOSE_SERIES, *(n for n in WELFARE if n != "profit"), "burn_in", "entries", "exits",
 )
 #: Whole-run outcomes added to the last row of the series (see
 #: :func:`sim.measure.collect.final_outcomes`).
@@ -93,7 +105,8 @@ BREAKDOWN: tuple[str, ...] = (
 #: +1: more is better; -1: less is better. Outcomes not listed have no desirable direction.
 DESIRABLE: dict[str, int] = {
     "firms": +1, "employment": +1, "jobs_created": +1, "output": +1, "revenue": +1,
-    "profit": +1, "capital": +1, "mean_productivity": +1, "survival": +1,
+    "profit": +1, "capital": +1, "value_added": +1, "wages": +1, "mean_productivity": +1,
+    "survival": +1,
     "entries_total": +1, "exits_total": -1, "entries": +1, "exits": -1,
     "cooperation_rate": +1, "mean_trust": +1, "jp_share": +1, "facilities_built": +1,
     "facilities_operating": +1, "public_facilities_built": +1,
@@ -115,6 +128,13 @@ LABELS: dict[str, str] = {
     "employment": "Employment (workers)",
     "jobs_created": "Jobs created since month 0",
     "output": "Output",
+    "input_price_index": "Input price paid over base (input-weighted)",
+    "import_share": "Share of inputs bought from outside",
+    "value_added": "Value added (money/month)",
+    "wages": "Wages paid (money/month)",
+    "land_rents": "Land rents paid (money/month)",
+    "profit": "Owners' profit (money/month)",
+    "supplier_margin": "Local suppliers' margin over base cost (money/month)",
     "mean_productivity": "Mean productivity",
     "survival": "Survival of initial firms (share)",
     "entries_total": "Entries (total)",

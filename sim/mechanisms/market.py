@@ -41,7 +41,7 @@ from sim.core.month import NO_SERVICE, Month
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks
 
-__all__ = ["MarketState", "step", "sector_output", "sector_prices", "congestion",
+__all__ = ["MarketState", "step", "welfare", "sector_output", "sector_prices", "congestion",
            "initial_output"]
 
 
@@ -220,15 +220,17 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
               access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land, land_mult,
               transport_share, between, infra, fee, fixed_cost, interest_rate, subsidy_share,
               coop_income, service, effect, level, theta,
-              revenue, profit, input_cost, waste_cost_out, subsidy, labour_gap):
-    """Per-firm revenue, costs, profit and labour gap. Writes only element i of each output.
+              revenue, profit, input_cost, waste_cost_out, subsidy, labour_gap, value_added_out):
+    """Per-firm revenue, costs, profit, labour gap and value added. Writes only element i of
+    each output.
 
     Inputs are float64[N] per firm, float64[R] per region (``wage_index`` and ``land_mult``
     include congestion), float64[S] per sector, scalars otherwise. ``input_cost`` and
     ``waste_cost_out`` are the costs before any facility cut (what a facility could save);
     ``subsidy`` is the interest paid by the public; ``labour_gap`` is
-    ``log(theta VA / (L w))`` clipped to [-1, 1] (VA: revenue less inputs, waste and transport;
-    w: wage plus rent per worker), -1 when value added is not positive. The facility arrays
+    ``log(theta VA / (L w))`` clipped to [-1, 1] (VA, ``value_added_out``: revenue less inputs,
+    waste and transport, after any facility cut; w: wage plus rent per worker), -1 when value
+    added is not positive. The facility arrays
     ``fee``, ``service``, ``effect`` and ``level`` may be shorter than N (see :func:`_output`).
     """
     n = alive.shape[0]
@@ -239,6 +241,7 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
         waste_cost_out[i] = 0.0
         subsidy[i] = 0.0
         labour_gap[i] = 0.0
+        value_added_out[i] = 0.0
         if not alive[i]:
             continue
         r = region[i]
@@ -263,6 +266,7 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
             interest -= subsidy[i]
         revenue[i] = rev
         value_added = rev - inputs - waste - transport
+        value_added_out[i] = value_added
         profit[i] = (value_added - per_worker * employees[i] - _fee_of(fee, i) - fixed_cost
                      - interest + coop_income[i])
         gap = -1.0
@@ -304,14 +308,16 @@ def step(model, state: MarketState, month: Month, t: int) -> dict[str, float]:
     waste_cost = np.empty(n)
     subsidy = np.empty(n)
     gap = np.empty(n)
+    value_added = np.empty(n)
+    wage_index, land = w["wage_index"] * wage_mult, w["land_cost"] * mods.land_mult * rent_mult
     _accounts(firms.alive, firms.region, firms.sector, firms.output, firms.employees,
               firms.capital, unit_cost, price, w["market_access"], w["sector_ipo"],
               w["sector_wpo"], mp.waste_cost, mods.waste_mult, mp.wage,
-              w["wage_index"] * wage_mult, w["land_cost"], mods.land_mult * rent_mult,
+              wage_index, w["land_cost"], mods.land_mult * rent_mult,
               mp.transport_share, mods.between_mult, w["infra_factor"], fee, mp.fixed_cost,
               mp.interest_rate, firms.interest_subsidy, firms.coop_income, service, effect,
               level, mp.labour_elasticity,
-              firms.revenue, firms.profit, input_cost, waste_cost, subsidy, gap)
+              firms.revenue, firms.profit, input_cost, waste_cost, subsidy, gap, value_added)
     month.input_cost = input_cost
     month.waste_cost = waste_cost
     month.interest_subsidy = subsidy
@@ -319,5 +325,19 @@ def step(model, state: MarketState, month: Month, t: int) -> dict[str, float]:
     profit, fees, subsidies, drawn = _settle(firms.alive, firms.capital, firms.profit,
                                              firms.revenue, fee, subsidy, mp.payout_rate,
                                              mp.capital_buffer_months)
-    return {"profit": float(profit), "fees": float(fees), "interest_subsidy": float(subsidies),
-            "payouts": float(drawn)}
+    books = {"profit": float(profit), "fees": float(fees), "interest_subsidy": float(subsidies),
+             "payouts": float(drawn)}
+    books.update(welfare(firms.alive, firms.region, firms.employees, value_added,
+                         mp.wage * wage_index, land))
+    return books
+
+
+def welfare(alive, region, employees, value_added, wage, land) -> dict[str, float]:
+    """The month's value added and the wages and land rents paid, summed over live firms
+    (``wage`` and ``land`` per worker in each region, float64[R], congestion and policy
+    included). With profit, fees, fixed costs and interest they account for all value added
+    (docs/ODD.md, welfare outcomes)."""
+    emp = np.where(alive, employees, 0.0)
+    per_region = np.bincount(region, weights=emp, minlength=wage.shape[0])
+    return {"value_added": float(value_added.sum()),
+            "wages": float(per_region @ wage), "land_rents": float(per_region @ land)}

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.measure.outputs import WELFARE
+
 __all__ = ["OUTCOMES", "FIGURE_OUTCOMES", "SERIES_KEPT", "LEVEL", "t_interval",
            "paired_difference", "effect_over_time", "effects_over_time", "measured",
            "discount_factors", "MONTHS_PER_YEAR"]
@@ -25,6 +27,7 @@ OUTCOMES: tuple[str, ...] = (
     "facilities_built", "facilities_operating", "public_facilities_built",
     "public_facilities_operating", "facility_users", "spv_members", "time_to_first_facility",
     "eg_gamma_mean", "herfindahl_regions", "public_spending_total",
+    *WELFARE,  # who receives a policy's gain
 )
 #: Per-step outputs drawn over time as paired differences from the base (effect bands).
 FIGURE_OUTCOMES: tuple[str, ...] = (

@@ -5,8 +5,8 @@ seed):
 
 - **Displacement the model counts directly**, from the comparison's own runs: private
   facilities not formed (facilities built minus public ones, policy minus base), firms squeezed
-  out (extra exits), entry forgone, facility users. The model does not record suppliers'
-  margins, so that term is named as missing rather than guessed.
+  out (extra exits), entry forgone, facility users, and the gain that passes to local
+  suppliers as a higher margin (money a month, :data:`sim.measure.outputs.WELFARE`).
 - **Mechanisms at their textbook limits** (``clustersim compare --why``): the comparison is run
   again with one mechanism at a time set to its limit (:data:`LIMITS`, the variants of
   ``experiments/decompose_flagship.py``, section 3 of docs/validation.md), on the same engine
@@ -66,6 +66,7 @@ DISPLACEMENT: dict[str, tuple[Any, str, int]] = {
     "firms squeezed out (extra exits)": (lambda r: r["exits_total"], "exit", +1),
     "entry forgone": (lambda r: r["entries_total"], "entrant", -1),
     "facility users": (lambda r: r["facility_users"], "firm", +1),
+    "suppliers' margin gained": (lambda r: r["supplier_margin"], "money/month", +1),
 }
 
 
@@ -209,8 +210,7 @@ def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame,
                 bits.append(f"{r['term']} {top} (95% CI {iv})")
         if bits:
             lines.append(f"{label}, what it displaces or draws in (against the base): "
-                         + "; ".join(bits) + ". Suppliers' margins are not recorded by the "
-                         "model.")
+                         + "; ".join(bits) + ".")
     return lines
 
 
@@ -218,8 +218,8 @@ def why_html(mech: pd.DataFrame | None, disp: pd.DataFrame, ran: bool) -> str:
     """The report's section: displacement, and the mechanisms at their limits when run."""
     parts = ["<h2>Why: displacement and mechanisms</h2>",
              "<p>Displacement the model counts directly, each alternative against the base "
-             "(paired, 95% CI; positive means that much displacement). Suppliers' margins are "
-             "not recorded by the model.</p>"]
+             "(paired, 95% CI; positive means that much displacement), and the gain that "
+             "passes to local suppliers as a higher margin (money a month).</p>"]
     rows = "".join(
         f"<tr><th class='l'>{html.escape(r['scenario'])}</th><td class='l'>"
         f"{html.escape(r['term'])}</td>"

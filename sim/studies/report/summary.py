@@ -72,7 +72,26 @@ def _effect_lines(comp, summary: pd.DataFrame) -> list[str]:
                        else " (not significant: the interval includes zero)")
             top, iv = estimate(r["diff_mean"], lo, hi)
             lines.append(f"{label} vs {comp.base}: {top} {what} (95% CI {iv}){verdict}.")
+        gains = _welfare_parts(summary, label)
+        if gains:
+            lines.append(f"{label} vs {comp.base}, who gains (money a month): "
+                         + "; ".join(gains) + ".")
     return lines
+
+
+def _welfare_parts(summary: pd.DataFrame, label: str) -> list[str]:
+    """The paired effects on value added and on who receives it
+    (:data:`sim.measure.outputs.WELFARE`), as text."""
+    parts = []
+    for name in outputs.WELFARE:
+        row = summary[(summary["scenario"] == label) & (summary["outcome"] == name)]
+        if row.empty:
+            continue
+        r = row.iloc[0]
+        top, iv = estimate(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"])
+        star = "" if _significant(r["diff_ci_low"], r["diff_ci_high"]) else " n.s."
+        parts.append(f"{outputs.label(name).split(' (')[0]} {top} ({iv}){star}")
+    return parts
 
 
 def _cost_lines(costs: pd.DataFrame, currency: str, measure: str) -> list[str]:

@@ -27,9 +27,13 @@ __all__ = ["DEFAULT_UNCERTAIN", "RANGES", "SPREAD", "uncertain_ranges", "sample_
 
 #: Documented ranges: ``name -> (low, high, why)``; docs/robustness.md gives the reasoning.
 RANGES: dict[str, tuple[float, float, str]] = {
-    # the default (2.0) is an assumption, and what bounds the generic cluster (docs/validation.md
-    # section 3): from half to twice it, from tight to slack supply
-    "supplier_capacity": (1.0, 4.0, "assumption (default 2): half to twice the default"),
+    # the local supply base (default 1: the initial cluster's inputs, an assumption): from half
+    # to twice it, from tight to slack local supply (docs/validation.md section 5)
+    "supplier_capacity": (0.5, 2.0, "assumption (default 1): half to twice the default"),
+    # no figure found for clusters: the plausible range assumed in docs/validation.md section 5
+    "supply_elasticity": (0.5, 2.0, "assumption: plausible range 0.5-2 (default 1)"),
+    # transport alone to transport and border costs (docs/sources.md#input-markets)
+    "import_cost": (0.21, 0.74, "Anderson & van Wincoop 2004: 0.21-0.74 (default 0.74)"),
     # published wage-density elasticities 0.02-0.05 (docs/sources.md#agglomeration-elasticities)
     # up to the model's default 0.1 (value assumed)
     "wage_density_elasticity": (0.02, 0.1, "Combes, Duranton & Gobillon 2008: 0.02-0.05; "
@@ -43,12 +47,12 @@ RANGES: dict[str, tuple[float, float, str]] = {
 }
 
 #: Uncertain parameters when none are given: what decides whether firms cooperate and pledge,
-#: and what decides whether the cluster's growth is bounded (supplier capacity, congestion) or
+#: and what decides whether the cluster's growth is bounded (the input market, congestion) or
 #: self-reinforcing (localisation economies).
 DEFAULT_UNCERTAIN: tuple[str, ...] = (
     "initial_trust", "coop_benefit", "trust_gain", "willingness_mean", "meet_prob",
-    "supplier_capacity", "wage_density_elasticity", "rent_density_elasticity",
-    "localisation_elasticity")
+    "supplier_capacity", "supply_elasticity", "import_cost", "wage_density_elasticity",
+    "rent_density_elasticity", "localisation_elasticity")
 #: Half-width of a range around the parameter's default value, as a share of it.
 SPREAD = 0.5
 
