@@ -292,11 +292,13 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
         model_firm = live[rng.integers(0, max(n_alive, 1), size=n_out)]
         out_region = firms.region[model_firm]
         out_sector = firms.sector[model_firm]
+    elif n_out == 0:  # nothing to choose (and no draw: a Generator draws nothing for none)
+        out_region = out_sector = np.zeros(0, dtype=np.int64)
     else:
         sector_u = rng.random(n_out)
         w = model.world_arrays
         price_ratio = market.sector_price / w["sector_price"]
-        s_util = (np.log(np.maximum(w["sector_weight"], 1e-12))
+        s_util = (_attraction_constants(model)[3]
                   + dp.sector_choice_sensitivity * (price_ratio - 1.0))
         out_sector = _logit_choices(s_util[None, :], np.zeros(n_out, dtype=np.int64), sector_u)
         region_u = rng.random(n_out)
@@ -304,11 +306,9 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
             probs = dartboard
             cdf = np.cumsum(probs) / probs.sum()
             out_region = np.minimum(np.searchsorted(cdf, region_u, side="right"), n_regions - 1)
-        elif n_out:
+        else:
             util = attractiveness(model, market)  # [S, R]
             out_region = _logit_choices(util, out_sector, region_u)
-        else:
-            out_region = np.zeros(0, dtype=np.int64)
     return {
         "region": np.concatenate([firms.region[parents], out_region]).astype(np.int64),
         "sector": np.concatenate([firms.sector[parents], out_sector]).astype(np.int64),
@@ -359,11 +359,11 @@ def attractiveness(model, market) -> np.ndarray:
     n_regions = len(model.world.regions)
     n_sectors = len(model.world.sectors)
     counts = firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
-    suppliers, access, land_scale = _attraction_constants(model)
+    suppliers, access, land_scale, _ = _attraction_constants(model)
     fac_counts = np.zeros((n_sectors, n_regions))
     fac = model.facilities
-    for f in range(fac.n):
-        if fac.status[f] == fac.OPERATING:
+    for f, status in enumerate(fac.status):  # failed drives pile up: only the status is read
+        if status == fac.OPERATING:
             fac_counts[fac.sectors[f], fac.region[f]] += 1.0
     land = w["land_cost"] * model.mods.land_mult * market.rent_mult  # congestion included
     land_norm = land / land_scale
@@ -371,10 +371,11 @@ def attractiveness(model, market) -> np.ndarray:
             + access - dp.beta_land * land_norm[None, :])
 
 
-def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float]:
+def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """The terms of :func:`attractiveness` fixed for a run (suppliers do not move, the world
     and the parameters do not change): the suppliers' term [S, R], the market access term
-    [1, R] and the land cost that normalises rents; computed once per model."""
+    [1, R] and the land cost that normalises rents; and the log demand weight of each sector
+    (the fixed term of an entrant's choice of sector, [S]); computed once per model."""
     cached = getattr(model, "_attraction_constants", None)
     if cached is not None:
         return cached
@@ -384,6 +385,7 @@ def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float]:
                              minlength=n_inputs * n_regions).reshape(n_inputs, n_regions)
     cached = (dp.beta_supplier * np.log1p(sup_counts[w["sector_input"]]),
               dp.beta_access * w["market_access"][None, :],
-              max(float(w["land_cost"].mean()), 1e-12))
+              max(float(w["land_cost"].mean()), 1e-12),
+              np.log(np.maximum(w["sector_weight"], 1e-12)))
     model._attraction_constants = cached
     return cached

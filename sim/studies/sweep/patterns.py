@@ -37,9 +37,10 @@ from sim.measure.collect import Recording
 from sim.studies.simulate import run_model
 
 #: What a pattern run records: the series :func:`measure` reads, every month from month 0 (no
-#: burn-in rows, no Mesa collector); the values are those of the full recording, to the bit.
+#: burn-in rows, no Mesa collector, no purpose totals); the values are those of the full
+#: recording, to the bit.
 RECORDING = Recording(outputs=("firms", "entries", "exits", "facility_use_rate",
-                               "facilities_operating"), burn_in=False, mesa=False)
+                               "facilities_operating"), burn_in=False, mesa=False, totals=False)
 
 __all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "settings",
            "measure", "simulate"]
