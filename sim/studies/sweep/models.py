@@ -179,6 +179,14 @@ class PatternsModel(Model):
         return pattern_model.simulate(scenario, steps=steps, seed=seed,
                                       overrides=dict(overrides))
 
+    def simulate_many(self, scenario, *, steps, seeds, overrides, final, series, every):
+        """The scenario read once for the batch (:func:`sim.studies.sweep.patterns.simulate_many`);
+        each result equals :meth:`simulate`'s."""
+        from sim.studies.sweep import patterns as pattern_model
+
+        yield from pattern_model.simulate_many(scenario, steps=steps, seeds=seeds,
+                                               overrides=overrides)
+
 
 class IshigamiModel(Model):
     """The Ishigami stand-in: no scenario, one outcome ``y``."""
