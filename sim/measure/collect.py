@@ -7,6 +7,7 @@ themselves are pure and live in :mod:`sim.measure.metrics`.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -392,10 +393,12 @@ def snapshot(model, values: dict[str, Any] | None = None,
             account.month if model.steps == 0 else 0.0))
     if "firm indicators" in groups:
         gamma, lq = ind["eg_gamma"], ind["lq"]
-        for s, sector in enumerate(w.sectors):
-            row[f"eg_gamma_{sector.name}"] = float(gamma[s])
-            for r, region in enumerate(w.regions):
-                row[f"lq_{sector.name}_{region.name}"] = float(lq[s, r])
+        values: list[float] = []  # each sector's gamma, then its location quotients
+        for g, quotients in zip(gamma.tolist(), lq.tolist(), strict=True):
+            values.append(g)
+            values.extend(quotients)
+        row.update(zip(_world_names(tuple(s.name for s in w.sectors),
+                                    tuple(r.name for r in w.regions)), values, strict=True))
         finite = gamma[np.isfinite(gamma)]
         row["eg_gamma_mean"] = float(finite.mean()) if finite.size else float("nan")
         row["herfindahl_regions"] = ind["herfindahl_regions"]
@@ -419,6 +422,14 @@ def snapshot(model, values: dict[str, Any] | None = None,
     # the burn-in's months (and the set-up state) are recorded at negative steps, flagged
     row["burn_in"] = bool(model.steps < 0)
     return row
+
+
+@functools.lru_cache(maxsize=64)
+def _world_names(sectors: tuple[str, ...], regions: tuple[str, ...]) -> tuple[str, ...]:
+    """The world's own outputs in a row's order: ``eg_gamma_{sector}``, then that sector's
+    ``lq_{sector}_{region}`` for each region, sector after sector."""
+    return tuple(name for s in sectors
+                 for name in (f"eg_gamma_{s}", *(f"lq_{s}_{r}" for r in regions)))
 
 
 def purpose(model) -> dict[str, float]:
