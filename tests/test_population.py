@@ -205,3 +205,55 @@ def test_logit_choices_are_the_row_by_row_formulation(python, monkeypatch):
     # the hand-computed case: equal weights on 4 options, u in the third quarter -> option 2
     assert demography._logit_choices(np.zeros((1, 4)), np.zeros(1, dtype=np.int64),
                                      np.array([0.6]))[0] == 2
+
+
+def viable_as_arrays(model, market, region, sector, sizes):
+    """Free entry's test as numpy arrays (the formulation the kernels must equal, bit for bit)."""
+    mp, w = model.params.market, model.world_arrays
+    theta = mp.labour_elasticity
+    base = mp.wage * w["wage_index"][region] + w["land_cost"][region]
+    now = (mp.wage * w["wage_index"][region] * market.wage_mult[region]
+           + w["land_cost"][region] * model.mods.land_mult[region] * market.rent_mult[region])
+    value = (market.sector_price[sector] / w["sector_price"][sector]
+             * market.localisation[sector, region])
+    if theta >= 1.0:
+        return value >= now / base
+    best = sizes * (value * base / np.maximum(now, 1e-12)) ** (1.0 / (1.0 - theta))
+    return (1.0 - theta) / theta * now * best > mp.fixed_cost
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+@pytest.mark.parametrize("theta", [0.7, 1.0])
+def test_free_entry_is_the_array_formulation_to_the_bit(make_params, python, theta,
+                                                        monkeypatch):
+    from sim.mechanisms import demography
+
+    if python:
+        for name in ("_viable_terms", "_viable_profit"):
+            monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
+    m = ClusterModel(make_params(n_firms=80, labour_elasticity=theta), rng=5, agents=False)
+    for _ in range(3):
+        m.step()
+    rng = np.random.default_rng(3)
+    n_regions, n_sectors = len(m.world.regions), len(m.world.sectors)
+    region = rng.integers(0, n_regions, 400)
+    sector = rng.integers(0, n_sectors, 400)
+    sizes = rng.pareto(1.2, 400) + 1.0
+    m.market.rent_mult[:] = rng.uniform(0.5, 3.0, n_regions)  # congestion, so that both answers
+    want = viable_as_arrays(m, m.market, region, sector, sizes)
+    got = demography.viable(m, m.market, region, sector, sizes)
+    assert got.dtype == np.bool_
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got.sum() < got.size or theta >= 1.0
+
+
+def test_entrants_are_the_spin_offs_then_the_outsiders():
+    from sim.mechanisms import demography
+
+    f_region, f_sector = np.array([2, 0, 1, 1, 0]), np.array([3, 3, 0, 1, 2])
+    region, sector, parent = (np.zeros(5, dtype=np.int64) for _ in range(3))
+    demography._entrants(np.array([1, 3]), f_region, f_sector, np.array([2, 2, 0]),
+                         np.array([1, 0, 0]), region, sector, parent)
+    np.testing.assert_array_equal(region, [0, 1, 2, 2, 0])
+    np.testing.assert_array_equal(sector, [3, 1, 1, 0, 0])
+    np.testing.assert_array_equal(parent, [1, 3, -1, -1, -1])

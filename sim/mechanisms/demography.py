@@ -309,11 +309,28 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
         else:
             util = attractiveness(model, market)  # [S, R]
             out_region = _logit_choices(util, out_sector, region_u)
-    return {
-        "region": np.concatenate([firms.region[parents], out_region]).astype(np.int64),
-        "sector": np.concatenate([firms.sector[parents], out_sector]).astype(np.int64),
-        "parent": np.concatenate([parents, np.full(n_out, -1, dtype=np.int64)]),
-    }
+    k = parents.shape[0]
+    region, sector, parent = (np.empty(k + n_out, dtype=np.int64) for _ in range(3))
+    _entrants(parents, firms.region, firms.sector, out_region, out_sector, region, sector,
+              parent)
+    return {"region": region, "sector": sector, "parent": parent}
+
+
+@numba.njit(cache=True)
+def _entrants(parents, f_region, f_sector, out_region, out_sector, region, sector, parent):
+    """The month's entrants, spin-offs first (in the order of ``parents``, their parents'
+    slots, with their parents' region and sector), then the outsiders (parent -1): writes
+    ``region``, ``sector`` and ``parent`` (int64[k + n])."""
+    k = parents.shape[0]
+    for a in range(k):
+        q = parents[a]
+        region[a] = f_region[q]
+        sector[a] = f_sector[q]
+        parent[a] = q
+    for b in range(out_region.shape[0]):
+        region[k + b] = out_region[b]
+        sector[k + b] = out_sector[b]
+        parent[k + b] = -1
 
 
 def viable(model, market, region: np.ndarray, sector: np.ndarray,
@@ -328,15 +345,45 @@ def viable(model, market, region: np.ndarray, sector: np.ndarray,
     ``(1 - theta) / theta w L* - F``."""
     mp, w = model.params.market, model.world_arrays
     theta = mp.labour_elasticity
-    base = mp.wage * w["wage_index"][region] + w["land_cost"][region]
-    now = (mp.wage * w["wage_index"][region] * market.wage_mult[region]
-           + w["land_cost"][region] * model.mods.land_mult[region] * market.rent_mult[region])
-    value = (market.sector_price[sector] / w["sector_price"][sector]
-             * market.localisation[sector, region])
+    n = region.shape[0]
+    now, gain, ok = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
+    _viable_terms(region, sector, mp.wage, w["wage_index"], w["land_cost"],
+                  market.wage_mult, model.mods.land_mult, market.rent_mult,
+                  market.sector_price, w["sector_price"], market.localisation, now, gain, ok)
     if theta >= 1.0:
-        return value >= now / base
-    best = sizes * (value * base / np.maximum(now, 1e-12)) ** (1.0 / (1.0 - theta))
-    return (1.0 - theta) / theta * now * best > mp.fixed_cost
+        return ok
+    # numpy's power (its last bits are not the kernels'); the arithmetic around it in kernels
+    _viable_profit(sizes, gain ** (1.0 / (1.0 - theta)), now, (1.0 - theta) / theta,
+                   mp.fixed_cost, ok)
+    return ok
+
+
+@numba.njit(cache=True)
+def _viable_terms(region, sector, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult,
+                  price, base_price, localisation, now, gain, ok):
+    """For each outside entrant a (int64[n] ``region``, ``sector``): ``now[a]``, the cost of a
+    worker this month; ``gain[a]`` = value x base cost / max(now, 1e-12), the ratio whose power
+    gives the entrant's best size; ``ok[a]`` = value >= now / base (the test when theta >= 1).
+    Each term is added and multiplied in the order of the array formulation, so the bits are
+    the same."""
+    for a in range(region.shape[0]):
+        r = region[a]
+        s = sector[a]
+        base = wage * wage_index[r] + land_cost[r]
+        cost = wage * wage_index[r] * wage_mult[r] + land_cost[r] * land_mult[r] * rent_mult[r]
+        value = price[s] / base_price[s] * localisation[s, r]
+        now[a] = cost
+        floor = cost if (cost >= 1e-12 or cost != cost) else 1e-12  # np.maximum keeps a NaN
+        gain[a] = value * base / floor
+        ok[a] = value >= cost / base
+
+
+@numba.njit(cache=True)
+def _viable_profit(sizes, power, now, margin, fixed_cost, ok):
+    """``ok[a]`` = margin x now x best size > fixed cost, the best size being ``sizes[a] x
+    power[a]`` (float64[n])."""
+    for a in range(sizes.shape[0]):
+        ok[a] = margin * now[a] * (sizes[a] * power[a]) > fixed_cost
 
 
 @parallel_kernel
