@@ -132,11 +132,11 @@ def _against(args: argparse.Namespace, say) -> int:
         raise InputError("--against", "", str(exc)) from None
     print(f"before ({args.against}) and after (this tree), {res['rounds']} alternating rounds, "
           "one thread; medians over rounds")
-    print(f"  {'':<36} {'before':>10} {'after':>10} {'ratio':>7}")
+    print(f"  {'':<36} {'before':>11} {'after':>11} {'ratio':>7}")
     for key, label, unit, scale in _AGAINST:
         if key in res["after"] and key in res["before"]:
-            print(f"  {label:<36} {scale * res['before'][key]:>8.3f} {unit:<1} "
-                  f"{scale * res['after'][key]:>8.3f} {unit:<1} {res['ratio'][key]:>6.2f}x")
+            print(f"  {label:<36} {scale * res['before'][key]:>8.3f} {unit:<2} "
+                  f"{scale * res['after'][key]:>8.3f} {unit:<2} {res['ratio'][key]:>6.2f}x")
     before, after = (7200.0 / res[side]["calibration_cpu_s"] for side in ("before", "after"))
     print(f"  calibration runs per hour on 2 cores (2 x 3600 / CPU s): {before:,.0f} -> "
           f"{after:,.0f}")
