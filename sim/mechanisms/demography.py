@@ -358,7 +358,7 @@ def viable(model, market, region: np.ndarray, sector: np.ndarray,
     return ok
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
 def _viable_terms(region, sector, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult,
                   price, base_price, localisation, now, gain, ok):
     """For each outside entrant a (int64[n] ``region``, ``sector``): ``now[a]``, the cost of a
