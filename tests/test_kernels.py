@@ -534,6 +534,15 @@ def _case_viable_profit(rng, n=25):
             np.zeros(n, dtype=np.bool_))
 
 
+def _case_attraction(rng, n_sectors=4, n_regions=3):
+    shape = (n_sectors, n_regions)
+    return (np.log1p(rng.integers(0, 50, shape)), rng.normal(size=shape),
+            rng.integers(0, 2, shape).astype(np.float64), rng.normal(size=(1, n_regions)),
+            rng.uniform(0.0, 2.0, n_regions), rng.uniform(0.5, 1.5, n_regions),
+            rng.uniform(0.8, 3.0, n_regions), float(rng.uniform(0.5, 2.0)),
+            *(float(b) for b in rng.uniform(0.0, 2.0, 3)), np.zeros(shape))
+
+
 def _case_entrants(rng, size=30, k=4, n=5, n_regions=3, n_sectors=4):
     parents = np.sort(rng.choice(size, k, replace=False))
     return (parents, rng.integers(0, n_regions, size), rng.integers(0, n_sectors, size),
@@ -627,6 +636,7 @@ TWIN_CASES = {
     "sim.mechanisms.demography._viable_terms": _case_viable_terms,
     "sim.mechanisms.demography._viable_profit": _case_viable_profit,
     "sim.mechanisms.demography._entrants": _case_entrants,
+    "sim.mechanisms.demography._attraction": _case_attraction,
     "sim.mechanisms.demography.firm_counts": _case_firm_counts,
 }
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.core.month import Books
-from sim.mechanisms import cooperation, population
+from sim.mechanisms import cooperation, facilities, population
 from sim.mechanisms.population import Population, talent
 from sim.model import ClusterModel
 
@@ -257,3 +257,38 @@ def test_entrants_are_the_spin_offs_then_the_outsiders():
     np.testing.assert_array_equal(region, [0, 1, 2, 2, 0])
     np.testing.assert_array_equal(sector, [3, 1, 1, 0, 0])
     np.testing.assert_array_equal(parent, [1, 3, -1, -1, -1])
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+def test_attractiveness_is_the_array_formulation_to_the_bit(make_params, python, monkeypatch):
+    from sim.core.state import FacilityState
+    from sim.mechanisms import demography
+
+    if python:
+        monkeypatch.setattr(demography, "_attraction", demography._attraction.py_func)
+    m = ClusterModel(make_params(n_firms=120), rng=6, agents=False)
+    for _ in range(2):
+        m.step()
+    rng = np.random.default_rng(8)
+    m.market.rent_mult[:] = rng.uniform(0.5, 3.0, m.market.rent_mult.size)
+    m.mods.land_mult[:] = rng.uniform(0.5, 1.5, m.mods.land_mult.size)
+    fac = m.facilities
+    for region in (1, 0):  # two operating facilities, one serving two sectors
+        f = facilities.open_drive(fac, facilities.FacilityProject(
+            name="f", region=region, sectors=np.array([0, 1][:2 - region]), service=0,
+            effect=0.1, cost=10.0, grant_share=0.0, capacity=4.0, operating_cost=1.0,
+            spv_min=2, member_share=1.0, drive_months=1), t=2)
+        fac.status[f] = FacilityState.OPERATING
+    dp, w, f = m.params.demography, m.world_arrays, m.firms
+    n_sectors, n_regions = len(m.world.sectors), len(m.world.regions)
+    counts = demography.firm_counts(f.alive, f.sector, f.region, n_sectors, n_regions)
+    suppliers, access, land_scale, _ = demography._attraction_constants(m)
+    fac_counts = np.zeros((n_sectors, n_regions))
+    for g in range(fac.n):
+        if fac.status[g] == FacilityState.OPERATING:
+            fac_counts[fac.sectors[g], fac.region[g]] += 1.0
+    land_norm = w["land_cost"] * m.mods.land_mult * m.market.rent_mult / land_scale
+    want = (dp.beta_sector * np.log1p(counts) + suppliers + dp.beta_facility * fac_counts
+            + access - dp.beta_land * land_norm[None, :])
+    assert fac_counts.sum() == 3
+    np.testing.assert_array_equal(demography.attractiveness(m, m.market), want)

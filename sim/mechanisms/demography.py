@@ -412,10 +412,27 @@ def attractiveness(model, market) -> np.ndarray:
     for f, status in enumerate(fac.status):  # failed drives pile up: only the status is read
         if status == fac.OPERATING:
             fac_counts[fac.sectors[f], fac.region[f]] += 1.0
-    land = w["land_cost"] * model.mods.land_mult * market.rent_mult  # congestion included
-    land_norm = land / land_scale
-    return (dp.beta_sector * np.log1p(counts) + suppliers + dp.beta_facility * fac_counts
-            + access - dp.beta_land * land_norm[None, :])
+    # numpy's log1p (its last bits are not the kernels'); the sums in one kernel
+    util = np.empty((n_sectors, n_regions))
+    _attraction(np.log1p(counts), suppliers, fac_counts, access, w["land_cost"],
+                model.mods.land_mult, market.rent_mult, land_scale, dp.beta_sector,
+                dp.beta_facility, dp.beta_land, util)
+    return util
+
+
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
+def _attraction(log_counts, suppliers, fac_counts, access, land_cost, land_mult, rent_mult,
+                land_scale, beta_sector, beta_facility, beta_land, util):
+    """``util[s, r]`` = beta_sector log(1 + firms of s in r) + the suppliers' term + beta_facility
+    x operating facilities serving s in r + market access - beta_land x the land cost with this
+    month's congestion over ``land_scale`` (float64[S, R]; ``access`` [1, R]; the land arrays
+    [R]), added in the order of the array formulation, so the bits are the same."""
+    n_sectors, n_regions = util.shape
+    for r in range(n_regions):
+        land = land_cost[r] * land_mult[r] * rent_mult[r] / land_scale
+        for s in range(n_sectors):
+            util[s, r] = (beta_sector * log_counts[s, r] + suppliers[s, r]
+                          + beta_facility * fac_counts[s, r] + access[0, r] - beta_land * land)
 
 
 def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
