@@ -163,3 +163,29 @@ def test_throughput_counts_runs_per_hour_on_the_cores():
     assert row["seconds_per_run"] > 0
     assert row["runs_per_hour"] == pytest.approx(2 * 3600 / row["seconds_per_run"])
     assert {w[0] for w in WORKLOADS} == {"calibration", "classroom", "hebron", "compare"}
+
+
+def test_figures_against_a_checkout_by_hand():
+    from sim.bench.against import _figures
+
+    side = {"calibration_cpu_s": [0.3, 0.1, 0.2], "calibration_wall_s": [0.4, 0.5, 0.6],
+            "month": {"500": {"cpu_s": 0.001, "wall_s": 0.002, "live": 500.0},
+                      "5000": {"cpu_s": 0.0055, "wall_s": 0.006, "live": 5000.0},
+                      "100000": {"cpu_s": 0.05, "wall_s": 0.06, "live": 100_000.0}}}
+    got = _figures(side)
+    assert got["calibration_cpu_s"] == 0.2
+    assert got["calibration_wall_s"] == 0.5
+    assert got["ms_per_month_500_cpu"] == pytest.approx(1.0)
+    # 1 us a firm: 4.5 ms more for 4,500 more firms; 1 ms - 0.5 ms at 500 firms
+    assert got["fixed_ms_per_month_cpu"] == pytest.approx(0.5)
+    assert got["firm_steps_per_s_100000_cpu"] == pytest.approx(2e6)
+
+
+def test_against_something_that_is_not_a_checkout_is_an_input_error(tmp_path, capsys):
+    from sim.cli import main
+
+    assert main(["bench", "--throughput", "--against", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--against" in err
+    assert "no sim/model.py" in err
+    assert main(["bench", "--against", str(tmp_path), "--rounds", "0"]) == 2

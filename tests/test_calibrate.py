@@ -321,6 +321,29 @@ def test_the_patterns_model_is_registered_and_reproducible(tmp_path):
         model.simulate(str(scenario), seed=9, steps=12, overrides={})
 
 
+def test_a_batch_of_pattern_runs_equals_the_runs_one_by_one(tmp_path):
+    from sim.studies.sweep import models
+
+    model = models.get("patterns")
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY_SCENARIO)
+    overrides = [{"patterns.burn_in": 1}, {"patterns.burn_in": 1, "growth_sd": 0.1},
+                 {"patterns.burn_in": 1, "growth_sd": -1.0},  # out of range: this run fails
+                 {"patterns.burn_in": 2, "growth_sd": 0.1}]
+    seeds = [4, 4, 5, 6]
+    batch = list(model.simulate_many(str(scenario), steps=13, seeds=seeds, overrides=overrides,
+                                     final=pmodel.PATTERNS, series=(), every=1))
+    assert len(batch) == 4
+    assert isinstance(batch[2], InputError)
+    for k in (0, 1, 3):
+        alone = model.simulate(str(scenario), steps=13, seed=seeds[k], overrides=overrides[k])
+        assert np.array_equal(np.array(list(batch[k].final.values())),
+                              np.array(list(alone.final.values())), equal_nan=True)
+        pd.testing.assert_frame_equal(batch[k].series, alone.series, check_exact=True)
+        assert batch[k].provenance["overrides"] == alone.provenance["overrides"]
+    assert batch[0].final != batch[1].final  # the overrides of each run are its own
+
+
 def test_pattern_settings_are_checked():
     with pytest.raises(ParameterError, match="unknown setting"):
         pmodel.settings({"burnin": 3})

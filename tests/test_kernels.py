@@ -535,6 +535,41 @@ def _case_inverse_cdf(rng):
     return p, rng.integers(0, 3, 20), rng.random(20), np.zeros(20, dtype=np.int64)
 
 
+def _case_viable_terms(rng, n=25, n_regions=3, n_sectors=4):
+    region, sector = rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n)
+    land = rng.uniform(0.0, 0.5, n_regions)
+    land[0] = 0.0
+    wage_mult = rng.uniform(0.8, 1.2, n_regions)
+    wage_mult[0] = 0.0  # a region where a worker costs nothing this month: the 1e-12 floor
+    return (region, sector, float(rng.uniform(0.5, 2.0)), rng.uniform(0.5, 1.5, n_regions),
+            land, wage_mult, rng.uniform(0.8, 1.2, n_regions),
+            rng.uniform(0.8, 1.5, n_regions), rng.uniform(0.5, 2.0, n_sectors),
+            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 2.0, (n_sectors, n_regions)),
+            np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.bool_))
+
+
+def _case_viable_profit(rng, n=25):
+    return (rng.uniform(1.0, 30.0, n), rng.uniform(0.1, 3.0, n), rng.uniform(0.5, 2.0, n),
+            float(rng.uniform(0.1, 1.0)), float(rng.uniform(0.0, 20.0)),
+            np.zeros(n, dtype=np.bool_))
+
+
+def _case_attraction(rng, n_sectors=4, n_regions=3):
+    shape = (n_sectors, n_regions)
+    return (np.log1p(rng.integers(0, 50, shape)), rng.normal(size=shape),
+            rng.integers(0, 2, shape).astype(np.float64), rng.normal(size=(1, n_regions)),
+            rng.uniform(0.0, 2.0, n_regions), rng.uniform(0.5, 1.5, n_regions),
+            rng.uniform(0.8, 3.0, n_regions), float(rng.uniform(0.5, 2.0)),
+            *(float(b) for b in rng.uniform(0.0, 2.0, 3)), np.zeros(shape))
+
+
+def _case_entrants(rng, size=30, k=4, n=5, n_regions=3, n_sectors=4):
+    parents = np.sort(rng.choice(size, k, replace=False))
+    return (parents, rng.integers(0, n_regions, size), rng.integers(0, n_sectors, size),
+            rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
+            *(np.zeros(k + n, dtype=np.int64) for _ in range(3)))
+
+
 def _case_born(rng, size=30, n=6, n_regions=3, n_sectors=2):
     free = np.flatnonzero(rng.random(size) > 0.5)[:n]
     n = free.size
@@ -620,6 +655,10 @@ TWIN_CASES = {
     "sim.mechanisms.demography._age": _case_age,
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
     "sim.mechanisms.population._born": _case_born,
+    "sim.mechanisms.demography._viable_terms": _case_viable_terms,
+    "sim.mechanisms.demography._viable_profit": _case_viable_profit,
+    "sim.mechanisms.demography._entrants": _case_entrants,
+    "sim.mechanisms.demography._attraction": _case_attraction,
     "sim.mechanisms.demography.firm_counts": _case_firm_counts,
 }
 

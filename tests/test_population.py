@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.core.month import Books
-from sim.mechanisms import cooperation, population
+from sim.mechanisms import cooperation, facilities, population
 from sim.mechanisms.population import Population, talent
 from sim.model import ClusterModel
 
@@ -205,3 +205,90 @@ def test_logit_choices_are_the_row_by_row_formulation(python, monkeypatch):
     # the hand-computed case: equal weights on 4 options, u in the third quarter -> option 2
     assert demography._logit_choices(np.zeros((1, 4)), np.zeros(1, dtype=np.int64),
                                      np.array([0.6]))[0] == 2
+
+
+def viable_as_arrays(model, market, region, sector, sizes):
+    """Free entry's test as numpy arrays (the formulation the kernels must equal, bit for bit)."""
+    mp, w = model.params.market, model.world_arrays
+    theta = mp.labour_elasticity
+    base = mp.wage * w["wage_index"][region] + w["land_cost"][region]
+    now = (mp.wage * w["wage_index"][region] * market.wage_mult[region]
+           + w["land_cost"][region] * model.mods.land_mult[region] * market.rent_mult[region])
+    value = (market.sector_price[sector] / w["sector_price"][sector]
+             * market.localisation[sector, region])
+    if theta >= 1.0:
+        return value >= now / base
+    best = sizes * (value * base / np.maximum(now, 1e-12)) ** (1.0 / (1.0 - theta))
+    return (1.0 - theta) / theta * now * best > mp.fixed_cost
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+@pytest.mark.parametrize("theta", [0.7, 1.0])
+def test_free_entry_is_the_array_formulation_to_the_bit(make_params, python, theta,
+                                                        monkeypatch):
+    from sim.mechanisms import demography
+
+    if python:
+        for name in ("_viable_terms", "_viable_profit"):
+            monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
+    m = ClusterModel(make_params(n_firms=80, labour_elasticity=theta), rng=5, agents=False)
+    for _ in range(3):
+        m.step()
+    rng = np.random.default_rng(3)
+    n_regions, n_sectors = len(m.world.regions), len(m.world.sectors)
+    region = rng.integers(0, n_regions, 400)
+    sector = rng.integers(0, n_sectors, 400)
+    sizes = rng.pareto(1.2, 400) + 1.0
+    m.market.rent_mult[:] = rng.uniform(0.5, 3.0, n_regions)  # congestion, so that both answers
+    want = viable_as_arrays(m, m.market, region, sector, sizes)
+    got = demography.viable(m, m.market, region, sector, sizes)
+    assert got.dtype == np.bool_
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got.sum() < got.size or theta >= 1.0
+
+
+def test_entrants_are_the_spin_offs_then_the_outsiders():
+    from sim.mechanisms import demography
+
+    f_region, f_sector = np.array([2, 0, 1, 1, 0]), np.array([3, 3, 0, 1, 2])
+    region, sector, parent = (np.zeros(5, dtype=np.int64) for _ in range(3))
+    demography._entrants(np.array([1, 3]), f_region, f_sector, np.array([2, 2, 0]),
+                         np.array([1, 0, 0]), region, sector, parent)
+    np.testing.assert_array_equal(region, [0, 1, 2, 2, 0])
+    np.testing.assert_array_equal(sector, [3, 1, 1, 0, 0])
+    np.testing.assert_array_equal(parent, [1, 3, -1, -1, -1])
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+def test_attractiveness_is_the_array_formulation_to_the_bit(make_params, python, monkeypatch):
+    from sim.core.state import FacilityState
+    from sim.mechanisms import demography
+
+    if python:
+        monkeypatch.setattr(demography, "_attraction", demography._attraction.py_func)
+    m = ClusterModel(make_params(n_firms=120), rng=6, agents=False)
+    for _ in range(2):
+        m.step()
+    rng = np.random.default_rng(8)
+    m.market.rent_mult[:] = rng.uniform(0.5, 3.0, m.market.rent_mult.size)
+    m.mods.land_mult[:] = rng.uniform(0.5, 1.5, m.mods.land_mult.size)
+    fac = m.facilities
+    for region in (1, 0):  # two operating facilities, one serving two sectors
+        f = facilities.open_drive(fac, facilities.FacilityProject(
+            name="f", region=region, sectors=np.array([0, 1][:2 - region]), service=0,
+            effect=0.1, cost=10.0, grant_share=0.0, capacity=4.0, operating_cost=1.0,
+            spv_min=2, member_share=1.0, drive_months=1), t=2)
+        fac.status[f] = FacilityState.OPERATING
+    dp, w, f = m.params.demography, m.world_arrays, m.firms
+    n_sectors, n_regions = len(m.world.sectors), len(m.world.regions)
+    counts = demography.firm_counts(f.alive, f.sector, f.region, n_sectors, n_regions)
+    suppliers, access, land_scale, _ = demography._attraction_constants(m)
+    fac_counts = np.zeros((n_sectors, n_regions))
+    for g in range(fac.n):
+        if fac.status[g] == FacilityState.OPERATING:
+            fac_counts[fac.sectors[g], fac.region[g]] += 1.0
+    land_norm = w["land_cost"] * m.mods.land_mult * m.market.rent_mult / land_scale
+    want = (dp.beta_sector * np.log1p(counts) + suppliers + dp.beta_facility * fac_counts
+            + access - dp.beta_land * land_norm[None, :])
+    assert fac_counts.sum() == 3
+    np.testing.assert_array_equal(demography.attractiveness(m, m.market), want)

@@ -8,14 +8,17 @@ see its metric every month.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from sim.core.state import FacilityState
 from sim.interventions.training import Training
-from sim.measure import collect, metrics
+from sim.measure import collect, metrics, outputs
+from sim.mechanisms import facilities
 from sim.model import ClusterModel
 
 STEPS = 20
@@ -135,6 +138,58 @@ def test_totals_do_not_depend_on_the_rows_kept(default):
     assert lean.recorder.entries_total == int(s.loc[s["step"] > 0, "entries"].sum())
     assert lean.recorder.exits_total == int(s.loc[s["step"] > 0, "exits"].sum())
     assert np.isfinite(lean.final_outcomes()["entries_total"])
+
+
+def test_without_totals_no_purpose_pass_runs_and_only_the_totals_are_missing(default,
+                                                                          monkeypatch):
+    calls = []
+    real = metrics.purpose_totals
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, "purpose_totals", counted)
+    kept = ("firms", "entries", "exits", "facility_use_rate")
+    lean = run(collect.Recording(outputs=kept, burn_in=False, mesa=False, totals=False))
+    assert calls == []
+    s = default.series()
+    pd.testing.assert_frame_equal(lean.series()[["step", *kept]], s[["step", *kept]],
+                                  check_exact=True)
+    got, want = lean.final_outcomes(), default.final_outcomes()
+    assert calls == [1]  # the last month's full row, for the final outcomes
+    assert got.keys() == want.keys()
+    assert all(math.isnan(got[k]) for k in outputs.PURPOSE_TOTALS)
+    rest = [k for k in want if k not in outputs.PURPOSE_TOTALS]
+    assert same_outcomes({k: got[k] for k in rest}, {k: want[k] for k in rest})
+
+
+def test_facility_counts_count_every_status_once():
+    m = ClusterModel(n_firms=60, rng=1, agents=False, burn_in=0)
+    fac = m.facilities
+    project = facilities.FacilityProject(
+        name="p", region=0, sectors=np.array([0]), service=0, effect=0.1, cost=10.0,
+        grant_share=0.0, capacity=4.0, operating_cost=1.0, spv_min=2, member_share=1.0,
+        drive_months=1)
+    statuses = [FacilityState.FAILED, FacilityState.OPERATING, FacilityState.CLOSED,
+                FacilityState.DRIVE, FacilityState.OPERATING, FacilityState.BUILDING,
+                FacilityState.FAILED, FacilityState.OPERATING]
+    for f, status in enumerate(statuses):
+        facilities.open_drive(fac, dataclasses.replace(project, sponsor="cfc" if f % 2 else "",
+                                                       capacity=2.0 + f), t=0)
+        fac.status[f] = status
+        fac.users[f] = 10 * f + 1
+    row = collect.snapshot(m, {}, frozenset({"facilities"}))
+    operating = [f for f, s in enumerate(statuses) if s == FacilityState.OPERATING]
+    built = [f for f, s in enumerate(statuses)
+             if s in (FacilityState.BUILDING, FacilityState.OPERATING, FacilityState.CLOSED)]
+    assert row["facilities_operating"] == 3
+    assert row["facilities_built"] == len(built) == 5
+    assert row["public_facilities_operating"] == sum(f % 2 for f in operating) == 2
+    assert row["public_facilities_built"] == sum(f % 2 for f in built) == 3
+    assert row["facility_users"] == sum(10 * f + 1 for f in operating)
+    assert row["facility_use_rate"] == pytest.approx(
+        sum(10 * f + 1 for f in operating) / sum(2.0 + f for f in operating), rel=1e-15)
 
 
 def test_simulate_many_is_simulate_run_by_run():

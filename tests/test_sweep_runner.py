@@ -348,3 +348,15 @@ def test_kill_9_partway_then_the_same_command_finishes_every_run_once(tmp_path, 
     for run_id in runs["id"]:
         s = pq.read_table(out / "series" / f"{run_id}.parquet").to_pandas()
         assert list(s["step"]) == [0, 2, 4, 5]
+
+
+def test_the_first_run_of_each_scenario_runs_before_the_workers_start():
+    from types import SimpleNamespace
+
+    from sim.studies.sweep import runner
+
+    runs = [SimpleNamespace(id=i, model="cluster", scenario=s)
+            for i, s in enumerate(["a", "a", "b", "a", "c", "b"])]
+    assert [r.id for r in runner._first_of_each_scenario(runs)] == [0, 2, 4]
+    many = [SimpleNamespace(id=i, model="cluster", scenario=str(i)) for i in range(20)]
+    assert len(runner._first_of_each_scenario(many)) == runner.AHEAD_MAX

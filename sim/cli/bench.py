@@ -28,6 +28,12 @@ def register(sub) -> None:
     p.add_argument("--throughput", action="store_true",
                    help="only the small-run figures: runs per hour and the cost of a month at "
                    "500 firms (about a minute)")
+    p.add_argument("--against", type=Path, default=None, metavar="CHECKOUT",
+                   help="before and after: this tree and another checkout of the project (the "
+                   "commit before a change) measured alternately, each round in fresh "
+                   "processes: a calibration run, the cost of a month at 500 firms and its "
+                   "fixed part, firm-steps/s at 100,000 firms; medians and their ratios")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of --against (default 3)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     p.add_argument("--full", action="store_true",
                    help="the whole suite of docs/performance.md: 1,000 to 1,000,000 firms on "
@@ -49,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
     if args.json is not None:  # before minutes of timing, not after
         _check_json(args.json)
     say = lambda m: print(f"  timing {m} ...", file=sys.stderr)  # noqa: E731
+    if args.against is not None:
+        return _against(args, say)
     if args.full:
         from sim.bench.model import run_full_suite
 
@@ -98,6 +106,42 @@ def _print_throughput(tp: dict, month: dict) -> None:
           f"which fixed {month['fixed_ms_per_month']:.2f} ms and "
           f"{month['per_firm_us']:.2f} us a firm; {month['firm_steps_per_s']:,.0f} firm-steps/s "
           f"({month['large_firm_steps_per_s']:,.0f} at {month['large_firms']:,} firms)")
+
+
+#: What --against prints, in order: figure, label, unit, scale.
+_AGAINST = (("calibration_cpu_s", "a calibration run, CPU", "s", 1.0),
+            ("calibration_wall_s", "a calibration run, wall", "s", 1.0),
+            ("ms_per_month_500_cpu", "a month at 500 firms, CPU", "ms", 1.0),
+            ("fixed_ms_per_month_cpu", "  of which fixed", "ms", 1.0),
+            ("firm_steps_per_s_100000_cpu", "firm-steps/s at 100,000 firms, CPU", "M", 1e-6))
+
+
+def _against(args: argparse.Namespace, say) -> int:
+    from sim.bench.against import against
+    from sim.core.errors import InputError
+
+    if args.rounds < 1:
+        raise InputError("--rounds", "", "allowed: an integer >= 1")
+    if not (args.against / "sim" / "model.py").is_file():
+        raise InputError("--against", "", f"{args.against} is not a checkout of the model (no "
+                         "sim/model.py); allowed: the folder of another checkout")
+    try:
+        res = against(args.against, rounds=args.rounds, repeats=max(args.repeats, 5),
+                      progress=say)
+    except RuntimeError as exc:
+        raise InputError("--against", "", str(exc)) from None
+    print(f"before ({args.against}) and after (this tree), {res['rounds']} alternating rounds, "
+          "one thread; medians over rounds")
+    print(f"  {'':<36} {'before':>11} {'after':>11} {'ratio':>7}")
+    for key, label, unit, scale in _AGAINST:
+        if key in res["after"] and key in res["before"]:
+            print(f"  {label:<36} {scale * res['before'][key]:>8.3f} {unit:<2} "
+                  f"{scale * res['after'][key]:>8.3f} {unit:<2} {res['ratio'][key]:>6.2f}x")
+    before, after = (7200.0 / res[side]["calibration_cpu_s"] for side in ("before", "after"))
+    print(f"  calibration runs per hour on 2 cores (2 x 3600 / CPU s): {before:,.0f} -> "
+          f"{after:,.0f}")
+    _write(args.json, {"against": res})
+    return 0
 
 
 def _print_app(app: dict) -> None:

@@ -76,7 +76,8 @@ def set_threads(n: int) -> int:
     numba's own setting, so a caller's later ``numba.set_num_threads`` is obeyed)."""
     previous = _Previous(num_threads())
     previous.chosen = hasattr(_local, "parallel")
-    numba.set_num_threads(n)
+    if n != previous:  # the model sets its threads twice a month, nearly always the same
+        numba.set_num_threads(n)
     if isinstance(n, _Previous) and not n.chosen:
         _local.__dict__.pop("parallel", None)
     else:

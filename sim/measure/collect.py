@@ -7,6 +7,7 @@ themselves are pure and live in :mod:`sim.measure.metrics`.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -140,15 +141,22 @@ class Recording:
         Collect the model's ``mesa.DataCollector`` every month from month 0 (its series,
         :data:`MESA_SERIES`, are then computed every month whatever ``outputs`` and ``every``
         say); False leaves it empty.
+    totals : bool
+        Add up the purpose outcomes over the run (waste treated, firms served, trained...,
+        :data:`sim.measure.outputs.PURPOSE_TOTALS`), which takes a pass over the firms every
+        month; False skips it (a calibration's run reads only its patterns), and
+        :func:`final_outcomes` then reports those totals as NaN.
 
     A value recorded is the value the default recording has for that month and output, to the
-    bit; a run's outcomes (:func:`final_outcomes`) are the same whatever the recording.
+    bit; a run's outcomes (:func:`final_outcomes`) are the same whatever the recording (but
+    for the purpose totals, NaN when ``totals`` is False).
     """
 
     outputs: tuple[str, ...] | None = None
     every: int | None = 1
     burn_in: bool = True
     mesa: bool = True
+    totals: bool = True
 
     def __post_init__(self):
         if self.outputs is not None:
@@ -170,7 +178,8 @@ class Recording:
     @property
     def full(self) -> bool:
         """Whether this is the default recording (every output, every month, burn-in too)."""
-        return self.outputs is None and self.every == 1 and self.burn_in and self.mesa
+        return (self.outputs is None and self.every == 1 and self.burn_in and self.mesa
+                and self.totals)
 
     def check(self, names) -> None:
         """Raise ValueError if an output is not among ``names`` (the world's per-step
@@ -207,7 +216,8 @@ class Recorder:
         Entrants and leavers summed over months 1.. (whatever the recording keeps).
     purpose_totals : dict
         The purpose outcomes summed over months 1.. (whatever the recording keeps), by the
-        names of :data:`sim.measure.outputs.PURPOSE_TOTALS`.
+        names of :data:`sim.measure.outputs.PURPOSE_TOTALS` (left at 0 when the recording's
+        ``totals`` is False).
     """
 
     def __init__(self, recording: Recording | None = None, watch=()):
@@ -243,10 +253,10 @@ class Recorder:
         rec = self.recording
         keep = rec.every is not None and t % rec.every == 0 and (t >= 0 or rec.burn_in)
         groups = self._keep_groups if keep else frozenset()
-        if t >= 0:  # the purpose outcomes every month, for their totals
-            groups = groups | self._watch_groups | _PURPOSE
+        if t >= 0:  # what is watched, and the purpose outcomes every month for their totals
+            groups = groups | self._watch_groups | (_PURPOSE if rec.totals else frozenset())
         self._compute(model, groups, keep)
-        if t > 0:
+        if t > 0 and rec.totals:
             row = self.latest
             for name in PURPOSE_TOTALS:
                 self.purpose_totals[name] += row[name.removesuffix("_total")]
@@ -388,10 +398,12 @@ def snapshot(model, values: dict[str, Any] | None = None,
             account.month if model.steps == 0 else 0.0))
     if "firm indicators" in groups:
         gamma, lq = ind["eg_gamma"], ind["lq"]
-        for s, sector in enumerate(w.sectors):
-            row[f"eg_gamma_{sector.name}"] = float(gamma[s])
-            for r, region in enumerate(w.regions):
-                row[f"lq_{sector.name}_{region.name}"] = float(lq[s, r])
+        values: list[float] = []  # each sector's gamma, then its location quotients
+        for g, quotients in zip(gamma.tolist(), lq.tolist(), strict=True):
+            values.append(g)
+            values.extend(quotients)
+        row.update(zip(_world_names(tuple(s.name for s in w.sectors),
+                                    tuple(r.name for r in w.regions)), values, strict=True))
         finite = gamma[np.isfinite(gamma)]
         row["eg_gamma_mean"] = float(finite.mean()) if finite.size else float("nan")
         row["herfindahl_regions"] = ind["herfindahl_regions"]
@@ -420,6 +432,14 @@ def snapshot(model, values: dict[str, Any] | None = None,
     return row
 
 
+@functools.lru_cache(maxsize=64)
+def _world_names(sectors: tuple[str, ...], regions: tuple[str, ...]) -> tuple[str, ...]:
+    """The world's own outputs in a row's order: ``eg_gamma_{sector}``, then that sector's
+    ``lq_{sector}_{region}`` for each region, sector after sector."""
+    return tuple(name for s in sectors
+                 for name in (f"eg_gamma_{s}", *(f"lq_{s}_{r}" for r in regions)))
+
+
 def purpose(model) -> dict[str, float]:
     """The month's purpose outcomes (:func:`sim.measure.metrics.purpose_totals`): waste made
     and treated, firms whose waste is treated, users of the other facility services, firms
@@ -437,23 +457,20 @@ _BUILT = (FacilityState.BUILDING, FacilityState.OPERATING, FacilityState.CLOSED)
 def _facility_counts(fac: FacilityState) -> dict[str, float]:
     """Facilities operating and ever built (all, and those a policy sponsored: CFCs, apart
     from those firms set up on their own), their users, and the users per place of capacity
-    in the operating ones: one pass over the facilities."""
-    operating = built = public_built = public_operating = users = 0
-    cap = 0
-    for status, sponsor, used, capacity in zip(fac.status, fac.sponsor, fac.users, fac.capacity,
-                                               strict=True):
-        if status in _BUILT:
-            built += 1
-            public_built += bool(sponsor)
-        if status == FacilityState.OPERATING:
-            operating += 1
-            public_operating += bool(sponsor)
-            users += used
-            cap += capacity
+    in the operating ones. Failed drives pile up over a run: one pass over the statuses picks
+    the facilities built, and only those are read further."""
+    status = fac.status
+    built = [f for f, s in enumerate(status) if s in _BUILT]
+    operating = [f for f in built if status[f] == FacilityState.OPERATING]
+    users = cap = 0
+    for f in operating:  # in facility order, as the totals always were added
+        users += fac.users[f]
+        cap += fac.capacity[f]
     users = int(users)
-    return {"facilities_operating": operating, "facilities_built": built,
-            "public_facilities_built": public_built,
-            "public_facilities_operating": public_operating, "facility_users": users,
+    return {"facilities_operating": len(operating), "facilities_built": len(built),
+            "public_facilities_built": sum(bool(fac.sponsor[f]) for f in built),
+            "public_facilities_operating": sum(bool(fac.sponsor[f]) for f in operating),
+            "facility_users": users,
             "facility_use_rate": users / cap if cap else 0.0}
 
 
@@ -506,5 +523,6 @@ def final_outcomes(model) -> dict[str, float]:
     # totals from month 1: the burn-in is not the run's
     out["entries_total"] = float(rec.entries_total)
     out["exits_total"] = float(rec.exits_total)
-    out.update({k: float(v) for k, v in rec.purpose_totals.items()})
+    out.update({k: float(v) if rec.recording.totals else float("nan")
+                for k, v in rec.purpose_totals.items()})
     return out

@@ -118,18 +118,21 @@ def tail_exponent(sizes, min_tail: int = 20, candidates: int = 200) -> tuple[flo
         pool = np.unique(np.quantile(pool, np.linspace(0.0, 1.0, candidates),
                                      method="closest_observation"))
     best = (math.inf, NAN, NAN, 0)
-    for xmin in pool:
-        start = int(np.searchsorted(x, xmin, side="left"))
-        tail = x[start:]
-        if tail.size < min_tail:
+    ranks = np.arange(x.size + 1, dtype=np.float64)  # the empirical CDF's steps, times n
+    for xmin, start in zip(pool, np.searchsorted(x, pool, side="left").tolist(), strict=True):
+        n = x.size - start
+        if n < min_tail:
             continue
-        total = float(np.log(tail / xmin).sum())
+        ratio = x[start:] / xmin  # as _ks_pareto and pareto_exponent compute it, once
+        total = float(np.log(ratio).sum())
         if total <= 0:
             continue
-        a = tail.size / total
-        d = _ks_pareto(tail, xmin, a)
+        a = n / total
+        fit = 1.0 - ratio ** (-a)
+        d = float(max(np.max(np.abs(ranks[1:n + 1] / n - fit)),
+                      np.max(np.abs(ranks[:n] / n - fit))))
         if d < best[0]:
-            best = (d, a, float(xmin), int(tail.size))
+            best = (d, a, float(xmin), n)
     return best[1], best[2], best[3]
 
 

@@ -292,11 +292,13 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
         model_firm = live[rng.integers(0, max(n_alive, 1), size=n_out)]
         out_region = firms.region[model_firm]
         out_sector = firms.sector[model_firm]
+    elif n_out == 0:  # nothing to choose (and no draw: a Generator draws nothing for none)
+        out_region = out_sector = np.zeros(0, dtype=np.int64)
     else:
         sector_u = rng.random(n_out)
         w = model.world_arrays
         price_ratio = market.sector_price / w["sector_price"]
-        s_util = (np.log(np.maximum(w["sector_weight"], 1e-12))
+        s_util = (_attraction_constants(model)[3]
                   + dp.sector_choice_sensitivity * (price_ratio - 1.0))
         out_sector = _logit_choices(s_util[None, :], np.zeros(n_out, dtype=np.int64), sector_u)
         region_u = rng.random(n_out)
@@ -304,16 +306,31 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
             probs = dartboard
             cdf = np.cumsum(probs) / probs.sum()
             out_region = np.minimum(np.searchsorted(cdf, region_u, side="right"), n_regions - 1)
-        elif n_out:
+        else:
             util = attractiveness(model, market)  # [S, R]
             out_region = _logit_choices(util, out_sector, region_u)
-        else:
-            out_region = np.zeros(0, dtype=np.int64)
-    return {
-        "region": np.concatenate([firms.region[parents], out_region]).astype(np.int64),
-        "sector": np.concatenate([firms.sector[parents], out_sector]).astype(np.int64),
-        "parent": np.concatenate([parents, np.full(n_out, -1, dtype=np.int64)]),
-    }
+    k = parents.shape[0]
+    region, sector, parent = (np.empty(k + n_out, dtype=np.int64) for _ in range(3))
+    _entrants(parents, firms.region, firms.sector, out_region, out_sector, region, sector,
+              parent)
+    return {"region": region, "sector": sector, "parent": parent}
+
+
+@numba.njit(cache=True)
+def _entrants(parents, f_region, f_sector, out_region, out_sector, region, sector, parent):
+    """The month's entrants, spin-offs first (in the order of ``parents``, their parents'
+    slots, with their parents' region and sector), then the outsiders (parent -1): writes
+    ``region``, ``sector`` and ``parent`` (int64[k + n])."""
+    k = parents.shape[0]
+    for a in range(k):
+        q = parents[a]
+        region[a] = f_region[q]
+        sector[a] = f_sector[q]
+        parent[a] = q
+    for b in range(out_region.shape[0]):
+        region[k + b] = out_region[b]
+        sector[k + b] = out_sector[b]
+        parent[k + b] = -1
 
 
 def viable(model, market, region: np.ndarray, sector: np.ndarray,
@@ -328,15 +345,45 @@ def viable(model, market, region: np.ndarray, sector: np.ndarray,
     ``(1 - theta) / theta w L* - F``."""
     mp, w = model.params.market, model.world_arrays
     theta = mp.labour_elasticity
-    base = mp.wage * w["wage_index"][region] + w["land_cost"][region]
-    now = (mp.wage * w["wage_index"][region] * market.wage_mult[region]
-           + w["land_cost"][region] * model.mods.land_mult[region] * market.rent_mult[region])
-    value = (market.sector_price[sector] / w["sector_price"][sector]
-             * market.localisation[sector, region])
+    n = region.shape[0]
+    now, gain, ok = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
+    _viable_terms(region, sector, mp.wage, w["wage_index"], w["land_cost"],
+                  market.wage_mult, model.mods.land_mult, market.rent_mult,
+                  market.sector_price, w["sector_price"], market.localisation, now, gain, ok)
     if theta >= 1.0:
-        return value >= now / base
-    best = sizes * (value * base / np.maximum(now, 1e-12)) ** (1.0 / (1.0 - theta))
-    return (1.0 - theta) / theta * now * best > mp.fixed_cost
+        return ok
+    # numpy's power (its last bits are not the kernels'); the arithmetic around it in kernels
+    _viable_profit(sizes, gain ** (1.0 / (1.0 - theta)), now, (1.0 - theta) / theta,
+                   mp.fixed_cost, ok)
+    return ok
+
+
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
+def _viable_terms(region, sector, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult,
+                  price, base_price, localisation, now, gain, ok):
+    """For each outside entrant a (int64[n] ``region``, ``sector``): ``now[a]``, the cost of a
+    worker this month; ``gain[a]`` = value x base cost / max(now, 1e-12), the ratio whose power
+    gives the entrant's best size; ``ok[a]`` = value >= now / base (the test when theta >= 1).
+    Each term is added and multiplied in the order of the array formulation, so the bits are
+    the same."""
+    for a in range(region.shape[0]):
+        r = region[a]
+        s = sector[a]
+        base = wage * wage_index[r] + land_cost[r]
+        cost = wage * wage_index[r] * wage_mult[r] + land_cost[r] * land_mult[r] * rent_mult[r]
+        value = price[s] / base_price[s] * localisation[s, r]
+        now[a] = cost
+        floor = cost if (cost >= 1e-12 or cost != cost) else 1e-12  # np.maximum keeps a NaN
+        gain[a] = value * base / floor
+        ok[a] = value >= cost / base
+
+
+@numba.njit(cache=True)
+def _viable_profit(sizes, power, now, margin, fixed_cost, ok):
+    """``ok[a]`` = margin x now x best size > fixed cost, the best size being ``sizes[a] x
+    power[a]`` (float64[n])."""
+    for a in range(sizes.shape[0]):
+        ok[a] = margin * now[a] * (sizes[a] * power[a]) > fixed_cost
 
 
 @parallel_kernel
@@ -359,22 +406,40 @@ def attractiveness(model, market) -> np.ndarray:
     n_regions = len(model.world.regions)
     n_sectors = len(model.world.sectors)
     counts = firm_counts(firms.alive, firms.sector, firms.region, n_sectors, n_regions)
-    suppliers, access, land_scale = _attraction_constants(model)
+    suppliers, access, land_scale, _ = _attraction_constants(model)
     fac_counts = np.zeros((n_sectors, n_regions))
     fac = model.facilities
-    for f in range(fac.n):
-        if fac.status[f] == fac.OPERATING:
+    for f, status in enumerate(fac.status):  # failed drives pile up: only the status is read
+        if status == fac.OPERATING:
             fac_counts[fac.sectors[f], fac.region[f]] += 1.0
-    land = w["land_cost"] * model.mods.land_mult * market.rent_mult  # congestion included
-    land_norm = land / land_scale
-    return (dp.beta_sector * np.log1p(counts) + suppliers + dp.beta_facility * fac_counts
-            + access - dp.beta_land * land_norm[None, :])
+    # numpy's log1p (its last bits are not the kernels'); the sums in one kernel
+    util = np.empty((n_sectors, n_regions))
+    _attraction(np.log1p(counts), suppliers, fac_counts, access, w["land_cost"],
+                model.mods.land_mult, market.rent_mult, land_scale, dp.beta_sector,
+                dp.beta_facility, dp.beta_land, util)
+    return util
 
 
-def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float]:
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
+def _attraction(log_counts, suppliers, fac_counts, access, land_cost, land_mult, rent_mult,
+                land_scale, beta_sector, beta_facility, beta_land, util):
+    """``util[s, r]`` = beta_sector log(1 + firms of s in r) + the suppliers' term + beta_facility
+    x operating facilities serving s in r + market access - beta_land x the land cost with this
+    month's congestion over ``land_scale`` (float64[S, R]; ``access`` [1, R]; the land arrays
+    [R]), added in the order of the array formulation, so the bits are the same."""
+    n_sectors, n_regions = util.shape
+    for r in range(n_regions):
+        land = land_cost[r] * land_mult[r] * rent_mult[r] / land_scale
+        for s in range(n_sectors):
+            util[s, r] = (beta_sector * log_counts[s, r] + suppliers[s, r]
+                          + beta_facility * fac_counts[s, r] + access[0, r] - beta_land * land)
+
+
+def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """The terms of :func:`attractiveness` fixed for a run (suppliers do not move, the world
     and the parameters do not change): the suppliers' term [S, R], the market access term
-    [1, R] and the land cost that normalises rents; computed once per model."""
+    [1, R] and the land cost that normalises rents; and the log demand weight of each sector
+    (the fixed term of an entrant's choice of sector, [S]); computed once per model."""
     cached = getattr(model, "_attraction_constants", None)
     if cached is not None:
         return cached
@@ -384,6 +449,7 @@ def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float]:
                              minlength=n_inputs * n_regions).reshape(n_inputs, n_regions)
     cached = (dp.beta_supplier * np.log1p(sup_counts[w["sector_input"]]),
               dp.beta_access * w["market_access"][None, :],
-              max(float(w["land_cost"].mean()), 1e-12))
+              max(float(w["land_cost"].mean()), 1e-12),
+              np.log(np.maximum(w["sector_weight"], 1e-12)))
     model._attraction_constants = cached
     return cached

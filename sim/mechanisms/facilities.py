@@ -270,10 +270,11 @@ def step(model, month: Month, t: int) -> dict[str, float]:
     if t > 0 and t % fp.drive_interval == 0 and fp.private_cost > 0:
         _open_private_drives(model, t)
 
+    # only drives and facilities under construction change status here: failed drives and
+    # closed facilities pile up over a run (dozens after ten years) and are never visited
     mean_trust = None  # each firm's mean trust in its partners, needed only by pledge drives
-    for f in range(fac.n):
-        status = fac.status[f]
-        if status == FacilityState.DRIVE:
+    for f in [f for f, s in enumerate(fac.status) if s <= FacilityState.BUILDING]:
+        if fac.status[f] == FacilityState.DRIVE:
             if mean_trust is None:
                 mean_trust = np.zeros(firms.capacity)
                 if model.ties is not None:
@@ -299,57 +300,53 @@ def step(model, month: Month, t: int) -> dict[str, float]:
             if model.first_facility_step < 0:
                 model.first_facility_step = t
 
-    if fac.n:  # SPV membership shrinks as members leave the cluster
-        counts = _member_counts(firms.alive, firms.member_of, fac.n)
-        for f in range(fac.n):
-            fac.members[f] = int(counts[f])
-    operating = np.flatnonzero(fac.operating()) if fac.n else np.zeros(0, dtype=np.int64)
+    nf = fac.n
+    if nf:  # SPV membership shrinks as members leave the cluster
+        fac.members[:] = _member_counts(firms.alive, firms.member_of, nf).tolist()
+    # the operating facilities, in order; everything below is computed for them alone
+    ops = [f for f, s in enumerate(fac.status) if s == FacilityState.OPERATING]
     n = firms.capacity
-    if operating.size == 0:
+    if not ops:
         # no firm uses a facility: the month's empty facility arrays say so to the market
         # (sim.mechanisms.market._service_of), without a pass over the firms for each
         firms.uses.fill(-1)
         return books
-    nf = fac.n
-    n_sectors = len(model.world.sectors)
-    sector_mask = np.zeros((nf, n_sectors), dtype=np.bool_)
-    for f in range(nf):
-        sector_mask[f, fac.sectors[f]] = True
-    cap = np.array(fac.capacity)
-    q = np.array(fac.quality)
-    users_prev = np.maximum(np.array(fac.users, dtype=np.float64), 1.0)
-    expected_level = np.where(fac.operating(), q * np.minimum(1.0, cap / users_prev), 0.0)
-    fee_member = fp.fee_cover * np.array(fac.operating_cost) / cap
+    operating = np.array(ops, dtype=np.int64)
+    sector_mask = np.zeros((len(ops), len(model.world.sectors)), dtype=np.bool_)
+    for a, f in enumerate(ops):
+        sector_mask[a, fac.sectors[f]] = True
+    cap = np.array([fac.capacity[f] for f in ops], dtype=np.float64)
+    q = np.array([fac.quality[f] for f in ops], dtype=np.float64)
+    users_prev = np.maximum(np.array([fac.users[f] for f in ops], dtype=np.float64), 1.0)
+    expected_level = q * np.minimum(1.0, cap / users_prev)
+    fee_member = fp.fee_cover * np.array([fac.operating_cost[f] for f in ops],
+                                         dtype=np.float64) / cap
     fee_other = fee_member * fp.nonmember_markup
-    # only operating facilities go to the kernel (drives that failed and closed facilities pile
-    # up over a run); membership is translated to their positions in that short list
+    # the kernels number the operating facilities 0..len(ops)-1; membership (global numbers)
+    # is translated to those positions
     local = np.full(nf, -1, dtype=np.int64)
     local[operating] = np.arange(operating.size)
-    f_service = np.array(fac.service, dtype=np.int64)[operating]
-    f_effect = np.array(fac.effect)[operating]
+    f_service = np.array([fac.service[f] for f in ops], dtype=np.int64)
+    f_effect = np.array([fac.effect[f] for f in ops], dtype=np.float64)
     uses_local = np.empty(n, dtype=np.int64)
     fee = np.empty(n)
     # last month's bills were made in the market phase of month t - 1, before that month's
     # entrants took their slots: an entrant decides on no bills, not its predecessor's
-    users_local = _use(firms.alive, firms.region, firms.sector, firms.member_of, local,
-                       firms.revenue, month.last_input_cost, month.last_waste_cost,
-                       firms.born, t - 1,
-                       np.array(fac.region, dtype=np.int64)[operating], sector_mask[operating],
-                       f_service, f_effect, expected_level[operating], fee_member[operating],
-                       fee_other[operating], uses_local, np.empty(n), fee)
-    users = np.zeros(nf, dtype=np.int64)
-    users[operating] = users_local
+    users = _use(firms.alive, firms.region, firms.sector, firms.member_of, local,
+                 firms.revenue, month.last_input_cost, month.last_waste_cost, firms.born, t - 1,
+                 np.array([fac.region[f] for f in ops], dtype=np.int64), sector_mask,
+                 f_service, f_effect, expected_level, fee_member, fee_other, uses_local,
+                 np.empty(n), fee)
     # actual congestion this month: service shared among this month's users
     actual = np.where(users > 0, q * np.minimum(1.0, cap / np.maximum(users, 1)), 0.0)
     uses, level = np.empty(n, dtype=np.int64), np.empty(n)
     service, effect = np.empty(n, dtype=np.int64), np.empty(n)
-    fees = np.zeros(nf)
-    fees[operating] = _serve(uses_local, fee, operating, actual[operating], f_service, f_effect,
-                             uses, level, service, effect)
-    for f in operating:
-        fac.users[f] = int(users[f])
-        fac.fees[f] = float(fees[f])
-        net = fees[f] + fac.support[f] - fac.operating_cost[f]
+    fees = _serve(uses_local, fee, operating, actual, f_service, f_effect, uses, level, service,
+                  effect)
+    for a, f in enumerate(ops):
+        fac.users[f] = int(users[a])
+        fac.fees[f] = float(fees[a])
+        net = fees[a] + fac.support[f] - fac.operating_cost[f]
         fac.cash[f] += net
         if net < 0:
             fac.quality[f] *= 1.0 - fp.decline_rate
@@ -358,8 +355,7 @@ def step(model, month: Month, t: int) -> dict[str, float]:
         if fac.quality[f] < fp.close_quality:
             fac.status[f] = FacilityState.CLOSED
             firms.member_of[firms.member_of == f] = -1
-    for f in range(nf):
-        fac.support[f] = 0.0
+    fac.support[:] = [0.0] * nf  # public operating support is paid month by month
     firms.uses = uses
     month.facility_level, month.facility_fee = level, fee
     month.facility_service, month.facility_effect = service, effect

@@ -130,14 +130,15 @@ class ClusterModel(Model):
         sector or town is asked for. Each result equals :meth:`simulate`'s in what is read."""
         from sim.io.scenario import load_scenario
         from sim.measure.collect import Recording
-        from sim.measure.outputs import breakdown, breakdown_names
+        from sim.measure.outputs import PURPOSE_TOTALS, breakdown, breakdown_names
         from sim.studies import simulate as cluster
 
         loaded = load_scenario(scenario)
         world = loaded.world
         by_place = bool(set(final) & set(breakdown_names(world)))
         recording = Recording(outputs=tuple(series), every=every if series else None,
-                              burn_in=False, mesa=False)
+                              burn_in=False, mesa=False,
+                              totals=bool(set(final) & set(PURPOSE_TOTALS)))
         runs = cluster.simulate_many(loaded, seeds, steps=steps, overrides=overrides,
                                      recording=recording, firms=by_place, errors="return")
         for result in runs:
@@ -177,6 +178,14 @@ class PatternsModel(Model):
 
         return pattern_model.simulate(scenario, steps=steps, seed=seed,
                                       overrides=dict(overrides))
+
+    def simulate_many(self, scenario, *, steps, seeds, overrides, final, series, every):
+        """The scenario read once for the batch (:func:`sim.studies.sweep.patterns.simulate_many`);
+        each result equals :meth:`simulate`'s."""
+        from sim.studies.sweep import patterns as pattern_model
+
+        yield from pattern_model.simulate_many(scenario, steps=steps, seeds=seeds,
+                                               overrides=overrides)
 
 
 class IshigamiModel(Model):

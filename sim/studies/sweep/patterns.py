@@ -21,7 +21,9 @@ read: ``series()``, ``firm_table()`` and the facility table ``model.facilities``
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +39,13 @@ from sim.measure.collect import Recording
 from sim.studies.simulate import run_model
 
 #: What a pattern run records: the series :func:`measure` reads, every month from month 0 (no
-#: burn-in rows, no Mesa collector); the values are those of the full recording, to the bit.
+#: burn-in rows, no Mesa collector, no purpose totals); the values are those of the full
+#: recording, to the bit.
 RECORDING = Recording(outputs=("firms", "entries", "exits", "facility_use_rate",
-                               "facilities_operating"), burn_in=False, mesa=False)
+                               "facilities_operating"), burn_in=False, mesa=False, totals=False)
 
 __all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "settings",
-           "measure", "simulate"]
+           "measure", "simulate", "simulate_many"]
 
 #: Bumped whenever what a pattern measures changes; part of every run id.
 VERSION = "patterns-3"
@@ -178,9 +181,35 @@ class PatternRun:
 def simulate(scenario: str | Path, *, steps: int | None, seed: int,
              overrides: dict[str, Any]) -> PatternRun:
     """Run ``scenario`` with ``overrides`` and measure its patterns (see the module docstring)."""
-    own, rest = split_overrides(dict(overrides))
+    return _run(load_scenario(Path(scenario)), steps, seed, dict(overrides))
+
+
+def simulate_many(scenario: str | Path, *, steps: int | None, seeds: list[int],
+                  overrides: list[dict[str, Any]]) -> Iterator[PatternRun | Exception]:
+    """:func:`simulate` of each seed with its overrides, in this process, yielded as each run
+    finishes (a run that fails is yielded as its exception, and the others go on): the scenario
+    is read once and each distinct set of scenario overrides applied once. Each result is
+    :func:`simulate`'s, to the bit."""
     base = load_scenario(Path(scenario))
-    sc = base.with_overrides(rest) if rest else base
+    applied: dict[str, Any] = {}
+    for seed, own in zip(seeds, overrides, strict=True):
+        try:
+            rest = split_overrides(dict(own))[1]
+            key = json.dumps(rest, sort_keys=True, default=repr)
+            sc = applied.get(key)
+            if sc is None:
+                sc = applied[key] = base.with_overrides(rest) if rest else base
+            yield _run(base, steps, seed, dict(own), sc)
+        except Exception as exc:  # the caller records the run as failed and goes on
+            yield exc
+
+
+def _run(base, steps: int | None, seed: int, overrides: dict[str, Any], sc=None) -> PatternRun:
+    """One pattern run of ``base`` (a loaded scenario) with ``overrides`` (``sc``: ``base``
+    with the scenario overrides already applied)."""
+    own, rest = split_overrides(overrides)
+    if sc is None:
+        sc = base.with_overrides(rest) if rest else base
     cfg = settings(own, tuple(s.name for s in sc.world.sectors))
     n_steps = sc.steps if steps is None else int(steps)
     check_steps(n_steps, cfg)
@@ -194,5 +223,5 @@ def simulate(scenario: str | Path, *, steps: int | None, seed: int,
     fac = model.facilities
     final = measure(series, before, after, list(fac.status), list(fac.sponsor), cfg)
     prov = provenance(scenario=sc, seed=seed, params=model.params, steps=n_steps,
-                      overrides=dict(overrides), wall_time_s=time.perf_counter() - t0)
+                      overrides=overrides, wall_time_s=time.perf_counter() - t0)
     return PatternRun(final=final, series=series, provenance=prov)

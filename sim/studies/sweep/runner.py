@@ -496,12 +496,15 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
                 _collect(_sequential(todo), store, summary, bar)
             else:
                 if scheduler is None:
-                    # the first run here, before the local workers start: a cold machine
-                    # compiles the kernels once, in this process, and the workers load them
+                    # the first run of each scenario here, before the local workers start: a
+                    # cold machine compiles the kernels once, in this process (a scenario's
+                    # policies may call kernels another's do not), and the workers load them
                     # from the cache (a remote cluster's machines keep caches of their own)
-                    summary.mode = "in this process (the only run)"
-                    compiling.ahead(lambda: _collect(_sequential(todo[:1]), store, summary, bar))
-                    todo = todo[1:]
+                    summary.mode = "in this process (the only runs)"
+                    first = _first_of_each_scenario(todo)
+                    compiling.ahead(lambda: _collect(_sequential(first), store, summary, bar))
+                    done_here = {r.id for r in first}
+                    todo = [r for r in todo if r.id not in done_here]
                 if todo:
                     with _dask_client(n_workers, scheduler) as (client, mode):
                         summary.mode = mode
@@ -520,6 +523,18 @@ def run_sweep(experiment: str | Path, out: str | Path, *, workers: int | None = 
             store.consolidate()
         summary.failed_total = len(store.failed_ids())
     return summary
+
+
+#: Most runs made in the sweep's own process before its local workers start (one a scenario).
+AHEAD_MAX = 8
+
+
+def _first_of_each_scenario(specs: list[RunSpec]) -> list[RunSpec]:
+    """The first run of each model and scenario, in order (at most :data:`AHEAD_MAX`)."""
+    seen: dict[tuple, RunSpec] = {}
+    for spec in specs:
+        seen.setdefault((spec.model, spec.scenario), spec)
+    return list(seen.values())[:AHEAD_MAX]
 
 
 def _progress(enabled: bool, name: str, summary: SweepSummary):
