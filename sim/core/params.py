@@ -167,10 +167,17 @@ class FacilityParams:
 
     drive_interval: int = _p(24, 1, 10_000, "months",
                              "months between private pledge drives in a region and sector")
-    pledge_threshold_mean: float = _p(0.4, -1.0, 2.0, "share of eligible firms",
-                                      "mean pledge threshold: a firm pledges once this share of "
-                                      "eligible firms has pledged", "Granovetter 1978 (form)")
-    pledge_threshold_sd: float = _p(0.12, 0.0, 2.0, "share of eligible firms",
+    pledge_threshold_mean: float = _p(1.35, -1.0, 2.0, "expected share x step return",
+                                      "mean pledge threshold: a firm pledges once the share of "
+                                      "eligible firms it expects to pledge, times its step "
+                                      "return to the power step_return_elasticity, reaches "
+                                      "this (with the return and trust switched off, the share "
+                                      "of eligible firms it must see pledged: Granovetter)",
+                                      "Granovetter 1978 (form); value set so that about half of "
+                                      "the generic CFC offers form an SPV, as about half of "
+                                      "approved MSE-CDP CFCs and SFURTI clusters are completed "
+                                      "or functional (docs/sources.md#mse-cdp-outcomes); free")
+    pledge_threshold_sd: float = _p(0.12, 0.0, 2.0, "expected share x step return",
                                     "spread of pledge thresholds across firms")
     conditional_share: float = _p(0.5, 0.0, 1.0, "share",
                                   "share of undecided firms a firm expects to follow others' "
