@@ -412,7 +412,9 @@ def test_pledge_thresholds_fall_with_expected_pledges_and_the_step_return():
     ret = np.array([1.0, 1.0, 2.0, 0.0, 4.0])
     got = facilities.pledge_thresholds(theta, trust, ret, 0.5, 1.0)
     np.testing.assert_allclose(got[:3], [0.4, (0.4 - 0.25) / 0.75, (0.2 - 0.25) / 0.75])
-    assert got[3] == np.inf  # nothing to gain: never pledges
+    assert got[3] == np.inf  # nothing to gain: never pledges ...
+    assert facilities.pledge_thresholds([-0.1], [0.0], [0.0], 0.5, 1.0)[0] == -0.1  # ... unless
+    # its threshold is not positive: an unconditional contributor
     assert got[4] < got[2] < got[1] < got[0]
     np.testing.assert_array_equal(facilities.pledge_thresholds(theta, trust, ret, 0.0, 0.0),
                                   theta)

@@ -246,8 +246,10 @@ def pledge_thresholds(theta: np.ndarray, trust: np.ndarray, step_return: np.ndar
     share of pledgers (each undecided firm a conditional cooperator with probability
     ``q = conditional_share`` who keeps its word with probability ``t_i``, i's mean trust in its
     partners) times its step return ``R_i`` reaches its threshold. Solved for the share seen:
-    ``s >= (theta_i / R_i**elasticity - q t_i) / (1 - q t_i)``; a firm whose step return is not
-    positive never pledges (``inf``) unless the elasticity is 0. float64 arrays of one length.
+    ``s >= (theta_i / R_i**elasticity - q t_i) / (1 - q t_i)``. A firm whose step return is not
+    positive never pledges (``inf``), unless the elasticity is 0 or its threshold is not
+    positive (it pledges whatever it gains: an unconditional contributor). float64 arrays of
+    one length.
     """
     theta = np.asarray(theta, dtype=np.float64)
     expect = conditional_share * np.asarray(trust, dtype=np.float64)
@@ -257,7 +259,8 @@ def pledge_thresholds(theta: np.ndarray, trust: np.ndarray, step_return: np.ndar
         r = np.asarray(step_return, dtype=np.float64)
         with np.errstate(divide="ignore", over="ignore"):
             gain = np.where(r > 0.0, np.power(np.maximum(r, 1e-300), elasticity), 0.0)
-            need = np.where(gain > 0.0, theta / np.where(gain > 0.0, gain, 1.0), np.inf)
+            need = np.where(gain > 0.0, theta / np.where(gain > 0.0, gain, 1.0),
+                            np.where(theta <= 0.0, theta, np.inf))
     with np.errstate(invalid="ignore"):
         out = (need - expect) / np.maximum(1.0 - expect, 1e-12)
     return np.where(np.isfinite(need), out, np.inf)
