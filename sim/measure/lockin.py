@@ -12,6 +12,8 @@ the model and calls them.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -65,9 +67,11 @@ def lock_in(clear: np.ndarray, kept: np.ndarray, clear_null: np.ndarray,
     p, p0 = persistence(arrays[0], arrays[1]), persistence(arrays[2], arrays[3])
     low = high = float("nan")
     if arrays[0].size > 1 and np.isfinite(p - p0):
-        res = stats.bootstrap(arrays, diff, paired=True, vectorized=True, n_resamples=resamples,
-                              confidence_level=level, method="percentile",
-                              random_state=np.random.default_rng(seed))
+        with warnings.catch_warnings():  # every resample alike (e.g. all leads kept): the
+            warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # interval is a point
+            res = stats.bootstrap(arrays, diff, paired=True, vectorized=True,
+                                  n_resamples=resamples, confidence_level=level,
+                                  method="percentile", random_state=np.random.default_rng(seed))
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return {"persistence": p, "persistence_null": p0, "lock_in": p - p0, "ci_low": low,
             "ci_high": high, "passes": float(np.isfinite(low) and low > 0.0)}
