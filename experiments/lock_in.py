@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--months", type=int, default=240)
-    ap.add_argument("--elasticities", type=float, nargs="+", default=[0.05, 0.08, 0.15])
+    ap.add_argument("--elasticities", type=float, nargs="*", default=[0.05, 0.08, 0.15])
     ap.add_argument("--per-cell", type=int, default=25)
     ap.add_argument("--scale", type=int, nargs="*", default=[25, 100, 400])
     ap.add_argument("--scale-elasticity", type=float, default=None,

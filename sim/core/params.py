@@ -264,12 +264,13 @@ class MarketParams:
     rent_density_elasticity: float = _p(1.0, 0.0, 5.0, "elasticity",
                                         "a region's land rent rises as (employment / employment "
                                         "at the start)^this (congestion)", "assumption")
-    localisation_elasticity: float = _p(0.15, 0.0, 1.0, "elasticity",
+    localisation_elasticity: float = _p(0.08, 0.0, 1.0, "elasticity",
                                         "productivity rises as (sector's employment in the "
                                         "region / at the start)^this (localisation economies)",
-                                        "estimates 0.02-0.08 (Rosenthal & Strange 2004); set "
-                                        "higher so that clusters form within 20 years: "
-                                        "docs/validation.md")
+                                        "estimates 0.02-0.08 (Rosenthal & Strange 2004): the top "
+                                        "of the range, where clusters form from an even start "
+                                        "and lock in against a null without agglomeration "
+                                        "forces (docs/validation.md, section 5)")
     payout_rate: float = _p(0.1, 0.0, 1.0, "1/month",
                             "share of capital above the buffer the owners draw each month")
     capital_buffer_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",
