@@ -76,7 +76,7 @@ def test_clusters_form_and_lock_in():
     """Lesson 1 (measured over 20 seeds: metal >= 60% in one town in 16, gamma up in 19, the
     month-60 leader still leading at 120 in 19, each town the winner in some; with the pull
     of the sector at 0, >= 60% in one town in 3). Over ten seeds: >= 6, >= 8, >= 8, at least
-    two towns win; with beta_sector = 0 at most 4; and seeds 0 and 3 pick the towns the
+    two towns win; with beta_sector = 0 at most 4; and seeds 0 and 1 pick the towns the
     lesson names."""
     concentrated = rising = locked = flat = 0
     leaders = []
@@ -94,7 +94,7 @@ def test_clusters_form_and_lock_in():
     assert locked >= 8
     assert len(set(leaders)) >= 2
     assert flat <= 4
-    assert (leaders[0], leaders[3]) == ("West", "North")  # lesson 1, step 4
+    assert leaders[:2] == ["North", "West"]  # lesson 1, step 4
 
 
 def test_free_riding_stalls_the_pledge_drive():

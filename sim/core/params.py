@@ -104,7 +104,7 @@ class CooperationParams:
     willingness_mean: float = _p(0.85, 0.0, 1.0, "probability",
                                  "mean willingness to keep one's word")
     willingness_sd: float = _p(0.1, 0.0, 1.0, "probability", "spread of willingness")
-    learning_rate: float = _p(7.0, 0.0, 1_000.0, "1/(share of own revenue)",
+    learning_rate: float = _p(50.0, 0.0, 1_000.0, "1/(share of own revenue)",
                               "how far a month's experience moves willingness, per unit of "
                               "payoff above or below the firm's aspiration, both as shares of "
                               "its own monthly revenue (Bush-Mosteller reinforcement: stakes "
@@ -167,7 +167,7 @@ class FacilityParams:
 
     drive_interval: int = _p(24, 1, 10_000, "months",
                              "months between private pledge drives in a region and sector")
-    pledge_threshold_mean: float = _p(1.35, -1.0, 2.0, "expected share x step return",
+    pledge_threshold_mean: float = _p(1.15, -1.0, 2.0, "expected share x step return",
                                       "mean pledge threshold: a firm pledges once the share of "
                                       "eligible firms it expects to pledge, times its step "
                                       "return to the power step_return_elasticity, reaches "
