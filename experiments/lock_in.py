@@ -11,7 +11,8 @@ facilities; congestion, spin-offs near their parents and everything else unchang
 - Lock-in: among (seed, sector) pairs with a town leading by 1.5 times at mid-run, the share
   still leading at the end, with the forces minus without them (:func:`sim.measure.lockin.
   lock_in`: a paired bootstrap over seeds). It passes when the interval lies above zero.
-- Scale: formation at several numbers of firms per (town, sector) at one elasticity.
+- Scale: formation at several numbers of firms per (town, sector) at one elasticity, with the
+  rise of gamma over the null's on the same seeds (paired, 95% t interval).
 
     python experiments/lock_in.py [--seeds 10] [--months 240] [--elasticities 0.05 0.08 0.15]
         [--per-cell 25] [--scale 25 100 400] [--out results/lock_in]
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.core.world import FirmGroup, Region, Sector, World
 from sim.io.provenance import provenance
@@ -102,9 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             else {"localisation_elasticity": args.scale_elasticity})
     for per_cell in args.scale:
         runs = arm(seeds, args.months, per_cell, over)
+        base = arm(seeds, args.months, per_cell, {**over, **NULL})
+        d = runs["rise"].to_numpy() - base["rise"].to_numpy()  # paired: the same seeds
+        half = float(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
         scale_rows.append({"firms_at_start": per_cell * 12, "firms_at_end": runs["firms"].mean(),
                            "formed": float((runs["rise"] >= 0.02).mean()),
-                           "rise": runs["rise"].mean(), "rise_sd": runs["rise"].std(ddof=1)})
+                           "rise": runs["rise"].mean(), "rise_sd": runs["rise"].std(ddof=1),
+                           "formed_null": float((base["rise"] >= 0.02).mean()),
+                           "rise_null": base["rise"].mean(), "rise_over_null": float(d.mean()),
+                           "ci_low": float(d.mean()) - half, "ci_high": float(d.mean()) + half})
         print(f"{per_cell * 12} firms: done", file=sys.stderr)
     scale = pd.DataFrame(scale_rows)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -124,11 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r.arm} | {r.elasticity:g} | {r.formed:.0%} | {r.rise:+.3f} | {r.clear} | "
               f"{r.kept} | {pers:.2f} | {li} |")
     print()
-    print("| firms at start | firms at end | gamma rises >= 0.02 | mean rise (sd) |")
-    print("|---|---|---|---|")
+    print("| firms at start | firms at end | gamma rises >= 0.02 (null) | mean rise (sd) | "
+          "null's rise | rise over the null (95% CI) |")
+    print("|---|---|---|---|---|---|")
     for r in scale.itertuples():
-        print(f"| {r.firms_at_start} | {r.firms_at_end:.0f} | {r.formed:.0%} | "
-              f"{r.rise:+.3f} ({r.rise_sd:.3f}) |")
+        print(f"| {r.firms_at_start} | {r.firms_at_end:.0f} | {r.formed:.0%} "
+              f"({r.formed_null:.0%}) | {r.rise:+.3f} ({r.rise_sd:.3f}) | {r.rise_null:+.3f} | "
+              f"{r.rise_over_null:+.3f} ({r.ci_low:+.3f}..{r.ci_high:+.3f}) |")
     return 0
 
 
