@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sim.core.world import FirmGroup, Region, Sector, World
-from sim.mechanisms import demography, market
 from sim.measure.lockin import kept_leads, lock_in
+from sim.mechanisms import demography, market
 from sim.model import ClusterModel
 
 # ---------------------------------------------------------------------------- entry
