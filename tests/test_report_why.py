@@ -120,11 +120,11 @@ def test_only_significant_effects_of_policies_are_explained():
 def test_explain_runs_each_limit_on_the_sweep_runner_and_resumes(tmp_path):
     from test_compare import TRAINING, small
 
-    # a strong programme, so that its effect is significant with three replicates
-    strong = TRAINING.replace("productivity_gain = 0.2", "productivity_gain = 0.6").replace(
-        "firms_per_month = 2", "firms_per_month = 5")
+    # a strong programme and six replicates, so that its effect is significant
+    strong = TRAINING.replace("productivity_gain = 0.2", "productivity_gain = 0.5").replace(
+        "firms_per_month = 2", "firms_per_month = 8")
     base, alt = small(tmp_path, "base"), small(tmp_path, "alt", strong)
-    res = cmp.compare([base, alt], reps=3, out=tmp_path / "out", seed=0, workers=1,
+    res = cmp.compare([base, alt], reps=6, out=tmp_path / "out", seed=0, workers=1,
                       progress=False)
     comp = res.comparison
     assert why.pairs_to_explain(comp, cmp.summarise(comp))  # something to explain

@@ -90,8 +90,9 @@ SLIDERS: dict[str, SliderSpec] = {
                                0.0, 0.1, 0.001),
     "conditional_share": SliderSpec("share of firms expected to follow others' pledges",
                                     "share", 0.0, 1.0, 0.01),
-    "pledge_threshold_mean": SliderSpec("a firm pledges once this share of others has",
-                                        "share of eligible firms", 0.0, 1.0, 0.01),
+    "pledge_threshold_mean": SliderSpec("what a firm's expected share of pledgers times its "
+                                        "return must reach before it pledges",
+                                        "expected share x step return", 0.0, 2.0, 0.01),
     "nonmember_markup": SliderSpec("fee of a facility for non-members", "times the member fee",
                                    1.0, 5.0, 0.1),
     "beta_sector": SliderSpec("pull of a sector's own firms on newcomers",
