@@ -1,6 +1,7 @@
-"""Cooperation learnt from payoffs (Bush-Mosteller with an aspiration): learning reinforces what
-pays, turns away from cooperation that only costs, moves the cooperation rate with benefit and
-cost, and leaves willingness alone when learning and imitation are off.
+"""Cooperation learnt from payoffs (Bush-Mosteller against an aspiration that follows the
+firm's own payoffs, payoffs as shares of its own revenue): learning reinforces what pays, turns
+away from cooperation that only costs, responds to the stakes, moves the cooperation rate with
+benefit and cost, and leaves willingness alone when learning and imitation are off.
 
 Hand-built two-firm states, and seeded runs with stated tolerances (slow).
 """
@@ -17,16 +18,20 @@ from sim.model import ClusterModel
 
 
 def _two_firms(acted_01: int, acted_10: int, willingness: float, b=0.02, c=0.008,
-               aspiration=0.5, learning=0.1):
+               aspiration=None, learning=7.0, revenue=(10.0, 10.0), habituation=0.1):
+    """Firm 0's new (willingness, aspiration) after one month of one tie with firm 1. The
+    aspiration defaults to half what mutual cooperation pays (shares of own revenue)."""
     partner = np.array([[1], [0]])
     back = np.array([[0], [0]])
     trust = np.full((2, 1), 0.5)
     acted = np.array([[acted_01], [acted_10]], dtype=np.int8)
-    out = [np.empty((2, 1)), *(np.empty(2) for _ in range(5)), np.empty(2, dtype=np.bool_)]
-    cooperation._outcomes(partner, back, trust, acted, np.ones(2, np.bool_), np.full(2, 10.0),
-                          np.ones(2), np.full(2, 0.5), np.full(2, willingness), b, c, 0.1,
-                          0.2, 0.0, 0.1, 0.0, learning, aspiration, *out)
-    return out[3][0]  # firm 0's new willingness
+    aspire = 0.5 * (b - c) if aspiration is None else aspiration
+    out = [np.empty((2, 1)), *(np.empty(2) for _ in range(6)), np.empty(2, dtype=np.bool_)]
+    cooperation._outcomes(partner, back, trust, acted, np.ones(2, np.bool_),
+                          np.array(revenue, dtype=float), np.ones(2), np.full(2, 0.5),
+                          np.full(2, willingness), np.full(2, aspire), b, c, 0.1, 0.2, 0.0, 0.1,
+                          0.0, learning, habituation, *out)
+    return out[3][0], out[4][0]
 
 
 @pytest.mark.parametrize(("mine", "theirs", "direction"), [
@@ -38,14 +43,35 @@ def _two_firms(acted_01: int, acted_10: int, willingness: float, b=0.02, c=0.008
 def test_learning_reinforces_what_pays(mine, theirs, direction):
     """Bush-Mosteller with an aspiration between mutual defection and mutual cooperation (Macy &
     Flache 2002): the four outcomes of the dilemma move willingness the four expected ways."""
-    after = _two_firms(mine, theirs, 0.5)
+    after, _ = _two_firms(mine, theirs, 0.5)
     assert np.sign(after - 0.5) == direction
 
 
 def test_when_cooperation_only_costs_learning_turns_away_from_it():
-    # benefit 0: mutual cooperation pays -c, below the aspiration; defecting pays 0, above it
-    assert _two_firms(1, 1, 0.5, b=0.0) < 0.5
-    assert _two_firms(0, 0, 0.5, b=0.0) < 0.5
+    # benefit 0: mutual cooperation pays -c, below the aspiration -c/2; defecting pays 0, above
+    assert _two_firms(1, 1, 0.5, b=0.0)[0] < 0.5
+    assert _two_firms(0, 0, 0.5, b=0.0)[0] < 0.5
+
+
+def test_learning_responds_to_what_is_at_stake_for_the_firm():
+    """Payoffs count as shares of the firm's own revenue: the same tie moves a firm ten times
+    the partner's size ten times less (exactly, below the clip), and five times the benefit
+    moves a firm about five times as far."""
+    small = _two_firms(1, 1, 0.5, aspiration=0.0)[0] - 0.5
+    big = _two_firms(1, 1, 0.5, aspiration=0.0, revenue=(100.0, 10.0))[0] - 0.5
+    assert big == pytest.approx(small / 10, rel=1e-12)
+    rich = _two_firms(1, 1, 0.5, aspiration=0.0, b=0.1)[0] - 0.5
+    assert rich == pytest.approx(small * (0.1 - 0.008) / (0.02 - 0.008), rel=1e-12)
+
+
+def test_aspiration_follows_the_firms_own_payoffs():
+    """Endogenous aspiration (Karandikar et al. 1998): it moves a share ``habituation`` of the
+    way to the month's payoff per tie, up after mutual cooperation and down after being
+    cheated."""
+    _, up = _two_firms(1, 1, 0.5, aspiration=0.0, habituation=0.25)
+    assert up == pytest.approx(0.25 * (0.02 - 0.008), rel=1e-12)
+    _, down = _two_firms(1, 0, 0.5, aspiration=0.0, habituation=0.25)
+    assert down == pytest.approx(0.25 * -0.008, rel=1e-12)
 
 
 def _cooperation_rate(seeds, **kw) -> float:

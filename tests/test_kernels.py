@@ -234,11 +234,11 @@ def _case_outcomes(rng):
     n, k = partner.shape
     acted = ((rng.random((n, k)) < 0.6) & (partner >= 0)).astype(np.int8)
     return (partner, reverse_slots(partner), trust, acted, alive, rng.uniform(-1, 20, n),
-            rng.uniform(0.5, 2, n), rng.random(n), rng.random(n),
+            rng.uniform(0.5, 2, n), rng.random(n), rng.random(n), rng.uniform(-0.05, 0.1, n),
             float(rng.uniform(0, 0.1)), float(rng.uniform(0, 0.1)), 0.15, 0.25, 0.1, 0.2,
-            float(rng.uniform(0.2, 0.5)), float(rng.uniform(0, 0.3)),
-            float(rng.uniform(-0.5, 1.5)),
-            np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(5)),
+            float(rng.uniform(0.2, 0.5)), float(rng.uniform(0, 30)),
+            float(rng.uniform(0, 0.5)),
+            np.full((n, k), np.nan), *(np.full(n, np.nan) for _ in range(6)),
             np.ones(n, dtype=np.bool_))
 
 
@@ -870,19 +870,17 @@ def test_meet_draws_a_neighbour_for_live_firms_with_a_free_slot(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_outcomes_match_brute_force(seed):
     args = _case_outcomes(np.random.default_rng(seed))
-    (partner, _, trust, acted, alive, revenue, productivity, reputation, willingness, b, c,
-     gain, loss, spill, memory, floor, learning, aspiration) = args[:18]
+    (partner, _, trust, acted, alive, revenue, productivity, reputation, willingness, aspiration,
+     b, c, gain, loss, spill, memory, floor, learning, habituation) = args[:19]
     cooperation._outcomes(*args)
-    new_trust, new_prod, new_rep, new_will, income, acts, low = args[18:]
-    aspire = aspiration * (b - c)
-    reach = max(b - aspire, c + aspire, abs(aspire), 1e-12)
+    new_trust, new_prod, new_rep, new_will, new_asp, income, acts, low = args[19:]
     np.testing.assert_array_equal(
         low, alive & ((partner >= 0) & (new_trust < floor)).any(axis=1))
     slot = {(int(i), int(partner[i, s])): s for i, s in zip(*np.nonzero(partner >= 0),
                                                              strict=True)}
     n, k = partner.shape
     for i in range(n):
-        inc, mine_total, ties, gap, push = 0.0, 0, 0, 0.0, 0.0
+        inc, mine_total, ties, gap, push, earned = 0.0, 0, 0, 0.0, 0.0, 0.0
         for s in range(k):
             j = partner[i, s]
             t = trust[i, s]
@@ -891,12 +889,15 @@ def test_outcomes_match_brute_force(seed):
                 back = acted[j, slot[(j, i)]]
                 mine = acted[i, s]
                 scale = max(min(revenue[i], revenue[j]), 0.0)
-                inc += b * scale * back - c * scale * mine
+                money = b * scale * back - c * scale * mine
+                inc += money
                 mine_total += mine
                 ties += 1
-                # Bush-Mosteller: the action taken becomes more (less) likely as the payoff
-                # beats (misses) the aspiration; willingness is the probability of cooperating
-                stim = (b * back - c * mine - aspire) / reach
+                # Bush-Mosteller: the action taken becomes more (less) likely as the payoff,
+                # a share of the firm's own revenue, beats (misses) its aspiration
+                payoff = money / revenue[i] if revenue[i] > 0 else 0.0
+                earned += payoff
+                stim = float(np.clip(learning * (payoff - aspiration[i]), -1, 1))
                 p_act = willingness[i] if mine else 1 - willingness[i]
                 change = stim * ((1 - p_act) if stim >= 0 else p_act)
                 push += change if mine else -change
@@ -909,9 +910,11 @@ def test_outcomes_match_brute_force(seed):
         assert new_prod[i] == pytest.approx(productivity[i] + (spill * gap if alive[i] else 0))
         rep = (1 - memory) * reputation[i] + memory * mine_total / ties if ties else reputation[i]
         assert new_rep[i] == pytest.approx(rep, rel=1e-12)
-        will = (np.clip(willingness[i] + learning * push / ties, 0, 1) if ties
-                else willingness[i])
+        will = np.clip(willingness[i] + push / ties, 0, 1) if ties else willingness[i]
         assert new_will[i] == pytest.approx(will, rel=1e-12, abs=1e-15)
+        asp = (aspiration[i] + habituation * (earned / ties - aspiration[i]) if ties
+               else aspiration[i])
+        assert new_asp[i] == pytest.approx(asp, rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

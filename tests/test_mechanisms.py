@@ -317,11 +317,13 @@ def test_no_discount_for_a_group_too_small_or_not_trusted_enough(trust_12, min_s
 @pytest.fixture
 def facility_model(make_world, make_params):
     """30 firms of one sector in one region; only the facilities mechanism on; every firm has
-    capital 100 and revenue 10 and pledges at once (threshold 0) unless a test says otherwise."""
+    capital 100 and revenue 10 and pledges at once (threshold 0) unless a test says otherwise;
+    neither trust nor the step return moves thresholds unless a test says so."""
     world = make_world({("R0", "S0"): 30}, n_regions=1)
     params = make_params("facilities", private_cost=0.0, build_months=12, fee_cover=1.0,
                          nonmember_markup=2.0, decline_rate=0.05, close_quality=0.3,
-                         trust_weight=0.0, max_contribution_months=6.0)
+                         conditional_share=0.0, step_return_elasticity=0.0,
+                         max_contribution_months=6.0)
     model = ClusterModel(params, world, rng=0, agents=False)
     f = model.firms
     f.capital[:30] = 100.0
@@ -411,10 +413,46 @@ def test_trust_lowers_pledge_thresholds(facility_model):
     f = open_drive(m.facilities, _project(drive_months=2), t=0)
     facilities.step(m, m.month, 0)
     assert m.facilities.status[f] == FacilityState.DRIVE  # nobody goes first
-    # with full trust in every partner the threshold 0.5 * (1 - 1.0 * 1.0) = 0
-    m.params = m.params.replace(trust_weight=1.0)
+    # full trust in every partner, every undecided firm a conditional cooperator: each expects
+    # all to pledge, (0.5 - 1) / (1 - 1) < 0, so all go at once
+    m.params = m.params.replace(conditional_share=1.0)
     facilities.step(m, m.month, 1)
     assert m.facilities.status[f] == FacilityState.BUILDING
+
+
+def test_pledge_thresholds_fall_with_expected_pledges_and_the_step_return():
+    """s >= (theta / R**e - q t) / (1 - q t), by hand: Granovetter at q t = 0 and e = 0."""
+    theta = np.array([0.4, 0.4, 0.4, 0.4, 0.4])
+    trust = np.array([0.0, 0.5, 0.5, 0.5, 0.5])
+    ret = np.array([1.0, 1.0, 2.0, 0.0, 4.0])
+    got = facilities.pledge_thresholds(theta, trust, ret, 0.5, 1.0)
+    np.testing.assert_allclose(got[:3], [0.4, (0.4 - 0.25) / 0.75, (0.2 - 0.25) / 0.75])
+    assert got[3] == np.inf  # nothing to gain: never pledges ...
+    assert facilities.pledge_thresholds([-0.1], [0.0], [0.0], 0.5, 1.0)[0] == -0.1  # ... unless
+    # its threshold is not positive: an unconditional contributor
+    assert got[4] < got[2] < got[1] < got[0]
+    np.testing.assert_array_equal(facilities.pledge_thresholds(theta, trust, ret, 0.0, 0.0),
+                                  theta)
+
+
+def test_a_step_return_above_one_gets_a_stalling_drive_built(facility_model):
+    """Three firms go first (threshold 0), the others wait for half the 30: the drive stalls at
+    3 when the return is ignored. At elasticity 1 each firm's return is 24 months x (0.1 x 10 -
+    0.5 fee) / its share 2 = 6, so the others need 0.5 / 6 x 30 = 2.5 pledgers: all join."""
+    m = facility_model
+    m.firms.pledge_threshold[:30] = 0.5
+    m.firms.pledge_threshold[:3] = 0.0
+    f = open_drive(m.facilities, _project(drive_months=3), t=0)
+    facilities.step(m, m.month, 0)
+    assert m.facilities.status[f] == FacilityState.DRIVE
+    assert m.facilities.pledged[f] == 3
+    ret = facilities.step_returns(f, m.facilities, m.firms, m.month, np.arange(30), 2.0, 24.0,
+                                  0.5)
+    np.testing.assert_allclose(ret, 6.0)
+    m.params = m.params.replace(step_return_elasticity=1.0, pledge_horizon=24.0)
+    facilities.step(m, m.month, 1)
+    assert m.facilities.status[f] == FacilityState.BUILDING
+    assert m.facilities.members[f] == 30
 
 
 def _operating(m, quality=1.0, capacity=10.0, users=0):

@@ -264,9 +264,11 @@ DRIVE_DRAWS = 400
 @pytest.fixture(scope="module")
 def drive_model(make_world, make_params):
     """100 firms of one sector in one region, only facilities on, private drives off, trust
-    playing no part (trust_weight = 0), every firm able to pay its share."""
+    playing no part (conditional_share = 0), nor the step return (its elasticity 0), every firm
+    able to pay its share."""
     world = make_world({("R0", "S0"): 100}, n_regions=1)
-    params = make_params("facilities", trust_weight=0.0, private_cost=0.0, build_months=12)
+    params = make_params("facilities", conditional_share=0.0, step_return_elasticity=0.0,
+                         private_cost=0.0, build_months=12)
     return ClusterModel(params, world, rng=0, agents=False)
 
 

@@ -120,11 +120,11 @@ def test_only_significant_effects_of_policies_are_explained():
 def test_explain_runs_each_limit_on_the_sweep_runner_and_resumes(tmp_path):
     from test_compare import TRAINING, small
 
-    # training strong enough that three replicates show an effect to explain
-    strong = TRAINING.replace("firms_per_month = 2", "firms_per_month = 6").replace(
-        "productivity_gain = 0.2", "productivity_gain = 0.5")
+    # a strong programme and six replicates, so that its effect is significant
+    strong = TRAINING.replace("productivity_gain = 0.2", "productivity_gain = 0.5").replace(
+        "firms_per_month = 2", "firms_per_month = 8")
     base, alt = small(tmp_path, "base"), small(tmp_path, "alt", strong)
-    res = cmp.compare([base, alt], reps=3, out=tmp_path / "out", seed=0, workers=1,
+    res = cmp.compare([base, alt], reps=6, out=tmp_path / "out", seed=0, workers=1,
                       progress=False)
     comp = res.comparison
     assert why.pairs_to_explain(comp, cmp.summarise(comp))  # something to explain
@@ -140,3 +140,35 @@ def test_explain_runs_each_limit_on_the_sweep_runner_and_resumes(tmp_path):
                         limits=limits)
     pd.testing.assert_frame_equal(mech, again)
     assert (folder / "runs.parquet").stat().st_mtime_ns == stamp  # resumed: nothing rerun
+
+
+def test_a_chained_policy_is_split_into_its_first_stage_and_what_the_later_stage_adds():
+    """trust_then_cfc is trust_only plus a CFC chained after the trust programme: the first
+    stage of a chained policy. cfc is not (its CFC starts at month 18, not after trust), nor is
+    the base ever a first stage. On hand-built runs the split is exact: trust alone +1 job in
+    every replicate over the base, the CFC after it +2 over trust alone."""
+    from pathlib import Path
+
+    from sim.io.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    labels = ["baseline", "cfc", "trust_only", "trust_then_cfc"]
+    scenarios = [load_scenario(root / f"{name}.toml") for name in labels]
+    pairs = why.stage_pairs(labels, scenarios)
+    assert pairs == [("trust_then_cfc", "trust_only", ["cfc"])]
+    base = [10.0, 12.0, 11.0, 9.0]
+    comp = assembled({"baseline": base, "cfc": [x + 5 for x in base],
+                      "trust_only": [x + 1 for x in base],
+                      "trust_then_cfc": [x + 3 for x in base]})
+    comp.scenarios = scenarios
+    stages = why.stage_effects(comp)
+    got = stages.set_index("contrast")["mean"]
+    assert got["first stage alone"] == pytest.approx(1.0)
+    assert got["added after it"] == pytest.approx(2.0)
+    assert set(stages["scenario"]) == {"trust_then_cfc"}
+    line = why.why_lines(comp, None, pd.DataFrame(columns=["scenario"]), stages=stages)[0]
+    assert line.startswith("trust_then_cfc, by stage: trust_only alone")
+    assert "what cfc adds after it" in line
+    assert "trust_only alone" in why.why_html(None, pd.DataFrame(columns=["scenario", "term",
+                                                                          "unit", "mean"]),
+                                              ran=False, stages=stages)

@@ -104,13 +104,19 @@ class CooperationParams:
     willingness_mean: float = _p(0.85, 0.0, 1.0, "probability",
                                  "mean willingness to keep one's word")
     willingness_sd: float = _p(0.1, 0.0, 1.0, "probability", "spread of willingness")
-    learning_rate: float = _p(0.1, 0.0, 1.0, "share",
-                              "how far a month's experience moves willingness (Bush-Mosteller "
-                              "reinforcement)", "Macy & Flache 2002 (form); value assumed")
-    aspiration: float = _p(0.5, -1.0, 2.0, "share of (benefit - cost)",
-                           "payoff per tie a firm is content with, as a share of what mutual "
-                           "cooperation pays: what beats it is reinforced, what falls short is "
-                           "not", "Macy & Flache 2002 (form); value assumed")
+    learning_rate: float = _p(50.0, 0.0, 1_000.0, "1/(share of own revenue)",
+                              "how far a month's experience moves willingness, per unit of "
+                              "payoff above or below the firm's aspiration, both as shares of "
+                              "its own monthly revenue (Bush-Mosteller reinforcement: stakes "
+                              "that matter to the firm teach it more)",
+                              "Bush & Mosteller 1955; Macy & Flache 2002 (form); value free "
+                              "(docs/ODD.md, free parameters of cooperation and pledging)")
+    aspiration_memory: float = _p(0.1, 0.0, 1.0, "1/month",
+                                  "a firm's aspiration follows its own payoff per tie, moving "
+                                  "this share of the way each month (endogenous aspiration)",
+                                  "Karandikar, Mookherjee, Ray & Vega-Redondo 1998 (form); "
+                                  "value free (docs/ODD.md, free parameters of cooperation and "
+                                  "pledging)")
     imitation_rate: float = _p(0.02, 0.0, 1.0, "1/month",
                                "chance a firm compares itself with a random partner this month")
     imitation_intensity: float = _p(10.0, 0.0, 1_000.0, "1/margin",
@@ -186,13 +192,37 @@ class FacilityParams:
 
     drive_interval: int = _p(24, 1, 10_000, "months",
                              "months between private pledge drives in a region and sector")
-    pledge_threshold_mean: float = _p(0.4, -1.0, 2.0, "share of eligible firms",
-                                      "mean pledge threshold: a firm pledges once this share of "
-                                      "eligible firms has pledged", "Granovetter 1978 (form)")
-    pledge_threshold_sd: float = _p(0.12, 0.0, 2.0, "share of eligible firms",
+    pledge_threshold_mean: float = _p(1.15, -1.0, 2.0, "expected share x step return",
+                                      "mean pledge threshold: a firm pledges once the share of "
+                                      "eligible firms it expects to pledge, times its step "
+                                      "return to the power step_return_elasticity, reaches "
+                                      "this (with the return and trust switched off, the share "
+                                      "of eligible firms it must see pledged: Granovetter)",
+                                      "Granovetter 1978 (form); value set so that about half of "
+                                      "the generic CFC offers form an SPV, as about half of "
+                                      "approved MSE-CDP CFCs and SFURTI clusters are completed "
+                                      "or functional (docs/sources.md#mse-cdp-outcomes); free")
+    pledge_threshold_sd: float = _p(0.12, 0.0, 2.0, "expected share x step return",
                                     "spread of pledge thresholds across firms")
-    trust_weight: float = _p(0.5, 0.0, 1.0, "share",
-                             "how much a firm's mean trust lowers its pledge threshold")
+    conditional_share: float = _p(0.5, 0.0, 1.0, "share",
+                                  "share of undecided firms a firm expects to follow others' "
+                                  "pledges (conditional cooperators), each keeping its word with "
+                                  "the probability the firm's mean trust in its partners gives",
+                                  "about half of subjects are conditional cooperators: "
+                                  "Fischbacher, Gaechter & Fehr 2001; Fischbacher & Gaechter "
+                                  "2010 (docs/sources.md#pledging-and-cooperation)")
+    step_return_elasticity: float = _p(1.0, 0.0, 5.0, "elasticity",
+                                       "a firm pledges once its expected share of pledgers times "
+                                       "its step return to this power reaches its threshold (0: "
+                                       "the return plays no part; 1: expected return against a "
+                                       "hurdle)", "contributions rise with the step return: "
+                                       "Croson & Marks 2000 (form); value free")
+    pledge_horizon: float = _p(24.0, 0.0, 1_000.0, "months",
+                               "months of a facility's net benefit a firm sets against its "
+                               "contribution (the payback it asks for)",
+                               "small firms ask for paybacks of about 1-2 years: Anderson & "
+                               "Newell 2004 (docs/sources.md#pledging-and-cooperation); value "
+                               "free")
     spv_min_members: int = _p(20, 1, 100_000, "firms",
                               "fewest pledging firms that can form an SPV (private drives, and "
                               "every CFC that does not set its own)",
@@ -259,12 +289,13 @@ class MarketParams:
     rent_density_elasticity: float = _p(1.0, 0.0, 5.0, "elasticity",
                                         "a region's land rent rises as (employment / employment "
                                         "at the start)^this (congestion)", "assumption")
-    localisation_elasticity: float = _p(0.15, 0.0, 1.0, "elasticity",
+    localisation_elasticity: float = _p(0.08, 0.0, 1.0, "elasticity",
                                         "productivity rises as (sector's employment in the "
                                         "region / at the start)^this (localisation economies)",
-                                        "estimates 0.02-0.08 (Rosenthal & Strange 2004); set "
-                                        "higher so that clusters form within 20 years: "
-                                        "docs/validation.md")
+                                        "estimates 0.02-0.08 (Rosenthal & Strange 2004): the top "
+                                        "of the range, where clusters form from an even start "
+                                        "and lock in against a null without agglomeration "
+                                        "forces (docs/validation.md, section 5)")
     payout_rate: float = _p(0.1, 0.0, 1.0, "1/month",
                             "share of capital above the buffer the owners draw each month")
     capital_buffer_months: float = _p(3.0, 0.0, 1_000.0, "months of revenue",

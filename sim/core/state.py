@@ -34,6 +34,7 @@ FIRM_FIELDS: dict[str, tuple[type, float]] = {
     "desired": (np.float64, 0.0),  # the size the owner would choose now; employment follows it
     "willingness": (np.float64, 0.0),
     "reputation": (np.float64, 0.0),
+    "aspiration": (np.float64, 0.0),  # payoff per tie (share of own revenue) it is content with
     "pledge_threshold": (np.float64, 0.0),
     "supplier": (np.int64, -1),
     "jp_group": (np.int64, -1),
@@ -71,6 +72,7 @@ class FirmState:
     desired: np.ndarray
     willingness: np.ndarray
     reputation: np.ndarray
+    aspiration: np.ndarray
     pledge_threshold: np.ndarray
     supplier: np.ndarray
     jp_group: np.ndarray

@@ -10,8 +10,10 @@ Nooteboom 2006). After mutual cooperation the less productive partner closes a s
 productivity gap (know-how spillover). Reputation is a moving average of a firm's behaviour and
 seeds the trust a new partner places in it. Ties dissolve when trust falls below a floor; firms
 with free slots meet neighbours within a radius (via the cell list) and tie up. Willingness
-responds to realised payoffs: Bush-Mosteller reinforcement against an aspiration level (Macy &
-Flache 2002), so firms cooperate more when cooperation pays and less when it costs; it also
+responds to realised payoffs, measured against the firm's own revenue: Bush-Mosteller
+reinforcement (Macy & Flache 2002) against an aspiration that follows the firm's own payoffs
+(Karandikar, Mookherjee, Ray & Vega-Redondo 1998), so firms cooperate more when cooperation pays
+and less when it costs, and learn faster when more is at stake; it also
 spreads by imitation of more profitable partners (a Fermi rule: the network reciprocity of
 Ohtsuki et al. 2006 in its pairwise-comparison form).
 
@@ -93,32 +95,35 @@ def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius
 
 @parallel_kernel
 def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputation,
-              willingness, benefit, cost, trust_gain, trust_loss, spillover, memory, floor,
-              learning, aspiration,
-              new_trust, new_productivity, new_reputation, new_willingness, income, acts, low):
+              willingness, aspiration, benefit, cost, trust_gain, trust_loss, spillover, memory,
+              floor, learning, habituation,
+              new_trust, new_productivity, new_reputation, new_willingness, new_aspiration,
+              income, acts, low):
     """Payoffs, trust, spillovers, reputation and learning from this month's decisions.
 
     Reads the old arrays and writes only row/element i of the outputs, so firms are
     independent. For each tie (i, j), ``back`` gives the slot of i in j's row.
 
-    Learning is Bush-Mosteller reinforcement with an aspiration level (Macy & Flache 2002):
-    on each tie the payoff ``b [j cooperated] - c [i cooperated]`` (shares of revenue) is
-    compared with the aspiration ``a (b - c)``; the stimulus ``(payoff - aspiration) / max |.|``
-    makes the action i took more likely if positive and less likely if negative, moving
-    willingness a share ``learning`` of the way. The month's ties are averaged.
+    Learning is Bush-Mosteller reinforcement against an aspiration that adapts (Karandikar,
+    Mookherjee, Ray & Vega-Redondo 1998; Macy & Flache 2002). On each tie i's payoff is
+    ``(b [j cooperated] - c [i cooperated]) min(R_i, R_j) / R_i``: money as a share of its own
+    monthly revenue ``R_i``, so what is at stake for the firm counts, not only the ratio of
+    benefit to cost. The stimulus ``learning (payoff - aspiration_i)``, clipped to [-1, 1],
+    makes the action i took more likely if positive and less likely if negative; the month's
+    ties are averaged. The aspiration then moves a share ``habituation`` of the way to the
+    month's mean payoff per tie.
 
     Outputs: new_trust float64[N, K], new_productivity float64[N], new_reputation float64[N],
-    new_willingness float64[N], income float64[N] (net money from cooperation), acts float64[N]
-    (partners i cooperated with), low bool[N] (i now trusts some partner less than ``floor``:
-    the rows :func:`_dissolve` visits).
+    new_willingness float64[N], new_aspiration float64[N], income float64[N] (net money from
+    cooperation), acts float64[N] (partners i cooperated with), low bool[N] (i now trusts some
+    partner less than ``floor``: the rows :func:`_dissolve` visits).
     """
     n, k = partner.shape
-    aspire = aspiration * (benefit - cost)
-    reach = max(benefit - aspire, cost + aspire, abs(aspire), 1e-12)
     for i in numba.prange(n):
         new_productivity[i] = productivity[i]
         new_reputation[i] = reputation[i]
         new_willingness[i] = willingness[i]
+        new_aspiration[i] = aspiration[i]
         income[i] = 0.0
         acts[i] = 0.0
         low[i] = False
@@ -129,6 +134,7 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
         gap = 0.0
         ties = 0
         push = 0.0  # summed change of willingness the month's ties call for
+        earned = 0.0  # summed payoff per tie, as a share of own revenue
         for s in range(k):
             new_trust[i, s] = trust[i, s]
             j = partner[i, s]
@@ -139,10 +145,17 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
             if scale < 0.0:
                 scale = 0.0
             mine = acted[i, s]
-            income[i] += benefit * scale * back_act - cost * scale * mine
+            money = benefit * scale * back_act - cost * scale * mine
+            income[i] += money
             acts[i] += mine
             ties += 1
-            stimulus = (benefit * back_act - cost * mine - aspire) / reach
+            payoff = money / revenue[i] if revenue[i] > 0.0 else 0.0
+            earned += payoff
+            stimulus = learning * (payoff - aspiration[i])
+            if stimulus > 1.0:
+                stimulus = 1.0
+            elif stimulus < -1.0:
+                stimulus = -1.0
             p = willingness[i]
             if mine == 1:  # reinforce (or inhibit) cooperating
                 push += stimulus * ((1.0 - p) if stimulus >= 0.0 else p)
@@ -162,8 +175,8 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
         new_productivity[i] = productivity[i] + spillover * gap
         if ties > 0:
             new_reputation[i] = (1.0 - memory) * reputation[i] + memory * (acts[i] / ties)
-            w = willingness[i] + learning * push / ties
-            new_willingness[i] = min(1.0, max(0.0, w))
+            new_willingness[i] = min(1.0, max(0.0, willingness[i] + push / ties))
+            new_aspiration[i] = aspiration[i] + habituation * (earned / ties - aspiration[i])
 
 
 @numba.njit(cache=True)
@@ -504,14 +517,16 @@ def step(firms, ties, cells: CellList, cp, key: np.ndarray, month: int) -> dict[
     new_prod = np.empty_like(firms.productivity)
     new_rep = np.empty_like(firms.reputation)
     new_will = np.empty_like(firms.willingness)
+    new_aspire = np.empty_like(firms.aspiration)
     low = np.empty(firms.capacity, dtype=np.bool_)
     _outcomes(ties.partner, ties.back, ties.trust, ties.acted, firms.alive, firms.revenue,
-              firms.productivity, firms.reputation, firms.willingness, cp.coop_benefit,
-              cp.coop_cost, cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory,
-              cp.trust_floor, cp.learning_rate, cp.aspiration,
-              new_trust, new_prod, new_rep, new_will, firms.coop_income, firms.coop_acts, low)
+              firms.productivity, firms.reputation, firms.willingness, firms.aspiration,
+              cp.coop_benefit, cp.coop_cost, cp.trust_gain, cp.trust_loss, cp.spillover,
+              cp.reputation_memory, cp.trust_floor, cp.learning_rate, cp.aspiration_memory,
+              new_trust, new_prod, new_rep, new_will, new_aspire, firms.coop_income,
+              firms.coop_acts, low)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
-    firms.willingness = new_will
+    firms.willingness, firms.aspiration = new_will, new_aspire
     kept = float(firms.coop_acts.sum())  # 0 for dead firms
 
     dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, ties.back,

@@ -3,12 +3,22 @@
 A facility project (a Common Facility Centre from a policy, or a private shared facility that
 firms of one sector in one region try to set up every ``drive_interval`` months) opens a pledge
 drive. Eligible firms (in the region and sectors served, not in another SPV, able to pay their
-share) pledge in a Granovetter (1978) cascade: firm i pledges once the share of eligible firms
-already pledged reaches its threshold ``theta_i - trust_weight * mean trust_i``, so trust
-raises each firm's belief that others will pay. The drive succeeds when at least ``spv_min``
+share) pledge in a Granovetter (1978) cascade of conditional cooperators. Firm i, seeing a share
+``s`` of the eligible firms pledged, expects a share ``s + (1 - s) q tbar_i`` to pledge in the
+end: each firm still undecided is a conditional cooperator with probability ``q``
+(``conditional_share``; about half of subjects in public-goods experiments: Fischbacher, Gaechter
+& Fehr 2001) who keeps its word with the probability i's trust in its partners gives
+(``tbar_i``, the mean of its trust). It pledges once that expectation, times its step return
+``R_i`` raised to ``step_return_elasticity``, reaches its threshold ``theta_i``. The step return
+is what the facility would give the firm over ``pledge_horizon`` months, net of the member fee,
+over its contribution: in threshold public-goods (provision-point) experiments contributions
+rise with the step return and with what subjects expect others to give (Isaac, Schmidtz & Walker
+1989; Cadsby & Maynes 1999; Croson & Marks 2000). With ``q = 0`` (or no ties) and elasticity 0
+this is Granovetter's threshold model exactly. The drive succeeds when at least ``spv_min``
 firms pledge (the MSE-CDP rule of an SPV of 20 firms); members then pay the private share of the
 cost, ``max(member_share_min, 1 - grant_share)``, split equally, and the grant pays the rest. A
-larger grant thus lowers what each member pays and so widens the set of firms able to pledge.
+larger grant thus lowers what each member pays: it raises every firm's step return and widens
+the set of firms able to pledge.
 
 Once built (after ``build_months``), the facility serves firms of its sectors in its region who
 find the service worth the fee; non-members (free-riders) pay a higher fee. Service is shared
@@ -29,7 +39,8 @@ from sim.core.state import FacilityState
 from sim.core.totals import CHUNK, add_chunks, slots_where
 from sim.mechanisms.demography import firm_counts
 
-__all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "SERVICES"]
+__all__ = ["FacilityProject", "open_drive", "step", "pledge_cascade", "pledge_thresholds",
+           "step_returns", "SERVICES"]
 
 #: Services a facility can provide, by code: what its effect multiplies.
 SERVICES = ("productivity", "cost", "waste")
@@ -227,8 +238,56 @@ def _can_pledge(alive, region, sector, member_of, capital, revenue, r, in_sector
                     and contribution <= max_months * max(revenue[i], 0.0))
 
 
+def pledge_thresholds(theta: np.ndarray, trust: np.ndarray, step_return: np.ndarray,
+                      conditional_share: float, elasticity: float) -> np.ndarray:
+    """Each firm's pledge threshold as the share of eligible firms it must see pledged.
+
+    Firm i pledges once ``R_i**elasticity * (s + (1 - s) q t_i) >= theta_i``: its expected final
+    share of pledgers (each undecided firm a conditional cooperator with probability
+    ``q = conditional_share`` who keeps its word with probability ``t_i``, i's mean trust in its
+    partners) times its step return ``R_i`` reaches its threshold. Solved for the share seen:
+    ``s >= (theta_i / R_i**elasticity - q t_i) / (1 - q t_i)``. A firm whose step return is not
+    positive never pledges (``inf``), unless the elasticity is 0 or its threshold is not
+    positive (it pledges whatever it gains: an unconditional contributor). float64 arrays of
+    one length.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    expect = conditional_share * np.asarray(trust, dtype=np.float64)
+    if elasticity == 0.0:
+        need = theta
+    else:
+        r = np.asarray(step_return, dtype=np.float64)
+        with np.errstate(divide="ignore", over="ignore"):
+            gain = np.where(r > 0.0, np.power(np.maximum(r, 1e-300), elasticity), 0.0)
+            need = np.where(gain > 0.0, theta / np.where(gain > 0.0, gain, 1.0),
+                            np.where(theta <= 0.0, theta, np.inf))
+    with np.errstate(invalid="ignore"):
+        out = (need - expect) / np.maximum(1.0 - expect, 1e-12)
+    return np.where(np.isfinite(need), out, np.inf)
+
+
+def step_returns(f: int, fac: FacilityState, firms, month: Month | None, idx: np.ndarray,
+                 contribution: float, horizon: float, fee: float) -> np.ndarray:
+    """What facility f would give each firm of ``idx`` over ``horizon`` months at full service,
+    net of the member ``fee``, over its ``contribution``: the step return of a provision-point
+    game. The service's base is the firm's revenue (productivity), or last month's input or
+    waste bill (cost, waste: 0 for a firm without one, see :func:`_use`)."""
+    service = SERVICES[fac.service[f]]
+    if service == "productivity":
+        base = np.maximum(firms.revenue[idx], 0.0)
+    else:
+        bills = None if month is None else (month.last_input_cost if service == "cost"
+                                            else month.last_waste_cost)
+        base = np.zeros(idx.size)
+        if bills is not None and bills.size:
+            inside = idx < bills.shape[0]
+            base[inside] = bills[idx[inside]]
+    value = horizon * np.maximum(fac.effect[f] * base - fee, 0.0)
+    return value / contribution if contribution > 0.0 else np.full(idx.size, np.inf)
+
+
 def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t: int,
-               n_sectors: int):
+               n_sectors: int, month: Month | None = None):
     """Resolve one month of facility f's pledge drive; returns (built, members, contribution)."""
     share = fac.member_share[f]
     spv_min = fac.spv_min[f]
@@ -243,10 +302,14 @@ def _run_drive(f: int, fac: FacilityState, firms, mean_trust: np.ndarray, fp, t:
     fac.pledged[f] = 0
     if idx.size < spv_min or idx.size == 0:
         return False, idx[:0], 0.0
-    # trust raises a firm's belief that others will pay: it shifts the threshold down (a scaled
-    # threshold would keep the spread-to-mean ratio that decides a cascade, so trust would
-    # barely matter)
-    theta = firms.pledge_threshold[idx] - fp.trust_weight * mean_trust[idx]
+    if fp.step_return_elasticity > 0.0:
+        fee = fp.fee_cover * fac.operating_cost[f] / fac.capacity[f]
+        ret = step_returns(f, fac, firms, month, idx, contribution_at_min, fp.pledge_horizon,
+                           fee)
+    else:
+        ret = np.ones(idx.size)
+    theta = pledge_thresholds(firms.pledge_threshold[idx], mean_trust[idx], ret,
+                              fp.conditional_share, fp.step_return_elasticity)
     counts = theta * idx.size  # thresholds as numbers of other pledgers
     order = np.argsort(counts, kind="stable")
     k = int(_cascade(counts[order]))
@@ -280,7 +343,7 @@ def step(model, month: Month, t: int) -> dict[str, float]:
                 if model.ties is not None:
                     _mean_trust(model.ties.partner, model.ties.trust, mean_trust)
             built, members, contribution = _run_drive(f, fac, firms, mean_trust, fp, t,
-                                                      len(model.world.sectors))
+                                                      len(model.world.sectors), month)
             if built:
                 firms.capital[members] -= contribution
                 firms.member_of[members] = f

@@ -307,6 +307,8 @@ class Analysis:
     #: effects with one mechanism at a time at its limit (:func:`explain`).
     displacement: pd.DataFrame = field(default_factory=pd.DataFrame)
     mechanisms: pd.DataFrame | None = None
+    #: Chained policies split by stage (:func:`sim.studies.why.stage_effects`).
+    stages: pd.DataFrame = field(default_factory=pd.DataFrame)
     why_lines: list[str] = field(default_factory=list)
     why_html: str = ""
 
@@ -323,14 +325,15 @@ def analyse(comp: Comparison, horizon: int | None = None,
     skip = set(shocks["scenario"])
     disp = why.displacement(comp, [lab for lab in comp.labels[1:] if lab not in skip])
     pairs = why.pairs_to_explain(seen, summary, skip=skip)
+    stages = why.stage_effects(seen)
     return Analysis(summary=summary, costs=public_costs(comp, None, horizon, discount),
                     incremental=incremental_costs(comp, None, horizon, discount),
                     shocks=shocks, rank=ranking(seen),
                     over_time=effects_over_time(comp, headline_outcomes(comp)),
                     horizon=horizon, discount=discount,
                     measure=measure_text(horizon, discount, comp.steps), displacement=disp,
-                    why_lines=why.why_lines(comp, None, disp, pairs),
-                    why_html=why.why_html(None, disp, ran=False))
+                    stages=stages, why_lines=why.why_lines(comp, None, disp, pairs, stages),
+                    why_html=why.why_html(None, disp, ran=False, stages=stages))
 
 
 def explain(comp: Comparison, paths, out: str | Path, *, workers: int | None = None,
@@ -555,8 +558,8 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
     an = analyse(comp, horizon, discount)
     if mechanisms is not None:
         an.mechanisms = mechanisms
-        an.why_lines = why.why_lines(comp, mechanisms, an.displacement)
-        an.why_html = why.why_html(mechanisms, an.displacement, ran=True)
+        an.why_lines = why.why_lines(comp, mechanisms, an.displacement, stages=an.stages)
+        an.why_html = why.why_html(mechanisms, an.displacement, ran=True, stages=an.stages)
     prov = provenance(steps=comp.steps, overrides=comp.overrides,
                       wall_time_s=comp.wall_time_s)
     scen = [{"label": lab, "name": getattr(sc, "name", lab),
@@ -578,6 +581,7 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
         atomic_write(out / "why.csv", mechanisms.to_csv(index=False))
     for name, frame in (("summary", an.summary), ("costs", an.costs), ("why_displacement",
                                                                         an.displacement),
+                        ("why_stages", an.stages),
                         ("incremental", an.incremental), ("shocks", an.shocks),
                         ("ranking", an.rank), ("effects_over_time", an.over_time)):
         atomic_write(out / f"{name}.csv", frame.to_csv(index=False))

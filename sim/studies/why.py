@@ -7,6 +7,12 @@ seed):
   facilities not formed (facilities built minus public ones, policy minus base), firms squeezed
   out (extra exits), entry forgone, facility users, and the gain that passes to local
   suppliers as a higher margin (money a month, :data:`sim.measure.outputs.WELFARE`).
+- **Stages of a chained policy**, from the comparison's own runs: when an alternative is another
+  alternative plus interventions chained after it (``after``: trust building, then a CFC) and
+  nothing else, the paired difference between the two is what the later stage adds once the
+  first is in place, beside the first stage alone against the base (:func:`stage_pairs`,
+  :func:`stage_effects`). Including the first stage as an alternative (``trust_only.toml``
+  beside ``trust_then_cfc.toml``) makes that split part of every report.
 - **Mechanisms at their textbook limits** (``clustersim compare --why``): the comparison is run
   again with one mechanism at a time set to its limit (:data:`LIMITS`, the variants of
   ``experiments/decompose_flagship.py``, section 3 of docs/validation.md), on the same engine
@@ -26,12 +32,14 @@ import numpy as np
 import pandas as pd
 
 from sim.measure import outputs
+from sim.studies.contrasts import difference
 from sim.studies.paired import paired_difference
 from sim.studies.report.numbers import plural
 from sim.studies.report.tables import effect_class, estimate, wide
 
 __all__ = ["LIMITS", "MECHANISMS", "HEADLINE", "DISPLACEMENT", "pairs_to_explain", "displacement",
-           "mechanism_effects", "carriers", "why_lines", "why_html"]
+           "stage_pairs", "stage_effects", "mechanism_effects", "carriers", "why_lines",
+           "why_html"]
 
 #: One mechanism at a time at its textbook limit: name -> parameter overrides.
 LIMITS: dict[str, dict[str, float]] = {
@@ -116,6 +124,75 @@ def displacement(comp, labels=None) -> pd.DataFrame:
                                        "n"])
 
 
+def stage_pairs(labels, scenarios, base: str | None = None) -> list[tuple[str, str, list[str]]]:
+    """The alternatives that are another alternative plus later stages and nothing else:
+    ``(chained label, first-stage label, names of the added interventions)``.
+
+    ``a`` extends ``b`` by stages when their parameters and world are equal, every intervention
+    of ``b`` is in ``a`` unchanged (matched by name; descriptions do not count), and each
+    intervention only in ``a`` starts ``after`` one of ``b``'s or another added one (a chain
+    hanging on ``b``'s). The base (``base``, default the first label) is never a first stage.
+    Scenarios that could not be loaded (None) are skipped."""
+    base = labels[0] if base is None and labels else base
+    out = []
+    for la, sa in zip(labels, scenarios, strict=True):
+        for lb, sb in zip(labels, scenarios, strict=True):
+            if la == lb or base in (la, lb) or sa is None or sb is None:
+                continue
+            d = difference(sa, sb)
+            if d.setting or d.removed or d.changed or not d.added:
+                continue
+            first = {iv.name for iv in sb.interventions}
+            added = {iv.name for iv in d.added}
+            if all(getattr(iv, "after", "") in first | added for iv in d.added) and any(
+                    getattr(iv, "after", "") in first for iv in d.added):
+                out.append((la, lb, sorted(added)))
+    return out
+
+
+def stage_effects(comp, pairs=None) -> pd.DataFrame:
+    """For each chained alternative of :func:`stage_pairs` and each headline outcome: the first
+    stage alone against the base and what the later stages add (chained minus first stage),
+    paired over replicates. Columns ``scenario``, ``first_stage``, ``added``, ``outcome``,
+    ``contrast`` ("first stage alone" or "added after it"), ``mean``, ``ci_low``,
+    ``ci_high``, ``n``."""
+    cols = ["scenario", "first_stage", "added", "outcome", "contrast", "mean", "ci_low",
+            "ci_high", "n"]
+    if pairs is None:
+        pairs = stage_pairs(comp.labels, comp.scenarios, comp.base) if comp.scenarios else []
+    rows = []
+    for chained, first, added in pairs:
+        for name in HEADLINE:
+            if name not in comp.runs:
+                continue
+            w = _wide(comp.runs, name)
+            for contrast, (a, b) in (("first stage alone", (first, comp.base)),
+                                     ("added after it", (chained, first))):
+                d = paired_difference(w[a], w[b])
+                rows.append({"scenario": chained, "first_stage": first,
+                             "added": ", ".join(added), "outcome": name, "contrast": contrast,
+                             "mean": d["mean"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+                             "n": d["n"]})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _stage_lines(stages: pd.DataFrame | None) -> list[str]:
+    lines = []
+    if stages is None or stages.empty:
+        return lines
+    for (chained, first), part in stages.groupby(["scenario", "first_stage"], sort=False):
+        bits = {"first stage alone": [], "added after it": []}
+        for _, r in part.iterrows():
+            top, iv = estimate(r["mean"], r["ci_low"], r["ci_high"])
+            unit = plural(HEADLINE.get(r["outcome"], r["outcome"]))
+            bits[r["contrast"]].append(f"{top} {unit} (95% CI {iv})")
+        lines.append(f"{chained}, by stage: {first} alone, against the base, "
+                     + "; ".join(bits["first stage alone"])
+                     + f"; what {part.iloc[0]['added']} adds after it, against {first}, "
+                     + "; ".join(bits["added after it"]) + ".")
+    return lines
+
+
 def mechanism_effects(full, variants: dict[str, Any], pairs) -> pd.DataFrame:
     """For each (alternative, outcome) of ``pairs`` and each limit: the paired effect under the
     limit and its change from the full model ``full``, both with 95% intervals.
@@ -166,10 +243,12 @@ def _change(r: pd.Series) -> str:
 
 
 def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame,
-              pairs=()) -> list[str]:
-    """One sentence per explained effect naming what carries it, then the displacement;
-    without ``mech`` (no ``--why``) and with significant ``pairs``, how to find out."""
-    lines = []
+              pairs=(), stages: pd.DataFrame | None = None) -> list[str]:
+    """One sentence per chained policy splitting its effect by stage (``stages``,
+    :func:`stage_effects`), one per explained effect naming what carries it, then the
+    displacement; without ``mech`` (no ``--why``) and with significant ``pairs``, how to find
+    out."""
+    lines = _stage_lines(stages)
     if mech is None and pairs:
         lines.append("Which mechanism carries each significant effect is not computed: rerun "
                      "the same command with --why.")
@@ -214,12 +293,33 @@ def why_lines(comp, mech: pd.DataFrame | None, disp: pd.DataFrame,
     return lines
 
 
-def why_html(mech: pd.DataFrame | None, disp: pd.DataFrame, ran: bool) -> str:
-    """The report's section: displacement, and the mechanisms at their limits when run."""
-    parts = ["<h2>Why: displacement and mechanisms</h2>",
-             "<p>Displacement the model counts directly, each alternative against the base "
-             "(paired, 95% CI; positive means that much displacement), and the gain that "
-             "passes to local suppliers as a higher margin (money a month).</p>"]
+def why_html(mech: pd.DataFrame | None, disp: pd.DataFrame, ran: bool,
+             stages: pd.DataFrame | None = None) -> str:
+    """The report's section: the stages of chained policies, displacement, and the mechanisms
+    at their limits when run."""
+    parts = ["<h2>Why: displacement and mechanisms</h2>"]
+    if stages is not None and not stages.empty:
+        def stage(r) -> str:
+            if r["contrast"] == "first stage alone":
+                return f"{r['first_stage']} alone"
+            return f"{r['added']} after {r['first_stage']}"
+
+        rows = "".join(
+            f"<tr><th class='l'>{html.escape(r['scenario'])}</th><td class='l'>"
+            f"{html.escape(stage(r))}</td><td class='l'>"
+            f"{html.escape(outputs.label(r['outcome']))}</td>"
+            + _cell(r["mean"], r["ci_low"], r["ci_high"]) + "</tr>"
+            for _, r in stages.iterrows())
+        parts.append("<p>Chained policies by stage (paired, 95% CI): the first stage alone "
+                     "against the base, and what the later stage adds against the first "
+                     "stage alone.</p>")
+        parts.append(wide("<table><tr><th class='l'>alternative</th><th class='l'>stage</th>"
+                          "<th class='l'>outcome</th><th>paired difference<br>"
+                          "<span class='small'>[95% CI]</span></th></tr>" + rows
+                          + "</table>"))
+    parts += ["<p>Displacement the model counts directly, each alternative against the base "
+              "(paired, 95% CI; positive means that much displacement), and the gain that "
+              "passes to local suppliers as a higher margin (money a month).</p>"]
     rows = "".join(
         f"<tr><th class='l'>{html.escape(r['scenario'])}</th><td class='l'>"
         f"{html.escape(r['term'])}</td>"

@@ -40,10 +40,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
                                 "up to the default 0.1"),
     # no figure found: the default (1.0, an assumption) +-50%
     "rent_density_elasticity": (0.5, 1.5, "assumption (default 1): +-50%"),
-    # published 0.02-0.08 (docs/sources.md#agglomeration-elasticities) up to the calibrated 0.15
-    # that lets clusters form within two decades (docs/validation.md section 4)
-    "localisation_elasticity": (0.02, 0.15, "Rosenthal & Strange 2004: 0.02-0.08; up to the "
-                                "calibrated default 0.15"),
+    # published 0.02-0.08 (docs/sources.md#agglomeration-elasticities), the default at its top,
+    # up to 0.15, the default until version 0.3 (docs/validation.md section 5)
+    "localisation_elasticity": (0.02, 0.15, "Rosenthal & Strange 2004: 0.02-0.08; up to 0.15, "
+                                "the default until version 0.3"),
 }
 
 #: Uncertain parameters when none are given: what decides whether firms cooperate and pledge,
