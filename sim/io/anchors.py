@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sim.core.errors import InputError
 from sim.core.fields import FileCheck, is_num, one_of
-from sim.io.inputs import parse_toml, read_input
+from sim.io.inputs import read_data_table
 from sim.measure.anchors import ESTIMATORS
 
 __all__ = ["Anchor", "SHIPPED", "ROLES", "SIGNS", "load_anchors", "parse_anchors",
@@ -142,21 +141,8 @@ def _anchor(chk: FileCheck, key: str, a: Any, pre: str) -> Anchor:
 
 def load_anchors(path: str | Path | None = None) -> dict[str, Anchor]:
     """The anchors of a TOML file, by default the shipped ``policy_anchors.toml``."""
-    if path is None:
-        text = resources.files("sim").joinpath("data", "policy_anchors.toml").read_text(
-            encoding="utf-8")
-        where = SHIPPED
-    else:
-        where = str(path)
-        try:  # the reader of every input file: a regular file of at most 1 MiB
-            text = read_input(path, "an anchors file (TOML)").decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(where, "", f"cannot read the anchors file: {exc}") from None
-    data = parse_toml(text, where)
-    extra = [k for k in data if k != "anchors"]
-    if extra:
-        raise InputError(where, extra[0], "unknown key; allowed: anchors")
-    return parse_anchors(data.get("anchors"), where)
+    table, where = read_data_table(path, SHIPPED, "anchors", "an anchors file (TOML)")
+    return parse_anchors(table, where)
 
 
 def _number(x: float) -> str:

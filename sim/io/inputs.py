@@ -12,12 +12,14 @@ import os
 import re
 import stat
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sim.core.errors import InputError
 
-__all__ = ["MAX_INPUT_BYTES", "MAX_NESTING", "read_input", "parse_toml", "parse_value",
+__all__ = ["MAX_INPUT_BYTES", "MAX_NESTING", "read_input", "parse_toml", "read_data_table",
+           "parse_value",
            "nesting", "NAME_RULE", "check_intervention_name", "check_not_varied"]
 
 #: Largest input file read (the shipped scenarios are under 10 KiB).
@@ -73,6 +75,29 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         raise InputError(source, "", f"tables and arrays nested more than {MAX_NESTING} levels "
                          f"deep; allowed: at most {MAX_NESTING}")
     return data
+
+
+def read_data_table(path: str | Path | None, shipped: str, table: str, what: str,
+                    default: Any = None) -> tuple[Any, str]:
+    """The one top-level ``table`` of a data file (targets, anchors), and the name to report
+    errors against: the shipped file ``shipped`` (a path inside the package, ``sim/data/...``)
+    when ``path`` is None, else the user's file, read like every input file. Any other
+    top-level key is refused; a missing table gives ``default``."""
+    if path is None:
+        package, *parts = Path(shipped).parts
+        text = resources.files(package).joinpath(*parts).read_text(encoding="utf-8")
+        where = shipped
+    else:
+        where = str(path)
+        try:  # the reader of every input file: a regular file of at most 1 MiB
+            text = read_input(path, what).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(where, "", f"cannot read {what}: {exc}") from None
+    data = parse_toml(text, where)
+    extra = [k for k in data if k != table]
+    if extra:
+        raise InputError(where, extra[0], f"unknown key; allowed: {table}")
+    return data.get(table, default), where
 
 
 def parse_value(raw: str, source: str, key: str) -> Any:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from sim.core.errors import InputError
 from sim.core.fields import FileCheck, is_num
-from sim.io.inputs import parse_toml, read_input
+from sim.io.inputs import read_data_table
 
 __all__ = ["Target", "SHIPPED", "load_targets", "parse_targets"]
 
@@ -143,18 +142,5 @@ def _interval(chk: FileCheck, t: dict, pre: str, value: float) -> tuple[float, f
 
 def load_targets(path: str | Path | None = None) -> dict[str, Target]:
     """The targets of a TOML file, by default the shipped ``calibration_targets.toml``."""
-    if path is None:
-        text = resources.files("sim").joinpath("data", "calibration_targets.toml").read_text(
-            encoding="utf-8")
-        where = SHIPPED
-    else:
-        where = str(path)
-        try:  # the reader of every input file: a regular file of at most 1 MiB
-            text = read_input(path, "a targets file (TOML)").decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(where, "", f"cannot read the targets file: {exc}") from None
-    data = parse_toml(text, where)
-    extra = [k for k in data if k != "targets"]
-    if extra:
-        raise InputError(where, extra[0], "unknown key; allowed: targets")
-    return parse_targets(data.get("targets", {}), where)
+    table, where = read_data_table(path, SHIPPED, "targets", "a targets file (TOML)", {})
+    return parse_targets(table, where)
