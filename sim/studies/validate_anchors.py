@@ -426,7 +426,7 @@ def validate_anchors(anchors: dict[str, Anchor], out: str | Path, *, reps: int =
             keep(_run_one(job))
     verdicts = _verdicts(anchors, values, range(seed, seed + reps))
     prov = provenance(seed=seed, reps=reps, steps_by_experiment=settings["steps"],
-                      scenarios={e: {"file": str(folder / EXPERIMENTS[e][0]),
+                      scenarios={e: {"file": EXPERIMENTS[e][0],
                                      "overrides": EXPERIMENTS[e][1], "hash": scenarios[e].hash}
                                  for e in needed},
                       seeds=list(range(seed, seed + reps)), anchors=len(anchors))
