@@ -71,7 +71,7 @@ __all__ = ["WIRING", "SFURTI", "RUPEES_PER_MODEL_MONEY", "PROJECTS", "Verdict", 
 RUPEES_PER_MODEL_MONEY = 1e7 / 120.0
 
 #: The cluster of scenarios/cfc.toml offered a facility on SFURTI's terms for hard
-#: interventions (docs/sources.md#sfurti): 75% grant, a mini cluster's project of up to Rs 1.5
+#: interventions (docs/sources.md#mse-cdp-outcomes): 75% grant, a mini cluster's project of up to Rs 1.5
 #: crore (180 thousand USD), an SPV of at least 10 members (an assumption: artisan SPVs are
 #: smaller than MSE-CDP's 20).
 SFURTI = {"interventions.cfc.grant_share": 0.75, "interventions.cfc.project_cost": 180.0,
