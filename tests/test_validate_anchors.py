@@ -69,6 +69,18 @@ def test_a_sign_is_right_when_most_replicates_give_it_significantly():
     assert wrong.high == pytest.approx(0.75)
 
 
+def test_a_sign_the_placebo_shows_too_is_not_a_spillover():
+    a = ANCHORS["neg"]
+    # every replicate has the sign; in three of four the placebo a year earlier has it too
+    v = judge(a, np.array([-1, -1, -1, -1]), kind="sign", placebo=np.array([-1, -1, -1, 0]))
+    assert v.covered is False
+    assert v.low == pytest.approx(0.25)
+    assert "100% with the sign, 75% with it in the placebo" in v.note
+    clean = judge(a, np.array([-1, -1, -1, 0]), kind="sign", placebo=np.array([0, 1, 0, 0]))
+    assert clean.covered
+    assert clean.low == pytest.approx(0.75)
+
+
 def test_a_completion_share_is_judged_as_a_share_of_the_sources_projects():
     a = ANCHORS["share"]
     # 9 of 20 offers complete: the share of 227 projects lies around 0.45, inside 0.30-0.55

@@ -24,7 +24,9 @@ How a band and replicates make a verdict (:func:`judge`):
   offers complete over the offers made), and the predictive interval is that of the share
   complete among the source's number of projects (a beta-binomial, ``scipy.stats.betabinom``);
 - a sign anchor is covered when more than half of the replicates give an estimate of the right
-  sign, significant at 5%; the table gives the share right and the share wrong;
+  sign, significant at 5%, while the same estimate with the event put a year earlier (a
+  placebo: the facility is not there yet) does not; a sign the placebo shows too is a
+  difference in trends, not an effect. The table gives the shares right and wrong;
 - an anchor marked ``expressible = false`` is listed and not judged.
 
 Every replicate's values are written to ``OUT/replicates/`` as it finishes (atomically), so an
@@ -71,9 +73,9 @@ __all__ = ["WIRING", "SFURTI", "RUPEES_PER_MODEL_MONEY", "PROJECTS", "Verdict", 
 RUPEES_PER_MODEL_MONEY = 1e7 / 120.0
 
 #: The cluster of scenarios/cfc.toml offered a facility on SFURTI's terms for hard
-#: interventions (docs/sources.md#mse-cdp-outcomes): 75% grant, a mini cluster's project of up to Rs 1.5
-#: crore (180 thousand USD), an SPV of at least 10 members (an assumption: artisan SPVs are
-#: smaller than MSE-CDP's 20).
+#: interventions (docs/sources.md#mse-cdp-outcomes): 75% grant, a mini cluster's project of
+#: up to Rs 1.5 crore (180 thousand USD), an SPV of at least 10 members (an assumption:
+#: artisan SPVs are smaller than MSE-CDP's 20).
 SFURTI = {"interventions.cfc.grant_share": 0.75, "interventions.cfc.project_cost": 180.0,
           "interventions.cfc.spv_min_members": 10}
 
@@ -86,6 +88,10 @@ PROJECTS = {"cfc_completion": 227, "sfurti_functional": 498}
 CFC_STEPS = 96
 #: months of the Tirupur anchors after its court order: the last is 165 (late 2024)
 TIRUPUR_AFTER = 166
+#: months before the facility operates at which the spillover's placebo puts the event
+PLACEBO_LEAD = 12
+#: the format of the replicates' files (a folder of another format is not resumed)
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -132,17 +138,23 @@ WIRING: dict[str, Wire] = {
 
 # ---------------------------------------------------------------------------- measuring
 
+def _sign(did) -> float:
+    return float(did.sign) if math.isfinite(did.estimate) else float("nan")
+
+
 def _cfc_values(panel: Panel) -> dict[str, float]:
     did = cfc_spillover(panel)
+    placebo = cfc_spillover(panel, lead=PLACEBO_LEAD)
     public = panel.facilities[panel.facilities["public"]]
     done = public_completion(panel)
     return {"cfc_users_productivity": cfc_user_change(panel),
             "cfc_users_turnover": cfc_user_change(panel, outcome="revenue"),
             "cfc_completion": done, "cfc_completion.offers": float(len(public)),
-            "apl_spillover_employment": float(did.sign) if math.isfinite(did.estimate)
-            else float("nan"),
+            "apl_spillover_employment": _sign(did),
             "apl_spillover_employment.estimate": did.estimate,
             "apl_spillover_employment.pvalue": did.pvalue,
+            "apl_spillover_employment.placebo": _sign(placebo),
+            "apl_spillover_employment.placebo_estimate": placebo.estimate,
             "pmegp_cost_per_job": gross_cost_per_job(panel) * RUPEES_PER_MODEL_MONEY}
 
 
@@ -275,12 +287,14 @@ def _band(a: Anchor) -> str:
 
 def judge(anchor: Anchor, values: np.ndarray, *, kind: str = "band",
           offers: np.ndarray | None = None, projects: int | None = None,
-          level: float = 0.90) -> Verdict:
+          placebo: np.ndarray | None = None, level: float = 0.90) -> Verdict:
     """The verdict on one anchor from its replicates' values (NaN: nothing measured).
 
     ``kind``: ``band`` (quantiles of the values against the band), ``share`` (``values`` the
     share of ``offers`` complete in each replicate; the predictive share of ``projects``) or
-    ``sign`` (``values`` -1, 0 or +1: the estimate's sign when significant at 5%)."""
+    ``sign`` (``values`` -1, 0 or +1: the estimate's sign when significant at 5%; with
+    ``placebo``, the same for the placebo a year earlier, and a replicate is right only if its
+    placebo does not show the sign too: a difference in trends is not a spillover)."""
     role = "fitted" if anchor.role == "fit" else "held out"
     band = _band(anchor)
     if not anchor.expressible:
@@ -294,10 +308,18 @@ def judge(anchor: Anchor, values: np.ndarray, *, kind: str = "band",
                        note="no replicate gave a value")
     tail = (1.0 - level) / 2
     if kind == "sign":
-        right = float(np.mean(v[ok] == anchor.sign))
+        raw = float(np.mean(v[ok] == anchor.sign))
+        hit = v[ok] == anchor.sign
+        note = f"{n} replicates"
+        if placebo is not None:
+            p = np.asarray(placebo, dtype=np.float64)[ok]
+            hit &= p != anchor.sign
+            note += (f"; {raw:.0%} with the sign, {np.mean(p == anchor.sign):.0%} with it in "
+                     f"the placebo {PLACEBO_LEAD} months earlier")
+        right = float(np.mean(hit))
         wrong = float(np.mean(v[ok] == -anchor.sign))
         return Verdict(anchor.key, role, band, f"right {right:.0%}, wrong {wrong:.0%}",
-                       right > 0.5, n, right, wrong, note=f"{n} replicates")
+                       right > 0.5, n, right, wrong, note=note)
     if kind == "share":
         m = np.ones_like(v) if offers is None else np.asarray(offers, dtype=np.float64)
         k = float(np.sum(v[ok] * m[ok]))
@@ -390,7 +412,7 @@ def validate_anchors(anchors: dict[str, Anchor], out: str | Path, *, reps: int =
     needed = sorted({WIRING[k].experiment for k in wired}
                     | ({"hebron"} if "hebron_area_c_output" in wired else set()))
     scenarios = {e: _scenario(folder, e) for e in needed}
-    settings = {"reps": int(reps), "seed": int(seed),
+    settings = {"format": FORMAT, "reps": int(reps), "seed": int(seed),
                 "steps": {e: steps[e] for e in needed},
                 "scenario_hash": {e: scenarios[e].hash for e in needed}}
     out = Path(out)
@@ -463,6 +485,9 @@ def _verdicts(anchors: dict[str, Anchor], values, seeds) -> list[Verdict]:
         if wire.kind == "share":
             offers = _get(values, wire.experiment, seeds, f"{key}.offers")
             out.append(judge(a, v, kind="share", offers=offers, projects=PROJECTS.get(key)))
+        elif wire.kind == "sign":
+            placebo = _get(values, wire.experiment, seeds, f"{key}.placebo")
+            out.append(judge(a, v, kind="sign", placebo=placebo))
         else:
             out.append(judge(a, v, kind=wire.kind))
     return out
