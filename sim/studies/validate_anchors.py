@@ -40,7 +40,7 @@ import json
 import math
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,11 @@ SFURTI = {"interventions.cfc.grant_share": 0.75, "interventions.cfc.project_cost
 #: that of a share of so many projects)
 PROJECTS = {"cfc_completion": 227, "sfurti_functional": 498}
 
+#: cost anchor -> the experiment whose paired difference in employment from baseline.toml
+#: gives the net cost per extra job, shown beside the gross one (not judged: the anchors are
+#: gross, as the schemes report them)
+NET = {"pmegp_cost_per_job": "cfc", "sfurti_cost_per_artisan": "sfurti"}
+
 #: months simulated by default: the CFC opens its drive at month 18 and may start operating at
 #: about month 30; its users are compared 36-60 months after that
 CFC_STEPS = 96
@@ -91,7 +96,7 @@ TIRUPUR_AFTER = 166
 #: months before the facility operates at which the spillover's placebo puts the event
 PLACEBO_LEAD = 12
 #: the format of the replicates' files (a folder of another format is not resumed)
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -155,14 +160,23 @@ def _cfc_values(panel: Panel) -> dict[str, float]:
             "apl_spillover_employment.pvalue": did.pvalue,
             "apl_spillover_employment.placebo": _sign(placebo),
             "apl_spillover_employment.placebo_estimate": placebo.estimate,
-            "pmegp_cost_per_job": gross_cost_per_job(panel) * RUPEES_PER_MODEL_MONEY}
+            "pmegp_cost_per_job": gross_cost_per_job(panel) * RUPEES_PER_MODEL_MONEY,
+            **_totals(panel, "cfc")}
+
+
+def _totals(panel: Panel, experiment: str) -> dict[str, float]:
+    """The run's employment and public spending in its last month (for the net cost)."""
+    last = panel.series.iloc[-1]
+    return {f"{experiment}.employment": float(last["employment"]),
+            f"{experiment}.spending": float(last["public_spending_total"])}
 
 
 def _sfurti_values(panel: Panel) -> dict[str, float]:
     public = panel.facilities[panel.facilities["public"]]
     return {"sfurti_functional": public_completion(panel),
             "sfurti_functional.offers": float(len(public)),
-            "sfurti_cost_per_artisan": gross_cost_per_job(panel) * RUPEES_PER_MODEL_MONEY}
+            "sfurti_cost_per_artisan": gross_cost_per_job(panel) * RUPEES_PER_MODEL_MONEY,
+            **_totals(panel, "sfurti")}
 
 
 def _facility_use(panel: Panel, lo: int, hi: int) -> float:
@@ -206,6 +220,7 @@ def _court_order(scenario: Scenario) -> int:
 #: experiment -> (scenario file under scenarios/, its overrides)
 EXPERIMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "cfc": ("cfc.toml", {}),
+    "base": ("baseline.toml", {}),
     "sfurti": ("cfc.toml", SFURTI),
     "tirupur": ("tirupur_cetp.toml", {}),
     "hebron": ("hebron_stone.toml", {}),
@@ -236,6 +251,11 @@ def measure_replicate(experiment: str, seed: int, folder: str | Path,
         return {"hebron_stone_firms": sector_total(firms, "stone"),
                 "hebron_stone_workers": sector_total(firms, "stone", "employees"),
                 "hebron.output": sector_total(firms, "stone", "output")}
+    if experiment == "base":
+        from sim.studies.simulate import simulate
+
+        last = simulate(sc, steps=n, seed=seed, firms=False).series.iloc[-1]
+        return {"base.employment": float(last["employment"])}
     if experiment == "hebron_open":
         firms = _final_firms(sc, seed, n)
         return {"hebron_open.output": sector_total(firms, "stone", "output")}
@@ -246,7 +266,7 @@ def default_steps(folder: str | Path) -> dict[str, int]:
     """Months per experiment: enough for every window its anchors measure."""
     tirupur = load_scenario(Path(folder) / "tirupur_cetp.toml")
     hebron = load_scenario(Path(folder) / "hebron_stone.toml").steps
-    return {"cfc": CFC_STEPS, "sfurti": CFC_STEPS,
+    return {"cfc": CFC_STEPS, "sfurti": CFC_STEPS, "base": CFC_STEPS,
             "tirupur": _court_order(tirupur) + TIRUPUR_AFTER,
             "hebron": hebron, "hebron_open": hebron}
 
@@ -410,7 +430,8 @@ def validate_anchors(anchors: dict[str, Anchor], out: str | Path, *, reps: int =
     steps = {**default_steps(folder), **(steps or {})}
     wired = [k for k, a in anchors.items() if a.expressible and k in WIRING]
     needed = sorted({WIRING[k].experiment for k in wired}
-                    | ({"hebron"} if "hebron_area_c_output" in wired else set()))
+                    | ({"hebron"} if "hebron_area_c_output" in wired else set())
+                    | ({"base"} if set(NET) & set(wired) else set()))
     scenarios = {e: _scenario(folder, e) for e in needed}
     settings = {"format": FORMAT, "reps": int(reps), "seed": int(seed),
                 "steps": {e: steps[e] for e in needed},
@@ -489,5 +510,22 @@ def _verdicts(anchors: dict[str, Anchor], values, seeds) -> list[Verdict]:
             placebo = _get(values, wire.experiment, seeds, f"{key}.placebo")
             out.append(judge(a, v, kind="sign", placebo=placebo))
         else:
-            out.append(judge(a, v, kind=wire.kind))
+            verdict = judge(a, v, kind=wire.kind)
+            if key in NET and verdict.n:
+                verdict = replace(verdict, note=verdict.note + "; " + _net(values, NET[key],
+                                                                         seeds))
+            out.append(verdict)
     return out
+
+
+def _net(values, experiment: str, seeds) -> str:
+    """The net cost per extra job: mean public spending over the mean paired difference in
+    employment from baseline.toml at the same seeds (a ratio of means, as a comparison's)."""
+    jobs = (_get(values, experiment, seeds, f"{experiment}.employment")
+            - _get(values, "base", seeds, "base.employment"))
+    spent = _get(values, experiment, seeds, f"{experiment}.spending")
+    gain = float(np.nanmean(jobs))
+    if not gain > 0:
+        return f"net: no job gain against baseline.toml (mean {gain:+.1f} jobs)"
+    return (f"net {_fmt(float(np.nanmean(spent)) / gain * RUPEES_PER_MODEL_MONEY)} per extra "
+            f"job against baseline.toml (mean {gain:+.1f} jobs)")
