@@ -246,3 +246,15 @@ def test_the_doc_shows_what_the_data_file_holds():
     changed = json.loads(json.dumps(data))
     changed["anchors"][0]["model"] = "0 to 1"
     assert mod.render(changed) != mod.render(data)
+
+
+def test_workers_give_the_same_table_as_one_process(tmp_path):
+    anchors = write_anchors(tmp_path, ["hebron_stone_firms"])
+    tables = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        assert main(["validate", "--anchors", str(anchors), "--reps", "2", "--steps", "12",
+                     "--workers", workers, "--scenarios", str(ROOT / "scenarios"),
+                     "--out", str(out)]) == 0
+        tables.append(pd.read_csv(out / "anchors.csv"))
+    assert tables[0].equals(tables[1])
