@@ -252,8 +252,9 @@ def test_cost_per_job_is_a_ratio_only_for_a_gain():
 
 # -- on a real short run ------------------------------------------------------------------------
 def test_cfc_estimators_run_on_a_short_simulation():
-    """Seed 0 of cfc.toml builds its CFC (it operates from month 32): every estimate is a
-    finite float, and the panel's firm counts are the run's series."""
+    """Seed 0 of cfc.toml builds its CFC (it operates from month 32; seed 1 no longer builds
+    it since the cooperation changes of issue 18): every estimate is a finite float, and the
+    panel's firm counts are the run's series."""
     pytest.importorskip("pyfixest")
     from sim.studies.anchors import (
         cfc_spillover,

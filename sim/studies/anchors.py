@@ -152,22 +152,26 @@ def public_completion(panel: Panel, observed_at: int | None = None,
 
 
 def cfc_spillover(panel: Panel, *, outcome: str = "employees", pre: int = 12,
-                  post: int = 12) -> DidResult:
+                  post: int = 12, lead: int = 0) -> DidResult:
     """Figal Garone et al.'s spillover on non-participants
     (:func:`sim.measure.anchors.spillover_did`) around the first public facility to operate.
 
     Exposed: the firms of the facility's region and sectors that never use it in the window;
     controls: the firms of the same sectors in the other regions; its users are left out.
-    NaN estimate without an operating public facility."""
+    With ``lead`` > 0, a placebo: the same firms (users found in the real window) with the
+    event put ``lead`` months before the facility started operating, a check of parallel
+    trends. NaN estimate without an operating public facility."""
     public = _operating_public(panel).sort_values("ready_at")
     if public.empty:
         return DidResult(float("nan"), float("nan"), float("nan"), 0, 0)
     fac = public.iloc[0]
     event = int(fac["ready_at"])
     f = panel.firms
+    real = f[(f["step"] >= event - pre) & (f["step"] < event + post)]
+    users = set(real.loc[real["uses_facility"] == fac["facility"], "firm_id"].tolist())
+    event -= int(lead)
     f = f[(f["step"] >= event - pre) & (f["step"] < event + post)
           & f["sector"].isin(fac["sectors"])]
-    users = set(f.loc[f["uses_facility"] == fac["facility"], "firm_id"].tolist())
     f = f[~f["firm_id"].isin(users)]
     exposed = f.loc[f["region"] == fac["region"], "firm_id"].unique()
     return spillover_did(f, exposed, event, outcome=outcome, pre=pre, post=post)
