@@ -21,6 +21,10 @@ A mechanism carries an effect when removing it changes the effect by more than t
     python experiments/decompose_flagship.py [--reps 8] [--steps 120] [--only "full model"]
         [--out results/decomposition]
 
+Stocks (jobs, firms, facilities, trust) are taken at the horizon; monthly flows (output, value
+added and its split into wages, land rents, owners' profit and suppliers' margin, the input
+price index and the import share) as their mean over the last year.
+
 Writes ``effects.csv`` (one row per variant, policy and outcome: mean paired difference and a
 95% t interval) and ``provenance.json`` (version, git commit, scenario hash, seeds), and prints
 the table in Markdown; docs/validation.md quotes it.
@@ -55,7 +59,11 @@ VARIANTS = {"full model": {}, **LIMITS}
 OUTCOMES = ("employment", "firms", "survival", "public_facilities_built", "mean_trust",
             "cooperation_rate", "public_spending_total", "output", "mean_productivity",
             "mean_degree", "jp_share", "supplier_concentration", "private_facilities",
-            "exits_total", "entries_total")
+            "exits_total", "entries_total", "value_added", "wages", "land_rents", "profit",
+            "supplier_margin", "input_price_index", "import_share")
+#: Monthly flows, measured as their mean over the last year (a single month is noisy).
+FLOWS = ("value_added", "wages", "land_rents", "profit", "supplier_margin", "output",
+         "input_price_index", "import_share")
 
 
 def run_variant(overrides: dict, reps: int, steps: int) -> pd.DataFrame:
@@ -64,7 +72,10 @@ def run_variant(overrides: dict, reps: int, steps: int) -> pd.DataFrame:
     for name, path in SCENARIOS.items():
         scenario = load_scenario(path)
         for rep in range(reps):
-            final = dict(simulate(scenario, steps=steps, seed=rep, overrides=overrides).final)
+            result = simulate(scenario, steps=steps, seed=rep, overrides=overrides,
+                              firms=False)
+            final = dict(result.final)
+            final.update(result.series.iloc[-12:][list(FLOWS)].mean())
             final["private_facilities"] = (final["facilities_built"]
                                            - final["public_facilities_built"])
             rows.append({"scenario": name, "rep": rep, **{k: final[k] for k in OUTCOMES}})

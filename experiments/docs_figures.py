@@ -6,6 +6,9 @@ docs/validation.md quote from model runs.
                                                   # docs/validation_figures.json and the docs
     python experiments/docs_figures.py --check    # run them and exit 1 if a data file differs
     python experiments/docs_figures.py --only runs   # only docs/validation.md's runs (fast)
+    python experiments/docs_figures.py --only comparisons --comparisons generic,classroom
+                                                  # only these comparisons; the others stay
+                                                  # in docs/figures.json as they are
 
 Each comparison is a `clustersim compare` run into results/docs_figures/NAME (resumable), with
 the replicates, seed and months stated in the doc. The numbers go to docs/figures.json; the
@@ -284,6 +287,26 @@ def doc_block(text: str) -> str:
     return text[i:j]
 
 
+def comparison_names(text: str | None) -> list[str]:
+    """The comparisons named in ``--comparisons`` (comma-separated), in the order of
+    :data:`COMPARISONS`; all of them when ``text`` is None."""
+    if text is None:
+        return list(COMPARISONS)
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    unknown = sorted(names - set(COMPARISONS))
+    if unknown or not names:
+        raise SystemExit(f"--comparisons: unknown {', '.join(unknown) or '(none given)'}; "
+                         f"known: {', '.join(COMPARISONS)}")
+    return [n for n in COMPARISONS if n in names]
+
+
+def merged(old: dict, new: dict) -> dict:
+    """The data file's comparisons with those in ``new`` replaced, in :data:`COMPARISONS`'
+    order (a comparison not rerun keeps its figures)."""
+    both = {**old, **new}
+    return {name: both[name] for name in COMPARISONS if name in both}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true",
@@ -291,13 +314,19 @@ def main(argv=None) -> int:
     p.add_argument("--only", choices=("comparisons", "runs"), default=None,
                    help="only the comparisons of docs/scenarios.md (minutes) or only the runs "
                         "of docs/validation.md (under a minute); default both")
+    p.add_argument("--comparisons", default=None, metavar="NAMES",
+                   help="rerun only these comparisons (comma-separated, of "
+                        f"{', '.join(COMPARISONS)}); the others keep their figures in "
+                        "docs/figures.json")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "docs_figures",
                    help="where the comparisons run (default results/docs_figures)")
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
+    names = comparison_names(args.comparisons)
     parts = []  # (data file, its new content, how to rewrite its doc)
     if args.only != "runs":
-        data = {name: compute(name, args.out, args.workers) for name in COMPARISONS}
+        fresh = {name: compute(name, args.out, args.workers) for name in names}
+        data = merged(json.loads(DATA.read_text()) if DATA.exists() else {}, fresh)
         parts.append((DATA, data, DOC, lambda text: text.replace(doc_block(text),
                                                                  render(data))))
     if args.only != "comparisons":

@@ -18,7 +18,7 @@ facilities; congestion, spin-offs near their parents and everything else unchang
         [--per-cell 25] [--scale 25 100 400] [--out results/lock_in]
 
 Writes ``lock_in.csv``, ``scale.csv`` and ``provenance.json``, and prints both tables in
-Markdown; docs/validation.md (section 5) quotes them.
+Markdown; docs/validation.md (section 6.5) quotes them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Replicate r of both arms uses seed r, so the paired difference (trust only minus
 each month is the programme's effect on that path, not seed noise. The outcomes follow the
 chain a trust programme can start: trust and ties, cooperation and its spillovers, purchasing
 groups and suppliers, private shared facilities, and then prices, profits, entry, exit, firms
-and jobs. docs/validation.md (section 3) quotes the table.
+and jobs. docs/validation.md (section 6.6) quotes the table.
 
     python experiments/trace_trust_only.py [--reps 40] [--steps 120] [--out results/trace_trust]
 

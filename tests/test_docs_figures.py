@@ -103,3 +103,19 @@ def test_refined_figures_are_the_best_rows_of_the_published_refinements():
             distances = [float(line.split(",")[list(row).index("distance")])
                          for line in fh.read().splitlines()[1:]]
         assert row["distance"] == min(distances)
+
+
+def test_comparisons_can_be_rerun_one_group_at_a_time():
+    """``--comparisons`` names the comparisons to rerun; the others keep their figures and the
+    data file keeps the script's order; an unknown name is refused."""
+    mod = script()
+    assert mod.comparison_names(None) == list(mod.COMPARISONS)
+    assert mod.comparison_names("classroom, generic") == ["generic", "classroom"]
+    with pytest.raises(SystemExit, match="unknown nowhere"):
+        mod.comparison_names("generic,nowhere")
+    old = {name: {"rows": [name]} for name in mod.COMPARISONS}
+    new = {"classroom": {"rows": ["rerun"]}}
+    out = mod.merged(old, new)
+    assert list(out) == list(mod.COMPARISONS)
+    assert out["classroom"] == {"rows": ["rerun"]}
+    assert all(out[n] == old[n] for n in mod.COMPARISONS if n != "classroom")
