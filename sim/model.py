@@ -374,6 +374,8 @@ class ClusterModel(mesa.Model):
     def _apply_policies(self, t: int) -> None:
         """Start, apply and end the scheduled interventions, in the scenario's order."""
         self.mods.reset()
+        if not self.schedules:
+            return
         ctx = self.policy_context()
         for sch in self.schedules:
             spec = sch.spec
