@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import mesa
@@ -47,6 +47,9 @@ __all__ = ["ClusterModel", "PARALLEL_MIN_FIRMS"]
 #: Below this many firm slots the kernels run on one thread: handing work to other threads
 #: costs more than it saves on small arrays (results are the same either way).
 PARALLEL_MIN_FIRMS = 20_000
+
+#: The context of a phase when nobody times the phases (reentrant, shared)
+_UNTIMED = nullcontext()
 
 
 class ClusterModel(mesa.Model):
@@ -305,13 +308,17 @@ class ClusterModel(mesa.Model):
         # through sim.core.parallel, so that its kernels know their build without a look-up
         return set_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
 
-    @contextmanager
-    def _phase(self, name: str) -> Iterator[None]:
+    def _phase(self, name: str) -> AbstractContextManager[None]:
         """Charge the time the block takes to phase ``name`` (when timing is on), less the
-        Mesa agent bookkeeping inside it (charged to "agents")."""
+        Mesa agent bookkeeping inside it (charged to "agents"); without timing, a context that
+        does nothing (a month enters seven)."""
         if self.timings is None:
-            yield
-            return
+            return _UNTIMED
+        return self._timed_phase(name)
+
+    @contextmanager
+    def _timed_phase(self, name: str) -> Iterator[None]:
+        """:meth:`_phase` when timing is on."""
         t0, agents0 = time.perf_counter(), self._agent_seconds
         try:
             yield
@@ -332,9 +339,10 @@ class ClusterModel(mesa.Model):
         go."""
         if idx.size == 0:
             return
-        ctx = self.policy_context()
-        for sch in self.schedules:
-            if sch.started_at >= 0:
+        started = [sch for sch in self.schedules if sch.started_at >= 0]
+        if started:
+            ctx = self.policy_context()
+            for sch in started:
                 sch.spec.on_exit(ctx, sch, idx)
         self.population.remove(self.firms, self.ties, idx, self.books)
         if self.use_agents:
@@ -366,6 +374,8 @@ class ClusterModel(mesa.Model):
     def _apply_policies(self, t: int) -> None:
         """Start, apply and end the scheduled interventions, in the scenario's order."""
         self.mods.reset()
+        if not self.schedules:
+            return
         ctx = self.policy_context()
         for sch in self.schedules:
             spec = sch.spec

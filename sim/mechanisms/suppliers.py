@@ -41,7 +41,8 @@ from sim.core.totals import CHUNK, add_chunks, slots_where
 from sim.mechanisms.demography import place
 
 __all__ = ["IMPORTED", "step", "gate_prices", "infra_factor", "setup", "set_reference_volumes",
-           "update_volumes", "import_prices", "base_costs", "input_indicators"]
+           "update_volumes", "import_prices", "base_costs", "prices_and_costs",
+           "input_indicators"]
 
 #: ``firms.supplier`` of a firm that buys its input from outside (traders, imports); -1 is none
 IMPORTED = -2
@@ -87,14 +88,22 @@ def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
     the capacity in use beyond the supply base ``K0`` (``max(min(V, K) / K0, 1)^(1 /
     supply_elasticity)``) and short-run crowding above installed capacity
     (``max(V / K, 1)^2``)."""
+    return prices_and_costs(sup, sp, input_mult)[0]
+
+
+def prices_and_costs(sup, sp, input_mult: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gate_prices` and :func:`base_costs` together, the scale economies computed once
+    (the gate price is the base cost times the dearer capacity and the crowding, multiplied in
+    that order, so both are the same to the bit as apart)."""
     ref, scale = _scale(sup, sp)
+    cost = sup.base_price * input_mult[sup.input] * scale
     base_capacity = sp.supplier_capacity * ref
     capacity = sup.capacity if sup.capacity is not None else base_capacity
     # the dearest capacity in use sets the price: an idle supplier's is its base
     used = np.minimum(sup.volume, capacity)
     dearer = np.maximum(used / base_capacity, 1.0) ** (1.0 / sp.supply_elasticity)
     crowding = np.maximum(np.maximum(sup.volume, 1e-12) / capacity, 1.0) ** 2
-    return sup.base_price * input_mult[sup.input] * scale * dearer * crowding
+    return cost * dearer * crowding, cost
 
 
 @numba.njit(cache=True)
@@ -304,8 +313,7 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     the books and each firm's delivered unit cost (money per input unit, after any discount).
     Draws are keyed by ``(key, month)`` (:mod:`sim.core.streams`).
     """
-    sup.price = gate_prices(sup, sp, mods.input_price_mult)
-    sup.cost = base_costs(sup, sp, mods.input_price_mult)
+    sup.price, sup.cost = prices_and_costs(sup, sp, mods.input_price_mult)
     imports = import_prices(world_arrays, mods.input_price_mult)
     n = firms.capacity
     finput = np.empty(n, dtype=np.int64)
