@@ -317,9 +317,10 @@ def test_tirupur_paths_after_the_court_order_on_a_short_simulation():
     from sim.measure.anchors import path_ratio
     from sim.studies.anchors import firm_panel, gross_cost_per_job, sector_path
 
-    panel = firm_panel(ROOT / "scenarios" / "tirupur_cetp.toml", seed=0, steps=36)
+    # 48 months: the CETPs open in month 37, so the gross cost per job has users to divide by
+    panel = firm_panel(ROOT / "scenarios" / "tirupur_cetp.toml", seed=0, steps=48)
     steps, units = sector_path(panel, "dyeing")
-    assert list(steps) == list(range(37))
+    assert list(steps) == list(range(49))
     assert units[0] == sector_total(panel.firms[panel.firms["step"] == 0], "dyeing")
     ratio = path_ratio(units, steps, event=24, at=12)
     _, revenue = sector_path(panel, "knitwear", "revenue")
