@@ -50,8 +50,10 @@ def command_args(kind: str, tmp_path: Path) -> tuple[list[str], str]:
     under ``--out`` its run rows are written to."""
     if kind in ("compare", "robust"):
         a, b = tmp_path / "a.toml", tmp_path / "b.toml"
-        a.write_text(one_town_toml("a", 24, count=60))
-        b.write_text(one_town_toml("b", 24, count=80))
+        # ten years a run: long enough that the study is still running when the signal comes
+        # (with two-year runs a loaded machine could let it finish between polls)
+        a.write_text(one_town_toml("a", 120, count=60))
+        b.write_text(one_town_toml("b", 120, count=80))
         extra = (["--reps", "12"] if kind == "compare"
                  else ["--futures", "6", "--reps", "3"])
         return [kind, str(a), str(b), *extra, "--no-progress"], "runs"
