@@ -254,6 +254,25 @@ def test_the_summary_states_how_many_outcomes_were_tested():
     assert "docs/validation.md" in caveats
 
 
+def test_the_summary_says_who_gains_and_when_a_policy_changed_nothing():
+    rng = np.random.default_rng(3)
+    jobs = {"base": [10.0, 11.0, 9.0, 10.0], "a": [20.0, 21.0, 19.0, 22.0],
+            "none": [10.0, 11.0, 9.0, 10.0]}
+    comp = synthetic({"base": [0.0] * 4, "a": [1.0] * 4, "none": [0.0] * 4}, jobs=jobs)
+    for name in ("value_added", "wages"):  # a gains value added and wages, "none" is the base
+        base = rng.normal(100.0, 5.0, 4)
+        comp.runs[name] = np.concatenate([base, base + [30.0, 31.0, 29.0, 30.5], base])
+    effects = decision_lines(comp)["effects"]
+    gains = [line for line in effects if line.startswith("a vs base, who gains")]
+    assert len(gains) == 1
+    assert "Value added +30" in gains[0]
+    assert "not significant" not in gains[0]
+    assert not any("n.s." in line or line.endswith("..") for line in effects)
+    assert [line for line in effects if line.startswith("none")] == [
+        "none is identical to base in every replicate: the policy changed nothing (for example "
+        "an offer no group took up)."]
+
+
 def test_colours_follow_the_desirable_direction():
     assert effect_class("employment", 1.0, 3.0) == "good"
     assert effect_class("employment", -3.0, -1.0) == "bad"

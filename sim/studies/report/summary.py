@@ -62,6 +62,10 @@ def _effect_lines(comp, summary: pd.DataFrame) -> list[str]:
     """Each alternative's paired effect on jobs and on firms in business."""
     lines = []
     for label in comp.labels[1:]:
+        if _changed_nothing(summary, label):
+            lines.append(f"{label} is identical to {comp.base} in every replicate: the policy "
+                         "changed nothing (for example an offer no group took up).")
+            continue
         for name, what in (("employment", "jobs"), ("firms", "firms in business")):
             row = summary[(summary["scenario"] == label) & (summary["outcome"] == name)]
             if row.empty:
@@ -79,6 +83,14 @@ def _effect_lines(comp, summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _changed_nothing(summary: pd.DataFrame, label: str) -> bool:
+    """Whether every paired difference of ``label`` from the base is exactly zero in every
+    replicate (mean and spread 0): the policy never took effect."""
+    rows = summary[summary["scenario"] == label]
+    return (not rows.empty and bool((rows["diff_mean"] == 0.0).all())
+            and bool((rows["diff_sd"].fillna(0.0) == 0.0).all()))
+
+
 def _welfare_parts(summary: pd.DataFrame, label: str) -> list[str]:
     """The paired effects on value added and on who receives it
     (:data:`sim.measure.outputs.WELFARE`), as text."""
@@ -89,7 +101,7 @@ def _welfare_parts(summary: pd.DataFrame, label: str) -> list[str]:
             continue
         r = row.iloc[0]
         top, iv = estimate(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"])
-        star = "" if _significant(r["diff_ci_low"], r["diff_ci_high"]) else " n.s."
+        star = "" if _significant(r["diff_ci_low"], r["diff_ci_high"]) else ", not significant"
         parts.append(f"{outputs.label(name).split(' (')[0]} {top} ({iv}){star}")
     return parts
 
