@@ -146,6 +146,34 @@ def test_sigterm_stops_a_study_with_one_line_and_keeps_its_finished_runs(tmp_pat
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
+def test_an_interrupt_a_library_swallows_still_stops_the_study(tmp_path, capsys, monkeypatch):
+    """Ctrl-C inside a run whose code turns the KeyboardInterrupt into an ordinary error (as a
+    clean-up or a dispatcher can): the run is not stored as failed, the study stops with 130,
+    and the runs finished before are kept."""
+    from sim.studies.sweep import models
+
+    many = models.ClusterModel.simulate_many
+    made = []
+
+    def swallowed(self, *a, **kw):
+        for result in many(self, *a, **kw):
+            made.append(result)
+            if len(made) == 3:  # the third run of the study, whatever the batches
+                with contextlib.suppress(KeyboardInterrupt):
+                    os.kill(os.getpid(), signal.SIGINT)  # the handler raises; a library catches
+                result = RuntimeError("something the interrupt broke")
+            yield result
+
+    monkeypatch.setattr(models.ClusterModel, "simulate_many", swallowed)
+    args, runs = command_args("compare", tmp_path)
+    out = tmp_path / "stopped"
+    assert main([*args, "--out", str(out), "--workers", "1"]) == 128 + signal.SIGINT
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("clustersim compare: interrupted; finished runs are kept"), err
+    assert len(list((out / runs).glob("*.json"))) == 2  # the two finished, not the third
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
 @pytest.mark.slow
 def test_sigterm_to_a_comparison_on_local_workers_releases_them_and_loses_nothing(tmp_path):
     check_stop_then_resume(tmp_path, "compare", signal.SIGTERM, "2")

@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from sim import __version__
+from sim.core import interrupts
 from sim.core.errors import InputError, printable
 from sim.core.params import ParameterError
 
@@ -53,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
             # a name in a script the figures' font lacks is drawn as a box, not worth a warning
             warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font",
                                     UserWarning)
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            if interrupts.requested():  # a library swallowed the interrupt: it still stops
+                raise KeyboardInterrupt
+            return code
     except (InputError, ParameterError) as exc:
         print(f"clustersim {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -82,10 +86,17 @@ def terminate_as_interrupt():
     clean-up, are ignored: the clean-up is what they would cut short)."""
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        interrupts.note()
         raise Terminated
 
+    def interrupt(signum, frame):
+        interrupts.note()
+        raise KeyboardInterrupt
+
+    interrupts.clear()
     try:
         old = signal.signal(signal.SIGTERM, stop)
+        old_int = signal.signal(signal.SIGINT, interrupt)
     except ValueError:  # not the main thread: signals are not ours to handle
         yield
         return
@@ -93,6 +104,7 @@ def terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def system_error(exc: OSError) -> str:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sim.core import compiling
+from sim.core import compiling, interrupts
 from sim.core.errors import InputError, printable
 from sim.io.limits import check_workers
 from sim.io.output import check_out_folder
@@ -549,6 +549,8 @@ def _collect(results: Iterable[tuple[dict | None, str | None]], store: SweepStor
             summary.lost += 1
             summary.lost_errors.append(lost)
             continue
+        if interrupts.requested():  # a run cut short by Ctrl-C is not a result: keep it out
+            raise KeyboardInterrupt
         row = result["row"]
         store.write_run(row, result["series"])
         if row["status"] == "ok":
