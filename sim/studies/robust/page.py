@@ -132,6 +132,7 @@ def render_html(res: dict[str, Any], ranges, labels: list[str], meta: dict[str, 
 <body>
 <h1>Robust decision: {esc(', '.join(labels[1:]))} against {esc(ref)}</h1>
 <div class="decision"><h2>Summary</h2><ul>{summary}
+<li>{esc(meta.get('parameters', '').capitalize())}.</li>
 <li>Each future is the mean of {meta['reps']} replicate(s) with common random numbers; two
 policies differ in a future when {esc(difference_rule(res))}. A handful of futures is a
 screening, not a settled answer.</li>{notes}
