@@ -105,7 +105,8 @@ def test_reader_refuses_a_missing_folder_and_bad_json(tmp_path):
 # -- choosing the draws ---------------------------------------------------------------------------
 def test_draws_are_a_seeded_permutation_then_reused_evenly():
     a, reused = choose_draws(10, 10, seed=3)
-    assert sorted(a) == list(range(10)) and not reused
+    assert sorted(a) == list(range(10))
+    assert not reused
     b, _ = choose_draws(10, 10, seed=3)
     np.testing.assert_array_equal(a, b)  # deterministic in the seed
     assert not np.array_equal(a, choose_draws(10, 10, seed=4)[0])
@@ -202,13 +203,15 @@ def test_point_mode_is_labelled(tmp_path):
 def test_p_best_splits_ties_with_jeffreys_interval():
     v = pd.DataFrame({"a": [1.0, 2.0, 3.0, 0.0], "b": [0.0, 2.0, 1.0, 5.0]})
     got = p_best(v, ["a", "b"]).set_index("scenario")
-    assert got.loc["a", "best"] == 2.5 and got.loc["b", "best"] == 1.5  # replicate 1 tied
+    assert got.loc["a", "best"] == 2.5
+    assert got.loc["b", "best"] == 1.5
     assert got.loc["a", "p_best"] == 2.5 / 4
     lo, hi = stats.beta.ppf([0.025, 0.975], 3.0, 2.0)
     assert (got.loc["a", "ci_low"], got.loc["a", "ci_high"]) == pytest.approx((lo, hi))
     low = p_best(v, ["a", "b"], direction=-1).set_index("scenario")
     assert (low.loc["a", "best"], low.loc["b", "best"]) == (1.5, 2.5)  # less is better
-    assert jeffreys_interval(0, 10)[0] == 0.0 and jeffreys_interval(10, 10)[1] == 1.0
+    assert jeffreys_interval(0, 10)[0] == 0.0
+    assert jeffreys_interval(10, 10)[1] == 1.0
 
 
 def test_p_best_and_driver_known_from_construction():
