@@ -285,3 +285,29 @@ def test_command_compare_with_posterior(tmp_path, capsys):
     assert code == 0
     assert "Parameters drawn from the posterior" in out
     assert "Chance of being best" in out
+
+
+def test_docs_figures_renders_the_posterior_and_the_point_label():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    import docs_figures
+
+    rows = [{"scenario": "none", "cfc_built": 0.0, "cfc_operating": 0.0, "employment": 10.0,
+             "firms": 2.0, "p_best": [0.25, 0.1, 0.5]},
+            {"scenario": "cfc", "cfc_built": 1.0, "cfc_operating": 1.0, "employment": 12.0,
+             "firms": 2.0, "d_employment": [2.0, 1.0, 3.0], "d_firms": [0.0, 0.0, 0.0],
+             "d_output": [1.0, 0.5, 1.5], "d_facility_users": [1.0, 1.0, 1.0],
+             "d_public_spending_total": [5.0, 5.0, 5.0],
+             "cost_per_job": {"status": "no significant gain"}, "p_best": [0.75, 0.5, 0.9],
+             "driver": {"parameter": "coop_benefit", "share": 0.61}}]
+    point = {"x": {"files": ["a", "b"], "reps": 4, "seed": 0, "steps": 12, "base": "none",
+                   "rows": rows}}
+    assert "point estimate: parameters fixed at the scenario's values" in \
+        docs_figures.render(point)
+    post = {"x": {**point["x"], "posterior": {"calibration": "cal/calibration.json",
+                                              "sha256": "ab" * 32, "method": "npe", "n": 50}}}
+    text = docs_figures.render(post)
+    assert "--posterior cal/calibration.json" in text
+    assert "cfc 75% [50%, 90%]" in text
+    assert "cfc: coop_benefit (61%)" in text
