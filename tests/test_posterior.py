@@ -311,3 +311,17 @@ def test_docs_figures_renders_the_posterior_and_the_point_label():
     assert "--posterior cal/calibration.json" in text
     assert "cfc 75% [50%, 90%]" in text
     assert "cfc: coop_benefit (61%)" in text
+
+
+def test_reps_auto_with_posterior_keeps_each_replicates_draw(tmp_path):
+    base, alt = small(tmp_path, "base"), small(tmp_path, "alt", TRAINING)
+    cal = calibration(tmp_path)
+    res = cmp.compare([base, alt], reps="auto", width=1e9, max_reps=8, out=tmp_path / "out",
+                      steps=2, seed=4, workers=1, progress=False, posterior=cal)
+    comp = res.comparison
+    assert comp.reps == cmp.AUTO_START  # the huge width is met at once
+    want = load_posterior(cal).choose(8, 4)[0][:comp.reps].tolist()
+    assert comp.draws["draw"].tolist() == want
+    run = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert run["posterior"]["draws"] == want
+    assert run["replicates_rule"]["met"] is True

@@ -176,6 +176,10 @@ def load_posterior(path: str | Path) -> Posterior:
     raw = draws.read_bytes()
     names, values = _read_draws(str(draws), raw, n)
     prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+    try:  # recorded in a study's design, whose JSON admits no NaN
+        json.dumps(prov, allow_nan=False)
+    except (TypeError, ValueError):
+        prov = {"unrecorded": "calibration.json's provenance holds values JSON cannot keep"}
     return Posterior(source=src, file=name, sha256=hashlib.sha256(raw).hexdigest(),
                      method=method, names=names, values=values, provenance=prov)
 
