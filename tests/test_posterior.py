@@ -236,6 +236,16 @@ def test_p_best_and_driver_known_from_construction():
     assert shares["s1"].idxmax() == "a"
     assert shares.loc["a", "s1"] > 0.6  # near 1 up to the noise; b and c near 0
     assert max(shares.loc["b", "s1"], shares.loc["c", "s1"]) < 0.3
+    # the decision summary names a as the driver, with the policy's chance of being best
+    from types import SimpleNamespace
+
+    from sim.studies.report.summary import _parameter_lines
+
+    best, shares = posterior_answer(comp)
+    lines = _parameter_lines(comp, SimpleNamespace(best=best, shares=shares), "jobs")
+    assert lines[0].startswith("Parameters drawn from the posterior of cal/calibration.json")
+    assert f"policy {np.mean(x[:, 0] > 0.5):.0%}" in lines[1]
+    assert lines[2].startswith("What drives the effect of policy on jobs most: a, about")
 
 
 # -- robust ---------------------------------------------------------------------------------------
@@ -252,6 +262,7 @@ def test_robust_with_posterior_on_a_tiny_study(tmp_path):
     assert sorted(used["draw"]) == sorted(load_posterior(cal).choose(4, 0)[0].tolist())
     meta = json.loads((tmp_path / "rob" / "robust.json").read_text())
     assert meta["posterior"]["sha256"] == load_posterior(cal).sha256
+    assert load_posterior(cal).sha256 in (tmp_path / "rob" / "robust.html").read_text()
     assert set(res.table["policy"]) == {"base", "alt"}  # regret etc. still computed
     with pytest.raises(InputError, match="also varied by the futures"):
         robust([base, alt], out=tmp_path / "rob2", futures=2, reps=1, steps=2, workers=1,

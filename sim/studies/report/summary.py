@@ -220,10 +220,17 @@ def _parameter_lines(comp, an, tl: str) -> list[str]:
             top = mine.iloc[0]
             conf = top["s1_conf"]
             band = f" (\u00b1{pct(conf)})" if np.isfinite(conf) else ""
-            if top["s1"] >= DRIVER_SHARE:
+            clear = bool(np.isfinite(conf) and top["s1"] - conf > 0)
+            if top["s1"] >= DRIVER_SHARE and clear:
                 lines.append(f"What drives the effect of {lab} on {tl} most: {top['parameter']}, "
                              f"about {pct(top['s1'])}{band} of the effect's variance across "
                              "replicates.")
+            elif top["s1"] >= DRIVER_SHARE:
+                lines.append(f"What drives the effect of {lab} on {tl} most is probably "
+                             f"{top['parameter']} (about {pct(top['s1'])}{band} of the effect's "
+                             f"variance across replicates), but with {int(top['n'])} replicates "
+                             "its share cannot be told from zero: add replicates before relying "
+                             "on it.")
             else:
                 lines.append(f"No drawn parameter explains much of the effect of {lab} on "
                              f"{tl} (the largest, {top['parameter']}, about "
@@ -300,7 +307,9 @@ def decision_summary(comp, an) -> dict[str, Any]:
         shares = an.shares
         out["drivers"] = {lab: {"parameter": str(g.iloc[0]["parameter"]),
                                 "share": float(g.iloc[0]["s1"]),
-                                "conf": float(g.iloc[0]["s1_conf"])}
+                                "conf": float(g.iloc[0]["s1_conf"]),
+                                "clear": bool(g.iloc[0]["s1"] >= DRIVER_SHARE
+                                              and g.iloc[0]["s1"] - g.iloc[0]["s1_conf"] > 0)}
                           for lab, g in (shares.sort_values("s1", ascending=False,
                                                             kind="stable")
                                          .groupby("scenario", sort=False))} \
