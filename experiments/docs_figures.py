@@ -9,6 +9,10 @@ docs/validation.md quote from model runs.
     python experiments/docs_figures.py --only comparisons --comparisons generic,classroom
                                                   # only these comparisons; the others stay
                                                   # in docs/figures.json as they are
+    python experiments/docs_figures.py --only comparisons --comparisons hebron \
+        --posterior CALIBRATION                   # with parameters drawn from a calibration's
+                                                  # posterior (compare --posterior): the doc
+                                                  # then gives P(best) and the top parameter
 
 Each comparison is a `clustersim compare` run into results/docs_figures/NAME (resumable), with
 the replicates, seed and months stated in the doc. The numbers go to docs/figures.json; the
@@ -75,8 +79,11 @@ def _r(x: float, digits: int = 3) -> float | None:
     return round(x, max(0, digits - 1 - int(math.floor(math.log10(abs(x))))))
 
 
-def compute(name: str, out_root: Path, workers: int | None = None) -> dict:
-    """Run (or resume) one comparison and reduce it to the numbers the doc quotes."""
+def compute(name: str, out_root: Path, workers: int | None = None,
+            posterior: Path | None = None) -> dict:
+    """Run (or resume) one comparison and reduce it to the numbers the doc quotes; with
+    ``posterior`` (``clustersim compare --posterior``) the parameters of each replicate are a
+    posterior draw, and P(best) and the drivers are kept too."""
     import pandas as pd
 
     from sim.studies.compare import compare
@@ -84,7 +91,7 @@ def compute(name: str, out_root: Path, workers: int | None = None) -> dict:
     files, reps, seed = COMPARISONS[name]
     paths = [ROOT / "scenarios" / f"{f}.toml" for f in files]
     res = compare(paths, reps=reps, out=out_root / name, seed=seed, workers=workers,
-                  progress=False)
+                  progress=False, posterior=posterior)
     comp = res.comparison
     runs = comp.runs
     summary = pd.read_csv(out_root / name / "summary.csv").set_index(["scenario", "outcome"])
@@ -112,8 +119,19 @@ def compute(name: str, out_root: Path, workers: int | None = None) -> dict:
             else:  # a shock is not a funded policy: it has no cost row
                 row["cost_per_job"] = {"status": "a shock, not a funded policy"}
         rows.append(row)
-    return {"files": list(files), "reps": reps, "seed": seed, "steps": comp.steps,
-            "base": comp.base, "rows": rows}
+    out = {"files": list(files), "reps": reps, "seed": seed, "steps": comp.steps,
+           "base": comp.base, "rows": rows}
+    if comp.posterior:
+        run = json.loads((out_root / name / "comparison.json").read_text())
+        post, decision = run["posterior"], run["decision"]
+        out["posterior"] = {k: post[k] for k in ("calibration", "sha256", "method", "n")}
+        for row in rows:
+            b = decision["p_best_posterior"][row["scenario"]]
+            row["p_best"] = [_r(b["p_best"]), _r(b["ci_low"]), _r(b["ci_high"])]
+            d = decision.get("drivers", {}).get(row["scenario"])
+            if d:
+                row["driver"] = {"parameter": d["parameter"], "share": _r(d["share"], 2)}
+    return out
 
 
 def compute_runs(name: str) -> dict:
@@ -257,10 +275,17 @@ def render(data: dict) -> str:
     lines = [BEGIN, ""]
     for name, d in data.items():
         files = " ".join(f"scenarios/{f}.toml" for f in d["files"])
+        post = d.get("posterior")
+        flag = f" --posterior {post['calibration']}" if post else ""
+        mode = (f"parameters drawn from the posterior of {post['calibration']} "
+                f"({post['method']}, {post['n']} draws, draws file sha256 "
+                f"{post['sha256'][:12]}), one draw per replicate, the same in every scenario"
+                if post else "point estimate: parameters fixed at the scenario's values")
         lines += [f"**{name}**: `clustersim compare {files} --reps {d['reps']} --seed "
-                  f"{d['seed']}` ({d['steps']} months; differences from {d['base']} at the "
-                  "end, paired, with 95% intervals; cost per extra job in thousand USD with "
-                  "Fieller's interval, given only when the job gain is significant).", "",
+                  f"{d['seed']}{flag}` ({d['steps']} months; {mode}; differences from "
+                  f"{d['base']} at the end, paired, with 95% intervals; cost per extra job in "
+                  "thousand USD with Fieller's interval, given only when the job gain is "
+                  "significant).", "",
                   "| scenario | policy CFC built (share of runs) | operating at the end | "
                   "employment | firms | extra jobs | extra firms | extra output | extra "
                   "facility users | extra public spending | cost per extra job |",
@@ -277,6 +302,16 @@ def render(data: dict) -> str:
                          _iv(r["d_public_spending_total"]), _cost(r["cost_per_job"])]
             lines.append(f"| {r['scenario']} | " + " | ".join(cells) + " |")
         lines.append("")
+        if post:
+            best = "; ".join(f"{r['scenario']} {r['p_best'][0]:.0%} [{r['p_best'][1]:.0%}, "
+                             f"{r['p_best'][2]:.0%}]" for r in d["rows"])
+            drivers = "; ".join(f"{r['scenario']}: {r['driver']['parameter']} "
+                                f"({r['driver']['share']:.0%})" for r in d["rows"]
+                                if r.get("driver"))
+            lines += [f"Chance of being best on employment (share of replicates, Jeffreys 95% "
+                      f"interval): {best}." + (f" Parameter driving each effect most "
+                                               f"(first-order variance share): {drivers}."
+                                               if drivers else ""), ""]
     lines.append(END)
     return "\n".join(lines)
 
@@ -321,11 +356,21 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "results" / "docs_figures",
                    help="where the comparisons run (default results/docs_figures)")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--posterior", type=Path, default=None, metavar="CALIBRATION",
+                   help="draw the parameters of the comparisons run from this calibration's "
+                        "posterior (clustersim compare --posterior); use with --comparisons "
+                        "naming the comparisons it belongs to (its output folder gets a "
+                        "'_posterior' suffix)")
     args = p.parse_args(argv)
+    if args.posterior is not None and args.comparisons is None:
+        raise SystemExit("--posterior: name the comparisons it applies to with --comparisons "
+                         "(a calibration belongs to one cluster)")
     names = comparison_names(args.comparisons)
     parts = []  # (data file, its new content, how to rewrite its doc)
     if args.only != "runs":
-        fresh = {name: compute(name, args.out, args.workers) for name in names}
+        out = args.out if args.posterior is None else args.out.with_name(
+            args.out.name + "_posterior")
+        fresh = {name: compute(name, out, args.workers, args.posterior) for name in names}
         data = merged(json.loads(DATA.read_text()) if DATA.exists() else {}, fresh)
         parts.append((DATA, data, DOC, lambda text: text.replace(doc_block(text),
                                                                  render(data))))

@@ -65,6 +65,13 @@ def add_run_arguments(p) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter or intervention field in every scenario, e.g. "
                    "coop_benefit=0.03 or interventions.cfc.grant_share=0.8 (repeatable)")
+    p.add_argument("--posterior", metavar="CALIBRATION", default=None,
+                   help="draw the parameters from the posterior of this calibration (the "
+                   "folder `clustersim calibrate` wrote, or its calibration.json): each "
+                   "replicate takes one draw, the same in every scenario (and the same seed), "
+                   "so the intervals include parameter uncertainty and the report gives each "
+                   "policy's chance of being best and the parameter that drives the answer "
+                   "most; default: a point estimate at the scenarios' own values")
     p.add_argument("--force", action="store_true",
                    help="replace an output folder that holds something else")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -104,7 +111,7 @@ def _main(args: argparse.Namespace) -> int:
                   scheduler=args.scheduler, overrides=parse_set(args.sets), force=args.force,
                   progress=not args.no_progress, target=args.target, width=args.width,
                   max_reps=args.max_reps, horizon=args.horizon, discount=args.discount,
-                  explain_effects=args.why)
+                  explain_effects=args.why, posterior=args.posterior)
     comp = res.comparison
     done = (f"{res.ran} runs now, {res.already} already done" if res.already
             else f"{res.ran} runs")
@@ -115,10 +122,26 @@ def _main(args: argparse.Namespace) -> int:
         print(f"--reps auto: {rule['reps']} replicates; widest paired 95% interval of "
               f"{rule['target']} {rule['widest']:.4g} (target {rule['width']:g}): "
               + ("reached" if rule["met"] else f"NOT reached at the cap of {rule['cap']}"))
+    for line in _decision(res):
+        print(printable(line))
     for line in comp_lines(res):
         print(printable(line))
     print(f"report: {printable(res.report)}")
     return 0 if res.complete else 1
+
+
+def _decision(res) -> list[str]:
+    """The parameters lines of the decision summary: the point-estimate label, or P(best) and
+    the drivers with --posterior."""
+    import json
+
+    path = res.report.parent / "comparison.json"
+    try:
+        decision = json.loads(path.read_text(encoding="utf-8")).get("decision", {})
+    except (OSError, ValueError):
+        return []
+    return [t for t in decision.get("lines", {}).get("parameters", [])
+            if not t.startswith("Variance shares:")]  # the estimator: in the report
 
 
 def comp_lines(res) -> list[str]:

@@ -93,7 +93,8 @@ def main(args: argparse.Namespace) -> int:
                  overrides=overrides, force=args.force,
                  progress=not args.no_progress, alpha=args.peel_alpha,
                  criterion=args.criterion, tolerance=args.tolerance, satisfice=args.satisfice,
-                 budget=args.budget, min_coverage=args.min_coverage)
+                 budget=args.budget, min_coverage=args.min_coverage,
+                 posterior=args.posterior)
     print(f"{res.futures} futures: {res.ran} runs now, {res.already} already done "
           f"({res.mode})")
     shown = {"rank": "rank", "policy": "policy", "max_regret": "max regret",

@@ -57,8 +57,10 @@ from sim.studies.paired import (
     SERIES_KEPT,
     effects_over_time,
     measured,
+    p_best,
     paired_difference,
     t_interval,
+    variance_shares,
 )
 from sim.studies.sweep.comparison import comparison_experiment
 from sim.studies.sweep.experiment import Policy
@@ -124,6 +126,22 @@ class Comparison:
     rule: dict[str, Any] = field(default_factory=dict)
     #: The outcome the ranking and the decision summary are about.
     target: str = "employment"
+    #: ``--posterior``: the record of the posterior the replicates drew their parameters from
+    #: (:meth:`sim.io.posterior.Posterior.record`, with ``values``); empty in point mode.
+    posterior: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def draws(self) -> pd.DataFrame:
+        """``--posterior``: per replicate (index), the values of its draw (one column per
+        parameter) and ``draw``, the draw's number; empty in point mode."""
+        post = self.posterior
+        if not post:
+            return pd.DataFrame()
+        n = self.reps
+        df = pd.DataFrame(post["values"][:n], columns=post["parameters"])
+        df.insert(0, "draw", post["draws"][:n])
+        df.index.name = "replicate"
+        return df
 
     @property
     def base(self) -> str:
@@ -307,6 +325,10 @@ class Analysis:
     #: effects with one mechanism at a time at its limit (:func:`explain`).
     displacement: pd.DataFrame = field(default_factory=pd.DataFrame)
     mechanisms: pd.DataFrame | None = None
+    #: ``--posterior``: P(best) per scenario (:func:`sim.studies.paired.p_best`) and the
+    #: variance shares of each alternative's effect (:func:`parameter_shares`).
+    best: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shares: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Chained policies split by stage (:func:`sim.studies.why.stage_effects`).
     stages: pd.DataFrame = field(default_factory=pd.DataFrame)
     why_lines: list[str] = field(default_factory=list)
@@ -326,7 +348,9 @@ def analyse(comp: Comparison, horizon: int | None = None,
     disp = why.displacement(comp, [lab for lab in comp.labels[1:] if lab not in skip])
     pairs = why.pairs_to_explain(seen, summary, skip=skip)
     stages = why.stage_effects(seen)
-    return Analysis(summary=summary, costs=public_costs(comp, None, horizon, discount),
+    best, shares = posterior_answer(seen)
+    return Analysis(best=best, shares=shares, summary=summary,
+                    costs=public_costs(comp, None, horizon, discount),
                     incremental=incremental_costs(comp, None, horizon, discount),
                     shocks=shocks, rank=ranking(seen),
                     over_time=effects_over_time(comp, headline_outcomes(comp)),
@@ -336,9 +360,48 @@ def analyse(comp: Comparison, horizon: int | None = None,
                     why_html=why.why_html(None, disp, ran=False, stages=stages))
 
 
+def posterior_answer(comp: Comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``--posterior``: P(best) of every scenario on the comparison's target over its
+    replicates (each with its own posterior draw; :func:`sim.studies.paired.p_best`), and
+    :func:`parameter_shares`. Two empty tables in point mode."""
+    if not comp.posterior:
+        return pd.DataFrame(), pd.DataFrame()
+    wide = comp.runs.pivot(index="replicate", columns="scenario", values=comp.target)
+    best = p_best(wide, comp.labels, outputs.direction(comp.target) or 1)
+    best.insert(1, "outcome", comp.target)
+    return best, parameter_shares(comp)
+
+
+def parameter_shares(comp: Comparison, target: str | None = None) -> pd.DataFrame:
+    """``--posterior``: for each alternative, the first-order share of the variance of its
+    paired effect on ``target`` (default the comparison's) across replicates due to each
+    drawn parameter (:func:`sim.studies.paired.variance_shares`), largest first. Columns
+    ``scenario``, ``outcome``, ``parameter``, ``s1``, ``s1_conf``, ``n``."""
+    target = target or comp.target
+    draws = comp.draws
+    if draws.empty:
+        return pd.DataFrame()
+    x = draws.drop(columns="draw")
+    frames = []
+    seed = int(np.random.SeedSequence(comp.seed, spawn_key=(8,)).generate_state(1)[0])
+    for label in comp.labels[1:]:
+        a = comp.runs[comp.runs["scenario"] == label].set_index("replicate")[target]
+        b = comp.runs[comp.runs["scenario"] == comp.base].set_index("replicate")[target]
+        d = (a - b).reindex(x.index)
+        sh = variance_shares(x, d.to_numpy(), seed)
+        if sh.empty:
+            continue
+        sh.insert(0, "outcome", target)
+        sh.insert(0, "scenario", label)
+        frames.append(sh.sort_values("s1", ascending=False, kind="stable"))
+    return (pd.concat(frames, ignore_index=True) if frames else
+            pd.DataFrame(columns=["scenario", "outcome", "parameter", "s1", "s1_conf", "n"]))
+
+
 def explain(comp: Comparison, paths, out: str | Path, *, workers: int | None = None,
             scheduler: str | None = None, progress: bool = True,
-            limits: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+            limits: dict[str, dict[str, float]] | None = None,
+            posterior=None) -> pd.DataFrame:
     """``--why``: the comparison's significant effects (:func:`sim.studies.why.pairs_to_explain`)
     rerun with one mechanism at a time at its textbook limit (:data:`sim.studies.why.LIMITS`):
     the base and the alternatives concerned, the same replicates, seeds and ``--set``
@@ -356,7 +419,7 @@ def explain(comp: Comparison, paths, out: str | Path, *, workers: int | None = N
     for name, overrides in limits.items():
         exp = comparison_of(chosen, reps=comp.reps, steps=comp.steps, seed=comp.seed,
                             overrides={**comp.overrides, **overrides}, prefix=f"why, {name}: ",
-                            titles=True)
+                            titles=True, posterior=posterior, fixed_wins=True)
         folder = Path(out) / "why" / name.replace(" ", "_")
         SweepStore(folder).make_room(exp, True, "comparison")  # derived: replaced if stale
         run_sweep(exp, folder, workers=workers, scheduler=scheduler, progress=progress)
@@ -454,12 +517,14 @@ def split_overrides(scenarios, overrides: dict[str, Any]) -> list[dict[str, Any]
 def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
                   overrides: dict[str, Any] | None = None, rule: dict[str, Any] | None = None,
                   futures=(), uncertain=(), prefix: str = "", series=SERIES_KEPT,
-                  titles: bool = False):
+                  titles: bool = False, posterior=None, fixed_wins: bool = False):
     """Load and check the scenarios of a comparison; returns its experiment, one
     :class:`~sim.studies.sweep.experiment.Policy` per scenario
     (:func:`sim.studies.sweep.experiment.comparison_experiment`; ``futures`` and ``uncertain``
     make it a robustness study, named ``prefix`` and the labels; with ``titles`` the labels
-    are the scenarios' titles, as a comparison's report shows them). Writes nothing, builds no
+    are the scenarios' titles, as a comparison's report shows them). With ``posterior`` (a
+    :class:`sim.io.posterior.Posterior`) replicate ``r`` of every scenario (in every future)
+    takes the same posterior draw (:func:`posterior_draws`). Writes nothing, builds no
     model."""
     scenarios = [load_scenario(p) for p in paths]
     if len(scenarios) < 2:
@@ -488,11 +553,77 @@ def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
         except InputError as exc:
             raise InputError("--uncertain", "", f"future {i} is not valid: {exc.message}") \
                 from None
+    draws, record = ((), None) if posterior is None else posterior_draws(
+        posterior, scenarios, own, overrides, reps * max(1, len(futures)), seed, uncertain,
+        fixed_wins)
     versus = " vs ".join(labels)
     return comparison_experiment(policies, replicates=reps, seed=seed, steps=steps,
                                  series=series, name=prefix + versus, overrides=overrides,
                                  rule=rule, code=git_commit(), futures=futures,
-                                 uncertain=uncertain)
+                                 uncertain=uncertain, draws=draws, posterior=record)
+
+
+def posterior_draws(posterior, scenarios, own, overrides, slots: int, seed: int,
+                    uncertain=(), fixed_wins: bool = False
+                    ) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+    """The parameter values each scenario takes in each of ``slots`` replicates
+    (:meth:`sim.io.posterior.Posterior.choose`, from ``seed``): per slot, per scenario, the
+    slot's draw, where a parameter applies to every scenario and an
+    ``interventions.NAME.FIELD`` to those with intervention NAME; and the record of the
+    posterior (:meth:`~sim.io.posterior.Posterior.record`, with the draws' ``values``).
+
+    Refuses (:class:`InputError`, naming the draws file): an intervention no scenario has; a
+    parameter also given with ``--set`` or also varied by the futures (``uncertain``); a draw
+    that is not valid for a scenario. With ``fixed_wins`` (``--why``, whose mechanism limits
+    are fixed values) a parameter also fixed keeps its fixed value instead."""
+    from sim.io.posterior import canonical
+
+    src = str(Path(posterior.source).parent / posterior.file)
+    have = [{iv.name for iv in sc.interventions} for sc in scenarios]
+    fixed = {_canonical_or_self(k) for k in overrides or {}}
+    varied = {_canonical_or_self(str(r[0])) for r in uncertain}
+    for name in posterior.names:
+        key = canonical(name)
+        if key in fixed and not fixed_wins:
+            raise InputError(src, name, "also given with --set; allowed: a parameter either "
+                             "drawn from the posterior or fixed with --set, not both")
+        if key in varied:
+            raise InputError(src, name, "also varied by the futures (--uncertain); allowed: "
+                             "a parameter either drawn from the posterior or sampled over a "
+                             "range, not both (drop it from --uncertain)")
+        if name.startswith("interventions."):
+            iv = name.split(".")[1]
+            if not any(iv in h for h in have):
+                every = sorted(set().union(*have))
+                raise InputError(src, name, f"no scenario has an intervention named "
+                                 f"{iv!r}{suggest(iv, every)}; allowed: {_quoted(every)}")
+    chosen, _ = posterior.choose(slots, seed)
+    per_draw: dict[int, list[dict[str, Any]]] = {}
+    for i in dict.fromkeys(int(c) for c in chosen):
+        values = {k: v for k, v in posterior.draw(i).items()
+                  if not (fixed_wins and canonical(k) in fixed)}
+        mine = [{k: v for k, v in values.items() if not k.startswith("interventions.")
+                 or k.split(".")[1] in h} for h in have]
+        for sc, o, m in zip(scenarios, own, mine, strict=True):
+            try:
+                sc.with_overrides({**o, **m})
+            except InputError as exc:
+                raise InputError(src, f"draw {i}", f"not valid for scenario {sc.name}: "
+                                 f"{exc.key + ': ' if exc.key else ''}{exc.message}") from None
+        per_draw[i] = mine
+    record = posterior.record(chosen)
+    record["values"] = [posterior.values[int(i)].tolist() for i in chosen]
+    return [per_draw[int(i)] for i in chosen], record
+
+
+def _canonical_or_self(key: str) -> str:
+    from sim.core.errors import ParameterError
+    from sim.io.posterior import canonical
+
+    try:
+        return canonical(key)
+    except ParameterError:
+        return key
 
 
 def load_comparison(out: str | Path, replicates: int | None = None) -> Comparison:
@@ -534,7 +665,8 @@ def load_comparison(out: str | Path, replicates: int | None = None) -> Compariso
                       seed=int(design["seed"]), seeds=seeds,
                       runs=runs.drop(columns=["id", "point"]), series=series,
                       overrides=dict(resolved.get("overrides") or {}),
-                      rule=dict(design.get("replicates_rule") or {}))
+                      rule=dict(design.get("replicates_rule") or {}),
+                      posterior=dict(design.get("posterior") or {}))
 
 
 def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = None,
@@ -574,7 +706,13 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
               "horizon": horizon or comp.steps, "discount": discount,
               "measure": an.measure,
               "seeding": "common random numbers: replicate r of every scenario uses the same "
-                         "seed (sim.studies.sweep.experiment.run_seed, seeding 'common')"}
+                         "seed (sim.studies.sweep.experiment.run_seed, seeding 'common')",
+              "parameters": parameters_label(comp)}
+    if comp.posterior:
+        an.run["posterior"] = {k: v for k, v in comp.posterior.items() if k != "values"}
+        an.run["posterior"]["draws"] = comp.posterior["draws"][:comp.reps]
+        an.run["posterior"]["reused"] = (len(set(an.run["posterior"]["draws"]))
+                                         < comp.reps)
     an.decision = report.decision_summary(comp, an)
     an.run["decision"] = an.decision
     if mechanisms is not None:
@@ -585,6 +723,10 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
                         ("incremental", an.incremental), ("shocks", an.shocks),
                         ("ranking", an.rank), ("effects_over_time", an.over_time)):
         atomic_write(out / f"{name}.csv", frame.to_csv(index=False))
+    if comp.posterior:
+        for name, frame in (("p_best", an.best), ("variance_shares", an.shares)):
+            atomic_write(out / f"{name}.csv", frame.to_csv(index=False))
+        atomic_write(out / "posterior_draws_used.csv", comp.draws.to_csv())
     figures = report.effect_figures(comp, headline_outcomes(comp), horizon)
     (out / "figures").mkdir(exist_ok=True)
     for name, png in figures.items():
@@ -593,6 +735,23 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
     atomic_write(out / "comparison.json", json.dumps(an.run, indent=2, default=str) + "\n")
     atomic_write(out / "report.html", html)
     return out / "report.html"
+
+
+#: How a comparison without ``--posterior`` labels its results.
+POINT_LABEL = "point estimate: parameters fixed at the scenario's values"
+
+
+def parameters_label(comp: Comparison) -> str:
+    """Point mode: :data:`POINT_LABEL`; with ``--posterior``: what the replicates drew."""
+    post = comp.posterior
+    if not post:
+        return POINT_LABEL
+    used = post["draws"][:comp.reps]
+    reused = len(set(used)) < len(used)
+    return (f"parameters drawn from the posterior of {post['calibration']} ({post['method']}, "
+            f"{post['n']} draws): each replicate takes one draw, the same in every scenario"
+            + (f"; {comp.reps} replicates > {post['n']} draws, so draws are reused"
+               if reused else f"; {len(set(used))} distinct draws"))
 
 
 def apply_overrides(scenarios, overrides: dict[str, Any]) -> list[Any]:
@@ -628,7 +787,8 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
             overrides: dict[str, Any] | None = None, force: bool = False,
             progress: bool = True, target: str = "employment", width: float | None = None,
             max_reps: int = AUTO_CAP, horizon: int | None = None,
-            discount: float | None = None, explain_effects: bool = False) -> CompareResult:
+            discount: float | None = None, explain_effects: bool = False,
+            posterior=None) -> CompareResult:
     """Load, run (or resume) and report a comparison: what ``clustersim compare`` does.
 
     Parameters
@@ -653,11 +813,20 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     explain_effects : bool
         ``--why``: rerun the significant effects with one mechanism at a time at its limit
         (:func:`explain`), and say in the report what carries each.
+    posterior : path or Posterior, optional
+        ``--posterior``: a calibration folder (or its ``calibration.json``,
+        :func:`sim.io.posterior.load_posterior`); replicate ``r`` of every scenario takes the
+        same posterior draw (:func:`posterior_draws`), so effects include parameter
+        uncertainty and the report gives P(best) and variance shares.
     """
+    from sim.io.posterior import Posterior, load_posterior
+
     auto = reps == "auto"
     rule = _replicates_rule(reps, workers, target, width, max_reps)
+    if posterior is not None and not isinstance(posterior, Posterior):
+        posterior = load_posterior(posterior)
     exp = comparison_of(paths, reps=max_reps if auto else reps, steps=steps, seed=seed,
-                        overrides=overrides, rule=rule, titles=True)
+                        overrides=overrides, rule=rule, titles=True, posterior=posterior)
     check_measure(horizon, discount, exp.steps)
     out = Path(out)
     SweepStore(out).make_room(exp, force, "comparison")
@@ -687,7 +856,8 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     comp.workers = workers or 0
     comp.wall_time_s = totals["wall"]
     mechanisms = (explain(comp, paths, out, workers=workers, scheduler=scheduler,
-                          progress=progress) if explain_effects else None)
+                          progress=progress, posterior=posterior)
+                  if explain_effects else None)
     report = write_comparison(comp, out, horizon, discount, mechanisms)
     return CompareResult(report=report, comparison=comp, ran=totals["ran"],
                          already=totals["already"], failed=totals["failed"],

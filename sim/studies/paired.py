@@ -18,7 +18,8 @@ from sim.measure.outputs import WELFARE
 
 __all__ = ["OUTCOMES", "FIGURE_OUTCOMES", "SERIES_KEPT", "LEVEL", "t_interval",
            "paired_difference", "effect_over_time", "effects_over_time", "measured",
-           "discount_factors", "MONTHS_PER_YEAR"]
+           "discount_factors", "MONTHS_PER_YEAR", "p_best", "jeffreys_interval",
+           "variance_shares", "SHARE_ESTIMATOR"]
 
 #: Final outcomes summarised by default (with the by-sector and by-town breakdowns).
 OUTCOMES: tuple[str, ...] = (
@@ -174,3 +175,86 @@ def measured(comp, column: str, horizon: int | None = None,
     stream = stream.loc[(stream.index >= 1) & (stream.index <= last)]
     pv = stream.mul(discount_factors(stream.index, discount), axis=0).sum(min_count=1)
     return pv.unstack("scenario")
+
+
+# -- parameter uncertainty (--posterior) ----------------------------------------------------------
+def jeffreys_interval(k: float, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Jeffreys interval of a binomial share ``k / n`` (``k`` may be fractional: split ties):
+    the quantiles of Beta(k + 1/2, n - k + 1/2), with the ends at 0 and 1 when k = 0 or n."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    a, b = k + 0.5, n - k + 0.5
+    lo = 0.0 if k <= 0 else float(stats.beta.ppf((1 - level) / 2, a, b))
+    hi = 1.0 if k >= n else float(stats.beta.ppf(0.5 + level / 2, a, b))
+    return lo, hi
+
+
+def p_best(values: pd.DataFrame, labels, direction: int = 1,
+           level: float = LEVEL) -> pd.DataFrame:
+    """P(best): the share of replicates (rows of ``values``, one column per policy) in which
+    each policy has the best value (the highest when ``direction`` is +1, the lowest when -1),
+    ties split equally among the tied, with its Jeffreys interval (:func:`jeffreys_interval`).
+
+    Columns: ``scenario``, ``best`` (replicates won, ties split), ``n``, ``p_best``,
+    ``ci_low``, ``ci_high``."""
+    labels = list(labels)
+    x = values[labels].dropna().to_numpy(dtype=np.float64) * (direction or 1)
+    n = x.shape[0]
+    wins = np.zeros(len(labels))
+    if n:
+        top = x.max(axis=1, keepdims=True)
+        ties = x == top
+        wins = (ties / ties.sum(axis=1, keepdims=True)).sum(axis=0)
+    rows = []
+    for lab, k in zip(labels, wins, strict=True):
+        lo, hi = jeffreys_interval(float(k), n, level)
+        rows.append({"scenario": lab, "best": float(k), "n": n,
+                     "p_best": float(k / n) if n else float("nan"), "ci_low": lo,
+                     "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+#: What the variance shares are, as the report and the docs state it.
+SHARE_ESTIMATOR = ("first-order variance share S1 of each drawn parameter, estimated from the "
+                   "replicates as given (SALib.analyze.delta, method 'sobol': the variance of "
+                   "the effect's mean within bins of the parameter, Plischke, Borgonovo & "
+                   "Smith 2013), with a bootstrap 95% interval")
+
+
+def variance_shares(x: pd.DataFrame, effect, seed: int, resamples: int = 200,
+                    level: float = LEVEL) -> pd.DataFrame:
+    """First-order variance share of ``effect`` (one value per row of ``x``) due to each
+    column of ``x`` (the parameter values of each replicate's posterior draw):
+    :data:`SHARE_ESTIMATOR`. Columns that do not vary get share 0 and no interval.
+
+    With a few replicates the estimate is rough (its interval says how rough): replicate
+    noise, the model's randomness under a different seed each replicate, is part of the
+    variance no parameter explains. Returns ``parameter``, ``s1``, ``s1_conf`` (half-width),
+    ``n``; empty when fewer than 4 replicates or the effect does not vary.
+    """
+    import contextlib
+    import io
+
+    from SALib.analyze import delta
+
+    y = np.asarray(effect, dtype=np.float64)
+    ok = np.isfinite(y) & np.isfinite(x.to_numpy(dtype=np.float64)).all(axis=1)
+    xs, y = x.to_numpy(dtype=np.float64)[ok], y[ok]
+    cols = ["parameter", "s1", "s1_conf", "n"]
+    if y.size < 4 or np.ptp(y) == 0:
+        return pd.DataFrame(columns=cols)
+    varies = [j for j in range(xs.shape[1]) if np.ptp(xs[:, j]) > 0]
+    rows = {name: {"parameter": name, "s1": 0.0, "s1_conf": float("nan"), "n": int(y.size)}
+            for name in x.columns}
+    if varies:
+        names = [str(x.columns[j]) for j in varies]
+        sub = xs[:, varies]
+        problem = {"num_vars": len(varies), "names": names,
+                   "bounds": [[float(sub[:, j].min()), float(sub[:, j].max())]
+                              for j in range(len(varies))]}
+        with contextlib.redirect_stdout(io.StringIO()):  # SALib prints bin notices
+            res = delta.analyze(problem, sub, y, num_resamples=resamples, conf_level=level,
+                                seed=seed, method="sobol")
+        for name, s1, conf in zip(names, res["S1"], res["S1_conf"], strict=True):
+            rows[name].update(s1=float(s1), s1_conf=float(conf))
+    return pd.DataFrame(list(rows.values()), columns=cols)

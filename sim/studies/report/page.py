@@ -114,6 +114,14 @@ def _provenance(run: dict[str, Any]) -> str:
                                                      ("python", "numpy", "numba", "mesa"))),
     ] + [(f"scenario {s['label']}", f"{s['file']} sha256 {s['hash']}")
          for s in run.get("scenarios", [])]
+    rows.insert(4, ("parameters", run.get("parameters") or ""))
+    post = run.get("posterior")
+    if post:
+        rows.insert(5, ("posterior draws", f"{post.get('calibration')}: {post.get('file')} "
+                        f"sha256 {post.get('sha256')}, {post.get('method')}, "
+                        f"{post.get('n')} draws of {', '.join(post.get('parameters', []))}; "
+                        "draw of each replicate: "
+                        + ", ".join(str(d) for d in post.get("draws", []))))
     return "".join(f"<tr><th class='l'>{html.escape(str(k))}</th>"
                    f"<td class='l'>{html.escape(str(v))}</td></tr>" for k, v in rows)
 

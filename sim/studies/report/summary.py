@@ -20,7 +20,8 @@ from sim.studies.report.tables import Q_LEVEL, cost_text, estimate
 __all__ = ["decision_summary", "decision_currency", "TITLES"]
 
 #: The sections of the decision summary, in order, with their headings.
-TITLES = {"ranking": "Ranking", "effects": "Effect on jobs and firms",
+TITLES = {"parameters": "Parameters", "ranking": "Ranking",
+          "effects": "Effect on jobs and firms",
           "why": "What carries the effect",
           "cost": "Cost per job and per unit of purpose", "incremental": "What more money buys",
           "shocks": "Shocks", "robustness": "How robust the ranking is", "caveats": "Caveats"}
@@ -185,6 +186,63 @@ def _robustness_lines(comp, rank: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: Below this first-order share a parameter is not called the driver of an effect.
+DRIVER_SHARE = 0.2
+
+
+def _parameter_lines(comp, an, tl: str) -> list[str]:
+    """Point mode: the label. With ``--posterior``: where the parameters came from, P(best)
+    of every scenario and, per alternative, the drawn parameter that drives its effect most."""
+    from sim.studies.compare import parameters_label
+    from sim.studies.paired import SHARE_ESTIMATOR
+
+    label = parameters_label(comp)
+    if not comp.posterior:
+        return [label[0].upper() + label[1:] + ". The intervals cover the model's randomness "
+                "only, not the uncertainty of its parameters: run with --posterior "
+                "CALIBRATION to include it."]
+    lines = [label[0].upper() + label[1:] + ". Effect intervals therefore include parameter "
+             "uncertainty as well as the model's randomness."]
+    best = getattr(an, "best", None)
+    if best is not None and not best.empty:
+        n = int(best["n"].iloc[0])
+        parts = [f"{r['scenario']} {pct(r['p_best'])} ({pct(r['ci_low'])} to "
+                 f"{pct(r['ci_high'])})" for _, r in
+                 best.sort_values("p_best", ascending=False, kind="stable").iterrows()]
+        lines.append(f"Chance of being best on {tl} (P(best): share of the {n} replicates, "
+                     "each with its own parameter draw, in which the scenario has the best "
+                     "value; ties split; Jeffreys 95% interval): " + "; ".join(parts) + ".")
+    shares = getattr(an, "shares", None)
+    if shares is not None and not shares.empty:
+        for lab in dict.fromkeys(shares["scenario"]):
+            mine = shares[shares["scenario"] == lab].sort_values("s1", ascending=False,
+                                                                  kind="stable")
+            top = mine.iloc[0]
+            conf = top["s1_conf"]
+            band = f" (\u00b1{pct(conf)})" if np.isfinite(conf) else ""
+            clear = bool(np.isfinite(conf) and top["s1"] - conf > 0)
+            if top["s1"] >= DRIVER_SHARE and clear:
+                lines.append(f"What drives the effect of {lab} on {tl} most: {top['parameter']}, "
+                             f"about {pct(top['s1'])}{band} of the effect's variance across "
+                             "replicates.")
+            elif top["s1"] >= DRIVER_SHARE:
+                lines.append(f"What drives the effect of {lab} on {tl} most is probably "
+                             f"{top['parameter']} (about {pct(top['s1'])}{band} of the effect's "
+                             f"variance across replicates), but with {int(top['n'])} replicates "
+                             "its share cannot be told from zero: add replicates before relying "
+                             "on it.")
+            else:
+                lines.append(f"No drawn parameter explains much of the effect of {lab} on "
+                             f"{tl} (the largest, {top['parameter']}, about "
+                             f"{pct(top['s1'])}{band}): its spread is mostly the model's "
+                             "own randomness or parameters acting together.")
+        n = int(shares["n"].iloc[0])
+        lines.append(f"Variance shares: {SHARE_ESTIMATOR}. With {n} replicates they are "
+                     "rough; the model's randomness (a different seed each replicate) is part "
+                     "of the variance no parameter explains (variance_shares.csv).")
+    return lines
+
+
 def _multiplicity_line(summary: pd.DataFrame) -> str | None:
     tested = summary[np.isfinite(summary["diff_p"])]
     if tested.empty:
@@ -210,6 +268,7 @@ def decision_summary(comp, an) -> dict[str, Any]:
     tl = outputs.label(comp.target).lower()
     rank = an.rank
     lines: dict[str, list[str]] = {k: [] for k in TITLES}
+    lines["parameters"] = _parameter_lines(comp, an, tl)
     lines["ranking"] = _ranking_lines(comp, rank, tl, month)
     lines["effects"] = _effect_lines(comp, an.summary)
     lines["cost"] = _cost_lines(an.costs, currency, an.measure)
@@ -228,13 +287,31 @@ def decision_summary(comp, an) -> dict[str, Any]:
     many = _multiplicity_line(an.summary)
     if many:
         lines["caveats"].append(many)
+    covered = ("the model's randomness and the parameter uncertainty of the posterior drawn "
+               "from, but not the uncertainty of the model itself" if comp.posterior else
+               "the model's randomness only, not the uncertainty of its parameters (see "
+               "--posterior and clustersim robust) or of the model itself")
     lines["caveats"].append(
-        f"{comp.reps} replicates per scenario; intervals cover the model's randomness only, "
-        "not the uncertainty of its parameters (see clustersim robust) or of the model itself: "
-        "what the model is and is not validated for is in docs/validation.md of the "
-        "clustersim repository.")
+        f"{comp.reps} replicates per scenario; intervals cover {covered}: what the model is "
+        "and is not validated for is in docs/validation.md of the clustersim repository.")
     lines["caveats"].append("Money and parameters are the scenario files' assumptions; read "
                             "their sources below before quoting a figure.")
     p_best = float(rank.iloc[0]["p_best"])
-    return {"target": comp.target, "order": list(rank["scenario"]), "p_best": p_best,
-            "month": month, "lines": lines}
+    out = {"target": comp.target, "order": list(rank["scenario"]), "p_best": p_best,
+           "month": month, "parameters": lines["parameters"][0], "lines": lines}
+    best = getattr(an, "best", None)
+    if comp.posterior and best is not None and not best.empty:
+        out["p_best_posterior"] = {r["scenario"]: {k: float(r[k]) for k in
+                                                   ("p_best", "ci_low", "ci_high")}
+                                   for _, r in best.iterrows()}
+        shares = an.shares
+        out["drivers"] = {lab: {"parameter": str(g.iloc[0]["parameter"]),
+                                "share": float(g.iloc[0]["s1"]),
+                                "conf": float(g.iloc[0]["s1_conf"]),
+                                "clear": bool(g.iloc[0]["s1"] >= DRIVER_SHARE
+                                              and g.iloc[0]["s1"] - g.iloc[0]["s1_conf"] > 0)}
+                          for lab, g in (shares.sort_values("s1", ascending=False,
+                                                            kind="stable")
+                                         .groupby("scenario", sort=False))} \
+            if not shares.empty else {}
+    return out

@@ -93,6 +93,18 @@ def _discovery_html(d: Discovery) -> str:
     return out
 
 
+def _posterior_note(meta: dict[str, Any]) -> str:
+    """With --posterior: where the drawn parameters came from (escaped)."""
+    post = meta.get("posterior")
+    if not post:
+        return ""
+    return esc(f" Parameters drawn from the posterior of {post.get('calibration')} "
+               f"({post.get('file')} sha256 {post.get('sha256')}, {post.get('method')}, "
+               f"{post.get('n')} draws of {', '.join(post.get('parameters', []))}); the "
+               "draw of each future and replicate: posterior_draws_used.csv, P(best): "
+               "p_best.csv.")
+
+
 def render_html(res: dict[str, Any], ranges, labels: list[str], meta: dict[str, Any]) -> str:
     """The page of :func:`sim.studies.robust.study.robust`."""
     target, ref = res["target"], res["reference"]
@@ -132,6 +144,7 @@ def render_html(res: dict[str, Any], ranges, labels: list[str], meta: dict[str, 
 <body>
 <h1>Robust decision: {esc(', '.join(labels[1:]))} against {esc(ref)}</h1>
 <div class="decision"><h2>Summary</h2><ul>{summary}
+<li>{esc(meta.get('parameters', '').capitalize())}.</li>
 <li>Each future is the mean of {meta['reps']} replicate(s) with common random numbers; two
 policies differ in a future when {esc(difference_rule(res))}. A handful of futures is a
 screening, not a settled answer.</li>{notes}
@@ -180,7 +193,8 @@ parameter's sampled range; otherwise "no clear condition".</p>
 <h2>Provenance</h2>
 <p class="small">version {esc(str(meta.get('version')))}, commit
 {esc(str(meta.get('git_commit')))}, seed {meta['seed']}, scenario hashes
-{esc(json.dumps(meta['scenario_hash']))}. Files: robust.csv, regret.csv, futures.csv,
+{esc(json.dumps(meta['scenario_hash']))}.{_posterior_note(meta)}
+Files: robust.csv, regret.csv, futures.csv,
 prim_trajectory.csv, prim_box.json, robust.json; the runs as a sweep directory that
 <code>clustersim results</code> queries.</p>
 </body></html>

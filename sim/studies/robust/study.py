@@ -100,7 +100,7 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
            force: bool = False, progress: bool = True, alpha: float = 0.05,
            criterion: str = "regret", tolerance: float = 0.0,
            satisfice: float | None = None, budget: float | None = None,
-           min_coverage: float = 0.5) -> RobustResult:
+           min_coverage: float = 0.5, posterior=None) -> RobustResult:
     """Run every policy in every future (resumable) and write the robustness analysis.
 
     Files in ``out`` besides the sweep's: ``futures.csv`` (the sampled futures, each policy's
@@ -108,7 +108,15 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
     policy), ``robust.csv`` (per policy: every criterion and money), ``prim_box.json`` and
     ``prim_trajectory.csv`` (scenario discovery), ``robust.json`` (provenance and the headline)
     and ``robust.html``.
+
+    With ``posterior`` (a calibration folder, its ``calibration.json`` or a loaded
+    :class:`sim.io.posterior.Posterior`) each (future, replicate) takes a posterior draw of the
+    calibrated parameters, the same for every policy (with the same seed); a parameter the
+    futures also vary is refused. The analysis then adds P(best) over futures x draws
+    (:func:`posterior_best`, ``p_best.csv``) and the draws used (``posterior_draws_used.csv``).
     """
+    from sim.io.posterior import Posterior, load_posterior
+
     if not isinstance(futures, int) or futures < 2:
         raise InputError("--futures", "", f"got {futures}; allowed: an integer >= 2")
     if not isinstance(reps, int) or reps < 1:
@@ -130,10 +138,13 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
         raise InputError("--min-coverage", "", f"got {min_coverage}; allowed: a number in "
                          "(0, 1]")
     ranges = uncertain_ranges(uncertain)
+    if posterior is not None and not isinstance(posterior, Posterior):
+        posterior = load_posterior(posterior)
     table = sample_futures(ranges, futures, seed)
     fut = [{k: float(v) for k, v in row.items()} for row in table.to_dict("records")]
     exp = comparison_of(paths, reps=reps, steps=steps, seed=seed, overrides=overrides,
-                        futures=fut, uncertain=ranges, prefix="robust: ", series=())
+                        futures=fut, uncertain=ranges, prefix="robust: ", series=(),
+                        posterior=posterior)
     out = Path(out)
     store = SweepStore(out)
     store.make_room(exp, force, "study")
@@ -144,6 +155,10 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
     res = analyse(runs, table, labels, target, ranges, criterion=criterion,
                   tolerance=tolerance, satisfice=satisfice, budget=budget, alpha=alpha,
                   min_coverage=min_coverage)
+    if exp.posterior is not None:
+        res["p_best"] = posterior_best(runs, labels, target)
+        res["posterior"] = {k: v for k, v in exp.posterior.items() if k != "values"}
+        res["headline"] = [*res["headline"], _best_line(res["p_best"], target)]
     notes = []
     if len(runs) < len(exp.design.runs):
         notes.append(f"{len(exp.design.runs) - len(runs)} runs are missing or failed; the "
@@ -158,6 +173,32 @@ def robust(paths, *, out: str | Path, futures: int = 16, reps: int = 2,
                         futures=futures, ran=summary.ran, already=summary.already,
                         failed=summary.failed_total, lost=summary.lost, mode=summary.mode,
                         notes=notes)
+
+
+def posterior_best(runs: pd.DataFrame, labels: list[str], target: str) -> pd.DataFrame:
+    """``--posterior``: P(best) of each policy over every (future, replicate), each with its
+    own posterior draw and seed (:func:`sim.studies.paired.p_best`: the share of those cells
+    in which the policy has the best ``target``, ties split, Jeffreys 95% interval)."""
+    from sim.measure import outputs
+    from sim.studies.paired import p_best
+
+    wide = runs.pivot_table(index=["future", "replicate"], columns="scenario", values=target,
+                            aggfunc="first")
+    best = p_best(wide, labels, outputs.direction(target) or 1)
+    best.insert(1, "outcome", target)
+    return best
+
+
+def _best_line(best: pd.DataFrame, target: str) -> str:
+    from sim.studies.robust.criteria import name_of
+
+    n = int(best["n"].iloc[0]) if len(best) else 0
+    parts = [f"{r['scenario']} {r['p_best']:.0%} ({r['ci_low']:.0%} to {r['ci_high']:.0%})"
+             for _, r in best.sort_values("p_best", ascending=False, kind="stable").iterrows()]
+    return (f"Chance of being best on {name_of(target)} (P(best)): the share of the {n} "
+            "runs of each policy (futures x replicates, each with its own parameter draw and "
+            "the same for every policy) in which the policy has the best value, ties split, "
+            "with its Jeffreys 95% interval: " + "; ".join(parts) + ".")
 
 
 def _write(out: Path, exp, res, table, ranges, labels, reps, seed, notes) -> Path:
@@ -193,7 +234,22 @@ def _write(out: Path, exp, res, table, ranges, labels, reps, seed, notes) -> Pat
             "peel_alpha": res["peel_alpha"], "min_coverage": res["min_coverage"],
             "uncertain": [list(r) for r in ranges], "futures": len(table),
             "sampling": "Latin hypercube (scipy.stats.qmc), child 0 of SeedSequence(seed)",
-            "headline": res["headline"], "prim": box, "notes": notes}
+            "headline": res["headline"], "prim": box, "notes": notes,
+            "parameters": ("parameters drawn from a posterior: each (future, replicate) takes "
+                           "one draw, the same for every policy" if exp.posterior is not None
+                           else "point estimate: parameters outside the futures fixed at the "
+                           "scenario's values")}
+    if exp.posterior is not None:
+        meta["posterior"] = res["posterior"]
+        meta["p_best"] = res["p_best"].to_dict("records")
+        atomic_write(out / "p_best.csv", res["p_best"].to_csv(index=False))
+        post = exp.posterior
+        used = pd.DataFrame(post["values"], columns=post["parameters"])
+        used.insert(0, "draw", post["draws"])
+        r = len(used) // max(len(table), 1)
+        used.insert(0, "replicate", [i % r for i in range(len(used))])
+        used.insert(0, "future", [i // r for i in range(len(used))])
+        atomic_write(out / "posterior_draws_used.csv", used.to_csv(index=False))
     atomic_write(out / "robust.json", json.dumps(meta, indent=2, default=str) + "\n")
     page = render_html(res, ranges, labels, meta)
     atomic_write(out / "robust.html", page)

@@ -23,7 +23,8 @@ def comparison_experiment(policies, *, replicates: int, seed: int, steps: int,
                           series: tuple[str, ...], name: str = "comparison",
                           description: str = "", overrides: dict[str, Any] | None = None,
                           rule: dict[str, Any] | None = None, code: str | None = None,
-                          futures=(), uncertain=()) -> Experiment:
+                          futures=(), uncertain=(), draws=(),
+                          posterior: dict[str, Any] | None = None) -> Experiment:
     """A comparison as an experiment: its policies (scenario files), crossed with
     ``replicates`` replicates under common random numbers, and with ``futures`` for a
     robustness study.
@@ -47,6 +48,11 @@ def comparison_experiment(policies, *, replicates: int, seed: int, steps: int,
         Parameter values, one dict per future, each crossed with every policy (its values
         override the policy's); ``uncertain`` gives the ranges they were sampled from,
         ``(name, low, high)``, recorded as uniform factors.
+    draws, posterior : optional
+        Posterior draws (``--posterior``): per slot (future, replicate), per policy, the
+        parameter values of that replicate's draw (:attr:`Experiment.draws`), and the record
+        of the posterior they come from (in the design, so a folder run at other draws is not
+        resumed).
     """
     policies = tuple(policies)
     futures = tuple(dict(f) for f in futures)
@@ -59,6 +65,10 @@ def comparison_experiment(policies, *, replicates: int, seed: int, steps: int,
                    *factors, *(Factor(name=n, path=n, distribution="uniform", bounds=(lo, hi))
                                for n, lo, hi in uncertain))
     text = _comparison_text(policies, name, steps, replicates, seed, futures)
+    if posterior is not None:
+        text += ("\n# parameters drawn from the posterior of " + json.dumps(
+            posterior.get("calibration")) + " (sha256 " + str(posterior.get("sha256"))
+            + "), draw per replicate: " + json.dumps(posterior.get("draws")) + "\n")
     return Experiment(
         source=Path(policies[0].path), sha256=hashlib.sha256(text.encode()).hexdigest(),
         name=name, description=description, model="cluster", scenario=None,
@@ -66,7 +76,9 @@ def comparison_experiment(policies, *, replicates: int, seed: int, steps: int,
         replicates=int(replicates), seed=int(seed), seeding="common",
         overrides=dict(sorted((overrides or {}).items())), factors=factors, final=final,
         series=tuple(series), every=1, policies=policies, futures=futures,
-        uncertain=uncertain, replicates_rule=dict(rule) if rule is not None else None,
+        uncertain=uncertain, draws=tuple(tuple(dict(d) for d in slot) for slot in draws),
+        posterior=dict(posterior) if posterior is not None else None,
+        replicates_rule=dict(rule) if rule is not None else None,
         code=code, checked=True, text=text)
 
 

@@ -202,6 +202,11 @@ class Experiment:
     futures: tuple[dict[str, float], ...] = ()
     #: The ranges the futures were sampled from: ``(name, low, high)``.
     uncertain: tuple[tuple[str, float, float], ...] = ()
+    #: Posterior draws (``--posterior``): per slot (future ``f``, replicate ``r``: slot
+    #: ``f * replicates + r``; without futures, ``r``), per policy, the parameter values that
+    #: override the policy's in that replicate; ``posterior`` records where they came from.
+    draws: tuple[tuple[dict[str, Any], ...], ...] = ()
+    posterior: dict[str, Any] | None = None
     #: How the replicates were chosen (``compare --reps auto``), recorded in the design.
     replicates_rule: dict[str, Any] | None = None
     #: The git commit of the code, part of a comparison's design: a folder computed by other
@@ -227,6 +232,8 @@ class Experiment:
         if self.futures:
             design["futures"] = [dict(f) for f in self.futures]
             design["uncertain"] = [list(r) for r in self.uncertain]
+        if self.posterior is not None:
+            design["posterior"] = dict(self.posterior)
         design.update(replicates=self.replicates, seed=self.seed, seeding=self.seeding)
         return {
             "model": self.model,
@@ -771,17 +778,21 @@ def _policy_design(exp: Experiment) -> Design:
     """The runs of a comparison: point ``p`` is policy ``p``; replicate ``r`` of every point
     has the same seed. With futures (a robustness study, :mod:`sim.studies.robust`) the points
     are every future crossed with every policy, the future's parameter values overriding the
-    policy's."""
+    policy's. With posterior draws (:attr:`Experiment.draws`) replicate ``r`` of every policy
+    (in future ``f``) also takes the values of its draw, on top of the future's."""
     cells = ([(None, {}, pol) for pol in exp.policies] if not exp.futures else
              [(f, values, pol) for f, values in enumerate(exp.futures) for pol in exp.policies])
     points = pd.DataFrame([({} if f is None else {"future": f}) | {"scenario": pol.label}
                            | values for f, values, pol in cells])
     runs = []
     for p, (f, values, pol) in enumerate(cells):
-        overrides = {**pol.overrides, **values}
+        base = {**pol.overrides, **values}
         factors = ({} if f is None else {"future": f}) | {"scenario": pol.label} | values
+        k = p % len(exp.policies)  # cells run future by future, policy by policy
         for r in range(exp.replicates):
             seed = run_seed(exp.seed, "common", p, r)
+            overrides = ({**base, **exp.draws[(f or 0) * exp.replicates + r][k]}
+                         if exp.draws else base)
             runs.append(RunSpec(id=_run_id(exp, pol.hash, overrides, seed, p, r), point=p,
                                 replicate=r, seed=seed, model=exp.model, scenario=pol.path,
                                 steps=exp.steps, overrides=overrides, factors=factors,
