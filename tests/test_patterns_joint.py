@@ -68,7 +68,7 @@ def test_growth_sd_size_slope_nan_rules():
     assert math.isnan(pt.growth_sd_size_slope([], []))
     same = [0.0] * 49                                               # no spread in a class
     assert math.isnan(pt.growth_sd_size_slope(sizes, same, min_class=9))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one starting size per growth rate"):
         pt.growth_sd_size_slope([1.0, 2.0], [0.1])
 
 
@@ -105,7 +105,7 @@ def test_exit_hazard_nan_rules():
     assert math.isnan(pt.exit_hazard_ratio([(0, 0, 1, 10)]))   # no young firm
     assert math.isnan(pt.exit_hazard_ratio([(1, 10, 0, 0)]))   # no old firm
     assert math.isnan(pt.exit_hazard_ratio([(1, 10, 0, 10)]))  # old firms never exit
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one age per firm id"):
         pt.exit_counts_by_age([1, 2], [3], [])
 
 
@@ -148,7 +148,8 @@ def test_measure_new_patterns_and_nan_without_their_inputs():
     out = pmodel.measure(series, before, after, [], [], cfg, yearly=yearly,
                          anchors={"cfc_user_productivity_gain": 0.1, "cfc_completion_2y": 1.0})
     assert out["exit_hazard_young_old"] == pytest.approx(0.2 / 0.05)
-    assert out["cfc_user_productivity_gain"] == 0.1 and out["cfc_completion_2y"] == 1.0
+    assert out["cfc_user_productivity_gain"] == 0.1
+    assert out["cfc_completion_2y"] == 1.0
 
 
 def test_version_patterns_and_anchors_setting():
@@ -195,7 +196,8 @@ def test_new_targets_load_and_name_reported_patterns():
     for key in ("exit_hazard_young_old", "growth_sd_size_slope", "cfc_user_productivity_gain",
                 "cfc_completion_2y"):
         t = targets[key]
-        assert t.pattern == key and t.pattern in pmodel.PATTERNS
+        assert t.pattern == key
+        assert t.pattern in pmodel.PATTERNS
         assert t.source.startswith("docs/sources.md#")
     assert targets["cfc_user_productivity_gain"].value == 0.125
     assert targets["cfc_completion_2y"].value == 0.427
