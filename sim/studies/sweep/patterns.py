@@ -25,8 +25,11 @@ returns, as its final outcomes, the patterns of :data:`PATTERNS` measured after 
 
 How they are measured is set by overrides named ``patterns.*`` (:data:`SETTINGS`), fixed for a
 whole sweep; every other override goes to the scenario as for the cluster model. The run is
-deterministic in its seed, as the cluster model's runs are. Only the model's public outputs are
-read: ``series()``, ``firm_table()`` and the facility table ``model.facilities``.
+deterministic in its seed, as the cluster model's runs are, and measuring does not change it.
+Only the model's outputs are read: ``series()``, ``firm_table()``, the facility table
+``model.facilities`` and, for the yearly snapshots and the CFC anchors' monthly panel, the
+live firms' columns of ``model.firms`` that ``firm_table()`` would give (ids, ages, employees,
+output, facility used), without building the whole table each month.
 """
 
 from __future__ import annotations
