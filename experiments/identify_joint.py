@@ -12,7 +12,7 @@ too. A parameter whose fitted patterns predict it out of sample (R^2 >= 0.3 by e
 identified and can be freed; the others are fixed at their defaults. The rule was set before
 the screen was run (docs/validation.md, "Joint calibration: design").
 
-    python experiments/identify_joint.py --workers 2                 # about 8 minutes
+    python experiments/identify_joint.py --workers 2                 # about 5 minutes
     python experiments/identify_joint.py --workers 2 --analyse-only  # redo the table
 
 Writes OUT/screen.toml (the calibration file it runs), OUT/calibrate/ (the calibration's
