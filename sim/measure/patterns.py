@@ -9,7 +9,12 @@ counts), so it can be tested on cases whose answer is known in closed form:
   the exponent ``a`` of ``P(S > s) ~ s^-a`` (Zipf: ``a`` near 1);
 - :func:`growth_rates`, :func:`mad_sd_ratio`, :func:`kurtosis`: the shape of annual log growth
   rates (Laplace: ratio 1/sqrt(2) = 0.707, kurtosis 6; normal: sqrt(2/pi) = 0.798, 3);
+- :func:`growth_sd_size_slope`: how the spread of annual growth falls with size (Stanley et
+  al. 1996: ``sd ~ size^-beta``, the slope of log sd on log size is ``-beta``);
 - :func:`annual_rate`: entries or exits a year per firm;
+- :func:`exit_counts_by_age`, :func:`exit_hazard_ratio`: the annual exit hazard of young firms
+  over that of old ones;
+- :func:`herfindahl`: concentration of employment across firms;
 - :func:`facility_completion`, :func:`mean_utilisation`, :func:`facility_use_share`: joint
   facilities.
 
@@ -31,9 +36,14 @@ __all__ = [
     "pareto_exponent",
     "tail_exponent",
     "growth_rates",
+    "growth_start_sizes",
     "mad_sd_ratio",
     "kurtosis",
     "annual_rate",
+    "growth_sd_size_slope",
+    "exit_counts_by_age",
+    "exit_hazard_ratio",
+    "herfindahl",
     "facility_completion",
     "mean_utilisation",
     "facility_use_share",
@@ -160,6 +170,33 @@ def growth_rates(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray
     return np.log(sa[ok] / before[ok])
 
 
+def growth_start_sizes(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray:
+    """The starting sizes of the firms :func:`growth_rates` keeps, in the same order (for
+    :func:`growth_sd_size_slope`)."""
+    ib = np.asarray(ids_before).ravel()
+    ia = np.asarray(ids_after).ravel()
+    sb = np.asarray(sizes_before, dtype=np.float64).ravel()
+    sa = np.asarray(sizes_after, dtype=np.float64).ravel()
+    if ib.size != sb.size or ia.size != sa.size:
+        raise ValueError("each id array needs one size per id")
+    start = _lookup(ib, sb, ia)
+    ok = np.isfinite(start) & (start > 0) & (sa > 0) & np.isfinite(sa)
+    return start[ok]
+
+
+def _lookup(keys, values, wanted) -> np.ndarray:
+    """``values`` of ``keys`` looked up for each of ``wanted`` (NaN where absent)."""
+    order = np.argsort(keys, kind="stable")
+    k, v = keys[order], values[order]
+    pos = np.searchsorted(k, wanted)
+    pos_ok = pos < k.size
+    found = np.zeros(wanted.size, dtype=bool)
+    found[pos_ok] = k[pos[pos_ok]] == wanted[pos_ok]
+    out = np.full(wanted.size, np.nan)
+    out[found] = v[pos[found]]
+    return out
+
+
 def mad_sd_ratio(values) -> float:
     """Mean absolute deviation from the mean over the standard deviation (both about the mean).
 
@@ -236,3 +273,89 @@ def facility_use_share(uses, counted) -> float:
         return NAN
     c = np.asarray(counted, dtype=np.int64).ravel()
     return float(np.mean(np.isin(u, c[c >= 0])))
+
+
+def growth_sd_size_slope(sizes_before, growth, min_class: int = 10) -> float:
+    """Slope of log sd of growth on log size over size classes (Stanley et al. 1996).
+
+    Firms are put in size classes by their size at the start of the growth window, doubling
+    classes ``[2^k, 2^(k+1))`` (1, 2-3, 4-7, ... workers); each class with at least
+    ``min_class`` firms gives a point (log of its geometric mean size, log of the standard
+    deviation of its growth rates, about the class mean), and the slope is the least-squares
+    one through these points (unweighted, as Stanley et al. fit their size bins). For ``sd ~
+    size^-beta`` the slope is ``-beta``. NaN with fewer than three classes or a class whose
+    growth does not vary.
+    """
+    s = np.asarray(sizes_before, dtype=np.float64).ravel()
+    g = np.asarray(growth, dtype=np.float64).ravel()
+    if s.shape != g.shape:
+        raise ValueError("one starting size per growth rate is needed")
+    ok = np.isfinite(s) & (s > 0) & np.isfinite(g)
+    s, g = s[ok], g[ok]
+    if not s.size:
+        return NAN
+    cls = np.floor(np.log2(s)).astype(np.int64)
+    xs, ys = [], []
+    for c in np.unique(cls):
+        mine = cls == c
+        if mine.sum() < max(int(min_class), 2):
+            continue
+        sd = float(np.std(g[mine]))
+        if not sd > 0:
+            return NAN
+        xs.append(float(np.mean(np.log(s[mine]))))
+        ys.append(math.log(sd))
+    if len(xs) < 3:
+        return NAN
+    x, y = np.asarray(xs), np.asarray(ys)
+    dx = x - x.mean()
+    return float(np.sum(dx * (y - y.mean())) / np.sum(dx * dx))
+
+
+def exit_counts_by_age(ids_start, ages_start, ids_end, young: int = 36,
+                       old: int = 60) -> tuple[int, int, int, int]:
+    """Exits over one interval by age class: ``(young exits, young firms, old exits, old
+    firms)``.
+
+    The firms alive at the start (``ids_start``, with their ``ages_start`` in months) that are
+    not alive at the end (``ids_end``) exited; young are those aged under ``young`` months at
+    the start, old those aged ``old`` months or more (the ages between count in neither).
+    """
+    ids = np.asarray(ids_start).ravel()
+    ages = np.asarray(ages_start, dtype=np.float64).ravel()
+    if ids.shape != ages.shape:
+        raise ValueError("one age per firm id is needed")
+    gone = ~np.isin(ids, np.asarray(ids_end).ravel())
+    y = ages < young
+    o = ages >= old
+    return (int((gone & y).sum()), int(y.sum()), int((gone & o).sum()), int(o.sum()))
+
+
+def exit_hazard_ratio(counts, interval: int = 12) -> float:
+    """Annual exit hazard of young firms over that of old ones, pooled over intervals.
+
+    ``counts`` holds :func:`exit_counts_by_age` of consecutive intervals of ``interval``
+    months; each class's hazard is its exits over its firms at risk (summed over intervals),
+    made annual as ``1 - (1 - h)^(12 / interval)``. NaN when either class has no firm at risk
+    or old firms never exit.
+    """
+    c = np.asarray(counts, dtype=np.float64).reshape(-1, 4)
+    ey, ny, eo, no = c.sum(axis=0)
+    if not (ny > 0 and no > 0 and eo > 0):
+        return NAN
+    k = 12.0 / float(interval)
+    hy = 1.0 - (1.0 - ey / ny) ** k
+    ho = 1.0 - (1.0 - eo / no) ** k
+    return float(hy / ho)
+
+
+def herfindahl(sizes) -> float:
+    """Herfindahl index of employment across firms: ``sum z_i^2``, ``z_i`` a firm's share of
+    all workers (Herfindahl 1950); 1/n when n firms are of equal size. NaN without workers."""
+    x = np.asarray(sizes, dtype=np.float64).ravel()
+    x = x[np.isfinite(x) & (x > 0)]
+    total = float(x.sum())
+    if not total > 0:
+        return NAN
+    z = x / total
+    return float(np.sum(z * z))

@@ -11,12 +11,25 @@ returns, as its final outcomes, the patterns of :data:`PATTERNS` measured after 
   ones when there are any, else all) and mean utilisation over the months after the burn-in;
 - firms and employment at the end, in all and in one named sector, and the share of that
   sector's live firms that use a facility at the end (the publicly sponsored facilities when
-  there are any, else all).
+  there are any, else all);
+- held-out patterns of other kinds (issue 19): the annual exit hazard of firms under 3 years
+  old over that of firms 5 years old or more, from yearly snapshots of the live firms from the
+  burn-in on; the slope of log sd of annual growth on log size over doubling size classes; the
+  Herfindahl index of employment across firms at the end (measured, no observed target);
+- the CFC anchors as ``clustersim validate --anchors`` measures them
+  (:func:`sim.studies.anchors.cfc_user_change`, the NPC's before/after of users' output per
+  worker, months 36-60 after the facility operates against the 12 before; and
+  :func:`sim.studies.anchors.public_completion` within 24 months of approval, at the run's
+  end). They need the firms month by month, so they are measured only when the scenario offers
+  a CFC (``patterns.anchors = "auto"``, the default) or ``patterns.anchors = "on"``; else NaN.
 
 How they are measured is set by overrides named ``patterns.*`` (:data:`SETTINGS`), fixed for a
 whole sweep; every other override goes to the scenario as for the cluster model. The run is
-deterministic in its seed, as the cluster model's runs are. Only the model's public outputs are
-read: ``series()``, ``firm_table()`` and the facility table ``model.facilities``.
+deterministic in its seed, as the cluster model's runs are, and measuring does not change it.
+Only the model's outputs are read: ``series()``, ``firm_table()``, the facility table
+``model.facilities`` and, for the yearly snapshots and the CFC anchors' monthly panel, the
+live firms' columns of ``model.firms`` that ``firm_table()`` would give (ids, ages, employees,
+output, facility used), without building the whole table each month.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +50,6 @@ from sim.io.provenance import provenance
 from sim.io.scenario import load_scenario
 from sim.measure import patterns as pt
 from sim.measure.collect import Recording
-from sim.studies.simulate import run_model
 
 #: What a pattern run records: the series :func:`measure` reads, every month from month 0 (no
 #: burn-in rows, no Mesa collector, no purpose totals); the values are those of the full
@@ -45,23 +58,31 @@ RECORDING = Recording(outputs=("firms", "entries", "exits", "facility_use_rate",
                                "facilities_operating"), burn_in=False, mesa=False, totals=False)
 
 __all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "settings",
-           "measure", "simulate", "simulate_many"]
+           "measure", "simulate", "simulate_many", "offers_cfc", "anchor_patterns"]
 
 #: Bumped whenever what a pattern measures changes; part of every run id.
-VERSION = "patterns-3"
+VERSION = "patterns-4"
 #: The outcomes the model reports, in order.
 PATTERNS: tuple[str, ...] = (
     "micro_share", "mean_size", "zipf_exponent", "zipf_xmin", "zipf_n_tail",
     "growth_mad_sd", "growth_kurtosis", "growth_n", "annual_entry_rate", "annual_exit_rate",
     "net_entry_rate", "facility_completion", "facility_utilisation", "firms", "employment",
     "sector_firms", "sector_employment", "sector_facility_use",
+    "exit_hazard_young_old", "growth_sd_size_slope", "employment_herfindahl",
+    "cfc_user_productivity_gain", "cfc_completion_2y",
 )
+#: Age classes of ``exit_hazard_young_old`` (months at the start of a year): young under
+#: YOUNG, old from OLD on; the smallest number of firms in a size class of
+#: ``growth_sd_size_slope``; the deadline of ``cfc_completion_2y`` (months after approval).
+YOUNG, OLD, SIZE_CLASS_MIN, COMPLETION_WITHIN = 36, 60, 10, 24
 #: Measurement settings (``patterns.NAME`` overrides): name -> (default, what is allowed).
 SETTINGS: dict[str, tuple[Any, str]] = {
     "burn_in": (0, "an integer >= 0 (months discarded before patterns are measured)"),
     "growth_window": (12, "an integer >= 1 (months between the two size snapshots)"),
     "min_tail": (20, "an integer >= 5 (fewest firms in the fitted size tail)"),
     "sector": ("", "a sector name of the scenario, or '' for none"),
+    "anchors": ("auto", "'auto' (measure the CFC anchors when the scenario offers a CFC), "
+                "'on' or 'off'"),
 }
 PREFIX = "patterns."
 
@@ -82,7 +103,10 @@ def settings(own: dict[str, Any], sectors: tuple[str, ...] | None = None) -> dic
             raise ParameterError(PREFIX + key, f"unknown setting; allowed: "
                                  f"{', '.join(PREFIX + k for k in SETTINGS)}")
         allowed = SETTINGS[key][1]
-        if key == "sector":
+        if key == "anchors":
+            if value not in ("auto", "on", "off"):
+                raise ParameterError(PREFIX + key, f"got {value!r}; allowed: {allowed}")
+        elif key == "sector":
             if not isinstance(value, str) or (value and sectors is not None
                                               and value not in sectors):
                 raise ParameterError(PREFIX + key, f"got {value!r}; allowed: {allowed}"
@@ -105,7 +129,9 @@ def check_steps(steps: int, cfg: dict[str, Any]) -> None:
 
 
 def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
-            facility_status, facility_sponsor, cfg: dict[str, Any]) -> dict[str, float]:
+            facility_status, facility_sponsor, cfg: dict[str, Any], *,
+            yearly: list[tuple[np.ndarray, np.ndarray]] | None = None,
+            anchors: dict[str, float] | None = None) -> dict[str, float]:
     """The patterns from a run's outputs.
 
     Parameters
@@ -123,6 +149,12 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
         ``sector_facility_use`` count.
     cfg : dict
         :func:`settings`.
+    yearly : list of (ids, ages), optional
+        The live firms' ids and ages (months) every 12 months from the burn-in on, for
+        ``exit_hazard_young_old`` (NaN without two snapshots).
+    anchors : dict, optional
+        ``cfc_user_productivity_gain`` and ``cfc_completion_2y`` as measured on the run's panel
+        (:func:`anchor_patterns`); NaN when not given.
     """
     sizes = after["employees"].to_numpy(dtype=np.float64)
     a, xmin, n_tail = pt.tail_exponent(sizes, min_tail=cfg["min_tail"])
@@ -158,6 +190,16 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
         "sector_employment": float("nan"),
         "sector_facility_use": float("nan"),
     }
+    starts = pt.growth_start_sizes(before["firm_id"].to_numpy(), before["employees"].to_numpy(),
+                                   after["firm_id"].to_numpy(), sizes)
+    counts = [pt.exit_counts_by_age(i0, a0, i1, YOUNG, OLD)
+              for (i0, a0), (i1, _) in pairwise(yearly or [])]
+    out["exit_hazard_young_old"] = pt.exit_hazard_ratio(counts) if counts else float("nan")
+    out["growth_sd_size_slope"] = pt.growth_sd_size_slope(starts, g, SIZE_CLASS_MIN)
+    out["employment_herfindahl"] = pt.herfindahl(sizes)
+    anchors = anchors or {}
+    for key in ("cfc_user_productivity_gain", "cfc_completion_2y"):
+        out[key] = float(anchors.get(key, float("nan")))
     if cfg["sector"]:
         mine = after["sector"].to_numpy() == cfg["sector"]
         out["sector_firms"] = float(mine.sum())
@@ -215,13 +257,58 @@ def _run(base, steps: int | None, seed: int, overrides: dict[str, Any], sc=None)
     check_steps(n_steps, cfg)
     t0 = time.perf_counter()
     model = sc.build(rng=seed, agents=False, recording=RECORDING)
-    run_model(model, n_steps - cfg["growth_window"])
-    before = model.firm_table()[["firm_id", "employees"]].copy()
-    run_model(model, cfg["growth_window"])
+    want_anchors = cfg["anchors"] == "on" or (cfg["anchors"] == "auto" and offers_cfc(sc))
+    panel: list[pd.DataFrame] = []
+    yearly: list[tuple[np.ndarray, np.ndarray]] = []
+    before = None
+    for month in range(n_steps + 1):
+        if month:
+            model.step()  # as run_model steps it
+        if month >= cfg["burn_in"] and (month - cfg["burn_in"]) % 12 == 0:
+            f = model.firms
+            live = np.flatnonzero(f.alive)
+            yearly.append((f.firm_id[live].copy(), f.age[live].copy()))
+        if want_anchors:
+            panel.append(_lean_firms(model, month))
+        if month == n_steps - cfg["growth_window"]:
+            before = model.firm_table()[["firm_id", "employees"]].copy()
     after = model.firm_table()
     series = model.series()
     fac = model.facilities
-    final = measure(series, before, after, list(fac.status), list(fac.sponsor), cfg)
+    anchors = anchor_patterns(model, panel, series) if want_anchors else None
+    final = measure(series, before, after, list(fac.status), list(fac.sponsor), cfg,
+                    yearly=yearly, anchors=anchors)
     prov = provenance(scenario=sc, seed=seed, params=model.params, steps=n_steps,
                       overrides=overrides, wall_time_s=time.perf_counter() - t0)
     return PatternRun(final=final, series=series, provenance=prov)
+
+
+def offers_cfc(sc) -> bool:
+    """Whether the scenario offers a Common Facility Centre (an enabled intervention of kind
+    ``cfc``)."""
+    return any(getattr(iv, "kind", "") == "cfc" for iv in sc.interventions)
+
+
+def _lean_firms(model, month: int) -> pd.DataFrame:
+    """The columns of ``model.firm_table()`` the CFC anchors read, for the live firms, with
+    ``step``: the same rows and values as :func:`sim.studies.anchors.firm_panel` keeps."""
+    f = model.firms
+    live = np.flatnonzero(f.alive)
+    return pd.DataFrame({"firm_id": f.firm_id[live], "employees": f.employees[live],
+                         "uses_facility": f.uses[live], "output": f.output[live],
+                         "step": month})
+
+
+def anchor_patterns(model, tables: list[pd.DataFrame], series: pd.DataFrame
+                    ) -> dict[str, float]:
+    """``cfc_user_productivity_gain`` and ``cfc_completion_2y`` of a run, by the estimators
+    ``clustersim validate --anchors`` applies (:mod:`sim.studies.anchors`) to the firms of
+    every month (``tables``, from month 0)."""
+    from sim.studies.anchors import Panel, cfc_user_change, facility_table, public_completion
+
+    firms = pd.concat(tables, ignore_index=True)
+    firms["output_per_worker"] = firms["output"] / firms["employees"].where(
+        firms["employees"] > 0)
+    panel = Panel(firms=firms, facilities=facility_table(model), series=series)
+    return {"cfc_user_productivity_gain": cfc_user_change(panel),
+            "cfc_completion_2y": public_completion(panel, within=COMPLETION_WITHIN)}
