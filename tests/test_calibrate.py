@@ -542,6 +542,6 @@ def test_cli_end_to_end_on_a_tiny_cluster(tmp_path, capsys):
     assert table["micro_share"].between(0, 1).all()
     assert pd.api.types.is_integer_dtype(table["exit_patience"])
     figures = sorted(p.name for p in out.glob("*.png"))
-    assert len(figures) == 8
+    assert len(figures) == 9  # with posterior.png of the accepted point
     assert "parameters.png" in figures
     assert all((out / n).read_bytes()[:4] == b"\x89PNG" for n in figures)
