@@ -2,10 +2,10 @@
 
 Each run is one pair (theta, x): theta the free parameters scaled to the unit box of their
 prior (log-uniform ones on the log scale), x the run's fitted patterns. A masked autoregressive
-flow (Papamakarios, Pavlakou & Murray 2017) is trained on the pairs to approximate p(theta | x)
-directly (neural posterior estimation: Papamakarios & Murray 2016; Greenberg, Nonnenmacher &
-Macke 2019), with a uniform prior on the box (sbi's ``BoxUniform``). The posterior is then
-sampled at the observed x.
+flow (Papamakarios, Pavlakou & Murray 2017), on the logit of the unit box, is trained on the
+pairs to approximate p(theta | x) directly (neural posterior estimation: Papamakarios & Murray
+2016; Greenberg, Nonnenmacher & Macke 2019), with a uniform prior on the box (sbi's
+``BoxUniform``). The posterior is then sampled at the observed x.
 
 Measurement error: every training x (and every held-out x) gets Gaussian noise with the
 standard deviation given per pattern (the calibration uses a quarter of the target's interval:
@@ -41,9 +41,14 @@ import numpy as np
 __all__ = ["NETWORK", "TRAINING", "CHECK_DRAWS", "EDGE", "IDENTIFIED", "WEAKLY", "NPEResult",
            "infer", "split_points", "verdict", "at_prior_edge", "coverage", "r_squared"]
 
-#: The density estimator: sbi's masked autoregressive flow, small enough that 4,000 pairs train
-#: in well under two minutes on one core.
-NETWORK = {"model": "maf", "hidden_features": 32, "num_transforms": 3}
+#: The density estimator: a masked autoregressive flow (sbi's ``zuko_maf``), small enough that
+#: 4,000 pairs train in well under two minutes on one core, fitted on the logit of the unit box
+#: (sbi's ``transform_to_unconstrained`` from the prior's support): a flow fitted on the box
+#: itself puts too little mass near its edges, so the posterior of a parameter the patterns do
+#: not inform comes out narrower than its flat prior (90% intervals covering 0.80 of held-out
+#: truths in a test of this project).
+NETWORK = {"model": "zuko_maf", "hidden_features": 32, "num_transforms": 3,
+           "z_score_theta": "transform_to_unconstrained"}
 #: Training settings of sbi's NPE (``train``): early stopping on a 10% validation split.
 TRAINING = {"training_batch_size": 128, "learning_rate": 5e-4, "validation_fraction": 0.1,
             "stop_after_epochs": 20, "max_num_epochs": 1000}
@@ -151,7 +156,7 @@ def _train(theta: np.ndarray, x: np.ndarray):
 
     d = theta.shape[1]
     prior = BoxUniform(low=torch.zeros(d), high=torch.ones(d))
-    inference = NPE(prior=prior, density_estimator=posterior_nn(**NETWORK),
+    inference = NPE(prior=prior, density_estimator=posterior_nn(**NETWORK, x_dist=prior),
                     show_progress_bars=False, tracker=_NoTracker())
     inference.append_simulations(_tensor(theta), _tensor(x))
     with contextlib.redirect_stdout(io.StringIO()):  # sbi prints "converged after N epochs"

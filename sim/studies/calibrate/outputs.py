@@ -223,7 +223,7 @@ def write_outputs(out: Path, cal, table: pd.DataFrame, report: dict[str, Any],
             atomic_write(path, _sbc_figure(cal, ranks, report))
             files.append(path)
             stale.remove("sbc_ranks.png")
-        atomic_write(out / DRAWS_FILE, draws.to_csv(index=False, float_format="%.17g"))
+        atomic_write(out / DRAWS_FILE, draws.to_csv(index=False))
         stale.remove(DRAWS_FILE)
     for name in stale:
         (out / name).unlink(missing_ok=True)
