@@ -398,3 +398,15 @@ def test_shipped_calibration_files_still_load_without_posterior():
     cal = load_calibration(root / "experiments" / "calibrate_default.toml")
     assert cal.posterior_method in ("rejection", "npe")
     assert [t.key for t in cal.fit if t.kind == "requirement"] == ["net_entry_rate"]
+
+
+def test_too_few_runs_for_npe_write_no_draws_and_say_why(tmp_path):
+    f = tmp_path / "ishi.toml"
+    f.write_text(ISHIGAMI.replace("samples = 200", "samples = 40") + NPE_TABLE)
+    rep = calibrate(f, tmp_path / "out", workers=1, progress=False).report
+    assert rep["posterior_draws"]["file"] is None
+    assert rep["posterior_draws"]["n"] == 0
+    assert "NPE needs at least 50" in rep["posterior_draws"]["note"]
+    assert rep["posterior"]["x1"]["median"] is None
+    assert "median" in rep["posterior"]["x1"]["rejection"]
+    assert not (tmp_path / "out" / "posterior_draws.csv").exists()
