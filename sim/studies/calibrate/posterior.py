@@ -8,7 +8,8 @@
   held-out design points.
 
 The draws are in the parameters' own units, one column per free parameter named as in the
-calibration file's ``[[parameters]]``; integer parameters are rounded. Both methods flag a
+calibration file's ``[[parameters]]``. An integer parameter is learnt as the continuous value
+the design rounded (:func:`dequantise`) and its draws are rounded. Both methods flag a
 parameter whose 5% or 95% quantile lies within 2% of the prior's width of its edge
 (``at_prior_edge``): the prior then cuts the posterior off, and the range should be widened.
 """
@@ -47,6 +48,17 @@ def from_unit(p, u) -> np.ndarray:
     else:
         v = p.low + u * (p.high - p.low)
     return np.clip(v, p.low, p.high)
+
+
+def dequantise(p, values, rng: np.random.Generator) -> np.ndarray:
+    """An integer parameter's values on the unit scale, each spread uniformly over the cell of
+    the prior that the design rounded to it (``[v - 0.5, v + 0.5]`` within the range): the
+    design draws a continuous value and rounds it, so this restores a uniform draw, and no
+    value sits exactly on an edge of the box (where the flow's logit is infinite)."""
+    v = np.asarray(values, dtype=np.float64)
+    lo = to_unit(p, np.maximum(v - 0.5, p.low))
+    hi = to_unit(p, np.minimum(v + 0.5, p.high))
+    return lo + rng.uniform(0.0, 1.0, v.shape) * (hi - lo)
 
 
 def edge_flag(p, q05: float | None, q95: float | None) -> bool | None:
@@ -126,7 +138,10 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
                         f"least {MIN_PAIRS}: no posterior")
         return None, info, {}, None
     okf = ok.loc[finite]
-    theta = np.column_stack([to_unit(p, okf[p.column].to_numpy()) for p in cal.parameters])
+    rng = np.random.default_rng(np.random.SeedSequence([cfg["seed"], 3]))
+    theta = np.column_stack([dequantise(p, okf[p.column].to_numpy(), rng) if p.integer
+                             else to_unit(p, okf[p.column].to_numpy())
+                             for p in cal.parameters])
     result = npe.infer(theta, x[finite], okf["point"].to_numpy(),
                        np.array([t.value for t in fit]), noise, draws=cfg["draws"],
                        holdout=cfg["holdout"], seed=cfg["seed"])
