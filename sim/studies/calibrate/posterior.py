@@ -158,7 +158,8 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
         u = result.draws[:, j]
         uq05, uq95 = np.quantile(u, [0.05, 0.95])
         e: dict[str, Any] = {"prior": [p.low, p.high], "distribution": p.distribution,
-                             "method": "npe", **_quantiles(values[p.column]),
+                             "method": "npe",
+                             **_quantiles(draws[p.name].to_numpy(dtype=np.float64)),
                              "at_prior_edge": npe.at_prior_edge(float(uq05), float(uq95))}
         if c["truths"]:
             r2 = float(c["r2"][j])
