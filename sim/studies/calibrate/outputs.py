@@ -80,8 +80,11 @@ def _png(fig) -> bytes:
 
 def _posterior_figure(cal, draws: pd.DataFrame, report: dict[str, Any]) -> bytes:
     """Each parameter's draws in 30 bins of equal prior mass (equal widths on the log scale for
-    a log-uniform prior), as shares of the draws: the prior is the flat line at 1/30."""
-    from sim.studies.calibrate.posterior import from_unit
+    a log-uniform prior), as shares of the draws: the prior is the flat line at 1/30. An
+    integer parameter gets one bar per value, beside the prior's share of that value."""
+    from matplotlib.ticker import MaxNLocator
+
+    from sim.studies.calibrate.posterior import from_unit, to_unit
 
     n = len(cal.parameters)
     cols = min(n, 3)
@@ -91,13 +94,25 @@ def _posterior_figure(cal, draws: pd.DataFrame, report: dict[str, Any]) -> bytes
     method = report["posterior_draws"]["method"]
     for ax, p in zip(axes, cal.parameters, strict=False):
         v = draws[p.name].to_numpy(dtype=np.float64)
-        edges = from_unit(p, np.linspace(0, 1, 31))
-        ax.hist(v, bins=edges, weights=np.full(v.size, 1.0 / v.size), color="tab:blue",
-                label=f"{method} draws ({v.size})")
-        ax.axhline(1 / 30, color="0.4", ls="--", lw=1, label="prior")
-        if p.distribution == "loguniform":
-            ax.set_xscale("log")
-        ax.set_xlim(p.low, p.high)
+        if p.integer and p.high - p.low <= 60:
+            # one bar per value; the prior's share of a value is its rounding cell's
+            k = np.arange(int(np.ceil(p.low)), int(np.floor(p.high)) + 1, dtype=np.float64)
+            prior = (to_unit(p, np.minimum(k + 0.5, p.high))
+                     - to_unit(p, np.maximum(k - 0.5, p.low)))
+            ax.bar(k, [(v == x).mean() for x in k], width=0.8, color="tab:blue",
+                   label=f"{method} draws ({v.size})")
+            ax.plot(k, prior, "_", color="0.3", markersize=14, mew=2, label="prior")
+            ax.set_xlim(p.low - 0.6, p.high + 0.6)
+        else:
+            edges = from_unit(p, np.linspace(0, 1, 31))
+            ax.hist(v, bins=edges, weights=np.full(v.size, 1.0 / v.size), color="tab:blue",
+                    label=f"{method} draws ({v.size})")
+            ax.axhline(1 / 30, color="0.4", ls="--", lw=1, label="prior")
+            if p.distribution == "loguniform":
+                ax.set_xscale("log")
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.set_xlim(p.low, p.high)
         post = report["posterior"][p.name]
         for q in ("q05", "median", "q95"):
             if post.get(q) is not None:
