@@ -13,6 +13,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[test,app]"
 	touch $(STAMP)
 

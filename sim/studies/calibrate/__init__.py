@@ -6,6 +6,9 @@
 - :mod:`sim.studies.calibrate.targets`: the observed targets
 (``sim/data/calibration_targets.toml``);
 - :mod:`sim.studies.calibrate.abc`: distances, ABC rejection and posterior summaries;
+- :mod:`sim.studies.calibrate.npe`: neural posterior estimation with ``sbi`` and its checks
+  (coverage, simulation-based calibration, recovery) on held-out pairs;
+- :mod:`sim.studies.calibrate.posterior`: the ``[posterior]`` methods' draws and summaries;
 - :mod:`sim.studies.calibrate.run`: the calibration file, the pipeline and its outputs.
 
 Importing this package runs and writes nothing. See docs/calibration.md.

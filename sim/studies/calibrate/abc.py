@@ -16,7 +16,9 @@ Acceptance (Beaumont, Zhang & Balding 2002 describe rejection with a tolerance o
 With a uniform prior over the design's ranges, the accepted points are a sample of the
 approximate posterior; :func:`summarise` reports their range, median and 5-95% quantiles,
 and the best point. :func:`regression_adjust` applies Beaumont et al.'s local-linear
-correction.
+correction; :func:`adjusted_summary` reports it only when there are at least
+``PER_STATISTIC x (statistics + 1)`` accepted points and the adjusted posterior stays within the
+prior, and otherwise says why it refused.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ import pandas as pd
 
 from sim.studies.calibrate.targets import Target
 
-__all__ = ["RULES", "z_scores", "distances", "within", "accept", "summarise",
-           "regression_adjust"]
+__all__ = ["RULES", "PER_STATISTIC", "z_scores", "distances", "within", "accept", "summarise",
+           "regression_adjust", "adjusted_summary"]
 
 RULES = ("tolerance", "quantile", "both")
+#: The regression adjustment needs at least this many accepted points per fitted statistic
+#: (plus the intercept): a slope fitted to few points moves the posterior by its own noise.
+PER_STATISTIC = 10
 
 
 def z_scores(sim: pd.DataFrame, targets: Sequence[Target]) -> pd.DataFrame:
@@ -111,13 +116,13 @@ def regression_adjust(theta: np.ndarray, z: np.ndarray, distance: np.ndarray) ->
     Regress the accepted parameters ``theta`` (n x p) on their summaries ``z`` (n x k, in
     half-intervals, so the observed summaries are 0) with Epanechnikov weights
     ``1 - (d / max d)^2``, and remove the fitted slope: ``theta - z beta``. Returns ``theta``
-    unchanged when there are too few points to fit the slopes.
+    unchanged when there are fewer than ``PER_STATISTIC x (k + 1)`` points.
     """
     theta = np.asarray(theta, dtype=np.float64)
     z = np.asarray(z, dtype=np.float64)
     d = np.asarray(distance, dtype=np.float64)
     n, k = z.shape
-    if n <= k + 1 or not np.isfinite(z).all():
+    if n < PER_STATISTIC * (k + 1) or not np.isfinite(z).all():
         return theta.copy()
     h = d.max()
     w = 1.0 - (d / h) ** 2 if h > 0 else np.ones(n)
@@ -128,3 +133,37 @@ def regression_adjust(theta: np.ndarray, z: np.ndarray, distance: np.ndarray) ->
     sw = np.sqrt(w)[:, None]
     coef, *_ = np.linalg.lstsq(x * sw, theta * sw, rcond=None)
     return theta - z @ coef[1:]
+
+
+def adjusted_summary(theta: np.ndarray, z: np.ndarray, distance: np.ndarray,
+                     prior: dict[str, tuple[float, float]]) -> dict[str, dict[str, Any]]:
+    """Per parameter (the columns of ``theta``, in the order of ``prior``), the median and
+    5%/95% quantiles after :func:`regression_adjust`, or ``{"refused": why}`` for every
+    parameter when
+
+    - fewer than ``PER_STATISTIC x (k + 1)`` points are accepted (k fitted statistics), or
+    - any parameter's adjusted median or 5-95% range leaves its prior range (the linear
+      correction extrapolates: the adjusted sample is no longer a posterior under that prior).
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    n, k = z.shape
+    need = PER_STATISTIC * (k + 1)
+    if n < need:
+        why = (f"{n} accepted points; the adjustment needs at least {PER_STATISTIC} x "
+               f"(fitted patterns + 1) = {need}")
+        return {name: {"refused": why} for name in prior}
+    if not np.isfinite(z).all():
+        return {name: {"refused": "an accepted point has a missing pattern"} for name in prior}
+    adj = regression_adjust(theta, z, distance)
+    out, outside = {}, []
+    for j, (name, (lo, hi)) in enumerate(prior.items()):
+        q05, q50, q95 = np.quantile(adj[:, j], [0.05, 0.5, 0.95])
+        out[name] = {"n": int(n), "median": float(q50), "q05": float(q05), "q95": float(q95)}
+        if q05 < lo or q95 > hi:  # the median lies between them
+            outside.append(name)
+    if outside:
+        why = (f"the adjusted 5-95% range of {', '.join(outside)} leaves the prior range: the "
+               "linear correction extrapolates beyond the prior")
+        return {name: {"refused": why} for name in prior}
+    return out

@@ -37,7 +37,7 @@ from sim.io.inputs import parse_toml, read_input
 from sim.io.limits import MAX_REPS, MAX_RUNS, MAX_SEED, MAX_STEPS, check_workers
 from sim.io.output import MARKER, check_out_folder, claim_folder, write_marker
 from sim.io.provenance import git_commit
-from sim.studies.calibrate import abc, smm
+from sim.studies.calibrate import abc, posterior, smm
 from sim.studies.calibrate.outputs import write_outputs
 from sim.studies.calibrate.targets import SHIPPED, Target, load_targets, parse_targets
 from sim.studies.sweep import ishigami, models
@@ -55,7 +55,7 @@ MODELS = ("cluster", "ishigami")
 METHODS = ("lhs", "sobol")
 DISTRIBUTIONS = ("uniform", "loguniform")
 _TOP = ("calibration", "design", "overrides", "parameters", "patterns", "acceptance",
-        "refine", "targets")
+        "refine", "posterior", "targets")
 _CAL_KEYS = ("name", "description", "model", "scenario", "steps", "burn_in", "growth_window",
              "min_tail", "sector")
 _DESIGN_KEYS = ("method", "samples", "replicates", "seed", "seeding")
@@ -63,6 +63,10 @@ _PARAM_KEYS = ("name", "range", "distribution")
 _PATTERN_KEYS = ("fit", "hold_out", "weights")
 _ACCEPT_KEYS = ("rule", "quantile")
 _REFINE_KEYS = ("method", "replicates", "share")
+_POSTERIOR_KEYS = ("method", "draws", "holdout", "seed")
+#: Most posterior draws written; largest share of design points held out of NPE's training.
+MAX_DRAWS = 1_000_000
+MAX_HOLDOUT = 0.5
 #: Largest weight of a pattern (weights are relative; a sum of huge ones overflows).
 MAX_WEIGHT = 1e6
 #: Columns of the run and pattern tables that a parameter's column may not shadow.
@@ -111,6 +115,12 @@ class Calibration:
     rule: str
     quantile: float
     refine: dict[str, Any] | None = None
+    #: ``[posterior]``: method ("npe" or "rejection"), draws, holdout, seed; None without it
+    posterior: dict[str, Any] | None = None
+
+    @property
+    def posterior_method(self) -> str:
+        return "rejection" if self.posterior is None else self.posterior["method"]
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -182,7 +192,8 @@ def load_calibration(path: str | Path) -> Calibration:
     patterns = _patterns_table(chk, data, source, head["model"], head["settings"])
     result = Calibration(source=source.resolve(), sha256=hashlib.sha256(raw).hexdigest(),
                          **head, **design, overrides=overrides, parameters=params, **patterns,
-                         **_acceptance_table(chk, data), refine=_refine_table(chk, data))
+                         **_acceptance_table(chk, data), refine=_refine_table(chk, data),
+                         posterior=_posterior_table(chk, data, design["seed"]))
     _check_on_model(chk, result)
     return result
 
@@ -351,6 +362,30 @@ def _refine_table(chk: FileCheck, data: dict) -> dict[str, Any] | None:
             "share": share}
 
 
+def _posterior_table(chk: FileCheck, data: dict, design_seed: int) -> dict[str, Any] | None:
+    if "posterior" not in data:
+        return None
+    po = chk.table(data, "posterior")
+    chk.keys(po, "posterior.", _POSTERIOR_KEYS)
+    method = chk.choice(po, "posterior.", "method", posterior.METHODS, "npe")
+    if method == "rejection":
+        for k in ("draws", "holdout", "seed"):
+            if k in po:
+                chk.fail(f"posterior.{k}", "not used by method 'rejection' (its draws are the "
+                         "accepted points); remove it or use method 'npe'")
+        return {"method": method}
+    holdout = po.get("holdout", 0.1)
+    if not is_num(holdout) or not 0 <= holdout <= MAX_HOLDOUT:
+        chk.fail("posterior.holdout", f"got {holdout!r}; allowed: a number from 0 to "
+                 f"{MAX_HOLDOUT} (the share of design points kept out of training)")
+    return {"method": method,
+            "draws": chk.integer(po, "posterior.", "draws", 1, default=4000, hi=MAX_DRAWS,
+                                 what=" (posterior draws written)"),
+            "holdout": float(holdout),
+            "seed": chk.integer(po, "posterior.", "seed", 0, default=design_seed,
+                                hi=MAX_SEED)}
+
+
 def _check_on_model(chk: FileCheck, cal: Calibration) -> None:
     """Try the fixed overrides and every free parameter at both ends on the model itself."""
     try:
@@ -493,12 +528,27 @@ class CalibrationResult:
         lines = [str(self.summary),
                  f"calibration {r['name']!r}: {r['accepted']} of {r['runs']['points']} design "
                  f"points accepted (rule {r['acceptance']['rule']!r})"]
+        method = (r.get("inference") or {}).get("method", "rejection")
+        if method == "npe":
+            tr = r["inference"].get("training", {})
+            lines.append(f"posterior by NPE (sbi) on {r['inference']['pairs']['used']} runs "
+                         f"({r['inference']['pairs']['dropped_missing_pattern']} dropped for a "
+                         f"missing pattern), {tr.get('held_out_points', 0)} design points "
+                         "held out for the checks")
         for name, p in r["posterior"].items():
             if p["median"] is None:
-                lines.append(f"  {name}: none accepted (prior {p['prior']})")
-            else:
-                lines.append(f"  {name}: median {p['median']:.4g}, 5-95% [{p['q05']:.4g}, "
-                             f"{p['q95']:.4g}] (prior {p['prior'][0]:g}-{p['prior'][1]:g})")
+                lines.append(f"  {name}: {'no posterior' if method == 'npe' else 'none accepted'}"
+                             f" (prior {p['prior']})")
+                continue
+            line = (f"  {name}: median {p['median']:.4g}, 5-95% [{p['q05']:.4g}, "
+                    f"{p['q95']:.4g}] (prior {p['prior'][0]:g}-{p['prior'][1]:g})")
+            if p.get("at_prior_edge"):
+                line += ", AT THE PRIOR'S EDGE"
+            if p.get("recovery"):
+                line += (f"; held out: 90% coverage {p['coverage']['central_90']:.2f}, SBC KS p "
+                         f"{p['sbc']['ks_pvalue']:.2g}, recovery R^2 {p['recovery']['r2']:.2f} "
+                         f"({p['recovery']['verdict']})")
+            lines.append(line)
         if r["best"] is not None:
             lines.append(f"  best point: distance {r['best']['distance']:.3g}")
         smm_est = (r.get("smm") or {}).get("estimate")
@@ -508,7 +558,10 @@ class CalibrationResult:
                                                         smm_est.items())
                          + (f" (distance of {chk['ok']} check runs: {chk['distance']:.3g})"
                             if chk else ""))
-        lines.append(f"written: {self.out / 'calibration.json'}, patterns.csv and "
+        pd_ = r.get("posterior_draws")
+        draws = (f", {pd_['file']} ({pd_['n']} {pd_['method']} draws)"
+                 if pd_ and pd_["file"] else "")
+        lines.append(f"written: {self.out / 'calibration.json'}, patterns.csv{draws} and "
                      f"{len(self.files)} figures")
         return "\n".join(lines)
 
@@ -544,12 +597,15 @@ def analyse(cal: Calibration, runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     table["accepted"] = accepted
     prior = {p.column: (p.low, p.high) for p in cal.parameters}
     post = abc.summarise(table, accepted, dist, prior)
-    if accepted.sum() > len(cal.fit) + 1 and len(cal.fit):
+    if accepted.any() and len(cal.fit):
         z = abc.z_scores(table.loc[accepted], cal.fit).to_numpy()
         theta = table.loc[accepted, cols].to_numpy(dtype=np.float64)
-        adj = abc.regression_adjust(theta, z, dist[accepted])
-        for j, c in enumerate(cols):
-            post["parameters"][c]["adjusted"] = _stats(adj[:, j])
+        adjusted = abc.adjusted_summary(theta, z, dist[accepted], prior)
+        for c in cols:
+            post["parameters"][c]["adjusted"] = adjusted[c]
+    for p in cal.parameters:
+        e = post["parameters"][p.column]
+        e["at_prior_edge"] = posterior.edge_flag(p, e["q05"], e["q95"])
     best = post["best"]
     if best is not None:
         row = table.iloc[best["index"]]
@@ -583,10 +639,17 @@ def analyse(cal: Calibration, runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
         "runs": {"total": int(len(runs)), "ok": int(len(ok)),
                  "failed": int((runs["status"] == "failed").sum()) if len(runs) else 0,
                  "points": int(len(table))},
-        "fitted": [describe(t) for t in cal.fit],
+        "fitted": [describe(t) for t in cal.fit if t.kind == "observation"],
+        "requirements": [describe(t) for t in cal.fit if t.kind == "requirement"],
         "held_out": [describe(t) for t in cal.hold_out],
         "accepted": post["accepted"],
         "posterior": {p.name: post["parameters"][p.column] for p in cal.parameters},
+        "inference": {"method": "rejection",
+                      "rules": {"at_prior_edge": "5% or 95% quantile of the accepted points "
+                                "within 2% of the prior's width of its edge",
+                                "adjusted": f"reported with at least {abc.PER_STATISTIC} x "
+                                "(fitted patterns + 1) accepted points, refused when it "
+                                "leaves the prior range"}},
         "best": best,
         "distances": {"min": float(np.min(dist)) if dist.size else None,
                       "median": float(np.median(dist)) if dist.size else None,
@@ -651,6 +714,38 @@ def refine(cal: Calibration, table: pd.DataFrame, out: Path, *, workers: int | N
     return result
 
 
+def _posterior(cal: Calibration, runs: pd.DataFrame, table: pd.DataFrame,
+               report: dict[str, Any]) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """The posterior draws of the calibration's method; fills ``report["posterior_draws"]``
+    (and, for NPE, replaces ``report["posterior"]`` and ``report["inference"]``)."""
+    method = cal.posterior_method
+    ranks = None
+    if method == "npe":
+        draws, info, entries, ranks = posterior.npe_posterior(cal, runs)
+        rejection = report["posterior"]
+        report["inference"] = {**info, "rejection": report["inference"]}
+        if entries:
+            report["posterior"] = {name: {**e, "rejection": rejection[name]}
+                                   for name, e in entries.items()}
+        else:
+            report["posterior"] = {
+                p.name: {"prior": [p.low, p.high], "distribution": p.distribution,
+                         "method": "npe", "median": None, "q05": None, "q95": None,
+                         "at_prior_edge": None, "coverage": None, "sbc": None,
+                         "recovery": None, "rejection": rejection[p.name]}
+                for p in cal.parameters}
+    else:
+        draws = posterior.rejection_draws(cal, table)
+    report["posterior_draws"] = {
+        "file": posterior.DRAWS_FILE if draws is not None else None,
+        "n": int(len(draws)) if draws is not None else 0, "method": method}
+    if draws is None:
+        report["posterior_draws"]["note"] = (
+            "no accepted points: no draws" if method == "rejection"
+            else report["inference"].get("note", "no posterior"))
+    return draws, ranks
+
+
 def _provenance(cal: Calibration, scenario_hash: str | None) -> dict[str, Any]:
     return {"package_version": __version__, "git_commit": git_commit(),
             "calibration_file": {"path": str(cal.source), "sha256": cal.sha256},
@@ -708,6 +803,7 @@ def _calibrate(cal: Calibration, out: Path, *, workers: int | None, scheduler: s
                         progress=progress)
     runs = SweepStore(sweep_dir).read_runs()
     table, report = analyse(cal, runs)
+    draws, ranks = _posterior(cal, runs, table, report)
     if cal.refine is not None:
         report["smm"] = refine(cal, table, out, workers=workers, scheduler=scheduler,
                                progress=progress)
@@ -718,5 +814,5 @@ def _calibrate(cal: Calibration, out: Path, *, workers: int | None, scheduler: s
                                          if summary.ran and summary.wall > 0 else None)
     report["runs"]["mean_run_seconds"] = (float(runs["wall_time"].mean()) if len(runs)
                                           else None)
-    files = write_outputs(out, cal, table, report)
+    files = write_outputs(out, cal, table, report, draws=draws, ranks=ranks)
     return CalibrationResult(out=out, summary=summary, report=report, files=files)

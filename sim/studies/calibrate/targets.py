@@ -10,6 +10,10 @@ The shipped targets are in ``sim/data/calibration_targets.toml`` (read with
     interval = [0.86, 0.96]          # or: tolerance = 0.05 (value +- tolerance)
     source = "docs/sources.md#firm-size-distribution"
     description = "share of firms with fewer than 5 workers"
+    kind = "observation"             # default; or "requirement"
+
+A target of ``kind = "requirement"`` is a property asked of the model (say, entry balancing
+exit in the steady state), not data: it is fitted like an observation but reported apart.
 
 A simulated value ``s`` is scaled by the half-interval on its own side of the observed value,
 ``z = (s - value) / (high - value)`` above it and ``(s - value) / (value - low)`` below, so
@@ -29,11 +33,13 @@ from sim.core.errors import InputError
 from sim.core.fields import FileCheck, is_num
 from sim.io.inputs import read_data_table
 
-__all__ = ["Target", "SHIPPED", "load_targets", "parse_targets"]
+__all__ = ["Target", "KINDS", "SHIPPED", "load_targets", "parse_targets"]
 
 #: Where the shipped targets live, for messages.
 SHIPPED = "sim/data/calibration_targets.toml"
-_KEYS = ("pattern", "value", "interval", "tolerance", "source", "description")
+_KEYS = ("pattern", "value", "interval", "tolerance", "source", "description", "kind")
+#: What a target is: a figure observed in data, or a property asked of the model.
+KINDS = ("observation", "requirement")
 #: Largest magnitude of a target's value and interval: the patterns are shares, rates and
 #: counts; beyond this the distance arithmetic and the figures' axes overflow.
 MAX_MAGNITUDE = 1e12
@@ -50,6 +56,7 @@ class Target:
     high: float
     source: str
     description: str = ""
+    kind: str = "observation"
 
     def z(self, simulated) -> np.ndarray:
         """Signed distance of simulated values from the observed one, in half-intervals (NaN
@@ -67,7 +74,7 @@ class Target:
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "pattern": self.pattern, "observed": self.value,
                 "interval": [self.low, self.high], "source": self.source,
-                "description": self.description}
+                "description": self.description, "kind": self.kind}
 
 
 def parse_targets(table: Any, where: str, prefix: str = "targets.") -> dict[str, Target]:
@@ -111,8 +118,9 @@ def _target(chk: FileCheck, key: str, t: Any, pre: str) -> Target:
     desc = t.get("description", "")
     if not isinstance(desc, str):
         chk.fail(f"{pre}.description", f"got {desc!r}; allowed: a string")
+    kind = chk.choice(t, f"{pre}.", "kind", KINDS, "observation")
     return Target(key=key, pattern=t["pattern"], value=value, low=low, high=high,
-                  source=t["source"], description=desc)
+                  source=t["source"], description=desc, kind=kind)
 
 
 def _interval(chk: FileCheck, t: dict, pre: str, value: float) -> tuple[float, float]:
