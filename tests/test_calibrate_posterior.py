@@ -210,6 +210,23 @@ def test_the_same_npe_calibration_twice_gives_the_same_draws_and_resumes(tmp_pat
     assert not (tmp_path / "sbi-logs").exists()
 
 
+def test_npe_on_design_points_trains_on_the_means_of_their_replicates(tmp_path):
+    f = tmp_path / "ishi.toml"
+    f.write_text(ISHIGAMI.replace("samples = 200\nseed = 8",
+                                  "samples = 100\nseed = 8\nreplicates = 2")
+                 + NPE_TABLE + 'pairs = "points"\n')
+    rep = calibrate(f, tmp_path / "out", workers=1, progress=False).report
+    assert rep["runs"]["total"] == 200
+    pairs = rep["inference"]["pairs"]
+    assert (pairs["unit"], pairs["runs_ok"], pairs["used"]) == ("points", 200, 100)
+    assert rep["inference"]["training"]["held_out_points"] == 20
+    assert rep["posterior_draws"]["n"] == 500
+    # the same runs trained one by one: twice the pairs, other draws
+    f.write_text(f.read_text().replace('pairs = "points"', 'pairs = "runs"'))
+    runs = calibrate(f, tmp_path / "out", workers=1, progress=False).report
+    assert runs["inference"]["pairs"]["used"] == 200
+
+
 def test_rejection_writes_the_accepted_points_as_draws(tmp_path):
     f = tmp_path / "ishi.toml"
     f.write_text(ISHIGAMI + '\n[posterior]\nmethod = "rejection"\n')
@@ -284,7 +301,8 @@ def test_the_posterior_table_defaults():
     chk = FileCheck("f.toml")
     assert _posterior_table(chk, {}, 9) is None
     assert _posterior_table(chk, {"posterior": {}}, 9) == {"method": "npe", "draws": 4000,
-                                                            "holdout": 0.1, "seed": 9}
+                                                            "holdout": 0.1, "seed": 9,
+                                                            "pairs": "runs"}
 
 
 # -- end to end on the cluster model --------------------------------------------------------------

@@ -23,10 +23,15 @@ import pandas as pd
 
 from sim.studies.calibrate import npe
 
-__all__ = ["METHODS", "MIN_PAIRS", "to_unit", "from_unit", "edge_flag", "rejection_draws",
-           "npe_posterior", "DRAWS_FILE"]
+__all__ = ["METHODS", "PAIRS", "MIN_PAIRS", "to_unit", "from_unit", "edge_flag",
+           "rejection_draws", "npe_posterior", "DRAWS_FILE"]
 
 METHODS = ("npe", "rejection")
+#: What one training pair of NPE is: one run, or one design point with its patterns averaged
+#: over its replicates (the model's counterpart of a share observed over many projects, such
+#: as the share of CFCs completed, is a probability, which a point's mean estimates; a single
+#: run gives only 0 or 1).
+PAIRS = ("runs", "points")
 #: Fewest finite (theta, x) pairs NPE trains on.
 MIN_PAIRS = 50
 DRAWS_FILE = "posterior_draws.csv"
@@ -85,6 +90,16 @@ def rejection_draws(cal, table: pd.DataFrame) -> pd.DataFrame | None:
     return _frame(cal, {p.column: acc[p.column].to_numpy() for p in cal.parameters})
 
 
+def _point_means(cal, ok: pd.DataFrame, xcols: list[str]) -> pd.DataFrame:
+    """One row per design point: its parameters and the mean of each pattern over the
+    replicates where the pattern was measured (NaN where it never was)."""
+    pcols = [p.column for p in cal.parameters]
+    with np.errstate(all="ignore"):
+        means = ok.groupby("point", sort=True)[xcols].mean()  # skips NaN, as nanmean
+    first = ok.groupby("point", sort=True)[pcols].first()
+    return pd.concat([first, means], axis=1).reset_index()
+
+
 def _quantiles(v: np.ndarray) -> dict[str, float]:
     q05, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
     return {"median": float(q50), "q05": float(q05), "q95": float(q95)}
@@ -102,6 +117,8 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
     fit = list(cal.fit)
     ok = runs[runs["status"] == "ok"] if len(runs) else runs
     xcols = [t.pattern for t in fit]
+    if cfg.get("pairs", "runs") == "points" and len(ok):
+        ok = _point_means(cal, ok, xcols)
     x = (ok[xcols].to_numpy(dtype=np.float64) if len(ok)
          else np.empty((0, len(xcols))))
     finite = np.isfinite(x).all(axis=1)
@@ -118,8 +135,9 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
         "measurement_noise_sd": {t.key: float(s) for t, s in zip(fit, noise, strict=True)},
         "measurement_noise": "Gaussian, sd = a quarter of the target's interval (the interval "
                              "is +-2 sd), added to every simulated pattern before training",
-        "pairs": {"runs_ok": int(len(ok)),
-                  "runs_failed": int(len(runs) - len(ok)),
+        "pairs": {"unit": cfg.get("pairs", "runs"),
+                  "runs_ok": int((runs["status"] == "ok").sum()) if len(runs) else 0,
+                  "runs_failed": int((runs["status"] != "ok").sum()) if len(runs) else 0,
                   "dropped_missing_pattern": int((~finite).sum()),
                   "used": int(finite.sum())},
         "draws": cfg["draws"], "holdout": cfg["holdout"], "seed": cfg["seed"],
@@ -134,7 +152,8 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
             "at_prior_edge": f"posterior 5% or 95% quantile within {npe.EDGE:.0%} of the "
                              "prior's width of its edge"}}
     if finite.sum() < MIN_PAIRS:
-        info["note"] = (f"{int(finite.sum())} runs with every fitted pattern; NPE needs at "
+        unit = "design points" if cfg.get("pairs", "runs") == "points" else "runs"
+        info["note"] = (f"{int(finite.sum())} {unit} with every fitted pattern; NPE needs at "
                         f"least {MIN_PAIRS}: no posterior")
         return None, info, {}, None
     okf = ok.loc[finite]

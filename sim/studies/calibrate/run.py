@@ -63,7 +63,7 @@ _PARAM_KEYS = ("name", "range", "distribution")
 _PATTERN_KEYS = ("fit", "hold_out", "weights")
 _ACCEPT_KEYS = ("rule", "quantile")
 _REFINE_KEYS = ("method", "replicates", "share")
-_POSTERIOR_KEYS = ("method", "draws", "holdout", "seed")
+_POSTERIOR_KEYS = ("method", "draws", "holdout", "seed", "pairs")
 #: Most posterior draws written; largest share of design points held out of NPE's training.
 MAX_DRAWS = 1_000_000
 MAX_HOLDOUT = 0.5
@@ -369,7 +369,7 @@ def _posterior_table(chk: FileCheck, data: dict, design_seed: int) -> dict[str, 
     chk.keys(po, "posterior.", _POSTERIOR_KEYS)
     method = chk.choice(po, "posterior.", "method", posterior.METHODS, "npe")
     if method == "rejection":
-        for k in ("draws", "holdout", "seed"):
+        for k in ("draws", "holdout", "seed", "pairs"):
             if k in po:
                 chk.fail(f"posterior.{k}", "not used by method 'rejection' (its draws are the "
                          "accepted points); remove it or use method 'npe'")
@@ -383,7 +383,8 @@ def _posterior_table(chk: FileCheck, data: dict, design_seed: int) -> dict[str, 
                                  what=" (posterior draws written)"),
             "holdout": float(holdout),
             "seed": chk.integer(po, "posterior.", "seed", 0, default=design_seed,
-                                hi=MAX_SEED)}
+                                hi=MAX_SEED),
+            "pairs": chk.choice(po, "posterior.", "pairs", posterior.PAIRS, "runs")}
 
 
 def _check_on_model(chk: FileCheck, cal: Calibration) -> None:
@@ -531,7 +532,8 @@ class CalibrationResult:
         method = (r.get("inference") or {}).get("method", "rejection")
         if method == "npe":
             tr = r["inference"].get("training", {})
-            lines.append(f"posterior by NPE (sbi) on {r['inference']['pairs']['used']} runs "
+            unit = "design points" if r["inference"]["pairs"].get("unit") == "points" else "runs"
+            lines.append(f"posterior by NPE (sbi) on {r['inference']['pairs']['used']} {unit} "
                          f"({r['inference']['pairs']['dropped_missing_pattern']} dropped for a "
                          f"missing pattern), {tr.get('held_out_points', 0)} design points "
                          "held out for the checks")
