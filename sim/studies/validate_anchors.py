@@ -525,10 +525,12 @@ def _check_settings(out: Path, settings: dict[str, Any]) -> None:
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
         if old != settings:
-            changed = sorted(k for k in settings if old.get(k) != settings[k])
+            changed = sorted(k for k in set(settings) | set(old)
+                             if old.get(k) != settings.get(k))
             raise InputError(str(out), ", ".join(changed) or "settings",
                              "holds a validation with other settings; allowed: the same "
-                             "--reps, --seed and --steps to resume, or another --out")
+                             "--reps, --seed, --steps and --posterior (the same draws) to "
+                             "resume, or another --out")
     elif out.exists() and any(out.iterdir()):
         raise InputError(str(out), "", "exists and is not a validation folder; allowed: a new "
                          "--out, or one written by clustersim validate --anchors")
