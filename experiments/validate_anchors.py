@@ -16,11 +16,12 @@ anchors (``clustersim validate --anchors``).
 The validation runs with the defaults of the command (20 replicates from seed 0, one worker
 unless ``--workers``); with ``--posterior CAL`` (repeatable, one calibration per scenario) the
 scenarios CAL was calibrated on take one posterior draw per replicate, and the published table
-says which posterior each scenario used (or "point estimate"). The markdown between the
-``policy-anchors`` markers of docs/validation.md is rendered from the data file alone
-(:func:`render`), so tests/test_validate_anchors.py can check cheaply that the doc shows what
-the data file holds. After a change to the model, the scenarios or the anchors, run this script
-and commit the data file and the doc.
+says which posterior each scenario used (or "point estimate") and, under the summary, the
+summary of the same validation at the scenarios' own values (run in results/validate_anchors).
+The markdown between the ``policy-anchors`` markers of docs/validation.md is rendered from the
+data file alone (:func:`render`), so tests/test_validate_anchors.py can check cheaply that the
+doc shows what the data file holds. After a change to the model, the scenarios or the anchors,
+run this script and commit the data file and the doc.
 """
 
 from __future__ import annotations
@@ -41,15 +42,20 @@ REPS, SEED = 20, 0
 
 def render(data: dict) -> str:
     """The generated block of docs/validation.md, from the data file's content."""
-    from sim.studies.validate_anchors import Verdict, table_markdown
+    from sim.studies.validate_anchors import (
+        POINT_LABEL,
+        Verdict,
+        parameters_line,
+        table_markdown,
+    )
 
     verdicts = [Verdict(**{k: (math.nan if v is None and k in ("low", "high", "median")
                                else v) for k, v in row.items()})
                 for row in data["anchors"]]
-    from sim.studies.validate_anchors import POINT_LABEL, parameters_line
-
     prov = data["provenance"]
     labels = prov.get("parameters") or {"all": POINT_LABEL}
+    point = ([f"The same at every scenario's own values ({POINT_LABEL}, same seeds): "
+              f"{data['point_summary']}.", ""] if data.get("point_summary") else [])
     return "\n".join([
         BEGIN,
         f"{prov['reps']} replicates per scenario (seeds {prov['seed']}-"
@@ -58,6 +64,7 @@ def render(data: dict) -> str:
         "",
         f"**{data['summary']}.**",
         "",
+        *point,
         table_markdown(verdicts),
         END])
 
@@ -105,6 +112,11 @@ def main(argv=None) -> int:
     validate_anchors(load_anchors(), args.out, reps=REPS, seed=SEED, workers=args.workers,
                      folder=ROOT / "scenarios", posteriors=args.posterior)
     data = json.loads((args.out / "anchors.json").read_text())
+    if args.posterior:  # and the point estimate beside it (run or resumed), for comparison
+        point = ROOT / "results" / "validate_anchors"
+        validate_anchors(load_anchors(), point, reps=REPS, seed=SEED, workers=args.workers,
+                         folder=ROOT / "scenarios")
+        data["point_summary"] = json.loads((point / "anchors.json").read_text())["summary"]
     DATA.write_text(json.dumps(data, indent=1) + "\n")
     write_doc(data)
     print(f"wrote {DATA.relative_to(ROOT)} and the table of {DOC.relative_to(ROOT)}")

@@ -196,6 +196,10 @@ def test_a_tiny_validation_with_a_posterior_records_it_and_resumes(tmp_path, cap
     block = mod.render(data)
     assert "Parameters: hebron_stone.toml: posterior of " in block
     assert "(npe, 3 draws" in block
+    assert "own values" not in block
+    both = mod.render({**data, "point_summary": point["summary"]})
+    assert f"The same at every scenario's own values (point estimate, same seeds): " \
+        f"{point['summary']}." in both
 
 
 @pytest.mark.parametrize(("extra", "fragment"), [
