@@ -42,7 +42,7 @@ def calibration(folder: Path, scenario: str, text: str, name: str = "cal",
     h = hash_ if hash_ is not None else load_scenario(SCEN / scenario).hash
     (cal / "calibration.json").write_text(json.dumps({
         "posterior_draws": {"file": "posterior_draws.csv", "n": n, "method": method},
-        "provenance": {"scenario": {"path": f"scenarios/{scenario}", "hash": h},
+        "provenance": {"scenario": {"path": str(SCEN / scenario), "hash": h},
                        "seed": 1}}))
     (cal / "posterior_draws.csv").write_text(text)
     return cal
@@ -169,6 +169,9 @@ def test_a_tiny_validation_with_a_posterior_records_it_and_resumes(tmp_path, cap
     assert rec["file"] == "posterior_draws.csv"
     assert rec["experiments"] == ["hebron", "hebron_open"]
     assert rec["draws"] == choose_draws(3, 3, 0)[0].tolist()
+    # no absolute path of this machine in the record (the calibration's is absolute)
+    assert not Path(rec["calibration_provenance"]["scenario"]["path"]).is_absolute()
+    assert str(ROOT) not in (post_out / "anchors.json").read_text()
     assert data["provenance"]["parameters"]["hebron_stone.toml"].startswith("posterior of ")
     # the replicates took the draws, at point mode's seeds: the replicate that drew the
     # scenario's own values (draw 1) is point mode's to the bit, the others are not

@@ -500,8 +500,23 @@ def posterior_plan(posteriors, folder: str | Path, needed, reps: int, seed: int
         draws, record = posterior_draws(post, scenarios, own, {}, int(reps), int(seed))
         for k, e in enumerate(group):
             plan[e] = [draws[r][k] for r in range(int(reps))]
+        record["calibration_provenance"] = _no_machine_paths(record["calibration_provenance"])
         records[file] = {**record, "experiments": group}
     return plan, records
+
+
+def _no_machine_paths(obj):
+    """A calibration's provenance as recorded here: an absolute path (its scenario's, its
+    calibration file's) shown relative to the working folder, or as its last two parts."""
+    from sim.io.posterior import _shown
+
+    if isinstance(obj, dict):
+        return {k: _no_machine_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_machine_paths(v) for v in obj]
+    if isinstance(obj, str) and Path(obj).is_absolute():
+        return _shown(obj)
+    return obj
 
 
 def parameters_line(labels: dict[str, str]) -> str:
