@@ -14,6 +14,10 @@ docs/validation.md quote from model runs.
                                                   # posterior (compare --posterior): the doc
                                                   # then gives P(best) and the top parameter
 
+A comparison in :data:`POSTERIORS` (Hebron: the published posterior of
+experiments/calibrate_hebron.toml, docs/validation/calibration_hebron/) always draws its
+parameters from that posterior, so a plain rerun or ``--check`` reproduces it.
+
 Each comparison is a `clustersim compare` run into results/docs_figures/NAME (resumable), with
 the replicates, seed and months stated in the doc. The numbers go to docs/figures.json; the
 markdown between the `docs-figures` markers in docs/scenarios.md is rendered from that file
@@ -66,6 +70,13 @@ COMPARISONS: dict[str, tuple[tuple[str, ...], int, int]] = {
     "hebron": (("hebron_stone_no_cfc", "hebron_stone", "hebron_stone_grant90",
                 "hebron_stone_restrictions"), 20, 0),
     "classroom": (("classroom_free_riding", "classroom_trust_first"), 20, 0),
+}
+
+#: comparisons published with their parameters drawn from a calibration's posterior (the folder
+#: experiments/publish_calibration.py writes): a rerun, and ``--check``, draw from it too;
+#: ``--posterior`` replaces it for the comparisons named
+POSTERIORS: dict[str, Path] = {
+    "hebron": ROOT / "docs" / "validation" / "calibration_hebron",
 }
 
 
@@ -360,7 +371,9 @@ def main(argv=None) -> int:
                    help="draw the parameters of the comparisons run from this calibration's "
                         "posterior (clustersim compare --posterior); use with --comparisons "
                         "naming the comparisons it belongs to (its output folder gets a "
-                        "'_posterior' suffix)")
+                        "'_posterior' suffix); default: "
+                        + ", ".join(f"{k}: {v.relative_to(ROOT)}" for k, v in POSTERIORS.items())
+                        + ", none for the others")
     args = p.parse_args(argv)
     if args.posterior is not None and args.comparisons is None:
         raise SystemExit("--posterior: name the comparisons it applies to with --comparisons "
@@ -368,9 +381,12 @@ def main(argv=None) -> int:
     names = comparison_names(args.comparisons)
     parts = []  # (data file, its new content, how to rewrite its doc)
     if args.only != "runs":
-        out = args.out if args.posterior is None else args.out.with_name(
-            args.out.name + "_posterior")
-        fresh = {name: compute(name, out, args.workers, args.posterior) for name in names}
+        fresh = {}
+        for name in names:
+            post = args.posterior if args.posterior is not None else POSTERIORS.get(name)
+            out = args.out if post is None else args.out.with_name(args.out.name
+                                                                   + "_posterior")
+            fresh[name] = compute(name, out, args.workers, post)
         data = merged(json.loads(DATA.read_text()) if DATA.exists() else {}, fresh)
         parts.append((DATA, data, DOC, lambda text: text.replace(doc_block(text),
                                                                  render(data))))

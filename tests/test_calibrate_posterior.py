@@ -104,6 +104,24 @@ def test_check_helpers_on_hand_made_numbers():
 
 
 # -- the regression adjustment's rule -------------------------------------------------------------
+def test_missing_patterns_marked_below_every_measured_value():
+    from sim.studies.calibrate.posterior import _mark_missing
+
+    fit = list(parse_targets({"g": {"pattern": "g", "value": 0.125, "interval": [0.1, 0.15],
+                                    "source": "docs/sources.md#mse-cdp-evaluation"},
+                              "c": {"pattern": "c", "value": 0.4, "interval": [0.3, 0.5],
+                                    "source": "docs/sources.md#mse-cdp-completion"}},
+                             "t.toml", prefix="").values())
+    x = np.array([[0.05, 0.0], [np.nan, 0.0], [0.2, 0.5], [np.nan, np.inf]])
+    marked, info = _mark_missing(x, fit)
+    assert marked[1, 0] == pytest.approx(0.05 - 4 * 0.05)
+    assert marked[3, 0] == marked[1, 0]
+    assert np.isinf(marked[3, 1])  # only a missing value (NaN) is marked; inf stays dropped
+    assert info == {"g": {"pairs": 2, "value": pytest.approx(-0.15)}}
+    assert np.isnan(x[1, 0])  # the input is not changed
+    np.testing.assert_array_equal(marked[[0, 2]], x[[0, 2]])
+
+
 def test_regression_adjustment_needs_ten_points_per_statistic_and_stays_in_the_prior():
     rng = np.random.default_rng(4)
     z = rng.uniform(-1, 1, (60, 2))
@@ -302,7 +320,8 @@ def test_the_posterior_table_defaults():
     assert _posterior_table(chk, {}, 9) is None
     assert _posterior_table(chk, {"posterior": {}}, 9) == {"method": "npe", "draws": 4000,
                                                             "holdout": 0.1, "seed": 9,
-                                                            "pairs": "runs"}
+                                                            "pairs": "runs",
+                                                            "missing": "drop"}
 
 
 # -- end to end on the cluster model --------------------------------------------------------------
@@ -407,6 +426,25 @@ def test_npe_calibration_of_the_cluster_model_end_to_end(tmp_path, capsys):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
         assert name in rep["figures"]
     assert math.isfinite(rep["posterior"]["entry_rate"]["median"])
+
+    # the posterior predictive check: the model run at posterior draws, the same whatever the
+    # number of worker processes
+    from sim.studies.calibrate.predictive import predictive_check, summarise
+
+    runs, cal = predictive_check(out, draws=4, replicates=2, seed=3, workers=1)
+    again, _ = predictive_check(out, draws=4, replicates=2, seed=3, workers=2)
+    pd.testing.assert_frame_equal(runs, again)
+    assert len(runs) == 8
+    assert runs["seed"].nunique() == 8
+    assert runs["growth_sd"].between(0.02, 0.12).all()
+    assert set(runs["draw"]) <= set(draws["draw"])
+    table = summarise(runs, cal)
+    assert list(table["target"]) == ["entry_rate", "exit_rate", "micro_share", "mean_size",
+                                     "net_entry_rate"]
+    assert (table["draws_measured"] == 4).all()
+    assert table["share_within"].between(0, 1).all()
+    assert (table["q05"] <= table["median"]).all()
+    assert (table["median"] <= table["q95"]).all()
 
 
 def test_shipped_calibration_files_still_load_without_posterior():

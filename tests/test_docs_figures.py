@@ -30,6 +30,10 @@ def test_the_doc_shows_what_the_data_file_holds():
     for name, (files, reps, seed) in mod.COMPARISONS.items():
         assert (data[name]["files"], data[name]["reps"], data[name]["seed"]) == (
             list(files), reps, seed)
+        # drawn from the posterior the script draws it from (a published calibration), or none
+        post = mod.POSTERIORS.get(name)
+        assert data[name].get("posterior", {}).get("calibration") == (
+            None if post is None else str((post / "calibration.json").relative_to(ROOT)))
 
 
 def test_render_fails_on_a_changed_figure():

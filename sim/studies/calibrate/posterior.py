@@ -23,7 +23,7 @@ import pandas as pd
 
 from sim.studies.calibrate import npe
 
-__all__ = ["METHODS", "PAIRS", "MIN_PAIRS", "to_unit", "from_unit", "edge_flag",
+__all__ = ["METHODS", "PAIRS", "MISSING", "MIN_PAIRS", "to_unit", "from_unit", "edge_flag",
            "rejection_draws", "npe_posterior", "DRAWS_FILE"]
 
 METHODS = ("npe", "rejection")
@@ -32,6 +32,9 @@ METHODS = ("npe", "rejection")
 #: as the share of CFCs completed, is a probability, which a point's mean estimates; a single
 #: run gives only 0 or 1).
 PAIRS = ("runs", "points")
+#: What NPE does with a pair missing a fitted pattern: drop it, or mark the pattern as not
+#: measured (:func:`_mark_missing`).
+MISSING = ("drop", "mark")
 #: Fewest finite (theta, x) pairs NPE trains on.
 MIN_PAIRS = 50
 DRAWS_FILE = "posterior_draws.csv"
@@ -100,6 +103,24 @@ def _point_means(cal, ok: pd.DataFrame, xcols: list[str]) -> pd.DataFrame:
     return pd.concat([first, means], axis=1).reset_index()
 
 
+def _mark_missing(x: np.ndarray, fit) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
+    """``missing = "mark"``: a fitted pattern that could not be measured (NaN: no CFC operated
+    long enough to compare its users, say) is set to a value below every measured one, four
+    interval widths under the lowest, so that NPE learns which parameters leave it unmeasured
+    and, the observation being inside its interval, gives them little weight (dropping those
+    pairs instead would condition the posterior on the pattern being measurable)."""
+    x = x.copy()
+    marked: dict[str, dict[str, float]] = {}
+    for j, t in enumerate(fit):
+        miss = np.isnan(x[:, j])
+        seen = x[~miss & np.isfinite(x[:, j]), j]
+        if miss.any() and seen.size:
+            value = float(seen.min() - 4.0 * (t.high - t.low))
+            x[miss, j] = value
+            marked[t.key] = {"pairs": int(miss.sum()), "value": value}
+    return x, marked
+
+
 def _quantiles(v: np.ndarray) -> dict[str, float]:
     q05, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
     return {"median": float(q50), "q05": float(q05), "q95": float(q95)}
@@ -121,6 +142,9 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
         ok = _point_means(cal, ok, xcols)
     x = (ok[xcols].to_numpy(dtype=np.float64) if len(ok)
          else np.empty((0, len(xcols))))
+    marked = {}
+    if cfg.get("missing", "drop") == "mark" and len(x):
+        x, marked = _mark_missing(x, fit)
     finite = np.isfinite(x).all(axis=1)
     noise = np.array([(t.high - t.low) / 4.0 for t in fit])
     info: dict[str, Any] = {
@@ -139,6 +163,8 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
                   "runs_ok": int((runs["status"] == "ok").sum()) if len(runs) else 0,
                   "runs_failed": int((runs["status"] != "ok").sum()) if len(runs) else 0,
                   "dropped_missing_pattern": int((~finite).sum()),
+                  "missing": cfg.get("missing", "drop"),
+                  "marked": marked,
                   "used": int(finite.sum())},
         "draws": cfg["draws"], "holdout": cfg["holdout"], "seed": cfg["seed"],
         "rules": {

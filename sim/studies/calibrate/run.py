@@ -63,7 +63,7 @@ _PARAM_KEYS = ("name", "range", "distribution")
 _PATTERN_KEYS = ("fit", "hold_out", "weights")
 _ACCEPT_KEYS = ("rule", "quantile")
 _REFINE_KEYS = ("method", "replicates", "share")
-_POSTERIOR_KEYS = ("method", "draws", "holdout", "seed", "pairs")
+_POSTERIOR_KEYS = ("method", "draws", "holdout", "seed", "pairs", "missing")
 #: Most posterior draws written; largest share of design points held out of NPE's training.
 MAX_DRAWS = 1_000_000
 MAX_HOLDOUT = 0.5
@@ -369,7 +369,7 @@ def _posterior_table(chk: FileCheck, data: dict, design_seed: int) -> dict[str, 
     chk.keys(po, "posterior.", _POSTERIOR_KEYS)
     method = chk.choice(po, "posterior.", "method", posterior.METHODS, "npe")
     if method == "rejection":
-        for k in ("draws", "holdout", "seed", "pairs"):
+        for k in ("draws", "holdout", "seed", "pairs", "missing"):
             if k in po:
                 chk.fail(f"posterior.{k}", "not used by method 'rejection' (its draws are the "
                          "accepted points); remove it or use method 'npe'")
@@ -384,7 +384,8 @@ def _posterior_table(chk: FileCheck, data: dict, design_seed: int) -> dict[str, 
             "holdout": float(holdout),
             "seed": chk.integer(po, "posterior.", "seed", 0, default=design_seed,
                                 hi=MAX_SEED),
-            "pairs": chk.choice(po, "posterior.", "pairs", posterior.PAIRS, "runs")}
+            "pairs": chk.choice(po, "posterior.", "pairs", posterior.PAIRS, "runs"),
+            "missing": chk.choice(po, "posterior.", "missing", posterior.MISSING, "drop")}
 
 
 def _check_on_model(chk: FileCheck, cal: Calibration) -> None:
