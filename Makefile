@@ -31,7 +31,10 @@ browser-deps:
 		fi; \
 	fi
 
-# `make demo POSTERIOR=CAL` draws the parameters from calibration CAL's posterior (--posterior).
+# The flagship comparison, with each replicate's parameters drawn from the published posterior
+# of the joint calibration (docs/validation.md, "Joint calibration"); `make demo POSTERIOR=CAL`
+# for another calibration's, `make demo POSTERIOR=` for a point estimate at the scenarios' values.
+POSTERIOR ?= docs/validation/calibration_joint
 demo: $(STAMP)
 	$(CLI) compare scenarios/baseline.toml scenarios/cfc.toml scenarios/trust_then_cfc.toml \
 		--reps 8 --why --out results/demo --force $(if $(POSTERIOR),--posterior $(POSTERIOR))

@@ -14,8 +14,9 @@ docs/validation.md quote from model runs.
                                                   # posterior (compare --posterior): the doc
                                                   # then gives P(best) and the top parameter
 
-A comparison in :data:`POSTERIORS` (Hebron: the published posterior of
-experiments/calibrate_hebron.toml, docs/validation/calibration_hebron/) always draws its
+A comparison in :data:`POSTERIORS` (the generic set: the published posterior of the joint
+calibration, experiments/calibrate_joint.toml, docs/validation/calibration_joint/; Hebron: that
+of experiments/calibrate_hebron.toml, docs/validation/calibration_hebron/) always draws its
 parameters from that posterior, so a plain rerun or ``--check`` reproduces it.
 
 Each comparison is a `clustersim compare` run into results/docs_figures/NAME (resumable), with
@@ -76,6 +77,7 @@ COMPARISONS: dict[str, tuple[tuple[str, ...], int, int]] = {
 #: experiments/publish_calibration.py writes): a rerun, and ``--check``, draw from it too;
 #: ``--posterior`` replaces it for the comparisons named
 POSTERIORS: dict[str, Path] = {
+    "generic": ROOT / "docs" / "validation" / "calibration_joint",
     "hebron": ROOT / "docs" / "validation" / "calibration_hebron",
 }
 
@@ -141,7 +143,8 @@ def compute(name: str, out_root: Path, workers: int | None = None,
             row["p_best"] = [_r(b["p_best"]), _r(b["ci_low"]), _r(b["ci_high"])]
             d = decision.get("drivers", {}).get(row["scenario"])
             if d:
-                row["driver"] = {"parameter": d["parameter"], "share": _r(d["share"], 2)}
+                row["driver"] = {"parameter": d["parameter"], "share": _r(d["share"], 2),
+                                 "conf": _r(d.get("conf"), 2), "clear": d.get("clear")}
     return out
 
 
@@ -316,15 +319,25 @@ def render(data: dict) -> str:
         if post:
             best = "; ".join(f"{r['scenario']} {r['p_best'][0]:.0%} [{r['p_best'][1]:.0%}, "
                              f"{r['p_best'][2]:.0%}]" for r in d["rows"])
-            drivers = "; ".join(f"{r['scenario']}: {r['driver']['parameter']} "
-                                f"({r['driver']['share']:.0%})" for r in d["rows"]
-                                if r.get("driver"))
+            drivers = "; ".join(f"{r['scenario']}: {_driver(r['driver'])}"
+                                for r in d["rows"] if r.get("driver"))
             lines += [f"Chance of being best on employment (share of replicates, Jeffreys 95% "
                       f"interval): {best}." + (f" Parameter driving each effect most "
-                                               f"(first-order variance share): {drivers}."
+                                               f"(first-order variance share, SALib's delta "
+                                               f"method, +- its 95% bootstrap half-width; "
+                                               f"rough with {d['reps']} replicates): "
+                                               f"{drivers}."
                                                if drivers else ""), ""]
     lines.append(END)
     return "\n".join(lines)
+
+
+def _driver(dr: dict) -> str:
+    """``parameter (share +- half-width)``, and whether the share is clear of zero."""
+    conf = dr.get("conf")
+    text = f"{dr['parameter']} ({dr['share']:.0%}" + (f" +- {conf:.0%}" if conf is not None
+                                                       else "")
+    return text + ("" if dr.get("clear", True) else ", not clear of zero") + ")"
 
 
 def doc_block(text: str) -> str:
