@@ -2,7 +2,9 @@
 
 ``clustersim validate --anchors [ANCHORS]``: run the scenarios that express the policy anchors
 over replicates and report, for each anchor, its band, the model's 90% predictive interval and
-whether it is covered (:mod:`sim.studies.validate_anchors`, docs/anchors.md).
+whether it is covered (:mod:`sim.studies.validate_anchors`, docs/anchors.md). With
+``--posterior CAL`` (repeatable, one calibration per scenario) the scenario CAL was calibrated on
+runs with one posterior draw per replicate.
 """
 
 from __future__ import annotations
