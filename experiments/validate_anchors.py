@@ -5,14 +5,23 @@ anchors (``clustersim validate --anchors``).
                                                       # results/validate_anchors, rewrite
                                                       # docs/validation/policy_anchors.json and
                                                       # the table in docs/validation.md
+    python experiments/validate_anchors.py --render   # rewrite the doc's table from the data
+                                                      # file (runs nothing)
     python experiments/validate_anchors.py --check    # exit 1 if the doc does not show what
                                                       # the data file holds (runs nothing)
+    python experiments/validate_anchors.py --workers 2 --posterior CAL [--posterior CAL2]
+                                                      # the same with posterior draws (in
+                                                      # results/validate_anchors_posterior)
 
 The validation runs with the defaults of the command (20 replicates from seed 0, one worker
-unless ``--workers``). The markdown between the ``policy-anchors`` markers of docs/validation.md
-is rendered from the data file alone (:func:`render`), so tests/test_validate_anchors.py can
-check cheaply that the doc shows what the data file holds. After a change to the model, the
-scenarios or the anchors, run this script and commit the data file and the doc.
+unless ``--workers``); with ``--posterior CAL`` (repeatable, one calibration per scenario) the
+scenarios CAL was calibrated on take one posterior draw per replicate, and the published table
+says which posterior each scenario used (or "point estimate") and, under the summary, the
+summary of the same validation at the scenarios' own values (run in results/validate_anchors).
+The markdown between the ``policy-anchors`` markers of docs/validation.md is rendered from the
+data file alone (:func:`render`), so tests/test_validate_anchors.py can check cheaply that the
+doc shows what the data file holds. After a change to the model, the scenarios or the anchors,
+run this script and commit the data file and the doc.
 """
 
 from __future__ import annotations
@@ -33,19 +42,29 @@ REPS, SEED = 20, 0
 
 def render(data: dict) -> str:
     """The generated block of docs/validation.md, from the data file's content."""
-    from sim.studies.validate_anchors import Verdict, table_markdown
+    from sim.studies.validate_anchors import (
+        POINT_LABEL,
+        Verdict,
+        parameters_line,
+        table_markdown,
+    )
 
     verdicts = [Verdict(**{k: (math.nan if v is None and k in ("low", "high", "median")
                                else v) for k, v in row.items()})
                 for row in data["anchors"]]
     prov = data["provenance"]
+    labels = prov.get("parameters") or {"all": POINT_LABEL}
+    point = ([f"The same at every scenario's own values ({POINT_LABEL}, same seeds): "
+              f"{data['point_summary']}.", ""] if data.get("point_summary") else [])
     return "\n".join([
         BEGIN,
         f"{prov['reps']} replicates per scenario (seeds {prov['seed']}-"
         f"{prov['seed'] + prov['reps'] - 1}), model version {prov['version']}.",
+        parameters_line(labels),
         "",
         f"**{data['summary']}.**",
         "",
+        *point,
         table_markdown(verdicts),
         END])
 
@@ -56,28 +75,50 @@ def doc_block(text: str) -> str:
     return text[i:j]
 
 
+def write_doc(data: dict) -> None:
+    text = DOC.read_text()
+    DOC.write_text(text.replace(doc_block(text), render(data)))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true",
                    help="check that the doc shows what the data file holds; run nothing")
-    p.add_argument("--out", type=Path, default=ROOT / "results" / "validate_anchors",
-                   help="where the validation runs (default results/validate_anchors)")
+    p.add_argument("--render", action="store_true",
+                   help="rewrite the doc's table from the data file; run nothing")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where the validation runs (default results/validate_anchors, or "
+                   "results/validate_anchors_posterior with --posterior)")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--posterior", type=Path, action="append", default=[], metavar="CAL",
+                   help="a calibration folder with posterior draws, for the scenario it was "
+                   "calibrated on (repeatable; clustersim validate --anchors --posterior)")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = ROOT / "results" / ("validate_anchors_posterior" if args.posterior
+                                       else "validate_anchors")
     if args.check:
         same = doc_block(DOC.read_text()) == render(json.loads(DATA.read_text()))
         print(f"{DOC.relative_to(ROOT)} is " + ("up to date" if same else "OUT OF DATE: run "
                                                 "python experiments/validate_anchors.py"))
         return 0 if same else 1
+    if args.render:
+        write_doc(json.loads(DATA.read_text()))
+        print(f"wrote the table of {DOC.relative_to(ROOT)} from {DATA.relative_to(ROOT)}")
+        return 0
     from sim.io.anchors import load_anchors
     from sim.studies.validate_anchors import validate_anchors
 
     validate_anchors(load_anchors(), args.out, reps=REPS, seed=SEED, workers=args.workers,
-                     folder=ROOT / "scenarios")
+                     folder=ROOT / "scenarios", posteriors=args.posterior)
     data = json.loads((args.out / "anchors.json").read_text())
+    if args.posterior:  # and the point estimate beside it (run or resumed), for comparison
+        point = ROOT / "results" / "validate_anchors"
+        validate_anchors(load_anchors(), point, reps=REPS, seed=SEED, workers=args.workers,
+                         folder=ROOT / "scenarios")
+        data["point_summary"] = json.loads((point / "anchors.json").read_text())["summary"]
     DATA.write_text(json.dumps(data, indent=1) + "\n")
-    text = DOC.read_text()
-    DOC.write_text(text.replace(doc_block(text), render(data)))
+    write_doc(data)
     print(f"wrote {DATA.relative_to(ROOT)} and the table of {DOC.relative_to(ROOT)}")
     return 0
 

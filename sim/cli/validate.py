@@ -2,12 +2,15 @@
 
 ``clustersim validate --anchors [ANCHORS]``: run the scenarios that express the policy anchors
 over replicates and report, for each anchor, its band, the model's 90% predictive interval and
-whether it is covered (:mod:`sim.studies.validate_anchors`, docs/anchors.md).
+whether it is covered (:mod:`sim.studies.validate_anchors`, docs/anchors.md). With
+``--posterior CAL`` (repeatable, one calibration per scenario) the scenario CAL was calibrated on
+runs with one posterior draw per replicate.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -32,7 +35,10 @@ def register(sub) -> None:
                        "90%% predictive interval and whether it is covered; the table goes to "
                        "--out as anchors.csv and anchors.json (with provenance). An "
                        "interrupted validation resumes when started again with the same "
-                       "options.")
+                       "options. With --posterior CAL (repeatable, one calibration per "
+                       "scenario) the wirings run on the scenario CAL was calibrated on take "
+                       "one posterior draw per replicate, so the intervals include parameter "
+                       "uncertainty.")
     p.add_argument("files", nargs="*", type=Path, metavar="FILE", help="scenario files")
     p.add_argument("--anchors", nargs="?", const=SHIPPED, default=None, metavar="ANCHORS",
                    help="validate the model against the policy anchors (default: the shipped "
@@ -47,6 +53,12 @@ def register(sub) -> None:
                    help="worker processes with --anchors (default 1)")
     p.add_argument("--scenarios", type=Path, default=Path("scenarios"),
                    help="folder of the shipped scenarios (default: scenarios)")
+    p.add_argument("--posterior", type=Path, action="append", default=[], metavar="CAL",
+                   help="with --anchors: a calibration folder (or its calibration.json) "
+                   "with posterior draws; the wirings run on the scenario it was calibrated "
+                   "on (same content hash) take one draw per replicate, the same draw in "
+                   "every wiring of that scenario. Repeat for other scenarios (default: "
+                   "none, every scenario at its own values: a point estimate)")
     p.add_argument("--out", type=Path, default=Path("results/validate_anchors"),
                    help="results folder with --anchors (default results/validate_anchors)")
     p.set_defaults(func=main, on_interrupt="finished replicates are kept in --out; run the "
@@ -56,6 +68,9 @@ def register(sub) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.anchors is not None:
         return _anchors(args)
+    if args.posterior:
+        raise InputError("clustersim validate", "--posterior", "only with --anchors; "
+                         "allowed: --anchors --posterior CAL")
     if not args.files:
         raise InputError("clustersim validate", "FILE", "none given; allowed: one or more "
                          "scenario files, or --anchors")
@@ -79,7 +94,12 @@ def _anchors(args: argparse.Namespace) -> int:
     from sim.io import limits
     from sim.io.anchors import load_anchors
     from sim.io.output import check_out_folder, claim_folder
-    from sim.studies.validate_anchors import default_steps, summary_line, validate_anchors
+    from sim.studies.validate_anchors import (
+        default_steps,
+        parameters_line,
+        summary_line,
+        validate_anchors,
+    )
 
     if args.files:
         raise InputError("clustersim validate", "FILE", "scenario files and --anchors "
@@ -89,6 +109,9 @@ def _anchors(args: argparse.Namespace) -> int:
     cap = limits.check_steps(args.steps)
     workers = limits.check_workers(args.workers) or 1
     anchors = load_anchors(None if args.anchors == SHIPPED else args.anchors)
+    from sim.io.posterior import load_posterior
+
+    posteriors = [load_posterior(p) for p in args.posterior]
     if not args.scenarios.is_dir():
         raise InputError(str(args.scenarios), "--scenarios", "not a folder; allowed: the "
                          "folder of the shipped scenarios")
@@ -99,12 +122,15 @@ def _anchors(args: argparse.Namespace) -> int:
     with claim_folder(out):
         verdicts = validate_anchors(anchors, out, reps=reps, seed=seed, workers=workers,
                                     steps=steps, folder=args.scenarios,
-                                    progress=lambda msg: print(msg, file=sys.stderr))
+                                    progress=lambda msg: print(msg, file=sys.stderr),
+                                    posteriors=posteriors)
     width = max(len(v.key) for v in verdicts)
     print(f"{'anchor':<{width}}  {'role':<8}  {'band':<22}  {'model (90%)':<22}  verdict")
     for v in verdicts:
         mark = {True: "covered", False: "MISSED", None: "not judged"}[v.covered]
         print(f"{v.key:<{width}}  {v.role:<8}  {v.band:<22}  {v.model:<22}  {mark}")
     print(summary_line(verdicts))
+    prov = json.loads((out / "anchors.json").read_text(encoding="utf-8"))["provenance"]
+    print(parameters_line(prov["parameters"]))
     print(f"table: {printable(out / 'anchors.csv')}, {printable(out / 'anchors.json')}")
     return 0

@@ -29,6 +29,14 @@ How a band and replicates make a verdict (:func:`judge`):
   difference in trends, not an effect. The table gives the shares right and wrong;
 - an anchor marked ``expressible = false`` is listed and not judged.
 
+Parameters: by default every run takes its scenario's own values (a *point estimate*). With
+posteriors (``--posterior CAL``, :func:`posterior_plan`) a calibration's draws apply to the
+wirings run on the scenario it was calibrated on (matched by the resolved scenario's content
+hash): replicate ``r`` of those wirings takes the draw picked for it from the validation's seed
+(:func:`sim.studies.compare.posterior_draws`, as ``clustersim compare --posterior``), the same
+draw and seed in every wiring of that scenario, so the predictive interval includes parameter
+uncertainty.
+
 Every replicate's values are written to ``OUT/replicates/`` as it finishes (atomically), so an
 interrupted validation resumes where it stopped; ``OUT/anchors.csv`` and
 ``OUT/anchors.json`` (with provenance) hold the table.
@@ -66,7 +74,8 @@ from sim.studies.anchors import (
 
 __all__ = ["WIRING", "SFURTI", "RUPEES_PER_MODEL_MONEY", "PROJECTS", "Verdict", "judge",
            "measure_replicate", "validate_anchors", "verdicts_frame", "summary_line",
-           "table_markdown", "EXPERIMENTS"]
+           "table_markdown", "EXPERIMENTS", "POINT_LABEL", "posterior_plan",
+           "parameters_line"]
 
 #: Rupees per unit of the Indian scenarios' money (thousand USD), at Rs 1 crore ~ 120 thousand
 #: USD (docs/sources.md#tirupur): 10^7 / 120.
@@ -228,17 +237,31 @@ EXPERIMENTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _scenario(folder: Path, experiment: str) -> Scenario:
+#: experiment -> the scenario file whose posterior it takes although it runs another file: the
+#: baseline is the counterfactual of the CFC and SFURTI runs (the net cost per extra job is a
+#: paired difference), so replicate r runs it with the parameters of the CFC's replicate r
+#: (those it has: it has no CFC, so no interventions.cfc.* value applies to it)
+COUNTERFACTUAL = {"base": "cfc.toml"}
+
+#: how a scenario run at its own parameter values is labelled (table and anchors.json)
+POINT_LABEL = "point estimate"
+
+
+def _scenario(folder: Path, experiment: str, draw: dict[str, Any] | None = None) -> Scenario:
     file, overrides = EXPERIMENTS[experiment]
+    if draw:  # the wiring's own overrides (SFURTI's terms, no checkpoints) win over a draw
+        overrides = {**draw, **overrides}
     return load_scenario(folder / file).with_overrides(overrides)
 
 
 def measure_replicate(experiment: str, seed: int, folder: str | Path,
-                      steps: dict[str, int]) -> dict[str, float]:
+                      steps: dict[str, int], draw: dict[str, Any] | None = None
+                      ) -> dict[str, float]:
     """The anchors' values of one replicate of one experiment (NaN where a run gives nothing
-    to measure, e.g. no facility built). ``steps``: months per experiment."""
+    to measure, e.g. no facility built). ``steps``: months per experiment; ``draw``: a
+    posterior draw's parameter values (:func:`posterior_plan`), on top of the scenario's."""
     folder = Path(folder)
-    sc = _scenario(folder, experiment)
+    sc = _scenario(folder, experiment, draw)
     n = steps[experiment]
     if experiment == "cfc":
         return _cfc_values(firm_panel(sc, seed=seed, steps=n))
@@ -398,9 +421,117 @@ def _replicate_file(out: Path, experiment: str, seed: int) -> Path:
     return out / "replicates" / f"{experiment}_{seed}.json"
 
 
-def _run_one(job: tuple[str, int, str, dict[str, int]]) -> tuple[str, int, dict[str, float]]:
-    experiment, seed, folder, steps = job
-    return experiment, seed, measure_replicate(experiment, seed, folder, steps)
+def _run_one(job: tuple[str, int, str, dict[str, int], dict[str, Any]]
+             ) -> tuple[str, int, dict[str, float]]:
+    experiment, seed, folder, steps, draw = job
+    return experiment, seed, measure_replicate(experiment, seed, folder, steps, draw or None)
+
+
+def posterior_plan(posteriors, folder: str | Path, needed, reps: int, seed: int
+                   ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """Which posterior draw each replicate of each experiment takes.
+
+    A calibration applies to the experiments run on the scenario it was calibrated on: the
+    content hash of the scenario recorded in its ``calibration.json`` (``provenance.scenario
+    .hash``, the resolved scenario: its ``extends`` chain and every parameter) must equal that
+    of the scenario file an experiment runs, as it is now (before the experiment's own
+    overrides). The hash, not the path: a path depends on the folder the calibration ran
+    from, and a scenario (or a model default) changed since the calibration makes its draws
+    those of another model. ``base`` (baseline.toml, the counterfactual of the net cost) takes
+    the draws of cfc.toml's posterior (:data:`COUNTERFACTUAL`).
+
+    The draws are picked as ``clustersim compare --posterior`` picks them
+    (:func:`sim.studies.compare.posterior_draws`, from ``seed``): replicate ``r`` of every
+    experiment of one scenario takes the same draw (and runs at the same seed), e.g. hebron
+    and hebron_open; an ``interventions.NAME.FIELD`` applies to the experiments that have
+    intervention NAME, and an experiment's own overrides win over a drawn value of the same
+    field (:func:`_scenario`).
+
+    Returns ``{experiment: [draw overrides of replicate r]}`` (the experiments with a
+    posterior) and ``{scenario file: record}`` (:meth:`sim.io.posterior.Posterior.record`, with
+    ``experiments`` and the draws' ``values``).
+
+    Raises
+    ------
+    InputError
+        Naming the calibration: no scenario recorded, a scenario no experiment runs (or one
+        changed since the calibration), two posteriors for one scenario, a draw not valid for
+        an experiment.
+    """
+    from sim.io.posterior import Posterior, load_posterior
+    from sim.studies.compare import posterior_draws
+
+    folder = Path(folder)
+    files = sorted({EXPERIMENTS[e][0] for e in needed if e not in COUNTERFACTUAL})
+    hashes = {f: load_scenario(folder / f).hash for f in files}
+    chosen: dict[str, Posterior] = {}
+    for post in posteriors:
+        if not isinstance(post, Posterior):
+            post = load_posterior(post)
+        scen = post.provenance.get("scenario")
+        if not isinstance(scen, dict) or not isinstance(scen.get("hash"), str):
+            raise InputError(post.source, "provenance.scenario", "missing; allowed: the "
+                             "calibration of a scenario (its calibration.json records the "
+                             "scenario's path and hash)")
+        match = [f for f in files if hashes[f] == scen["hash"]]
+        if not match:
+            named = Path(str(scen.get("path") or "")).name
+            why = (f"calibrated on {named} as it was then (hash {scen['hash'][:12]}), not "
+                   f"{named} as it is now ({hashes[named][:12]}): the scenario or a model "
+                   "default changed since; recalibrate" if named in hashes else
+                   f"calibrated on {scen.get('path')!r}, which none of these anchors' wirings "
+                   "runs")
+            raise InputError(post.source, "provenance.scenario", f"{why}; allowed: a "
+                             f"calibration of {' or '.join(files)}")
+        file = match[0]
+        if file in chosen:
+            raise InputError(post.source, "provenance.scenario", f"a second posterior for "
+                             f"{file} (the first: {chosen[file].source}); allowed: one "
+                             "posterior per scenario")
+        chosen[file] = post
+    plan: dict[str, list[dict[str, Any]]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for file, post in chosen.items():
+        group = [e for e in needed if EXPERIMENTS[e][0] == file
+                 and e not in COUNTERFACTUAL] + [e for e in needed
+                                                 if COUNTERFACTUAL.get(e) == file]
+        scenarios = [load_scenario(folder / EXPERIMENTS[e][0]) for e in group]
+        own = [dict(EXPERIMENTS[e][1]) for e in group]
+        draws, record = posterior_draws(post, scenarios, own, {}, int(reps), int(seed))
+        for k, e in enumerate(group):
+            plan[e] = [draws[r][k] for r in range(int(reps))]
+        record["calibration_provenance"] = _no_machine_paths(record["calibration_provenance"])
+        records[file] = {**record, "experiments": group}
+    return plan, records
+
+
+def _no_machine_paths(obj):
+    """A calibration's provenance as recorded here: an absolute path (its scenario's, its
+    calibration file's) shown relative to the working folder, or as its last two parts."""
+    from sim.io.posterior import _shown
+
+    if isinstance(obj, dict):
+        return {k: _no_machine_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_machine_paths(v) for v in obj]
+    if isinstance(obj, str) and Path(obj).is_absolute():
+        return _shown(obj)
+    return obj
+
+
+def parameters_line(labels: dict[str, str]) -> str:
+    """'Parameters: FILE: LABEL; ...', or 'Parameters: point estimate (...)' when no scenario
+    took a posterior."""
+    if set(labels.values()) <= {POINT_LABEL}:
+        return f"Parameters: {POINT_LABEL} (every scenario at its own values)."
+    return "Parameters: " + "; ".join(f"{f}: {lab}" for f, lab in labels.items()) + "."
+
+
+def _label(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return POINT_LABEL
+    return (f"posterior of {record['calibration']} ({record['method']}, {record['n']:,} "
+            f"draws; sha256 {record['sha256'][:12]}), one draw per replicate")
 
 
 def _check_settings(out: Path, settings: dict[str, Any]) -> None:
@@ -409,10 +540,12 @@ def _check_settings(out: Path, settings: dict[str, Any]) -> None:
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
         if old != settings:
-            changed = sorted(k for k in settings if old.get(k) != settings[k])
+            changed = sorted(k for k in set(settings) | set(old)
+                             if old.get(k) != settings.get(k))
             raise InputError(str(out), ", ".join(changed) or "settings",
                              "holds a validation with other settings; allowed: the same "
-                             "--reps, --seed and --steps to resume, or another --out")
+                             "--reps, --seed, --steps and --posterior (the same draws) to "
+                             "resume, or another --out")
     elif out.exists() and any(out.iterdir()):
         raise InputError(str(out), "", "exists and is not a validation folder; allowed: a new "
                          "--out, or one written by clustersim validate --anchors")
@@ -421,11 +554,17 @@ def _check_settings(out: Path, settings: dict[str, Any]) -> None:
 def validate_anchors(anchors: dict[str, Anchor], out: str | Path, *, reps: int = 20,
                      seed: int = 0, workers: int = 1, steps: dict[str, int] | None = None,
                      folder: str | Path = "scenarios",
-                     progress: Callable[[str], None] | None = None) -> list[Verdict]:
+                     progress: Callable[[str], None] | None = None,
+                     posteriors=()) -> list[Verdict]:
     """Run every experiment the anchors need over ``reps`` replicates (seeds ``seed`` to
     ``seed + reps - 1``), judge each anchor, and write the table to ``out``
     (``anchors.csv``, ``anchors.json`` with provenance). Replicates already in
-    ``out/replicates`` (same settings) are not run again."""
+    ``out/replicates`` (same settings) are not run again.
+
+    ``posteriors``: calibration folders (or their ``calibration.json``, or
+    :class:`sim.io.posterior.Posterior`), at most one per scenario file; each applies to the
+    experiments run on its scenario (:func:`posterior_plan`). None: every run takes its
+    scenario's values (a point estimate), exactly as before posteriors existed."""
     folder = Path(folder)
     steps = {**default_steps(folder), **(steps or {})}
     wired = [k for k, a in anchors.items() if a.expressible and k in WIRING]
@@ -433,9 +572,14 @@ def validate_anchors(anchors: dict[str, Anchor], out: str | Path, *, reps: int =
                     | ({"hebron"} if "hebron_area_c_output" in wired else set())
                     | ({"base"} if set(NET) & set(wired) else set()))
     scenarios = {e: _scenario(folder, e) for e in needed}
+    plan, records = posterior_plan(posteriors, folder, needed, reps, seed)
     settings = {"format": FORMAT, "reps": int(reps), "seed": int(seed),
                 "steps": {e: steps[e] for e in needed},
                 "scenario_hash": {e: scenarios[e].hash for e in needed}}
+    if records:  # the draws decide the runs: another posterior is another validation
+        settings["posteriors"] = {f: {"sha256": r["sha256"], "method": r["method"],
+                                      "draws": r["draws"], "experiments": r["experiments"]}
+                                  for f, r in records.items()}
     out = Path(out)
     _check_settings(out, settings)
     (out / "replicates").mkdir(parents=True, exist_ok=True)
@@ -449,7 +593,8 @@ def validate_anchors(anchors: dict[str, Anchor], out: str | Path, *, reps: int =
             if path.is_file():
                 values[e, s] = json.loads(path.read_text(encoding="utf-8"))
             else:
-                jobs.append((e, s, str(folder), steps))
+                jobs.append((e, s, str(folder), steps,
+                             plan[e][s - seed] if e in plan else {}))
 
     def keep(result: tuple[str, int, dict[str, float]]) -> None:
         e, s, vals = result
@@ -468,11 +613,15 @@ def validate_anchors(anchors: dict[str, Anchor], out: str | Path, *, reps: int =
         for job in jobs:
             keep(_run_one(job))
     verdicts = _verdicts(anchors, values, range(seed, seed + reps))
+    labels = {f: _label(records.get(f)) for f in dict.fromkeys(
+        EXPERIMENTS[e][0] for e in needed if e not in COUNTERFACTUAL)}
     prov = provenance(seed=seed, reps=reps, steps_by_experiment=settings["steps"],
                       scenarios={e: {"file": EXPERIMENTS[e][0],
                                      "overrides": EXPERIMENTS[e][1], "hash": scenarios[e].hash}
                                  for e in needed},
-                      seeds=list(range(seed, seed + reps)), anchors=len(anchors))
+                      seeds=list(range(seed, seed + reps)), anchors=len(anchors),
+                      parameters=labels,
+                      **({"posteriors": records} if records else {}))
     frame = verdicts_frame(verdicts)
     atomic_write(out / "anchors.csv", frame.to_csv(index=False))
     atomic_write(out / "anchors.json", json.dumps(
