@@ -152,36 +152,29 @@ def growth_rates(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray
     Firms are matched by id (a slot may hold another firm a year later); the result follows the
     order of ``ids_after``.
     """
-    ib = np.asarray(ids_before).ravel()
-    ia = np.asarray(ids_after).ravel()
-    sb = np.asarray(sizes_before, dtype=np.float64).ravel()
-    sa = np.asarray(sizes_after, dtype=np.float64).ravel()
-    if ib.size != sb.size or ia.size != sa.size:
-        raise ValueError("each id array needs one size per id")
-    order = np.argsort(ib, kind="stable")
-    ib_sorted, sb_sorted = ib[order], sb[order]
-    pos = np.searchsorted(ib_sorted, ia)
-    pos_ok = pos < ib_sorted.size
-    found = np.zeros(ia.size, dtype=bool)
-    found[pos_ok] = ib_sorted[pos[pos_ok]] == ia[pos_ok]
-    before = np.full(ia.size, np.nan)
-    before[found] = sb_sorted[pos[found]]
-    ok = found & (before > 0) & (sa > 0) & np.isfinite(sa)
-    return np.log(sa[ok] / before[ok])
+    start, sa = _matched(ids_before, sizes_before, ids_after, sizes_after)
+    ok = (start > 0) & (sa > 0) & np.isfinite(sa)
+    return np.log(sa[ok] / start[ok])
 
 
 def growth_start_sizes(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray:
     """The starting sizes of the firms :func:`growth_rates` keeps, in the same order (for
     :func:`growth_sd_size_slope`)."""
+    start, sa = _matched(ids_before, sizes_before, ids_after, sizes_after)
+    ok = (start > 0) & (sa > 0) & np.isfinite(sa)
+    return start[ok]
+
+
+def _matched(ids_before, sizes_before, ids_after, sizes_after) -> tuple[np.ndarray, np.ndarray]:
+    """The size before of each firm after, matched by id (NaN for a firm absent before), and the
+    sizes after, as float arrays in the order of ``ids_after``."""
     ib = np.asarray(ids_before).ravel()
     ia = np.asarray(ids_after).ravel()
     sb = np.asarray(sizes_before, dtype=np.float64).ravel()
     sa = np.asarray(sizes_after, dtype=np.float64).ravel()
     if ib.size != sb.size or ia.size != sa.size:
         raise ValueError("each id array needs one size per id")
-    start = _lookup(ib, sb, ia)
-    ok = np.isfinite(start) & (start > 0) & (sa > 0) & np.isfinite(sa)
-    return start[ok]
+    return _lookup(ib, sb, ia), sa
 
 
 def _lookup(keys, values, wanted) -> np.ndarray:
