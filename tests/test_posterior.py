@@ -22,6 +22,7 @@ from sim.io.posterior import choose_draws, load_posterior
 from sim.studies import compare as cmp
 from sim.studies.compare import Comparison, posterior_answer
 from sim.studies.paired import jeffreys_interval, p_best
+from sim.studies.posterior_mode import POINT_LABEL
 from sim.studies.robust import robust
 from tests.test_compare import TRAINING, small
 
@@ -190,7 +191,7 @@ def test_point_mode_is_labelled(tmp_path):
     res = cmp.compare([base, alt], out=tmp_path / "out", reps=2, steps=2, workers=1,
                       progress=False)
     run = json.loads((tmp_path / "out" / "comparison.json").read_text())
-    assert run["parameters"] == cmp.POINT_LABEL
+    assert run["parameters"] == POINT_LABEL
     assert run["decision"]["parameters"].startswith(
         "Point estimate: parameters fixed at the scenario's values")
     assert "posterior" not in run

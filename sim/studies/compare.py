@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,11 +56,11 @@ from sim.studies.paired import (
     SERIES_KEPT,
     effects_over_time,
     measured,
-    p_best,
     paired_difference,
     t_interval,
-    variance_shares,
 )
+from sim.studies.posterior_mode import parameters_label, posterior_answer, posterior_draws
+from sim.studies.replicates import AUTO_CAP, AUTO_START, replicates_rule, until_narrow
 from sim.studies.sweep.comparison import comparison_experiment
 from sim.studies.sweep.experiment import Policy
 from sim.studies.sweep.runner import run_sweep
@@ -91,7 +90,6 @@ __all__ = [
 ]
 
 #: Replicates ``--reps auto`` starts with, and its default cap.
-AUTO_START, AUTO_CAP = 5, 40
 
 
 @dataclass
@@ -198,14 +196,6 @@ def outcomes_of(comp: Comparison) -> tuple[str, ...]:
     purpose = [name for name, _ in cost_units(comp)
                if name in comp.runs and name not in OUTCOMES]
     return (*OUTCOMES, *purpose, *extra)
-
-
-def _paired_columns(comp: Comparison, label: str, column: str) -> tuple[np.ndarray, np.ndarray]:
-    runs = comp.runs
-    mine = runs[runs["scenario"] == label].set_index("replicate")[column]
-    base = runs[runs["scenario"] == comp.base].set_index("replicate")[column]
-    a, b = mine.align(base, join="inner")
-    return a.to_numpy(dtype=np.float64), b.to_numpy(dtype=np.float64)
 
 
 def public_costs(comp: Comparison, units=None, horizon: int | None = None,
@@ -358,44 +348,6 @@ def analyse(comp: Comparison, horizon: int | None = None,
                     measure=measure_text(horizon, discount, comp.steps), displacement=disp,
                     stages=stages, why_lines=why.why_lines(comp, None, disp, pairs, stages),
                     why_html=why.why_html(None, disp, ran=False, stages=stages))
-
-
-def posterior_answer(comp: Comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``--posterior``: P(best) of every scenario on the comparison's target over its
-    replicates (each with its own posterior draw; :func:`sim.studies.paired.p_best`), and
-    :func:`parameter_shares`. Two empty tables in point mode."""
-    if not comp.posterior:
-        return pd.DataFrame(), pd.DataFrame()
-    wide = comp.runs.pivot(index="replicate", columns="scenario", values=comp.target)
-    best = p_best(wide, comp.labels, outputs.direction(comp.target) or 1)
-    best.insert(1, "outcome", comp.target)
-    return best, parameter_shares(comp)
-
-
-def parameter_shares(comp: Comparison, target: str | None = None) -> pd.DataFrame:
-    """``--posterior``: for each alternative, the first-order share of the variance of its
-    paired effect on ``target`` (default the comparison's) across replicates due to each
-    drawn parameter (:func:`sim.studies.paired.variance_shares`), largest first. Columns
-    ``scenario``, ``outcome``, ``parameter``, ``s1``, ``s1_conf``, ``n``."""
-    target = target or comp.target
-    draws = comp.draws
-    if draws.empty:
-        return pd.DataFrame()
-    x = draws.drop(columns="draw")
-    frames = []
-    seed = int(np.random.SeedSequence(comp.seed, spawn_key=(8,)).generate_state(1)[0])
-    for label in comp.labels[1:]:
-        a = comp.runs[comp.runs["scenario"] == label].set_index("replicate")[target]
-        b = comp.runs[comp.runs["scenario"] == comp.base].set_index("replicate")[target]
-        d = (a - b).reindex(x.index)
-        sh = variance_shares(x, d.to_numpy(), seed)
-        if sh.empty:
-            continue
-        sh.insert(0, "outcome", target)
-        sh.insert(0, "scenario", label)
-        frames.append(sh.sort_values("s1", ascending=False, kind="stable"))
-    return (pd.concat(frames, ignore_index=True) if frames else
-            pd.DataFrame(columns=["scenario", "outcome", "parameter", "s1", "s1_conf", "n"]))
 
 
 def explain(comp: Comparison, paths, out: str | Path, *, workers: int | None = None,
@@ -563,69 +515,6 @@ def comparison_of(paths, *, reps: int, steps: int | None = None, seed: int = 0,
                                  uncertain=uncertain, draws=draws, posterior=record)
 
 
-def posterior_draws(posterior, scenarios, own, overrides, slots: int, seed: int,
-                    uncertain=(), fixed_wins: bool = False
-                    ) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
-    """The parameter values each scenario takes in each of ``slots`` replicates
-    (:meth:`sim.io.posterior.Posterior.choose`, from ``seed``): per slot, per scenario, the
-    slot's draw, where a parameter applies to every scenario and an
-    ``interventions.NAME.FIELD`` to those with intervention NAME; and the record of the
-    posterior (:meth:`~sim.io.posterior.Posterior.record`, with the draws' ``values``).
-
-    Refuses (:class:`InputError`, naming the draws file): an intervention no scenario has; a
-    parameter also given with ``--set`` or also varied by the futures (``uncertain``); a draw
-    that is not valid for a scenario. With ``fixed_wins`` (``--why``, whose mechanism limits
-    are fixed values) a parameter also fixed keeps its fixed value instead."""
-    from sim.io.posterior import canonical
-
-    src = str(Path(posterior.source).parent / posterior.file)
-    have = [{iv.name for iv in sc.interventions} for sc in scenarios]
-    fixed = {_canonical_or_self(k) for k in overrides or {}}
-    varied = {_canonical_or_self(str(r[0])) for r in uncertain}
-    for name in posterior.names:
-        key = canonical(name)
-        if key in fixed and not fixed_wins:
-            raise InputError(src, name, "also given with --set; allowed: a parameter either "
-                             "drawn from the posterior or fixed with --set, not both")
-        if key in varied:
-            raise InputError(src, name, "also varied by the futures (--uncertain); allowed: "
-                             "a parameter either drawn from the posterior or sampled over a "
-                             "range, not both (drop it from --uncertain)")
-        if name.startswith("interventions."):
-            iv = name.split(".")[1]
-            if not any(iv in h for h in have):
-                every = sorted(set().union(*have))
-                raise InputError(src, name, f"no scenario has an intervention named "
-                                 f"{iv!r}{suggest(iv, every)}; allowed: {_quoted(every)}")
-    chosen, _ = posterior.choose(slots, seed)
-    per_draw: dict[int, list[dict[str, Any]]] = {}
-    for i in dict.fromkeys(int(c) for c in chosen):
-        values = {k: v for k, v in posterior.draw(i).items()
-                  if not (fixed_wins and canonical(k) in fixed)}
-        mine = [{k: v for k, v in values.items() if not k.startswith("interventions.")
-                 or k.split(".")[1] in h} for h in have]
-        for sc, o, m in zip(scenarios, own, mine, strict=True):
-            try:
-                sc.with_overrides({**o, **m})
-            except InputError as exc:
-                raise InputError(src, f"draw {i}", f"not valid for scenario {sc.name}: "
-                                 f"{exc.key + ': ' if exc.key else ''}{exc.message}") from None
-        per_draw[i] = mine
-    record = posterior.record(chosen)
-    record["values"] = [posterior.values[int(i)].tolist() for i in chosen]
-    return [per_draw[int(i)] for i in chosen], record
-
-
-def _canonical_or_self(key: str) -> str:
-    from sim.core.errors import ParameterError
-    from sim.io.posterior import canonical
-
-    try:
-        return canonical(key)
-    except ParameterError:
-        return key
-
-
 def load_comparison(out: str | Path, replicates: int | None = None) -> Comparison:
     """A comparison read back from its sweep directory ``out`` (finished runs only; with
     ``replicates``, only the replicates below it)."""
@@ -737,23 +626,6 @@ def write_comparison(comp: Comparison, out: str | Path, horizon: int | None = No
     return out / "report.html"
 
 
-#: How a comparison without ``--posterior`` labels its results.
-POINT_LABEL = "point estimate: parameters fixed at the scenario's values"
-
-
-def parameters_label(comp: Comparison) -> str:
-    """Point mode: :data:`POINT_LABEL`; with ``--posterior``: what the replicates drew."""
-    post = comp.posterior
-    if not post:
-        return POINT_LABEL
-    used = post["draws"][:comp.reps]
-    reused = len(set(used)) < len(used)
-    return (f"parameters drawn from the posterior of {post['calibration']} ({post['method']}, "
-            f"{post['n']} draws): each replicate takes one draw, the same in every scenario"
-            + (f"; {comp.reps} replicates > {post['n']} draws, so draws are reused"
-               if reused else f"; {len(set(used))} distinct draws"))
-
-
 def apply_overrides(scenarios, overrides: dict[str, Any]) -> list[Any]:
     """Apply ``--set`` overrides to every scenario of a comparison.
 
@@ -822,7 +694,7 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     from sim.io.posterior import Posterior, load_posterior
 
     auto = reps == "auto"
-    rule = _replicates_rule(reps, workers, target, width, max_reps)
+    rule = replicates_rule(reps, workers, target, width, max_reps)
     if posterior is not None and not isinstance(posterior, Posterior):
         posterior = load_posterior(posterior)
     exp = comparison_of(paths, reps=max_reps if auto else reps, steps=steps, seed=seed,
@@ -849,7 +721,7 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     summary = account(run(None if not auto else n))
     comp = load_comparison(out, n)
     if auto:
-        comp, summary = _until_narrow(comp, summary, rule, n, lambda k: account(run(k)),
+        comp, summary = until_narrow(comp, summary, rule, n, lambda k: account(run(k)),
                                       lambda k: load_comparison(out, k))
     comp.target = target
     comp.mode = summary.mode
@@ -862,60 +734,3 @@ def compare(paths, *, reps: int | str, out: str | Path, steps: int | None = None
     return CompareResult(report=report, comparison=comp, ran=totals["ran"],
                          already=totals["already"], failed=totals["failed"],
                          lost=totals["lost"], mode=summary.mode)
-
-
-def _replicates_rule(reps, workers, target, width, max_reps) -> dict[str, Any] | None:
-    """Check the options of :func:`compare`; the ``--reps auto`` rule, or None."""
-    auto = reps == "auto"
-    if not auto and (not isinstance(reps, int) or isinstance(reps, bool) or reps < 2):
-        raise InputError("--reps", "", f"got {reps}; allowed: an integer >= 2 (confidence "
-                         "intervals need at least two replicates) or auto")
-    if workers is not None and workers < 1:
-        raise InputError("--workers", "", f"got {workers}; allowed: an integer >= 1")
-    if target not in OUTCOMES:
-        raise InputError("--target", "", f"got {target!r}; allowed: one of "
-                         + ", ".join(OUTCOMES))
-    if not auto:
-        if width is not None:
-            raise InputError("--width", "", "only used with --reps auto")
-        return None
-    if width is None or not width > 0:
-        raise InputError("--width", "", f"got {width}; allowed: a number > 0 (with --reps "
-                         "auto: the widest paired 95% interval of --target accepted)")
-    if not isinstance(max_reps, int) or max_reps < AUTO_START:
-        raise InputError("--max-reps", "", f"got {max_reps}; allowed: an integer >= "
-                         f"{AUTO_START}")
-    return {"target": target, "width": float(width), "start": AUTO_START, "cap": max_reps}
-
-
-def _until_narrow(comp: Comparison, summary, rule: dict[str, Any], n: int, run, load):
-    """``--reps auto``: from ``n`` replicates, add more (``run(n)``, then ``load(n)``) until
-    the widest paired interval of the rule's target is at most its width, or the cap is
-    reached."""
-    width, cap = rule["width"], rule["cap"]
-    history = []
-    while True:
-        widths = _widths(comp, rule["target"])
-        worst = max(widths.values()) if widths else 0.0
-        history.append({"reps": n, "widest": worst})
-        if worst <= width or n >= cap or not summary.exit_code == 0:
-            break
-        # the interval narrows as 1/sqrt(n): aim at the width, at least two more
-        need = math.ceil(n * (worst / width) ** 2) if worst > 0 else n + 2
-        n = min(cap, max(n + 2, need))
-        summary = run(n)
-        comp = load(n)
-    comp.rule = {**rule, "reps": n, "met": bool(worst <= width), "widest": worst,
-                 "widths": widths, "history": history}
-    return comp, summary
-
-
-def _widths(comp: Comparison, target: str) -> dict[str, float]:
-    """Width of the paired 95% interval of ``target``, per alternative."""
-    out = {}
-    for label in comp.labels[1:]:
-        a, b = _paired_columns(comp, label, target)
-        d = paired_difference(a, b)
-        w = d["ci_high"] - d["ci_low"]
-        out[label] = float(w) if np.isfinite(w) else float("inf")
-    return out

@@ -19,7 +19,7 @@ from sim.measure.outputs import WELFARE
 __all__ = ["OUTCOMES", "FIGURE_OUTCOMES", "SERIES_KEPT", "LEVEL", "t_interval",
            "paired_difference", "effect_over_time", "effects_over_time", "measured",
            "discount_factors", "MONTHS_PER_YEAR", "p_best", "jeffreys_interval",
-           "variance_shares", "SHARE_ESTIMATOR"]
+           "variance_shares", "SHARE_ESTIMATOR", "paired_columns"]
 
 #: Final outcomes summarised by default (with the by-sector and by-town breakdowns).
 OUTCOMES: tuple[str, ...] = (
@@ -64,6 +64,16 @@ def t_interval(values, level: float = LEVEL) -> dict[str, float]:
         return {"n": n, "mean": mean, "sd": 0.0, "ci_low": mean, "ci_high": mean}
     half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def paired_columns(comp, label: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``column`` of scenario ``label`` and of the comparison's base, replicate by replicate
+    (the replicates both have), as float arrays."""
+    runs = comp.runs
+    mine = runs[runs["scenario"] == label].set_index("replicate")[column]
+    base = runs[runs["scenario"] == comp.base].set_index("replicate")[column]
+    a, b = mine.align(base, join="inner")
+    return a.to_numpy(dtype=np.float64), b.to_numpy(dtype=np.float64)
 
 
 def paired_difference(alt, base, level: float = LEVEL) -> dict[str, float]:

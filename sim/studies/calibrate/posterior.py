@@ -23,8 +23,8 @@ import pandas as pd
 
 from sim.studies.calibrate import npe
 
-__all__ = ["METHODS", "PAIRS", "MISSING", "MIN_PAIRS", "to_unit", "from_unit", "edge_flag",
-           "rejection_draws", "npe_posterior", "DRAWS_FILE"]
+__all__ = ["METHODS", "PAIRS", "MISSING", "MIN_PAIRS", "attach", "to_unit", "from_unit",
+           "edge_flag", "rejection_draws", "npe_posterior", "DRAWS_FILE"]
 
 METHODS = ("npe", "rejection")
 #: What one training pair of NPE is: one run, or one design point with its patterns averaged
@@ -216,3 +216,35 @@ def npe_posterior(cal, runs: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[st
             e.update(coverage=None, sbc=None, recovery=None)
         entries[p.name] = e
     return draws, info, entries, (c["ranks"] if c["truths"] else None)
+
+
+def attach(cal, runs: pd.DataFrame, table: pd.DataFrame,
+           report: dict[str, Any]) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """The posterior draws of the calibration's method; fills ``report["posterior_draws"]``
+    (and, for NPE, replaces ``report["posterior"]`` and ``report["inference"]``)."""
+    method = cal.posterior_method
+    ranks = None
+    if method == "npe":
+        draws, info, entries, ranks = npe_posterior(cal, runs)
+        rejection = report["posterior"]
+        report["inference"] = {**info, "rejection": report["inference"]}
+        if entries:
+            report["posterior"] = {name: {**e, "rejection": rejection[name]}
+                                   for name, e in entries.items()}
+        else:
+            report["posterior"] = {
+                p.name: {"prior": [p.low, p.high], "distribution": p.distribution,
+                         "method": "npe", "median": None, "q05": None, "q95": None,
+                         "at_prior_edge": None, "coverage": None, "sbc": None,
+                         "recovery": None, "rejection": rejection[p.name]}
+                for p in cal.parameters}
+    else:
+        draws = rejection_draws(cal, table)
+    report["posterior_draws"] = {
+        "file": DRAWS_FILE if draws is not None else None,
+        "n": int(len(draws)) if draws is not None else 0, "method": method}
+    if draws is None:
+        report["posterior_draws"]["note"] = (
+            "no accepted points: no draws" if method == "rejection"
+            else report["inference"].get("note", "no posterior"))
+    return draws, ranks

@@ -717,38 +717,6 @@ def refine(cal: Calibration, table: pd.DataFrame, out: Path, *, workers: int | N
     return result
 
 
-def _posterior(cal: Calibration, runs: pd.DataFrame, table: pd.DataFrame,
-               report: dict[str, Any]) -> tuple[pd.DataFrame | None, np.ndarray | None]:
-    """The posterior draws of the calibration's method; fills ``report["posterior_draws"]``
-    (and, for NPE, replaces ``report["posterior"]`` and ``report["inference"]``)."""
-    method = cal.posterior_method
-    ranks = None
-    if method == "npe":
-        draws, info, entries, ranks = posterior.npe_posterior(cal, runs)
-        rejection = report["posterior"]
-        report["inference"] = {**info, "rejection": report["inference"]}
-        if entries:
-            report["posterior"] = {name: {**e, "rejection": rejection[name]}
-                                   for name, e in entries.items()}
-        else:
-            report["posterior"] = {
-                p.name: {"prior": [p.low, p.high], "distribution": p.distribution,
-                         "method": "npe", "median": None, "q05": None, "q95": None,
-                         "at_prior_edge": None, "coverage": None, "sbc": None,
-                         "recovery": None, "rejection": rejection[p.name]}
-                for p in cal.parameters}
-    else:
-        draws = posterior.rejection_draws(cal, table)
-    report["posterior_draws"] = {
-        "file": posterior.DRAWS_FILE if draws is not None else None,
-        "n": int(len(draws)) if draws is not None else 0, "method": method}
-    if draws is None:
-        report["posterior_draws"]["note"] = (
-            "no accepted points: no draws" if method == "rejection"
-            else report["inference"].get("note", "no posterior"))
-    return draws, ranks
-
-
 def _provenance(cal: Calibration, scenario_hash: str | None) -> dict[str, Any]:
     return {"package_version": __version__, "git_commit": git_commit(),
             "calibration_file": {"path": str(cal.source), "sha256": cal.sha256},
@@ -806,7 +774,7 @@ def _calibrate(cal: Calibration, out: Path, *, workers: int | None, scheduler: s
                         progress=progress)
     runs = SweepStore(sweep_dir).read_runs()
     table, report = analyse(cal, runs)
-    draws, ranks = _posterior(cal, runs, table, report)
+    draws, ranks = posterior.attach(cal, runs, table, report)
     if cal.refine is not None:
         report["smm"] = refine(cal, table, out, workers=workers, scheduler=scheduler,
                                progress=progress)
