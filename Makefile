@@ -37,7 +37,7 @@ browser-deps:
 POSTERIOR ?= docs/validation/calibration_joint
 demo: $(STAMP)
 	$(CLI) compare scenarios/baseline.toml scenarios/cfc.toml scenarios/trust_then_cfc.toml \
-		--reps 8 --why --out results/demo --force $(if $(POSTERIOR),--posterior $(POSTERIOR))
+		--reps 20 --why --out results/demo --force $(if $(POSTERIOR),--posterior $(POSTERIOR))
 
 # The classroom app, from a fresh clone: installs once, then serves on 127.0.0.1 and prints the
 # address to open. `make viz SCENARIO=scenarios/classroom_shocks.toml PORT=8800` for another
