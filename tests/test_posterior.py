@@ -337,3 +337,14 @@ def test_reps_auto_with_posterior_keeps_each_replicates_draw(tmp_path):
     run = json.loads((tmp_path / "out" / "comparison.json").read_text())
     assert run["posterior"]["draws"] == want
     assert run["replicates_rule"]["met"] is True
+
+
+def test_the_summary_says_what_a_drawn_parameter_is():
+    from sim.studies.report.summary import in_words
+
+    assert in_words("death_rate").startswith("death_rate (chance a firm closes in a month")
+    assert in_words("demography.death_rate") == in_words("death_rate").replace(
+        "death_rate", "demography.death_rate", 1)
+    assert in_words("interventions.cfc.effect") == (
+        "interventions.cfc.effect (the field 'effect' of intervention 'cfc')")
+    assert in_words("no_such_parameter") == "no_such_parameter"

@@ -17,7 +17,7 @@ from sim.measure import outputs
 from sim.studies.report.numbers import fmt, pct, plural
 from sim.studies.report.tables import Q_LEVEL, cost_text, estimate
 
-__all__ = ["decision_summary", "decision_currency", "TITLES"]
+__all__ = ["decision_summary", "decision_currency", "TITLES", "in_words"]
 
 #: The sections of the decision summary, in order, with their headings.
 TITLES = {"parameters": "Parameters", "ranking": "Ranking",
@@ -217,7 +217,8 @@ def _parameter_lines(comp, an, tl: str) -> list[str]:
         for lab in dict.fromkeys(shares["scenario"]):
             mine = shares[shares["scenario"] == lab].sort_values("s1", ascending=False,
                                                                   kind="stable")
-            top = mine.iloc[0]
+            top = mine.iloc[0].copy()
+            top["parameter"] = in_words(str(top["parameter"]))
             conf = top["s1_conf"]
             band = f" (\u00b1{pct(conf)})" if np.isfinite(conf) else ""
             clear = bool(np.isfinite(conf) and top["s1"] - conf > 0)
@@ -315,3 +316,21 @@ def decision_summary(comp, an) -> dict[str, Any]:
                                          .groupby("scenario", sort=False))} \
             if not shares.empty else {}
     return out
+
+
+def in_words(parameter: str) -> str:
+    """A drawn parameter as a reader of the summary needs it: its name, then what it is
+    (the parameter table's meaning; for an intervention field, the field and intervention)."""
+    if parameter.startswith("interventions."):
+        parts = parameter.split(".")
+        if len(parts) == 3:
+            return f"{parameter} (the field {parts[2]!r} of intervention {parts[1]!r})"
+        return parameter
+    from sim.core.errors import ParameterError
+    from sim.core.params import param_field
+
+    try:
+        doc = param_field(parameter).metadata.get("doc")
+    except (ParameterError, KeyError):  # a name the table does not know: shown as it is
+        return parameter
+    return f"{parameter} ({doc})" if doc else parameter
