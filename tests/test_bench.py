@@ -189,3 +189,54 @@ def test_against_something_that_is_not_a_checkout_is_an_input_error(tmp_path, ca
     assert "--against" in err
     assert "no sim/model.py" in err
     assert main(["bench", "--against", str(tmp_path), "--rounds", "0"]) == 2
+
+
+def test_kernel_floor_charges_kernel_calls_and_puts_the_kernels_back():
+    import sim.mechanisms.demography as demography
+    from sim.bench import floor
+
+    grow = demography._grow
+    short = ("baseline.toml", 24, {"talent_sd": 0.0, "patterns.growth_window": 12})
+    res = floor.kernel_floor(repeats=1, run=short)
+    assert demography._grow is grow  # every module holds its kernel again
+    assert not any(isinstance(obj, floor._Timed) for obj in vars(demography).values())
+    assert 0.0 < res["kernel_s"] < res["run_s"] * 3  # proxies add their own time to the run
+    assert res["kernel_share"] == pytest.approx(res["kernel_s"] / res["run_s"])
+    assert res["python_s"] == pytest.approx(res["run_s"] - res["kernel_s"])
+    # a kernel call a month at least: growth runs every month of the run and its burn-in
+    assert res["kernel_calls"] >= 24
+    assert "sim.mechanisms.demography._grow" in floor._kernel_names(floor._kernels())
+
+
+def test_kernel_floor_proxies_do_not_change_a_run():
+    from sim.bench import floor
+    from sim.studies.sweep.patterns import simulate
+
+    args = dict(steps=24, seed=3, overrides={"talent_sd": 0.0, "patterns.growth_window": 12})
+    plain = simulate("scenarios/baseline.toml", **args)
+    proxies = {k: floor._Timed(obj) for k, obj in floor._kernels().items()}
+    undo = floor._patched(proxies)
+    try:
+        timed = simulate("scenarios/baseline.toml", **args)
+    finally:
+        for space, attr, obj in undo:
+            space[attr] = obj
+    assert sum(p.calls for p in proxies.values()) > 0
+    assert plain.final.keys() == timed.final.keys()
+    for k, v in plain.final.items():
+        assert v == timed.final[k] or (v != v and timed.final[k] != timed.final[k]), k
+
+
+def test_throughput_report_states_the_kernel_floor(capsys):
+    from sim.cli.bench import _print_throughput
+
+    tp = {"cores": 2, "repeats": 5, "workloads": {"calibration": {
+        "what": "a run", "seconds_per_run": 0.25, "runs_per_hour": 28_800.0}}}
+    month = {"firms": 500, "ms_per_month": 1.2, "fixed_ms_per_month": 0.8, "per_firm_us": 0.9,
+             "firm_steps_per_s": 400_000.0, "large_firm_steps_per_s": 900_000.0,
+             "large_firms": 5_000}
+    floor = {"run_s": 0.25, "kernel_s": 0.1, "kernel_share": 0.4, "kernel_calls": 10_946.0}
+    _print_throughput(tp, month, floor=floor)
+    out = capsys.readouterr().out
+    assert "0.100 s (40%) in 10,946 kernel calls" in out
+    assert "at most 2.5x faster than now" in out

@@ -68,8 +68,12 @@ def main(args: argparse.Namespace) -> int:
         return 0
     small = _small_runs(say, args.repeats)
     if args.throughput:
-        _print_throughput(*small)
-        _write(args.json, {"throughput": small[0], "month_cost": small[1]})
+        from sim.bench.floor import kernel_floor
+
+        floor = kernel_floor(repeats=max(args.repeats, 5), progress=say)
+        _print_throughput(*small, floor=floor)
+        _write(args.json, {"throughput": small[0], "month_cost": small[1],
+                           "kernel_floor": floor})
         return 0
     res = run_benchmarks(args.sizes, threads=args.threads, steps=args.steps,
                          repeats=args.repeats,
@@ -96,7 +100,7 @@ def _small_runs(say, repeats: int) -> tuple[dict, dict]:
     return tp, month_cost(repeats=max(repeats, 5))
 
 
-def _print_throughput(tp: dict, month: dict) -> None:
+def _print_throughput(tp: dict, month: dict, floor: dict | None = None) -> None:
     print(f"small runs, one warm worker per core on {tp['cores']} cores (median of "
           f"{tp['repeats']} runs each):")
     for name, row in tp["workloads"].items():
@@ -106,6 +110,12 @@ def _print_throughput(tp: dict, month: dict) -> None:
           f"which fixed {month['fixed_ms_per_month']:.2f} ms and "
           f"{month['per_firm_us']:.2f} us a firm; {month['firm_steps_per_s']:,.0f} firm-steps/s "
           f"({month['large_firm_steps_per_s']:,.0f} at {month['large_firms']:,} firms)")
+    if floor is not None:
+        print(f"a calibration run, one thread: {floor['run_s']:.3f} s, of which "
+              f"{floor['kernel_s']:.3f} s ({100 * floor['kernel_share']:.0f}%) in "
+              f"{floor['kernel_calls']:,.0f} kernel calls: with no Python around the kernels a "
+              f"run would still take {floor['kernel_s']:.3f} s, at most "
+              f"{1 / floor['kernel_share']:.1f}x faster than now")
 
 
 #: What --against prints, in order: figure, label, unit, scale.
