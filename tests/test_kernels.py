@@ -45,6 +45,7 @@ TWINNED_ELSEWHERE = {**{f"sim.measure.metrics.{m}": "test_metrics.py"
                         for m in ("checks", "inequality", "agglomeration", "network", "suppliers",
                                   "indicators")},
                      "sim.measure.metrics.purpose": "test_purpose_outcomes.py",
+                     "sim.measure.patterns": "test_patterns.py",
                      "sim.core.streams": "test_streams.py",
                      "sim.core.graph": "test_graph.py"}
 SEEDS = range(4)

@@ -131,3 +131,54 @@ def test_facility_use_share_counts_only_the_facilities_named():
 def test_mean_utilisation_over_operating_months():
     assert pt.mean_utilisation([0.0, 0.5, 0.7, 0.0], [0, 1, 2, 0]) == pytest.approx(0.6)
     assert math.isnan(pt.mean_utilisation([0.0, 0.0], [0, 0]))
+
+
+def _tail_exponent_in_numpy(sizes, min_tail=20, candidates=200):
+    """The search of pt.tail_exponent as numpy computed it before it was compiled."""
+    x = np.sort(pt._positive(sizes))
+    pool = np.unique(x[: x.size - min_tail + 1])
+    if pool.size > candidates:
+        pool = np.unique(np.quantile(pool, np.linspace(0.0, 1.0, candidates),
+                                     method="closest_observation"))
+    best = (math.inf, math.nan, math.nan, 0)
+    ranks = np.arange(x.size + 1, dtype=np.float64)
+    for xmin, start in zip(pool, np.searchsorted(x, pool, side="left").tolist(), strict=True):
+        n = x.size - start
+        if n < min_tail:
+            continue
+        ratio = x[start:] / xmin
+        total = float(np.log(ratio).sum())
+        if total <= 0:
+            continue
+        a = n / total
+        fit = 1.0 - ratio ** (-a)
+        d = float(max(np.max(np.abs(ranks[1:n + 1] / n - fit)),
+                      np.max(np.abs(ranks[:n] / n - fit))))
+        if d < best[0]:
+            best = (d, a, float(xmin), n)
+    return best[1], best[2], best[3]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_tail_exponent_equals_its_numpy_formulation_to_the_bit(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 2_000))
+    sizes = np.round(rng.pareto(rng.uniform(0.8, 2.5), n) * rng.uniform(1, 5) + 1,
+                     int(rng.integers(0, 3)))  # rounded: ties, as firm sizes have
+    got = pt.tail_exponent(sizes)
+    want = _tail_exponent_in_numpy(sizes)
+    assert got[2] == want[2]
+    assert np.float64(got[0]).tobytes() == np.float64(want[0]).tobytes()
+    assert np.float64(got[1]).tobytes() == np.float64(want[1]).tobytes()
+
+
+def test_best_threshold_equals_its_py_func():
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.pareto(1.3, 300) + 1.0)
+    pool = np.unique(x[:281])
+    starts = np.searchsorted(x, pool, side="left").astype(np.int64)
+    fast = pt._best_threshold(x, pool, starts, 20)
+    slow = pt._best_threshold.py_func(x, pool, starts, 20)
+    assert fast[2] == slow[2]
+    assert fast[0] == pytest.approx(slow[0], rel=1e-12)
+    assert fast[1] == slow[1]

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+
+from sim.measure.metrics.agglomeration import pairwise_sum
 
 __all__ = [
     "MICRO_LIMIT",
@@ -127,23 +130,45 @@ def tail_exponent(sizes, min_tail: int = 20, candidates: int = 200) -> tuple[flo
     if pool.size > candidates:
         pool = np.unique(np.quantile(pool, np.linspace(0.0, 1.0, candidates),
                                      method="closest_observation"))
-    best = (math.inf, NAN, NAN, 0)
-    ranks = np.arange(x.size + 1, dtype=np.float64)  # the empirical CDF's steps, times n
-    for xmin, start in zip(pool, np.searchsorted(x, pool, side="left").tolist(), strict=True):
+    starts = np.searchsorted(x, pool, side="left").astype(np.int64)
+    return _best_threshold(x, pool, starts, min_tail)
+
+
+@numba.njit(cache=True)
+def _best_threshold(x, pool, starts, min_tail):
+    """The search of :func:`tail_exponent`, compiled: for each candidate ``pool[j]`` whose tail
+    ``x[starts[j]:]`` (``x`` sorted, float64) holds at least ``min_tail`` sizes, the maximum
+    likelihood exponent ``a = n / sum(log(x / xmin))`` and the Kolmogorov-Smirnov distance
+    between the tail and its Pareto fit; returns ``(a, xmin, n)`` of the smallest distance (the
+    first on ties), or ``(nan, nan, 0)``. The log-sum is numpy's pairwise sum and every other
+    step the same operation on the same values, so the result is the numpy formulation's to
+    the bit (tests/test_patterns.py)."""
+    best_d, best_a, best_x, best_n = math.inf, np.nan, np.nan, 0
+    ratio = np.empty(x.size)
+    logs = np.empty(x.size)
+    for j in range(pool.size):
+        start = starts[j]
         n = x.size - start
         if n < min_tail:
             continue
-        ratio = x[start:] / xmin  # as _ks_pareto and pareto_exponent compute it, once
-        total = float(np.log(ratio).sum())
+        xmin = pool[j]
+        for i in range(n):
+            ratio[i] = x[start + i] / xmin
+            logs[i] = np.log(ratio[i])
+        total = pairwise_sum(logs, 0, n)
         if total <= 0:
             continue
         a = n / total
-        fit = 1.0 - ratio ** (-a)
-        d = float(max(np.max(np.abs(ranks[1:n + 1] / n - fit)),
-                      np.max(np.abs(ranks[:n] / n - fit))))
-        if d < best[0]:
-            best = (d, a, float(xmin), n)
-    return best[1], best[2], best[3]
+        above = 0.0  # the largest gap above the fit (empirical CDF after each step) and below
+        below = 0.0
+        for i in range(n):
+            fit = 1.0 - ratio[i] ** (-a)
+            above = max(above, abs((i + 1.0) / n - fit))
+            below = max(below, abs(i / n - fit))
+        d = max(above, below)
+        if d < best_d:
+            best_d, best_a, best_x, best_n = d, a, xmin, n
+    return best_a, best_x, best_n
 
 
 def growth_rates(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray:
