@@ -576,27 +576,31 @@ def _case_born(rng, size=30, n=6, n_regions=3, n_sectors=2):
     live = np.setdiff1d(np.arange(size), free)
     parent = np.where(rng.random(n) < 0.4, rng.choice(live, n), -1)
     k = int((parent >= 0).sum())
+    gap = bool(rng.random() < 0.5)
     sizes = rng.uniform(1.0, 30.0, n)
-    theta = float(rng.uniform(0.5, 0.9))
+    theta = float(rng.choice([0.5, rng.uniform(0.5, 0.9)]))  # 0.5: numpy's square root
     firm_floats = [rng.uniform(0.0, 2.0, size) for _ in range(10)]
     x, y = rng.uniform(0.0, WORLD, size), rng.uniform(0.0, WORLD, size)
     return (free, rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n), parent, sizes,
             int(rng.integers(0, 100)), int(rng.integers(0, 50)),
-            *(rng.normal(size=n) for _ in range(2)), *(rng.normal(size=k) for _ in range(2)),
-            np.exp(rng.normal(0.0, 0.3, n)), np.exp(rng.normal(0.0, 0.1, k)),
-            *(rng.normal(size=n) for _ in range(3)), sizes ** (1.0 - theta), sizes ** theta,
+            rng.normal(size=n * (5 + gap) + 3 * k), k, gap,
             *(rng.uniform(0.0, WORLD, n_regions) for _ in range(2)),
             rng.uniform(1.0, 5.0, n_regions), rng.uniform(0.5, 2.0, n_sectors),
-            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 1.5, n_regions),
-            rng.uniform(0.75, 1.25, n_regions), rng.uniform(0.0, 0.5, n_sectors),
-            rng.uniform(0.5, 1.0, n_sectors), rng.uniform(0.0, 0.2, n_sectors),
-            rng.uniform(0.8, 1.2, n_regions), rng.uniform(0.0, 0.1, n_regions), WORLD, 1.5,
-            float(rng.choice([0.0, 0.3])), 0.5, 0.2, 0.3, 0.1, theta, 0.1, 0.05, 1.0, 3.0,
+            rng.uniform(0.0, 0.3, n_sectors), rng.uniform(0.5, 2.0, n_sectors),
+            rng.uniform(0.5, 1.5, n_regions), rng.uniform(0.75, 1.25, n_regions),
+            rng.uniform(0.0, 0.5, n_sectors), rng.uniform(0.5, 1.0, n_sectors),
+            rng.uniform(0.0, 0.2, n_sectors), rng.uniform(0.8, 1.2, n_regions),
+            rng.uniform(0.0, 0.1, n_regions), WORLD, 1.5, 0.1, float(rng.choice([0.0, 0.3])),
+            0.5, 0.2, 0.3, 0.1, theta, 0.1, 0.05, 1.0, 3.0,
             np.isin(np.arange(size), live), np.where(np.isin(np.arange(size), live),
                                                       np.arange(size), -1),
             rng.integers(0, n_regions, size), rng.integers(0, n_sectors, size), x, y,
             *firm_floats[:6], *firm_floats[6:8], rng.integers(0, 20, size),
             *firm_floats[8:10])
+
+
+def _case_numpy_power(rng):
+    return float(rng.uniform(0.0, 50.0)), float(rng.choice([2.0, 0.5, -1.0, 0.3, -0.8]))
 
 
 def _case_spinoffs(rng):
@@ -655,6 +659,7 @@ TWIN_CASES = {
     "sim.mechanisms.demography._age": _case_age,
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
     "sim.mechanisms.population._born": _case_born,
+    "sim.mechanisms.demography.numpy_power": _case_numpy_power,
     "sim.mechanisms.demography._viable_terms": _case_viable_terms,
     "sim.mechanisms.demography._viable_profit": _case_viable_profit,
     "sim.mechanisms.demography._entrants": _case_entrants,
