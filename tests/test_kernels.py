@@ -535,23 +535,41 @@ def _case_inverse_cdf(rng):
     return p, rng.integers(0, 3, 20), rng.random(20), np.zeros(20, dtype=np.int64)
 
 
-def _case_viable_terms(rng, n=25, n_regions=3, n_sectors=4):
-    region, sector = rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n)
+def _market_terms(rng, n_regions, n_sectors):
+    """wage, wage_index, land_cost, wage_mult, land_mult, rent_mult, price, base_price,
+    localisation: the arguments of demography._earns after the entrant's own."""
     land = rng.uniform(0.0, 0.5, n_regions)
     land[0] = 0.0
     wage_mult = rng.uniform(0.8, 1.2, n_regions)
     wage_mult[0] = 0.0  # a region where a worker costs nothing this month: the 1e-12 floor
-    return (region, sector, float(rng.uniform(0.5, 2.0)), rng.uniform(0.5, 1.5, n_regions),
-            land, wage_mult, rng.uniform(0.8, 1.2, n_regions),
-            rng.uniform(0.8, 1.5, n_regions), rng.uniform(0.5, 2.0, n_sectors),
-            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 2.0, (n_sectors, n_regions)),
-            np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.bool_))
+    return (float(rng.uniform(0.5, 2.0)), rng.uniform(0.5, 1.5, n_regions), land, wage_mult,
+            rng.uniform(0.8, 1.2, n_regions), rng.uniform(0.8, 1.5, n_regions),
+            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 2.0, n_sectors),
+            rng.uniform(0.5, 2.0, (n_sectors, n_regions)))
 
 
-def _case_viable_profit(rng, n=25):
-    return (rng.uniform(1.0, 30.0, n), rng.uniform(0.1, 3.0, n), rng.uniform(0.5, 2.0, n),
-            float(rng.uniform(0.1, 1.0)), float(rng.uniform(0.0, 20.0)),
+def _case_earns(rng, n_regions=3, n_sectors=4):
+    return (int(rng.integers(0, n_regions)), int(rng.integers(0, n_sectors)),
+            float(rng.uniform(1.0, 30.0)), *_market_terms(rng, n_regions, n_sectors),
+            float(rng.choice([0.5, rng.uniform(0.5, 0.9), 1.0])), float(rng.uniform(0.0, 20.0)))
+
+
+def _case_viable(rng, n=25, n_regions=3, n_sectors=4):
+    return (rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
+            rng.uniform(1.0, 30.0, n), *_market_terms(rng, n_regions, n_sectors),
+            float(rng.choice([0.5, rng.uniform(0.5, 0.9), 1.0])), float(rng.uniform(0.0, 20.0)),
             np.zeros(n, dtype=np.bool_))
+
+
+def _case_admit(rng, n=25, n_regions=3, n_sectors=4):
+    k = int(rng.integers(0, 5))
+    return (rng.random(n), rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
+            np.concatenate([rng.integers(0, 40, k), np.full(n - k, -1)]), 1.0,
+            float(rng.choice([1.0, rng.uniform(0.8, 3.0)])), 60.0,
+            rng.uniform(1.0, 3.0, n_sectors), bool(rng.random() < 0.7),
+            *_market_terms(rng, n_regions, n_sectors),
+            float(rng.choice([0.5, rng.uniform(0.5, 0.9), 1.0])), float(rng.uniform(0.0, 20.0)),
+            np.zeros(n))
 
 
 def _case_attraction(rng, n_sectors=4, n_regions=3):
@@ -660,8 +678,9 @@ TWIN_CASES = {
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
     "sim.mechanisms.population._born": _case_born,
     "sim.mechanisms.demography.numpy_power": _case_numpy_power,
-    "sim.mechanisms.demography._viable_terms": _case_viable_terms,
-    "sim.mechanisms.demography._viable_profit": _case_viable_profit,
+    "sim.mechanisms.demography._earns": _case_earns,
+    "sim.mechanisms.demography._viable": _case_viable,
+    "sim.mechanisms.demography._admit": _case_admit,
     "sim.mechanisms.demography._entrants": _case_entrants,
     "sim.mechanisms.demography._attraction": _case_attraction,
     "sim.mechanisms.demography.firm_counts": _case_firm_counts,

@@ -229,7 +229,7 @@ def test_free_entry_is_the_array_formulation_to_the_bit(make_params, python, the
     from sim.mechanisms import demography
 
     if python:
-        for name in ("_viable_terms", "_viable_profit"):
+        for name in ("_viable", "_earns", "numpy_power"):
             monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
     m = ClusterModel(make_params(n_firms=80, labour_elasticity=theta), rng=5, agents=False)
     for _ in range(3):
@@ -245,6 +245,49 @@ def test_free_entry_is_the_array_formulation_to_the_bit(make_params, python, the
     assert got.dtype == np.bool_
     np.testing.assert_array_equal(got, want)
     assert 0 < got.sum() < got.size or theta >= 1.0
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+@pytest.mark.parametrize(("theta", "tail", "dear"),
+                         [(0.7, 1.3, 4.0), (0.5, 1.0, 40.0), (1.0, 2.0, 4.0)])
+def test_admitted_entrants_are_the_array_formulation_to_the_bit(make_params, python, theta, tail,
+                                                                dear, monkeypatch):
+    """Sizes drawn as numpy's Pareto above the sector's floor, outsiders kept where they would
+    earn (``viable_as_arrays``): what demography.admit's one kernel must equal, bit for bit
+    (theta 0.5 and tail 1 take numpy's square and reciprocal); workers up to ``dear`` times
+    dearer, so that some outsiders stay and some do not."""
+    from sim.mechanisms import demography
+
+    if python:
+        for name in ("_admit", "_earns", "numpy_power"):
+            monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
+    m = ClusterModel(make_params(n_firms=80, labour_elasticity=theta, size_tail=tail), rng=5,
+                     agents=False)
+    for _ in range(3):
+        m.step()
+    rng = np.random.default_rng(4)
+    dp, w = m.params.demography, m.world_arrays
+    n, k = 400, 30
+    new = {"region": rng.integers(0, len(m.world.regions), n),
+           "sector": rng.integers(0, len(m.world.sectors), n),
+           "parent": np.concatenate([rng.integers(0, 80, k), np.full(n - k, -1)])}
+    m.market.rent_mult[:] = rng.uniform(0.5, 30.0, m.market.rent_mult.size)
+    m.market.wage_mult[:] = rng.uniform(0.5, dear, m.market.wage_mult.size)  # both answers
+    state = rng.bit_generator.state
+    twin = np.random.default_rng()
+    twin.bit_generator.state = state
+    sizes = np.minimum(max(dp.min_size, 1.0) * (1.0 - twin.random(n)) ** (-1.0 / dp.size_tail),
+                       dp.max_size)
+    sizes = np.minimum(sizes * w["sector_size_floor"][new["sector"]], dp.max_size)
+    keep = (new["parent"] >= 0) | viable_as_arrays(m, m.market, new["region"], new["sector"],
+                                                   sizes)
+    want = {**{key: v[keep] for key, v in new.items()}, "sizes": sizes[keep]}
+    got = demography.admit(m, m.market, {key: v.copy() for key, v in new.items()}, rng)
+    assert rng.bit_generator.state == twin.bit_generator.state  # as many draws
+    assert set(got) == set(want)
+    for key, values in want.items():
+        np.testing.assert_array_equal(got[key], values, err_msg=key)
+    assert k < keep.sum() < n or theta >= 1.0
 
 
 def test_entrants_are_the_spin_offs_then_the_outsiders():

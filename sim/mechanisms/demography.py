@@ -34,10 +34,10 @@ from sim.core import streams
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks, slots_where
 
-__all__ = ["grow", "exits", "entry", "firm_counts", "pareto_sizes", "place", "numpy_power"]
+__all__ = ["grow", "exits", "entry", "admit", "viable", "firm_counts", "place", "numpy_power"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")  # 1 / 0 is inf, as in numpy, not an error
 def numpy_power(x, e):
     """``x ** e`` with the bits numpy gives for an array and a scalar exponent: numpy squares,
     takes the square root or the reciprocal for the exponents 2, 0.5 and -1 (where libm's
@@ -214,14 +214,6 @@ def age(firms) -> None:
     _age(firms.alive, firms.age)
 
 
-def pareto_sizes(rng: np.random.Generator, n: int, tail: float, floor: float,
-                 cap: float) -> np.ndarray:
-    """Initial firm sizes: Pareto with exponent ``tail`` above ``max(floor, 1)``, capped."""
-    lo = max(floor, 1.0)
-    u = rng.random(n)
-    return np.minimum(lo * (1.0 - u) ** (-1.0 / tail), cap)
-
-
 def place(rng: np.random.Generator, region_codes: np.ndarray, world_arrays: dict,
           world_size: float) -> tuple[np.ndarray, np.ndarray]:
     """Locations around each region's centre (normal with the region's radius), in the map."""
@@ -347,6 +339,53 @@ def _entrants(parents, f_region, f_sector, out_region, out_sector, region, secto
         parent[k + b] = -1
 
 
+def admit(model, market, new: dict[str, np.ndarray],
+          rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The entrants of :func:`entry` (``new``) with their potential sizes: Pareto with exponent
+    ``size_tail`` above ``max(min_size, 1)`` (one ``rng.random`` each), capped at ``max_size``,
+    times their sector's size floor, capped again; in the ``attraction`` entry mode only the
+    outsiders who would make a profit this month (:func:`viable`) stay. Returns a dict of
+    ``region``, ``sector``, ``parent`` and ``sizes``, spin-offs first as in ``new`` (whose arrays
+    it reuses)."""
+    dp, mp, w = model.params.demography, model.params.market, model.world_arrays
+    region, sector, parent = new["region"], new["sector"], new["parent"]
+    sizes = np.empty(region.shape[0])
+    m = _admit(rng.random(region.shape[0]), region, sector, parent, max(dp.min_size, 1.0),
+               dp.size_tail, dp.max_size, w["sector_size_floor"], dp.entry_mode == "attraction",
+               mp.wage, w["wage_index"], w["land_cost"], market.wage_mult, model.mods.land_mult,
+               market.rent_mult, market.sector_price, w["sector_price"], market.localisation,
+               mp.labour_elasticity, mp.fixed_cost, sizes)
+    return {"region": region[:m], "sector": sector[:m], "parent": parent[:m], "sizes": sizes[:m]}
+
+
+@numba.njit(cache=True)
+def _admit(u, region, sector, parent, lo, tail, cap, size_floor, attraction, wage, wage_index,
+           land_cost, wage_mult, land_mult, rent_mult, price, base_price, localisation, theta,
+           fixed_cost, sizes):
+    """Entrant a's size from its uniform ``u[a]``: ``min(lo (1 - u)^(-1 / tail), cap)`` times
+    its sector's ``size_floor``, capped at ``cap`` again; with ``attraction``, an outsider
+    (``parent[a]`` < 0) that would not earn (:func:`_earns`) is dropped. The entrants kept are
+    moved to the front of ``region``, ``sector`` and ``parent`` (int64[n], in place) in their
+    order, their sizes written to ``sizes`` (float64[n]); returns how many were kept. The
+    arithmetic is the array formulation's (numpy's power, :func:`numpy_power`; ``np.minimum``,
+    which keeps a NaN), so the sizes have the same bits."""
+    e = -1.0 / tail
+    m = 0
+    for a in range(u.shape[0]):
+        size = lo * numpy_power(1.0 - u[a], e)
+        size = size if (size <= cap or size != size) else cap
+        size = size * size_floor[sector[a]]
+        size = size if (size <= cap or size != size) else cap
+        r, s, q = region[a], sector[a], parent[a]
+        if attraction and q < 0 and not _earns(
+                r, s, size, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult, price,
+                base_price, localisation, theta, fixed_cost):
+            continue
+        region[m], sector[m], parent[m], sizes[m] = r, s, q, size
+        m += 1
+    return m
+
+
 def viable(model, market, region: np.ndarray, sector: np.ndarray,
            sizes: np.ndarray) -> np.ndarray:
     """Whether outside entrants of potential size ``sizes`` would make a profit where they
@@ -358,46 +397,41 @@ def viable(model, market, region: np.ndarray, sector: np.ndarray,
     localisation), its best size is ``L* = L (v / c)^(1 / (1 - theta))``, where it earns
     ``(1 - theta) / theta w L* - F``."""
     mp, w = model.params.market, model.world_arrays
-    theta = mp.labour_elasticity
-    n = region.shape[0]
-    now, gain, ok = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
-    _viable_terms(region, sector, mp.wage, w["wage_index"], w["land_cost"],
-                  market.wage_mult, model.mods.land_mult, market.rent_mult,
-                  market.sector_price, w["sector_price"], market.localisation, now, gain, ok)
-    if theta >= 1.0:
-        return ok
-    # numpy's power (its last bits are not the kernels'); the arithmetic around it in kernels
-    _viable_profit(sizes, gain ** (1.0 / (1.0 - theta)), now, (1.0 - theta) / theta,
-                   mp.fixed_cost, ok)
+    ok = np.empty(region.shape[0], dtype=np.bool_)
+    _viable(region, sector, sizes, mp.wage, w["wage_index"], w["land_cost"], market.wage_mult,
+            model.mods.land_mult, market.rent_mult, market.sector_price, w["sector_price"],
+            market.localisation, mp.labour_elasticity, mp.fixed_cost, ok)
     return ok
 
 
-@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
-def _viable_terms(region, sector, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult,
-                  price, base_price, localisation, now, gain, ok):
-    """For each outside entrant a (int64[n] ``region``, ``sector``): ``now[a]``, the cost of a
-    worker this month; ``gain[a]`` = value x base cost / max(now, 1e-12), the ratio whose power
-    gives the entrant's best size; ``ok[a]`` = value >= now / base (the test when theta >= 1).
-    Each term is added and multiplied in the order of the array formulation, so the bits are
-    the same."""
-    for a in range(region.shape[0]):
-        r = region[a]
-        s = sector[a]
-        base = wage * wage_index[r] + land_cost[r]
-        cost = wage * wage_index[r] * wage_mult[r] + land_cost[r] * land_mult[r] * rent_mult[r]
-        value = price[s] / base_price[s] * localisation[s, r]
-        now[a] = cost
-        floor = cost if (cost >= 1e-12 or cost != cost) else 1e-12  # np.maximum keeps a NaN
-        gain[a] = value * base / floor
-        ok[a] = value >= cost / base
-
-
 @numba.njit(cache=True)
-def _viable_profit(sizes, power, now, margin, fixed_cost, ok):
-    """``ok[a]`` = margin x now x best size > fixed cost, the best size being ``sizes[a] x
-    power[a]`` (float64[n])."""
-    for a in range(sizes.shape[0]):
-        ok[a] = margin * now[a] * (sizes[a] * power[a]) > fixed_cost
+def _viable(region, sector, sizes, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult,
+            price, base_price, localisation, theta, fixed_cost, ok):
+    """``ok[a]`` (bool[n]): whether entrant a (int64[n] ``region``, ``sector``, float64[n]
+    ``sizes``) would earn, by :func:`_earns`."""
+    for a in range(region.shape[0]):
+        ok[a] = _earns(region[a], sector[a], sizes[a], wage, wage_index, land_cost, wage_mult,
+                       land_mult, rent_mult, price, base_price, localisation, theta, fixed_cost)
+
+
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
+def _earns(r, s, size, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult, price,
+           base_price, localisation, theta, fixed_cost):
+    """Whether an outsider of potential size ``size`` in region r and sector s earns more than
+    ``fixed_cost`` at its best size this month (:func:`viable`): with the cost of a worker
+    now, ``cost``, and at base prices, ``base``, and the value of its output over the base,
+    ``value``, the best size is ``size (value base / max(cost, 1e-12))^(1 / (1 - theta))``;
+    with ``theta`` >= 1 the test is ``value >= cost / base``. Each term is added and
+    multiplied in the order of the array formulation, the power is numpy's
+    (:func:`numpy_power`), so the answer is the same."""
+    base = wage * wage_index[r] + land_cost[r]
+    cost = wage * wage_index[r] * wage_mult[r] + land_cost[r] * land_mult[r] * rent_mult[r]
+    value = price[s] / base_price[s] * localisation[s, r]
+    if theta >= 1.0:
+        return value >= cost / base
+    floor = cost if (cost >= 1e-12 or cost != cost) else 1e-12  # np.maximum keeps a NaN
+    best = size * numpy_power(value * base / floor, 1.0 / (1.0 - theta))
+    return (1.0 - theta) / theta * cost * best > fixed_cost
 
 
 @parallel_kernel

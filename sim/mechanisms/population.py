@@ -232,28 +232,16 @@ class Population:
         """This month's entrants (:func:`sim.mechanisms.demography.entry`): spin-offs and
         outsiders, with Pareto sizes above their sector's floor; in the ``attraction`` entry
         mode an outsider enters only where it would make a profit
-        (:func:`sim.mechanisms.demography.viable`). A spin-off keeps a tie with its parent.
+        (:func:`sim.mechanisms.demography.admit`). A spin-off keeps a tie with its parent.
         Returns the entrants' slots."""
         p, firms, ties = self.params, model.firms, model.ties
-        dp = p.demography
         new = demography.entry(model, market, self.dartboard, self.rng, model.stream_key,
                                model.clock)
-        n = new["region"].size
-        if n == 0:
+        if new["region"].size == 0:
             return np.zeros(0, dtype=np.int64)
-        sizes = demography.pareto_sizes(self.rng, n, dp.size_tail, dp.min_size, dp.max_size)
-        sizes = np.minimum(sizes * self.world_arrays["sector_size_floor"][new["sector"]],
-                           dp.max_size)
-        if dp.entry_mode == "attraction":  # outsiders enter only where they would earn
-            keep = (new["parent"] >= 0) | demography.viable(model, market, new["region"],
-                                                             new["sector"], sizes)
-            if not keep.all():
-                new = {k: v[keep] for k, v in new.items()}
-                sizes = sizes[keep]
-                if sizes.size == 0:
-                    return np.zeros(0, dtype=np.int64)
-        slots = self.create(firms, ties, new["region"], new["sector"], sizes, new["parent"],
-                            model.steps, books)
+        new = demography.admit(model, market, new, self.rng)
+        slots = self.create(firms, ties, new["region"], new["sector"], new["sizes"],
+                            new["parent"], model.steps, books)
         # a spin-off keeps a tie with its parent
         spin = new["parent"] >= 0
         if spin.any() and p.switches.cooperation:
