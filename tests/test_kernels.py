@@ -26,7 +26,7 @@ import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chisquare
 
-from sim.core import spatial, streams, totals
+from sim.core import spatial, state, streams, totals
 from sim.core.parallel import ParallelKernel
 from sim.core.spatial import build_cell_list
 from sim.mechanisms import cooperation, demography, facilities, market, population, suppliers
@@ -39,7 +39,7 @@ from conftest import (  # isort: skip
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
 MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, population,
-              totals)
+              totals, state)
 #: Kernels outside the mechanism modules and the test file that twins them.
 TWINNED_ELSEWHERE = {**{f"sim.measure.metrics.{m}": "test_metrics.py"
                         for m in ("checks", "inequality", "agglomeration", "network", "suppliers",
@@ -617,6 +617,16 @@ def _case_born(rng, size=30, n=6, n_regions=3, n_sectors=2):
             *firm_floats[8:10])
 
 
+def _case_clear(rng, n=20):
+    return (rng.choice(n, 5, replace=False), tuple(rng.normal(size=n) for _ in range(3)),
+            rng.normal(size=3), tuple(rng.integers(-5, 5, n) for _ in range(2)),
+            np.array([-1, 0]), (rng.random(n) < 0.5,), np.array([False]))
+
+
+def _case_lowest_free(rng, n=20):
+    return rng.random(n) < rng.uniform(0.2, 0.9), int(rng.integers(0, n + 3))
+
+
 def _case_numpy_power(rng):
     return float(rng.uniform(0.0, 50.0)), float(rng.choice([2.0, 0.5, -1.0, 0.3, -0.8]))
 
@@ -678,6 +688,8 @@ TWIN_CASES = {
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
     "sim.mechanisms.population._born": _case_born,
     "sim.mechanisms.demography.numpy_power": _case_numpy_power,
+    "sim.core.state._clear": _case_clear,
+    "sim.core.state._lowest_free": _case_lowest_free,
     "sim.mechanisms.demography._earns": _case_earns,
     "sim.mechanisms.demography._viable": _case_viable,
     "sim.mechanisms.demography._admit": _case_admit,

@@ -354,3 +354,28 @@ def test_numpy_power_is_numpy_s_power_to_the_bit(exponent):
 
     x = np.exp(np.random.default_rng(5).uniform(-6.0, 8.0, 200_000))
     np.testing.assert_array_equal(powers(x, exponent), x ** exponent)
+
+
+def test_clearing_slots_and_finding_free_ones_are_the_array_formulation(town):
+    """FirmState.clear's kernel resets every field as ``column[idx] = fill`` does; free_slots
+    gives the lowest free slots, as the list of every free slot cut to n does."""
+    from sim.core import state
+    from sim.core.state import FIRM_FIELDS
+
+    f = town.firms
+    assert sum(len(columns(f)) for columns, _ in state._KINDS) == len(FIRM_FIELDS)
+    idx = np.array([2, 9, 17])
+    want = {}
+    for name, (_, fill) in FIRM_FIELDS.items():
+        want[name] = getattr(f, name).copy()
+        want[name][idx] = fill
+    f.clear(idx)
+    for name in FIRM_FIELDS:
+        np.testing.assert_array_equal(getattr(f, name), want[name], err_msg=name)
+    assert f.free_slots(2).tolist() == [2, 9]
+    assert f.free_slots(3).tolist() == np.flatnonzero(~f.alive)[:3].tolist()
+    capacity = f.capacity
+    free = f.free_slots(capacity)  # more than are free: the arrays grow
+    assert f.capacity > capacity
+    assert free.size == capacity
+    np.testing.assert_array_equal(free, np.flatnonzero(~f.alive)[:capacity])
