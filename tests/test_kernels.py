@@ -584,8 +584,13 @@ def _case_attraction(rng, n_sectors=4, n_regions=3):
 def _case_entrants(rng, size=30, k=4, n=5, n_regions=3, n_sectors=4):
     parents = np.sort(rng.choice(size, k, replace=False))
     return (parents, rng.integers(0, n_regions, size), rng.integers(0, n_sectors, size),
-            rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
-            *(np.zeros(k + n, dtype=np.int64) for _ in range(3)))
+            *(rng.integers(0, 3, k + n) for _ in range(3)))
+
+
+def _case_choose_sectors(rng, n=20, n_sectors=4):
+    return (np.log(rng.uniform(0.01, 1.0, n_sectors)), float(rng.uniform(0.0, 5.0)),
+            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 2.0, n_sectors), rng.random(n),
+            np.zeros(n, dtype=np.int64))
 
 
 def _case_born(rng, size=30, n=6, n_regions=3, n_sectors=2):
@@ -686,6 +691,7 @@ TWIN_CASES = {
     "sim.mechanisms.demography._exits": _case_exits,
     "sim.mechanisms.demography._age": _case_age,
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
+    "sim.mechanisms.demography._choose_sectors": _case_choose_sectors,
     "sim.mechanisms.population._born": _case_born,
     "sim.mechanisms.demography.numpy_power": _case_numpy_power,
     "sim.core.state._clear": _case_clear,

@@ -192,19 +192,24 @@ def test_logit_choices_are_the_row_by_row_formulation(python, monkeypatch):
 
     if python:
         monkeypatch.setattr(demography, "_inverse_cdf", demography._inverse_cdf.py_func)
+    def choices(utility, rows, u):
+        out = np.empty(u.size, dtype=np.int64)
+        demography._inverse_cdf(utility, rows, u, out)
+        return out
+
     rng = np.random.default_rng(11)
-    utility = rng.normal(size=(4, 6)) * 3.0
+    utility = rng.normal(size=(5, 6)) * 3.0
     utility[2] = 0.5  # a row of ties
-    rows = rng.integers(0, 4, size=200)
-    u = rng.random(200)
+    utility[3, 4] = np.nan  # a row whose weights are all NaN: the first option, as in numpy
+    utility[4] = rng.normal(size=6) * 30.0  # weights far apart: exp's last bits matter
+    rows = rng.integers(0, 5, size=2000)
+    u = rng.random(2000)
     u[:3] = (0.0, 1.0 - 1e-16, 0.999999)
-    got = demography._logit_choices(utility, rows, u)
+    got = choices(utility, rows, u)
     np.testing.assert_array_equal(got, demography._logit_choice(utility[rows], u))
-    assert got.dtype == np.int64
     assert set(got.tolist()) <= set(range(6))
     # the hand-computed case: equal weights on 4 options, u in the third quarter -> option 2
-    assert demography._logit_choices(np.zeros((1, 4)), np.zeros(1, dtype=np.int64),
-                                     np.array([0.6]))[0] == 2
+    assert choices(np.zeros((1, 4)), np.zeros(1, dtype=np.int64), np.array([0.6]))[0] == 2
 
 
 def viable_as_arrays(model, market, region, sector, sizes):
@@ -294,12 +299,32 @@ def test_entrants_are_the_spin_offs_then_the_outsiders():
     from sim.mechanisms import demography
 
     f_region, f_sector = np.array([2, 0, 1, 1, 0]), np.array([3, 3, 0, 1, 2])
-    region, sector, parent = (np.zeros(5, dtype=np.int64) for _ in range(3))
-    demography._entrants(np.array([1, 3]), f_region, f_sector, np.array([2, 2, 0]),
-                         np.array([1, 0, 0]), region, sector, parent)
+    region = np.array([9, 9, 2, 2, 0])  # the outsiders' already written
+    sector = np.array([9, 9, 1, 0, 0])
+    parent = np.zeros(5, dtype=np.int64)
+    demography._entrants(np.array([1, 3]), f_region, f_sector, region, sector, parent)
     np.testing.assert_array_equal(region, [0, 1, 2, 2, 0])
     np.testing.assert_array_equal(sector, [3, 1, 1, 0, 0])
     np.testing.assert_array_equal(parent, [1, 3, -1, -1, -1])
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+def test_outsiders_sectors_are_the_array_formulation(python, monkeypatch):
+    from sim.mechanisms import demography
+
+    if python:
+        for name in ("_choose_sectors", "_inverse_cdf"):
+            monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
+    rng = np.random.default_rng(12)
+    log_weight = np.log(rng.uniform(0.01, 1.0, 5))
+    price, base = rng.uniform(0.5, 2.0, 5), rng.uniform(0.5, 2.0, 5)
+    u = rng.random(300)
+    util = log_weight + 1.7 * (price / base - 1.0)
+    want = demography._logit_choice(np.repeat(util[None, :], u.size, axis=0), u)
+    got = np.zeros(u.size, dtype=np.int64)
+    demography._choose_sectors(log_weight, 1.7, price, base, u, got)
+    np.testing.assert_array_equal(got, want)
+    assert len(set(got.tolist())) > 2
 
 
 @pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])

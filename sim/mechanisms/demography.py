@@ -235,24 +235,28 @@ def _logit_choice(utility: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(choice, utility.shape[1] - 1)
 
 
-def _logit_choices(utility: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Draw a from softmax(utility[rows[a]]) by inverse CDF with ``u[a]``, int64[n]: equal to
-    ``_logit_choice(utility[rows], u)`` (each row's weights computed once, by numpy's exp)."""
-    p = np.exp(utility - utility.max(axis=1, keepdims=True))
-    out = np.empty(u.shape[0], dtype=np.int64)
-    _inverse_cdf(p, rows, u, out)
-    return out
-
-
 @numba.njit(cache=True)
-def _inverse_cdf(p, rows, u, out):
-    """out[a] = how many entries of the normalised cumulative sum of ``p[rows[a]]`` (float64[m,
-    K], int64[n]) lie below ``u[a]`` (float64[n]), at most K - 1: the inverse CDF, summed and
-    normalised as numpy's ``cumsum`` and division do."""
-    k = p.shape[1]
+def _inverse_cdf(utility, rows, u, out):
+    """out[a] = how many entries of the normalised cumulative sum of the weights ``exp(utility[
+    rows[a]] - its maximum)`` (float64[m, K], int64[n]) lie below ``u[a]`` (float64[n]), at most
+    K - 1: the inverse CDF of the softmax. Each row's weights are computed once, its maximum
+    as numpy's (a NaN wins), its exp numpy's bits (numba's exp gives them), summed and
+    normalised as numpy's ``cumsum`` and division do, so the draws are
+    :func:`_logit_choice`'s."""
+    m, k = utility.shape
+    p = np.empty((m, k))
+    ready = np.zeros(m, dtype=np.bool_)
     cdf = np.empty(k)
     for a in range(u.shape[0]):
         row = rows[a]
+        if not ready[row]:
+            top = utility[row, 0]
+            for j in range(1, k):
+                if utility[row, j] > top or utility[row, j] != utility[row, j]:
+                    top = utility[row, j]
+            for j in range(k):
+                p[row, j] = np.exp(utility[row, j] - top)
+            ready[row] = True
         total = 0.0
         for j in range(k):
             total += p[row, j]
@@ -262,6 +266,18 @@ def _inverse_cdf(p, rows, u, out):
             if cdf[j] / total < u[a]:
                 below += 1
         out[a] = min(below, k - 1)
+
+
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
+def _choose_sectors(log_weight, sensitivity, price, base_price, u, out):
+    """Outsiders' sectors (int64[n] ``out``), drawn with ``u`` (float64[n]) from the softmax of
+    the sectors' utility: the log of the sector's demand weight ``log_weight`` plus
+    ``sensitivity`` x (this month's ``price`` over the ``base_price`` - 1) (float64[S]), as the
+    array formulation adds it (:func:`_inverse_cdf`)."""
+    util = np.empty((1, log_weight.shape[0]))
+    for s in range(log_weight.shape[0]):
+        util[0, s] = log_weight[s] + sensitivity * (price[s] / base_price[s] - 1.0)
+    _inverse_cdf(util, np.zeros(u.shape[0], dtype=np.int64), u, out)
 
 
 def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: np.ndarray,
@@ -274,7 +290,7 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
     attractiveness, or, in the dartboard mode, with the probabilities ``dartboard`` [R].
 
     Returns a dict of arrays describing the entrants (``region``, ``sector``, ``parent`` slot or
-    -1); the model creates them.
+    -1), spin-offs first; the model creates them.
     """
     firms, dp = model.firms, model.params.demography
     n_alive = firms.n_alive
@@ -284,59 +300,53 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
     spins = np.empty(firms.capacity, dtype=np.bool_)
     _spinoffs(firms.alive, firms.profit, dp.spinoff_prob, firms.firm_id, key, month, spins)
     parents = slots_where(spins, True)
+    k = parents.shape[0]
 
-    # outside entrants
+    # outside entrants: their sector and region written after the spin-offs'
     if dp.entrants_per_step >= 0:
         n_out = int(dp.entrants_per_step)
     else:
         n_out = int(rng.poisson(dp.entry_rate * n_alive + dp.entry_floor))
     mode = dp.entry_mode
+    if mode == "copy" and n_alive == 0:
+        n_out = 0
+    region, sector, parent = (np.empty(k + n_out, dtype=np.int64) for _ in range(3))
     if mode == "copy":
-        if n_alive == 0:
-            n_out = 0
         live = slots_where(firms.alive, True)
         model_firm = live[rng.integers(0, max(n_alive, 1), size=n_out)]
-        out_region = firms.region[model_firm]
-        out_sector = firms.sector[model_firm]
-    elif n_out == 0:  # nothing to choose (and no draw: a Generator draws nothing for none)
-        out_region = out_sector = np.zeros(0, dtype=np.int64)
-    else:
+        region[k:] = firms.region[model_firm]
+        sector[k:] = firms.sector[model_firm]
+    elif n_out > 0:  # (none to choose: no draw, as a Generator draws nothing for none)
         sector_u = rng.random(n_out)
-        w = model.world_arrays
-        price_ratio = market.sector_price / w["sector_price"]
-        s_util = (_attraction_constants(model)[3]
-                  + dp.sector_choice_sensitivity * (price_ratio - 1.0))
-        out_sector = _logit_choices(s_util[None, :], np.zeros(n_out, dtype=np.int64), sector_u)
+        _choose_sectors(_attraction_constants(model)[3], dp.sector_choice_sensitivity,
+                        market.sector_price, model.world_arrays["sector_price"], sector_u,
+                        sector[k:])
         region_u = rng.random(n_out)
         if mode == "dartboard":
             probs = dartboard
             cdf = np.cumsum(probs) / probs.sum()
-            out_region = np.minimum(np.searchsorted(cdf, region_u, side="right"), n_regions - 1)
+            region[k:] = np.minimum(np.searchsorted(cdf, region_u, side="right"),
+                                    n_regions - 1)
         else:
-            util = attractiveness(model, market)  # [S, R]
-            out_region = _logit_choices(util, out_sector, region_u)
-    k = parents.shape[0]
-    region, sector, parent = (np.empty(k + n_out, dtype=np.int64) for _ in range(3))
-    _entrants(parents, firms.region, firms.sector, out_region, out_sector, region, sector,
-              parent)
+            _inverse_cdf(attractiveness(model, market), sector[k:], region_u, region[k:])
+    _entrants(parents, firms.region, firms.sector, region, sector, parent)
     return {"region": region, "sector": sector, "parent": parent}
 
 
 @numba.njit(cache=True)
-def _entrants(parents, f_region, f_sector, out_region, out_sector, region, sector, parent):
+def _entrants(parents, f_region, f_sector, region, sector, parent):
     """The month's entrants, spin-offs first (in the order of ``parents``, their parents'
-    slots, with their parents' region and sector), then the outsiders (parent -1): writes
-    ``region``, ``sector`` and ``parent`` (int64[k + n])."""
+    slots, with their parents' region and sector), then the outsiders (parent -1, their region
+    and sector already written): writes ``region[:k]``, ``sector[:k]`` and ``parent``
+    (int64[k + n])."""
     k = parents.shape[0]
     for a in range(k):
         q = parents[a]
         region[a] = f_region[q]
         sector[a] = f_sector[q]
         parent[a] = q
-    for b in range(out_region.shape[0]):
-        region[k + b] = out_region[b]
-        sector[k + b] = out_sector[b]
-        parent[k + b] = -1
+    for b in range(k, parent.shape[0]):
+        parent[b] = -1
 
 
 def admit(model, market, new: dict[str, np.ndarray],
