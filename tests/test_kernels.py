@@ -574,7 +574,7 @@ def _case_admit(rng, n=25, n_regions=3, n_sectors=4):
 
 def _case_attraction(rng, n_sectors=4, n_regions=3):
     shape = (n_sectors, n_regions)
-    return (np.log1p(rng.integers(0, 50, shape)), rng.normal(size=shape),
+    return (rng.integers(0, 50, shape), rng.normal(size=shape),
             rng.integers(0, 2, shape).astype(np.float64), rng.normal(size=(1, n_regions)),
             rng.uniform(0.0, 2.0, n_regions), rng.uniform(0.5, 1.5, n_regions),
             rng.uniform(0.8, 3.0, n_regions), float(rng.uniform(0.5, 2.0)),

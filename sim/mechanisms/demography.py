@@ -83,6 +83,7 @@ def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity,
     n_chunks = (n + CHUNK - 1) // CHUNK
     part = np.zeros((n_chunks, 1))
     band_up = np.exp(band)
+    root = np.sqrt(reversion * (2.0 - reversion))  # the same for every firm: computed once
     for c in numba.prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             out[i] = employees[i]
@@ -122,7 +123,7 @@ def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity,
             if reversion > 0.0 and productivity[i] > 0.0:
                 s = sector[i]
                 pull = reversion * np.log(sector_mean[s] / productivity[i])
-                shock = sector_sd[s] * np.sqrt(reversion * (2.0 - reversion))
+                shock = sector_sd[s] * root
                 new_productivity[i] = productivity[i] * np.exp(pull + shock * eta)
             if learning > 0.0 and talent_gap[i] != 0.0:
                 learnt = learning * talent_gap[i]
@@ -470,26 +471,26 @@ def attractiveness(model, market) -> np.ndarray:
     for f, status in enumerate(fac.status):  # failed drives pile up: only the status is read
         if status == fac.OPERATING:
             fac_counts[fac.sectors[f], fac.region[f]] += 1.0
-    # numpy's log1p (its last bits are not the kernels'); the sums in one kernel
     util = np.empty((n_sectors, n_regions))
-    _attraction(np.log1p(counts), suppliers, fac_counts, access, w["land_cost"],
-                model.mods.land_mult, market.rent_mult, land_scale, dp.beta_sector,
-                dp.beta_facility, dp.beta_land, util)
+    _attraction(counts, suppliers, fac_counts, access, w["land_cost"], model.mods.land_mult,
+                market.rent_mult, land_scale, dp.beta_sector, dp.beta_facility, dp.beta_land,
+                util)
     return util
 
 
 @numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
-def _attraction(log_counts, suppliers, fac_counts, access, land_cost, land_mult, rent_mult,
+def _attraction(counts, suppliers, fac_counts, access, land_cost, land_mult, rent_mult,
                 land_scale, beta_sector, beta_facility, beta_land, util):
     """``util[s, r]`` = beta_sector log(1 + firms of s in r) + the suppliers' term + beta_facility
     x operating facilities serving s in r + market access - beta_land x the land cost with this
-    month's congestion over ``land_scale`` (float64[S, R]; ``access`` [1, R]; the land arrays
-    [R]), added in the order of the array formulation, so the bits are the same."""
+    month's congestion over ``land_scale`` (float64[S, R]; ``counts`` int64[S, R]; ``access``
+    [1, R]; the land arrays [R]), added in the order of the array formulation; numba's log1p
+    gives numpy's bits, so the bits are the same."""
     n_sectors, n_regions = util.shape
     for r in range(n_regions):
         land = land_cost[r] * land_mult[r] * rent_mult[r] / land_scale
         for s in range(n_sectors):
-            util[s, r] = (beta_sector * log_counts[s, r] + suppliers[s, r]
+            util[s, r] = (beta_sector * np.log1p(counts[s, r]) + suppliers[s, r]
                           + beta_facility * fac_counts[s, r] + access[0, r] - beta_land * land)
 
 
