@@ -26,7 +26,7 @@ import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chisquare
 
-from sim.core import spatial, streams, totals
+from sim.core import spatial, state, streams, totals
 from sim.core.parallel import ParallelKernel
 from sim.core.spatial import build_cell_list
 from sim.mechanisms import cooperation, demography, facilities, market, population, suppliers
@@ -39,7 +39,7 @@ from conftest import (  # isort: skip
 SIM_DIR = Path(__file__).resolve().parents[1] / "sim"
 TESTS_DIR = Path(__file__).resolve().parent
 MECHANISMS = (spatial, cooperation, suppliers, facilities, market, demography, population,
-              totals)
+              totals, state)
 #: Kernels outside the mechanism modules and the test file that twins them.
 TWINNED_ELSEWHERE = {**{f"sim.measure.metrics.{m}": "test_metrics.py"
                         for m in ("checks", "inequality", "agglomeration", "network", "suppliers",
@@ -536,28 +536,46 @@ def _case_inverse_cdf(rng):
     return p, rng.integers(0, 3, 20), rng.random(20), np.zeros(20, dtype=np.int64)
 
 
-def _case_viable_terms(rng, n=25, n_regions=3, n_sectors=4):
-    region, sector = rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n)
+def _market_terms(rng, n_regions, n_sectors):
+    """wage, wage_index, land_cost, wage_mult, land_mult, rent_mult, price, base_price,
+    localisation: the arguments of demography._earns after the entrant's own."""
     land = rng.uniform(0.0, 0.5, n_regions)
     land[0] = 0.0
     wage_mult = rng.uniform(0.8, 1.2, n_regions)
     wage_mult[0] = 0.0  # a region where a worker costs nothing this month: the 1e-12 floor
-    return (region, sector, float(rng.uniform(0.5, 2.0)), rng.uniform(0.5, 1.5, n_regions),
-            land, wage_mult, rng.uniform(0.8, 1.2, n_regions),
-            rng.uniform(0.8, 1.5, n_regions), rng.uniform(0.5, 2.0, n_sectors),
-            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 2.0, (n_sectors, n_regions)),
-            np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.bool_))
+    return (float(rng.uniform(0.5, 2.0)), rng.uniform(0.5, 1.5, n_regions), land, wage_mult,
+            rng.uniform(0.8, 1.2, n_regions), rng.uniform(0.8, 1.5, n_regions),
+            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 2.0, n_sectors),
+            rng.uniform(0.5, 2.0, (n_sectors, n_regions)))
 
 
-def _case_viable_profit(rng, n=25):
-    return (rng.uniform(1.0, 30.0, n), rng.uniform(0.1, 3.0, n), rng.uniform(0.5, 2.0, n),
-            float(rng.uniform(0.1, 1.0)), float(rng.uniform(0.0, 20.0)),
+def _case_earns(rng, n_regions=3, n_sectors=4):
+    return (int(rng.integers(0, n_regions)), int(rng.integers(0, n_sectors)),
+            float(rng.uniform(1.0, 30.0)), *_market_terms(rng, n_regions, n_sectors),
+            float(rng.choice([0.5, rng.uniform(0.5, 0.9), 1.0])), float(rng.uniform(0.0, 20.0)))
+
+
+def _case_viable(rng, n=25, n_regions=3, n_sectors=4):
+    return (rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
+            rng.uniform(1.0, 30.0, n), *_market_terms(rng, n_regions, n_sectors),
+            float(rng.choice([0.5, rng.uniform(0.5, 0.9), 1.0])), float(rng.uniform(0.0, 20.0)),
             np.zeros(n, dtype=np.bool_))
+
+
+def _case_admit(rng, n=25, n_regions=3, n_sectors=4):
+    k = int(rng.integers(0, 5))
+    return (rng.random(n), rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
+            np.concatenate([rng.integers(0, 40, k), np.full(n - k, -1)]), 1.0,
+            float(rng.choice([1.0, rng.uniform(0.8, 3.0)])), 60.0,
+            rng.uniform(1.0, 3.0, n_sectors), bool(rng.random() < 0.7),
+            *_market_terms(rng, n_regions, n_sectors),
+            float(rng.choice([0.5, rng.uniform(0.5, 0.9), 1.0])), float(rng.uniform(0.0, 20.0)),
+            np.zeros(n))
 
 
 def _case_attraction(rng, n_sectors=4, n_regions=3):
     shape = (n_sectors, n_regions)
-    return (np.log1p(rng.integers(0, 50, shape)), rng.normal(size=shape),
+    return (rng.integers(0, 50, shape), rng.normal(size=shape),
             rng.integers(0, 2, shape).astype(np.float64), rng.normal(size=(1, n_regions)),
             rng.uniform(0.0, 2.0, n_regions), rng.uniform(0.5, 1.5, n_regions),
             rng.uniform(0.8, 3.0, n_regions), float(rng.uniform(0.5, 2.0)),
@@ -567,8 +585,13 @@ def _case_attraction(rng, n_sectors=4, n_regions=3):
 def _case_entrants(rng, size=30, k=4, n=5, n_regions=3, n_sectors=4):
     parents = np.sort(rng.choice(size, k, replace=False))
     return (parents, rng.integers(0, n_regions, size), rng.integers(0, n_sectors, size),
-            rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n),
-            *(np.zeros(k + n, dtype=np.int64) for _ in range(3)))
+            *(rng.integers(0, 3, k + n) for _ in range(3)))
+
+
+def _case_choose_sectors(rng, n=20, n_sectors=4):
+    return (np.log(rng.uniform(0.01, 1.0, n_sectors)), float(rng.uniform(0.0, 5.0)),
+            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 2.0, n_sectors), rng.random(n),
+            np.zeros(n, dtype=np.int64))
 
 
 def _case_born(rng, size=30, n=6, n_regions=3, n_sectors=2):
@@ -577,27 +600,41 @@ def _case_born(rng, size=30, n=6, n_regions=3, n_sectors=2):
     live = np.setdiff1d(np.arange(size), free)
     parent = np.where(rng.random(n) < 0.4, rng.choice(live, n), -1)
     k = int((parent >= 0).sum())
+    gap = bool(rng.random() < 0.5)
     sizes = rng.uniform(1.0, 30.0, n)
-    theta = float(rng.uniform(0.5, 0.9))
+    theta = float(rng.choice([0.5, rng.uniform(0.5, 0.9)]))  # 0.5: numpy's square root
     firm_floats = [rng.uniform(0.0, 2.0, size) for _ in range(10)]
     x, y = rng.uniform(0.0, WORLD, size), rng.uniform(0.0, WORLD, size)
     return (free, rng.integers(0, n_regions, n), rng.integers(0, n_sectors, n), parent, sizes,
             int(rng.integers(0, 100)), int(rng.integers(0, 50)),
-            *(rng.normal(size=n) for _ in range(2)), *(rng.normal(size=k) for _ in range(2)),
-            np.exp(rng.normal(0.0, 0.3, n)), np.exp(rng.normal(0.0, 0.1, k)),
-            *(rng.normal(size=n) for _ in range(3)), sizes ** (1.0 - theta), sizes ** theta,
+            rng.normal(size=n * (5 + gap) + 3 * k), k, gap,
             *(rng.uniform(0.0, WORLD, n_regions) for _ in range(2)),
             rng.uniform(1.0, 5.0, n_regions), rng.uniform(0.5, 2.0, n_sectors),
-            rng.uniform(0.5, 2.0, n_sectors), rng.uniform(0.5, 1.5, n_regions),
-            rng.uniform(0.75, 1.25, n_regions), rng.uniform(0.0, 0.5, n_sectors),
-            rng.uniform(0.5, 1.0, n_sectors), rng.uniform(0.0, 0.2, n_sectors),
-            rng.uniform(0.8, 1.2, n_regions), rng.uniform(0.0, 0.1, n_regions), WORLD, 1.5,
-            float(rng.choice([0.0, 0.3])), 0.5, 0.2, 0.3, 0.1, theta, 0.1, 0.05, 1.0, 3.0,
+            rng.uniform(0.0, 0.3, n_sectors), rng.uniform(0.5, 2.0, n_sectors),
+            rng.uniform(0.5, 1.5, n_regions), rng.uniform(0.75, 1.25, n_regions),
+            rng.uniform(0.0, 0.5, n_sectors), rng.uniform(0.5, 1.0, n_sectors),
+            rng.uniform(0.0, 0.2, n_sectors), rng.uniform(0.8, 1.2, n_regions),
+            rng.uniform(0.0, 0.1, n_regions), WORLD, 1.5, 0.1, float(rng.choice([0.0, 0.3])),
+            0.5, 0.2, 0.3, 0.1, theta, 0.1, 0.05, 1.0, 3.0,
             np.isin(np.arange(size), live), np.where(np.isin(np.arange(size), live),
                                                       np.arange(size), -1),
             rng.integers(0, n_regions, size), rng.integers(0, n_sectors, size), x, y,
             *firm_floats[:6], *firm_floats[6:8], rng.integers(0, 20, size),
             *firm_floats[8:10])
+
+
+def _case_clear(rng, n=20):
+    return (rng.choice(n, 5, replace=False), tuple(rng.normal(size=n) for _ in range(3)),
+            rng.normal(size=3), tuple(rng.integers(-5, 5, n) for _ in range(2)),
+            np.array([-1, 0]), (rng.random(n) < 0.5,), np.array([False]))
+
+
+def _case_lowest_free(rng, n=20):
+    return rng.random(n) < rng.uniform(0.2, 0.9), int(rng.integers(0, n + 3))
+
+
+def _case_numpy_power(rng):
+    return float(rng.uniform(0.0, 50.0)), float(rng.choice([2.0, 0.5, -1.0, 0.3, -0.8]))
 
 
 def _case_spinoffs(rng):
@@ -655,9 +692,14 @@ TWIN_CASES = {
     "sim.mechanisms.demography._exits": _case_exits,
     "sim.mechanisms.demography._age": _case_age,
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
+    "sim.mechanisms.demography._choose_sectors": _case_choose_sectors,
     "sim.mechanisms.population._born": _case_born,
-    "sim.mechanisms.demography._viable_terms": _case_viable_terms,
-    "sim.mechanisms.demography._viable_profit": _case_viable_profit,
+    "sim.mechanisms.demography.numpy_power": _case_numpy_power,
+    "sim.core.state._clear": _case_clear,
+    "sim.core.state._lowest_free": _case_lowest_free,
+    "sim.mechanisms.demography._earns": _case_earns,
+    "sim.mechanisms.demography._viable": _case_viable,
+    "sim.mechanisms.demography._admit": _case_admit,
     "sim.mechanisms.demography._entrants": _case_entrants,
     "sim.mechanisms.demography._attraction": _case_attraction,
     "sim.mechanisms.demography.firm_counts": _case_firm_counts,

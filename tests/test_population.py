@@ -192,19 +192,24 @@ def test_logit_choices_are_the_row_by_row_formulation(python, monkeypatch):
 
     if python:
         monkeypatch.setattr(demography, "_inverse_cdf", demography._inverse_cdf.py_func)
+    def choices(utility, rows, u):
+        out = np.empty(u.size, dtype=np.int64)
+        demography._inverse_cdf(utility, rows, u, out)
+        return out
+
     rng = np.random.default_rng(11)
-    utility = rng.normal(size=(4, 6)) * 3.0
+    utility = rng.normal(size=(5, 6)) * 3.0
     utility[2] = 0.5  # a row of ties
-    rows = rng.integers(0, 4, size=200)
-    u = rng.random(200)
+    utility[3, 4] = np.nan  # a row whose weights are all NaN: the first option, as in numpy
+    utility[4] = rng.normal(size=6) * 30.0  # weights far apart: exp's last bits matter
+    rows = rng.integers(0, 5, size=2000)
+    u = rng.random(2000)
     u[:3] = (0.0, 1.0 - 1e-16, 0.999999)
-    got = demography._logit_choices(utility, rows, u)
+    got = choices(utility, rows, u)
     np.testing.assert_array_equal(got, demography._logit_choice(utility[rows], u))
-    assert got.dtype == np.int64
     assert set(got.tolist()) <= set(range(6))
     # the hand-computed case: equal weights on 4 options, u in the third quarter -> option 2
-    assert demography._logit_choices(np.zeros((1, 4)), np.zeros(1, dtype=np.int64),
-                                     np.array([0.6]))[0] == 2
+    assert choices(np.zeros((1, 4)), np.zeros(1, dtype=np.int64), np.array([0.6]))[0] == 2
 
 
 def viable_as_arrays(model, market, region, sector, sizes):
@@ -229,7 +234,7 @@ def test_free_entry_is_the_array_formulation_to_the_bit(make_params, python, the
     from sim.mechanisms import demography
 
     if python:
-        for name in ("_viable_terms", "_viable_profit"):
+        for name in ("_viable", "_earns", "numpy_power"):
             monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
     m = ClusterModel(make_params(n_firms=80, labour_elasticity=theta), rng=5, agents=False)
     for _ in range(3):
@@ -247,16 +252,79 @@ def test_free_entry_is_the_array_formulation_to_the_bit(make_params, python, the
     assert 0 < got.sum() < got.size or theta >= 1.0
 
 
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+@pytest.mark.parametrize(("theta", "tail", "dear"),
+                         [(0.7, 1.3, 4.0), (0.5, 1.0, 40.0), (1.0, 2.0, 4.0)])
+def test_admitted_entrants_are_the_array_formulation_to_the_bit(make_params, python, theta, tail,
+                                                                dear, monkeypatch):
+    """Sizes drawn as numpy's Pareto above the sector's floor, outsiders kept where they would
+    earn (``viable_as_arrays``): what demography.admit's one kernel must equal, bit for bit
+    (theta 0.5 and tail 1 take numpy's square and reciprocal); workers up to ``dear`` times
+    dearer, so that some outsiders stay and some do not."""
+    from sim.mechanisms import demography
+
+    if python:
+        for name in ("_admit", "_earns", "numpy_power"):
+            monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
+    m = ClusterModel(make_params(n_firms=80, labour_elasticity=theta, size_tail=tail), rng=5,
+                     agents=False)
+    for _ in range(3):
+        m.step()
+    rng = np.random.default_rng(4)
+    dp, w = m.params.demography, m.world_arrays
+    n, k = 400, 30
+    new = {"region": rng.integers(0, len(m.world.regions), n),
+           "sector": rng.integers(0, len(m.world.sectors), n),
+           "parent": np.concatenate([rng.integers(0, 80, k), np.full(n - k, -1)])}
+    m.market.rent_mult[:] = rng.uniform(0.5, 30.0, m.market.rent_mult.size)
+    m.market.wage_mult[:] = rng.uniform(0.5, dear, m.market.wage_mult.size)  # both answers
+    state = rng.bit_generator.state
+    twin = np.random.default_rng()
+    twin.bit_generator.state = state
+    sizes = np.minimum(max(dp.min_size, 1.0) * (1.0 - twin.random(n)) ** (-1.0 / dp.size_tail),
+                       dp.max_size)
+    sizes = np.minimum(sizes * w["sector_size_floor"][new["sector"]], dp.max_size)
+    keep = (new["parent"] >= 0) | viable_as_arrays(m, m.market, new["region"], new["sector"],
+                                                   sizes)
+    want = {**{key: v[keep] for key, v in new.items()}, "sizes": sizes[keep]}
+    got = demography.admit(m, m.market, {key: v.copy() for key, v in new.items()}, rng)
+    assert rng.bit_generator.state == twin.bit_generator.state  # as many draws
+    assert set(got) == set(want)
+    for key, values in want.items():
+        np.testing.assert_array_equal(got[key], values, err_msg=key)
+    assert k < keep.sum() < n or theta >= 1.0
+
+
 def test_entrants_are_the_spin_offs_then_the_outsiders():
     from sim.mechanisms import demography
 
     f_region, f_sector = np.array([2, 0, 1, 1, 0]), np.array([3, 3, 0, 1, 2])
-    region, sector, parent = (np.zeros(5, dtype=np.int64) for _ in range(3))
-    demography._entrants(np.array([1, 3]), f_region, f_sector, np.array([2, 2, 0]),
-                         np.array([1, 0, 0]), region, sector, parent)
+    region = np.array([9, 9, 2, 2, 0])  # the outsiders' already written
+    sector = np.array([9, 9, 1, 0, 0])
+    parent = np.zeros(5, dtype=np.int64)
+    demography._entrants(np.array([1, 3]), f_region, f_sector, region, sector, parent)
     np.testing.assert_array_equal(region, [0, 1, 2, 2, 0])
     np.testing.assert_array_equal(sector, [3, 1, 1, 0, 0])
     np.testing.assert_array_equal(parent, [1, 3, -1, -1, -1])
+
+
+@pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
+def test_outsiders_sectors_are_the_array_formulation(python, monkeypatch):
+    from sim.mechanisms import demography
+
+    if python:
+        for name in ("_choose_sectors", "_inverse_cdf"):
+            monkeypatch.setattr(demography, name, getattr(demography, name).py_func)
+    rng = np.random.default_rng(12)
+    log_weight = np.log(rng.uniform(0.01, 1.0, 5))
+    price, base = rng.uniform(0.5, 2.0, 5), rng.uniform(0.5, 2.0, 5)
+    u = rng.random(300)
+    util = log_weight + 1.7 * (price / base - 1.0)
+    want = demography._logit_choice(np.repeat(util[None, :], u.size, axis=0), u)
+    got = np.zeros(u.size, dtype=np.int64)
+    demography._choose_sectors(log_weight, 1.7, price, base, u, got)
+    np.testing.assert_array_equal(got, want)
+    assert len(set(got.tolist())) > 2
 
 
 @pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
@@ -292,3 +360,47 @@ def test_attractiveness_is_the_array_formulation_to_the_bit(make_params, python,
             + access - dp.beta_land * land_norm[None, :])
     assert fac_counts.sum() == 3
     np.testing.assert_array_equal(demography.attractiveness(m, m.market), want)
+
+
+@pytest.mark.parametrize("exponent", [2.0, 0.5, -1.0, 1.0, 0.0, 3.0, -0.8, 1.0 / 0.3, -1 / 1.2])
+def test_numpy_power_is_numpy_s_power_to_the_bit(exponent):
+    """numpy squares, takes square roots and reciprocals for the exponents 2, 0.5 and -1 where
+    libm's pow (numba's ``**``) may differ in the last bit: the kernels' power follows numpy."""
+    import numba
+
+    from sim.mechanisms.demography import numpy_power
+
+    @numba.njit
+    def powers(x, e):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = numpy_power(x[i], e)
+        return out
+
+    x = np.exp(np.random.default_rng(5).uniform(-6.0, 8.0, 200_000))
+    np.testing.assert_array_equal(powers(x, exponent), x ** exponent)
+
+
+def test_clearing_slots_and_finding_free_ones_are_the_array_formulation(town):
+    """FirmState.clear's kernel resets every field as ``column[idx] = fill`` does; free_slots
+    gives the lowest free slots, as the list of every free slot cut to n does."""
+    from sim.core import state
+    from sim.core.state import FIRM_FIELDS
+
+    f = town.firms
+    assert sum(len(columns(f)) for columns, _ in state._KINDS) == len(FIRM_FIELDS)
+    idx = np.array([2, 9, 17])
+    want = {}
+    for name, (_, fill) in FIRM_FIELDS.items():
+        want[name] = getattr(f, name).copy()
+        want[name][idx] = fill
+    f.clear(idx)
+    for name in FIRM_FIELDS:
+        np.testing.assert_array_equal(getattr(f, name), want[name], err_msg=name)
+    assert f.free_slots(2).tolist() == [2, 9]
+    assert f.free_slots(3).tolist() == np.flatnonzero(~f.alive)[:3].tolist()
+    capacity = f.capacity
+    free = f.free_slots(capacity)  # more than are free: the arrays grow
+    assert f.capacity > capacity
+    assert free.size == capacity
+    np.testing.assert_array_equal(free, np.flatnonzero(~f.alive)[:capacity])

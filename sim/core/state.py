@@ -11,10 +11,10 @@ arrays of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
+import numba
 import numpy as np
-
-from sim.core.totals import slots_where
 
 __all__ = ["FirmState", "TieState", "SupplierState", "FacilityState", "Modifiers"]
 
@@ -52,6 +52,11 @@ FIRM_FIELDS: dict[str, tuple[type, float]] = {
     "debt_extra_months": (np.float64, 0.0),  # extra debt tolerated under a guarantee
     "trained": (np.bool_, False),
 }
+#: For each dtype of the firm fields (float64, int64, bool): a getter of the tuple of its columns
+#: (at least two of each) and their fill values, for :meth:`FirmState.clear`'s one kernel.
+_KINDS = tuple((attrgetter(*names), np.array([FIRM_FIELDS[n][1] for n in names], dtype=dt))
+               for dt in (np.float64, np.int64, np.bool_)
+               for names in [tuple(n for n, (d, _) in FIRM_FIELDS.items() if d is dt)])
 
 
 @dataclass
@@ -122,23 +127,57 @@ class FirmState:
             arr[:m] = arr[order]
 
     def clear(self, idx: np.ndarray) -> None:
-        """Reset slots to their empty values (after exit)."""
-        for name, (_, fill) in FIRM_FIELDS.items():
-            getattr(self, name)[idx] = fill
+        """Reset the slots ``idx`` (int64 array) to their empty values (after exit)."""
+        (floats, float_fill), (ints, int_fill), (bools, bool_fill) = _KINDS
+        _clear(idx, floats(self), float_fill, ints(self), int_fill, bools(self), bool_fill)
 
     def free_slots(self, n: int) -> np.ndarray:
         """The ``n`` lowest free slots, growing the arrays by an eighth (or what is missing,
         if more) when too few are free (deterministic). Every per-firm kernel loops over all
         slots, so spare slots cost time: an eighth keeps growth amortised without doubling the
         work of a population that outgrows its start by a few entrants."""
-        free = slots_where(self.alive, False)
+        free = _lowest_free(self.alive, n)
         if free.size < n:
             self.grow(max(self.capacity + self.capacity // 8, self.capacity + n - free.size, 16))
-            free = slots_where(self.alive, False)
-        return free[:n]
+            free = _lowest_free(self.alive, n)
+        return free
 
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+
+@numba.njit(cache=True)
+def _clear(idx, floats, float_fill, ints, int_fill, bools, bool_fill):
+    """``column[idx] = fill`` for every firm column: the float64, int64 and bool columns (tuples
+    of arrays) and their fill values (arrays, one per column); one pass instead of a fancy
+    assignment per field."""
+    for c in range(len(floats)):
+        col, fill = floats[c], float_fill[c]
+        for i in idx:
+            col[i] = fill
+    for c in range(len(ints)):
+        col, fill = ints[c], int_fill[c]
+        for i in idx:
+            col[i] = fill
+    for c in range(len(bools)):
+        col, fill = bools[c], bool_fill[c]
+        for i in idx:
+            col[i] = fill
+
+
+@numba.njit(cache=True)
+def _lowest_free(alive, n):
+    """The (at most) ``n`` lowest slots i with ``alive[i]`` false, ascending, int64: the first n
+    of ``slots_where(alive, False)`` without listing every free slot."""
+    out = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(alive.shape[0]):
+        if m == n:
+            break
+        if not alive[i]:
+            out[m] = i
+            m += 1
+    return out[:m]
 
 
 @dataclass

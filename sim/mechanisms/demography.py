@@ -34,7 +34,21 @@ from sim.core import streams
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks, slots_where
 
-__all__ = ["grow", "exits", "entry", "firm_counts", "pareto_sizes", "place"]
+__all__ = ["grow", "exits", "entry", "admit", "viable", "firm_counts", "place", "numpy_power"]
+
+
+@numba.njit(cache=True, error_model="numpy")  # 1 / 0 is inf, as in numpy, not an error
+def numpy_power(x, e):
+    """``x ** e`` with the bits numpy gives for an array and a scalar exponent: numpy squares,
+    takes the square root or the reciprocal for the exponents 2, 0.5 and -1 (where libm's
+    ``pow``, which numba calls, can differ in the last bit), and calls ``pow`` otherwise."""
+    if e == 2.0:
+        return x * x
+    if e == 0.5:
+        return np.sqrt(x)
+    if e == -1.0:
+        return 1.0 / x
+    return x ** e
 
 
 @parallel_kernel
@@ -69,6 +83,7 @@ def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity,
     n_chunks = (n + CHUNK - 1) // CHUNK
     part = np.zeros((n_chunks, 1))
     band_up = np.exp(band)
+    root = np.sqrt(reversion * (2.0 - reversion))  # the same for every firm: computed once
     for c in numba.prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             out[i] = employees[i]
@@ -108,7 +123,7 @@ def _grow(alive, employees, desired, capital, revenue, labour_gap, productivity,
             if reversion > 0.0 and productivity[i] > 0.0:
                 s = sector[i]
                 pull = reversion * np.log(sector_mean[s] / productivity[i])
-                shock = sector_sd[s] * np.sqrt(reversion * (2.0 - reversion))
+                shock = sector_sd[s] * root
                 new_productivity[i] = productivity[i] * np.exp(pull + shock * eta)
             if learning > 0.0 and talent_gap[i] != 0.0:
                 learnt = learning * talent_gap[i]
@@ -200,14 +215,6 @@ def age(firms) -> None:
     _age(firms.alive, firms.age)
 
 
-def pareto_sizes(rng: np.random.Generator, n: int, tail: float, floor: float,
-                 cap: float) -> np.ndarray:
-    """Initial firm sizes: Pareto with exponent ``tail`` above ``max(floor, 1)``, capped."""
-    lo = max(floor, 1.0)
-    u = rng.random(n)
-    return np.minimum(lo * (1.0 - u) ** (-1.0 / tail), cap)
-
-
 def place(rng: np.random.Generator, region_codes: np.ndarray, world_arrays: dict,
           world_size: float) -> tuple[np.ndarray, np.ndarray]:
     """Locations around each region's centre (normal with the region's radius), in the map."""
@@ -229,24 +236,28 @@ def _logit_choice(utility: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(choice, utility.shape[1] - 1)
 
 
-def _logit_choices(utility: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Draw a from softmax(utility[rows[a]]) by inverse CDF with ``u[a]``, int64[n]: equal to
-    ``_logit_choice(utility[rows], u)`` (each row's weights computed once, by numpy's exp)."""
-    p = np.exp(utility - utility.max(axis=1, keepdims=True))
-    out = np.empty(u.shape[0], dtype=np.int64)
-    _inverse_cdf(p, rows, u, out)
-    return out
-
-
 @numba.njit(cache=True)
-def _inverse_cdf(p, rows, u, out):
-    """out[a] = how many entries of the normalised cumulative sum of ``p[rows[a]]`` (float64[m,
-    K], int64[n]) lie below ``u[a]`` (float64[n]), at most K - 1: the inverse CDF, summed and
-    normalised as numpy's ``cumsum`` and division do."""
-    k = p.shape[1]
+def _inverse_cdf(utility, rows, u, out):
+    """out[a] = how many entries of the normalised cumulative sum of the weights ``exp(utility[
+    rows[a]] - its maximum)`` (float64[m, K], int64[n]) lie below ``u[a]`` (float64[n]), at most
+    K - 1: the inverse CDF of the softmax. Each row's weights are computed once, its maximum
+    as numpy's (a NaN wins), its exp numpy's bits (numba's exp gives them), summed and
+    normalised as numpy's ``cumsum`` and division do, so the draws are
+    :func:`_logit_choice`'s."""
+    m, k = utility.shape
+    p = np.empty((m, k))
+    ready = np.zeros(m, dtype=np.bool_)
     cdf = np.empty(k)
     for a in range(u.shape[0]):
         row = rows[a]
+        if not ready[row]:
+            top = utility[row, 0]
+            for j in range(1, k):
+                if utility[row, j] > top or utility[row, j] != utility[row, j]:
+                    top = utility[row, j]
+            for j in range(k):
+                p[row, j] = np.exp(utility[row, j] - top)
+            ready[row] = True
         total = 0.0
         for j in range(k):
             total += p[row, j]
@@ -256,6 +267,18 @@ def _inverse_cdf(p, rows, u, out):
             if cdf[j] / total < u[a]:
                 below += 1
         out[a] = min(below, k - 1)
+
+
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
+def _choose_sectors(log_weight, sensitivity, price, base_price, u, out):
+    """Outsiders' sectors (int64[n] ``out``), drawn with ``u`` (float64[n]) from the softmax of
+    the sectors' utility: the log of the sector's demand weight ``log_weight`` plus
+    ``sensitivity`` x (this month's ``price`` over the ``base_price`` - 1) (float64[S]), as the
+    array formulation adds it (:func:`_inverse_cdf`)."""
+    util = np.empty((1, log_weight.shape[0]))
+    for s in range(log_weight.shape[0]):
+        util[0, s] = log_weight[s] + sensitivity * (price[s] / base_price[s] - 1.0)
+    _inverse_cdf(util, np.zeros(u.shape[0], dtype=np.int64), u, out)
 
 
 def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: np.ndarray,
@@ -268,7 +291,7 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
     attractiveness, or, in the dartboard mode, with the probabilities ``dartboard`` [R].
 
     Returns a dict of arrays describing the entrants (``region``, ``sector``, ``parent`` slot or
-    -1); the model creates them.
+    -1), spin-offs first; the model creates them.
     """
     firms, dp = model.firms, model.params.demography
     n_alive = firms.n_alive
@@ -278,59 +301,100 @@ def entry(model, market, dartboard: np.ndarray, rng: np.random.Generator, key: n
     spins = np.empty(firms.capacity, dtype=np.bool_)
     _spinoffs(firms.alive, firms.profit, dp.spinoff_prob, firms.firm_id, key, month, spins)
     parents = slots_where(spins, True)
+    k = parents.shape[0]
 
-    # outside entrants
+    # outside entrants: their sector and region written after the spin-offs'
     if dp.entrants_per_step >= 0:
         n_out = int(dp.entrants_per_step)
     else:
         n_out = int(rng.poisson(dp.entry_rate * n_alive + dp.entry_floor))
     mode = dp.entry_mode
+    if mode == "copy" and n_alive == 0:
+        n_out = 0
+    region, sector, parent = (np.empty(k + n_out, dtype=np.int64) for _ in range(3))
     if mode == "copy":
-        if n_alive == 0:
-            n_out = 0
         live = slots_where(firms.alive, True)
         model_firm = live[rng.integers(0, max(n_alive, 1), size=n_out)]
-        out_region = firms.region[model_firm]
-        out_sector = firms.sector[model_firm]
-    elif n_out == 0:  # nothing to choose (and no draw: a Generator draws nothing for none)
-        out_region = out_sector = np.zeros(0, dtype=np.int64)
-    else:
+        region[k:] = firms.region[model_firm]
+        sector[k:] = firms.sector[model_firm]
+    elif n_out > 0:  # (none to choose: no draw, as a Generator draws nothing for none)
         sector_u = rng.random(n_out)
-        w = model.world_arrays
-        price_ratio = market.sector_price / w["sector_price"]
-        s_util = (_attraction_constants(model)[3]
-                  + dp.sector_choice_sensitivity * (price_ratio - 1.0))
-        out_sector = _logit_choices(s_util[None, :], np.zeros(n_out, dtype=np.int64), sector_u)
+        _choose_sectors(_attraction_constants(model)[3], dp.sector_choice_sensitivity,
+                        market.sector_price, model.world_arrays["sector_price"], sector_u,
+                        sector[k:])
         region_u = rng.random(n_out)
         if mode == "dartboard":
             probs = dartboard
             cdf = np.cumsum(probs) / probs.sum()
-            out_region = np.minimum(np.searchsorted(cdf, region_u, side="right"), n_regions - 1)
+            region[k:] = np.minimum(np.searchsorted(cdf, region_u, side="right"),
+                                    n_regions - 1)
         else:
-            util = attractiveness(model, market)  # [S, R]
-            out_region = _logit_choices(util, out_sector, region_u)
-    k = parents.shape[0]
-    region, sector, parent = (np.empty(k + n_out, dtype=np.int64) for _ in range(3))
-    _entrants(parents, firms.region, firms.sector, out_region, out_sector, region, sector,
-              parent)
+            _inverse_cdf(attractiveness(model, market), sector[k:], region_u, region[k:])
+    _entrants(parents, firms.region, firms.sector, region, sector, parent)
     return {"region": region, "sector": sector, "parent": parent}
 
 
 @numba.njit(cache=True)
-def _entrants(parents, f_region, f_sector, out_region, out_sector, region, sector, parent):
+def _entrants(parents, f_region, f_sector, region, sector, parent):
     """The month's entrants, spin-offs first (in the order of ``parents``, their parents'
-    slots, with their parents' region and sector), then the outsiders (parent -1): writes
-    ``region``, ``sector`` and ``parent`` (int64[k + n])."""
+    slots, with their parents' region and sector), then the outsiders (parent -1, their region
+    and sector already written): writes ``region[:k]``, ``sector[:k]`` and ``parent``
+    (int64[k + n])."""
     k = parents.shape[0]
     for a in range(k):
         q = parents[a]
         region[a] = f_region[q]
         sector[a] = f_sector[q]
         parent[a] = q
-    for b in range(out_region.shape[0]):
-        region[k + b] = out_region[b]
-        sector[k + b] = out_sector[b]
-        parent[k + b] = -1
+    for b in range(k, parent.shape[0]):
+        parent[b] = -1
+
+
+def admit(model, market, new: dict[str, np.ndarray],
+          rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The entrants of :func:`entry` (``new``) with their potential sizes: Pareto with exponent
+    ``size_tail`` above ``max(min_size, 1)`` (one ``rng.random`` each), capped at ``max_size``,
+    times their sector's size floor, capped again; in the ``attraction`` entry mode only the
+    outsiders who would make a profit this month (:func:`viable`) stay. Returns a dict of
+    ``region``, ``sector``, ``parent`` and ``sizes``, spin-offs first as in ``new`` (whose arrays
+    it reuses)."""
+    dp, mp, w = model.params.demography, model.params.market, model.world_arrays
+    region, sector, parent = new["region"], new["sector"], new["parent"]
+    sizes = np.empty(region.shape[0])
+    m = _admit(rng.random(region.shape[0]), region, sector, parent, max(dp.min_size, 1.0),
+               dp.size_tail, dp.max_size, w["sector_size_floor"], dp.entry_mode == "attraction",
+               mp.wage, w["wage_index"], w["land_cost"], market.wage_mult, model.mods.land_mult,
+               market.rent_mult, market.sector_price, w["sector_price"], market.localisation,
+               mp.labour_elasticity, mp.fixed_cost, sizes)
+    return {"region": region[:m], "sector": sector[:m], "parent": parent[:m], "sizes": sizes[:m]}
+
+
+@numba.njit(cache=True)
+def _admit(u, region, sector, parent, lo, tail, cap, size_floor, attraction, wage, wage_index,
+           land_cost, wage_mult, land_mult, rent_mult, price, base_price, localisation, theta,
+           fixed_cost, sizes):
+    """Entrant a's size from its uniform ``u[a]``: ``min(lo (1 - u)^(-1 / tail), cap)`` times
+    its sector's ``size_floor``, capped at ``cap`` again; with ``attraction``, an outsider
+    (``parent[a]`` < 0) that would not earn (:func:`_earns`) is dropped. The entrants kept are
+    moved to the front of ``region``, ``sector`` and ``parent`` (int64[n], in place) in their
+    order, their sizes written to ``sizes`` (float64[n]); returns how many were kept. The
+    arithmetic is the array formulation's (numpy's power, :func:`numpy_power`; ``np.minimum``,
+    which keeps a NaN), so the sizes have the same bits."""
+    e = -1.0 / tail
+    m = 0
+    for a in range(u.shape[0]):
+        size = lo * numpy_power(1.0 - u[a], e)
+        size = size if (size <= cap or size != size) else cap
+        size = size * size_floor[sector[a]]
+        size = size if (size <= cap or size != size) else cap
+        r, s, q = region[a], sector[a], parent[a]
+        if attraction and q < 0 and not _earns(
+                r, s, size, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult, price,
+                base_price, localisation, theta, fixed_cost):
+            continue
+        region[m], sector[m], parent[m], sizes[m] = r, s, q, size
+        m += 1
+    return m
 
 
 def viable(model, market, region: np.ndarray, sector: np.ndarray,
@@ -344,46 +408,41 @@ def viable(model, market, region: np.ndarray, sector: np.ndarray,
     localisation), its best size is ``L* = L (v / c)^(1 / (1 - theta))``, where it earns
     ``(1 - theta) / theta w L* - F``."""
     mp, w = model.params.market, model.world_arrays
-    theta = mp.labour_elasticity
-    n = region.shape[0]
-    now, gain, ok = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
-    _viable_terms(region, sector, mp.wage, w["wage_index"], w["land_cost"],
-                  market.wage_mult, model.mods.land_mult, market.rent_mult,
-                  market.sector_price, w["sector_price"], market.localisation, now, gain, ok)
-    if theta >= 1.0:
-        return ok
-    # numpy's power (its last bits are not the kernels'); the arithmetic around it in kernels
-    _viable_profit(sizes, gain ** (1.0 / (1.0 - theta)), now, (1.0 - theta) / theta,
-                   mp.fixed_cost, ok)
+    ok = np.empty(region.shape[0], dtype=np.bool_)
+    _viable(region, sector, sizes, mp.wage, w["wage_index"], w["land_cost"], market.wage_mult,
+            model.mods.land_mult, market.rent_mult, market.sector_price, w["sector_price"],
+            market.localisation, mp.labour_elasticity, mp.fixed_cost, ok)
     return ok
 
 
-@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
-def _viable_terms(region, sector, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult,
-                  price, base_price, localisation, now, gain, ok):
-    """For each outside entrant a (int64[n] ``region``, ``sector``): ``now[a]``, the cost of a
-    worker this month; ``gain[a]`` = value x base cost / max(now, 1e-12), the ratio whose power
-    gives the entrant's best size; ``ok[a]`` = value >= now / base (the test when theta >= 1).
-    Each term is added and multiplied in the order of the array formulation, so the bits are
-    the same."""
-    for a in range(region.shape[0]):
-        r = region[a]
-        s = sector[a]
-        base = wage * wage_index[r] + land_cost[r]
-        cost = wage * wage_index[r] * wage_mult[r] + land_cost[r] * land_mult[r] * rent_mult[r]
-        value = price[s] / base_price[s] * localisation[s, r]
-        now[a] = cost
-        floor = cost if (cost >= 1e-12 or cost != cost) else 1e-12  # np.maximum keeps a NaN
-        gain[a] = value * base / floor
-        ok[a] = value >= cost / base
-
-
 @numba.njit(cache=True)
-def _viable_profit(sizes, power, now, margin, fixed_cost, ok):
-    """``ok[a]`` = margin x now x best size > fixed cost, the best size being ``sizes[a] x
-    power[a]`` (float64[n])."""
-    for a in range(sizes.shape[0]):
-        ok[a] = margin * now[a] * (sizes[a] * power[a]) > fixed_cost
+def _viable(region, sector, sizes, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult,
+            price, base_price, localisation, theta, fixed_cost, ok):
+    """``ok[a]`` (bool[n]): whether entrant a (int64[n] ``region``, ``sector``, float64[n]
+    ``sizes``) would earn, by :func:`_earns`."""
+    for a in range(region.shape[0]):
+        ok[a] = _earns(region[a], sector[a], sizes[a], wage, wage_index, land_cost, wage_mult,
+                       land_mult, rent_mult, price, base_price, localisation, theta, fixed_cost)
+
+
+@numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
+def _earns(r, s, size, wage, wage_index, land_cost, wage_mult, land_mult, rent_mult, price,
+           base_price, localisation, theta, fixed_cost):
+    """Whether an outsider of potential size ``size`` in region r and sector s earns more than
+    ``fixed_cost`` at its best size this month (:func:`viable`): with the cost of a worker
+    now, ``cost``, and at base prices, ``base``, and the value of its output over the base,
+    ``value``, the best size is ``size (value base / max(cost, 1e-12))^(1 / (1 - theta))``;
+    with ``theta`` >= 1 the test is ``value >= cost / base``. Each term is added and
+    multiplied in the order of the array formulation, the power is numpy's
+    (:func:`numpy_power`), so the answer is the same."""
+    base = wage * wage_index[r] + land_cost[r]
+    cost = wage * wage_index[r] * wage_mult[r] + land_cost[r] * land_mult[r] * rent_mult[r]
+    value = price[s] / base_price[s] * localisation[s, r]
+    if theta >= 1.0:
+        return value >= cost / base
+    floor = cost if (cost >= 1e-12 or cost != cost) else 1e-12  # np.maximum keeps a NaN
+    best = size * numpy_power(value * base / floor, 1.0 / (1.0 - theta))
+    return (1.0 - theta) / theta * cost * best > fixed_cost
 
 
 @parallel_kernel
@@ -412,26 +471,26 @@ def attractiveness(model, market) -> np.ndarray:
     for f, status in enumerate(fac.status):  # failed drives pile up: only the status is read
         if status == fac.OPERATING:
             fac_counts[fac.sectors[f], fac.region[f]] += 1.0
-    # numpy's log1p (its last bits are not the kernels'); the sums in one kernel
     util = np.empty((n_sectors, n_regions))
-    _attraction(np.log1p(counts), suppliers, fac_counts, access, w["land_cost"],
-                model.mods.land_mult, market.rent_mult, land_scale, dp.beta_sector,
-                dp.beta_facility, dp.beta_land, util)
+    _attraction(counts, suppliers, fac_counts, access, w["land_cost"], model.mods.land_mult,
+                market.rent_mult, land_scale, dp.beta_sector, dp.beta_facility, dp.beta_land,
+                util)
     return util
 
 
 @numba.njit(cache=True, error_model="numpy")  # x / 0 is inf or nan, as in numpy, not an error
-def _attraction(log_counts, suppliers, fac_counts, access, land_cost, land_mult, rent_mult,
+def _attraction(counts, suppliers, fac_counts, access, land_cost, land_mult, rent_mult,
                 land_scale, beta_sector, beta_facility, beta_land, util):
     """``util[s, r]`` = beta_sector log(1 + firms of s in r) + the suppliers' term + beta_facility
     x operating facilities serving s in r + market access - beta_land x the land cost with this
-    month's congestion over ``land_scale`` (float64[S, R]; ``access`` [1, R]; the land arrays
-    [R]), added in the order of the array formulation, so the bits are the same."""
+    month's congestion over ``land_scale`` (float64[S, R]; ``counts`` int64[S, R]; ``access``
+    [1, R]; the land arrays [R]), added in the order of the array formulation; numba's log1p
+    gives numpy's bits, so the bits are the same."""
     n_sectors, n_regions = util.shape
     for r in range(n_regions):
         land = land_cost[r] * land_mult[r] * rent_mult[r] / land_scale
         for s in range(n_sectors):
-            util[s, r] = (beta_sector * log_counts[s, r] + suppliers[s, r]
+            util[s, r] = (beta_sector * np.log1p(counts[s, r]) + suppliers[s, r]
                           + beta_facility * fac_counts[s, r] + access[0, r] - beta_land * land)
 
 

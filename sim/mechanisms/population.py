@@ -26,6 +26,7 @@ from sim.core.month import Books
 from sim.core.spatial import spatial_order
 from sim.core.state import FirmState, TieState
 from sim.mechanisms import cooperation, demography
+from sim.mechanisms.demography import numpy_power
 
 __all__ = ["Population", "talent"]
 
@@ -55,46 +56,56 @@ def talent(world_arrays: dict, mp, region: np.ndarray, sector: np.ndarray, prod:
 
 
 @numba.njit(cache=True)
-def _born(slots, region, sector, parent, sizes, first_id, t, z_x, z_y, z_sx, z_sy, e_prod,
-          e_spin, z_gap, z_will, z_theta, size_talent, size_output,
-          region_x, region_y, region_radius, sector_mean, sector_price, market_access,
-          infra_factor, sector_ipo, sector_input_price, sector_wpo, wage_index, land_cost,
-          world_size, spread, talent_uncertainty, will_mean, will_sd, pledge_mean, pledge_sd,
-          theta, transport_share, waste_cost, wage, capital_months,
+def _born(slots, region, sector, parent, sizes, first_id, t, z, k, gap, region_x, region_y,
+          region_radius, sector_mean, sector_sd, sector_price, market_access, infra_factor,
+          sector_ipo, sector_input_price, sector_wpo, wage_index, land_cost, world_size, spread,
+          spinoff_sd, talent_uncertainty, will_mean, will_sd, pledge_mean, pledge_sd, theta,
+          transport_share, waste_cost, wage, capital_months,
           alive, firm_id, f_region, f_sector, x, y, employees, desired, productivity, talent,
           talent_gap, willingness, reputation, pledge_threshold, born, capital, revenue):
     """Write the n newborn firms into ``slots`` (int64[n]) of the firm arrays (the last
     seventeen arguments, float64/int64/bool[N]), ids from ``first_id``, born in month ``t``.
 
     ``region``, ``sector``, ``parent`` (int64[n], -1 for none) and ``sizes`` (float64[n]) are
-    the entrants; ``z_*`` are their standard normals (``z_sx``, ``z_sy``: float64[k], one per
-    spin-off, in order), ``e_prod`` = exp(sd z - sd^2 / 2) (float64[n]) and ``e_spin`` =
-    exp(spinoff_sd z) (float64[k]) their efficiency shocks, ``size_talent`` = sizes^(1 - theta)
-    and ``size_output`` = sizes^theta: the transcendental parts, computed by numpy so that a
-    firm is born with the same bits as in :meth:`Population.create`'s array form (and
-    :func:`talent`). The region and sector arrays are the model's world arrays."""
+    the entrants, ``k`` of them spin-offs; ``z`` (float64[n (5 + gap) + 3 k]) is the one draw
+    of standard normals of :meth:`Population.create`, in blocks: place x and y (n each), a
+    spin-off's place near its parent x and y (k each), efficiency (n), a spin-off's efficiency
+    (k), then, if ``gap``, the talent the owner does not show yet (n), willingness (n) and the
+    pledge threshold (n). The region and sector arrays are the model's world arrays.
+
+    Every operation is the one of the array form it replaces (:func:`talent`, and
+    ``exp(sd z - sd^2 / 2)``, ``exp(spinoff_sd z)``, ``sizes ** (1 - theta)`` and ``sizes **
+    theta`` in numpy), in the same order: numpy's exp and numba's give the same bits on the
+    machines the model runs on (tests/test_population.py checks it), and the powers are
+    :func:`numpy_power`, so a firm is born with the same bits."""
+    n = slots.shape[0]
+    z_sx, z_sy, z_p, z_sp = 2 * n, 2 * n + k, 2 * n + 2 * k, 3 * n + 2 * k  # block offsets
+    z_gap = 3 * n + 3 * k
+    z_will = z_gap + n * gap
+    z_theta = z_will + n
     j = 0  # the spin-offs' own normals
-    for a in range(slots.shape[0]):
+    for a in range(n):
         i = slots[a]
         r = region[a]
         s = sector[a]
         mu = sector_mean[s]
-        px = region_x[r] + z_x[a] * region_radius[r]
-        py = region_y[r] + z_y[a] * region_radius[r]
-        prod = mu * e_prod[a]
-        will = will_mean + will_sd * z_will[a]
+        sd = sector_sd[s]
+        px = region_x[r] + z[a] * region_radius[r]
+        py = region_y[r] + z[n + a] * region_radius[r]
+        prod = mu * np.exp(sd * z[z_p + a] - 0.5 * sd * sd)
+        will = will_mean + will_sd * z[z_will + a]
         will = min(max(will, 0.0), 1.0)
         q = parent[a]
         if q >= 0:  # a spin-off starts next to its parent, with its know-how and attitude
-            px = x[q] + spread * z_sx[j]
-            py = y[q] + spread * z_sy[j]
-            prod = productivity[q] * e_spin[j]
+            px = x[q] + spread * z[z_sx + j]
+            py = y[q] + spread * z[z_sy + j]
+            prod = productivity[q] * np.exp(spinoff_sd * z[z_sp + j])
             will = willingness[q]
             j += 1
         # talent: the drawn size is where a worker is worth what it costs (see talent())
         unit_value = (sector_price[s] * market_access[r] * (1.0 - transport_share * infra_factor[r])
                       - sector_ipo[s] * sector_input_price[s] - sector_wpo[s] * waste_cost)
-        owner = size_talent[a]
+        owner = numpy_power(sizes[a], 1.0 - theta)
         if unit_value > 0.0 and mu > 0.0:
             per_worker = wage * wage_index[r] + land_cost[r]
             owner *= per_worker / (theta * unit_value * mu)
@@ -108,13 +119,13 @@ def _born(slots, region, sector, parent, sizes, first_id, t, z_x, z_y, z_sx, z_s
         desired[i] = sizes[a]
         productivity[i] = prod
         talent[i] = owner
-        talent_gap[i] = talent_uncertainty * z_gap[a] if talent_uncertainty > 0.0 else 0.0
+        talent_gap[i] = talent_uncertainty * z[z_gap + a] if gap else 0.0
         willingness[i] = will
         reputation[i] = will  # newcomers are known by their declared attitude
-        pledge_threshold[i] = pledge_mean + pledge_sd * z_theta[a]
+        pledge_threshold[i] = pledge_mean + pledge_sd * z[z_theta + a]
         born[i] = t
         # starting capital: some months of expected revenue at the base price
-        rev = prod * owner * size_output[a] * sector_price[s] * market_access[r]
+        rev = prod * owner * numpy_power(sizes[a], theta) * sector_price[s] * market_access[r]
         capital[i] = capital_months * rev
         revenue[i] = rev
 
@@ -197,35 +208,19 @@ class Population:
         if ties.partner.shape[0] < f.capacity:
             ties.grow(f.capacity)
         rng, dp, cp, fp, mp = self.rng, p.demography, p.cooperation, p.facilities, p.market
-        has_parent = parent >= 0
-        k = int(np.count_nonzero(has_parent))
-        # every normal a birth needs, in one draw and in the order the traits are listed below:
-        # place (x, y), a spin-off's place near its parent (x, y), efficiency, a spin-off's
-        # efficiency, the talent the owner does not show yet, willingness, pledge threshold
+        k = int(np.count_nonzero(parent >= 0))
+        # every normal a birth needs, in one draw, in the order the traits are listed in _born
         gap = dp.talent_uncertainty > 0
         z = rng.standard_normal(n * (5 + gap) + 3 * k)
-        z_x, z_y, z_sx = z[:n], z[n:2 * n], z[2 * n:2 * n + k]
-        z_sy, z_p, z_sp = z[2 * n + k:2 * n + 2 * k], z[2 * n + 2 * k:3 * n + 2 * k], z[
-            3 * n + 2 * k:3 * n + 3 * k]
-        rest = z[3 * n + 3 * k:]
-        z_gap = rest[:n] if gap else np.zeros(n)
-        z_will, z_theta = rest[n * gap:n * gap + n], rest[n * gap + n:]
-        # the transcendental functions are numpy's (its own exp and pow differ from the
-        # kernels' in the last bit), the rest is one pass over the newborn
-        sd = w["sector_productivity_sd"][sector]
-        e_prod = np.exp(sd * z_p - 0.5 * sd * sd)
-        e_spin = np.exp(dp.spinoff_productivity_sd * z_sp)
-        size_talent = sizes ** (1.0 - mp.labour_elasticity)
-        size_output = sizes ** mp.labour_elasticity
-        _born(slots, region, sector, parent, sizes, self.next_id, t, z_x, z_y, z_sx, z_sy,
-              e_prod, e_spin, z_gap, z_will, z_theta, size_talent, size_output,
-              w["region_x"], w["region_y"], w["region_radius"], w["sector_productivity"],
-              w["sector_price"], w["market_access"], w["infra_factor"], w["sector_ipo"],
-              w["sector_input_price"], w["sector_wpo"], w["wage_index"], w["land_cost"],
-              p.world.world_size, dp.spinoff_spread, dp.talent_uncertainty,
-              cp.willingness_mean, cp.willingness_sd, fp.pledge_threshold_mean,
-              fp.pledge_threshold_sd, mp.labour_elasticity, mp.transport_share, mp.waste_cost,
-              mp.wage, dp.initial_capital_months,
+        _born(slots, region, sector, parent, sizes, self.next_id, t, z, k, gap, w["region_x"],
+              w["region_y"], w["region_radius"], w["sector_productivity"],
+              w["sector_productivity_sd"], w["sector_price"], w["market_access"],
+              w["infra_factor"], w["sector_ipo"], w["sector_input_price"], w["sector_wpo"],
+              w["wage_index"], w["land_cost"], p.world.world_size, dp.spinoff_spread,
+              dp.spinoff_productivity_sd, dp.talent_uncertainty, cp.willingness_mean,
+              cp.willingness_sd, fp.pledge_threshold_mean, fp.pledge_threshold_sd,
+              mp.labour_elasticity, mp.transport_share, mp.waste_cost, mp.wage,
+              dp.initial_capital_months,
               f.alive, f.firm_id, f.region, f.sector, f.x, f.y, f.employees, f.desired,
               f.productivity, f.talent, f.talent_gap, f.willingness, f.reputation,
               f.pledge_threshold, f.born, f.capital, f.revenue)
@@ -237,28 +232,16 @@ class Population:
         """This month's entrants (:func:`sim.mechanisms.demography.entry`): spin-offs and
         outsiders, with Pareto sizes above their sector's floor; in the ``attraction`` entry
         mode an outsider enters only where it would make a profit
-        (:func:`sim.mechanisms.demography.viable`). A spin-off keeps a tie with its parent.
+        (:func:`sim.mechanisms.demography.admit`). A spin-off keeps a tie with its parent.
         Returns the entrants' slots."""
         p, firms, ties = self.params, model.firms, model.ties
-        dp = p.demography
         new = demography.entry(model, market, self.dartboard, self.rng, model.stream_key,
                                model.clock)
-        n = new["region"].size
-        if n == 0:
+        if new["region"].size == 0:
             return np.zeros(0, dtype=np.int64)
-        sizes = demography.pareto_sizes(self.rng, n, dp.size_tail, dp.min_size, dp.max_size)
-        sizes = np.minimum(sizes * self.world_arrays["sector_size_floor"][new["sector"]],
-                           dp.max_size)
-        if dp.entry_mode == "attraction":  # outsiders enter only where they would earn
-            keep = (new["parent"] >= 0) | demography.viable(model, market, new["region"],
-                                                             new["sector"], sizes)
-            if not keep.all():
-                new = {k: v[keep] for k, v in new.items()}
-                sizes = sizes[keep]
-                if sizes.size == 0:
-                    return np.zeros(0, dtype=np.int64)
-        slots = self.create(firms, ties, new["region"], new["sector"], sizes, new["parent"],
-                            model.steps, books)
+        new = demography.admit(model, market, new, self.rng)
+        slots = self.create(firms, ties, new["region"], new["sector"], new["sizes"],
+                            new["parent"], model.steps, books)
         # a spin-off keeps a tie with its parent
         spin = new["parent"] >= 0
         if spin.any() and p.switches.cooperation:
