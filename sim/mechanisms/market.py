@@ -97,7 +97,7 @@ def _fee_of(fee, i):
     return fee[i] if i < fee.shape[0] else 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _output_chunk(c, alive, productivity, talent, employees, service, effect, level, sector,
                   region, localisation, theta, out, part):
     """The output of the firms of chunk c (:func:`_output`) into ``out``, and their total by
