@@ -164,6 +164,52 @@ def _accounts_args(d, n):
     return (*d.values(), *(np.full(n, np.nan) for _ in range(7)))
 
 
+def _trade_inputs(rng, n=30, n_sectors=2, n_regions=3):
+    """The inputs of market._trade, in its argument order, before its outputs."""
+    alive, sector = rng.random(n) > 0.2, rng.integers(0, n_sectors, n)
+    region, employees = rng.integers(0, n_regions, n), rng.uniform(1, 30, n)
+    emp = market._employment(alive, sector, region, employees, n_sectors, n_regions)
+    emp[rng.random(emp.shape) < 0.2] = 0.0  # a sector absent from a region
+    if rng.random() < 0.3:  # elasticity 2 and exponents numpy takes shortcuts for
+        exponents = rng.choice([0.0, 0.5, 1.0, 2.0, -1.0], 4)
+    else:
+        exponents = rng.uniform(0.05, 3.0, 4)
+    elasticity = 1.0 / exponents[3] if exponents[3] != 0.0 else 2.0
+    return dict(
+        alive=alive, region=region, sector=sector, employees=employees,
+        productivity=rng.uniform(0.5, 2, n), talent=rng.uniform(0.5, 3, n),
+        capital=rng.normal(0, 30, n), unit_input_cost=rng.uniform(0.5, 1.5, n),
+        coop_income=rng.normal(0, 0.5, n), subsidy_share=rng.uniform(0, 1, n),
+        service=rng.integers(-1, 3, n), effect=rng.uniform(0, 0.3, n),
+        level=rng.uniform(0, 1, n), fee=rng.uniform(0, 1, n),
+        emp=emp, emp_region=emp.sum(axis=0), emp0=rng.uniform(5, 100, (n_sectors, n_regions)),
+        emp0_region=rng.uniform(20, 200, n_regions), localisation_elasticity=exponents[0],
+        wage_elasticity=exponents[1], rent_elasticity=exponents[2],
+        theta=float(rng.choice([1.0, rng.uniform(0.5, 0.9)])),
+        demand0=rng.uniform(0, 300, n_sectors), demand_level=float(rng.uniform(0.5, 2)),
+        growth=float(rng.uniform(1, 1.3)), base_price=rng.uniform(0.5, 2, n_sectors),
+        elasticity=float(elasticity), use_market=bool(rng.random() < 0.8),
+        demand_mult=rng.uniform(0.5, 1.5, n_sectors), outside=float(rng.uniform(0, 1.2)),
+        cap=float(rng.uniform(1.5, 3)),
+        access=rng.uniform(0.8, 1.2, n_regions), ipo=rng.uniform(0.1, 0.5, n_sectors),
+        wpo=rng.uniform(0.0, 0.5, n_sectors), waste_cost=float(rng.uniform(0, 0.1)),
+        waste_mult=rng.uniform(0.5, 2.0, n_sectors), wage=float(rng.uniform(0.2, 0.6)),
+        wage_index=rng.uniform(0.9, 1.1, n_regions), land=rng.uniform(0.01, 0.05, n_regions),
+        land_mult=rng.uniform(0.5, 1.0, n_regions), transport_share=float(rng.uniform(0, 0.1)),
+        between=rng.uniform(1.0, 2.0, n_regions), infra=rng.uniform(0.75, 1.25, n_regions),
+        fixed_cost=float(rng.uniform(0, 0.1)), interest_rate=float(rng.uniform(0, 0.02)),
+        payout_rate=float(rng.uniform(0, 0.5)), buffer_months=float(rng.uniform(0, 4)))
+
+
+def _trade_args(d, n):
+    """market._trade's arguments: the inputs ``d`` and blank outputs."""
+    n_sectors, n_regions = d["emp"].shape
+    return (*d.values(), *(np.full(n, np.nan) for _ in range(8)),
+            np.full((n_sectors, n_regions), np.nan), np.full(n_regions, np.nan),
+            np.full(n_regions, np.nan), np.full(n_sectors, np.nan),
+            np.full((3, n_regions), np.nan))
+
+
 # One case per kernel: a function of a Generator returning the argument tuple.
 
 
@@ -481,15 +527,60 @@ def _case_slots_where(rng, n=50):
     return rng.random(n) < rng.uniform(0, 1), bool(rng.random() < 0.5)
 
 
-def _case_settle(rng, n=30):
-    return (rng.random(n) > 0.2, rng.normal(0, 50, n), rng.normal(0, 5, n),
-            rng.uniform(-1, 10, n), rng.uniform(0, 1, n), rng.uniform(0, 0.2, n),
-            float(rng.uniform(0, 0.5)), float(rng.uniform(0, 4)))
-
-
 def _case_accounts(rng):
     d = _accounts_inputs(rng)
     return _accounts_args(d, d["alive"].size)
+
+
+def _case_accounts_chunk(rng):
+    return (0, *_case_accounts(rng))
+
+
+def _case_output_chunk(rng):
+    (alive, prod, talent, emp, service, effect, level, sector, n_sectors, region, local, theta,
+     out) = _case_output(rng)
+    return (0, alive, prod, talent, emp, service, effect, level, sector, region, local, theta,
+            out, np.zeros((1, n_sectors)))
+
+
+def _special_float(rng):
+    """A float, sometimes NaN, infinite, zero or a value numpy's power takes a shortcut for."""
+    return float(rng.choice([np.nan, np.inf, 0.0, -0.0, 0.5, 1.0, 2.0, -1.0,
+                             rng.uniform(-3, 3), rng.uniform(0, 3)]))
+
+
+def _case_np_max(rng):
+    return _special_float(rng), _special_float(rng)
+
+
+def _case_np_min(rng):
+    return _special_float(rng), _special_float(rng)
+
+
+def _case_power(rng):
+    return float(rng.choice([0.0, np.inf, rng.uniform(0, 5)])), _special_float(rng)
+
+
+def _case_congestion_into(rng):
+    d = _trade_inputs(rng)
+    n_sectors, n_regions = d["emp"].shape
+    return (d["emp"], d["emp_region"], d["emp0"], d["emp0_region"],
+            d["localisation_elasticity"], d["wage_elasticity"], d["rent_elasticity"],
+            np.full((n_sectors, n_regions), np.nan), np.full(n_regions, np.nan),
+            np.full(n_regions, np.nan))
+
+
+def _case_prices_into(rng, n_sectors=4):
+    q = np.where(rng.random(n_sectors) < 0.2, 0.0, rng.uniform(0, 300, n_sectors))
+    return (q, rng.uniform(0, 300, n_sectors), rng.uniform(0.5, 2, n_sectors),
+            float(rng.choice([2.0, 1.0, 0.5, rng.uniform(0.1, 10)])), bool(rng.random() < 0.8),
+            rng.uniform(0.5, 1.5, n_sectors), float(rng.uniform(0, 1.2)),
+            float(rng.uniform(1.5, 3)), np.full(n_sectors, np.nan))
+
+
+def _case_trade(rng):
+    d = _trade_inputs(rng)
+    return _trade_args(d, d["alive"].size)
 
 
 def _case_grow(rng):
@@ -685,8 +776,15 @@ TWIN_CASES = {
     "sim.core.totals.add_chunks": _case_add_chunks,
     "sim.mechanisms.market._service_of": _case_service_of,
     "sim.mechanisms.market._fee_of": _case_fee_of,
-    "sim.mechanisms.market._settle": _case_settle,
     "sim.mechanisms.market._accounts": _case_accounts,
+    "sim.mechanisms.market._accounts_chunk": _case_accounts_chunk,
+    "sim.mechanisms.market._output_chunk": _case_output_chunk,
+    "sim.mechanisms.market._np_max": _case_np_max,
+    "sim.mechanisms.market._np_min": _case_np_min,
+    "sim.mechanisms.market._power": _case_power,
+    "sim.mechanisms.market._congestion_into": _case_congestion_into,
+    "sim.mechanisms.market._prices_into": _case_prices_into,
+    "sim.mechanisms.market._trade": _case_trade,
     "sim.mechanisms.demography._grow": _case_grow,
     "sim.mechanisms.demography._spinoffs": _case_spinoffs,
     "sim.mechanisms.demography._exits": _case_exits,
@@ -1300,27 +1398,142 @@ def test_output_matches_numpy(seed):
     np.testing.assert_array_equal(market.sector_output(alive, sector, out, n_sectors), totals)
 
 
+def _old_settle(alive, capital, profit, revenue, fee, subsidy, payout_rate, buffer_months):
+    """The market's former settling kernel, line by line: profit to capital, owners' drawings,
+    and the totals of profit, fees, subsidy and drawings added chunk by chunk."""
+    n = alive.shape[0]
+    n_chunks = (n + market.CHUNK - 1) // market.CHUNK
+    part = np.zeros((n_chunks, 4))
+    for c in range(n_chunks):
+        for i in range(c * market.CHUNK, min(n, (c + 1) * market.CHUNK)):
+            if alive[i]:
+                capital[i] += profit[i]
+                excess = capital[i] - buffer_months * max(revenue[i], 0.0)
+                if excess > 0.0:
+                    drawn = payout_rate * excess
+                    capital[i] -= drawn
+                    part[c, 3] += drawn
+                part[c, 0] += profit[i]
+                part[c, 1] += fee[i] if i < fee.shape[0] else 0.0
+                part[c, 2] += subsidy[i]
+    total = totals.add_chunks(part)
+    return total[0], total[1], total[2], total[3]
+
+
+def _old_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult, outside, cap):
+    """sector_prices as numpy computed it before its kernel."""
+    if not use_market:
+        return base_price * demand_mult
+    with np.errstate(divide="ignore"):
+        ratio = np.where(q_sector > 0, demand * demand_mult / np.maximum(q_sector, 1e-300),
+                         np.inf)
+    local = ratio ** (1.0 / elasticity)
+    away = outside * demand_mult ** (1.0 / elasticity)
+    return base_price * np.minimum(cap, np.maximum(local, away))
+
+
+def _old_market(d, n):
+    """The market's month after employment as main computed it: numpy congestion, the output
+    kernel, numpy prices, the accounts kernel, the settling kernel and numpy welfare sums.
+    Returns (books, capital, per-firm outputs, localisation, wage_mult, rent_mult, price)."""
+    n_sectors, n_regions = d["emp"].shape
+    density = d["emp"].sum(axis=0) / d["emp0_region"]
+    local = (np.maximum(d["emp"], 1e-12) / d["emp0"]) ** d["localisation_elasticity"]
+    wage_mult = density ** d["wage_elasticity"]
+    rent_mult = density ** d["rent_elasticity"]
+    output = np.empty(n)
+    q_sector = market._output(d["alive"], d["productivity"], d["talent"], d["employees"],
+                              d["service"], d["effect"], d["level"], d["sector"], n_sectors,
+                              d["region"], local, d["theta"], output)
+    demand = d["demand0"] * d["demand_level"] * d["growth"]
+    price = _old_prices(q_sector, demand, d["base_price"], d["elasticity"], d["use_market"],
+                        d["demand_mult"], d["outside"], d["cap"])
+    wage_index = d["wage_index"] * wage_mult
+    land = d["land"] * d["land_mult"] * rent_mult
+    capital = d["capital"].copy()
+    per_firm = [np.empty(n) for _ in range(7)]
+    market._accounts(d["alive"], d["region"], d["sector"], output, d["employees"], capital,
+                     d["unit_input_cost"], price, d["access"], d["ipo"], d["wpo"],
+                     d["waste_cost"], d["waste_mult"], d["wage"], wage_index, d["land"],
+                     d["land_mult"] * rent_mult, d["transport_share"], d["between"], d["infra"],
+                     d["fee"], d["fixed_cost"], d["interest_rate"], d["subsidy_share"],
+                     d["coop_income"], d["service"], d["effect"], d["level"], d["theta"],
+                     *per_firm)
+    revenue, profit, _, _, subsidy, _, value_added = per_firm
+    books = _old_settle(d["alive"], capital, profit, revenue, d["fee"], subsidy,
+                        d["payout_rate"], d["buffer_months"])
+    emp = np.where(d["alive"], d["employees"], 0.0)
+    per_region = np.bincount(d["region"], weights=emp, minlength=n_regions)
+    books += (value_added.sum(), per_region @ (d["wage"] * wage_index), per_region @ land)
+    return books, capital, [output, *per_firm], local, wage_mult, rent_mult, price
+
+
+def _new_market(d, n):
+    """The same month through market._trade and the numpy sums market.step keeps."""
+    args = _trade_args(dict(d, capital=d["capital"].copy()), n)
+    books = market._trade(*args)
+    per_firm, (local, wage_mult, rent_mult, price, regional) = list(args[-13:-5]), args[-5:]
+    per_region, wage, land = regional
+    books += (per_firm[-1].sum(), per_region @ wage, per_region @ land)
+    return books, args[6], per_firm, local, wage_mult, rent_mult, price
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("shape", [(30, 2, 3), (2 * totals.CHUNK + 17, 4, 3), (200, 9, 1),
+                                   (200, 3, 17)])
+def test_trade_gives_the_former_market_to_the_bit(seed, shape):
+    """The fused month (congestion, output, prices, accounts, settling, welfare) equals the
+    numpy glue and kernels it replaces bit for bit: several chunks, one region with many sectors
+    (numpy sums that column pairwise), many regions (BLAS dot products)."""
+    n, n_sectors, n_regions = shape
+    d = _trade_inputs(np.random.default_rng([seed, n]), n, n_sectors, n_regions)
+    with np.errstate(all="ignore"):  # 0 ** -1 and the like, as a month might meet them
+        old = _old_market(d, n)
+    new = _new_market(d, n)
+    assert new[0] == old[0]
+    for got, want in zip(new[1:], old[1:], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
-def test_settle_books_profit_and_sums_in_chunks_whatever_the_threads(seed):
-    base = _case_settle(np.random.default_rng(seed), n=3 * market.CHUNK + 17)
-    alive, capital, profit, revenue, fee, subsidy, rate, buffer = base
+def test_trade_books_profit_and_sums_in_chunks_whatever_the_threads(seed):
+    d = _trade_inputs(np.random.default_rng(seed), n=3 * market.CHUNK + 17)
+    base = _trade_args(d, d["alive"].size)
     results = []
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         args = copy.deepcopy(base)
         old = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
-            results.append((market._settle(*args), args[1]))
+            results.append((market._trade(*args), args))
         finally:
             numba.set_num_threads(old)
-    (totals, cap), (totals_n, cap_n) = results
-    assert totals == totals_n  # bit-identical sums
-    np.testing.assert_array_equal(cap, cap_n)
-    after = capital + profit
-    drawn = rate * np.maximum(after - buffer * np.maximum(revenue, 0.0), 0.0)
-    np.testing.assert_allclose(cap, np.where(alive, after - drawn, capital), rtol=1e-12)
-    for got, values in zip(totals, (profit, fee, subsidy, drawn), strict=True):
-        assert got == pytest.approx(values[alive].sum(), rel=1e-10)
+    (books, args), (books_n, args_n) = results
+    assert books == books_n  # bit-identical sums
+    for a, b in zip(args, args_n, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("exponent", [1.0, -1.0, 0.0, 0.5, 2.0, 3.0, 1 / 3, 0.05, -0.5])
+def test_power_is_numpys_array_power(seed, exponent):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.exp(rng.uniform(-30, 30, 20_000)), [0.0, np.inf, np.nan]])
+    got = np.array([market._power(v, exponent) for v in x])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(got, x ** exponent)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_np_max_and_min_are_numpys(seed):
+    rng = np.random.default_rng(seed)
+    a = np.array([_special_float(rng) for _ in range(400)])
+    b = np.array([_special_float(rng) for _ in range(400)])
+    for kernel, ufunc in ((market._np_max, np.maximum), (market._np_min, np.minimum)):
+        got = np.array([kernel(x, y) for x, y in zip(a, b, strict=True)])
+        want = ufunc(a, b)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -1392,12 +1605,16 @@ def test_short_facility_arrays_mean_no_facility(seed, length):
                                 out_ref)
     np.testing.assert_array_equal(out_short, out_ref)
     np.testing.assert_array_equal(totals, ref_totals)
-    capital, income = d["capital"], d["coop_income"]
-    got = market._settle(alive, capital.copy(), income, d["output"], short["fee"], income, 0.1,
-                         3.0)
-    ref = market._settle(alive, capital.copy(), income, d["output"], want["fee"], income, 0.1,
-                         3.0)
-    assert got == ref
+    trade = _trade_inputs(rng, n)
+    facility = ("service", "effect", "level", "fee")
+    got = _trade_args(dict(trade, capital=trade["capital"].copy(),
+                           **{k: short[k] for k in facility}), n)
+    ref = _trade_args(dict(trade, capital=trade["capital"].copy(),
+                           **{k: want[k] for k in facility}), n)
+    assert market._trade(*got) == market._trade(*ref)
+    for a, b in zip(got, ref, strict=True):
+        if a.__class__ is np.ndarray and a.shape == (n,):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -41,7 +41,7 @@ from sim.core.month import NO_SERVICE, Month
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks
 
-__all__ = ["MarketState", "step", "welfare", "sector_output", "sector_prices", "congestion",
+__all__ = ["MarketState", "step", "sector_output", "sector_prices", "congestion",
            "initial_output"]
 
 
@@ -97,6 +97,22 @@ def _fee_of(fee, i):
     return fee[i] if i < fee.shape[0] else 0.0
 
 
+@numba.njit(cache=True, inline="always")
+def _output_chunk(c, alive, productivity, talent, employees, service, effect, level, sector,
+                  region, localisation, theta, out, part):
+    """The output of the firms of chunk c (:func:`_output`) into ``out``, and their total by
+    sector into ``part[c]``: the loop of :func:`_output` and :func:`_trade`."""
+    for i in range(c * CHUNK, min(alive.shape[0], (c + 1) * CHUNK)):
+        if alive[i]:
+            boost = effect[i] * level[i] if _service_of(service, i) == 0 else 0.0
+            labour = employees[i] if theta == 1.0 else employees[i] ** theta
+            out[i] = (productivity[i] * talent[i] * (1.0 + boost)
+                      * localisation[sector[i], region[i]] * labour)
+            part[c, sector[i]] += out[i]
+        else:
+            out[i] = 0.0
+
+
 @parallel_kernel
 def _output(alive, productivity, talent, employees, service, effect, level, sector, n_sectors,
             region, localisation, theta, out):
@@ -112,15 +128,8 @@ def _output(alive, productivity, talent, employees, service, effect, level, sect
     n_chunks = (n + CHUNK - 1) // CHUNK
     part = np.zeros((n_chunks, n_sectors))
     for c in numba.prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i]:
-                boost = effect[i] * level[i] if _service_of(service, i) == 0 else 0.0
-                labour = employees[i] if theta == 1.0 else employees[i] ** theta
-                out[i] = (productivity[i] * talent[i] * (1.0 + boost)
-                          * localisation[sector[i], region[i]] * labour)
-                part[c, sector[i]] += out[i]
-            else:
-                out[i] = 0.0
+        _output_chunk(c, alive, productivity, talent, employees, service, effect, level, sector,
+                      region, localisation, theta, out, part)
     return add_chunks(part)
 
 
@@ -143,40 +152,69 @@ def employment_by(firms, n_sectors: int, n_regions: int) -> np.ndarray:
                        n_regions)
 
 
+@numba.njit(cache=True)
+def _np_max(a, b):
+    """``np.maximum(a, b)`` of two floats: ``a`` when it is NaN or above ``b``, else ``b`` (so
+    ``b`` of two equal zeros, as numpy gives)."""
+    return a if a > b or a != a else b
+
+
+@numba.njit(cache=True)
+def _np_min(a, b):
+    """``np.minimum(a, b)`` of two floats: ``a`` when it is NaN or below ``b``, else ``b`` (so
+    ``b`` of two equal zeros, as numpy gives)."""
+    return a if a < b or a != a else b
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _power(x, e):
+    """``x ** e`` to the bit of numpy's ``array ** e`` for a float exponent ``e``: numpy takes
+    shortcuts for ``e`` = 1, -1, 0, 0.5 and 2 (copy, reciprocal, ones, square root, square),
+    whose last bit can differ from ``pow``'s, and calls ``pow`` otherwise (as numba's ``**``
+    does, with the same bits). With numpy's error model, as numpy: 0 to a negative power is
+    infinite, not an error."""
+    if e == 1.0:
+        return x
+    if e == -1.0:
+        return 1.0 / x
+    if e == 0.0:
+        return 1.0
+    if e == 0.5:
+        return np.sqrt(x)
+    if e == 2.0:
+        return x * x
+    return x ** e
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _congestion_into(emp, emp_region, emp0, emp0_region, localisation_elasticity,
+                     wage_elasticity, rent_elasticity, local, wage_mult, rent_mult):
+    """:func:`congestion` into ``local`` [S, R], ``wage_mult`` and ``rent_mult`` [R], given the
+    employment of each region ``emp_region`` (``emp.sum(axis=0)``, which numpy adds in an order
+    that depends on the shape, so it comes from numpy). Each element is the numpy expression's
+    own operations in its order, so the same bits."""
+    for s in range(emp.shape[0]):
+        for r in range(emp.shape[1]):
+            local[s, r] = _power(_np_max(emp[s, r], 1e-12) / emp0[s, r],
+                                 localisation_elasticity)
+    for r in range(emp.shape[1]):
+        density = emp_region[r] / emp0_region[r]
+        wage_mult[r] = _power(density, wage_elasticity)
+        rent_mult[r] = _power(density, rent_elasticity)
+
+
 def congestion(emp: np.ndarray, emp0: np.ndarray, emp0_region: np.ndarray, mp
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Localisation factor a[S, R], wage and rent multipliers [R] from employment ``emp``
     (float64[S, R]) against the reference employment at the start (``emp0`` [S, R] and
-    ``emp0_region`` [R], floored so that an empty start stays finite)."""
-    density = emp.sum(axis=0) / emp0_region
-    local = np.maximum(emp, 1e-12) / emp0
-    return (local ** mp.localisation_elasticity, density ** mp.wage_density_elasticity,
-            density ** mp.rent_density_elasticity)
-
-
-@parallel_kernel
-def _settle(alive, capital, profit, revenue, fee, subsidy, payout_rate, buffer_months):
-    """Add each live firm's profit to its capital, then let its owners draw ``payout_rate`` of
-    the capital above ``buffer_months`` of revenue; returns the totals of profit, fees, interest
-    subsidy and drawings over live firms (in chunks: :mod:`sim.core.totals`). ``fee`` may be shorter
-    than N: a firm beyond its end pays none."""
-    n = alive.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    part = np.zeros((n_chunks, 4))
-    for c in numba.prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i]:
-                capital[i] += profit[i]
-                excess = capital[i] - buffer_months * max(revenue[i], 0.0)
-                if excess > 0.0:
-                    drawn = payout_rate * excess
-                    capital[i] -= drawn
-                    part[c, 3] += drawn
-                part[c, 0] += profit[i]
-                part[c, 1] += _fee_of(fee, i)
-                part[c, 2] += subsidy[i]
-    total = add_chunks(part)
-    return total[0], total[1], total[2], total[3]
+    ``emp0_region`` [R], floored so that an empty start stays finite):
+    ``a = (max(emp, 1e-12) / emp0)^lambda`` and ``(E_r / E0_r)^eta`` for wages and rents."""
+    n_regions = emp.shape[1]
+    local, wage_mult, rent_mult = np.empty(emp.shape), np.empty(n_regions), np.empty(n_regions)
+    _congestion_into(emp, emp.sum(axis=0), emp0, emp0_region,
+                     float(mp.localisation_elasticity), float(mp.wage_density_elasticity),
+                     float(mp.rent_density_elasticity), local, wage_mult, rent_mult)
+    return local, wage_mult, rent_mult
 
 
 def sector_output(alive, sector, output, n_sectors) -> np.ndarray:
@@ -197,44 +235,49 @@ def initial_output(firms, theta: float, n_sectors: int) -> np.ndarray:
     return sector_output(firms.alive, firms.sector, q_firm, n_sectors)
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _prices_into(q_sector, demand, base_price, elasticity, use_market, demand_mult, outside,
+                 cap, price):
+    """:func:`sector_prices` into ``price`` (float64[S]): each element the numpy
+    expression's own operations in its order (``np.where``, ``np.maximum``, ``np.minimum`` and
+    ``**`` as numpy computes them: :func:`_np_max`, :func:`_power`), so the same bits."""
+    inverse = 1.0 / elasticity
+    for s in range(price.shape[0]):
+        if not use_market:
+            price[s] = base_price[s] * demand_mult[s]
+            continue
+        q = q_sector[s]
+        ratio = demand[s] * demand_mult[s] / _np_max(q, 1e-300) if q > 0 else np.inf
+        local = _power(ratio, inverse)
+        # outside demand is iso-elastic too, and so large that the cluster takes its price: a
+        # shock that scales it by m moves that price by m^(1/elasticity), as it moves the local one
+        away = outside * _power(demand_mult[s], inverse)
+        price[s] = base_price[s] * _np_min(cap, _np_max(local, away))
+
+
 def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult,
                   outside=0.0, cap=3.0):
-    """Sector prices: the local inverse demand curve, never below the outside markets' price
-    (``outside`` times the base) nor above ``cap`` times the base; the base price times the
-    shock with the market off. Demand shocks (``demand_mult``) scale the demand of both markets,
-    so both prices move by ``demand_mult^(1/elasticity)``."""
-    if not use_market:
-        return base_price * demand_mult
-    with np.errstate(divide="ignore"):
-        ratio = np.where(q_sector > 0, demand * demand_mult / np.maximum(q_sector, 1e-300),
-                         np.inf)
-    local = ratio ** (1.0 / elasticity)
-    # outside demand is iso-elastic too, and so large that the cluster takes its price: a shock
-    # that scales it by m moves that price by m^(1/elasticity), as it moves the local one
-    away = outside * demand_mult ** (1.0 / elasticity)
-    return base_price * np.minimum(cap, np.maximum(local, away))
+    """Sector prices: the local inverse demand curve ``base (demand m / q)^(1/elasticity)``,
+    never below the outside markets' price (``outside`` times the base) nor above ``cap`` times
+    the base; the base price times the shock with the market off. Demand shocks
+    (``demand_mult``, m) scale the demand of both markets, so both prices move by
+    ``m^(1/elasticity)``."""
+    price = np.empty(len(base_price))
+    _prices_into(np.asarray(q_sector, dtype=np.float64), np.asarray(demand, dtype=np.float64),
+                 np.asarray(base_price, dtype=np.float64), float(elasticity), bool(use_market),
+                 np.asarray(demand_mult, dtype=np.float64), float(outside), float(cap), price)
+    return price
 
 
-@parallel_kernel
-def _accounts(alive, region, sector, output, employees, capital, unit_input_cost, price,
-              access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land, land_mult,
-              transport_share, between, infra, fee, fixed_cost, interest_rate, subsidy_share,
-              coop_income, service, effect, level, theta,
-              revenue, profit, input_cost, waste_cost_out, subsidy, labour_gap, value_added_out):
-    """Per-firm revenue, costs, profit, labour gap and value added. Writes only element i of
-    each output.
-
-    Inputs are float64[N] per firm, float64[R] per region (``wage_index`` and ``land_mult``
-    include congestion), float64[S] per sector, scalars otherwise. ``input_cost`` and
-    ``waste_cost_out`` are the costs before any facility cut (what a facility could save);
-    ``subsidy`` is the interest paid by the public; ``labour_gap`` is
-    ``log(theta VA / (L w))`` clipped to [-1, 1] (VA, ``value_added_out``: revenue less inputs,
-    waste and transport, after any facility cut; w: wage plus rent per worker), -1 when value
-    added is not positive. The facility arrays
-    ``fee``, ``service``, ``effect`` and ``level`` may be shorter than N (see :func:`_output`).
-    """
-    n = alive.shape[0]
-    for i in numba.prange(n):
+@numba.njit(cache=True)
+def _accounts_chunk(c, alive, region, sector, output, employees, capital, unit_input_cost,
+                   price, access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land,
+                   land_mult, transport_share, between, infra, fee, fixed_cost, interest_rate,
+                   subsidy_share, coop_income, service, effect, level, theta, revenue, profit,
+                   input_cost, waste_cost_out, subsidy, labour_gap, value_added_out):
+    """The accounts of the firms of chunk c (zeros for a dead firm) in their elements of the
+    outputs: the loop of :func:`_accounts` and :func:`_trade` (arguments as :func:`_accounts`)."""
+    for i in range(c * CHUNK, min(alive.shape[0], (c + 1) * CHUNK)):
         revenue[i] = 0.0
         profit[i] = 0.0
         input_cost[i] = 0.0
@@ -275,69 +318,158 @@ def _accounts(alive, region, sector, output, employees, capital, unit_input_cost
         labour_gap[i] = min(1.0, max(-1.0, gap))
 
 
+@parallel_kernel
+def _accounts(alive, region, sector, output, employees, capital, unit_input_cost, price,
+              access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land, land_mult,
+              transport_share, between, infra, fee, fixed_cost, interest_rate, subsidy_share,
+              coop_income, service, effect, level, theta,
+              revenue, profit, input_cost, waste_cost_out, subsidy, labour_gap, value_added_out):
+    """Per-firm revenue, costs, profit, labour gap and value added. Writes only element i of
+    each output.
+
+    Inputs are float64[N] per firm, float64[R] per region (``wage_index`` and ``land_mult``
+    include congestion), float64[S] per sector, scalars otherwise. ``input_cost`` and
+    ``waste_cost_out`` are the costs before any facility cut (what a facility could save);
+    ``subsidy`` is the interest paid by the public; ``labour_gap`` is
+    ``log(theta VA / (L w))`` clipped to [-1, 1] (VA, ``value_added_out``: revenue less inputs,
+    waste and transport, after any facility cut; w: wage plus rent per worker), -1 when value
+    added is not positive. The facility arrays
+    ``fee``, ``service``, ``effect`` and ``level`` may be shorter than N (see :func:`_output`).
+    """
+    for c in numba.prange((alive.shape[0] + CHUNK - 1) // CHUNK):
+        _accounts_chunk(c, alive, region, sector, output, employees, capital, unit_input_cost,
+                       price, access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land,
+                       land_mult, transport_share, between, infra, fee, fixed_cost,
+                       interest_rate, subsidy_share, coop_income, service, effect, level, theta,
+                       revenue, profit, input_cost, waste_cost_out, subsidy, labour_gap,
+                       value_added_out)
+
+
+@parallel_kernel
+def _trade(alive, region, sector, employees, productivity, talent, capital, unit_input_cost,
+           coop_income, subsidy_share, service, effect, level, fee,
+           emp, emp_region, emp0, emp0_region, localisation_elasticity, wage_elasticity,
+           rent_elasticity, theta, demand0, demand_level, growth, base_price, elasticity,
+           use_market, demand_mult, outside, cap,
+           access, ipo, wpo, waste_cost, waste_mult, wage, wage_index, land, land_mult,
+           transport_share, between, infra, fixed_cost, interest_rate, payout_rate,
+           buffer_months,
+           output, revenue, profit, input_cost, waste_cost_out, subsidy, labour_gap,
+           value_added, localisation, wage_mult, rent_mult, price, regional):
+    """The month's market once employment is counted, in one call: congestion
+    (:func:`_congestion_into`), output (:func:`_output`), sector prices (:func:`_prices_into`,
+    demand ``demand0 demand_level growth``), accounts (:func:`_accounts`), then each live
+    firm's profit to its capital and its owners' drawing of ``payout_rate`` of the capital
+    above ``buffer_months`` of revenue.
+
+    Arguments as those functions take them; ``wage_index`` and ``land_mult`` are before
+    congestion (the kernel applies ``wage_mult`` and ``rent_mult``). Writes the per-firm
+    outputs, the market's ``localisation``, ``wage_mult``, ``rent_mult`` and ``price``, and
+    ``regional`` [3, R]: the employment of live firms in each region (added in slot order, as
+    ``np.bincount`` adds), and the wage and the land rent per worker there. Returns the totals
+    of profit, fees, interest subsidy and drawings over live firms (in chunks:
+    :mod:`sim.core.totals`).
+
+    The same bits as the numpy steps and kernels it replaces: each element is computed by the
+    same operations in the same order, the chunked totals add as those kernels added, and the
+    sums whose order numpy chooses by shape (``emp.sum(axis=0)``, the welfare dot products and
+    the total value added) stay in numpy (:func:`step`)."""
+    n = alive.shape[0]
+    n_sectors, n_regions = emp.shape
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    _congestion_into(emp, emp_region, emp0, emp0_region, localisation_elasticity,
+                     wage_elasticity, rent_elasticity, localisation, wage_mult, rent_mult)
+    part = np.zeros((n_chunks, n_sectors))
+    for c in numba.prange(n_chunks):
+        _output_chunk(c, alive, productivity, talent, employees, service, effect, level, sector,
+                      region, localisation, theta, output, part)
+    q_sector = add_chunks(part)
+    demand = np.empty(n_sectors)
+    for s in range(n_sectors):
+        demand[s] = demand0[s] * demand_level * growth
+    _prices_into(q_sector, demand, base_price, elasticity, use_market, demand_mult, outside,
+                 cap, price)
+    congested_wage = np.empty(n_regions)
+    congested_land = np.empty(n_regions)
+    for r in range(n_regions):
+        congested_wage[r] = wage_index[r] * wage_mult[r]
+        congested_land[r] = land_mult[r] * rent_mult[r]
+    books = np.zeros((n_chunks, 4))
+    for c in numba.prange(n_chunks):
+        _accounts_chunk(c, alive, region, sector, output, employees, capital, unit_input_cost,
+                        price, access, ipo, wpo, waste_cost, waste_mult, wage, congested_wage,
+                        land, congested_land, transport_share, between, infra, fee, fixed_cost,
+                        interest_rate, subsidy_share, coop_income, service, effect, level, theta,
+                        revenue, profit, input_cost, waste_cost_out, subsidy, labour_gap,
+                        value_added)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if alive[i]:
+                capital[i] += profit[i]
+                excess = capital[i] - buffer_months * max(revenue[i], 0.0)
+                if excess > 0.0:
+                    drawn = payout_rate * excess
+                    capital[i] -= drawn
+                    books[c, 3] += drawn
+                books[c, 0] += profit[i]
+                books[c, 1] += _fee_of(fee, i)
+                books[c, 2] += subsidy[i]
+    for r in range(n_regions):
+        regional[0, r] = 0.0
+        regional[1, r] = wage * congested_wage[r]
+        regional[2, r] = land[r] * land_mult[r] * rent_mult[r]
+    for i in range(n):
+        if alive[i]:
+            regional[0, region[i]] += employees[i]
+    total = add_chunks(books)
+    return total[0], total[1], total[2], total[3]
+
+
 def step(model, state: MarketState, month: Month, t: int) -> dict[str, float]:
     """One month of production and trade (``t``: months since set-up, burn-in included).
     Updates output, revenue, profit and capital, the market's prices and congestion
     (``state``) and the month's labour gap, bills and interest subsidy (``month``); returns
-    the month's books."""
+    the month's books: profit, fees, interest subsidy and owners' drawings, and the value added
+    and the wages and land rents paid (congestion and policy included; with profit, fees, fixed
+    costs and interest they account for all value added: docs/ODD.md, welfare outcomes), all
+    over live firms."""
     firms, mp, w = model.firms, model.params.market, model.world_arrays
     mods = model.mods
     n = firms.capacity
     n_sectors, n_regions = len(model.world.sectors), len(model.world.regions)
-    # this month's facility use (sim.mechanisms.facilities); empty arrays when no facility operates
-    service, effect, level = month.facility_service, month.facility_effect, month.facility_level
     # localisation economies and congestion, from where the workers are now
-    local, wage_mult, rent_mult = congestion(employment_by(firms, n_sectors, n_regions),
-                                             state.emp0, state.emp0_region, mp)
-    state.localisation, state.wage_mult, state.rent_mult = local, wage_mult, rent_mult
-    q_sector = _output(firms.alive, firms.productivity, firms.talent, firms.employees, service,
-                       effect, level,
-                       firms.sector, n_sectors, firms.region, local, mp.labour_elasticity,
-                       firms.output)
-    demand = state.demand0 * mp.demand_level * (1.0 + mp.demand_growth) ** t
-    price = sector_prices(q_sector, demand, w["sector_price"], mp.demand_elasticity,
-                          model.params.switches.market, mods.demand_mult, mp.outside_price,
-                          mp.price_cap)
-    state.sector_price = price
+    emp = employment_by(firms, n_sectors, n_regions)
     unit_cost = month.unit_input_cost
     if unit_cost is None or unit_cost.shape[0] != n:
         unit_cost = w["sector_input_price"][firms.sector] * mods.input_price_mult[
             w["sector_input"][firms.sector]]
-    fee = month.facility_fee
-    input_cost = np.empty(n)
-    waste_cost = np.empty(n)
-    subsidy = np.empty(n)
-    gap = np.empty(n)
-    value_added = np.empty(n)
-    wage_index, land = w["wage_index"] * wage_mult, w["land_cost"] * mods.land_mult * rent_mult
-    _accounts(firms.alive, firms.region, firms.sector, firms.output, firms.employees,
-              firms.capital, unit_cost, price, w["market_access"], w["sector_ipo"],
-              w["sector_wpo"], mp.waste_cost, mods.waste_mult, mp.wage,
-              wage_index, w["land_cost"], mods.land_mult * rent_mult,
-              mp.transport_share, mods.between_mult, w["infra_factor"], fee, mp.fixed_cost,
-              mp.interest_rate, firms.interest_subsidy, firms.coop_income, service, effect,
-              level, mp.labour_elasticity,
-              firms.revenue, firms.profit, input_cost, waste_cost, subsidy, gap, value_added)
+    input_cost, waste_cost, subsidy, gap = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    value_added, price = np.empty(n), np.empty(n_sectors)
+    local, wage_mult, rent_mult = (np.empty((n_sectors, n_regions)), np.empty(n_regions),
+                                   np.empty(n_regions))
+    regional = np.empty((3, n_regions))
+    # this month's facility use (sim.mechanisms.facilities): empty arrays when none operates
+    profit, fees, subsidies, drawn = _trade(
+        firms.alive, firms.region, firms.sector, firms.employees, firms.productivity,
+        firms.talent, firms.capital, unit_cost, firms.coop_income, firms.interest_subsidy,
+        month.facility_service, month.facility_effect, month.facility_level, month.facility_fee,
+        emp, emp.sum(axis=0), state.emp0, state.emp0_region, float(mp.localisation_elasticity),
+        float(mp.wage_density_elasticity), float(mp.rent_density_elasticity),
+        mp.labour_elasticity, state.demand0, mp.demand_level, (1.0 + mp.demand_growth) ** t,
+        w["sector_price"], float(mp.demand_elasticity), model.params.switches.market,
+        mods.demand_mult, float(mp.outside_price), float(mp.price_cap),
+        w["market_access"], w["sector_ipo"], w["sector_wpo"], mp.waste_cost, mods.waste_mult,
+        mp.wage, w["wage_index"], w["land_cost"], mods.land_mult, mp.transport_share,
+        mods.between_mult, w["infra_factor"], mp.fixed_cost, mp.interest_rate, mp.payout_rate,
+        mp.capital_buffer_months,
+        firms.output, firms.revenue, firms.profit, input_cost, waste_cost, subsidy, gap,
+        value_added, local, wage_mult, rent_mult, price, regional)
+    state.localisation, state.wage_mult, state.rent_mult = local, wage_mult, rent_mult
+    state.sector_price = price
     month.input_cost = input_cost
     month.waste_cost = waste_cost
     month.interest_subsidy = subsidy
     month.labour_gap = gap
-    profit, fees, subsidies, drawn = _settle(firms.alive, firms.capital, firms.profit,
-                                             firms.revenue, fee, subsidy, mp.payout_rate,
-                                             mp.capital_buffer_months)
-    books = {"profit": float(profit), "fees": float(fees), "interest_subsidy": float(subsidies),
-             "payouts": float(drawn)}
-    books.update(welfare(firms.alive, firms.region, firms.employees, value_added,
-                         mp.wage * wage_index, land))
-    return books
-
-
-def welfare(alive, region, employees, value_added, wage, land) -> dict[str, float]:
-    """The month's value added and the wages and land rents paid, summed over live firms
-    (``wage`` and ``land`` per worker in each region, float64[R], congestion and policy
-    included). With profit, fees, fixed costs and interest they account for all value added
-    (docs/ODD.md, welfare outcomes)."""
-    emp = np.where(alive, employees, 0.0)
-    per_region = np.bincount(region, weights=emp, minlength=wage.shape[0])
-    return {"value_added": float(value_added.sum()),
-            "wages": float(per_region @ wage), "land_rents": float(per_region @ land)}
+    per_region, wage, land = regional
+    return {"profit": profit, "fees": fees, "interest_subsidy": subsidies, "payouts": drawn,
+            "value_added": float(value_added.sum()), "wages": float(per_region @ wage),
+            "land_rents": float(per_region @ land)}
