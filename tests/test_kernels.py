@@ -263,18 +263,22 @@ def _case_outcome_rows(rng):
     return (*args, *_rows(rng, args[0].shape[0]))
 
 
-def _case_play(rng, n=20, k=5):
-    """A dense tie table (so that some ties dissolve) and firm columns, in :func:`_play`'s
-    argument order."""
-    partner, trust, alive = random_ties(rng, n, k, 4 * n)
-    n, k = partner.shape
+def _case_month(rng, n=20, k=5):
+    """A tie table with ties to dissolve and free slots to fill, firm columns and cells, in
+    :func:`_month`'s argument order; most firms look for a partner and compare with one."""
+    partner, trust, alive = random_ties(rng, n, k, 2 * n)
+    x, y = _positions(rng, n, spill=False)
+    cl, radius = _cells(rng, x, y, alive)
+    revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
     return (partner, reverse_slots(partner), trust, np.full((n, k), 7, dtype=np.int8),
-            count_triangles(partner), alive, *_draw_inputs(rng, n), rng.uniform(-1, 20, n),
-            rng.uniform(0.5, 2, n), rng.random(n), rng.random(n), rng.uniform(-0.05, 0.1, n),
+            count_triangles(partner), alive, *_draw_inputs(rng, n), revenue,
+            rng.normal(0, 3, n), rng.uniform(0.5, 2, n), rng.random(n), rng.random(n),
+            rng.uniform(-0.05, 0.1, n), x, y, cl.start, cl.members, cl.cell_size, cl.side,
             float(rng.random()), float(rng.uniform(0, 0.1)), float(rng.uniform(0, 0.1)), 0.15,
             0.25, 0.1, 0.2, float(rng.uniform(0.2, 0.5)), float(rng.uniform(0, 30)),
-            float(rng.uniform(0, 0.5)), np.full((n, k), np.nan),
-            *(np.full(n, np.nan) for _ in range(6)))
+            float(rng.uniform(0, 0.5)), radius, float(rng.uniform(0.5, 1.0)), 0.5, 0.4,
+            float(rng.uniform(0.5, 1.0)), float(rng.uniform(0, 20)), np.full((n, k), np.nan),
+            *(np.full(n, np.nan) for _ in range(7)))
 
 
 def _case_imitate(rng):
@@ -283,7 +287,7 @@ def _case_imitate(rng):
     revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
     return (partner, alive, rng.random(n), rng.normal(0, 3, n), revenue,
             float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 20)), *_draw_inputs(rng, n),
-            np.full(n, np.nan))
+            np.full(n, np.nan), *_rows(rng, n))
 
 
 def _case_dissolve(rng):
@@ -637,7 +641,7 @@ TWIN_CASES = {
     "sim.core.spatial._cell_of": _case_cell_of,
     "sim.core.spatial._cell_list": _case_cell_list,
     "sim.core.spatial.random_neighbour": _case_random_neighbour,
-    "sim.mechanisms.cooperation._play": _case_play,
+    "sim.mechanisms.cooperation._month": _case_month,
     "sim.mechanisms.cooperation._decide": _case_decide,
     "sim.mechanisms.cooperation._decide_rows": _case_decide_rows,
     "sim.mechanisms.cooperation._outcomes": _case_outcomes,
@@ -647,7 +651,7 @@ TWIN_CASES = {
     "sim.mechanisms.cooperation._margin": _case_margin,
     "sim.mechanisms.cooperation._unlink": _case_unlink,
     "sim.mechanisms.cooperation._shared": _case_shared,
-    "sim.mechanisms.cooperation._imitate": _case_imitate,
+    "sim.mechanisms.cooperation._imitate_rows": _case_imitate,
     "sim.mechanisms.cooperation._dissolve": _case_dissolve,
     "sim.mechanisms.cooperation._drop": _case_drop,
     "sim.mechanisms.cooperation._free_slot": _case_free_slot,
@@ -952,9 +956,9 @@ def test_outcomes_match_brute_force(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_imitate_matches_brute_force(seed):
-    args = _case_imitate(np.random.default_rng(seed))
+    args = _case_imitate(np.random.default_rng(seed))[:-2]  # all rows
     partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month, out = args
-    cooperation._imitate(*args)
+    cooperation._imitate_rows(*args, 0, partner.shape[0])
     margin = np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0)
     for i in range(partner.shape[0]):
         partners = [j for j in partner[i] if j >= 0]
@@ -986,14 +990,16 @@ def test_dissolve_removes_exactly_the_distrusted_ties(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", [20, 2 * totals.CHUNK + 11])  # one chunk of rows; several
-def test_play_is_decide_then_outcomes_then_dissolve(seed, n):
-    """:func:`_play`, both builds, gives to the bit what the month's three steps gave as
-    separate calls (the month before they were fused): decide, outcomes, the sum of ``acts``
-    in numpy, then dissolve on the new trust."""
-    args = _case_play(np.random.default_rng(seed), n)
-    (partner, back, trust, acted, triangles, alive, firm_id, key, month, revenue, productivity,
-     reputation, willingness, aspiration, coop_base, *rates, new_trust, new_productivity,
-     new_reputation, new_willingness, new_aspiration, income, acts) = want = copy.deepcopy(args)
+def test_month_is_the_steps_one_after_the_other(seed, n):
+    """:func:`_month`, both builds, gives to the bit what the month's steps gave as separate
+    calls (before they were fused): decide, outcomes, the sum of ``acts`` in numpy, dissolve
+    on the new trust, meet, form, imitate."""
+    args = _case_month(np.random.default_rng(seed), n)
+    (partner, back, trust, acted, triangles, alive, firm_id, key, month, revenue, profit,
+     productivity, reputation, willingness, aspiration, x, y, start, members, cell_size, side,
+     coop_base, *rates, radius, meet_prob, t0, rep_weight, imitation_rate, intensity, new_trust,
+     new_productivity, new_reputation, new_willingness, new_aspiration, income, acts,
+     imitated) = want = copy.deepcopy(args)
     played = cooperation._decide(partner, trust, alive, willingness, coop_base, firm_id, key,
                                  month, acted)
     low = np.empty(n, dtype=np.bool_)
@@ -1002,10 +1008,18 @@ def test_play_is_decide_then_outcomes_then_dissolve(seed, n):
                           new_reputation, new_willingness, new_aspiration, income, acts, low)
     kept = float(acts.sum())
     dissolved = cooperation._dissolve(partner, new_trust, triangles, back, rates[6], low)
+    met = np.empty(n, dtype=np.int64)
+    cooperation._meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius,
+                      meet_prob, key, month, met)
+    formed = cooperation._form(partner, new_trust, triangles, back, met, alive, new_reputation,
+                               t0, rep_weight)
+    cooperation._imitate_rows(partner, alive, new_willingness, profit, revenue, imitation_rate,
+                              intensity, firm_id, key, month, imitated, 0, n)
     assert dissolved > 0
-    for build in (cooperation._play.parallel, cooperation._play.serial):
+    assert formed > 0
+    for build in (cooperation._month.parallel, cooperation._month.serial):
         got = copy.deepcopy(args)
-        assert build(*got) == (played, kept, dissolved)
+        assert build(*got) == (played, kept, dissolved, formed)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
 

@@ -37,16 +37,26 @@ N_MEET_TRIES = 4
 
 
 @parallel_kernel
-def _play(partner, back, trust, acted, triangles, alive, firm_id, key, month, revenue,
-          productivity, reputation, willingness, aspiration, coop_base, benefit, cost,
-          trust_gain, trust_loss, spillover, memory, floor, learning, habituation, new_trust,
-          new_productivity, new_reputation, new_willingness, new_aspiration, income, acts):
-    """A month's rounds on the ties, in one call: :func:`_decide`, then :func:`_outcomes` (the
-    same chunks of rows through the same functions, so the same bits), then :func:`_dissolve`
-    on the new trust (the tie table's trust from now on). Arguments as theirs.
+def _month(partner, back, trust, acted, triangles, alive, firm_id, key, month, revenue, profit,
+           productivity, reputation, willingness, aspiration, x, y, start, members, cell_size,
+           side, coop_base, benefit, cost, trust_gain, trust_loss, spillover, memory, floor,
+           learning, habituation, radius, meet_prob, t0, rep_weight, imitation_rate, intensity,
+           new_trust, new_productivity, new_reputation, new_willingness, new_aspiration, income,
+           acts, imitated):
+    """A month of cooperation in one call, in :func:`step`'s order:
 
-    Returns ``(played, kept, dissolved)``: tie slots played, partners cooperated with (the sum
-    of ``acts``, whole numbers, so exact in any order) and ties removed.
+    1. :func:`_decide` and :func:`_outcomes` (the same chunks of rows through the same
+       functions, so the same bits), then :func:`_dissolve` on the new trust, ``new_trust``,
+       which is the tie table's trust from then on;
+    2. if ``meet_prob`` and ``radius`` are positive, :func:`_meet` and :func:`_form` on the
+       thinned table (positions and cells as :func:`_meet` takes them; ``t0`` and
+       ``rep_weight`` as :func:`_form` does);
+    3. imitation (:func:`_imitate_rows`) of ``new_willingness`` into ``imitated`` at
+       ``imitation_rate`` (a copy if it is not positive).
+
+    Other arguments as those functions'. Returns ``(played, kept, dissolved, formed)``: tie
+    slots played, partners cooperated with (the sum of ``acts``: whole numbers, exact in any
+    order), ties removed and ties made.
     """
     n = partner.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
@@ -63,7 +73,31 @@ def _play(partner, back, trust, acted, triangles, alive, firm_id, key, month, re
                               new_trust, new_productivity, new_reputation, new_willingness,
                               new_aspiration, income, acts, low, c * CHUNK,
                               min(n, (c + 1) * CHUNK))
-    return played, kept, _dissolve(partner, new_trust, triangles, back, floor, low)
+    dissolved = _dissolve(partner, new_trust, triangles, back, floor, low)
+
+    formed = 0
+    if meet_prob > 0.0 and radius > 0.0:
+        met = np.empty(n, dtype=np.int64)
+        for c in numba.prange(n_chunks):
+            _meet_rows(partner, alive, firm_id, x, y, start, members, cell_size, side, radius,
+                       meet_prob, key, month, met, c * CHUNK, min(n, (c + 1) * CHUNK))
+        solo, shared = _split_meetings(met, alive)
+        commons = np.empty((solo.shape[0], partner.shape[1]), dtype=np.int64)
+        made = np.empty(solo.shape[0], dtype=np.int8)
+        for a in numba.prange(solo.shape[0]):
+            made[a] = _tie_solo(partner, new_trust, triangles, back, met, solo[a],
+                                new_reputation, t0, rep_weight, commons[a])
+        formed = _form_rest(partner, new_trust, triangles, back, met, shared, new_reputation,
+                            t0, rep_weight, commons, made)
+
+    if imitation_rate > 0.0:
+        for c in numba.prange(n_chunks):
+            _imitate_rows(partner, alive, new_willingness, profit, revenue, imitation_rate,
+                          intensity, firm_id, key, month, imitated, c * CHUNK,
+                          min(n, (c + 1) * CHUNK))
+    else:
+        imitated[:] = new_willingness
+    return played, kept, dissolved, formed
 
 
 @parallel_kernel
@@ -255,18 +289,19 @@ def _margin(profit, revenue, i):
     return profit[i] / revenue[i] if revenue[i] > 0.0 else 0.0
 
 
-@parallel_kernel
-def _imitate(partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month,
-             out):
-    """Pairwise-comparison imitation of willingness (Fermi rule).
+@numba.njit(cache=True)
+def _imitate_rows(partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key,
+                  month, out, lo, hi):
+    """Pairwise-comparison imitation of willingness (Fermi rule), rows ``lo..hi-1``.
 
     With probability ``rate`` a live firm with partners picks one at random and copies its
     willingness with probability ``1 / (1 + exp(-intensity (m_j - m_i)))`` for profit margins m.
     Draws (compare?, which partner, copy?) come from block 0 of the ``IMITATE`` stream.
-    out : float64[N] output willingness (reads only the old array).
+    out : float64[N] output willingness, written at rows ``lo..hi-1`` only (reads only the old
+    array, so chunks of rows are independent).
     """
-    n, k = partner.shape
-    for i in numba.prange(n):
+    k = partner.shape[1]
+    for i in range(lo, hi):
         out[i] = willingness[i]
         if not alive[i]:
             continue
@@ -564,28 +599,25 @@ def step(firms, ties, cells: CellList, cp, key: np.ndarray, month: int) -> dict[
 
     Writes ``firms.coop_income``, ``firms.coop_acts``, ``firms.productivity``,
     ``firms.reputation``, ``firms.willingness`` and the tie arrays. Returns counts for the books.
-    Every draw is keyed by ``(key, month, stream, firm_id)`` (:mod:`sim.core.streams`).
+    Every draw is keyed by ``(key, month, stream, firm_id)`` (:mod:`sim.core.streams`). One
+    kernel call (:func:`_month`): a month at a few hundred firms is mostly fixed costs.
     """
     new_trust = np.empty_like(ties.trust)
     new_prod = np.empty_like(firms.productivity)
     new_rep = np.empty_like(firms.reputation)
     new_will = np.empty_like(firms.willingness)
     new_aspire = np.empty_like(firms.aspiration)
-    played, kept, dissolved = _play(
+    imitated = np.empty_like(firms.willingness)
+    played, kept, dissolved, formed = _month(
         ties.partner, ties.back, ties.trust, ties.acted, ties.triangles, firms.alive,
-        firms.firm_id, key, month, firms.revenue, firms.productivity, firms.reputation,
-        firms.willingness, firms.aspiration, cp.coop_base, cp.coop_benefit, cp.coop_cost,
+        firms.firm_id, key, month, firms.revenue, firms.profit, firms.productivity,
+        firms.reputation, firms.willingness, firms.aspiration, firms.x, firms.y, cells.start,
+        cells.members, cells.cell_size, cells.side, cp.coop_base, cp.coop_benefit, cp.coop_cost,
         cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory, cp.trust_floor,
-        cp.learning_rate, cp.aspiration_memory, new_trust, new_prod, new_rep, new_will,
-        new_aspire, firms.coop_income, firms.coop_acts)
+        cp.learning_rate, cp.aspiration_memory, cp.tie_radius, cp.meet_prob, cp.initial_trust,
+        cp.reputation_weight, cp.imitation_rate, cp.imitation_intensity, new_trust, new_prod,
+        new_rep, new_will, new_aspire, firms.coop_income, firms.coop_acts, imitated)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
-    firms.willingness, firms.aspiration = new_will, new_aspire
-    formed = form_ties(firms, ties, cells, cp, key, month)
-
-    if cp.imitation_rate > 0.0:
-        out = np.empty_like(firms.willingness)
-        _imitate(ties.partner, firms.alive, firms.willingness, firms.profit, firms.revenue,
-                 cp.imitation_rate, cp.imitation_intensity, firms.firm_id, key, month, out)
-        firms.willingness = out
+    firms.willingness, firms.aspiration = imitated, new_aspire
     return {"ties_formed": formed, "ties_dissolved": dissolved, "coop_played": played,
             "coop_kept": float(kept)}
