@@ -640,6 +640,7 @@ def _case_spinoffs(rng):
 TWIN_CASES = {
     "sim.core.spatial._cell_of": _case_cell_of,
     "sim.core.spatial._cell_list": _case_cell_list,
+    "sim.core.spatial._counting_sort": _case_cell_list,
     "sim.core.spatial.random_neighbour": _case_random_neighbour,
     "sim.mechanisms.cooperation._month": _case_month,
     "sim.mechanisms.cooperation._decide": _case_decide,
