@@ -242,6 +242,17 @@ def _case_decide(rng):
             np.full((n, k), 7, dtype=np.int8))
 
 
+def _rows(rng, n):
+    """A random range of rows ``lo, hi`` (possibly empty) for the kernels' row functions."""
+    lo = int(rng.integers(0, n + 1))
+    return lo, int(rng.integers(lo, n + 1))
+
+
+def _case_decide_rows(rng):
+    args = _case_decide(rng)
+    return (*args, *_rows(rng, args[0].shape[0]))
+
+
 def _case_unlink(rng):
     partner, trust, alive = _tie_inputs(rng)
     i, s = np.argwhere(partner >= 0)[int(rng.integers(0, (partner >= 0).sum()))]
@@ -270,6 +281,11 @@ def _case_meet(rng):
             float(rng.uniform(0.3, 1.0)), key, month, np.full(n, -7, dtype=np.int64))
 
 
+def _case_meet_rows(rng):
+    args = _case_meet(rng)
+    return (*args, *_rows(rng, args[0].shape[0]))
+
+
 def _case_margin(rng):
     n = 10
     revenue = np.where(rng.random(n) < 0.3, rng.choice([0.0, -1.0], n), rng.uniform(0, 20, n))
@@ -289,20 +305,43 @@ def _case_outcomes(rng):
             np.ones(n, dtype=np.bool_))
 
 
+def _case_outcome_rows(rng):
+    args = _case_outcomes(rng)
+    return (*args, *_rows(rng, args[0].shape[0]))
+
+
+def _case_month(rng, n=20, k=5):
+    """A tie table with ties to dissolve and free slots to fill, firm columns and cells, in
+    :func:`_month`'s argument order; most firms look for a partner and compare with one."""
+    partner, trust, alive = random_ties(rng, n, k, 2 * n)
+    x, y = _positions(rng, n, spill=False)
+    cl, radius = _cells(rng, x, y, alive)
+    revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
+    return (partner, reverse_slots(partner), trust, np.full((n, k), 7, dtype=np.int8),
+            count_triangles(partner), alive, *_draw_inputs(rng, n), revenue,
+            rng.normal(0, 3, n), rng.uniform(0.5, 2, n), rng.random(n), rng.random(n),
+            rng.uniform(-0.05, 0.1, n), x, y, cl.start, cl.members, cl.cell_size, cl.side,
+            float(rng.random()), float(rng.uniform(0, 0.1)), float(rng.uniform(0, 0.1)), 0.15,
+            0.25, 0.1, 0.2, float(rng.uniform(0.2, 0.5)), float(rng.uniform(0, 30)),
+            float(rng.uniform(0, 0.5)), radius, float(rng.uniform(0.5, 1.0)), 0.5, 0.4,
+            float(rng.uniform(0.5, 1.0)), float(rng.uniform(0, 20)), np.full((n, k), np.nan),
+            *(np.full(n, np.nan) for _ in range(7)))
+
+
 def _case_imitate(rng):
     partner, _, alive = _tie_inputs(rng)
     n = partner.shape[0]
     revenue = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 20, n))
     return (partner, alive, rng.random(n), rng.normal(0, 3, n), revenue,
             float(rng.uniform(0.3, 1.0)), float(rng.uniform(0, 20)), *_draw_inputs(rng, n),
-            np.full(n, np.nan))
+            np.full(n, np.nan), *_rows(rng, n))
 
 
 def _case_dissolve(rng):
     partner, trust, _ = _triangle_rich(rng)
     floor = float(rng.uniform(0.1, 0.5))
-    rows = np.flatnonzero(((partner >= 0) & (trust < floor)).any(axis=1))
-    return (partner, trust, count_triangles(partner), reverse_slots(partner), floor, rows)
+    low = ((partner >= 0) & (trust < floor)).any(axis=1)
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), floor, low)
 
 
 def _case_drop(rng):
@@ -350,33 +389,26 @@ def _case_form(rng, share=None):
 def _case_form_rest(rng):
     # the solo meetings made first (as the model does), then the rest by the kernel under test
     partner, trust, triangles, back, met, alive, reputation, t0, w = _case_form(rng, 0.5)
-    solo, shared = cooperation._meetings(met, alive)
+    solo, shared = cooperation._split_meetings(met, alive)
     commons = np.empty((solo.size, partner.shape[1]), dtype=np.int64)
-    made = np.empty(solo.size, dtype=np.int8)
-    cooperation._form_solo(partner, trust, triangles, back, met, solo, reputation, t0, w,
-                           commons, made)
+    made = np.array([cooperation._tie_solo(partner, trust, triangles, back, met, i, reputation,
+                                           t0, w, commons[a]) for a, i in enumerate(solo)],
+                    dtype=np.int8)
     return partner, trust, triangles, back, met, shared, reputation, t0, w, commons, made
 
 
-def _case_meets(rng):
-    _, _, alive = _tie_inputs(rng)
-    met = _met(rng, alive, 0.3)
-    return met, alive, np.zeros(met.size, dtype=np.bool_)
-
-
 def _case_split_meetings(rng):
-    met, alive, _ = _case_meets(rng)
-    return met, np.flatnonzero((met >= 0) & alive[np.maximum(met, 0)]), met.size
+    _, _, alive = _tie_inputs(rng)
+    return _met(rng, alive, 0.3), alive
 
 
-def _case_form_solo(rng):
+def _case_tie_solo(rng):
     partner, trust, alive = _triangle_rich(rng)
     met = _met(rng, alive, 0.2)
-    solo, _ = cooperation._meetings(met, alive)
-    k = partner.shape[1]
-    return (partner, trust, count_triangles(partner), reverse_slots(partner), met, solo,
-            rng.random(partner.shape[0]), 0.5, 0.4, np.full((solo.size, k), 9),
-            np.full(solo.size, 9, dtype=np.int8))
+    solo, _ = cooperation._split_meetings(met, alive)
+    i = int(rng.choice(solo)) if solo.size else 0  # (firm 0 met nobody: refused)
+    return (partner, trust, count_triangles(partner), reverse_slots(partner), met, i,
+            rng.random(partner.shape[0]), 0.5, 0.4, np.full(partner.shape[1], 9))
 
 
 def _case_add_pairs(rng):
@@ -737,23 +769,28 @@ def _case_spinoffs(rng):
 TWIN_CASES = {
     "sim.core.spatial._cell_of": _case_cell_of,
     "sim.core.spatial._cell_list": _case_cell_list,
+    "sim.core.spatial._counting_sort": _case_cell_list,
     "sim.core.spatial.random_neighbour": _case_random_neighbour,
+    "sim.mechanisms.cooperation._month": _case_month,
     "sim.mechanisms.cooperation._decide": _case_decide,
+    "sim.mechanisms.cooperation._decide_rows": _case_decide_rows,
     "sim.mechanisms.cooperation._outcomes": _case_outcomes,
+    "sim.mechanisms.cooperation._outcome_rows": _case_outcome_rows,
     "sim.mechanisms.cooperation._meet": _case_meet,
+    "sim.mechanisms.cooperation._meet_rows": _case_meet_rows,
     "sim.mechanisms.cooperation._margin": _case_margin,
     "sim.mechanisms.cooperation._unlink": _case_unlink,
     "sim.mechanisms.cooperation._shared": _case_shared,
-    "sim.mechanisms.cooperation._imitate": _case_imitate,
+    "sim.mechanisms.cooperation._imitate_rows": _case_imitate,
     "sim.mechanisms.cooperation._dissolve": _case_dissolve,
     "sim.mechanisms.cooperation._drop": _case_drop,
     "sim.mechanisms.cooperation._free_slot": _case_free_slot,
     "sim.mechanisms.cooperation._linked": _case_linked,
     "sim.mechanisms.cooperation._add": _case_add,
+    "sim.mechanisms.cooperation._form": _case_form,
     "sim.mechanisms.cooperation._form_rest": _case_form_rest,
-    "sim.mechanisms.cooperation._meets": _case_meets,
     "sim.mechanisms.cooperation._split_meetings": _case_split_meetings,
-    "sim.mechanisms.cooperation._form_solo": _case_form_solo,
+    "sim.mechanisms.cooperation._tie_solo": _case_tie_solo,
     "sim.mechanisms.cooperation._add_pairs": _case_add_pairs,
     "sim.mechanisms.suppliers._delivered": _case_delivered,
     "sim.mechanisms.suppliers._imported": _case_imported,
@@ -807,7 +844,8 @@ TWIN_CASES = {
 #: Kernels that change the tie table in place; their first four arguments are partner, trust
 #: and the triangle counts and reverse slots they keep up to date.
 TIE_MUTATORS = {f"sim.mechanisms.cooperation.{k}"
-                for k in ("_dissolve", "_drop", "_add", "_form_rest", "_add_pairs", "_unlink")}
+                for k in ("_dissolve", "_drop", "_add", "_form", "_form_rest", "_add_pairs",
+                          "_unlink")}
 
 
 # --------------------------------------------------------------------------- discovery
@@ -1060,9 +1098,9 @@ def test_outcomes_match_brute_force(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_imitate_matches_brute_force(seed):
-    args = _case_imitate(np.random.default_rng(seed))
+    args = _case_imitate(np.random.default_rng(seed))[:-2]  # all rows
     partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month, out = args
-    cooperation._imitate(*args)
+    cooperation._imitate_rows(*args, 0, partner.shape[0])
     margin = np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0)
     for i in range(partner.shape[0]):
         partners = [j for j in partner[i] if j >= 0]
@@ -1090,6 +1128,42 @@ def test_dissolve_removes_exactly_the_distrusted_ties(seed):
     for i, s in zip(*np.nonzero(partner >= 0), strict=True):
         assert trust[i, s] == before[(int(i), int(partner[i, s]))]
     assert np.all(trust[partner < 0] == 0.0)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", [20, 2 * totals.CHUNK + 11])  # one chunk of rows; several
+def test_month_is_the_steps_one_after_the_other(seed, n):
+    """:func:`_month`, both builds, gives to the bit what the month's steps gave as separate
+    calls (before they were fused): decide, outcomes, the sum of ``acts`` in numpy, dissolve
+    on the new trust, meet, form, imitate."""
+    args = _case_month(np.random.default_rng(seed), n)
+    (partner, back, trust, acted, triangles, alive, firm_id, key, month, revenue, profit,
+     productivity, reputation, willingness, aspiration, x, y, start, members, cell_size, side,
+     coop_base, *rates, radius, meet_prob, t0, rep_weight, imitation_rate, intensity, new_trust,
+     new_productivity, new_reputation, new_willingness, new_aspiration, income, acts,
+     imitated) = want = copy.deepcopy(args)
+    played = cooperation._decide(partner, trust, alive, willingness, coop_base, firm_id, key,
+                                 month, acted)
+    low = np.empty(n, dtype=np.bool_)
+    cooperation._outcomes(partner, back, trust, acted, alive, revenue, productivity, reputation,
+                          willingness, aspiration, *rates, new_trust, new_productivity,
+                          new_reputation, new_willingness, new_aspiration, income, acts, low)
+    kept = float(acts.sum())
+    dissolved = cooperation._dissolve(partner, new_trust, triangles, back, rates[6], low)
+    met = np.empty(n, dtype=np.int64)
+    cooperation._meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius,
+                      meet_prob, key, month, met)
+    formed = cooperation._form(partner, new_trust, triangles, back, met, alive, new_reputation,
+                               t0, rep_weight)
+    cooperation._imitate_rows(partner, alive, new_willingness, profit, revenue, imitation_rate,
+                              intensity, firm_id, key, month, imitated, 0, n)
+    assert dissolved > 0
+    assert formed > 0
+    for build in (cooperation._month.parallel, cooperation._month.serial):
+        got = copy.deepcopy(args)
+        assert build(*got) == (played, kept, dissolved, formed)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -1128,14 +1202,14 @@ def test_add_pairs_matches_set_based_rules(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("n", [None, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
+@pytest.mark.parametrize("n", [None, 3 * totals.CHUNK + 11])  # a small table; a large one
 def test_meetings_split_solo_from_shared_in_slot_order(seed, n):
     rng = np.random.default_rng(seed)
-    met, alive, _ = _case_meets(rng)
+    met, alive = _case_split_meetings(rng)
     if n is not None:
         alive = rng.random(n) > 0.1
         met = _met(rng, alive, 0.002)  # few enough meetings for some to be solo
-    solo, shared = cooperation._meetings(met, alive)
+    solo, shared = cooperation._split_meetings(met, alive)
     real = [i for i in range(met.size) if met[i] >= 0 and alive[met[i]]]
     firms = [f for i in real for f in (i, int(met[i]))]
     alone = [i for i in real if firms.count(i) == 1 and firms.count(int(met[i])) == 1]

@@ -29,11 +29,75 @@ import numpy as np
 from sim.core import streams
 from sim.core.parallel import parallel_kernel
 from sim.core.spatial import CellList, random_neighbour
-from sim.core.totals import slots_where
+from sim.core.totals import CHUNK
 
 __all__ = ["step", "form_ties", "drop_ties", "add_tie", "N_MEET_TRIES"]
 
 N_MEET_TRIES = 4
+
+
+@parallel_kernel
+def _month(partner, back, trust, acted, triangles, alive, firm_id, key, month, revenue, profit,
+           productivity, reputation, willingness, aspiration, x, y, start, members, cell_size,
+           side, coop_base, benefit, cost, trust_gain, trust_loss, spillover, memory, floor,
+           learning, habituation, radius, meet_prob, t0, rep_weight, imitation_rate, intensity,
+           new_trust, new_productivity, new_reputation, new_willingness, new_aspiration, income,
+           acts, imitated):
+    """A month of cooperation in one call, in :func:`step`'s order:
+
+    1. :func:`_decide` and :func:`_outcomes` (the same chunks of rows through the same
+       functions, so the same bits), then :func:`_dissolve` on the new trust, ``new_trust``,
+       which is the tie table's trust from then on;
+    2. if ``meet_prob`` and ``radius`` are positive, :func:`_meet` and :func:`_form` on the
+       thinned table (positions and cells as :func:`_meet` takes them; ``t0`` and
+       ``rep_weight`` as :func:`_form` does);
+    3. imitation (:func:`_imitate_rows`) of ``new_willingness`` into ``imitated`` at
+       ``imitation_rate`` (a copy if it is not positive).
+
+    Other arguments as those functions'. Returns ``(played, kept, dissolved, formed)``: tie
+    slots played, partners cooperated with (the sum of ``acts``: whole numbers, exact in any
+    order), ties removed and ties made.
+    """
+    n = partner.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    played = 0
+    for c in numba.prange(n_chunks):
+        played += _decide_rows(partner, trust, alive, willingness, coop_base, firm_id, key, month,
+                               acted, c * CHUNK, min(n, (c + 1) * CHUNK))
+    low = np.empty(n, dtype=np.bool_)
+    kept = 0
+    for c in numba.prange(n_chunks):
+        kept += _outcome_rows(partner, back, trust, acted, alive, revenue, productivity,
+                              reputation, willingness, aspiration, benefit, cost, trust_gain,
+                              trust_loss, spillover, memory, floor, learning, habituation,
+                              new_trust, new_productivity, new_reputation, new_willingness,
+                              new_aspiration, income, acts, low, c * CHUNK,
+                              min(n, (c + 1) * CHUNK))
+    dissolved = _dissolve(partner, new_trust, triangles, back, floor, low)
+
+    formed = 0
+    if meet_prob > 0.0 and radius > 0.0:
+        met = np.empty(n, dtype=np.int64)
+        for c in numba.prange(n_chunks):
+            _meet_rows(partner, alive, firm_id, x, y, start, members, cell_size, side, radius,
+                       meet_prob, key, month, met, c * CHUNK, min(n, (c + 1) * CHUNK))
+        solo, shared = _split_meetings(met, alive)
+        commons = np.empty((solo.shape[0], partner.shape[1]), dtype=np.int64)
+        made = np.empty(solo.shape[0], dtype=np.int8)
+        for a in numba.prange(solo.shape[0]):
+            made[a] = _tie_solo(partner, new_trust, triangles, back, met, solo[a],
+                                new_reputation, t0, rep_weight, commons[a])
+        formed = _form_rest(partner, new_trust, triangles, back, met, shared, new_reputation,
+                            t0, rep_weight, commons, made)
+
+    if imitation_rate > 0.0:
+        for c in numba.prange(n_chunks):
+            _imitate_rows(partner, alive, new_willingness, profit, revenue, imitation_rate,
+                          intensity, firm_id, key, month, imitated, c * CHUNK,
+                          min(n, (c + 1) * CHUNK))
+    else:
+        imitated[:] = new_willingness
+    return played, kept, dissolved, formed
 
 
 @parallel_kernel
@@ -47,12 +111,24 @@ def _decide(partner, trust, alive, willingness, coop_base, firm_id, key, month, 
     acted : int8[N, K] output, 1 if i cooperates with partner k
     Returns the number of tie slots played (an exact integer sum: any thread count).
     """
-    n, k = partner.shape
+    n = partner.shape[0]
     played = 0
-    for i in numba.prange(n):
+    for c in numba.prange((n + CHUNK - 1) // CHUNK):
+        played += _decide_rows(partner, trust, alive, willingness, coop_base, firm_id, key, month,
+                               acted, c * CHUNK, min(n, (c + 1) * CHUNK))
+    return played
+
+
+@numba.njit(cache=True)
+def _decide_rows(partner, trust, alive, willingness, coop_base, firm_id, key, month, acted, lo,
+                 hi):
+    """Rows ``lo..hi-1`` of :func:`_decide` (writes those rows of ``acted`` only); returns the
+    tie slots they played."""
+    played = 0
+    for i in range(lo, hi):
         u0 = u1 = u2 = u3 = 0.0
         drawn = -1  # the block whose uniforms u0..u3 hold
-        for s in range(k):
+        for s in range(partner.shape[1]):
             acted[i, s] = 0
             if alive[i] and partner[i, s] >= 0:
                 played += 1
@@ -81,7 +157,16 @@ def _meet(partner, alive, firm_id, x, y, start, members, cell_size, side, radius
     met : int64[N] output, the neighbour's slot or -1.
     """
     n = partner.shape[0]
-    for i in numba.prange(n):
+    for c in numba.prange((n + CHUNK - 1) // CHUNK):
+        _meet_rows(partner, alive, firm_id, x, y, start, members, cell_size, side, radius, prob,
+                   key, month, met, c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+@numba.njit(cache=True)
+def _meet_rows(partner, alive, firm_id, x, y, start, members, cell_size, side, radius, prob, key,
+               month, met, lo, hi):
+    """Elements ``lo..hi-1`` of :func:`_meet`'s ``met``."""
+    for i in range(lo, hi):
         met[i] = -1
         if not alive[i] or _free_slot(partner, i) < 0:
             continue
@@ -118,8 +203,25 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
     cooperation), acts float64[N] (partners i cooperated with), low bool[N] (i now trusts some
     partner less than ``floor``: the rows :func:`_dissolve` visits).
     """
-    n, k = partner.shape
-    for i in numba.prange(n):
+    n = partner.shape[0]
+    for c in numba.prange((n + CHUNK - 1) // CHUNK):
+        _outcome_rows(partner, back, trust, acted, alive, revenue, productivity, reputation,
+                      willingness, aspiration, benefit, cost, trust_gain, trust_loss, spillover,
+                      memory, floor, learning, habituation, new_trust, new_productivity,
+                      new_reputation, new_willingness, new_aspiration, income, acts, low,
+                      c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+@numba.njit(cache=True)
+def _outcome_rows(partner, back, trust, acted, alive, revenue, productivity, reputation,
+                  willingness, aspiration, benefit, cost, trust_gain, trust_loss, spillover,
+                  memory, floor, learning, habituation, new_trust, new_productivity,
+                  new_reputation, new_willingness, new_aspiration, income, acts, low, lo, hi):
+    """Rows ``lo..hi-1`` of :func:`_outcomes`: writes those elements or rows of each output
+    only. Returns the partners they cooperated with (the sum of their ``acts``)."""
+    k = partner.shape[1]
+    kept = 0
+    for i in range(lo, hi):
         new_productivity[i] = productivity[i]
         new_reputation[i] = reputation[i]
         new_willingness[i] = willingness[i]
@@ -148,6 +250,7 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
             money = benefit * scale * back_act - cost * scale * mine
             income[i] += money
             acts[i] += mine
+            kept += mine
             ties += 1
             payoff = money / revenue[i] if revenue[i] > 0.0 else 0.0
             earned += payoff
@@ -177,6 +280,7 @@ def _outcomes(partner, back, trust, acted, alive, revenue, productivity, reputat
             new_reputation[i] = (1.0 - memory) * reputation[i] + memory * (acts[i] / ties)
             new_willingness[i] = min(1.0, max(0.0, willingness[i] + push / ties))
             new_aspiration[i] = aspiration[i] + habituation * (earned / ties - aspiration[i])
+    return kept
 
 
 @numba.njit(cache=True)
@@ -185,18 +289,19 @@ def _margin(profit, revenue, i):
     return profit[i] / revenue[i] if revenue[i] > 0.0 else 0.0
 
 
-@parallel_kernel
-def _imitate(partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key, month,
-             out):
-    """Pairwise-comparison imitation of willingness (Fermi rule).
+@numba.njit(cache=True)
+def _imitate_rows(partner, alive, willingness, profit, revenue, rate, intensity, firm_id, key,
+                  month, out, lo, hi):
+    """Pairwise-comparison imitation of willingness (Fermi rule), rows ``lo..hi-1``.
 
     With probability ``rate`` a live firm with partners picks one at random and copies its
     willingness with probability ``1 / (1 + exp(-intensity (m_j - m_i)))`` for profit margins m.
     Draws (compare?, which partner, copy?) come from block 0 of the ``IMITATE`` stream.
-    out : float64[N] output willingness (reads only the old array).
+    out : float64[N] output willingness, written at rows ``lo..hi-1`` only (reads only the old
+    array, so chunks of rows are independent).
     """
-    n, k = partner.shape
-    for i in numba.prange(n):
+    k = partner.shape[1]
+    for i in range(lo, hi):
         out[i] = willingness[i]
         if not alive[i]:
             continue
@@ -226,15 +331,16 @@ def _imitate(partner, alive, willingness, profit, revenue, rate, intensity, firm
 
 
 @numba.njit(cache=True)
-def _dissolve(partner, trust, triangles, back, floor, rows):
-    """Remove every tie of the firms ``rows`` (int64[M]) whose trust, on this side, is below
-    ``floor``. With ``rows`` the firms :func:`_outcomes` flags as low this removes every tie
-    distrusted on either side (the set removed does not depend on the order). Serial. Returns
-    the number of ties removed."""
+def _dissolve(partner, trust, triangles, back, floor, low):
+    """Remove every tie of the firms i with ``low[i]`` (bool[N]) whose trust, on this side, is
+    below ``floor``, visiting the firms in slot order. With ``low`` the rows :func:`_outcomes`
+    flags this removes every tie distrusted on either side (the set removed does not depend on
+    the order). Serial. Returns the number of ties removed."""
     k = partner.shape[1]
     removed = 0
-    for a in range(rows.shape[0]):
-        i = rows[a]
+    for i in range(low.shape[0]):
+        if not low[i]:
+            continue
         for s in range(k):
             if partner[i, s] >= 0 and trust[i, s] < floor:
                 _unlink(partner, trust, triangles, back, i, s)
@@ -325,51 +431,58 @@ def _add(partner, trust, triangles, back, i, j, t_ij, t_ji):
     return True
 
 
-def _meetings(met, alive):
-    """Split this month's meetings (firm i met ``met[i]``, -1 for none) into those whose two
-    firms meet nobody else this month ("solo") and the rest, each in slot order (int64 arrays).
-
-    Solo meetings change disjoint rows of the tie table, so they can be made in parallel; the
-    others compete for the same free slots and are made one after the other. The meetings are
-    listed in parallel (:func:`_meets`, :func:`sim.core.totals.slots_where`), then split in one
-    serial pass over them (:func:`_split_meetings`).
-    """
-    meets = np.empty(met.shape[0], dtype=np.bool_)
-    _meets(met, alive, meets)
-    return _split_meetings(met, slots_where(meets, True), met.shape[0])
-
-
 @parallel_kernel
-def _meets(met, alive, meets):
-    """Which firms met a live firm this month (``met[i] >= 0`` and ``alive[met[i]]``): writes
-    ``meets`` (bool[N]), element i only."""
-    for i in numba.prange(met.shape[0]):
-        meets[i] = met[i] >= 0 and alive[met[i]]
+def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weight):
+    """Tie each firm i to the neighbour ``met[i]`` it met (-1: none) where both have a free
+    slot and are not yet tied; initial trust in a partner blends ``t0`` with the partner's
+    reputation. Returns ties added.
+
+    The result is that of making the ties one by one in slot order. Meetings whose firms meet
+    nobody else this month ("solo", :func:`_split_meetings`) change disjoint rows of the tie
+    table, so they are made first, in parallel (:func:`_tie_solo`); the others compete for the
+    same free slots and are made one by one in slot order (:func:`_form_rest`). The two sets
+    touch disjoint rows and only add to triangle counts, so the order between them changes
+    nothing.
+    """
+    solo, shared = _split_meetings(met, alive)
+    commons = np.empty((solo.shape[0], partner.shape[1]), dtype=np.int64)
+    made = np.empty(solo.shape[0], dtype=np.int8)
+    for a in numba.prange(solo.shape[0]):
+        made[a] = _tie_solo(partner, trust, triangles, back, met, solo[a], reputation, t0,
+                            rep_weight, commons[a])
+    return _form_rest(partner, trust, triangles, back, met, shared, reputation, t0, rep_weight,
+                      commons, made)
 
 
 @numba.njit(cache=True)
-def _split_meetings(met, firms, n):
-    """The meetings of ``firms`` (int64[M], ascending: the firms that met someone) whose two
-    firms meet nobody else, and the rest: ``(solo, shared)``, int64 arrays in slot order.
-    Serial, O(M), with a count per firm slot (``n`` of them, int8)."""
+def _split_meetings(met, alive):
+    """This month's meetings (firm i met ``met[i]``, int64[N], -1 for none; only meetings of a
+    live firm count) split into those whose two firms meet nobody else ("solo") and the rest:
+    ``(solo, shared)``, int64 arrays of the firms that met, in slot order. Serial, O(N), with a
+    count per firm slot (int8)."""
+    n = met.shape[0]
     seen = np.zeros(n, dtype=np.int8)  # meetings a firm is in, counted up to 2
-    for a in range(firms.shape[0]):
-        i = firms[a]
+    n_met = 0
+    for i in range(n):
         j = met[i]
-        seen[i] = min(seen[i] + 1, 2)
-        seen[j] = min(seen[j] + 1, 2)
+        if j >= 0 and alive[j]:
+            seen[i] = min(seen[i] + 1, 2)
+            seen[j] = min(seen[j] + 1, 2)
+            n_met += 1
     n_solo = 0
-    for a in range(firms.shape[0]):
-        i = firms[a]
-        if seen[i] == 1 and seen[met[i]] == 1:
+    for i in range(n):
+        j = met[i]
+        if j >= 0 and alive[j] and seen[i] == 1 and seen[j] == 1:
             n_solo += 1
     solo = np.empty(n_solo, dtype=np.int64)
-    shared = np.empty(firms.shape[0] - n_solo, dtype=np.int64)
+    shared = np.empty(n_met - n_solo, dtype=np.int64)
     n_solo = 0
     n_shared = 0
-    for a in range(firms.shape[0]):
-        i = firms[a]
-        if seen[i] == 1 and seen[met[i]] == 1:
+    for i in range(n):
+        j = met[i]
+        if j < 0 or not alive[j]:
+            continue
+        if seen[i] == 1 and seen[j] == 1:
             solo[n_solo] = i
             n_solo += 1
         else:
@@ -378,75 +491,52 @@ def _split_meetings(met, firms, n):
     return solo, shared
 
 
-@parallel_kernel
-def _form_solo(partner, trust, triangles, back, met, solo, reputation, t0, rep_weight,
-               commons, made):
-    """Make the solo meetings' ties (:func:`_meetings`) in parallel, each as :func:`_add` would.
+@numba.njit(cache=True)
+def _tie_solo(partner, trust, triangles, back, met, i, reputation, t0, rep_weight, commons):
+    """Make firm i's solo meeting (:func:`_split_meetings`) a tie, as :func:`_add` would;
+    returns 1 if made, else 0.
 
-    Each meeting writes only the rows and triangle counts of its own two firms; the partners
-    they share, whose triangle counts also rise, are listed in ``commons[a]`` (int64[S, K],
-    -1 padded) for a serial pass to count. made : int8[S] output, 1 if the tie was made.
+    Writes only the rows and triangle counts of i and ``met[i]``, so solo meetings can be made
+    in parallel; the partners they share, whose triangle counts also rise, are listed in
+    ``commons`` (int64[K], -1 padded) for a serial pass to count (:func:`_form_rest`).
     """
     k = partner.shape[1]
-    for a in numba.prange(solo.shape[0]):
-        i = solo[a]
-        j = met[i]
-        made[a] = 0
-        for c in range(k):
-            commons[a, c] = -1
-        if i == j or _linked(partner, i, j):
+    j = met[i]
+    for c in range(k):
+        commons[c] = -1
+    if i == j or _linked(partner, i, j):
+        return 0
+    si = _free_slot(partner, i)
+    sj = _free_slot(partner, j)
+    if si < 0 or sj < 0:
+        return 0
+    common = 0
+    for b in range(k):
+        m = partner[i, b]
+        if m < 0 or m == j:
             continue
-        si = _free_slot(partner, i)
-        sj = _free_slot(partner, j)
-        if si < 0 or sj < 0:
-            continue
-        common = 0
-        for b in range(k):
-            m = partner[i, b]
-            if m < 0 or m == j:
-                continue
-            for d in range(k):
-                if partner[j, d] == m:
-                    commons[a, common] = m
-                    common += 1
-                    break
-        triangles[i] += common
-        triangles[j] += common
-        partner[i, si] = j
-        trust[i, si] = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
-        back[i, si] = sj
-        partner[j, sj] = i
-        trust[j, sj] = (1.0 - rep_weight) * t0 + rep_weight * reputation[i]
-        back[j, sj] = si
-        made[a] = 1
-
-
-def _form(partner, trust, triangles, back, met, alive, reputation, t0, rep_weight) -> int:
-    """Tie each firm i to the neighbour ``met[i]`` it met (-1: none) where both have a free
-    slot and are not yet tied; initial trust in a partner blends ``t0`` with the partner's
-    reputation. Returns ties added.
-
-    The result is that of making the ties one by one in slot order. Meetings whose firms meet
-    nobody else are made first, in parallel (:func:`_form_solo`); the others one by one in slot
-    order (:func:`_form_rest`). The two sets touch disjoint rows and only add to triangle
-    counts, so the order between them changes nothing.
-    """
-    solo, shared = _meetings(met, alive)
-    k = partner.shape[1]
-    commons = np.empty((solo.shape[0], k), dtype=np.int64)
-    made = np.empty(solo.shape[0], dtype=np.int8)
-    _form_solo(partner, trust, triangles, back, met, solo, reputation, t0, rep_weight, commons,
-               made)
-    return int(_form_rest(partner, trust, triangles, back, met, shared, reputation, t0,
-                          rep_weight, commons, made))
+        for d in range(k):
+            if partner[j, d] == m:
+                commons[common] = m
+                common += 1
+                break
+    triangles[i] += common
+    triangles[j] += common
+    partner[i, si] = j
+    trust[i, si] = (1.0 - rep_weight) * t0 + rep_weight * reputation[j]
+    back[i, si] = sj
+    partner[j, sj] = i
+    trust[j, sj] = (1.0 - rep_weight) * t0 + rep_weight * reputation[i]
+    back[j, sj] = si
+    return 1
 
 
 @numba.njit(cache=True)
 def _form_rest(partner, trust, triangles, back, met, shared, reputation, t0, rep_weight,
                commons, made):
-    """After :func:`_form_solo`: count the triangles the solo ties closed with their common
-    partners, then make the ``shared`` meetings one by one in slot order. Serial. Returns the
-    ties added by both."""
+    """After the solo ties (:func:`_tie_solo`): count the triangles they closed with their
+    common partners, then make the ``shared`` meetings one by one in slot order. Serial.
+    Returns the ties added by both."""
     k = partner.shape[1]
     added = 0
     for a in range(made.shape[0]):
@@ -509,34 +599,25 @@ def step(firms, ties, cells: CellList, cp, key: np.ndarray, month: int) -> dict[
 
     Writes ``firms.coop_income``, ``firms.coop_acts``, ``firms.productivity``,
     ``firms.reputation``, ``firms.willingness`` and the tie arrays. Returns counts for the books.
-    Every draw is keyed by ``(key, month, stream, firm_id)`` (:mod:`sim.core.streams`).
+    Every draw is keyed by ``(key, month, stream, firm_id)`` (:mod:`sim.core.streams`). One
+    kernel call (:func:`_month`): a month at a few hundred firms is mostly fixed costs.
     """
-    played = int(_decide(ties.partner, ties.trust, firms.alive, firms.willingness, cp.coop_base,
-                         firms.firm_id, key, month, ties.acted))
     new_trust = np.empty_like(ties.trust)
     new_prod = np.empty_like(firms.productivity)
     new_rep = np.empty_like(firms.reputation)
     new_will = np.empty_like(firms.willingness)
     new_aspire = np.empty_like(firms.aspiration)
-    low = np.empty(firms.capacity, dtype=np.bool_)
-    _outcomes(ties.partner, ties.back, ties.trust, ties.acted, firms.alive, firms.revenue,
-              firms.productivity, firms.reputation, firms.willingness, firms.aspiration,
-              cp.coop_benefit, cp.coop_cost, cp.trust_gain, cp.trust_loss, cp.spillover,
-              cp.reputation_memory, cp.trust_floor, cp.learning_rate, cp.aspiration_memory,
-              new_trust, new_prod, new_rep, new_will, new_aspire, firms.coop_income,
-              firms.coop_acts, low)
+    imitated = np.empty_like(firms.willingness)
+    played, kept, dissolved, formed = _month(
+        ties.partner, ties.back, ties.trust, ties.acted, ties.triangles, firms.alive,
+        firms.firm_id, key, month, firms.revenue, firms.profit, firms.productivity,
+        firms.reputation, firms.willingness, firms.aspiration, firms.x, firms.y, cells.start,
+        cells.members, cells.cell_size, cells.side, cp.coop_base, cp.coop_benefit, cp.coop_cost,
+        cp.trust_gain, cp.trust_loss, cp.spillover, cp.reputation_memory, cp.trust_floor,
+        cp.learning_rate, cp.aspiration_memory, cp.tie_radius, cp.meet_prob, cp.initial_trust,
+        cp.reputation_weight, cp.imitation_rate, cp.imitation_intensity, new_trust, new_prod,
+        new_rep, new_will, new_aspire, firms.coop_income, firms.coop_acts, imitated)
     ties.trust, firms.productivity, firms.reputation = new_trust, new_prod, new_rep
-    firms.willingness, firms.aspiration = new_will, new_aspire
-    kept = float(firms.coop_acts.sum())  # 0 for dead firms
-
-    dissolved = int(_dissolve(ties.partner, ties.trust, ties.triangles, ties.back,
-                              cp.trust_floor, slots_where(low, True)))
-    formed = form_ties(firms, ties, cells, cp, key, month)
-
-    if cp.imitation_rate > 0.0:
-        out = np.empty_like(firms.willingness)
-        _imitate(ties.partner, firms.alive, firms.willingness, firms.profit, firms.revenue,
-                 cp.imitation_rate, cp.imitation_intensity, firms.firm_id, key, month, out)
-        firms.willingness = out
+    firms.willingness, firms.aspiration = imitated, new_aspire
     return {"ties_formed": formed, "ties_dissolved": dissolved, "coop_played": played,
-            "coop_kept": kept}
+            "coop_kept": float(kept)}
