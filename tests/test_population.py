@@ -186,6 +186,27 @@ def test_births_are_the_array_formulation_to_the_bit(make_params, uncertainty, p
     assert f.talent_gap[slots].any() == (uncertainty > 0)
 
 
+@pytest.mark.parametrize("theta", [0.5, 0.65])
+def test_many_births_are_the_array_formulation_to_the_bit(make_params, theta):
+    """Hundreds of entrants (numpy's exp and power against the kernel's, on many values; theta
+    0.5 takes numpy's square root)."""
+    m = ClusterModel(make_params(talent_uncertainty=0.4, n_firms=60, labour_elasticity=theta),
+                     rng=3, agents=False)
+    pop, f = m.population, m.firms
+    rng = np.random.default_rng(9)
+    n = 300
+    region = rng.integers(0, len(m.world.regions), n)
+    sector = rng.integers(0, len(m.world.sectors), n)
+    sizes = rng.pareto(1.2, n) + 1.0
+    parent = np.where(rng.random(n) < 0.3, rng.integers(0, 60, n), -1)
+    twin = np.random.Generator(type(pop.rng.bit_generator)())
+    twin.bit_generator.state = pop.rng.bit_generator.state
+    want = create_as_arrays(pop, f, region, sector, sizes, parent, 3, twin)
+    slots = pop.create(f, m.ties, region, sector, sizes, parent, t=3, books=Books())
+    for name, values in want.items():
+        np.testing.assert_array_equal(getattr(f, name)[slots], values, err_msg=name)
+
+
 @pytest.mark.parametrize("python", [False, True], ids=["kernel", "py_func"])
 def test_logit_choices_are_the_row_by_row_formulation(python, monkeypatch):
     from sim.mechanisms import demography
