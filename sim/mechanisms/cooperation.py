@@ -305,14 +305,14 @@ def _imitate_rows(partner, alive, willingness, profit, revenue, rate, intensity,
         out[i] = willingness[i]
         if not alive[i]:
             continue
-        who_u, slot_u, accept_u, _ = streams.uniform4(key, month, streams.IMITATE, firm_id[i], 0)
-        if who_u >= rate:
-            continue
         deg = 0
         for s in range(k):
             if partner[i, s] >= 0:
                 deg += 1
-        if deg == 0:
+        if deg == 0:  # no one to compare with: the draws would change nothing, so none is made
+            continue
+        who_u, slot_u, accept_u, _ = streams.uniform4(key, month, streams.IMITATE, firm_id[i], 0)
+        if who_u >= rate:
             continue
         pick = min(int(slot_u * deg), deg - 1)
         for s in range(k):
