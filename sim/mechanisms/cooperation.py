@@ -18,7 +18,11 @@ spreads by imitation of more profitable partners (a Fermi rule: the network reci
 Ohtsuki et al. 2006 in its pairwise-comparison form).
 
 Public entry point: :func:`step`. Kernels are private pure functions of arrays; every
-per-firm kernel writes only its own firm's rows, so each is safe to run in parallel.
+per-firm kernel writes only its own firm's rows, so each is safe to run in parallel. A month is
+one kernel call (:func:`_month`: at a few hundred firms a month's fixed costs are most of it);
+its per-firm stages are functions of a range of rows (``_decide_rows``, ``_outcome_rows``,
+``_meet_rows``, ``_imitate_rows``) run on fixed chunks of rows, which the stage kernels
+(:func:`_decide`, :func:`_outcomes`, :func:`_meet`) also run, one stage a call.
 """
 
 from __future__ import annotations
