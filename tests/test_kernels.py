@@ -976,6 +976,48 @@ def test_random_neighbour_only_returns_neighbours_and_reaches_all(seed):
             assert got == {-1}
 
 
+def _neighbour_cell_by_cell(i, x, y, start, members, cell_size, side, radius, u):
+    """:func:`spatial.random_neighbour` as it was written before (the 3 x 3 block's cells
+    listed one by one with their counts), the reference it must equal to the bit."""
+    cx = min(max(int(x[i] / cell_size), 0), side - 1)
+    cy = min(max(int(y[i] / cell_size), 0), side - 1)
+    cells, counts = [], []
+    for dy in range(-1, 2):
+        for dx in range(-1, 2):
+            gx, gy = cx + dx, cy + dy
+            inside = 0 <= gx < side and 0 <= gy < side
+            cells.append(gy * side + gx if inside else -1)
+            counts.append(int(start[gy * side + gx + 1] - start[gy * side + gx]) if inside else 0)
+    total = sum(counts)
+    if total <= 1:
+        return -1
+    for t in range(len(u)):
+        pick = min(int(u[t] * total), total - 1)
+        m = 0
+        while pick >= counts[m]:
+            pick -= counts[m]
+            m += 1
+        j = members[start[cells[m]] + pick]
+        if j != i and (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2 <= radius * radius:
+            return j
+    return -1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_neighbour_equals_the_cell_by_cell_walk(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        n = int(rng.integers(2, 120))
+        x, y = _positions(rng, n)  # some beyond the map's edges: clipped into the edge cells
+        alive = rng.random(n) > 0.2
+        cl, radius = _cells(rng, x, y, alive)
+        for i in rng.integers(0, n, 10):
+            u = rng.random(4)
+            assert spatial.random_neighbour(i, x, y, cl.start, cl.members, cl.cell_size,
+                                            cl.side, radius, u) == _neighbour_cell_by_cell(
+                i, x, y, cl.start, cl.members, cl.cell_size, cl.side, radius, u)
+
+
 def test_random_neighbour_is_uniform_over_neighbours():
     # 12 firms within 1 km of firm 0, 30 more in the 3 x 3 block but beyond the radius
     rng = np.random.default_rng(5)

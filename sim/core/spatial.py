@@ -160,34 +160,30 @@ def random_neighbour(i, x, y, start, members, cell_size, side, radius, u):
     """A uniformly random other firm within ``radius`` of firm i, or -1 after len(u) tries.
 
     u : T uniforms (an array or a tuple), one per try: which member of the 3 x 3 block to
-        look at.
+        look at, counting the block's members row of cells by row of cells, each row's cells
+        left to right. A row's cells are consecutive, so their members are one run of
+        ``members``: the block is three runs (fewer at the edges), and a draw is found without
+        any array of its own.
     """
     cx = min(max(int(x[i] / cell_size), 0), side - 1)
     cy = min(max(int(y[i] / cell_size), 0), side - 1)
-    counts = np.zeros(9, dtype=np.int64)
-    cells = np.full(9, -1, dtype=np.int64)
+    x0 = max(cx - 1, 0)
+    x1 = min(cx + 1, side - 1)
+    y0 = max(cy - 1, 0)
+    y1 = min(cy + 1, side - 1)
     total = 0
-    m = 0
-    for dy in range(-1, 2):
-        for dx in range(-1, 2):
-            gx = cx + dx
-            gy = cy + dy
-            if 0 <= gx < side and 0 <= gy < side:
-                c = gy * side + gx
-                cells[m] = c
-                counts[m] = start[c + 1] - start[c]
-                total += counts[m]
-            m += 1
+    for gy in range(y0, y1 + 1):
+        total += start[gy * side + x1 + 1] - start[gy * side + x0]
     if total <= 1:
         return -1
     r2 = radius * radius
     for t in range(len(u)):
         pick = min(int(u[t] * total), total - 1)
-        m = 0
-        while pick >= counts[m]:
-            pick -= counts[m]
-            m += 1
-        j = members[start[cells[m]] + pick]
+        gy = y0  # the row of cells holding the pick-th member
+        while pick >= start[gy * side + x1 + 1] - start[gy * side + x0]:
+            pick -= start[gy * side + x1 + 1] - start[gy * side + x0]
+            gy += 1
+        j = members[start[gy * side + x0] + pick]
         if j == i:
             continue
         ddx = x[j] - x[i]

@@ -18,7 +18,11 @@ spreads by imitation of more profitable partners (a Fermi rule: the network reci
 Ohtsuki et al. 2006 in its pairwise-comparison form).
 
 Public entry point: :func:`step`. Kernels are private pure functions of arrays; every
-per-firm kernel writes only its own firm's rows, so each is safe to run in parallel.
+per-firm kernel writes only its own firm's rows, so each is safe to run in parallel. A month is
+one kernel call (:func:`_month`: at a few hundred firms a month's fixed costs are most of it);
+its per-firm stages are functions of a range of rows (``_decide_rows``, ``_outcome_rows``,
+``_meet_rows``, ``_imitate_rows``) run on fixed chunks of rows, which the stage kernels
+(:func:`_decide`, :func:`_outcomes`, :func:`_meet`) also run, one stage a call.
 """
 
 from __future__ import annotations
@@ -221,7 +225,9 @@ def _outcome_rows(partner, back, trust, acted, alive, revenue, productivity, rep
     only. Returns the partners they cooperated with (the sum of their ``acts``)."""
     k = partner.shape[1]
     kept = 0
-    for i in range(lo, hi):
+    # i unsigned: numba then leaves out its checks for negative indices, which with a range
+    # not starting at 0 LLVM cannot prove away (they cost a third of this loop's time)
+    for i in range(np.uint64(lo), np.uint64(hi)):
         new_productivity[i] = productivity[i]
         new_reputation[i] = reputation[i]
         new_willingness[i] = willingness[i]
@@ -305,14 +311,14 @@ def _imitate_rows(partner, alive, willingness, profit, revenue, rate, intensity,
         out[i] = willingness[i]
         if not alive[i]:
             continue
-        who_u, slot_u, accept_u, _ = streams.uniform4(key, month, streams.IMITATE, firm_id[i], 0)
-        if who_u >= rate:
-            continue
         deg = 0
         for s in range(k):
             if partner[i, s] >= 0:
                 deg += 1
-        if deg == 0:
+        if deg == 0:  # no one to compare with: the draws would change nothing, so none is made
+            continue
+        who_u, slot_u, accept_u, _ = streams.uniform4(key, month, streams.IMITATE, firm_id[i], 0)
+        if who_u >= rate:
             continue
         pick = min(int(slot_u * deg), deg - 1)
         for s in range(k):
