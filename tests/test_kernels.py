@@ -418,9 +418,12 @@ def _case_join_groups(rng, n=25):
             float(rng.uniform(0.8, 1.0)))
 
 
-def _case_inputs(rng, n=40, n_sectors=4):
-    return (rng.integers(0, n_sectors, n), rng.integers(0, 3, n_sectors),
-            np.full(n, 9, dtype=np.int64))
+def _case_month_terms(rng, n=40, n_sectors=4, n_inputs=3):
+    prices = _case_prices_costs(rng, n_inputs=n_inputs)
+    input_price = rng.uniform(0.5, 2.0, n_inputs) if rng.random() < 0.8 else None
+    return (rng.integers(0, n_sectors, n), rng.integers(0, n_inputs, n_sectors), input_price,
+            prices[5], *prices[:5], *prices[6:10], np.full(n, 9, dtype=np.int64),
+            np.full(n_inputs, np.nan), *prices[10:])
 
 
 def _case_group_suppliers(rng, n=60, m=4):
@@ -653,7 +656,7 @@ TWIN_CASES = {
     "sim.mechanisms.suppliers._choose": _case_choose,
     "sim.mechanisms.suppliers._volumes": _case_volumes,
     "sim.mechanisms.suppliers._group_suppliers": _case_group_suppliers,
-    "sim.mechanisms.suppliers._inputs": _case_inputs,
+    "sim.mechanisms.suppliers._month_terms": _case_month_terms,
     "sim.mechanisms.suppliers._prices_costs": _case_prices_costs,
     "sim.mechanisms.suppliers._power": _case_power,
     "sim.mechanisms.suppliers._at_least": _case_at_least,

@@ -150,3 +150,25 @@ def test_prices_and_costs_equal_numpy_at_the_edges():
         want = _numpy_prices_and_costs(sup, sp, np.ones(4))
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("outside", [True, False])
+def test_month_terms_equal_indexing_import_prices_and_prices(seed, outside):
+    rng = np.random.default_rng(seed)
+    sup = _random_suppliers(rng)
+    sp = Params().suppliers
+    mult = rng.uniform(0.8, 1.3, 4)
+    sector, sector_input = rng.integers(0, 5, 200), rng.integers(0, 4, 5)
+    world = {"input_price": rng.uniform(0.5, 2.0, 4)} if outside else {}
+    finput, imports = np.empty(200, dtype=np.int64), np.empty(4)
+    price, cost = np.empty(sup.n), np.empty(sup.n)
+    suppliers._month_terms(sector, sector_input, world.get("input_price"), mult, sup.volume,
+                           sup.ref_volume, sup.capacity, sup.base_price, sup.input,
+                           sp.scale_elasticity, sp.price_floor, sp.supplier_capacity,
+                           sp.supply_elasticity, finput, imports, price, cost)
+    np.testing.assert_array_equal(finput, sector_input[sector])
+    np.testing.assert_array_equal(imports, suppliers.import_prices(world, mult))
+    want = _numpy_prices_and_costs(sup, sp, mult)
+    np.testing.assert_array_equal(price, want[0])
+    np.testing.assert_array_equal(cost, want[1])

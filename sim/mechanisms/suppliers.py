@@ -82,16 +82,23 @@ def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
 
 def prices_and_costs(sup, sp, input_mult: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`gate_prices` and :func:`base_costs` together (:func:`_prices_costs`): new arrays,
-    float64[M] each. Before :func:`set_reference_volumes` a supplier's reference volume is
-    ``reference_volume``; without installed capacity (None) it is the supply base."""
-    ref = sup.ref_volume if sup.ref_volume is not None else np.full(sup.n, sp.reference_volume)
-    capacity = sup.capacity if sup.capacity is not None else sp.supplier_capacity * ref
+    float64[M] each."""
+    ref, capacity = _reference_and_capacity(sup, sp)
     price = np.empty(sup.volume.shape[0])
     cost = np.empty(sup.volume.shape[0])
     _prices_costs(sup.volume, ref, capacity, sup.base_price, sup.input, input_mult,
                   sp.scale_elasticity, sp.price_floor, sp.supplier_capacity,
                   sp.supply_elasticity, price, cost)
     return price, cost
+
+
+def _reference_and_capacity(sup, sp) -> tuple[np.ndarray, np.ndarray]:
+    """Each supplier's reference volume and installed capacity: before
+    :func:`set_reference_volumes` the reference volume is ``reference_volume``; without
+    installed capacity (None) it is the supply base."""
+    ref = sup.ref_volume if sup.ref_volume is not None else np.full(sup.n, sp.reference_volume)
+    capacity = sup.capacity if sup.capacity is not None else sp.supplier_capacity * ref
+    return ref, capacity
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -145,6 +152,26 @@ def _prices_costs(volume, ref, capacity, base_price, sinput, input_mult, scale_e
         crowding = _power(_at_least(held / capacity[k], 1.0), 2.0)
         price[k] = c * dearer * crowding
         cost[k] = c
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _month_terms(sector, sector_input, input_price, input_mult, volume, ref, capacity,
+                 base_price, sinput, scale_elasticity, price_floor, supplier_capacity,
+                 supply_elasticity, finput, imports, price, cost):
+    """What the month's choice needs, in one call: the input each firm buys, ``finput[i] =
+    sector_input[sector[i]]`` (int64[N]); each input's price from outside before the trade cost,
+    ``imports[c] = input_price[c] * input_mult[c]`` (inf for all without ``input_price``, None:
+    :func:`import_prices`); the suppliers' gate prices and base costs (:func:`_prices_costs`).
+    The same products as the numpy indexing and multiplication they replace."""
+    for i in range(sector.shape[0]):
+        finput[i] = sector_input[sector[i]]
+    for c in range(imports.shape[0]):
+        if input_price is None:
+            imports[c] = np.inf
+        else:
+            imports[c] = input_price[c] * input_mult[c]
+    _prices_costs(volume, ref, capacity, base_price, sinput, input_mult, scale_elasticity,
+                  price_floor, supplier_capacity, supply_elasticity, price, cost)
 
 
 @numba.njit(cache=True)
@@ -290,13 +317,6 @@ def purchasing_groups(partner, back, trust, alive, finput, trust_min):
     return graph.find_components(partner, None, (back, trust, float(trust_min), finput), alive)
 
 
-@parallel_kernel
-def _inputs(sector, sector_input, out):
-    """The input each firm buys, ``out[i] = sector_input[sector[i]]`` (int64[N])."""
-    for i in numba.prange(sector.shape[0]):
-        out[i] = sector_input[sector[i]]
-
-
 @numba.njit(cache=True)
 def _group_suppliers(root, supplier, members, n_suppliers):
     """For each member, its group's most used source (ties to the lowest code: ``IMPORTED``
@@ -386,11 +406,15 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     the books and each firm's delivered unit cost (money per input unit, after any discount).
     Draws are keyed by ``(key, month)`` (:mod:`sim.core.streams`).
     """
-    sup.price, sup.cost = prices_and_costs(sup, sp, mods.input_price_mult)
-    imports = import_prices(world_arrays, mods.input_price_mult)
-    n = firms.capacity
+    n, m = firms.capacity, sup.volume.shape[0]
     finput = np.empty(n, dtype=np.int64)
-    _inputs(firms.sector, world_arrays["sector_input"], finput)
+    imports = np.empty(mods.input_price_mult.shape[0])
+    sup.price, sup.cost = np.empty(m), np.empty(m)
+    ref, capacity = _reference_and_capacity(sup, sp)
+    _month_terms(firms.sector, world_arrays["sector_input"], world_arrays.get("input_price"),
+                 mods.input_price_mult, sup.volume, ref, capacity, sup.base_price, sup.input,
+                 sp.scale_elasticity, sp.price_floor, sp.supplier_capacity,
+                 sp.supply_elasticity, finput, imports, sup.price, sup.cost)
     chosen = np.empty(n, dtype=np.int64)
     unit_cost = np.empty(n, dtype=np.float64)
     _choose(firms.alive, firms.x, firms.y, firms.region, finput, firms.supplier, sp.loyalty,
