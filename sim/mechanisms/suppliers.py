@@ -323,7 +323,7 @@ def _group_suppliers(root, supplier, members, n_suppliers):
     (-2), then "none" (-1), then suppliers by index). root : int64[N] group of each firm, its
     lowest slot; supplier : int64[N] (-2, -1 or a supplier);
     members : int64[M] ascending, whole groups (with each member, every firm of its group, so
-    its root too: as :func:`_group_members` lists them). Serial, O(M log G + G * S) with G
+    its root too: as :func:`_join_groups` lists them). Serial, O(M log G + G * S) with G
     groups and S suppliers, and nothing the size of the table. Returns int64[M]."""
     n_groups = 0
     for a in range(members.shape[0]):
@@ -353,7 +353,7 @@ def _group_suppliers(root, supplier, members, n_suppliers):
     return out
 
 
-@numba.njit(cache=True)
+@parallel_kernel
 def _join_groups(alive, root, size, min_size, jp_group, chosen, unit_cost, n_suppliers, fx, fy,
                  fregion, finput, sx, sy, sregion, price, freight, within, between, infra,
                  import_price, import_cost, pay):
@@ -365,15 +365,15 @@ def _join_groups(alive, root, size, min_size, jp_group, chosen, unit_cost, n_sup
     :func:`_imported`; inf without one) times ``pay`` (1 less the discount) is no dearer than
     its own ``unit_cost``, and then takes both in ``chosen`` and ``unit_cost``. Returns the
     number of members. The same comparisons on the same costs as the former members mask,
-    group costs kernel and numpy selection, so the same bits."""
+    group costs kernel and numpy selection, so the same bits; each member writes only its own
+    elements, so any number of threads gives them too."""
     n = alive.shape[0]
+    for i in numba.prange(n):
+        jp_group[i] = root[i] if alive[i] and size[i] >= min_size else -1
     n_members = 0
     for i in range(n):
-        if alive[i] and size[i] >= min_size:
-            jp_group[i] = root[i]
+        if jp_group[i] >= 0:
             n_members += 1
-        else:
-            jp_group[i] = -1
     if n_members == 0:
         return 0
     members = np.empty(n_members, dtype=np.int64)  # ascending, whole groups
@@ -383,7 +383,7 @@ def _join_groups(alive, root, size, min_size, jp_group, chosen, unit_cost, n_sup
             members[a] = i
             a += 1
     group_source = _group_suppliers(root, chosen, members, n_suppliers)
-    for a in range(n_members):
+    for a in numba.prange(n_members):
         i = members[a]
         k = group_source[a]
         cost = np.inf
