@@ -485,8 +485,9 @@ def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float,
         sup.capacity if grow else None, sup.base_capacity, expansion)
     if grow:
         sup.capacity = capacity
-    # numpy's dot (BLAS), whose order of additions a kernel would have to copy
-    return 0.0 if sup.cost is None else float(now @ (sup.price - sup.cost))
+    # BLAS (ndarray.dot, as `@` but with less overhead), whose order of additions a kernel
+    # would have to copy
+    return 0.0 if sup.cost is None else float(now.dot(sup.price - sup.cost))
 
 
 def setup(sp, world, world_arrays: dict, world_size: float,
