@@ -453,32 +453,56 @@ def _case_purchasing_groups(rng):
 
 def _case_volumes(rng, n=40, m=5, n_sectors=3):
     supplier = np.where(rng.random(n) < 0.8, rng.integers(0, m, n), -1)
+    capacity = rng.uniform(10, 200, m)
     return (rng.random(n) > 0.2, supplier, rng.uniform(0, 50, n), rng.integers(0, n_sectors, n),
-            rng.uniform(0.1, 1.0, n_sectors), m)
+            rng.uniform(0.1, 1.0, n_sectors), rng.uniform(0, 100, m),
+            float(rng.uniform(0.1, 1.0)), capacity, capacity * rng.uniform(0.5, 1.0, m),
+            float(rng.uniform(0.0, 0.2)))
 
 
-def _case_group_costs(rng):
-    d = _supplier_inputs(rng)
-    n, m = d["fx"].size, d["sx"].size
-    members = np.flatnonzero(rng.random(n) < 0.5).astype(np.int64)
-    gsup = np.where(rng.random(members.size) < 0.8, rng.integers(0, m, members.size),
-                    rng.integers(-2, 0, members.size))
-    return (members, gsup, d["fx"], d["fy"], d["fregion"], d["finput"], d["sx"], d["sy"],
-            d["sregion"], d["price"], d["freight"], d["within"], d["between"], d["infra"],
-            d["import_price"], d["import_cost"], float(rng.uniform(0.8, 1.0)), np.full(n, 7.0))
+def _case_prices_costs(rng, m=9, n_inputs=3):
+    volume = rng.uniform(0, 300, m)
+    volume[0] = 0.0  # an idle supplier
+    ref = rng.uniform(50, 150, m)
+    return (volume, ref, ref * rng.uniform(0.5, 3.0, m), rng.uniform(0.5, 2.0, m),
+            rng.integers(0, n_inputs, m), rng.uniform(0.8, 1.2, n_inputs),
+            float(rng.uniform(0.0, 0.9)), float(rng.uniform(0.0, 1.0)),
+            float(rng.uniform(0.5, 2.0)), float(rng.choice([0.5, 1.0, 2.0, rng.uniform(0.05, 5)])),
+            np.full(m, np.nan), np.full(m, np.nan))
 
 
-def _case_inputs(rng, n=40, n_sectors=4):
-    return (rng.integers(0, n_sectors, n), rng.integers(0, 3, n_sectors),
-            np.full(n, 9, dtype=np.int64))
+def _case_power(rng):
+    return float(rng.uniform(0.0, 10.0)), float(rng.choice([2.0, 0.5, -1.0, rng.normal()]))
 
 
-def _case_group_members(rng, n=60):
-    root, _, _, _ = _case_group_suppliers(rng, n)
+def _case_at_least(rng):
+    return float(rng.normal()), float(rng.choice([0.0, 1.0, np.nan]))
+
+
+def _case_transport_mult(rng):
+    r, s = (int(x) for x in rng.integers(0, 3, 2))
+    return r, s, *(float(x) for x in rng.uniform(0.5, 3.0, 3))
+
+
+def _case_join_groups(rng, n=25):
+    d = _supplier_inputs(rng, n=n)
+    m = d["sx"].size
+    root, _, _, _ = _case_group_suppliers(rng, n, m)
     size = np.bincount(root, minlength=n)[root]
-    alive = rng.random(n) > 0.2
-    return (alive, root, size, int(rng.integers(1, 5)), np.full(n, 9, dtype=np.int64),
-            np.zeros(n, dtype=np.bool_))
+    chosen = np.where(rng.random(n) < 0.8, rng.integers(0, m, n), rng.integers(-2, 0, n))
+    return (d["alive"], root, size, int(rng.integers(1, 4)), np.full(n, 9, dtype=np.int64),
+            chosen, rng.uniform(0.5, 2.5, n), m, d["fx"], d["fy"], d["fregion"], d["finput"],
+            d["sx"], d["sy"], d["sregion"], d["price"], d["freight"], d["within"],
+            d["between"], d["infra"], d["import_price"], d["import_cost"],
+            float(rng.uniform(0.8, 1.0)))
+
+
+def _case_month_terms(rng, n=40, n_sectors=4, n_inputs=3):
+    prices = _case_prices_costs(rng, n_inputs=n_inputs)
+    input_price = rng.uniform(0.5, 2.0, n_inputs) if rng.random() < 0.8 else None
+    return (rng.integers(0, n_sectors, n), rng.integers(0, n_inputs, n_sectors), input_price,
+            prices[5], *prices[:5], *prices[6:10], np.full(n, 9, dtype=np.int64),
+            np.full(n_inputs, np.nan), *prices[10:])
 
 
 def _case_group_suppliers(rng, n=60, m=4):
@@ -798,9 +822,12 @@ TWIN_CASES = {
     "sim.mechanisms.suppliers._choose": _case_choose,
     "sim.mechanisms.suppliers._volumes": _case_volumes,
     "sim.mechanisms.suppliers._group_suppliers": _case_group_suppliers,
-    "sim.mechanisms.suppliers._group_costs": _case_group_costs,
-    "sim.mechanisms.suppliers._inputs": _case_inputs,
-    "sim.mechanisms.suppliers._group_members": _case_group_members,
+    "sim.mechanisms.suppliers._month_terms": _case_month_terms,
+    "sim.mechanisms.suppliers._prices_costs": _case_prices_costs,
+    "sim.mechanisms.suppliers._power": _case_power,
+    "sim.mechanisms.suppliers._at_least": _case_at_least,
+    "sim.mechanisms.suppliers._transport_mult": _case_transport_mult,
+    "sim.mechanisms.suppliers._join_groups": _case_join_groups,
     "sim.mechanisms.facilities._cascade": _case_cascade,
     "sim.mechanisms.facilities._mean_trust": _case_mean_trust,
     "sim.mechanisms.facilities._use": _case_use,
@@ -1338,19 +1365,33 @@ def test_input_totals_match_numpy_over_several_chunks(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_volumes_match_bincount_over_several_chunks(seed):
     args = _case_volumes(np.random.default_rng(seed), n=2 * totals.CHUNK + 9)
-    alive, supplier, output, sector, ipo, m = args
+    alive, supplier, output, sector, ipo, volume, memory, capacity, floor, expansion = args
     buying = alive & (supplier >= 0)
-    expected = np.bincount(supplier[buying], weights=(output * ipo[sector])[buying], minlength=m)
-    np.testing.assert_allclose(suppliers._volumes(*args), expected, rtol=1e-12)
+    expected = np.bincount(supplier[buying], weights=(output * ipo[sector])[buying],
+                           minlength=volume.size)
+    now, smoothed, installed = suppliers._volumes(*args)
+    np.testing.assert_allclose(now, expected, rtol=1e-12)
+    np.testing.assert_array_equal(smoothed, memory * now + (1.0 - memory) * volume)
+    np.testing.assert_array_equal(
+        installed, np.maximum(capacity + expansion * (smoothed - capacity), floor))
+    # without installed capacity, none; without a supply base, a floor of 0
+    assert suppliers._volumes(*args[:7], None, None, expansion)[2] is None
+    np.testing.assert_array_equal(
+        suppliers._volumes(*args[:8], None, expansion)[2],
+        np.maximum(capacity + expansion * (smoothed - capacity), 0.0))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_group_costs_are_the_discounted_delivered_costs_of_members_only(seed):
-    args = _case_group_costs(np.random.default_rng(seed))
-    members, gsup, fx, fy, fregion, finput, sx, sy, sregion, price, freight, within, between, \
-        infra, import_price, import_cost, pay, out = args
-    suppliers._group_costs(*args)
-    expected = np.full(out.size, 7.0)
+def test_join_groups_matches_the_numpy_selection_bit_for_bit(seed):
+    args = _case_join_groups(np.random.default_rng(seed))
+    (alive, root, size, min_size, jp_group, chosen, unit_cost, m, fx, fy, fregion, finput, sx, sy,
+     sregion, price, freight, within, between, infra, import_price, import_cost, pay) = args
+    # the former formulation: a members mask, the groups' sources, their discounted costs, and
+    # numpy's selection of the members who follow
+    member = alive & (size >= min_size)
+    members = np.flatnonzero(member).astype(np.int64)
+    gsup = suppliers._group_suppliers(root, chosen, members, m)
+    group_cost = unit_cost.copy()
     for i, k in zip(members.tolist(), gsup.tolist(), strict=True):
         if k >= 0:
             cost = suppliers._delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight,
@@ -1360,18 +1401,15 @@ def test_group_costs_are_the_discounted_delivered_costs_of_members_only(seed):
             cost = import_price[finput[i]] * (1 + import_cost * between[r] * infra[r])
         else:
             cost = np.inf
-        expected[i] = cost * pay
-    np.testing.assert_array_equal(out, expected)
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("n", [60, 3 * totals.CHUNK + 11])  # one chunk; several in parallel
-def test_group_members_are_the_live_firms_of_large_groups(seed, n):
-    args = _case_group_members(np.random.default_rng(seed), n)
-    alive, root, size, min_size, group, member = args
-    suppliers._group_members(*args)
-    np.testing.assert_array_equal(member, alive & (size >= min_size))
-    np.testing.assert_array_equal(group, np.where(alive & (size >= min_size), root, -1))
+        group_cost[i] = cost * pay
+    follow = group_cost[members] <= unit_cost[members]
+    exp_chosen, exp_cost = chosen.copy(), unit_cost.copy()
+    exp_chosen[members] = np.where(follow, gsup, chosen[members])
+    exp_cost[members] = np.where(follow, group_cost[members], unit_cost[members])
+    assert suppliers._join_groups(*args) == members.size
+    np.testing.assert_array_equal(jp_group, np.where(member, root, -1))
+    np.testing.assert_array_equal(chosen, exp_chosen)
+    np.testing.assert_array_equal(unit_cost, exp_cost)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

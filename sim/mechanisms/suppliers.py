@@ -37,7 +37,7 @@ import numpy as np
 from sim.core import graph, streams
 from sim.core.parallel import parallel_kernel
 from sim.core.state import SupplierState
-from sim.core.totals import CHUNK, add_chunks, slots_where
+from sim.core.totals import CHUNK, add_chunks
 from sim.mechanisms.demography import place
 
 __all__ = ["IMPORTED", "step", "gate_prices", "infra_factor", "setup", "set_reference_volumes",
@@ -64,22 +64,11 @@ def import_prices(world_arrays: dict, input_mult: np.ndarray) -> np.ndarray:
     return base * input_mult
 
 
-def _scale(sup, sp) -> tuple[np.ndarray, np.ndarray]:
-    """Each supplier's reference volume and scale-economies factor."""
-    ref = sup.ref_volume if sup.ref_volume is not None else np.full(sup.n, sp.reference_volume)
-    with np.errstate(divide="ignore"):
-        rel = np.maximum(sup.volume, 1e-12) / ref
-        scale = np.where(sup.volume > 0, rel ** (-sp.scale_elasticity), np.inf)
-    # scale economies only cut the price: a supplier below its reference volume (an idle one
-    # too) charges its base price, so that a crowded supplier's buyers have somewhere to go
-    return ref, np.clip(scale, sp.price_floor, 1.0)
-
-
 def base_costs(sup, sp, input_mult: np.ndarray) -> np.ndarray:
     """Each supplier's unit cost at its base: base price, any input price shock and scale
     economies, without the dearer capacity or crowding; what it charges above this is its
     margin (suppliers' rent)."""
-    return sup.base_price * input_mult[sup.input] * _scale(sup, sp)[1]
+    return prices_and_costs(sup, sp, input_mult)[1]
 
 
 def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
@@ -92,30 +81,122 @@ def gate_prices(sup, sp, input_mult: np.ndarray) -> np.ndarray:
 
 
 def prices_and_costs(sup, sp, input_mult: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`gate_prices` and :func:`base_costs` together, the scale economies computed once
-    (the gate price is the base cost times the dearer capacity and the crowding, multiplied in
-    that order, so both are the same to the bit as apart)."""
-    ref, scale = _scale(sup, sp)
-    cost = sup.base_price * input_mult[sup.input] * scale
-    base_capacity = sp.supplier_capacity * ref
-    capacity = sup.capacity if sup.capacity is not None else base_capacity
-    # the dearest capacity in use sets the price: an idle supplier's is its base
-    used = np.minimum(sup.volume, capacity)
-    dearer = np.maximum(used / base_capacity, 1.0) ** (1.0 / sp.supply_elasticity)
-    crowding = np.maximum(np.maximum(sup.volume, 1e-12) / capacity, 1.0) ** 2
-    return cost * dearer * crowding, cost
+    """:func:`gate_prices` and :func:`base_costs` together (:func:`_prices_costs`): new arrays,
+    float64[M] each."""
+    ref, capacity = _reference_and_capacity(sup, sp)
+    price = np.empty(sup.volume.shape[0])
+    cost = np.empty(sup.volume.shape[0])
+    _prices_costs(sup.volume, ref, capacity, sup.base_price, sup.input, input_mult,
+                  sp.scale_elasticity, sp.price_floor, sp.supplier_capacity,
+                  sp.supply_elasticity, price, cost)
+    return price, cost
+
+
+def _reference_and_capacity(sup, sp) -> tuple[np.ndarray, np.ndarray]:
+    """Each supplier's reference volume and installed capacity: before
+    :func:`set_reference_volumes` the reference volume is ``reference_volume``; without
+    installed capacity (None) it is the supply base."""
+    ref = sup.ref_volume if sup.ref_volume is not None else np.full(sup.n, sp.reference_volume)
+    capacity = sup.capacity if sup.capacity is not None else sp.supplier_capacity * ref
+    return ref, capacity
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _power(x, e):
+    """``x ** e`` to the bit as numpy's power computes it for a float64 array and a scalar
+    exponent: numpy takes exact shortcuts for the exponents 2 (``x * x``), 0.5 (``sqrt``) and
+    -1 (``1 / x``), where ``pow`` may differ in the last bit; any other exponent is ``pow`` in
+    both (checked: tests/test_suppliers_fused.py). numpy's error model: ``0 ** -1`` is inf, as
+    in numpy, not ZeroDivisionError."""
+    if e == 2.0:
+        return x * x
+    if e == 0.5:
+        return np.sqrt(x)
+    if e == -1.0:
+        return 1.0 / x
+    return x ** e
+
+
+@numba.njit(cache=True)
+def _at_least(x, floor):
+    """``np.maximum(x, floor)`` of two floats: NaN if either is NaN."""
+    return x if (x >= floor or x != x) else floor
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _prices_costs(volume, ref, capacity, base_price, sinput, input_mult, scale_elasticity,
+                  price_floor, supplier_capacity, supply_elasticity, price, cost):
+    """Each supplier's gate price and base cost (writes price and cost, float64[M]) from its
+    smoothed volume, reference volume and installed capacity (float64[M] each), base price,
+    input (int64[M]) and the input price shocks (float64[I]). One loop for what numpy computed
+    as some twenty whole-array operations, with the same operations in the same order on each
+    element: the scale factor ``(max(V, 1e-12) / V_ref)^-eta`` (inf when idle) clipped to
+    ``[floor, 1]``; cost = base price * shock * scale; price = cost * dearer * crowding, the
+    dearer capacity ``max(min(V, K) / K0, 1)^(1 / epsilon)`` with ``K0 = supplier_capacity *
+    V_ref``, the crowding ``max(max(V, 1e-12) / K, 1)^2`` (powers as numpy's: :func:`_power`;
+    maxima, minima and the clip propagate NaN as numpy's do; numpy's error model: a division
+    by zero gives inf or NaN, as it did)."""
+    scale_exponent = -scale_elasticity
+    dearer_exponent = 1.0 / supply_elasticity
+    for k in range(volume.shape[0]):
+        v = volume[k]
+        held = _at_least(v, 1e-12)
+        scale = _power(held / ref[k], scale_exponent) if v > 0 else np.inf
+        if scale == scale:  # np.clip keeps NaN
+            scale = scale if scale > price_floor else price_floor
+            scale = scale if scale < 1.0 else 1.0
+        c = base_price[k] * input_mult[sinput[k]] * scale
+        # the dearest capacity in use sets the price: an idle supplier's is its base
+        used = v if (v <= capacity[k] or v != v) else capacity[k]  # np.minimum
+        dearer = _power(_at_least(used / (supplier_capacity * ref[k]), 1.0), dearer_exponent)
+        crowding = _power(_at_least(held / capacity[k], 1.0), 2.0)
+        price[k] = c * dearer * crowding
+        cost[k] = c
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _month_terms(sector, sector_input, input_price, input_mult, volume, ref, capacity,
+                 base_price, sinput, scale_elasticity, price_floor, supplier_capacity,
+                 supply_elasticity, finput, imports, price, cost):
+    """What the month's choice needs, in one call: the input each firm buys, ``finput[i] =
+    sector_input[sector[i]]`` (int64[N]); each input's price from outside before the trade cost,
+    ``imports[c] = input_price[c] * input_mult[c]`` (inf for all without ``input_price``, None:
+    :func:`import_prices`); the suppliers' gate prices and base costs (:func:`_prices_costs`).
+    The same products as the numpy indexing and multiplication they replace."""
+    for i in range(sector.shape[0]):
+        finput[i] = sector_input[sector[i]]
+    for c in range(imports.shape[0]):
+        if input_price is None:
+            imports[c] = np.inf
+        else:
+            imports[c] = input_price[c] * input_mult[c]
+    _prices_costs(volume, ref, capacity, base_price, sinput, input_mult, scale_elasticity,
+                  price_floor, supplier_capacity, supply_elasticity, price, cost)
+
+
+@numba.njit(cache=True)
+def _transport_mult(r, s, within_r, between_r, between_s):
+    """Transport multiplier from region ``s`` to region ``r``: ``within_r`` in the same region,
+    else the larger of the two regions' between-region multipliers. Scalars only: the branch
+    sits here, so that a caller passing arrays (:func:`_delivered`) has none, and numba prunes
+    the reference counting of its array arguments (a branching helper taking arrays costs
+    some twenty reference-count calls per call)."""
+    if s == r:
+        return within_r
+    return max(between_r, between_s)
 
 
 @numba.njit(cache=True)
 def _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within, between, infra):
+    """Delivered cost per input unit from supplier ``k`` to firm ``i``: the gate price times
+    ``1 + freight * distance * transport multiplier * infrastructure factor`` (multiplied in
+    that order)."""
     dx = fx[i] - sx[k]
     dy = fy[i] - sy[k]
     dist = np.sqrt(dx * dx + dy * dy)
     r = fregion[i]
-    if sregion[k] == r:
-        mult = within[r]
-    else:
-        mult = max(between[r], between[sregion[k]])
+    s = sregion[k]
+    mult = _transport_mult(r, s, within[r], between[r], between[s])
     return price[k] * (1.0 + freight * dist * mult * infra[r])
 
 
@@ -158,14 +239,14 @@ def _choose(alive, fx, fy, fregion, finput, current, loyalty, firm_id, key, mont
             continue
         c = finput[i]
         cur = current[i]
+        imp = _imported(i, c, fregion, import_price, import_cost, between, infra)
         if cur >= 0:
             cur_cost = _delivered(i, cur, fx, fy, fregion, sx, sy, sregion, price, freight,
                                   within, between, infra)
         elif cur == -2:  # IMPORTED
-            cur_cost = _imported(i, c, fregion, import_price, import_cost, between, infra)
+            cur_cost = imp
         else:
             cur_cost = np.inf
-        imp = _imported(i, c, fregion, import_price, import_cost, between, infra)
         # a firm without a source, or paying more than the traders ask, always looks
         look = cur == -1 or cur_cost > imp
         if not look and loyalty < 1.0:
@@ -236,48 +317,13 @@ def purchasing_groups(partner, back, trust, alive, finput, trust_min):
     return graph.find_components(partner, None, (back, trust, float(trust_min), finput), alive)
 
 
-@parallel_kernel
-def _inputs(sector, sector_input, out):
-    """The input each firm buys, ``out[i] = sector_input[sector[i]]`` (int64[N])."""
-    for i in numba.prange(sector.shape[0]):
-        out[i] = sector_input[sector[i]]
-
-
-@parallel_kernel
-def _group_members(alive, root, size, min_size, group, member):
-    """Joint-purchasing members: live firms whose group (root int64[N], size int64[N] from
-    :func:`purchasing_groups`) has at least ``min_size`` firms. Writes ``member[i]`` (bool[N])
-    and ``group[i]`` (int64[N]): the root of member i's group, -1 for everyone else."""
-    for i in numba.prange(alive.shape[0]):
-        member[i] = alive[i] and size[i] >= min_size
-        group[i] = root[i] if member[i] else -1
-
-
-@parallel_kernel
-def _group_costs(members, gsup, fx, fy, fregion, finput, sx, sy, sregion, price, freight, within,
-                 between, infra, import_price, import_cost, pay, unit_cost):
-    """unit_cost[i] = ``pay`` times the delivered cost of the group source ``gsup[a]`` (a
-    supplier, or ``IMPORTED``: :func:`_imported`) for each member ``i = members[a]`` (inf
-    without one). Writes only the members' elements."""
-    for a in numba.prange(members.shape[0]):
-        i = members[a]
-        k = gsup[a]
-        cost = np.inf
-        if k >= 0:
-            cost = _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within,
-                              between, infra)
-        elif k == -2:  # IMPORTED
-            cost = _imported(i, finput[i], fregion, import_price, import_cost, between, infra)
-        unit_cost[i] = cost * pay
-
-
 @numba.njit(cache=True)
 def _group_suppliers(root, supplier, members, n_suppliers):
     """For each member, its group's most used source (ties to the lowest code: ``IMPORTED``
     (-2), then "none" (-1), then suppliers by index). root : int64[N] group of each firm, its
     lowest slot; supplier : int64[N] (-2, -1 or a supplier);
     members : int64[M] ascending, whole groups (with each member, every firm of its group, so
-    its root too: as :func:`_group_members` lists them). Serial, O(M log G + G * S) with G
+    its root too: as :func:`_join_groups` lists them). Serial, O(M log G + G * S) with G
     groups and S suppliers, and nothing the size of the table. Returns int64[M]."""
     n_groups = 0
     for a in range(members.shape[0]):
@@ -307,17 +353,68 @@ def _group_suppliers(root, supplier, members, n_suppliers):
     return out
 
 
+@parallel_kernel
+def _join_groups(alive, root, size, min_size, jp_group, chosen, unit_cost, n_suppliers, fx, fy,
+                 fregion, finput, sx, sy, sregion, price, freight, within, between, infra,
+                 import_price, import_cost, pay):
+    """Joint purchasing, in one pass over the firms. Members are the live firms whose group
+    (root, size int64[N]: :func:`purchasing_groups`) has at least ``min_size`` firms:
+    ``jp_group[i]`` is the root of member i's group, -1 for everyone else. Each member's group
+    buys from its most used source (:func:`_group_suppliers`, on ``chosen`` as the month's
+    choice left it); a member follows where that source's delivered cost (:func:`_delivered`,
+    :func:`_imported`; inf without one) times ``pay`` (1 less the discount) is no dearer than
+    its own ``unit_cost``, and then takes both in ``chosen`` and ``unit_cost``. Returns the
+    number of members. The same comparisons on the same costs as the former members mask,
+    group costs kernel and numpy selection, so the same bits; each member writes only its own
+    elements, so any number of threads gives them too."""
+    n = alive.shape[0]
+    for i in numba.prange(n):
+        jp_group[i] = root[i] if alive[i] and size[i] >= min_size else -1
+    n_members = 0
+    for i in range(n):
+        if jp_group[i] >= 0:
+            n_members += 1
+    if n_members == 0:
+        return 0
+    members = np.empty(n_members, dtype=np.int64)  # ascending, whole groups
+    a = 0
+    for i in range(n):
+        if jp_group[i] >= 0:
+            members[a] = i
+            a += 1
+    group_source = _group_suppliers(root, chosen, members, n_suppliers)
+    for a in numba.prange(n_members):
+        i = members[a]
+        k = group_source[a]
+        cost = np.inf
+        if k >= 0:
+            cost = _delivered(i, k, fx, fy, fregion, sx, sy, sregion, price, freight, within,
+                              between, infra)
+        elif k == -2:  # IMPORTED
+            cost = _imported(i, finput[i], fregion, import_price, import_cost, between, infra)
+        cost = cost * pay
+        # a group does not pile onto a supplier its volume has pushed past capacity
+        if cost <= unit_cost[i]:
+            chosen[i] = k
+            unit_cost[i] = cost
+    return n_members
+
+
 def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.ndarray,
          month: int) -> tuple[dict[str, float], np.ndarray]:
     """One month of supplier choice. Writes ``firms.supplier`` and ``firms.jp_group``; returns
     the books and each firm's delivered unit cost (money per input unit, after any discount).
     Draws are keyed by ``(key, month)`` (:mod:`sim.core.streams`).
     """
-    sup.price, sup.cost = prices_and_costs(sup, sp, mods.input_price_mult)
-    imports = import_prices(world_arrays, mods.input_price_mult)
-    n = firms.capacity
+    n, m = firms.capacity, sup.volume.shape[0]
     finput = np.empty(n, dtype=np.int64)
-    _inputs(firms.sector, world_arrays["sector_input"], finput)
+    imports = np.empty(mods.input_price_mult.shape[0])
+    sup.price, sup.cost = np.empty(m), np.empty(m)
+    ref, capacity = _reference_and_capacity(sup, sp)
+    _month_terms(firms.sector, world_arrays["sector_input"], world_arrays.get("input_price"),
+                 mods.input_price_mult, sup.volume, ref, capacity, sup.base_price, sup.input,
+                 sp.scale_elasticity, sp.price_floor, sp.supplier_capacity,
+                 sp.supply_elasticity, finput, imports, sup.price, sup.cost)
     chosen = np.empty(n, dtype=np.int64)
     unit_cost = np.empty(n, dtype=np.float64)
     _choose(firms.alive, firms.x, firms.y, firms.region, finput, firms.supplier, sp.loyalty,
@@ -330,24 +427,11 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
     if use_groups and ties is not None:
         root, size = purchasing_groups(ties.partner, ties.back, ties.trust, firms.alive, finput,
                                        sp.jp_trust_min - mods.jp_trust_shift)
-        member = np.empty(n, dtype=np.bool_)
-        _group_members(firms.alive, root, size, sp.jp_min_size, firms.jp_group, member)
-        members = slots_where(member, True)
-        if members.size:
-            gsup = _group_suppliers(root, chosen, members, sup.n)
-            # the group supplier's delivered cost, less the group discount; a member follows
-            # its group only where that is no dearer than its own choice (a group does not
-            # pile onto a supplier its volume has pushed past capacity)
-            group_cost = unit_cost.copy()
-            _group_costs(members, gsup, firms.x, firms.y, firms.region, finput, sup.x, sup.y,
-                         sup.region, sup.price, sp.freight_per_km, mods.within_mult,
-                         mods.between_mult, world_arrays["infra_factor"], imports,
-                         sp.import_cost,
-                         1.0 - min(sp.jp_discount + mods.jp_discount_extra, 1.0), group_cost)
-            follow = group_cost[members] <= unit_cost[members]
-            chosen[members] = np.where(follow, gsup, chosen[members])
-            unit_cost[members] = np.where(follow, group_cost[members], unit_cost[members])
-            jp_members = int(members.size)
+        jp_members = int(_join_groups(
+            firms.alive, root, size, sp.jp_min_size, firms.jp_group, chosen, unit_cost, sup.n,
+            firms.x, firms.y, firms.region, finput, sup.x, sup.y, sup.region, sup.price,
+            sp.freight_per_km, mods.within_mult, mods.between_mult, world_arrays["infra_factor"],
+            imports, sp.import_cost, 1.0 - min(sp.jp_discount + mods.jp_discount_extra, 1.0)))
     else:
         firms.jp_group.fill(-1)
     firms.supplier = chosen
@@ -355,17 +439,36 @@ def step(firms, ties, sup, world_arrays, mods, sp, use_groups: bool, key: np.nda
 
 
 @parallel_kernel
-def _volumes(alive, supplier, output, sector, ipo, n_suppliers):
-    """Input bought from each supplier this month, float64[M]: output times the sector's input
-    per output, summed over live buyers in chunks (:mod:`sim.core.totals`)."""
+def _volumes(alive, supplier, output, sector, ipo, volume, memory, capacity, floor, expansion):
+    """This month's volumes and what they leave: the input bought from each supplier (output
+    times the sector's input per output, summed over live buyers in chunks:
+    :mod:`sim.core.totals`), the smoothed volume ``memory * now + (1 - memory) * volume`` and,
+    unless ``capacity`` is None, the installed capacity ``max(K + expansion * (V - K), floor)``
+    (``floor`` float64[M], or None for 0) with ``V`` the new volume. Returns (now, volume,
+    capacity) as new float64[M] arrays (capacity None without one). The whole-array numpy
+    expressions it replaces, element by element in the same order."""
     n = alive.shape[0]
+    m = volume.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
-    part = np.zeros((n_chunks, n_suppliers))
+    part = np.zeros((n_chunks, m))
     for c in numba.prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             if alive[i] and supplier[i] >= 0:
                 part[c, supplier[i]] += output[i] * ipo[sector[i]]
-    return add_chunks(part)
+    now = add_chunks(part)
+    smoothed = np.empty(m)
+    for k in range(m):
+        smoothed[k] = memory * now[k] + (1.0 - memory) * volume[k]
+    if capacity is None:
+        return now, smoothed, None
+    installed = np.empty(m)
+    for k in range(m):
+        moved = capacity[k] + expansion * (smoothed[k] - capacity[k])
+        if floor is None:
+            installed[k] = _at_least(moved, 0.0)
+        else:
+            installed[k] = _at_least(moved, floor[k])
+    return now, smoothed, installed
 
 
 def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float,
@@ -376,13 +479,15 @@ def update_volumes(firms, sup, sector_ipo: np.ndarray, memory: float,
     not counted: traders' supply is perfectly elastic. Returns the suppliers' margin of the
     month: what they sold times their price above their base cost (:func:`base_costs`), before
     purchasing-group discounts; 0 before any price is set."""
-    now = _volumes(firms.alive, firms.supplier, firms.output, firms.sector, sector_ipo, sup.n)
-    margin = 0.0 if sup.cost is None else float(now @ (sup.price - sup.cost))
-    sup.volume = memory * now + (1.0 - memory) * sup.volume
-    if expansion > 0.0 and sup.capacity is not None:
-        floor = sup.base_capacity if sup.base_capacity is not None else 0.0
-        sup.capacity = np.maximum(sup.capacity + expansion * (sup.volume - sup.capacity), floor)
-    return margin
+    grow = expansion > 0.0 and sup.capacity is not None
+    now, sup.volume, capacity = _volumes(
+        firms.alive, firms.supplier, firms.output, firms.sector, sector_ipo, sup.volume, memory,
+        sup.capacity if grow else None, sup.base_capacity, expansion)
+    if grow:
+        sup.capacity = capacity
+    # BLAS (ndarray.dot, as `@` but with less overhead), whose order of additions a kernel
+    # would have to copy
+    return 0.0 if sup.cost is None else float(now.dot(sup.price - sup.cost))
 
 
 def setup(sp, world, world_arrays: dict, world_size: float,
