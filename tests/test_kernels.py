@@ -46,6 +46,7 @@ TWINNED_ELSEWHERE = {**{f"sim.measure.metrics.{m}": "test_metrics.py"
                                   "indicators")},
                      "sim.measure.metrics.purpose": "test_purpose_outcomes.py",
                      "sim.measure.patterns": "test_patterns.py",
+                     "sim.core.numerics": "test_numerics.py",
                      "sim.core.streams": "test_streams.py",
                      "sim.core.graph": "test_graph.py"}
 SEEDS = range(4)
@@ -471,14 +472,6 @@ def _case_prices_costs(rng, m=9, n_inputs=3):
             np.full(m, np.nan), np.full(m, np.nan))
 
 
-def _case_power(rng):
-    return float(rng.uniform(0.0, 10.0)), float(rng.choice([2.0, 0.5, -1.0, rng.normal()]))
-
-
-def _case_at_least(rng):
-    return float(rng.normal()), float(rng.choice([0.0, 1.0, np.nan]))
-
-
 def _case_transport_mult(rng):
     r, s = (int(x) for x in rng.integers(0, 3, 2))
     return r, s, *(float(x) for x in rng.uniform(0.5, 3.0, 3))
@@ -597,24 +590,6 @@ def _case_output_chunk(rng):
      out) = _case_output(rng)
     return (0, alive, prod, talent, emp, service, effect, level, sector, region, local, theta,
             out, np.zeros((1, n_sectors)))
-
-
-def _special_float(rng):
-    """A float, sometimes NaN, infinite, zero or a value numpy's power takes a shortcut for."""
-    return float(rng.choice([np.nan, np.inf, 0.0, -0.0, 0.5, 1.0, 2.0, -1.0,
-                             rng.uniform(-3, 3), rng.uniform(0, 3)]))
-
-
-def _case_np_max(rng):
-    return _special_float(rng), _special_float(rng)
-
-
-def _case_np_min(rng):
-    return _special_float(rng), _special_float(rng)
-
-
-def _case_power(rng):
-    return float(rng.choice([0.0, np.inf, rng.uniform(0, 5)])), _special_float(rng)
 
 
 def _case_congestion_into(rng):
@@ -780,10 +755,6 @@ def _case_lowest_free(rng, n=20):
     return rng.random(n) < rng.uniform(0.2, 0.9), int(rng.integers(0, n + 3))
 
 
-def _case_numpy_power(rng):
-    return float(rng.uniform(0.0, 50.0)), float(rng.choice([2.0, 0.5, -1.0, 0.3, -0.8]))
-
-
 def _case_spinoffs(rng):
     n = 40
     return (rng.random(n) > 0.2, rng.normal(0, 1, n), float(rng.uniform(0.2, 0.8)),
@@ -824,8 +795,6 @@ TWIN_CASES = {
     "sim.mechanisms.suppliers._group_suppliers": _case_group_suppliers,
     "sim.mechanisms.suppliers._month_terms": _case_month_terms,
     "sim.mechanisms.suppliers._prices_costs": _case_prices_costs,
-    "sim.mechanisms.suppliers._power": _case_power,
-    "sim.mechanisms.suppliers._at_least": _case_at_least,
     "sim.mechanisms.suppliers._transport_mult": _case_transport_mult,
     "sim.mechanisms.suppliers._join_groups": _case_join_groups,
     "sim.mechanisms.facilities._cascade": _case_cascade,
@@ -843,9 +812,6 @@ TWIN_CASES = {
     "sim.mechanisms.market._accounts": _case_accounts,
     "sim.mechanisms.market._accounts_chunk": _case_accounts_chunk,
     "sim.mechanisms.market._output_chunk": _case_output_chunk,
-    "sim.mechanisms.market._np_max": _case_np_max,
-    "sim.mechanisms.market._np_min": _case_np_min,
-    "sim.mechanisms.market._power": _case_power,
     "sim.mechanisms.market._congestion_into": _case_congestion_into,
     "sim.mechanisms.market._prices_into": _case_prices_into,
     "sim.mechanisms.market._trade": _case_trade,
@@ -856,7 +822,6 @@ TWIN_CASES = {
     "sim.mechanisms.demography._inverse_cdf": _case_inverse_cdf,
     "sim.mechanisms.demography._choose_sectors": _case_choose_sectors,
     "sim.mechanisms.population._born": _case_born,
-    "sim.mechanisms.demography.numpy_power": _case_numpy_power,
     "sim.core.state._clear": _case_clear,
     "sim.core.state._lowest_free": _case_lowest_free,
     "sim.mechanisms.demography._earns": _case_earns,
@@ -1666,28 +1631,6 @@ def test_trade_books_profit_and_sums_in_chunks_whatever_the_threads(seed):
     assert books == books_n  # bit-identical sums
     for a, b in zip(args, args_n, strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("exponent", [1.0, -1.0, 0.0, 0.5, 2.0, 3.0, 1 / 3, 0.05, -0.5])
-def test_power_is_numpys_array_power(seed, exponent):
-    rng = np.random.default_rng(seed)
-    x = np.concatenate([np.exp(rng.uniform(-30, 30, 20_000)), [0.0, np.inf, np.nan]])
-    got = np.array([market._power(v, exponent) for v in x])
-    with np.errstate(all="ignore"):
-        np.testing.assert_array_equal(got, x ** exponent)
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_np_max_and_min_are_numpys(seed):
-    rng = np.random.default_rng(seed)
-    a = np.array([_special_float(rng) for _ in range(400)])
-    b = np.array([_special_float(rng) for _ in range(400)])
-    for kernel, ufunc in ((market._np_max, np.maximum), (market._np_min, np.minimum)):
-        got = np.array([kernel(x, y) for x, y in zip(a, b, strict=True)])
-        want = ufunc(a, b)
-        np.testing.assert_array_equal(got, want)
-        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -383,25 +383,6 @@ def test_attractiveness_is_the_array_formulation_to_the_bit(make_params, python,
     np.testing.assert_array_equal(demography.attractiveness(m, m.market), want)
 
 
-@pytest.mark.parametrize("exponent", [2.0, 0.5, -1.0, 1.0, 0.0, 3.0, -0.8, 1.0 / 0.3, -1 / 1.2])
-def test_numpy_power_is_numpy_s_power_to_the_bit(exponent):
-    """numpy squares, takes square roots and reciprocals for the exponents 2, 0.5 and -1 where
-    libm's pow (numba's ``**``) may differ in the last bit: the kernels' power follows numpy."""
-    import numba
-
-    from sim.mechanisms.demography import numpy_power
-
-    @numba.njit
-    def powers(x, e):
-        out = np.empty_like(x)
-        for i in range(x.size):
-            out[i] = numpy_power(x[i], e)
-        return out
-
-    x = np.exp(np.random.default_rng(5).uniform(-6.0, 8.0, 200_000))
-    np.testing.assert_array_equal(powers(x, exponent), x ** exponent)
-
-
 def test_clearing_slots_and_finding_free_ones_are_the_array_formulation(town):
     """FirmState.clear's kernel resets every field as ``column[idx] = fill`` does; free_slots
     gives the lowest free slots, as the list of every free slot cut to n does."""

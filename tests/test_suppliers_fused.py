@@ -79,16 +79,6 @@ def test_prices_and_costs_equal_the_numpy_formulation(seed, supply_elasticity, s
         np.testing.assert_array_equal(got[1], want[1])
 
 
-@pytest.mark.parametrize("exponent", [2.0, 0.5, -1.0, 1.0, 0.0, -0.0, 3.0, -2.0, -0.5, 0.25,
-                                      1.0 / 3.0, 20.0, -0.15, 1.5])
-def test_power_is_numpys_power_to_the_bit(exponent):
-    rng = np.random.default_rng(7)
-    x = np.concatenate([np.exp(rng.normal(0, 3, 5000)), [0.0, 1.0, 1e-300, 1e300, np.inf]])
-    got = np.array([suppliers._power(v, exponent) for v in x])
-    with np.errstate(divide="ignore", over="ignore"):
-        np.testing.assert_array_equal(got, x ** exponent)
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("expansion", [0.0, 0.05])
 def test_update_volumes_equals_the_numpy_formulation(seed, expansion):

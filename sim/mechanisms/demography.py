@@ -31,24 +31,11 @@ import numba
 import numpy as np
 
 from sim.core import streams
+from sim.core.numerics import numpy_power
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks, slots_where
 
-__all__ = ["grow", "exits", "entry", "admit", "viable", "firm_counts", "place", "numpy_power"]
-
-
-@numba.njit(cache=True, error_model="numpy")  # 1 / 0 is inf, as in numpy, not an error
-def numpy_power(x, e):
-    """``x ** e`` with the bits numpy gives for an array and a scalar exponent: numpy squares,
-    takes the square root or the reciprocal for the exponents 2, 0.5 and -1 (where libm's
-    ``pow``, which numba calls, can differ in the last bit), and calls ``pow`` otherwise."""
-    if e == 2.0:
-        return x * x
-    if e == 0.5:
-        return np.sqrt(x)
-    if e == -1.0:
-        return 1.0 / x
-    return x ** e
+__all__ = ["grow", "exits", "entry", "admit", "viable", "firm_counts", "place"]
 
 
 @parallel_kernel

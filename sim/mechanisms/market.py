@@ -38,6 +38,7 @@ import numba
 import numpy as np
 
 from sim.core.month import NO_SERVICE, Month
+from sim.core.numerics import np_max, np_min, numpy_power
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks
 
@@ -152,40 +153,6 @@ def employment_by(firms, n_sectors: int, n_regions: int) -> np.ndarray:
                        n_regions)
 
 
-@numba.njit(cache=True)
-def _np_max(a, b):
-    """``np.maximum(a, b)`` of two floats: ``a`` when it is NaN or above ``b``, else ``b`` (so
-    ``b`` of two equal zeros, as numpy gives)."""
-    return a if a > b or a != a else b
-
-
-@numba.njit(cache=True)
-def _np_min(a, b):
-    """``np.minimum(a, b)`` of two floats: ``a`` when it is NaN or below ``b``, else ``b`` (so
-    ``b`` of two equal zeros, as numpy gives)."""
-    return a if a < b or a != a else b
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _power(x, e):
-    """``x ** e`` to the bit of numpy's ``array ** e`` for a float exponent ``e``: numpy takes
-    shortcuts for ``e`` = 1, -1, 0, 0.5 and 2 (copy, reciprocal, ones, square root, square),
-    whose last bit can differ from ``pow``'s, and calls ``pow`` otherwise (as numba's ``**``
-    does, with the same bits). With numpy's error model, as numpy: 0 to a negative power is
-    infinite, not an error."""
-    if e == 1.0:
-        return x
-    if e == -1.0:
-        return 1.0 / x
-    if e == 0.0:
-        return 1.0
-    if e == 0.5:
-        return np.sqrt(x)
-    if e == 2.0:
-        return x * x
-    return x ** e
-
-
 @numba.njit(cache=True, error_model="numpy")
 def _congestion_into(emp, emp_region, emp0, emp0_region, localisation_elasticity,
                      wage_elasticity, rent_elasticity, local, wage_mult, rent_mult):
@@ -195,12 +162,12 @@ def _congestion_into(emp, emp_region, emp0, emp0_region, localisation_elasticity
     own operations in its order, so the same bits."""
     for s in range(emp.shape[0]):
         for r in range(emp.shape[1]):
-            local[s, r] = _power(_np_max(emp[s, r], 1e-12) / emp0[s, r],
+            local[s, r] = numpy_power(np_max(emp[s, r], 1e-12) / emp0[s, r],
                                  localisation_elasticity)
     for r in range(emp.shape[1]):
         density = emp_region[r] / emp0_region[r]
-        wage_mult[r] = _power(density, wage_elasticity)
-        rent_mult[r] = _power(density, rent_elasticity)
+        wage_mult[r] = numpy_power(density, wage_elasticity)
+        rent_mult[r] = numpy_power(density, rent_elasticity)
 
 
 def congestion(emp: np.ndarray, emp0: np.ndarray, emp0_region: np.ndarray, mp
@@ -240,19 +207,19 @@ def _prices_into(q_sector, demand, base_price, elasticity, use_market, demand_mu
                  cap, price):
     """:func:`sector_prices` into ``price`` (float64[S]): each element the numpy
     expression's own operations in its order (``np.where``, ``np.maximum``, ``np.minimum`` and
-    ``**`` as numpy computes them: :func:`_np_max`, :func:`_power`), so the same bits."""
+    ``**`` as numpy computes them: :func:`np_max`, :func:`numpy_power`), so the same bits."""
     inverse = 1.0 / elasticity
     for s in range(price.shape[0]):
         if not use_market:
             price[s] = base_price[s] * demand_mult[s]
             continue
         q = q_sector[s]
-        ratio = demand[s] * demand_mult[s] / _np_max(q, 1e-300) if q > 0 else np.inf
-        local = _power(ratio, inverse)
+        ratio = demand[s] * demand_mult[s] / np_max(q, 1e-300) if q > 0 else np.inf
+        local = numpy_power(ratio, inverse)
         # outside demand is iso-elastic too, and so large that the cluster takes its price: a
         # shock that scales it by m moves that price by m^(1/elasticity), as it moves the local one
-        away = outside * _power(demand_mult[s], inverse)
-        price[s] = base_price[s] * _np_min(cap, _np_max(local, away))
+        away = outside * numpy_power(demand_mult[s], inverse)
+        price[s] = base_price[s] * np_min(cap, np_max(local, away))
 
 
 def sector_prices(q_sector, demand, base_price, elasticity, use_market, demand_mult,

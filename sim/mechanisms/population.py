@@ -23,10 +23,10 @@ import numba
 import numpy as np
 
 from sim.core.month import Books
+from sim.core.numerics import numpy_power
 from sim.core.spatial import spatial_order
 from sim.core.state import FirmState, TieState
 from sim.mechanisms import cooperation, demography
-from sim.mechanisms.demography import numpy_power
 
 __all__ = ["Population", "talent"]
 

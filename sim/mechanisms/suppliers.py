@@ -35,6 +35,7 @@ import numba
 import numpy as np
 
 from sim.core import graph, streams
+from sim.core.numerics import np_max, numpy_power
 from sim.core.parallel import parallel_kernel
 from sim.core.state import SupplierState
 from sim.core.totals import CHUNK, add_chunks
@@ -102,28 +103,6 @@ def _reference_and_capacity(sup, sp) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _power(x, e):
-    """``x ** e`` to the bit as numpy's power computes it for a float64 array and a scalar
-    exponent: numpy takes exact shortcuts for the exponents 2 (``x * x``), 0.5 (``sqrt``) and
-    -1 (``1 / x``), where ``pow`` may differ in the last bit; any other exponent is ``pow`` in
-    both (checked: tests/test_suppliers_fused.py). numpy's error model: ``0 ** -1`` is inf, as
-    in numpy, not ZeroDivisionError."""
-    if e == 2.0:
-        return x * x
-    if e == 0.5:
-        return np.sqrt(x)
-    if e == -1.0:
-        return 1.0 / x
-    return x ** e
-
-
-@numba.njit(cache=True)
-def _at_least(x, floor):
-    """``np.maximum(x, floor)`` of two floats: NaN if either is NaN."""
-    return x if (x >= floor or x != x) else floor
-
-
-@numba.njit(cache=True, error_model="numpy")
 def _prices_costs(volume, ref, capacity, base_price, sinput, input_mult, scale_elasticity,
                   price_floor, supplier_capacity, supply_elasticity, price, cost):
     """Each supplier's gate price and base cost (writes price and cost, float64[M]) from its
@@ -133,23 +112,23 @@ def _prices_costs(volume, ref, capacity, base_price, sinput, input_mult, scale_e
     element: the scale factor ``(max(V, 1e-12) / V_ref)^-eta`` (inf when idle) clipped to
     ``[floor, 1]``; cost = base price * shock * scale; price = cost * dearer * crowding, the
     dearer capacity ``max(min(V, K) / K0, 1)^(1 / epsilon)`` with ``K0 = supplier_capacity *
-    V_ref``, the crowding ``max(max(V, 1e-12) / K, 1)^2`` (powers as numpy's: :func:`_power`;
+    V_ref``, the crowding ``max(max(V, 1e-12) / K, 1)^2`` (powers as numpy's: :func:`numpy_power`;
     maxima, minima and the clip propagate NaN as numpy's do; numpy's error model: a division
     by zero gives inf or NaN, as it did)."""
     scale_exponent = -scale_elasticity
     dearer_exponent = 1.0 / supply_elasticity
     for k in range(volume.shape[0]):
         v = volume[k]
-        held = _at_least(v, 1e-12)
-        scale = _power(held / ref[k], scale_exponent) if v > 0 else np.inf
+        held = np_max(v, 1e-12)
+        scale = numpy_power(held / ref[k], scale_exponent) if v > 0 else np.inf
         if scale == scale:  # np.clip keeps NaN
             scale = scale if scale > price_floor else price_floor
             scale = scale if scale < 1.0 else 1.0
         c = base_price[k] * input_mult[sinput[k]] * scale
         # the dearest capacity in use sets the price: an idle supplier's is its base
         used = v if (v <= capacity[k] or v != v) else capacity[k]  # np.minimum
-        dearer = _power(_at_least(used / (supplier_capacity * ref[k]), 1.0), dearer_exponent)
-        crowding = _power(_at_least(held / capacity[k], 1.0), 2.0)
+        dearer = numpy_power(np_max(used / (supplier_capacity * ref[k]), 1.0), dearer_exponent)
+        crowding = numpy_power(np_max(held / capacity[k], 1.0), 2.0)
         price[k] = c * dearer * crowding
         cost[k] = c
 
@@ -465,9 +444,9 @@ def _volumes(alive, supplier, output, sector, ipo, volume, memory, capacity, flo
     for k in range(m):
         moved = capacity[k] + expansion * (smoothed[k] - capacity[k])
         if floor is None:
-            installed[k] = _at_least(moved, 0.0)
+            installed[k] = np_max(moved, 0.0)
         else:
-            installed[k] = _at_least(moved, floor[k])
+            installed[k] = np_max(moved, floor[k])
     return now, smoothed, installed
 
 

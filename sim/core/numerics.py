@@ -1,0 +1,59 @@
+"""numpy's elementwise arithmetic for one float at a time, to the bit, inside kernels.
+
+A month fused into kernels must give the bits the numpy formulation gave, so that results do not
+change when code moves from numpy into a kernel. Most operations agree by themselves (``+``,
+``*``, ``/``, ``sqrt``; and on machines whose numpy calls libm, ``exp``, ``log`` and ``pow``,
+which numba calls too). Three do not:
+
+- numpy's ``array ** e`` with a scalar exponent takes shortcuts for ``e`` = 2, 0.5, -1, 1 and 0
+  (square, square root, reciprocal, copy, ones) where libm's ``pow`` may differ in the last bit:
+  :func:`numpy_power` takes the same ones;
+- ``np.maximum`` and ``np.minimum`` return their second argument of two equal numbers (so
+  ``np.maximum(-0.0, 0.0)`` is ``0.0`` and ``np.maximum(0.0, -0.0)`` is ``-0.0``) and a NaN if
+  either is NaN: :func:`np_max` and :func:`np_min`;
+- numpy divides by zero to ``inf`` or ``nan`` where numba raises: the kernels here, and those
+  that divide, are compiled with ``error_model="numpy"``.
+
+tests/test_numerics.py checks each against numpy on random and edge values.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from sim.core import compiling
+
+compiling.install()  # the package's cache folder, before the kernels below are defined
+
+__all__ = ["numpy_power", "np_max", "np_min"]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def numpy_power(x, e):
+    """``x ** e`` to the bit of numpy's ``array ** e`` for a float exponent ``e`` (numpy's
+    shortcuts for 2, 0.5, -1, 1 and 0, ``pow`` otherwise); ``0 ** -1`` is ``inf``, as in
+    numpy."""
+    if e == 2.0:
+        return x * x
+    if e == 0.5:
+        return np.sqrt(x)
+    if e == -1.0:
+        return 1.0 / x
+    if e == 1.0:
+        return x
+    if e == 0.0:
+        return 1.0
+    return x ** e
+
+
+@numba.njit(cache=True)
+def np_max(a, b):
+    """``np.maximum(a, b)`` of two floats: ``a`` when it is NaN or above ``b``, else ``b``."""
+    return a if a > b or a != a else b
+
+
+@numba.njit(cache=True)
+def np_min(a, b):
+    """``np.minimum(a, b)`` of two floats: ``a`` when it is NaN or below ``b``, else ``b``."""
+    return a if a < b or a != a else b
