@@ -64,3 +64,12 @@ def test_equal_zeros_give_the_second_as_numpy_does():
     assert np.signbit(np_max(-0.0, 0.0)) == np.signbit(np.maximum(-0.0, 0.0))
     assert np.signbit(np_max(0.0, -0.0)) == np.signbit(np.maximum(0.0, -0.0))
     assert np.signbit(np_min(0.0, -0.0)) == np.signbit(np.minimum(0.0, -0.0))
+
+
+def test_libm_probe_is_its_python_twin_and_a_verdict():
+    from sim.core import numerics
+
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(-5, 5, 300), rng.uniform(1e-3, 50, 300)
+    np.testing.assert_allclose(numerics._libm(x, y), numerics._libm.py_func(x, y), rtol=1e-13)
+    assert numerics.numpy_is_libm() in (True, False)

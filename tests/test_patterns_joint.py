@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from sim.core.errors import ParameterError
+from sim.core.numerics import numpy_is_libm
 from sim.measure import patterns as pt
 from sim.studies.sweep import patterns as pmodel
 
@@ -27,16 +28,19 @@ OLD_PATTERNS = (
     "sector_firms", "sector_employment", "sector_facility_use",
 )
 #: scenarios/baseline.toml, 120 months, seed 3, burn-in 24, measured by version "patterns-3"
-#: (float.hex, to the bit)
+#: (float.hex, to the bit), on a machine whose numpy computes exp, log and pow as libm does
+#: (sim.core.numerics.numpy_is_libm). They were first recorded on a CPU with AVX512, where
+#: numpy's own vectorised exp and log gave five of them other last bits: recorded again on a
+#: libm machine (version 0.5.1), where every run of the model gives these bits.
 BASELINE_V3 = {
-    "micro_share": "0x1.7bd52287bd523p-1", "mean_size": "0x1.a7bccc3421189p+2",
-    "zipf_exponent": "0x1.c206bab03c035p-1", "zipf_xmin": "0x1.1beaae696140fp+0",
+    "micro_share": "0x1.7bd52287bd523p-1", "mean_size": "0x1.a7bccc342118ap+2",
+    "zipf_exponent": "0x1.c206bab03c036p-1", "zipf_xmin": "0x1.1beaae6961410p+0",
     "zipf_n_tail": "0x1.7300000000000p+8", "growth_mad_sd": "0x1.58c9b8d3c6249p-1",
-    "growth_kurtosis": "0x1.1c8688333505ap+3", "growth_n": "0x1.8200000000000p+8",
+    "growth_kurtosis": "0x1.1c86883335059p+3", "growth_n": "0x1.8200000000000p+8",
     "annual_entry_rate": "0x1.196486391a46dp-3", "annual_exit_rate": "0x1.060d02f509250p-3",
     "net_entry_rate": "0x1.35783441121d0p-7", "facility_completion": "0x0.0p+0",
     "facility_utilisation": "nan", "firms": "0x1.ae00000000000p+8",
-    "employment": "0x1.63df8f7fc7cbap+11", "sector_firms": "nan",
+    "employment": "0x1.63df8f7fc7cbbp+11", "sector_firms": "nan",
     "sector_employment": "nan", "sector_facility_use": "nan",
 }
 
@@ -161,6 +165,8 @@ def test_version_patterns_and_anchors_setting():
         pmodel.settings({"anchors": "yes"})
 
 
+@pytest.mark.skipif(not numpy_is_libm(), reason="numpy's exp, log and pow are not libm's on "
+                    "this CPU (AVX512): the model's last bits differ from the recorded ones")
 def test_old_patterns_unchanged_to_the_bit():
     run = pmodel.simulate(ROOT / "scenarios" / "baseline.toml", steps=120, seed=3,
                           overrides={"patterns.burn_in": 24})
