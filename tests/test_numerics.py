@@ -73,3 +73,39 @@ def test_libm_probe_is_its_python_twin_and_a_verdict():
     x, y = rng.uniform(-5, 5, 300), rng.uniform(1e-3, 50, 300)
     np.testing.assert_allclose(numerics._libm(x, y), numerics._libm.py_func(x, y), rtol=1e-13)
     assert numerics.numpy_is_libm() in (True, False)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_elementwise_functions_are_numpys_where_numpy_is_libm(seed):
+    """exp, log, log1p and power of sim.core.numerics (libm's on every machine) give numpy's
+    bits on a machine whose numpy calls libm, on arrays of any shape."""
+    from sim.core import numerics
+
+    if not numerics.numpy_is_libm():
+        pytest.skip("numpy's exp, log and pow are not libm's on this CPU")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-30.0, 30.0, (40, 25))
+    y = np.exp(rng.uniform(-20.0, 20.0, (40, 25)))
+    e = rng.uniform(-3.0, 3.0, (40, 25))
+    np.testing.assert_array_equal(numerics.exp(x), np.exp(x))
+    np.testing.assert_array_equal(numerics.log(y), np.log(y))
+    np.testing.assert_array_equal(numerics.log1p(y), np.log1p(y))
+    np.testing.assert_array_equal(numerics.log1p(np.arange(7)), np.log1p(np.arange(7)))
+    np.testing.assert_array_equal(numerics.power(y, e), y ** e)
+    for scalar in (2.0, 0.5, -1.0, 1.0, 0.0, -1.0 / 1.3, 0.65):
+        np.testing.assert_array_equal(numerics.power(y, scalar), y ** scalar)
+    assert numerics.exp(np.zeros((0,))).shape == (0,)
+
+
+def test_unary_and_powers_kernels_equal_their_python_functions():
+    from sim.core import numerics
+
+    x = np.linspace(0.1, 5.0, 50)
+    for which in (0, 1, 2):
+        np.testing.assert_allclose(numerics._unary(x, which), numerics._unary.py_func(x, which),
+                                   rtol=1e-13)
+    e = np.linspace(-2.0, 2.0, 50)
+    np.testing.assert_allclose(numerics._powers(x, e, False),
+                               numerics._powers.py_func(x, e, False), rtol=1e-13)
+    np.testing.assert_allclose(numerics._powers(x, np.array([0.5]), True),
+                               numerics._powers.py_func(x, np.array([0.5]), True), rtol=1e-13)

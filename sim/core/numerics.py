@@ -14,6 +14,13 @@ which numba calls too). Three do not:
 - numpy divides by zero to ``inf`` or ``nan`` where numba raises: the kernels here, and those
   that divide, are compiled with ``error_model="numpy"``.
 
+Outside the kernels, the model calls :func:`exp`, :func:`log`, :func:`log1p` and :func:`power`
+of this module, not numpy's, wherever a result feeds the simulation (the set-up's draws, the
+pledge thresholds): they give numpy's bits where numpy itself calls libm, and libm's on every
+machine, where numpy on a CPU with AVX512 takes vectorised functions of its own whose last bits
+differ. So a seed gives the same run on either kind of CPU (:func:`numpy_is_libm` says which
+kind this is).
+
 tests/test_numerics.py checks each against numpy on random and edge values.
 """
 
@@ -28,7 +35,7 @@ from sim.core import compiling
 
 compiling.install()  # the package's cache folder, before the kernels below are defined
 
-__all__ = ["numpy_power", "np_max", "np_min", "numpy_is_libm"]
+__all__ = ["numpy_power", "np_max", "np_min", "exp", "log", "log1p", "power", "numpy_is_libm"]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -87,3 +94,58 @@ def numpy_is_libm() -> bool:
     with np.errstate(all="ignore"):
         numpy = np.stack([np.exp(x), np.log(y), np.log1p(y), y ** x])
     return bool(np.array_equal(numpy, _libm(x, y)))
+
+
+@numba.njit(cache=True)
+def _unary(x, which):
+    """exp (0), log (1) or log1p (2) of each element of ``x`` (float64[:]), by libm."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        if which == 0:
+            out[i] = np.exp(x[i])
+        elif which == 1:
+            out[i] = np.log(x[i])
+        else:
+            out[i] = np.log1p(x[i])
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _powers(x, e, scalar):
+    """``x ** e`` of each element (float64[:]): as numpy's :func:`numpy_power` with the scalar
+    ``e[0]`` when ``scalar``, else ``pow(x[i], e[i])``, as numpy computes an array exponent."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = numpy_power(x[i], e[0]) if scalar else x[i] ** e[i]
+    return out
+
+
+def _apply(a, which: int) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    return _unary(np.ascontiguousarray(a).ravel(), which).reshape(a.shape)
+
+
+def exp(a) -> np.ndarray:
+    """``np.exp(a)`` by libm (a float64 array of ``a``'s shape)."""
+    return _apply(a, 0)
+
+
+def log(a) -> np.ndarray:
+    """``np.log(a)`` by libm."""
+    return _apply(a, 1)
+
+
+def log1p(a) -> np.ndarray:
+    """``np.log1p(a)`` by libm."""
+    return _apply(a, 2)
+
+
+def power(x, e) -> np.ndarray:
+    """numpy's ``x ** e`` (``np.power``) by libm: ``e`` a scalar (numpy's shortcuts kept:
+    :func:`numpy_power`) or an array of ``x``'s shape."""
+    x = np.asarray(x, dtype=np.float64)
+    flat = np.ascontiguousarray(x).ravel()
+    if np.ndim(e) == 0:
+        return _powers(flat, np.array([float(e)]), True).reshape(x.shape)
+    e = np.broadcast_to(np.asarray(e, dtype=np.float64), x.shape)
+    return _powers(flat, np.ascontiguousarray(e).ravel(), False).reshape(x.shape)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.core import streams
+from sim.core import numerics, streams
 from sim.core.numerics import numpy_power
 from sim.core.parallel import parallel_kernel
 from sim.core.totals import CHUNK, add_chunks, slots_where
@@ -493,9 +493,9 @@ def _attraction_constants(model) -> tuple[np.ndarray, np.ndarray, float, np.ndar
     n_regions, n_inputs = len(model.world.regions), len(model.world.inputs)
     sup_counts = np.bincount(sup.input * n_regions + sup.region,
                              minlength=n_inputs * n_regions).reshape(n_inputs, n_regions)
-    cached = (dp.beta_supplier * np.log1p(sup_counts[w["sector_input"]]),
+    cached = (dp.beta_supplier * numerics.log1p(sup_counts[w["sector_input"]]),
               dp.beta_access * w["market_access"][None, :],
               max(float(w["land_cost"].mean()), 1e-12),
-              np.log(np.maximum(w["sector_weight"], 1e-12)))
+              numerics.log(np.maximum(w["sector_weight"], 1e-12)))
     model._attraction_constants = cached
     return cached

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sim.core import numerics
 from sim.core.month import Month
 from sim.core.parallel import parallel_kernel
 from sim.core.state import FacilityState
@@ -258,7 +259,7 @@ def pledge_thresholds(theta: np.ndarray, trust: np.ndarray, step_return: np.ndar
     else:
         r = np.asarray(step_return, dtype=np.float64)
         with np.errstate(divide="ignore", over="ignore"):
-            gain = np.where(r > 0.0, np.power(np.maximum(r, 1e-300), elasticity), 0.0)
+            gain = np.where(r > 0.0, numerics.power(np.maximum(r, 1e-300), elasticity), 0.0)
             need = np.where(gain > 0.0, theta / np.where(gain > 0.0, gain, 1.0),
                             np.where(theta <= 0.0, theta, np.inf))
     with np.errstate(invalid="ignore"):

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sim.core import numerics
 from sim.core.month import NO_SERVICE, Month
 from sim.core.numerics import np_max, np_min, numpy_power
 from sim.core.parallel import parallel_kernel
@@ -198,7 +199,7 @@ def sector_output(alive, sector, output, n_sectors) -> np.ndarray:
 def initial_output(firms, theta: float, n_sectors: int) -> np.ndarray:
     """Output of each sector at set-up, float64[S]: ``A T L^theta`` summed over live firms
     (no localisation, facility or congestion yet)."""
-    q_firm = firms.productivity * firms.talent * firms.employees ** theta
+    q_firm = firms.productivity * firms.talent * numerics.power(firms.employees, theta)
     return sector_output(firms.alive, firms.sector, q_firm, n_sectors)
 
 

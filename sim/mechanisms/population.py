@@ -22,6 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.core import numerics
 from sim.core.month import Books
 from sim.core.numerics import numpy_power
 from sim.core.spatial import spatial_order
@@ -183,7 +184,7 @@ class Population:
         ties = TieState.empty(firms.capacity, p.world.max_ties)
         floor = np.maximum(self.world_arrays["sector_size_floor"][sector],
                            max(p.demography.min_size, 1.0))
-        sizes = np.minimum(floor * (1.0 - rng.random(n)) ** (-1.0 / tails),
+        sizes = np.minimum(floor * numerics.power(1.0 - rng.random(n), -1.0 / tails),
                            p.demography.max_size)
         slots = self.create(firms, ties, region, sector, sizes,
                             parent=np.full(n, -1, dtype=np.int64), t=0, books=books)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.core import graph, streams
+from sim.core import graph, numerics, streams
 from sim.core.numerics import np_max, numpy_power
 from sim.core.parallel import parallel_kernel
 from sim.core.state import SupplierState
@@ -489,7 +489,7 @@ def setup(sp, world, world_arrays: dict, world_size: float,
     for s in world.sectors:  # an input's base price is that of the sectors that buy it
         input_price[world.inputs.index(s.input)] = s.input_price
         base[input_code == world.inputs.index(s.input)] = s.input_price
-    base *= np.exp(sp.price_dispersion * rng.standard_normal(base.size))
+    base *= numerics.exp(sp.price_dispersion * rng.standard_normal(base.size))
     world_arrays["input_price"] = input_price
     world_arrays["infra_factor"] = infra_factor(world.region_array("infrastructure"),
                                                 sp.infrastructure_effect)
