@@ -2,7 +2,8 @@
 so when it must.
 
 Every kernel is compiled with ``cache=True``; the first run on a machine (or after the code
-changed) compiles them all, which takes about 20 s, and later runs load them from the cache in
+changed) compiles them, which takes about 20 s for one scenario and 1-2 minutes for a comparison
+of several on a slow machine (docs/performance.md), and later runs load them from the cache in
 well under a second. :func:`cache_dir` is the one folder every entry point uses:
 ``NUMBA_CACHE_DIR`` if set (the Makefile sets ``.cache/numba`` in the project), else the same
 ``.cache/numba`` of the source tree the package runs from, else a per-user folder
@@ -14,7 +15,7 @@ the files of this package alone, so that a ``clustersim`` command, a notebook, t
 a sweep's workers (local processes or Dask workers elsewhere, which inherit nothing) all use that
 one folder without setting ``NUMBA_CACHE_DIR``; numba's own order is kept (``NUMBA_CACHE_DIR``,
 when set, wins), and other packages' kernels are left where numba puts them. It also prints
-``compiling kernels (first run only, about 20 s)`` on stderr once, just before numba's first
+``compiling kernels (first run only, 20 s to 2 minutes)`` on stderr once, just before numba's first
 real compilation in the process: numba raises its ``numba:compile`` event only on a cache miss,
 so a warm cache prints nothing and costs nothing.
 
@@ -35,7 +36,7 @@ from typing import Any
 __all__ = ["cache_dir", "install", "silence", "configure", "ahead", "compilations", "MESSAGE",
            "SPIN_COUNT"]
 
-MESSAGE = "compiling kernels (first run only, about 20 s)"
+MESSAGE = "compiling kernels (first run only, 20 s to 2 minutes)"
 _state = {"installed": False, "told": False, "compilations": 0}
 
 #: The package's folder: kernels defined in files under it are cached in :func:`cache_dir`.
