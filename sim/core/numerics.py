@@ -35,7 +35,8 @@ from sim.core import compiling
 
 compiling.install()  # the package's cache folder, before the kernels below are defined
 
-__all__ = ["numpy_power", "np_max", "np_min", "exp", "log", "log1p", "power", "numpy_is_libm"]
+__all__ = ["numpy_power", "np_max", "np_min", "exp", "log", "log1p", "log2", "power",
+           "numpy_is_libm"]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -98,15 +99,18 @@ def numpy_is_libm() -> bool:
 
 @numba.njit(cache=True)
 def _unary(x, which):
-    """exp (0), log (1) or log1p (2) of each element of ``x`` (float64[:]), by libm."""
+    """exp (0), log (1), log1p (2) or log2 (3) of each element of ``x`` (float64[:]), by
+    libm."""
     out = np.empty_like(x)
     for i in range(x.size):
         if which == 0:
             out[i] = np.exp(x[i])
         elif which == 1:
             out[i] = np.log(x[i])
-        else:
+        elif which == 2:
             out[i] = np.log1p(x[i])
+        else:
+            out[i] = np.log2(x[i])
     return out
 
 
@@ -138,6 +142,11 @@ def log(a) -> np.ndarray:
 def log1p(a) -> np.ndarray:
     """``np.log1p(a)`` by libm."""
     return _apply(a, 2)
+
+
+def log2(a) -> np.ndarray:
+    """``np.log2(a)`` by libm."""
+    return _apply(a, 3)
 
 
 def power(x, e) -> np.ndarray:

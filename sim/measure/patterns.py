@@ -29,6 +29,7 @@ import math
 import numba
 import numpy as np
 
+from sim.core import numerics
 from sim.measure.metrics.agglomeration import pairwise_sum
 
 __all__ = [
@@ -84,7 +85,7 @@ def hill_exponent(sizes, k: int) -> float:
     x = np.sort(_positive(sizes))[::-1]
     if k < 1 or x.size <= k:
         return NAN
-    logs = np.log(x[:k] / x[k])
+    logs = numerics.log(x[:k] / x[k])
     total = float(logs.sum())
     return k / total if total > 0 else NAN
 
@@ -97,14 +98,14 @@ def pareto_exponent(sizes, xmin: float) -> float:
     """
     x = _positive(sizes)
     tail = x[x >= xmin]
-    total = float(np.log(tail / xmin).sum()) if tail.size else 0.0
+    total = float(numerics.log(tail / xmin).sum()) if tail.size else 0.0
     return tail.size / total if total > 0 else NAN
 
 
 def _ks_pareto(tail: np.ndarray, xmin: float, a: float) -> float:
     """Kolmogorov-Smirnov distance between sorted ``tail`` and the fitted Pareto law."""
     n = tail.size
-    fit = 1.0 - (tail / xmin) ** (-a)
+    fit = 1.0 - numerics.power(tail / xmin, -a)
     upper = np.arange(1, n + 1) / n
     lower = np.arange(0, n) / n
     return float(max(np.max(np.abs(upper - fit)), np.max(np.abs(lower - fit))))
@@ -179,7 +180,7 @@ def growth_rates(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray
     """
     start, sa = _matched(ids_before, sizes_before, ids_after, sizes_after)
     ok = (start > 0) & (sa > 0) & np.isfinite(sa)
-    return np.log(sa[ok] / start[ok])
+    return numerics.log(sa[ok] / start[ok])
 
 
 def growth_start_sizes(ids_before, sizes_before, ids_after, sizes_after) -> np.ndarray:
@@ -312,7 +313,7 @@ def growth_sd_size_slope(sizes_before, growth, min_class: int = 10) -> float:
     s, g = s[ok], g[ok]
     if not s.size:
         return NAN
-    cls = np.floor(np.log2(s)).astype(np.int64)
+    cls = np.floor(numerics.log2(s)).astype(np.int64)
     xs, ys = [], []
     for c in np.unique(cls):
         mine = cls == c
@@ -321,7 +322,7 @@ def growth_sd_size_slope(sizes_before, growth, min_class: int = 10) -> float:
         sd = float(np.std(g[mine]))
         if not sd > 0:
             return NAN
-        xs.append(float(np.mean(np.log(s[mine]))))
+        xs.append(float(np.mean(numerics.log(s[mine]))))
         ys.append(math.log(sd))
     if len(xs) < 3:
         return NAN
