@@ -10,9 +10,9 @@ Every numba kernel reachable as a module attribute of ``sim`` (a ``@numba.njit``
 :class:`sim.core.parallel.ParallelKernel`) is replaced, for the timed runs only, by a proxy that
 adds the time of each call to a total; kernels that other kernels call are compiled into their
 callers and counted there. The time charged to kernels includes numba's dispatch (typing the
-arguments, about a microsecond a call), which is overhead, not the kernels' work: the floor is
-an upper bound on the compiled work and so a lower bound on nothing else. The run is timed once
-more without proxies for its total. Both on ``time.perf_counter``: run it on a quiet machine.
+arguments, about a microsecond a call), which is overhead, not the kernels' work: the figure
+slightly overstates what the kernels themselves cost. The run is timed once more without
+proxies for its total. Both on ``time.perf_counter``: run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -67,9 +67,14 @@ def _kernels() -> dict[int, Any]:
     return found
 
 
+def _label(kernel) -> str:
+    """A kernel's ``module.name``."""
+    return f"{kernel.__module__}.{kernel.__name__}"
+
+
 def _kernel_names(kernels: dict[int, Any]) -> set[str]:
     """``module.name`` of each kernel of :func:`_kernels`."""
-    return {f"{k.__module__}.{k.__name__}" for k in kernels.values()}
+    return {_label(k) for k in kernels.values()}
 
 
 def _patched(proxies: dict[int, _Timed]) -> list[tuple[dict, str, Any]]:
@@ -130,8 +135,7 @@ def kernel_floor(repeats: int = 5, run: tuple = CALIBRATION_RUN,
             calls.append(sum(p.calls for p in proxies.values()))
             for p in proxies.values():
                 if p.calls:
-                    label = next(iter(_kernel_names({0: p.kernel})))
-                    per_kernel.setdefault(label, []).append(p.seconds)
+                    per_kernel.setdefault(_label(p.kernel), []).append(p.seconds)
     finally:
         numba.set_num_threads(outer)
     run_s, kernel_s = statistics.median(totals), statistics.median(inside)
