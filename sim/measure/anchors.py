@@ -174,13 +174,20 @@ def _root_logging_kept() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class DidResult:
-    """A difference-in-differences estimate: the coefficient on exposed x after."""
+    """A difference-in-differences estimate: the coefficient on exposed x after.
+
+    ``reweighted`` names the characteristics the comparison firms were reweighted on (empty:
+    no reweighting); ``effective_controls`` is then Kish's effective number of comparison
+    firms, ``(sum w)^2 / sum w^2`` (their count without reweighting), which says how few firms
+    the weights lean on."""
 
     estimate: float
     se: float
     pvalue: float
     firms: int
     observations: int
+    reweighted: tuple[str, ...] = ()
+    effective_controls: float = NAN
 
     @property
     def sign(self) -> int:
@@ -190,9 +197,57 @@ class DidResult:
         return int(np.sign(self.estimate))
 
 
+#: the bounds a propensity score is clipped to before it becomes an odds weight p / (1 - p):
+#: a comparison firm almost surely "exposed" by its characteristics would otherwise carry the
+#: whole comparison group
+PROPENSITY_CLIP = (0.01, 0.99)
+
+
+def _propensity_weights(data: pd.DataFrame, firms: pd.DataFrame, event: int,
+                        reweight: tuple[str, ...]) -> pd.Series:
+    """Odds weights of the comparison firms (exposed firms weigh 1), from a logit of being
+    exposed on each firm's characteristics before ``event``.
+
+    ``data``: the panel rows kept (columns ``firm``, ``t``, ``y``, ``exposed`` and any panel
+    column named in ``reweight``); ``firms``: one row per firm kept (index: firm id).
+    Characteristics: ``"level"`` is ``y`` in the firm's first month of the pre-event window,
+    ``"trend"`` its change from that month to the firm's last month before the event, any
+    other name a panel column's value in the firm's first pre-event month. Each is
+    standardised; the logit is pyfixest's (``feglm``, family ``logit``)."""
+    pre = data[data["t"] < event].sort_values(["firm", "t"], kind="stable")
+    first = pre.groupby("firm", sort=True).first()
+    last = pre.groupby("firm", sort=True).last()
+    x = pd.DataFrame(index=first.index)
+    for name in reweight:
+        if name == "level":
+            x[name] = first["y"]
+        elif name == "trend":
+            x[name] = last["y"] - first["y"]
+        else:
+            x[name] = first[name].astype(np.float64)
+    x = x.loc[firms.index]
+    spread = x.std(ddof=0)
+    flat = [c for c in x.columns if not spread[c] > 0]  # a constant predicts nothing
+    x = ((x.drop(columns=flat) - x.drop(columns=flat).mean()) / spread.drop(flat))
+    x.columns = [f"c{i}" for i in range(x.shape[1])]
+    x["exposed"] = firms["exposed"].astype(np.float64)
+    if x.shape[1] == 1:
+        p = np.full(len(x), float(x["exposed"].mean()))
+    else:
+        import pyfixest as pf
+
+        fml = "exposed ~ " + " + ".join(c for c in x.columns if c != "exposed")
+        logit = pf.feglm(fml, data=x.reset_index(drop=True), family="logit")
+        p = np.asarray(logit.predict(type="response"), dtype=np.float64)
+    p = np.clip(p, *PROPENSITY_CLIP)
+    return pd.Series(np.where(firms["exposed"].to_numpy(), 1.0, p / (1.0 - p)),
+                     index=firms.index)
+
+
 def spillover_did(panel: pd.DataFrame, exposed, event: int, *, outcome: str = "employees",
                   pre: int = 12, post: int = 12, log: bool = True, firm: str = "firm_id",
-                  time: str = "step") -> DidResult:
+                  time: str = "step", reweight: tuple[str, ...] | list[str] = ()
+                  ) -> DidResult:
     """Two-way fixed-effects difference in differences of ``outcome`` around ``event``.
 
     ``panel`` holds the firms compared, one row per firm and month: the ``exposed`` ones (firm
@@ -200,25 +255,39 @@ def spillover_did(panel: pd.DataFrame, exposed, event: int, *, outcome: str = "e
     participants themselves must be left out by the caller). Over the months ``event - pre <= t
     < event + post``, ``y = log(outcome)`` (or the outcome itself) is regressed on ``exposed x
     (t >= event)`` with firm and month fixed effects (``pyfixest.feols``), standard errors
-    clustered by firm, the design of Figal Garone et al. (2015) without their reweighting.
-    Rows with a non-positive outcome under ``log`` are dropped. NaN estimate if either group
-    has no firm in both periods.
+    clustered by firm. Rows with a non-positive outcome under ``log`` are dropped. NaN estimate
+    if either group has no firm in both periods.
+
+    ``reweight`` adds the reweighting of Figal Garone et al. (2015), who combine fixed effects
+    with reweighting on characteristics before the policy: a logit of being exposed on the
+    named characteristics before the event (``"level"``, ``"trend"`` of ``y`` over the
+    pre-event window, or panel columns such as ``"age"``: :func:`_propensity_weights`), and
+    each comparison firm weighted by its odds ``p / (1 - p)`` (``p`` clipped to
+    :data:`PROPENSITY_CLIP`), so that the comparison group resembles the exposed firms in
+    those characteristics: the effect on the exposed firms (ATT) under parallel trends given
+    them. Empty: every firm weighs one.
 
     Raises
     ------
     ImportError
         If ``pyfixest`` is not installed (``pip install msme-clustersim[evidence]``).
     """
-    _columns(panel, firm, time, outcome)
+    reweight = tuple(str(r) for r in reweight)
+    extra = [r for r in reweight if r not in ("level", "trend")]
+    _columns(panel, firm, time, outcome, *extra)
     pre, post = int(pre), int(post)
     if pre < 1 or post < 1:
         raise ValueError(f"pre, post: got {pre}, {post}; allowed: integers >= 1 month")
-    df = panel[[firm, time, outcome]]
+    if len(set(reweight)) != len(reweight):
+        raise ValueError(f"reweight: got {list(reweight)}; allowed: distinct names")
+    df = panel[[firm, time, outcome, *extra]]
     df = df[(df[time] >= event - pre) & (df[time] < event + post)]
     y = df[outcome].to_numpy(dtype=np.float64)
     keep = np.isfinite(y) & ((y > 0) if log else True)
     data = pd.DataFrame({"firm": df[firm].to_numpy()[keep], "t": df[time].to_numpy()[keep],
                          "y": np.log(y[keep]) if log else y[keep]})
+    for name in extra:
+        data[name] = df[name].to_numpy()[keep]
     after = data["t"] >= event
     data["exposed"] = data["firm"].isin(set(np.asarray(list(exposed)).tolist()))
     data["treated"] = (data["exposed"] & after).astype(np.float64)
@@ -227,17 +296,27 @@ def spillover_did(panel: pd.DataFrame, exposed, event: int, *, outcome: str = "e
                                     exposed=("exposed", "first"))
     both = seen[seen["early"] & seen["late"]]
     if not (both["exposed"].any() and (~both["exposed"]).any()):
-        return DidResult(NAN, NAN, NAN, int(len(both)), 0)
+        return DidResult(NAN, NAN, NAN, int(len(both)), 0, reweight)
     data = data[data["firm"].isin(both.index)].reset_index(drop=True)
     with _root_logging_kept(), warnings.catch_warnings():
         # pyfixest 0.60 calls pandas with inplace=, deprecated in pandas 3.1
         warnings.filterwarnings("ignore", message="The inplace keyword")
         import pyfixest as pf
 
-        fit = pf.feols("y ~ treated | firm + t", data=data, vcov={"CRV1": "firm"})
+        weights = None
+        controls = float((~both["exposed"]).sum())
+        if reweight:
+            w = _propensity_weights(data, both, event, reweight)
+            wc = w[~both["exposed"]]
+            controls = float(wc.sum() ** 2 / (wc**2).sum())
+            data["w"] = data["firm"].map(w).to_numpy(dtype=np.float64)
+            weights = "w"
+        fit = pf.feols("y ~ treated | firm + t", data=data[["y", "treated", "firm", "t"]
+                                                           + ([weights] if weights else [])],
+                       vcov={"CRV1": "firm"}, weights=weights)
         estimate, se, p = (float(fit.coef()["treated"]), float(fit.se()["treated"]),
                            float(fit.pvalue()["treated"]))
-    return DidResult(estimate, se, p, int(len(both)), int(len(data)))
+    return DidResult(estimate, se, p, int(len(both)), int(len(data)), reweight, controls)
 
 
 def cost_per_job(spending: float, jobs: float) -> float:

@@ -32,7 +32,8 @@ from sim.measure.anchors import (
 )
 
 __all__ = ["Panel", "firm_panel", "facility_table", "cfc_user_change", "public_completion",
-           "cfc_spillover", "sector_path", "gross_cost_per_job", "cfc_anchor_estimates"]
+           "cfc_spillover", "SPILLOVER_REWEIGHT", "sector_path", "gross_cost_per_job",
+           "cfc_anchor_estimates"]
 
 
 @dataclass(repr=False)
@@ -151,19 +152,28 @@ def public_completion(panel: Panel, observed_at: int | None = None,
     return completion_share(fac["opened_at"], fac["ready_at"], when, within)
 
 
+#: what the comparison firms of the spillover's difference in differences are reweighted on,
+#: as Figal Garone et al. (2015) reweight on firms' characteristics before the policy: the log
+#: of employment at the start of the pre-event window, its change over that window, and age
+SPILLOVER_REWEIGHT = ("level", "trend", "age")
+
+
 def cfc_spillover(panel: Panel, *, outcome: str = "employees", pre: int = 12,
-                  post: int = 12, lead: int = 0) -> DidResult:
+                  post: int = 12, lead: int = 0,
+                  reweight: tuple[str, ...] = SPILLOVER_REWEIGHT) -> DidResult:
     """Figal Garone et al.'s spillover on non-participants
     (:func:`sim.measure.anchors.spillover_did`) around the first public facility to operate.
 
     Exposed: the firms of the facility's region and sectors that never use it in the window;
     controls: the firms of the same sectors in the other regions; its users are left out.
-    With ``lead`` > 0, a placebo: the same firms (users found in the real window) with the
-    event put ``lead`` months before the facility started operating, a check of parallel
-    trends. NaN estimate without an operating public facility."""
+    The controls are reweighted on ``reweight`` (default :data:`SPILLOVER_REWEIGHT`, the
+    source's design; ``()`` for none). With ``lead`` > 0, a placebo: the same firms (users
+    found in the real window) with the event put ``lead`` months before the facility started
+    operating, a check of parallel trends (given the characteristics reweighted on). NaN
+    estimate without an operating public facility."""
     public = _operating_public(panel).sort_values("ready_at")
     if public.empty:
-        return DidResult(float("nan"), float("nan"), float("nan"), 0, 0)
+        return DidResult(float("nan"), float("nan"), float("nan"), 0, 0, tuple(reweight))
     fac = public.iloc[0]
     event = int(fac["ready_at"])
     f = panel.firms
@@ -174,7 +184,8 @@ def cfc_spillover(panel: Panel, *, outcome: str = "employees", pre: int = 12,
           & f["sector"].isin(fac["sectors"])]
     f = f[~f["firm_id"].isin(users)]
     exposed = f.loc[f["region"] == fac["region"], "firm_id"].unique()
-    return spillover_did(f, exposed, event, outcome=outcome, pre=pre, post=post)
+    return spillover_did(f, exposed, event, outcome=outcome, pre=pre, post=post,
+                         reweight=reweight)
 
 
 def sector_path(panel: Panel, sector: str, column: str | None = None

@@ -143,7 +143,8 @@ WIRING: dict[str, Wire] = {
                                  "movement restrictions over with them, stone output, month "
                                  "120, paired seeds"),
     "apl_spillover_employment": Wire("cfc", "sign", "cfc.toml: DiD of log employment, "
-                                     "non-users of the CFC's cluster against other regions"),
+                                     "non-users of the CFC's cluster against other regions, "
+                                     "reweighted on size, trend and age before"),
     "pmegp_cost_per_job": Wire("cfc", "band", "cfc.toml: public spending over the users' "
                                "workers (gross), in rupees"),
     "sfurti_cost_per_artisan": Wire("sfurti", "band", "cfc.toml on SFURTI's terms: as above"),
