@@ -311,6 +311,20 @@ def test_spillover_did_reweighting_on_the_pre_event_trend():
     assert plain.estimate == pytest.approx(-0.1, abs=0.01)
 
 
+def test_spillover_did_reweighting_survives_groups_that_separate():
+    """Every exposed firm smaller than every comparison firm: an unpenalised logit has no
+    finite fit there; the penalised one gives weights, and the estimate is a number."""
+    pytest.importorskip("pyfixest")
+    pytest.importorskip("sklearn")
+    panel = did_panel(-0.1)
+    level = panel.groupby("firm_id")["employees"].transform("first")
+    order = level.groupby(panel["firm_id"]).first().sort_values().index[:60]
+    d = spillover_did(panel, order, event=12, reweight=("level",))
+    assert math.isfinite(d.estimate)
+    assert math.isfinite(d.effective_controls)
+    assert d.effective_controls >= 1.0
+
+
 def test_spillover_did_reweighting_refuses_what_it_cannot_read():
     panel = did_panel(-0.1)
     with pytest.raises(ValueError, match="age"):

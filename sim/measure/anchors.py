@@ -202,6 +202,11 @@ class DidResult:
 #: whole comparison group
 PROPENSITY_CLIP = (0.01, 0.99)
 
+#: inverse strength of the logit's L2 penalty on the standardised characteristics: weak enough
+#: to leave a fit with overlap as it is, and what keeps the coefficients finite where the
+#: exposed and comparison firms separate completely (an unpenalised logit diverges there)
+PROPENSITY_C = 100.0
+
 
 def _propensity_weights(data: pd.DataFrame, firms: pd.DataFrame, event: int,
                         reweight: tuple[str, ...]) -> pd.Series:
@@ -213,7 +218,8 @@ def _propensity_weights(data: pd.DataFrame, firms: pd.DataFrame, event: int,
     Characteristics: ``"level"`` is ``y`` in the firm's first month of the pre-event window,
     ``"trend"`` its change from that month to the firm's last month before the event, any
     other name a panel column's value in the firm's first pre-event month. Each is
-    standardised; the logit is pyfixest's (``feglm``, family ``logit``)."""
+    standardised; the logit is scikit-learn's (``LogisticRegression``, penalised by
+    :data:`PROPENSITY_C`)."""
     pre = data[data["t"] < event].sort_values(["firm", "t"], kind="stable")
     first = pre.groupby("firm", sort=True).first()
     last = pre.groupby("firm", sort=True).last()
@@ -234,11 +240,12 @@ def _propensity_weights(data: pd.DataFrame, firms: pd.DataFrame, event: int,
     if x.shape[1] == 1:
         p = np.full(len(x), float(x["exposed"].mean()))
     else:
-        import pyfixest as pf
+        from sklearn.linear_model import LogisticRegression
 
-        fml = "exposed ~ " + " + ".join(c for c in x.columns if c != "exposed")
-        logit = pf.feglm(fml, data=x.reset_index(drop=True), family="logit")
-        p = np.asarray(logit.predict(type="response"), dtype=np.float64)
+        features = x.drop(columns="exposed").to_numpy(dtype=np.float64)
+        logit = LogisticRegression(C=PROPENSITY_C, max_iter=1000)
+        logit.fit(features, x["exposed"].to_numpy(dtype=np.int64))
+        p = logit.predict_proba(features)[:, 1]
     p = np.clip(p, *PROPENSITY_CLIP)
     return pd.Series(np.where(firms["exposed"].to_numpy(), 1.0, p / (1.0 - p)),
                      index=firms.index)
@@ -270,7 +277,8 @@ def spillover_did(panel: pd.DataFrame, exposed, event: int, *, outcome: str = "e
     Raises
     ------
     ImportError
-        If ``pyfixest`` is not installed (``pip install msme-clustersim[evidence]``).
+        If ``pyfixest`` (or, to reweight, ``scikit-learn``) is not installed (``pip install
+        msme-clustersim[evidence]``).
     """
     reweight = tuple(str(r) for r in reweight)
     extra = [r for r in reweight if r not in ("level", "trend")]
