@@ -127,8 +127,10 @@ WIRING: dict[str, Wire] = {
                            "end"),
     "sfurti_functional": Wire("sfurti", "share", "cfc.toml on SFURTI's terms: as above"),
     "tirupur_cetp_use_2012": Wire("tirupur", "band", "tirupur_cetp.toml: CETP users over "
-                                  "capacity, year ending 12 months after the order"),
-    "tirupur_cetp_use_2016": Wire("tirupur", "band", "tirupur_cetp.toml: as above, 60 months"),
+                                  "capacity, the 12 months to December 2012 (23 months after "
+                                  "the order)"),
+    "tirupur_cetp_use_2016": Wire("tirupur", "band", "tirupur_cetp.toml: as above, the 12 "
+                                  "months to June 2016 (65 months after)"),
     "tirupur_units_after_10_years": Wire("tirupur", "band", "tirupur_cetp.toml: dyeing units "
                                          "120 months after the order over the month before"),
     "tirupur_units_now": Wire("tirupur", "band", "tirupur_cetp.toml: as above, 165 months"),
@@ -205,8 +207,8 @@ def _facility_use(panel: Panel, lo: int, hi: int) -> float:
 def _tirupur_values(panel: Panel, event: int) -> dict[str, float]:
     steps, units = sector_path(panel, "dyeing")
     _, revenue = sector_path(panel, "knitwear", "revenue")
-    return {"tirupur_cetp_use_2012": _facility_use(panel, event + 1, event + 13),
-            "tirupur_cetp_use_2016": _facility_use(panel, event + 49, event + 61),
+    return {"tirupur_cetp_use_2012": _facility_use(panel, event + 12, event + 24),
+            "tirupur_cetp_use_2016": _facility_use(panel, event + 54, event + 66),
             "tirupur_units_after_10_years": path_ratio(units, steps, event, 120),
             "tirupur_units_now": path_ratio(units, steps, event, 165),
             "tirupur_exports_year_1": path_ratio(revenue, steps, event, 0, window=12),
