@@ -156,8 +156,47 @@ def test_measure_new_patterns_and_nan_without_their_inputs():
     assert out["cfc_completion_2y"] == 1.0
 
 
+def test_sector_firms_ratio_is_the_end_over_the_base_month():
+    series, before, after = _tables()
+    after = after.assign(sector=["a", "a", "b"])
+    cfg = pmodel.settings({"sector": "a"})
+    out = pmodel.measure(series, before, after, [], [], cfg, sector_base=4.0)
+    assert out["sector_firms"] == 2.0
+    assert out["sector_firms_ratio"] == 0.5
+    for base in (0.0, NAN):  # no firm of the sector then, or not measured: nothing to divide
+        assert math.isnan(pmodel.measure(series, before, after, [], [], cfg,
+                                         sector_base=base)["sector_firms_ratio"])
+    # no sector named: NaN, as the other sector patterns
+    assert math.isnan(pmodel.measure(series, before, after, [], [], pmodel.settings({}),
+                                     sector_base=4.0)["sector_firms_ratio"])
+
+
+def test_sector_firms_ratio_of_a_run_counts_the_month_before_the_burn_in_ends():
+    """Tirupur's dyeing units 6 months after the court order of month 24 over month 23's,
+    against a model of the same seed stepped by hand (measuring does not change the run)."""
+    from sim.io.scenario import load_scenario
+
+    path = ROOT / "scenarios" / "tirupur_cetp.toml"
+    run = pmodel.simulate(path, steps=30, seed=0,
+                          overrides={"patterns.burn_in": 24, "patterns.sector": "dyeing"})
+    model = load_scenario(path).build(rng=0, agents=False)
+    dyeing = model.world.sector_index("dyeing")
+
+    def units() -> int:
+        return int(np.count_nonzero(model.firms.alive & (model.firms.sector == dyeing)))
+
+    for _ in range(23):
+        model.step()
+    base = units()
+    for _ in range(7):
+        model.step()
+    assert run.final["sector_firms"] == units()
+    assert run.final["sector_firms_ratio"] == units() / base
+    assert run.final["sector_firms_ratio"] != 1.0  # the units changed: the test can tell
+
+
 def test_version_patterns_and_anchors_setting():
-    assert pmodel.VERSION == "patterns-4"
+    assert pmodel.VERSION == "patterns-5"
     assert pmodel.PATTERNS[:len(OLD_PATTERNS)] == OLD_PATTERNS
     assert pmodel.settings({})["anchors"] == "auto"
     assert pmodel.settings({"anchors": "off"})["anchors"] == "off"

@@ -11,7 +11,9 @@ returns, as its final outcomes, the patterns of :data:`PATTERNS` measured after 
   ones when there are any, else all) and mean utilisation over the months after the burn-in;
 - firms and employment at the end, in all and in one named sector, and the share of that
   sector's live firms that use a facility at the end (the publicly sponsored facilities when
-  there are any, else all);
+  there are any, else all); and that sector's live firms at the end over those in the last
+  month before the burn-in ends (month ``burn_in - 1``, month 0 without a burn-in): a path
+  after an event, such as Tirupur's dyeing units after the court order of its month 24;
 - held-out patterns of other kinds (issue 19): the annual exit hazard of firms under 3 years
   old over that of firms 5 years old or more, from yearly snapshots of the live firms from the
   burn-in on; the slope of log sd of annual growth on log size over doubling size classes; the
@@ -61,7 +63,7 @@ __all__ = ["PATTERNS", "SETTINGS", "VERSION", "PatternRun", "split_overrides", "
            "measure", "simulate", "simulate_many", "offers_cfc", "anchor_patterns"]
 
 #: Bumped whenever what a pattern measures changes; part of every run id.
-VERSION = "patterns-4"
+VERSION = "patterns-5"
 #: The outcomes the model reports, in order.
 PATTERNS: tuple[str, ...] = (
     "micro_share", "mean_size", "zipf_exponent", "zipf_xmin", "zipf_n_tail",
@@ -69,7 +71,7 @@ PATTERNS: tuple[str, ...] = (
     "net_entry_rate", "facility_completion", "facility_utilisation", "firms", "employment",
     "sector_firms", "sector_employment", "sector_facility_use",
     "exit_hazard_young_old", "growth_sd_size_slope", "employment_herfindahl",
-    "cfc_user_productivity_gain", "cfc_completion_2y",
+    "cfc_user_productivity_gain", "cfc_completion_2y", "sector_firms_ratio",
 )
 #: Age classes of ``exit_hazard_young_old`` (months at the start of a year): young under
 #: YOUNG, old from OLD on; the smallest number of firms in a size class of
@@ -131,7 +133,8 @@ def check_steps(steps: int, cfg: dict[str, Any]) -> None:
 def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
             facility_status, facility_sponsor, cfg: dict[str, Any], *,
             yearly: list[tuple[np.ndarray, np.ndarray]] | None = None,
-            anchors: dict[str, float] | None = None) -> dict[str, float]:
+            anchors: dict[str, float] | None = None,
+            sector_base: float = float("nan")) -> dict[str, float]:
     """The patterns from a run's outputs.
 
     Parameters
@@ -155,6 +158,9 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
     anchors : dict, optional
         ``cfc_user_productivity_gain`` and ``cfc_completion_2y`` as measured on the run's panel
         (:func:`anchor_patterns`); NaN when not given.
+    sector_base : float, optional
+        The named sector's live firms in month ``burn_in - 1`` (0 without a burn-in), for
+        ``sector_firms_ratio`` (NaN when not given or 0).
     """
     sizes = after["employees"].to_numpy(dtype=np.float64)
     a, xmin, n_tail = pt.tail_exponent(sizes, min_tail=cfg["min_tail"])
@@ -200,9 +206,12 @@ def measure(series: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
     anchors = anchors or {}
     for key in ("cfc_user_productivity_gain", "cfc_completion_2y"):
         out[key] = float(anchors.get(key, float("nan")))
+    out["sector_firms_ratio"] = float("nan")
     if cfg["sector"]:
         mine = after["sector"].to_numpy() == cfg["sector"]
         out["sector_firms"] = float(mine.sum())
+        if sector_base > 0:
+            out["sector_firms_ratio"] = out["sector_firms"] / float(sector_base)
         out["sector_employment"] = float(sizes[mine].sum())
         if "uses_facility" in after:
             out["sector_facility_use"] = pt.facility_use_share(
@@ -261,9 +270,14 @@ def _run(base, steps: int | None, seed: int, overrides: dict[str, Any], sc=None)
     panel: list[pd.DataFrame] = []
     yearly: list[tuple[np.ndarray, np.ndarray]] = []
     before = None
+    sector = sc.world.sector_index(cfg["sector"]) if cfg["sector"] else -1
+    base_month, sector_base = max(cfg["burn_in"] - 1, 0), float("nan")
     for month in range(n_steps + 1):
         if month:
             model.step()  # as run_model steps it
+        if month == base_month and sector >= 0:
+            f = model.firms
+            sector_base = float(np.count_nonzero(f.alive & (f.sector == sector)))
         if month >= cfg["burn_in"] and (month - cfg["burn_in"]) % 12 == 0:
             f = model.firms
             live = np.flatnonzero(f.alive)
@@ -277,7 +291,7 @@ def _run(base, steps: int | None, seed: int, overrides: dict[str, Any], sc=None)
     fac = model.facilities
     anchors = anchor_patterns(model, panel, series) if want_anchors else None
     final = measure(series, before, after, list(fac.status), list(fac.sponsor), cfg,
-                    yearly=yearly, anchors=anchors)
+                    yearly=yearly, anchors=anchors, sector_base=sector_base)
     prov = provenance(scenario=sc, seed=seed, params=model.params, steps=n_steps,
                       overrides=overrides, wall_time_s=time.perf_counter() - t0)
     return PatternRun(final=final, series=series, provenance=prov)
