@@ -62,7 +62,7 @@ INLINE_RE = re.compile(r"<!-- figure:([\w.]+) -->(.*?)<!-- /figure -->", re.S)
 #: quotes (the sector's firms, workers and share using a facility at the end)
 RUNS: dict[str, tuple[str, str, int, int]] = {
     "hebron": ("hebron_stone", "stone", 8, 120),
-    "tirupur": ("tirupur_cetp", "dyeing", 8, 120),
+    "tirupur": ("tirupur_cetp", "dyeing", 8, 190),
 }
 
 #: name -> (scenario files, the first being the base; replicates; seed)
@@ -231,6 +231,7 @@ INLINE: dict[str, Callable[[dict, dict], str]] = {
     "refined.tirupur_point": _refined("tirupur", "point", ".0f"),
     "refined.tirupur_distance": _refined("tirupur", "distance", ".2f"),
     "refined.tirupur_units": _refined("tirupur", "sector_firms", ".0f"),
+    "refined.tirupur_ratio": _refined("tirupur", "sector_firms_ratio", ".2f"),
     "refined.tirupur_share": _refined("tirupur", "sector_facility_use", ".2f"),
     "calibration.accepted": lambda runs, cal: f"{cal['accepted']} of the "
                                               f"{cal['runs']['points']}",

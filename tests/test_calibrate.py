@@ -379,9 +379,15 @@ def test_the_tirupur_calibration_fits_the_tirupur_sources():
     shipped = load_targets()
     for t in (*cal.fit, *cal.hold_out):
         assert shipped[t.key] == t  # the shipped targets, not the file's own
-    tirupur = {t.key for t in (*cal.fit, *cal.hold_out) if t.source == "docs/sources.md#tirupur"}
+    tirupur = {t.key for t in (*cal.fit, *cal.hold_out)
+               if t.source.startswith("docs/sources.md#tirupur")}
     assert {t.key for t in cal.fit} <= tirupur
     assert "tirupur_cetps_formed" in tirupur
+    # the units' ratio to the month before the court order (month 24), the anchor
+    # tirupur_units_now, measured 165 months after it: the run ends today
+    assert "tirupur_units_ratio" in {t.key for t in cal.fit}
+    assert cal.settings["burn_in"] == 24
+    assert cal.steps == 24 + 166
 
 
 def _write(tmp_path, text: str, scenario: bool = True) -> Path:

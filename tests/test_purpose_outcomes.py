@@ -208,7 +208,7 @@ def test_hebron_and_tirupur_are_judged_on_their_purpose_in_physical_units():
     assert purpose_outcomes(load_scenario(SCENARIOS / "hebron_stone_no_cfc.toml")) == []
     tirupur = purpose_outcomes(load_scenario(SCENARIOS / "tirupur_cetp.toml"))
     assert [(p.name, p.unit, p.scale, p.interventions) for p in tirupur] == [
-        ("waste_treated_total", "million litres of effluent treated", 3.6,
+        ("waste_treated_total", "million litres of effluent treated", 1.39,
          ("cetp_town", "cetp_noyyal")),
         ("firms_compliant_total", "firm-month of effluent treated", 1.0,
          ("cetp_town", "cetp_noyyal")),
