@@ -138,12 +138,13 @@ def test_sigterm_stops_a_study_with_one_line_and_keeps_its_finished_runs(tmp_pat
     monkeypatch.setattr(SweepStore, "write_run", then_terminated)
     args, runs = command_args("compare", tmp_path)
     out = tmp_path / "stopped"
+    before = signal.getsignal(signal.SIGTERM)
     assert main([*args, "--out", str(out), "--workers", "1"]) == 128 + signal.SIGTERM
     assert capsys.readouterr().err.splitlines() == [
         "clustersim compare: terminated; finished runs are kept; run the same command again "
         "to resume"]
     assert sorted(p.stem for p in (out / runs).glob("*.json")) == sorted(stored)
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+    assert signal.getsignal(signal.SIGTERM) is before  # put back
 
 
 def test_an_interrupt_a_library_swallows_still_stops_the_study(tmp_path, capsys, monkeypatch):
@@ -167,11 +168,14 @@ def test_an_interrupt_a_library_swallows_still_stops_the_study(tmp_path, capsys,
     monkeypatch.setattr(models.ClusterModel, "simulate_many", swallowed)
     args, runs = command_args("compare", tmp_path)
     out = tmp_path / "stopped"
+    # what was there before: Python's default_int_handler, or SIG_IGN where the tests were
+    # started in the background by a shell (which ignores Ctrl-C for background jobs)
+    before = signal.getsignal(signal.SIGINT)
     assert main([*args, "--out", str(out), "--workers", "1"]) == 128 + signal.SIGINT
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith("clustersim compare: interrupted; finished runs are kept"), err
     assert len(list((out / runs).glob("*.json"))) == 2  # the two finished, not the third
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
 @pytest.mark.slow
