@@ -233,8 +233,8 @@ def _propensity_weights(data: pd.DataFrame, firms: pd.DataFrame, event: int,
             x[name] = first[name].astype(np.float64)
     x = x.loc[firms.index]
     spread = x.std(ddof=0)
-    flat = [c for c in x.columns if not spread[c] > 0]  # a constant predicts nothing
-    x = ((x.drop(columns=flat) - x.drop(columns=flat).mean()) / spread.drop(flat))
+    x = x.loc[:, spread > 0]  # a constant predicts nothing
+    x = (x - x.mean()) / spread[x.columns]
     x.columns = [f"c{i}" for i in range(x.shape[1])]
     x["exposed"] = firms["exposed"].astype(np.float64)
     if x.shape[1] == 1:
@@ -311,17 +311,16 @@ def spillover_did(panel: pd.DataFrame, exposed, event: int, *, outcome: str = "e
         warnings.filterwarnings("ignore", message="The inplace keyword")
         import pyfixest as pf
 
-        weights = None
+        columns = ["y", "treated", "firm", "t"]
         controls = float((~both["exposed"]).sum())
         if reweight:
             w = _propensity_weights(data, both, event, reweight)
             wc = w[~both["exposed"]]
             controls = float(wc.sum() ** 2 / (wc**2).sum())
             data["w"] = data["firm"].map(w).to_numpy(dtype=np.float64)
-            weights = "w"
-        fit = pf.feols("y ~ treated | firm + t", data=data[["y", "treated", "firm", "t"]
-                                                           + ([weights] if weights else [])],
-                       vcov={"CRV1": "firm"}, weights=weights)
+            columns.append("w")
+        fit = pf.feols("y ~ treated | firm + t", data=data[columns], vcov={"CRV1": "firm"},
+                       weights="w" if reweight else None)
         estimate, se, p = (float(fit.coef()["treated"]), float(fit.se()["treated"]),
                            float(fit.pvalue()["treated"]))
     return DidResult(estimate, se, p, int(len(both)), int(len(data)), reweight, controls)
